@@ -1,0 +1,870 @@
+/*
+ * pushsource--0.1.sql
+ *
+ * Catalog tables, catalog views, roles, and the registration functions.
+ * The registration functions are PL/pgSQL: they run rarely and build DDL,
+ * always with format('%I') for identifiers and USING for values.  The hot
+ * paths (validation, fan-out, ingest, serving) are C, in pushsource.so.
+ */
+\echo Use "CREATE EXTENSION pushsource" to load this file. \quit
+
+-- Roles (cluster-wide; created once, kept if the extension is dropped).
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pushsource_admin') THEN
+        CREATE ROLE pushsource_admin NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pushsource_writer') THEN
+        CREATE ROLE pushsource_writer NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pushsource_reader') THEN
+        CREATE ROLE pushsource_reader NOLOGIN;
+    END IF;
+END
+$roles$;
+
+-- Feature view stores live in their own schema, so that their names can
+-- never collide with push source tables.
+CREATE SCHEMA pushsource_store;
+COMMENT ON SCHEMA pushsource_store IS 'online and offline stores of pushsource feature views';
+
+GRANT USAGE ON SCHEMA @extschema@ TO pushsource_admin, pushsource_writer, pushsource_reader;
+GRANT USAGE ON SCHEMA pushsource_store TO pushsource_admin, pushsource_writer, pushsource_reader;
+GRANT CREATE ON SCHEMA @extschema@, pushsource_store TO pushsource_admin;
+
+------------------------------------------------------------------------
+-- C helpers used by the registration functions and triggers
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@._check_name(name text, what text)
+RETURNS void LANGUAGE c CALLED ON NULL INPUT
+AS 'MODULE_PATHNAME', 'fs_check_name';
+COMMENT ON FUNCTION @extschema@._check_name(text, text) IS
+  'internal: rejects names outside ^[a-z_][a-z0-9_]*$ or longer than 48 bytes';
+
+CREATE FUNCTION @extschema@._parse_schema(schema text,
+    OUT column_name text, OUT declared_type text, OUT pg_type text)
+RETURNS SETOF record LANGUAGE c STRICT
+AS 'MODULE_PATHNAME', 'fs_parse_schema';
+COMMENT ON FUNCTION @extschema@._parse_schema(text) IS
+  'internal: parses a push schema (PostgreSQL or Tecton type names)';
+
+CREATE FUNCTION @extschema@._catalog_changed() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_changed';
+COMMENT ON FUNCTION @extschema@._catalog_changed() IS
+  'internal: invalidates every backend''s cached catalog when it changes';
+
+CREATE FUNCTION @extschema@._push_row() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_push_row_trigger';
+COMMENT ON FUNCTION @extschema@._push_row() IS
+  'internal: BEFORE ROW trigger of push source tables: validates and buffers each row';
+
+CREATE FUNCTION @extschema@._push_statement() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_push_statement_trigger';
+COMMENT ON FUNCTION @extschema@._push_statement() IS
+  'internal: AFTER STATEMENT trigger of push source tables: fans the rows out to feature views';
+
+------------------------------------------------------------------------
+-- Catalog
+------------------------------------------------------------------------
+
+CREATE SEQUENCE @extschema@.ingest_batch_seq;
+COMMENT ON SEQUENCE @extschema@.ingest_batch_seq IS
+  'one value per pushed statement; ingest order = value << 24 + row position';
+
+-- One namespace for every object: a name is an entity, a source, a view or
+-- a service, never two of them (fs_drop and serving take bare names).
+CREATE TABLE @extschema@.object_registry (
+    name text PRIMARY KEY,
+    kind text NOT NULL CHECK (kind IN ('entity', 'push_source', 'feature_view', 'feature_service'))
+);
+
+CREATE TABLE @extschema@.entity_catalog (
+    name        text PRIMARY KEY REFERENCES @extschema@.object_registry ON DELETE CASCADE,
+    join_keys   text[] NOT NULL,
+    description text,
+    owner       text,
+    tags        jsonb NOT NULL DEFAULT '{}',
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE @extschema@.source_catalog (
+    name            text PRIMARY KEY REFERENCES @extschema@.object_registry ON DELETE CASCADE,
+    source_table    regclass NOT NULL,
+    column_names    text[] NOT NULL,
+    column_types    text[] NOT NULL,
+    timestamp_field text NOT NULL,
+    log_offline     boolean NOT NULL,
+    batch_table     regclass,
+    description     text,
+    owner           text,
+    tags            jsonb NOT NULL DEFAULT '{}',
+    prevent_destroy boolean NOT NULL DEFAULT false,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE @extschema@.view_catalog (
+    name               text PRIMARY KEY REFERENCES @extschema@.object_registry ON DELETE CASCADE,
+    source             text NOT NULL REFERENCES @extschema@.source_catalog,
+    entities           text[] NOT NULL,
+    join_keys          text[] NOT NULL,
+    features           text[] NOT NULL,
+    ttl                interval,
+    online             boolean NOT NULL,
+    offline            boolean NOT NULL,
+    feature_start_time timestamptz,
+    online_table       regclass,
+    offline_table      regclass,
+    description        text,
+    owner              text,
+    tags               jsonb NOT NULL DEFAULT '{}',
+    prevent_destroy    boolean NOT NULL DEFAULT false,
+    created_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX ON @extschema@.view_catalog (source);
+
+CREATE TABLE @extschema@.service_catalog (
+    name        text PRIMARY KEY REFERENCES @extschema@.object_registry ON DELETE CASCADE,
+    features    text[] NOT NULL,
+    description text,
+    owner       text,
+    tags        jsonb NOT NULL DEFAULT '{}',
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+CREATE TABLE @extschema@.service_feature (
+    service      text NOT NULL REFERENCES @extschema@.service_catalog ON DELETE CASCADE,
+    position     int NOT NULL,
+    feature_view text NOT NULL REFERENCES @extschema@.view_catalog,
+    feature      text NOT NULL,
+    PRIMARY KEY (service, position),
+    UNIQUE (service, feature_view, feature)
+);
+CREATE INDEX ON @extschema@.service_feature (feature_view);
+
+CREATE TABLE @extschema@.rejected_records (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source       text NOT NULL,
+    record_index int NOT NULL,
+    record       jsonb,
+    field        text,
+    sqlstate     text NOT NULL,
+    error        text NOT NULL,
+    rejected_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    rejected_by  name NOT NULL DEFAULT CURRENT_USER
+);
+CREATE INDEX ON @extschema@.rejected_records (source, rejected_at);
+COMMENT ON TABLE @extschema@.rejected_records IS
+  'records refused by fs_push(on_error => ''skip''), with the reason: nothing is lost silently';
+
+-- Every catalog change invalidates the per-backend caches.
+DO $trg$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['source_catalog', 'view_catalog', 'service_catalog', 'service_feature'] LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I'
+            ' FOR EACH STATEMENT EXECUTE FUNCTION %I._catalog_changed()',
+            '@extschema@', t, '@extschema@');
+    END LOOP;
+END
+$trg$;
+
+-- The catalog survives pg_dump / pg_restore.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.object_registry', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.entity_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.source_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.view_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.service_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.service_feature', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rejected_records', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.ingest_batch_seq', '');
+
+GRANT SELECT ON ALL TABLES IN SCHEMA @extschema@ TO pushsource_admin, pushsource_writer, pushsource_reader;
+GRANT INSERT, UPDATE, DELETE ON @extschema@.object_registry, @extschema@.entity_catalog,
+    @extschema@.source_catalog, @extschema@.view_catalog, @extschema@.service_catalog,
+    @extschema@.service_feature TO pushsource_admin;
+GRANT INSERT ON @extschema@.rejected_records TO pushsource_writer;
+GRANT DELETE ON @extschema@.rejected_records TO pushsource_admin;
+
+------------------------------------------------------------------------
+-- Catalog views
+------------------------------------------------------------------------
+
+CREATE VIEW @extschema@.entities AS
+SELECT name, join_keys, description, owner, tags, created_at
+FROM @extschema@.entity_catalog;
+COMMENT ON VIEW @extschema@.entities IS 'registered entities and their join keys';
+
+CREATE VIEW @extschema@.push_sources AS
+SELECT s.name, s.source_table,
+       (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('name', n, 'type', t) ORDER BY o)
+          FROM unnest(s.column_names, s.column_types) WITH ORDINALITY AS c(n, t, o)) AS schema,
+       s.timestamp_field, s.log_offline, s.batch_table,
+       (SELECT pg_catalog.array_agg(v.name ORDER BY v.name) FROM @extschema@.view_catalog v
+         WHERE v.source = s.name) AS feature_views,
+       s.description, s.owner, s.tags, s.prevent_destroy, s.created_at
+FROM @extschema@.source_catalog s;
+COMMENT ON VIEW @extschema@.push_sources IS 'registered push sources, their tables and schemas';
+
+CREATE VIEW @extschema@.feature_views AS
+SELECT name, source, entities, join_keys, features, ttl, online, offline,
+       feature_start_time, online_table, offline_table,
+       description, owner, tags, prevent_destroy, created_at
+FROM @extschema@.view_catalog;
+COMMENT ON VIEW @extschema@.feature_views IS 'registered feature views and their stores';
+
+CREATE VIEW @extschema@.features AS
+SELECT v.name AS feature_view, f.name AS feature, f.position::int AS position,
+       s.column_types[pg_catalog.array_position(s.column_names, f.name)] AS type,
+       'attribute'::text AS kind,
+       v.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) f.name AS full_name
+FROM @extschema@.view_catalog v
+JOIN @extschema@.source_catalog s ON s.name OPERATOR(pg_catalog.=) v.source
+CROSS JOIN LATERAL unnest(v.features) WITH ORDINALITY AS f(name, position);
+COMMENT ON VIEW @extschema@.features IS 'every feature of every feature view, with its type';
+
+CREATE VIEW @extschema@.feature_services AS
+SELECT name, features, description, owner, tags, created_at
+FROM @extschema@.service_catalog;
+COMMENT ON VIEW @extschema@.feature_services IS 'registered feature services';
+
+GRANT SELECT ON @extschema@.entities, @extschema@.push_sources, @extschema@.feature_views,
+    @extschema@.features, @extschema@.feature_services
+    TO pushsource_admin, pushsource_writer, pushsource_reader;
+
+------------------------------------------------------------------------
+-- Registration
+------------------------------------------------------------------------
+
+-- Claims a name in the single namespace; errors if it is taken.
+CREATE FUNCTION @extschema@._claim_name(p_name text, p_kind text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    existing text;
+BEGIN
+    PERFORM @extschema@._check_name(p_name, pg_catalog.replace(p_kind, '_', ' '));
+    SELECT kind INTO existing FROM @extschema@.object_registry WHERE name = p_name;
+    IF FOUND THEN
+        RAISE EXCEPTION '% "%" already exists', pg_catalog.replace(existing, '_', ' '), p_name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Names are shared by entities, push sources, feature views and feature services; drop it with fs_drop() or pick another name.';
+    END IF;
+    INSERT INTO @extschema@.object_registry (name, kind) VALUES (p_name, p_kind);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._claim_name(text, text) IS 'internal: reserves an object name';
+
+CREATE FUNCTION @extschema@._check_tags(p_what text, p_name text, p_tags jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_tags IS NULL THEN
+        RETURN '{}'::jsonb;
+    END IF;
+    IF pg_catalog.jsonb_typeof(p_tags) <> 'object' THEN
+        RAISE EXCEPTION '% "%": tags must be a JSON object, got %', p_what, p_name, p_tags
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN p_tags;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_tags(text, text, jsonb) IS 'internal: validates tags';
+
+CREATE FUNCTION @extschema@.fs_create_entity(
+    name text, join_keys text[],
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    k text;
+BEGIN
+    PERFORM @extschema@._claim_name(fs_create_entity.name, 'entity');
+    IF fs_create_entity.join_keys IS NULL OR pg_catalog.cardinality(fs_create_entity.join_keys) = 0 THEN
+        RAISE EXCEPTION 'entity "%" needs at least one join key', fs_create_entity.name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example: fs_create_entity(''user'', ARRAY[''user_id'']).';
+    END IF;
+    FOREACH k IN ARRAY fs_create_entity.join_keys LOOP
+        PERFORM @extschema@._check_name(k, 'join key');
+    END LOOP;
+    IF (SELECT pg_catalog.count(DISTINCT x) FROM unnest(fs_create_entity.join_keys) x)
+       <> pg_catalog.cardinality(fs_create_entity.join_keys) THEN
+        RAISE EXCEPTION 'entity "%": join keys % repeat a name', fs_create_entity.name, fs_create_entity.join_keys
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO @extschema@.entity_catalog (name, join_keys, description, owner, tags)
+    VALUES (fs_create_entity.name, fs_create_entity.join_keys, fs_create_entity.description,
+            fs_create_entity.owner,
+            @extschema@._check_tags('entity', fs_create_entity.name, fs_create_entity.tags));
+    RETURN fs_create_entity.name;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_create_entity(text, text[], text, text, jsonb) IS
+  'registers an entity: a name and the join keys that identify it';
+
+CREATE FUNCTION @extschema@.fs_create_push_source(
+    name text, schema text, timestamp_field text,
+    log_offline boolean DEFAULT true, batch_table regclass DEFAULT NULL,
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
+    prevent_destroy boolean DEFAULT false)
+RETURNS regclass LANGUAGE plpgsql AS $$
+DECLARE
+    p_name  text := fs_create_push_source.name;
+    cols    text[];
+    types   text[];
+    pgtypes text[];
+    ddl     text := '';
+    ts_type text;
+    tbl     regclass;
+    missing text;
+BEGIN
+    PERFORM @extschema@._claim_name(p_name, 'push_source');
+    IF fs_create_push_source.schema IS NULL THEN
+        RAISE EXCEPTION 'push source "%": schema must not be null', p_name
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example: ''user_id String, ts Timestamp, clicked Int64''.';
+    END IF;
+    SELECT pg_catalog.array_agg(column_name ORDER BY o), pg_catalog.array_agg(declared_type ORDER BY o),
+           pg_catalog.array_agg(pg_type ORDER BY o)
+      INTO cols, types, pgtypes
+      FROM @extschema@._parse_schema(fs_create_push_source.schema) WITH ORDINALITY AS p(column_name, declared_type, pg_type, o);
+    IF (SELECT pg_catalog.count(DISTINCT c) FROM unnest(cols) c) <> pg_catalog.cardinality(cols) THEN
+        RAISE EXCEPTION 'push source "%": schema repeats a column name', p_name
+            USING ERRCODE = 'duplicate_column';
+    END IF;
+    IF fs_create_push_source.timestamp_field IS NULL
+       OR pg_catalog.array_position(cols, fs_create_push_source.timestamp_field) IS NULL THEN
+        RAISE EXCEPTION 'push source "%": timestamp field "%" is not a column of the schema', p_name,
+                        fs_create_push_source.timestamp_field
+            USING ERRCODE = 'undefined_column',
+                  HINT = pg_catalog.format('The schema''s columns are: %s.', pg_catalog.array_to_string(cols, ', '));
+    END IF;
+    ts_type := pgtypes[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)];
+    IF ts_type <> 'timestamp with time zone' THEN
+        RAISE EXCEPTION 'push source "%": timestamp field "%" must be of type Timestamp (timestamptz), not %',
+                        p_name, fs_create_push_source.timestamp_field, ts_type
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', '@extschema@', p_name)) IS NOT NULL THEN
+        RAISE EXCEPTION 'push source "%": table @extschema@.% already exists', p_name, p_name
+            USING ERRCODE = 'duplicate_table';
+    END IF;
+    IF fs_create_push_source.batch_table IS NOT NULL THEN
+        SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', c, t), ', ') INTO missing
+          FROM unnest(cols, pgtypes) AS x(c, t)
+         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                            WHERE a.attrelid = fs_create_push_source.batch_table
+                              AND a.attname = x.c AND NOT a.attisdropped AND a.attnum > 0
+                              AND pg_catalog.format_type(a.atttypid, a.atttypmod) = x.t);
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'push source "%": batch table % lacks columns of the push schema: %',
+                            p_name, fs_create_push_source.batch_table, missing
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'A batch table must contain every column of the push schema with the same type.';
+        END IF;
+    END IF;
+
+    FOR i IN 1 .. pg_catalog.cardinality(cols) LOOP
+        -- pgtypes come from format_type() of a resolved type OID, not from user text
+        ddl := ddl || CASE WHEN i > 1 THEN ', ' ELSE '' END || pg_catalog.format('%I %s', cols[i], pgtypes[i]);
+    END LOOP;
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I (%s)', '@extschema@', p_name, ddl);
+    tbl := pg_catalog.format('%I.%I', '@extschema@', p_name)::regclass;
+    EXECUTE pg_catalog.format('CREATE TRIGGER zz_pushsource_row BEFORE INSERT OR UPDATE ON %s'
+                              ' FOR EACH ROW EXECUTE FUNCTION %I._push_row()', tbl, '@extschema@');
+    EXECUTE pg_catalog.format('CREATE TRIGGER zz_pushsource_fanout AFTER INSERT ON %s'
+                              ' FOR EACH STATEMENT EXECUTE FUNCTION %I._push_statement()', tbl, '@extschema@');
+    EXECUTE pg_catalog.format('CREATE INDEX ON %s (%I)', tbl, fs_create_push_source.timestamp_field);
+    EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO pushsource_admin', tbl);
+    EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON %s TO pushsource_writer', tbl);
+    EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', tbl);
+    EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', tbl,
+                              pg_catalog.format('pushsource push source %s: INSERT or COPY events here, or call fs_push', p_name));
+
+    INSERT INTO @extschema@.source_catalog (name, source_table, column_names, column_types,
+        timestamp_field, log_offline, batch_table, description, owner, tags, prevent_destroy)
+    VALUES (p_name, tbl, cols, types, fs_create_push_source.timestamp_field,
+            coalesce(fs_create_push_source.log_offline, true), fs_create_push_source.batch_table,
+            fs_create_push_source.description, fs_create_push_source.owner,
+            @extschema@._check_tags('push source', p_name, fs_create_push_source.tags),
+            coalesce(fs_create_push_source.prevent_destroy, false));
+    RETURN tbl;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean) IS
+  'registers a push source and creates its table (INSERT, COPY or fs_push into it)';
+
+CREATE FUNCTION @extschema@.fs_create_feature_view(
+    name text, source text, entities text[],
+    features text[] DEFAULT NULL,
+    ttl interval DEFAULT NULL,
+    online boolean DEFAULT true, offline boolean DEFAULT true,
+    feature_start_time timestamptz DEFAULT NULL,
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
+    prevent_destroy boolean DEFAULT false)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    p_name text := fs_create_feature_view.name;
+    src    @extschema@.source_catalog;
+    keys   text[] := '{}';
+    feats  text[];
+    e      text;
+    ekeys  text[];
+    k      text;
+    f      text;
+    coldefs text := '';
+    online_tbl regclass;
+    offline_tbl regclass;
+    ts_col text;
+BEGIN
+    PERFORM @extschema@._claim_name(p_name, 'feature_view');
+    SELECT * INTO src FROM @extschema@.source_catalog s WHERE s.name = fs_create_feature_view.source;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%": push source "%" does not exist', p_name, fs_create_feature_view.source
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Push sources are listed in @extschema@.push_sources.';
+    END IF;
+    IF fs_create_feature_view.entities IS NULL THEN
+        RAISE EXCEPTION 'feature view "%": entities must not be null (use ''{}'' for a view without entities)', p_name
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOREACH e IN ARRAY fs_create_feature_view.entities LOOP
+        SELECT ec.join_keys INTO ekeys FROM @extschema@.entity_catalog ec WHERE ec.name = e;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'feature view "%": entity "%" does not exist', p_name, e
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'Create it with fs_create_entity().';
+        END IF;
+        FOREACH k IN ARRAY ekeys LOOP
+            IF k = ANY (keys) THEN
+                RAISE EXCEPTION 'feature view "%": join key "%" appears in more than one entity', p_name, k
+                    USING ERRCODE = 'duplicate_column';
+            END IF;
+            IF pg_catalog.array_position(src.column_names, k) IS NULL THEN
+                RAISE EXCEPTION 'feature view "%": join key "%" of entity "%" is not a column of push source "%"',
+                                p_name, k, e, src.name
+                    USING ERRCODE = 'undefined_column',
+                          HINT = pg_catalog.format('The source''s columns are: %s.', pg_catalog.array_to_string(src.column_names, ', '));
+            END IF;
+            IF k = src.timestamp_field THEN
+                RAISE EXCEPTION 'feature view "%": join key "%" is the timestamp field of push source "%"', p_name, k, src.name
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            keys := keys || k;
+        END LOOP;
+    END LOOP;
+    IF fs_create_feature_view.features IS NULL THEN
+        SELECT coalesce(pg_catalog.array_agg(c ORDER BY o), '{}') INTO feats
+          FROM unnest(src.column_names) WITH ORDINALITY AS x(c, o)
+         WHERE c <> ALL (keys) AND c <> src.timestamp_field;
+    ELSE
+        feats := fs_create_feature_view.features;
+        FOREACH f IN ARRAY feats LOOP
+            IF f IS NULL OR pg_catalog.array_position(src.column_names, f) IS NULL THEN
+                RAISE EXCEPTION 'feature view "%": feature "%" is not a column of push source "%"', p_name, f, src.name
+                    USING ERRCODE = 'undefined_column',
+                          HINT = pg_catalog.format('The source''s columns are: %s.', pg_catalog.array_to_string(src.column_names, ', '));
+            END IF;
+            IF f = ANY (keys) OR f = src.timestamp_field THEN
+                RAISE EXCEPTION 'feature view "%": "%" is a join key or the timestamp field, not a feature', p_name, f
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        END LOOP;
+        IF (SELECT pg_catalog.count(DISTINCT x) FROM unnest(feats) x) <> pg_catalog.cardinality(feats) THEN
+            RAISE EXCEPTION 'feature view "%": features % repeat a name', p_name, feats
+                USING ERRCODE = 'duplicate_column';
+        END IF;
+    END IF;
+    IF fs_create_feature_view.ttl IS NOT NULL AND fs_create_feature_view.ttl <= interval '0' THEN
+        RAISE EXCEPTION 'feature view "%": ttl must be positive, got %', p_name, fs_create_feature_view.ttl
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use NULL for values that never expire.';
+    END IF;
+    IF fs_create_feature_view.online IS NULL OR fs_create_feature_view.offline IS NULL THEN
+        RAISE EXCEPTION 'feature view "%": online and offline must be true or false', p_name
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    -- store columns: keys, event timestamp, features, ingest order; types as in the source table
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s%s', a.attname,
+               pg_catalog.format_type(a.atttypid, a.atttypmod),
+               CASE WHEN a.attname = ANY (keys) OR a.attname = src.timestamp_field THEN ' NOT NULL' ELSE '' END),
+               ', ' ORDER BY o)
+      INTO coldefs
+      FROM unnest(keys || src.timestamp_field || feats) WITH ORDINALITY AS x(c, o)
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = src.source_table AND a.attname = x.c
+                                    AND NOT a.attisdropped AND a.attnum > 0;
+    ts_col := src.timestamp_field;
+
+    IF fs_create_feature_view.online THEN
+        EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s, _fs_ingest_id bigint NOT NULL%s)',
+            p_name || '_online', coldefs,
+            CASE WHEN pg_catalog.cardinality(keys) = 0
+                 THEN ', _fs_singleton boolean NOT NULL DEFAULT true PRIMARY KEY CHECK (_fs_singleton)'
+                 ELSE pg_catalog.format(', PRIMARY KEY (%s)',
+                        (SELECT pg_catalog.string_agg(pg_catalog.format('%I', x), ', ') FROM unnest(keys) x)) END);
+        online_tbl := pg_catalog.format('pushsource_store.%I', p_name || '_online')::regclass;
+        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO pushsource_admin', online_tbl);
+        EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', online_tbl);
+        EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', online_tbl,
+            pg_catalog.format('online store of feature view %s: newest row per entity', p_name));
+    END IF;
+    IF fs_create_feature_view.offline THEN
+        EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s, _fs_ingest_id bigint NOT NULL)',
+            p_name || '_offline', coldefs);
+        offline_tbl := pg_catalog.format('pushsource_store.%I', p_name || '_offline')::regclass;
+        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO pushsource_admin', offline_tbl);
+        EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', offline_tbl);
+        EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', offline_tbl,
+            pg_catalog.format('offline store of feature view %s: every row with event time and ingest order', p_name));
+    END IF;
+
+    INSERT INTO @extschema@.view_catalog (name, source, entities, join_keys, features, ttl, online, offline,
+        feature_start_time, online_table, offline_table, description, owner, tags, prevent_destroy)
+    VALUES (p_name, src.name, fs_create_feature_view.entities, keys, feats, fs_create_feature_view.ttl,
+            fs_create_feature_view.online, fs_create_feature_view.offline,
+            fs_create_feature_view.feature_start_time, online_tbl, offline_tbl,
+            fs_create_feature_view.description, fs_create_feature_view.owner,
+            @extschema@._check_tags('feature view', p_name, fs_create_feature_view.tags),
+            coalesce(fs_create_feature_view.prevent_destroy, false));
+    RETURN p_name;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_create_feature_view(text, text, text[], text[], interval, boolean, boolean, timestamptz, text, text, jsonb, boolean) IS
+  'registers a feature view on a push source and creates its online and offline stores';
+
+CREATE FUNCTION @extschema@.fs_create_feature_service(
+    name text, features text[],
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    p_name text := fs_create_feature_service.name;
+    ref    text;
+    fv     text;
+    feat   text;
+    vfeats text[];
+    pos    int := 0;
+BEGIN
+    PERFORM @extschema@._claim_name(p_name, 'feature_service');
+    IF fs_create_feature_service.features IS NULL OR pg_catalog.cardinality(fs_create_feature_service.features) = 0 THEN
+        RAISE EXCEPTION 'feature service "%" needs at least one feature', p_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'List feature views (''fv'') or single features (''fv.feature'').';
+    END IF;
+    INSERT INTO @extschema@.service_catalog (name, features, description, owner, tags)
+    VALUES (p_name, fs_create_feature_service.features, fs_create_feature_service.description,
+            fs_create_feature_service.owner,
+            @extschema@._check_tags('feature service', p_name, fs_create_feature_service.tags));
+    FOREACH ref IN ARRAY fs_create_feature_service.features LOOP
+        fv := pg_catalog.split_part(ref, '.', 1);
+        feat := CASE WHEN pg_catalog.strpos(ref, '.') > 0 THEN pg_catalog.substr(ref, pg_catalog.strpos(ref, '.') + 1) END;
+        SELECT v.features INTO vfeats FROM @extschema@.view_catalog v WHERE v.name = fv;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'feature service "%": feature view "%" does not exist', p_name, fv
+                USING ERRCODE = 'undefined_object',
+                      HINT = 'Feature views are listed in @extschema@.feature_views.';
+        END IF;
+        IF feat IS NOT NULL AND NOT feat = ANY (vfeats) THEN
+            RAISE EXCEPTION 'feature service "%": feature view "%" has no feature "%"', p_name, fv, feat
+                USING ERRCODE = 'undefined_column',
+                      HINT = pg_catalog.format('Its features are: %s.', pg_catalog.array_to_string(vfeats, ', '));
+        END IF;
+        FOREACH feat IN ARRAY CASE WHEN feat IS NULL THEN vfeats ELSE ARRAY[feat] END LOOP
+            IF EXISTS (SELECT 1 FROM @extschema@.service_feature sf
+                        WHERE sf.service = p_name AND sf.feature_view = fv AND sf.feature = feat) THEN
+                RAISE EXCEPTION 'feature service "%": feature "%.%" is listed twice', p_name, fv, feat
+                    USING ERRCODE = 'duplicate_column';
+            END IF;
+            pos := pos + 1;
+            INSERT INTO @extschema@.service_feature (service, position, feature_view, feature)
+            VALUES (p_name, pos, fv, feat);
+        END LOOP;
+    END LOOP;
+    RETURN p_name;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_create_feature_service(text, text[], text, text, jsonb) IS
+  'registers a feature service: a named list of feature views (''fv'') and features (''fv.feature'')';
+
+------------------------------------------------------------------------
+-- Drop
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@._dependents(p_name text)
+RETURNS TABLE (name text, kind text) LANGUAGE sql STABLE AS $$
+    SELECT v.name, 'feature_view' FROM @extschema@.view_catalog v
+     WHERE v.source = p_name OR p_name = ANY (v.entities)
+    UNION
+    SELECT DISTINCT sf.service, 'feature_service' FROM @extschema@.service_feature sf
+     WHERE sf.feature_view = p_name
+$$;
+COMMENT ON FUNCTION @extschema@._dependents(text) IS 'internal: objects that use an object';
+
+CREATE FUNCTION @extschema@.fs_drop(name text, "cascade" boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    p_name text := fs_drop.name;
+    p_kind text;
+    deps   text;
+    d      record;
+    prevent boolean := false;
+    tbl    regclass;
+BEGIN
+    PERFORM @extschema@._check_name(p_name, 'object');
+    SELECT r.kind INTO p_kind FROM @extschema@.object_registry r WHERE r.name = p_name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'object "%" does not exist', p_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'fs_drop takes the name of an entity, push source, feature view or feature service.';
+    END IF;
+    IF p_kind = 'push_source' THEN
+        SELECT s.prevent_destroy INTO prevent FROM @extschema@.source_catalog s WHERE s.name = p_name;
+    ELSIF p_kind = 'feature_view' THEN
+        SELECT v.prevent_destroy INTO prevent FROM @extschema@.view_catalog v WHERE v.name = p_name;
+    END IF;
+    IF prevent THEN
+        RAISE EXCEPTION 'cannot drop % "%": prevent_destroy is set', pg_catalog.replace(p_kind, '_', ' '), p_name
+            USING ERRCODE = 'object_in_use',
+                  HINT = pg_catalog.format('Clear it first: UPDATE @extschema@.%s SET prevent_destroy = false WHERE name = %L.',
+                                           CASE p_kind WHEN 'push_source' THEN 'source_catalog' ELSE 'view_catalog' END, p_name);
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s "%s"', pg_catalog.replace(x.kind, '_', ' '), x.name), ', ' ORDER BY x.name)
+      INTO deps FROM @extschema@._dependents(p_name) x;
+    IF deps IS NOT NULL AND NOT coalesce(fs_drop."cascade", false) THEN
+        RAISE EXCEPTION 'cannot drop % "%" because other objects depend on it', pg_catalog.replace(p_kind, '_', ' '), p_name
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = pg_catalog.format('Used by %s.', deps),
+                  HINT = 'Drop them first, or use fs_drop(name, cascade => true).';
+    END IF;
+    FOR d IN SELECT * FROM @extschema@._dependents(p_name) x ORDER BY x.kind DESC LOOP
+        -- services before views: a view's services go with it
+        IF EXISTS (SELECT 1 FROM @extschema@.object_registry r WHERE r.name = d.name) THEN
+            PERFORM @extschema@.fs_drop(d.name, true);
+        END IF;
+    END LOOP;
+
+    IF p_kind = 'push_source' THEN
+        SELECT s.source_table INTO tbl FROM @extschema@.source_catalog s WHERE s.name = p_name;
+        DELETE FROM @extschema@.source_catalog s WHERE s.name = p_name;
+        IF tbl IS NOT NULL THEN
+            EXECUTE pg_catalog.format('DROP TABLE %s', tbl);
+        END IF;
+    ELSIF p_kind = 'feature_view' THEN
+        FOR tbl IN SELECT t FROM @extschema@.view_catalog v, LATERAL (VALUES (v.online_table), (v.offline_table)) x(t)
+                    WHERE v.name = p_name AND t IS NOT NULL LOOP
+            EXECUTE pg_catalog.format('DROP TABLE %s', tbl);
+        END LOOP;
+        DELETE FROM @extschema@.view_catalog v WHERE v.name = p_name;
+    ELSIF p_kind = 'feature_service' THEN
+        DELETE FROM @extschema@.service_catalog s WHERE s.name = p_name;
+    ELSE
+        DELETE FROM @extschema@.entity_catalog en WHERE en.name = p_name;
+    END IF;
+    DELETE FROM @extschema@.object_registry r WHERE r.name = p_name;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_drop(text, boolean) IS
+  'drops an entity, push source, feature view or feature service; refuses prevent_destroy, and dependents unless cascade';
+
+------------------------------------------------------------------------
+-- Ingest and serving (C)
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.fs_push(source text, records jsonb,
+    mode text DEFAULT 'online_and_offline', dry_run boolean DEFAULT false,
+    on_error text DEFAULT 'abort')
+RETURNS jsonb LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_push';
+COMMENT ON FUNCTION @extschema@.fs_push(text, jsonb, text, boolean, text) IS
+  'validates JSON records and writes them to a push source and every feature view that reads it';
+
+CREATE FUNCTION @extschema@.fs_ingest(request jsonb)
+RETURNS jsonb LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_ingest';
+COMMENT ON FUNCTION @extschema@.fs_ingest(jsonb) IS
+  'Tecton Stream Ingest API request in, its response out; atomic across records and sources';
+
+CREATE FUNCTION @extschema@.fs_get_online_features(name text, join_keys jsonb,
+    include_join_keys boolean DEFAULT false, include_metadata boolean DEFAULT false)
+RETURNS jsonb LANGUAGE c CALLED ON NULL INPUT STABLE
+AS 'MODULE_PATHNAME', 'fs_get_online_features';
+COMMENT ON FUNCTION @extschema@.fs_get_online_features(text, jsonb, boolean, boolean) IS
+  'serves the newest feature values of a feature view or feature service for one key object or an array of them';
+
+------------------------------------------------------------------------
+-- Introspection
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@._kind(p_name text) RETURNS text LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    k text;
+BEGIN
+    PERFORM @extschema@._check_name(p_name, 'object');
+    SELECT r.kind INTO k FROM @extschema@.object_registry r WHERE r.name = p_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'object "%" does not exist', p_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Objects are listed in @extschema@.entities, push_sources, feature_views and feature_services.';
+    END IF;
+    RETURN k;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._kind(text) IS 'internal: kind of a named object, or an error';
+
+CREATE FUNCTION @extschema@.fs_summary(name text) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    k text := @extschema@._kind(fs_summary.name);
+    r jsonb;
+BEGIN
+    IF k = 'entity' THEN
+        SELECT pg_catalog.to_jsonb(e) INTO r FROM @extschema@.entities e WHERE e.name = fs_summary.name;
+    ELSIF k = 'push_source' THEN
+        SELECT pg_catalog.to_jsonb(s) INTO r FROM @extschema@.push_sources s WHERE s.name = fs_summary.name;
+    ELSIF k = 'feature_view' THEN
+        SELECT pg_catalog.to_jsonb(v) INTO r FROM @extschema@.feature_views v WHERE v.name = fs_summary.name;
+    ELSE
+        SELECT pg_catalog.to_jsonb(s) INTO r FROM @extschema@.feature_services s WHERE s.name = fs_summary.name;
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('kind', k) || r - 'created_at';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_summary(text) IS
+  'describes an entity, push source, feature view or feature service as jsonb';
+
+CREATE FUNCTION @extschema@.fs_validate(name text) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    k        text := @extschema@._kind(fs_validate.name);
+    problems text[] := '{}';
+    s        @extschema@.source_catalog;
+    v        @extschema@.view_catalog;
+    c        text;
+    i        int;
+BEGIN
+    IF k = 'push_source' THEN
+        SELECT * INTO s FROM @extschema@.source_catalog x WHERE x.name = fs_validate.name;
+        IF pg_catalog.to_regclass(s.source_table::text) IS NULL THEN
+            problems := problems || pg_catalog.format('table of push source "%s" is missing', s.name);
+        ELSE
+            FOR i IN 1 .. pg_catalog.cardinality(s.column_names) LOOP
+                IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = s.source_table
+                                  AND a.attname = s.column_names[i] AND a.attnum > 0 AND NOT a.attisdropped) THEN
+                    problems := problems || pg_catalog.format('column "%s" is missing from table %s', s.column_names[i], s.source_table);
+                END IF;
+            END LOOP;
+            FOREACH c IN ARRAY ARRAY['zz_pushsource_row', 'zz_pushsource_fanout'] LOOP
+                IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = s.source_table
+                                  AND t.tgname = c AND t.tgenabled <> 'D') THEN
+                    problems := problems || pg_catalog.format('trigger "%s" on %s is missing or disabled', c, s.source_table);
+                END IF;
+            END LOOP;
+        END IF;
+    ELSIF k = 'feature_view' THEN
+        SELECT * INTO v FROM @extschema@.view_catalog x WHERE x.name = fs_validate.name;
+        IF v.online AND (v.online_table IS NULL OR pg_catalog.to_regclass(v.online_table::text) IS NULL) THEN
+            problems := problems || pg_catalog.format('online store of feature view "%s" is missing', v.name);
+        END IF;
+        IF v.offline AND (v.offline_table IS NULL OR pg_catalog.to_regclass(v.offline_table::text) IS NULL) THEN
+            problems := problems || pg_catalog.format('offline store of feature view "%s" is missing', v.name);
+        END IF;
+        problems := problems || (@extschema@.fs_validate(v.source) ->> 'problems')::text[];
+    ELSIF k = 'feature_service' THEN
+        SELECT problems || coalesce(pg_catalog.array_agg(p), '{}') INTO problems
+          FROM (SELECT DISTINCT sf.feature_view FROM @extschema@.service_feature sf
+                 WHERE sf.service = fs_validate.name) x,
+               LATERAL unnest((@extschema@.fs_validate(x.feature_view) ->> 'problems')::text[]) p;
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('name', fs_validate.name, 'kind', k,
+                                         'valid', pg_catalog.cardinality(problems) = 0,
+                                         'problems', pg_catalog.to_jsonb(problems));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_validate(text) IS
+  'checks that an object''s tables, columns and triggers are in place; returns {"valid": ..., "problems": [...]}';
+
+CREATE FUNCTION @extschema@.fs_get_columns(name text) RETURNS text[] LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    k text := @extschema@._kind(fs_get_columns.name);
+    r text[];
+BEGIN
+    IF k = 'push_source' THEN
+        SELECT s.column_names INTO r FROM @extschema@.source_catalog s WHERE s.name = fs_get_columns.name;
+    ELSIF k = 'feature_view' THEN
+        SELECT v.join_keys || s.timestamp_field || v.features INTO r
+          FROM @extschema@.view_catalog v JOIN @extschema@.source_catalog s ON s.name = v.source
+         WHERE v.name = fs_get_columns.name;
+    ELSE
+        RAISE EXCEPTION '"%" is a %, not a push source or feature view', fs_get_columns.name, pg_catalog.replace(k, '_', ' ')
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_get_columns(text) IS
+  'column names of a push source (its schema) or a feature view (join keys, timestamp, features)';
+
+CREATE FUNCTION @extschema@.fs_get_dataframe(name text, start_time timestamptz DEFAULT NULL,
+                                             end_time timestamptz DEFAULT NULL)
+RETURNS SETOF jsonb LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    k   text := @extschema@._kind(fs_get_dataframe.name);
+    tbl regclass;
+    ts  text;
+    cols text;
+BEGIN
+    IF k = 'push_source' THEN
+        SELECT s.source_table, s.timestamp_field,
+               (SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ') FROM unnest(s.column_names) c)
+          INTO tbl, ts, cols FROM @extschema@.source_catalog s WHERE s.name = fs_get_dataframe.name;
+    ELSIF k = 'feature_view' THEN
+        SELECT v.offline_table, s.timestamp_field,
+               (SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ')
+                  FROM unnest(v.join_keys || s.timestamp_field || v.features) c)
+          INTO tbl, ts, cols
+          FROM @extschema@.view_catalog v JOIN @extschema@.source_catalog s ON s.name = v.source
+         WHERE v.name = fs_get_dataframe.name;
+        IF tbl IS NULL THEN
+            RAISE EXCEPTION 'feature view "%" has no offline store', fs_get_dataframe.name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Create the view with offline => true to keep its history.';
+        END IF;
+    ELSE
+        RAISE EXCEPTION '"%" is a %, not a push source or feature view', fs_get_dataframe.name, pg_catalog.replace(k, '_', ' ')
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF start_time IS NOT NULL AND end_time IS NOT NULL AND end_time < start_time THEN
+        RAISE EXCEPTION '"%": end_time % is before start_time %', fs_get_dataframe.name, end_time, start_time
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY EXECUTE pg_catalog.format(
+        'SELECT pg_catalog.to_jsonb(t) FROM (SELECT %s FROM %s WHERE ($1 IS NULL OR %I >= $1) AND ($2 IS NULL OR %I < $2)'
+        ' ORDER BY %I%s) t',
+        cols, tbl, ts, ts, ts, CASE WHEN k = 'feature_view' THEN ', _fs_ingest_id' ELSE '' END)
+        USING fs_get_dataframe.start_time, fs_get_dataframe.end_time;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_get_dataframe(text, timestamptz, timestamptz) IS
+  'rows of a push source''s log or a feature view''s offline store with event time in [start_time, end_time), as jsonb';
+
+------------------------------------------------------------------------
+-- Privileges
+------------------------------------------------------------------------
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._check_name(text, text), @extschema@._kind(text)
+    TO pushsource_admin, pushsource_writer, pushsource_reader;
+GRANT EXECUTE ON FUNCTION @extschema@._parse_schema(text), @extschema@._claim_name(text, text),
+    @extschema@._check_tags(text, text, jsonb), @extschema@._dependents(text),
+    @extschema@.fs_create_entity(text, text[], text, text, jsonb),
+    @extschema@.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean),
+    @extschema@.fs_create_feature_view(text, text, text[], text[], interval, boolean, boolean, timestamptz, text, text, jsonb, boolean),
+    @extschema@.fs_create_feature_service(text, text[], text, text, jsonb),
+    @extschema@.fs_drop(text, boolean)
+    TO pushsource_admin;
+-- creating a source's triggers needs EXECUTE; firing them does not
+GRANT EXECUTE ON FUNCTION @extschema@._push_row(), @extschema@._push_statement()
+    TO pushsource_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.fs_push(text, jsonb, text, boolean, text),
+    @extschema@.fs_ingest(jsonb) TO pushsource_writer, pushsource_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.fs_get_online_features(text, jsonb, boolean, boolean),
+    @extschema@.fs_summary(text), @extschema@.fs_validate(text), @extschema@.fs_get_columns(text),
+    @extschema@.fs_get_dataframe(text, timestamptz, timestamptz)
+    TO pushsource_reader, pushsource_writer, pushsource_admin;

@@ -1,0 +1,584 @@
+/*
+ * catalog.c
+ *		Per-backend cache of the pushsource catalog, name rules, and the small
+ *		SQL-callable helpers the registration functions use.
+ *
+ * The catalog itself is plain SQL tables in schema pushsource (edited by the
+ * PL/pgSQL registration functions in the install script).  Hot paths (the
+ * fan-out trigger, fs_push, fs_get_online_features) must not query it per
+ * call, so a source is loaded once, with its columns' type specs, its
+ * feature views and their prepared plans, into a "generation".
+ *
+ * A statement trigger on the catalog tables sends a relcache invalidation
+ * for the table (as pg_cron does for cron.job); our relcache callback then
+ * marks the generation stale.  The callback may run at any lock acquisition,
+ * even while a plan of the generation is executing, so it never frees
+ * anything: the next entry point starts a fresh generation and the stale one
+ * is freed at the end of the transaction, when nobody can still hold it.
+ */
+#include "pushsource.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+typedef struct PsGeneration
+{
+	MemoryContext cxt;
+	List	   *sources;		/* PsSource * */
+	List	   *plans;			/* kept SPIPlanPtr, freed with the generation */
+	List	   *relids;			/* relations whose invalidation makes us stale */
+	bool		stale;
+	struct PsGeneration *next;	/* in the retired list */
+} PsGeneration;
+
+static PsGeneration *current_gen = NULL;
+static PsGeneration *retired_gens = NULL;
+static Oid	catalog_relids[4];
+
+/* ---------------------------------------------------------------------
+ * Names
+ * --------------------------------------------------------------------- */
+
+void
+ps_check_name(const char *name, const char *what)
+{
+	size_t		len = name ? strlen(name) : 0;
+	bool		ok = len > 0 && len <= PS_MAX_NAME_LEN &&
+		((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_');
+
+	for (size_t i = 1; ok && i < len; i++)
+		ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+			name[i] == '_';
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid %s name \"%s\"", what, name ? name : ""),
+				 errdetail("Names must match ^[a-z_][a-z0-9_]*$ and be at most %d bytes long.",
+						   PS_MAX_NAME_LEN)));
+}
+
+PG_FUNCTION_INFO_V1(fs_check_name);
+Datum
+fs_check_name(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s name must not be null",
+						PG_ARGISNULL(1) ? "object" : text_to_cstring(PG_GETARG_TEXT_PP(1)))));
+	ps_check_name(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+				  PG_ARGISNULL(1) ? "object" : text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * Schema parsing for the registration functions
+ * --------------------------------------------------------------------- */
+
+/*
+ * _parse_schema(schema) -> (column_name, declared_type, pg_type)
+ * pg_type is rendered by format_type from a resolved type OID, so the
+ * registration code may use it in CREATE TABLE without splicing user text.
+ */
+PG_FUNCTION_INFO_V1(fs_parse_schema);
+Datum
+fs_parse_schema(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *types;
+	List	   *names;
+	ListCell   *ln,
+			   *lt;
+
+	InitMaterializedSRF(fcinfo, 0);
+	names = ps_split_schema(text_to_cstring(PG_GETARG_TEXT_PP(0)), &types);
+	forboth(ln, names, lt, types)
+	{
+		char	   *name = lfirst(ln);
+		PsTypeSpec *spec;
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		ps_check_name(name, "column");
+		if (strncmp(name, "_fs_", 4) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_RESERVED_NAME),
+					 errmsg("column name \"%s\" is reserved", name),
+					 errdetail("Names starting with \"_fs_\" are used by pushsource's stores.")));
+		spec = ps_parse_type(lfirst(lt), name);
+		values[0] = CStringGetTextDatum(name);
+		values[1] = CStringGetTextDatum(spec->display);
+		values[2] = CStringGetTextDatum(format_type_with_typemod(spec->typid, spec->typmod));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Invalidation
+ * --------------------------------------------------------------------- */
+
+/* Statement trigger on the catalog tables. */
+PG_FUNCTION_INFO_V1(fs_catalog_changed);
+Datum
+fs_catalog_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pushsource._catalog_changed() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	ListCell   *lc;
+
+	if (current_gen == NULL || current_gen->stale)
+		return;
+	if (relid == InvalidOid)
+	{
+		current_gen->stale = true;
+		return;
+	}
+	for (int i = 0; i < (int) lengthof(catalog_relids); i++)
+		if (catalog_relids[i] == relid)
+		{
+			current_gen->stale = true;
+			return;
+		}
+	foreach(lc, current_gen->relids)
+		if (lfirst_oid(lc) == relid)
+		{
+			current_gen->stale = true;
+			return;
+		}
+}
+
+static void
+free_generation(PsGeneration *gen)
+{
+	ListCell   *lc;
+
+	foreach(lc, gen->plans)
+		SPI_freeplan((SPIPlanPtr) lfirst(lc));
+	MemoryContextDelete(gen->cxt);
+}
+
+static void
+catalog_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		while (retired_gens != NULL)
+		{
+			PsGeneration *g = retired_gens;
+
+			retired_gens = g->next;
+			free_generation(g);
+		}
+	}
+}
+
+/* Entry points call this first: a stale generation is retired. */
+void
+ps_catalog_refresh(void)
+{
+	if (current_gen != NULL && current_gen->stale)
+	{
+		current_gen->next = retired_gens;
+		retired_gens = current_gen;
+		current_gen = NULL;
+	}
+}
+
+static PsGeneration *
+generation(void)
+{
+	if (current_gen == NULL)
+	{
+		MemoryContext cxt = AllocSetContextCreate(TopMemoryContext,
+												  "pushsource catalog cache",
+												  ALLOCSET_DEFAULT_SIZES);
+		PsGeneration *gen = MemoryContextAllocZero(cxt, sizeof(PsGeneration));
+		Oid			nsp = get_namespace_oid("pushsource", false);
+		static const char *const tables[] = {"source_catalog", "view_catalog",
+		"service_catalog", "service_feature"};
+
+		for (int i = 0; i < (int) lengthof(tables); i++)
+			catalog_relids[i] = get_relname_relid(tables[i], nsp);
+		gen->cxt = cxt;
+		current_gen = gen;
+	}
+	return current_gen;
+}
+
+void
+ps_keep_plan(SPIPlanPtr plan)
+{
+	MemoryContext old = MemoryContextSwitchTo(generation()->cxt);
+
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	current_gen->plans = lappend(current_gen->plans, plan);
+	MemoryContextSwitchTo(old);
+}
+
+void
+ps_catalog_init(void)
+{
+	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+	RegisterXactCallback(catalog_xact_callback, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Loading
+ * --------------------------------------------------------------------- */
+
+static char *
+get_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static List *
+get_text_array(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum	   *elems;
+	bool	   *enulls;
+	int			n;
+	List	   *result = NIL;
+
+	if (isnull)
+		return NIL;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &enulls, &n);
+	for (int i = 0; i < n; i++)
+		result = lappend(result, enulls[i] ? NULL : TextDatumGetCString(elems[i]));
+	return result;
+}
+
+static int
+column_index(PsSource *src, const char *name, const char *view)
+{
+	for (int i = 0; i < src->ncols; i++)
+		if (strcmp(src->cols[i].name, name) == 0)
+			return i;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("feature view \"%s\" uses column \"%s\", which push source \"%s\" does not have",
+					view, name, src->name),
+			 errhint("Run SELECT pushsource.fs_validate('%s') to check the catalog.", view)));
+	return -1;
+}
+
+/*
+ * Load one source (by name or by table OID) and its views into the current
+ * generation.  Returns NULL when there is no such source.
+ */
+static PsSource *
+load_source(const char *name, Oid relid)
+{
+	PsGeneration *gen = generation();
+	MemoryContext old;
+	PsSource   *src;
+	Datum		arg;
+	Oid			argtype;
+	int			ret;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	List	   *colnames;
+	List	   *coltypes;
+	char	   *tsname;
+	int			nviews;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (name != NULL)
+	{
+		arg = CStringGetTextDatum(name);
+		argtype = TEXTOID;
+		ret = SPI_execute_with_args("SELECT name, source_table::oid, column_names, column_types,"
+									" timestamp_field, log_offline"
+									" FROM pushsource.source_catalog WHERE name = $1",
+									1, &argtype, &arg, NULL, true, 1);
+	}
+	else
+	{
+		arg = ObjectIdGetDatum(relid);
+		argtype = OIDOID;
+		ret = SPI_execute_with_args("SELECT name, source_table::oid, column_names, column_types,"
+									" timestamp_field, log_offline"
+									" FROM pushsource.source_catalog WHERE source_table::oid = $1",
+									1, &argtype, &arg, NULL, true, 1);
+	}
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read pushsource.source_catalog");
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return NULL;
+	}
+
+	old = MemoryContextSwitchTo(gen->cxt);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	src = palloc0(sizeof(PsSource));
+	src->name = get_text(tup, desc, 1);
+	src->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &(bool) {false}));
+	colnames = get_text_array(tup, desc, 3);
+	coltypes = get_text_array(tup, desc, 4);
+	tsname = get_text(tup, desc, 5);
+	src->log_offline = DatumGetBool(SPI_getbinval(tup, desc, 6, &(bool) {false}));
+	src->ncols = list_length(colnames);
+	src->cols = palloc0(sizeof(PsColumn) * src->ncols);
+	src->record_desc = CreateTemplateTupleDesc(src->ncols);
+	src->buffer_desc = CreateTemplateTupleDesc(src->ncols + 1);
+	for (int i = 0; i < src->ncols; i++)
+	{
+		PsColumn   *c = &src->cols[i];
+
+		c->name = list_nth(colnames, i);
+		c->type = ps_parse_type(list_nth(coltypes, i), c->name);
+		c->attnum = get_attnum(src->relid, c->name);
+		if (strcmp(c->name, tsname) == 0)
+		{
+			src->ts_col = i;
+			c->required = true;
+		}
+		TupleDescInitEntry(src->record_desc, i + 1, c->name, c->type->typid, c->type->typmod, 0);
+		TupleDescInitEntry(src->buffer_desc, i + 1, c->name, c->type->typid, c->type->typmod, 0);
+	}
+	TupleDescInitEntry(src->buffer_desc, src->ncols + 1, PS_INGEST_COL, INT8OID, -1, 0);
+	gen->relids = lappend_oid(gen->relids, src->relid);
+	MemoryContextSwitchTo(old);
+
+	/* its feature views */
+	arg = CStringGetTextDatum(src->name);
+	argtype = TEXTOID;
+	ret = SPI_execute_with_args("SELECT v.name, v.join_keys, v.features, v.ttl, v.online, v.offline,"
+								" v.feature_start_time, v.online_table::oid, v.offline_table::oid,"
+								" c.relowner"
+								" FROM pushsource.view_catalog v"
+								" LEFT JOIN pg_catalog.pg_class c"
+								"   ON c.oid OPERATOR(pg_catalog.=) coalesce(v.online_table, v.offline_table)::oid"
+								" WHERE v.source = $1 ORDER BY v.name",
+								1, &argtype, &arg, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read pushsource.view_catalog");
+	nviews = SPI_processed;
+	old = MemoryContextSwitchTo(gen->cxt);
+	src->nviews = nviews;
+	src->views = palloc0(sizeof(PsView *) * Max(nviews, 1));
+	desc = SPI_tuptable->tupdesc;
+	for (int r = 0; r < nviews; r++)
+	{
+		PsView	   *v = palloc0(sizeof(PsView));
+		List	   *keys;
+		List	   *features;
+		bool		isnull;
+		Datum		d;
+
+		tup = SPI_tuptable->vals[r];
+		v->name = get_text(tup, desc, 1);
+		v->source = src;
+		keys = get_text_array(tup, desc, 2);
+		features = get_text_array(tup, desc, 3);
+		v->nkeys = list_length(keys);
+		v->key_cols = palloc(sizeof(int) * Max(v->nkeys, 1));
+		for (int i = 0; i < v->nkeys; i++)
+		{
+			v->key_cols[i] = column_index(src, list_nth(keys, i), v->name);
+			src->cols[v->key_cols[i]].required = true;
+		}
+		v->nfeatures = list_length(features);
+		v->feature_cols = palloc(sizeof(int) * Max(v->nfeatures, 1));
+		for (int i = 0; i < v->nfeatures; i++)
+			v->feature_cols[i] = column_index(src, list_nth(features, i), v->name);
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		v->has_ttl = !isnull;
+		if (!isnull)
+			v->ttl = *DatumGetIntervalP(d);
+		v->online = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		v->offline = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		d = SPI_getbinval(tup, desc, 7, &isnull);
+		v->has_start_time = !isnull;
+		if (!isnull)
+			v->start_time = DatumGetTimestampTz(d);
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		v->online_relid = isnull ? InvalidOid : DatumGetObjectId(d);
+		d = SPI_getbinval(tup, desc, 9, &isnull);
+		v->offline_relid = isnull ? InvalidOid : DatumGetObjectId(d);
+		d = SPI_getbinval(tup, desc, 10, &isnull);
+		v->owner = isnull ? InvalidOid : DatumGetObjectId(d);
+		if (OidIsValid(v->online_relid))
+			gen->relids = lappend_oid(gen->relids, v->online_relid);
+		if (OidIsValid(v->offline_relid))
+			gen->relids = lappend_oid(gen->relids, v->offline_relid);
+		src->views[r] = v;
+	}
+	gen->sources = lappend(gen->sources, src);
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	return src;
+}
+
+PsSource *
+ps_lookup_source(const char *name, bool missing_ok)
+{
+	ListCell   *lc;
+	PsSource   *src;
+
+	ps_catalog_refresh();
+	foreach(lc, generation()->sources)
+	{
+		src = lfirst(lc);
+		if (strcmp(src->name, name) == 0)
+			return src;
+	}
+	src = load_source(name, InvalidOid);
+	if (src == NULL && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("push source \"%s\" does not exist", name),
+				 errhint("Push sources are listed in pushsource.push_sources.")));
+	return src;
+}
+
+PsSource *
+ps_lookup_source_by_relid(Oid relid)
+{
+	ListCell   *lc;
+	PsSource   *src;
+
+	ps_catalog_refresh();
+	foreach(lc, generation()->sources)
+	{
+		src = lfirst(lc);
+		if (src->relid == relid)
+			return src;
+	}
+	src = load_source(NULL, relid);
+	if (src == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table \"%s\" is not the table of a registered push source",
+						get_rel_name(relid)),
+				 errhint("Drop the trigger, or register the source with pushsource.fs_create_push_source().")));
+	return src;
+}
+
+static PsView *
+find_view(const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, generation()->sources)
+	{
+		PsSource   *src = lfirst(lc);
+
+		for (int i = 0; i < src->nviews; i++)
+			if (strcmp(src->views[i]->name, name) == 0)
+				return src->views[i];
+	}
+	return NULL;
+}
+
+PsView *
+ps_lookup_view(const char *name, bool missing_ok)
+{
+	PsView	   *v;
+	Datum		arg;
+	Oid			argtype = TEXTOID;
+	char	   *source = NULL;
+
+	ps_catalog_refresh();
+	v = find_view(name);
+	if (v != NULL)
+		return v;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	arg = CStringGetTextDatum(name);
+	if (SPI_execute_with_args("SELECT source FROM pushsource.view_catalog WHERE name = $1",
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pushsource.view_catalog");
+	if (SPI_processed > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(generation()->cxt);
+
+		source = get_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	if (source != NULL)
+	{
+		ps_lookup_source(source, false);
+		v = find_view(name);
+	}
+	if (v == NULL && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("feature view \"%s\" does not exist", name),
+				 errhint("Feature views are listed in pushsource.feature_views.")));
+	return v;
+}
+
+/*
+ * The views of a feature service, in its order, and for each the list of
+ * feature names it selects (a List of char *).  NIL if no such service.
+ */
+List *
+ps_lookup_service(const char *name, List **features)
+{
+	Datum		arg;
+	Oid			argtype = TEXTOID;
+	List	   *names = NIL;
+	List	   *views = NIL;
+	List	   *feats = NIL;
+	ListCell   *lc;
+	MemoryContext outer = CurrentMemoryContext;
+
+	ps_catalog_refresh();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	arg = CStringGetTextDatum(name);
+	if (SPI_execute_with_args("SELECT feature_view, array_agg(feature ORDER BY position)"
+							  " FROM pushsource.service_feature WHERE service = $1"
+							  " GROUP BY feature_view ORDER BY min(position)",
+							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pushsource.service_feature");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(outer);
+
+		names = lappend(names, get_text(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
+		feats = lappend(feats, get_text_array(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	foreach(lc, names)
+		views = lappend(views, ps_lookup_view(lfirst(lc), false));
+	*features = feats;
+	return views;
+}

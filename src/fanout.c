@@ -1,0 +1,492 @@
+/*
+ * fanout.c
+ *		The trigger pair on every push source's table: the one fan-out path
+ *		shared by fs_push, fs_ingest, INSERT and COPY.
+ *
+ * BEFORE INSERT FOR EACH ROW (fs_push_row_trigger): checks the row with the
+ * shared validator, stamps it with an ingest order, and appends it to a
+ * per-statement buffer (a tuplestore, which spills to disk past work_mem, so
+ * a 1M-row INSERT ... SELECT has flat memory).  The row is kept in the
+ * source table unless the source has log_offline => false or the push is
+ * online-only.
+ *
+ * AFTER INSERT FOR EACH STATEMENT (fs_push_statement_trigger): hands the
+ * buffer to SQL as an ephemeral named relation and runs, per feature view,
+ * two prepared set-based statements: an append to the offline store and a
+ * newest-wins upsert into the online store, deduplicated per key by
+ * (event timestamp, ingest order) so that a batch may hold a key several
+ * times and a late, older event never overwrites a newer one.  The upsert's
+ * WHERE clause is evaluated on the latest row version under the row lock,
+ * so concurrent pushes end with the newest event whatever the commit order.
+ *
+ * The stores' writes run as the stores' owner (as PostgreSQL's own RI
+ * triggers do), so pushing needs INSERT on the source table only.
+ *
+ * Ingest order: one sequence value per statement, shifted left 24 bits,
+ * plus the row's position in the statement.  It orders rows within a batch
+ * by arrival and batches by the order they took their number, without a
+ * sequence call per row.
+ */
+#include "pushsource.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/queryenvironment.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
+#define ROWS_PER_BATCH_ID (INT64CONST(1) << 24)
+
+typedef struct PsBuffer
+{
+	Oid			relid;
+	SubTransactionId subid;
+	MemoryContext cxt;
+	Tuplestorestate *rows;
+	TupleDesc	desc;			/* source columns + ingest id */
+	int64		nrows;
+	int64		batch;			/* current batch id << 24 */
+	PsPushMode	mode;
+	Datum	   *rvalues;		/* scratch for heap_deform_tuple */
+	bool	   *rnulls;
+	Datum	   *values;			/* scratch for the buffered row */
+	bool	   *nulls;
+	struct PsBuffer *next;
+} PsBuffer;
+
+static PsBuffer *buffers = NULL;
+
+/* The fs_push in progress, if any: its mode and where its counts go. */
+static Oid	push_relid = InvalidOid;
+static PsPushMode push_mode = PS_MODE_ONLINE_AND_OFFLINE;
+static List *push_counts = NIL;
+static MemoryContext push_cxt = NULL;
+
+static Oid	ingest_seq_relid = InvalidOid;
+
+void
+ps_fanout_begin_push(Oid relid, PsPushMode mode)
+{
+	push_relid = relid;
+	push_mode = mode;
+	push_counts = NIL;
+	push_cxt = CurrentMemoryContext;
+}
+
+List *
+ps_fanout_end_push(void)
+{
+	List	   *counts = push_counts;
+
+	ps_fanout_abort_push();
+	return counts;
+}
+
+void
+ps_fanout_abort_push(void)
+{
+	push_relid = InvalidOid;
+	push_mode = PS_MODE_ONLINE_AND_OFFLINE;
+	push_counts = NIL;
+	push_cxt = NULL;
+}
+
+static void
+add_counts(const char *view, int64 online, int64 offline)
+{
+	MemoryContext old;
+	ListCell   *lc;
+	PsViewCounts *c;
+
+	if (push_cxt == NULL)
+		return;
+	foreach(lc, push_counts)
+	{
+		c = lfirst(lc);
+		if (strcmp(c->view, view) == 0)
+		{
+			c->online += online;
+			c->offline += offline;
+			return;
+		}
+	}
+	old = MemoryContextSwitchTo(push_cxt);
+	c = palloc(sizeof(PsViewCounts));
+	c->view = pstrdup(view);
+	c->online = online;
+	c->offline = offline;
+	push_counts = lappend(push_counts, c);
+	MemoryContextSwitchTo(old);
+}
+
+/* ---------------------------------------------------------------------
+ * Buffers
+ * --------------------------------------------------------------------- */
+
+static PsBuffer *
+get_buffer(Relation rel, PsSource *src)
+{
+	Oid			relid = RelationGetRelid(rel);
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	PsBuffer   *buf;
+	MemoryContext old;
+	int			natts = RelationGetDescr(rel)->natts;
+
+	for (buf = buffers; buf != NULL; buf = buf->next)
+		if (buf->relid == relid && buf->subid == subid)
+			return buf;
+
+	{
+		MemoryContext cxt = AllocSetContextCreate(TopTransactionContext,
+												  "pushsource statement buffer",
+												  ALLOCSET_DEFAULT_SIZES);
+
+		old = MemoryContextSwitchTo(cxt);
+		buf = palloc0(sizeof(PsBuffer));
+		buf->cxt = cxt;
+	}
+	buf->relid = relid;
+	buf->subid = subid;
+	buf->desc = CreateTupleDescCopy(src->buffer_desc);
+	buf->rows = tuplestore_begin_heap(false, false, work_mem);
+	buf->mode = (relid == push_relid) ? push_mode : PS_MODE_ONLINE_AND_OFFLINE;
+	buf->rvalues = palloc(sizeof(Datum) * Max(natts, 1));
+	buf->rnulls = palloc(sizeof(bool) * Max(natts, 1));
+	buf->values = palloc(sizeof(Datum) * (src->ncols + 1));
+	buf->nulls = palloc(sizeof(bool) * (src->ncols + 1));
+	buf->next = buffers;
+	buffers = buf;
+	MemoryContextSwitchTo(old);
+	return buf;
+}
+
+static void
+drop_buffer(PsBuffer *target)
+{
+	PsBuffer  **link = &buffers;
+
+	while (*link != NULL)
+	{
+		if (*link == target)
+		{
+			*link = target->next;
+			break;
+		}
+		link = &(*link)->next;
+	}
+	MemoryContextDelete(target->cxt);
+}
+
+static void
+fanout_xact_callback(XactEvent event, void *arg)
+{
+	/* the buffers' memory went with TopTransactionContext */
+	buffers = NULL;
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		ps_fanout_abort_push();
+}
+
+static void
+fanout_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	PsBuffer   *buf;
+	PsBuffer   *next;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	/* rows of a failed statement must never be fanned out */
+	for (buf = buffers; buf != NULL; buf = next)
+	{
+		next = buf->next;
+		if (buf->subid >= mySubid)
+			drop_buffer(buf);
+	}
+}
+
+void
+ps_fanout_init(void)
+{
+	RegisterXactCallback(fanout_xact_callback, NULL);
+	RegisterSubXactCallback(fanout_subxact_callback, NULL);
+}
+
+/* ---------------------------------------------------------------------
+ * Row trigger
+ * --------------------------------------------------------------------- */
+
+static int64
+next_batch_id(void)
+{
+	if (!OidIsValid(ingest_seq_relid) ||
+		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(ingest_seq_relid)))
+		ingest_seq_relid = get_relname_relid("ingest_batch_seq",
+											 get_namespace_oid("pushsource", false));
+	return nextval_internal(ingest_seq_relid, false) * ROWS_PER_BATCH_ID;
+}
+
+PG_FUNCTION_INFO_V1(fs_push_row_trigger);
+Datum
+fs_push_row_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	PsSource   *src;
+	PsBuffer   *buf;
+	PsRecordError err;
+	HeapTuple	tuple;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pushsource._push_row() must be a BEFORE ROW trigger")));
+	rel = td->tg_relation;
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot update rows of push source table \"%s\"",
+						RelationGetRelationName(rel)),
+				 errdetail("A push source is an append-only log of events."),
+				 errhint("Push a new event with a later timestamp instead; DELETE is allowed and does not change feature views.")));
+	if (!TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		return PointerGetDatum(td->tg_trigtuple);
+
+	tuple = td->tg_trigtuple;
+	src = ps_lookup_source_by_relid(RelationGetRelid(rel));
+	buf = get_buffer(rel, src);
+
+	heap_deform_tuple(tuple, RelationGetDescr(rel), buf->rvalues, buf->rnulls);
+	for (int i = 0; i < src->ncols; i++)
+	{
+		AttrNumber	attnum = src->cols[i].attnum;
+
+		if (attnum <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("push source \"%s\": column \"%s\" of its schema is missing from table \"%s\"",
+							src->name, src->cols[i].name, RelationGetRelationName(rel)),
+					 errhint("Run SELECT pushsource.fs_validate('%s').", src->name)));
+		buf->values[i] = buf->rvalues[attnum - 1];
+		buf->nulls[i] = buf->rnulls[attnum - 1];
+	}
+	if (!ps_check_row(src, buf->values, buf->nulls, (int) buf->nrows, &err))
+		ps_raise_record_error(&err);
+
+	if (buf->nrows % ROWS_PER_BATCH_ID == 0)
+		buf->batch = next_batch_id();
+	buf->values[src->ncols] = Int64GetDatum(buf->batch + buf->nrows % ROWS_PER_BATCH_ID);
+	buf->nulls[src->ncols] = false;
+	tuplestore_putvalues(buf->rows, buf->desc, buf->values, buf->nulls);
+	buf->nrows++;
+
+	if (buf->mode == PS_MODE_ONLINE || !src->log_offline)
+		return PointerGetDatum(NULL);
+	return PointerGetDatum(tuple);
+}
+
+/* ---------------------------------------------------------------------
+ * Statement trigger: the fan-out
+ * --------------------------------------------------------------------- */
+
+static char *
+qualified_relname(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/* "k1, k2, ts, f1, f2, _fs_ingest_id" with an optional prefix per name */
+static void
+append_store_columns(StringInfo buf, PsView *v, const char *prefix)
+{
+	PsSource   *src = v->source;
+
+	for (int i = 0; i < v->nkeys; i++)
+		appendStringInfo(buf, "%s%s, ", prefix, quote_identifier(src->cols[v->key_cols[i]].name));
+	appendStringInfo(buf, "%s%s", prefix, quote_identifier(src->cols[src->ts_col].name));
+	for (int i = 0; i < v->nfeatures; i++)
+		appendStringInfo(buf, ", %s%s", prefix, quote_identifier(src->cols[v->feature_cols[i]].name));
+	appendStringInfo(buf, ", %s%s", prefix, PS_INGEST_COL);
+}
+
+static SPIPlanPtr
+prepare_kept(const char *sql, PsView *v)
+{
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	SPIPlanPtr	plan = SPI_prepare(sql, v->has_start_time ? 1 : 0, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "pushsource: could not prepare fan-out for feature view \"%s\": %s",
+			 v->name, SPI_result_code_string(SPI_result));
+	ps_keep_plan(plan);
+	return plan;
+}
+
+static void
+prepare_view_plans(PsView *v)
+{
+	PsSource   *src = v->source;
+	const char *ts = quote_identifier(src->cols[src->ts_col].name);
+	StringInfoData sql;
+
+	if (v->offline && v->offline_plan == NULL)
+	{
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "INSERT INTO %s (", qualified_relname(v->offline_relid));
+		append_store_columns(&sql, v, "");
+		appendStringInfoString(&sql, ") SELECT ");
+		append_store_columns(&sql, v, "");
+		appendStringInfoString(&sql, " FROM " PS_BATCH_ENR);
+		if (v->has_start_time)
+			appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1", ts);
+		v->offline_plan = prepare_kept(sql.data, v);
+	}
+	if (v->online && v->online_plan == NULL)
+	{
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "INSERT INTO %s AS t (", qualified_relname(v->online_relid));
+		append_store_columns(&sql, v, "");
+		appendStringInfoString(&sql, ") SELECT ");
+		if (v->nkeys > 0)
+		{
+			appendStringInfoString(&sql, "DISTINCT ON (");
+			for (int i = 0; i < v->nkeys; i++)
+				appendStringInfo(&sql, "%s%s", i ? ", " : "",
+								 quote_identifier(src->cols[v->key_cols[i]].name));
+			appendStringInfoString(&sql, ") ");
+		}
+		append_store_columns(&sql, v, "");
+		appendStringInfoString(&sql, " FROM " PS_BATCH_ENR);
+		if (v->has_start_time)
+			appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1", ts);
+		appendStringInfoString(&sql, " ORDER BY ");
+		for (int i = 0; i < v->nkeys; i++)
+			appendStringInfo(&sql, "%s, ", quote_identifier(src->cols[v->key_cols[i]].name));
+		appendStringInfo(&sql, "%s DESC, " PS_INGEST_COL " DESC", ts);
+		if (v->nkeys == 0)
+			appendStringInfoString(&sql, " LIMIT 1 ON CONFLICT (_fs_singleton)");
+		else
+		{
+			appendStringInfoString(&sql, " ON CONFLICT (");
+			for (int i = 0; i < v->nkeys; i++)
+				appendStringInfo(&sql, "%s%s", i ? ", " : "",
+								 quote_identifier(src->cols[v->key_cols[i]].name));
+			appendStringInfoChar(&sql, ')');
+		}
+		appendStringInfo(&sql, " DO UPDATE SET %s = excluded.%s", ts, ts);
+		for (int i = 0; i < v->nfeatures; i++)
+		{
+			const char *f = quote_identifier(src->cols[v->feature_cols[i]].name);
+
+			appendStringInfo(&sql, ", %s = excluded.%s", f, f);
+		}
+		appendStringInfo(&sql, ", " PS_INGEST_COL " = excluded." PS_INGEST_COL
+						 " WHERE (t.%s, t." PS_INGEST_COL ") OPERATOR(pg_catalog.<)"
+						 " (excluded.%s, excluded." PS_INGEST_COL ")", ts, ts);
+		v->online_plan = prepare_kept(sql.data, v);
+	}
+}
+
+static void
+flush_buffer(PsSource *src, PsBuffer *buf)
+{
+	EphemeralNamedRelation enr;
+
+	if (buf->nrows == 0 || src->nviews == 0)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	enr = palloc0(sizeof(EphemeralNamedRelationData));
+	enr->md.name = PS_BATCH_ENR;
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = buf->desc;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = (double) buf->nrows;
+	enr->reldata = buf->rows;
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "could not register the pushsource batch");
+
+	for (int i = 0; i < src->nviews; i++)
+	{
+		PsView	   *v = src->views[i];
+		bool		do_offline = v->offline && buf->mode != PS_MODE_ONLINE;
+		bool		do_online = v->online && buf->mode != PS_MODE_OFFLINE;
+		Datum		args[1];
+		int64		n_online = 0;
+		int64		n_offline = 0;
+		Oid			save_userid;
+		int			save_sec;
+
+		if (!do_offline && !do_online)
+		{
+			add_counts(v->name, 0, 0);
+			continue;
+		}
+		prepare_view_plans(v);
+		args[0] = TimestampTzGetDatum(v->start_time);
+
+		GetUserIdAndSecContext(&save_userid, &save_sec);
+		SetUserIdAndSecContext(v->owner,
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+		if (do_offline)
+		{
+			if (SPI_execute_plan(v->offline_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "pushsource: offline write of feature view \"%s\" failed", v->name);
+			n_offline = SPI_processed;
+		}
+		if (do_online)
+		{
+			if (SPI_execute_plan(v->online_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "pushsource: online write of feature view \"%s\" failed", v->name);
+			n_online = SPI_processed;
+		}
+		SetUserIdAndSecContext(save_userid, save_sec);
+		add_counts(v->name, n_online, n_offline);
+	}
+	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(fs_push_statement_trigger);
+Datum
+fs_push_statement_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Oid			relid;
+	PsSource   *src;
+	PsBuffer   *buf;
+	PsBuffer   *next;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pushsource._push_statement() must be an AFTER STATEMENT trigger")));
+	relid = RelationGetRelid(td->tg_relation);
+	src = ps_lookup_source_by_relid(relid);
+
+	/*
+	 * Every pending buffer of this table: normally just this statement's; if
+	 * a user trigger nested another insert into the same source, its rows go
+	 * out now too, still in this transaction and exactly once.
+	 */
+	for (buf = buffers; buf != NULL; buf = next)
+	{
+		next = buf->next;
+		if (buf->relid != relid)
+			continue;
+		flush_buffer(src, buf);
+		drop_buffer(buf);
+		next = buffers;			/* the list may have changed under us */
+	}
+	return PointerGetDatum(NULL);
+}

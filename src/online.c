@@ -1,0 +1,426 @@
+/*
+ * online.c
+ *		fs_get_online_features: feature values by key, for a feature view or
+ *		a feature service.
+ *
+ * Each view has one prepared plan, a primary-key lookup on its online store
+ * that returns the event timestamp and the features already shaped as a
+ * jsonb object ("view.feature": value), so every PostgreSQL type is rendered
+ * by PostgreSQL's own JSON conversion.  Keys are read from JSON with the
+ * push validator's rules.  ttl is enforced here, at read time: a value
+ * older than now() - ttl is served as NULL with status OUTSIDE_TTL.
+ */
+#include "pushsource.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+/* A view to read and the features wanted from it (NIL = all). */
+typedef struct Target
+{
+	PsView	   *view;
+	List	   *features;
+} Target;
+
+static SPIPlanPtr
+read_plan(PsView *v)
+{
+	PsSource   *src = v->source;
+	StringInfoData sql;
+	Oid		   *argtypes;
+	SPIPlanPtr	plan;
+
+	if (v->read_plan != NULL)
+		return v->read_plan;
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT %s, ", quote_identifier(src->cols[src->ts_col].name));
+	if (v->nfeatures == 0)
+		appendStringInfoString(&sql, "'{}'::pg_catalog.jsonb");
+	/* jsonb_build_object takes at most 50 pairs: concatenate chunks */
+	for (int i = 0; i < v->nfeatures; i += 50)
+	{
+		if (i > 0)
+			appendStringInfoString(&sql, " OPERATOR(pg_catalog.||) ");
+		appendStringInfoString(&sql, "pg_catalog.jsonb_build_object(");
+		for (int j = i; j < v->nfeatures && j < i + 50; j++)
+		{
+			const char *f = src->cols[v->feature_cols[j]].name;
+
+			appendStringInfo(&sql, "%s%s, %s", j > i ? ", " : "",
+							 quote_literal_cstr(psprintf("%s.%s", v->name, f)),
+							 quote_identifier(f));
+		}
+		appendStringInfoChar(&sql, ')');
+	}
+	appendStringInfo(&sql, " FROM %s",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(v->online_relid)),
+												get_rel_name(v->online_relid)));
+	argtypes = palloc(sizeof(Oid) * Max(v->nkeys, 1));
+	for (int i = 0; i < v->nkeys; i++)
+	{
+		PsColumn   *c = &src->cols[v->key_cols[i]];
+
+		argtypes[i] = c->type->typid;
+		appendStringInfo(&sql, "%s %s OPERATOR(pg_catalog.=) $%d",
+						 i == 0 ? " WHERE" : " AND", quote_identifier(c->name), i + 1);
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(sql.data, v->nkeys, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "pushsource: could not prepare the online read of feature view \"%s\": %s",
+			 v->name, SPI_result_code_string(SPI_result));
+	ps_keep_plan(plan);
+	SPI_finish();
+	v->read_plan = plan;
+	return plan;
+}
+
+static void
+push_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &v);
+}
+
+static void
+push_str(JsonbParseState **st, const char *value)
+{
+	JsonbValue	v;
+
+	if (value == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = strlen(value);
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static bool
+wanted(Target *t, const char *key)
+{
+	ListCell   *lc;
+	size_t		prefix = strlen(t->view->name) + 1;
+
+	if (t->features == NIL)
+		return true;
+	foreach(lc, t->features)
+		if (strcmp(lfirst(lc), key + prefix) == 0)
+			return true;
+	return false;
+}
+
+typedef struct FeatureMeta
+{
+	char	   *feature;		/* "view.feature" */
+	char	   *effective_time;
+	const char *status;
+} FeatureMeta;
+
+/* Read one view for one key; push its features into st, metadata to *meta. */
+static void
+read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
+{
+	PsView	   *v = t->view;
+	PsSource   *src = v->source;
+	Datum	   *args = palloc(sizeof(Datum) * Max(v->nkeys, 1));
+	const char *status;
+	char	   *effective = NULL;
+	Jsonb	   *features = NULL;
+	MemoryContext outer = CurrentMemoryContext;
+	StringInfoData path,
+				expected,
+				got;
+
+	initStringInfo(&path);
+	initStringInfo(&expected);
+	initStringInfo(&got);
+	for (int i = 0; i < v->nkeys; i++)
+	{
+		PsColumn   *c = &src->cols[v->key_cols[i]];
+		JsonbValue *kv = getKeyJsonValueFromContainer(keyobj->val.binary.data, c->name,
+													  strlen(c->name), NULL);
+		bool		isnull;
+		int			code;
+
+		if (kv == NULL || kv->type == jbvNull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("feature view \"%s\": join key \"%s\" is %s", v->name, c->name,
+							kv == NULL ? "missing" : "null"),
+					 errhint("Pass every join key of the view: a JSON object like {\"%s\": ...}.", c->name)));
+		resetStringInfo(&path);
+		appendStringInfoString(&path, c->name);
+		code = ps_value_from_json(c->type, kv, &args[i], &isnull, &path, &expected, &got);
+		if (code != 0)
+			ereport(ERROR,
+					(errcode(code),
+					 errmsg("feature view \"%s\", join key \"%s\": expected %s, got %s",
+							v->name, c->name, expected.data, got.data)));
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_plan(read_plan(v), args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "pushsource: online read of feature view \"%s\" failed", v->name);
+	if (SPI_processed == 0)
+		status = "MISSING_DATA";
+	else
+	{
+		bool		isnull;
+		TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+
+		MemoryContext spicxt = MemoryContextSwitchTo(outer);
+
+		effective = ps_format_timestamp_utc(ts);
+		status = "PRESENT";
+		if (v->has_ttl)
+		{
+			TimestampTz horizon = DatumGetTimestampTz(
+													  DirectFunctionCall2(timestamptz_mi_interval,
+																		  TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+																		  IntervalPGetDatum(&v->ttl)));
+
+			if (ts < horizon)
+				status = "OUTSIDE_TTL";
+		}
+		if (strcmp(status, "PRESENT") == 0)
+			features = DatumGetJsonbPCopy(d);
+		MemoryContextSwitchTo(spicxt);
+	}
+	SPI_finish();
+
+	for (int i = 0; i < v->nfeatures; i++)
+	{
+		char	   *key = psprintf("%s.%s", v->name, src->cols[v->feature_cols[i]].name);
+		JsonbValue	val;
+		JsonbValue *found = NULL;
+
+		if (!wanted(t, key))
+			continue;
+		if (features != NULL)
+			found = getKeyJsonValueFromContainer(&features->root, key, strlen(key), &val);
+		push_key(st, key);
+		if (found == NULL)
+		{
+			val.type = jbvNull;
+			found = &val;
+		}
+		pushJsonbValue(st, WJB_VALUE, found);
+		if (meta)
+		{
+			FeatureMeta *m = palloc(sizeof(FeatureMeta));
+
+			m->feature = key;
+			m->effective_time = effective;
+			m->status = status;
+			*meta = lappend(*meta, m);
+		}
+	}
+}
+
+/* Every key of the object must be a join key of some target. */
+static void
+check_key_object(const char *name, List *targets, JsonbValue *keyobj, int index)
+{
+	JsonbIterator *it;
+	JsonbValue	k;
+	JsonbValue	val;
+	JsonbIteratorToken tok;
+
+	if (keyobj->type != jbvBinary || !JsonContainerIsObject(keyobj->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("join keys for \"%s\" must be a JSON object or an array of objects; element %d is %s",
+						name, index, ps_json_text(keyobj, 80))));
+	it = JsonbIteratorInit(keyobj->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	{
+		bool		known = false;
+		ListCell   *lc;
+
+		if (tok != WJB_KEY)
+			continue;
+		JsonbIteratorNext(&it, &val, true);
+		foreach(lc, targets)
+		{
+			PsView	   *v = ((Target *) lfirst(lc))->view;
+
+			for (int i = 0; i < v->nkeys && !known; i++)
+			{
+				const char *kn = v->source->cols[v->key_cols[i]].name;
+
+				known = (int) strlen(kn) == k.val.string.len &&
+					memcmp(kn, k.val.string.val, k.val.string.len) == 0;
+			}
+		}
+		if (!known)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("\"%.*s\" is not a join key of \"%s\"", k.val.string.len,
+							k.val.string.val, name)));
+	}
+}
+
+static Jsonb *
+features_for_key(const char *name, List *targets, JsonbValue *keyobj, int index,
+				 bool include_join_keys, bool include_metadata)
+{
+	JsonbParseState *st = NULL;
+	List	   *meta = NIL;
+	ListCell   *lc;
+
+	check_key_object(name, targets, keyobj, index);
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	if (include_join_keys)
+	{
+		JsonbIterator *it = JsonbIteratorInit(keyobj->val.binary.data);
+		JsonbValue	k;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+			if (tok == WJB_KEY || tok == WJB_VALUE)
+				pushJsonbValue(&st, tok, &k);
+	}
+	foreach(lc, targets)
+		read_view(lfirst(lc), keyobj, &st, include_metadata ? &meta : NULL);
+	if (include_metadata)
+	{
+		push_key(&st, "metadata");
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		foreach(lc, meta)
+		{
+			FeatureMeta *m = lfirst(lc);
+
+			push_key(&st, m->feature);
+			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+			push_key(&st, "effective_time");
+			push_str(&st, m->effective_time);
+			push_key(&st, "status");
+			push_str(&st, m->status);
+			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		}
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+}
+
+static void
+check_read_privilege(PsView *v)
+{
+	if (!v->online || !OidIsValid(v->online_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("feature view \"%s\" is not served online", v->name),
+				 errhint("Create the view with online => true to serve it by key.")));
+	if (pg_class_aclcheck(v->online_relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to read feature view \"%s\"", v->name),
+				 errdetail("Reading requires SELECT on table %s.",
+						   quote_qualified_identifier(get_namespace_name(get_rel_namespace(v->online_relid)),
+													  get_rel_name(v->online_relid))),
+				 errhint("GRANT pushsource_reader, or SELECT on that table, to the reading role.")));
+}
+
+PG_FUNCTION_INFO_V1(fs_get_online_features);
+Datum
+fs_get_online_features(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	Jsonb	   *keys;
+	bool		include_join_keys = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
+	bool		include_metadata = PG_ARGISNULL(3) ? false : PG_GETARG_BOOL(3);
+	PsView	   *view;
+	List	   *targets = NIL;
+	ListCell   *lc;
+	JsonbValue	root;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("feature view or feature service name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ps_check_name(name, "feature view or feature service");
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("join keys for \"%s\" must not be null", name)));
+	keys = PG_GETARG_JSONB_P(1);
+
+	view = ps_lookup_view(name, true);
+	if (view != NULL)
+	{
+		Target	   *t = palloc0(sizeof(Target));
+
+		t->view = view;
+		targets = list_make1(t);
+	}
+	else
+	{
+		List	   *features;
+		List	   *views = ps_lookup_service(name, &features);
+		ListCell   *lf;
+
+		if (views == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("feature view or feature service \"%s\" does not exist", name),
+					 errhint("They are listed in pushsource.feature_views and pushsource.feature_services.")));
+		forboth(lc, views, lf, features)
+		{
+			Target	   *t = palloc0(sizeof(Target));
+
+			t->view = lfirst(lc);
+			t->features = lfirst(lf);
+			targets = lappend(targets, t);
+		}
+	}
+	foreach(lc, targets)
+		check_read_privilege(((Target *) lfirst(lc))->view);
+
+	if (JB_ROOT_IS_SCALAR(keys) || !JB_ROOT_IS_ARRAY(keys))
+	{
+		root.type = jbvBinary;
+		root.val.binary.data = &keys->root;
+		root.val.binary.len = VARSIZE(keys) - VARHDRSZ;
+		if (JB_ROOT_IS_SCALAR(keys))
+			JsonbExtractScalar(&keys->root, &root);
+		PG_RETURN_JSONB_P(features_for_key(name, targets, &root, 0,
+										   include_join_keys, include_metadata));
+	}
+	else
+	{
+		JsonbParseState *st = NULL;
+		int			n = JsonContainerSize(&keys->root);
+
+		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+		for (int i = 0; i < n; i++)
+		{
+			JsonbValue *elem = getIthJsonbValueFromContainer(&keys->root, i);
+			Jsonb	   *one = features_for_key(name, targets, elem, i,
+											   include_join_keys, include_metadata);
+			JsonbValue	v;
+
+			v.type = jbvBinary;
+			v.val.binary.data = &one->root;
+			v.val.binary.len = VARSIZE(one) - VARHDRSZ;
+			pushJsonbValue(&st, WJB_ELEM, &v);
+		}
+		PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_ARRAY, NULL)));
+	}
+}

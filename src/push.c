@@ -1,0 +1,658 @@
+/*
+ * push.c
+ *		fs_push and fs_ingest: JSON records in, rows into the source table.
+ *
+ * Both parse and validate every record with validate.c first, so that
+ * on_error => 'abort' writes nothing when any record is bad, then insert the
+ * good rows with one prepared INSERT ... SELECT from an ephemeral relation.
+ * That insert fires the source table's triggers (fanout.c), exactly as a
+ * user's INSERT or COPY would: there is one fan-out path.
+ */
+#include "pushsource.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/queryenvironment.h"
+#include "utils/resowner.h"
+#include "utils/tuplestore.h"
+
+/* Where a batch of JSON records comes from. */
+typedef struct RecordList
+{
+	JsonbContainer *array;		/* array of records, or NULL */
+	JsonbValue	single;			/* the one record when array is NULL */
+	bool		wrapped;		/* fs_ingest: elements are {"record": {...}} */
+	int			n;
+} RecordList;
+
+typedef struct RejectedRecord
+{
+	int			index;
+	Jsonb	   *record;
+	PsRecordError err;
+} RejectedRecord;
+
+
+/* ---------------------------------------------------------------------
+ * JSON building helpers
+ * --------------------------------------------------------------------- */
+
+static void
+push_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &v);
+}
+
+static void
+push_string(JsonbParseState **st, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	if (value == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = strlen(value);
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+push_int(JsonbParseState **st, const char *key, int64 value)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(value)));
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+push_bool(JsonbParseState **st, const char *key, bool value)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	v.type = jbvBool;
+	v.val.boolean = value;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* ---------------------------------------------------------------------
+ * The push itself
+ * --------------------------------------------------------------------- */
+
+static PsPushMode
+parse_mode(const char *mode)
+{
+	if (strcmp(mode, "online_and_offline") == 0)
+		return PS_MODE_ONLINE_AND_OFFLINE;
+	if (strcmp(mode, "online") == 0)
+		return PS_MODE_ONLINE;
+	if (strcmp(mode, "offline") == 0)
+		return PS_MODE_OFFLINE;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid push mode \"%s\"", mode),
+			 errhint("mode must be 'online_and_offline', 'online' or 'offline'.")));
+	return PS_MODE_ONLINE_AND_OFFLINE;
+}
+
+static void
+check_push_privilege(PsSource *src)
+{
+	if (pg_class_aclcheck(src->relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to push to push source \"%s\"", src->name),
+				 errdetail("Pushing requires INSERT on table %s.",
+						   quote_qualified_identifier(get_namespace_name(get_rel_namespace(src->relid)),
+													  get_rel_name(src->relid))),
+				 errhint("GRANT pushsource_writer, or INSERT on that table, to the pushing role.")));
+}
+
+/* The i-th record, or false with *err set when the element is malformed. */
+static bool
+get_record(RecordList *list, int i, JsonbValue *out, JsonbValue *raw)
+{
+	if (list->array == NULL)
+	{
+		*out = list->single;
+		*raw = list->single;
+		return true;
+	}
+	*raw = *getIthJsonbValueFromContainer(list->array, i);
+	if (!list->wrapped)
+	{
+		*out = *raw;
+		return true;
+	}
+	if (raw->type == jbvBinary && JsonContainerIsObject(raw->val.binary.data))
+	{
+		JsonbValue *rec = getKeyJsonValueFromContainer(raw->val.binary.data, "record", 6, NULL);
+
+		if (rec != NULL)
+		{
+			*out = *rec;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Validate every record of a list.  Good rows go to *good (created here);
+ * with stop_at_error the first bad record raises its error, before anything
+ * has been written; otherwise bad records are collected in *rejected.
+ */
+static int64
+validate_records(PsSource *src, RecordList *list, bool stop_at_error,
+				 Tuplestorestate **good, List **rejected)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
+												 "pushsource record",
+												 ALLOCSET_DEFAULT_SIZES);
+	Datum	   *values = palloc(sizeof(Datum) * src->ncols);
+	bool	   *nulls = palloc(sizeof(bool) * src->ncols);
+	int64		accepted = 0;
+
+	*good = tuplestore_begin_heap(false, false, work_mem);
+	for (int i = 0; i < list->n; i++)
+	{
+		JsonbValue	rec;
+		JsonbValue	raw;
+		PsRecordError err;
+		bool		ok;
+
+		MemoryContextSwitchTo(rowcxt);
+		if (get_record(list, i, &rec, &raw))
+			ok = ps_record_from_json(src, &rec, i, values, nulls, &err);
+		else
+		{
+			err.sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+			err.field = NULL;
+			err.message = psprintf("push source \"%s\", record %d: expected an object {\"record\": {...}}, got %s",
+								   src->name, i, ps_json_text(&raw, 80));
+			ok = false;
+		}
+		MemoryContextSwitchTo(outer);
+		if (ok)
+		{
+			tuplestore_putvalues(*good, src->record_desc, values, nulls);
+			accepted++;
+		}
+		else if (stop_at_error)
+			ps_raise_record_error(&err);
+		else
+		{
+			RejectedRecord *r = palloc(sizeof(RejectedRecord));
+
+			r->index = i;
+			r->record = JsonbValueToJsonb(&raw);
+			r->err.sqlstate = err.sqlstate;
+			r->err.field = err.field ? pstrdup(err.field) : NULL;
+			r->err.message = pstrdup(err.message);
+			*rejected = lappend(*rejected, r);
+		}
+		MemoryContextReset(rowcxt);
+	}
+	MemoryContextDelete(rowcxt);
+	return accepted;
+}
+
+/*
+ * Insert validated rows through the source table, whose triggers fan them
+ * out.  Returns the per-view counts.  A dry run does it all inside a
+ * subtransaction that is rolled back, so its counts are exactly what a real
+ * push would have written.
+ */
+static List *
+insert_records(PsSource *src, Tuplestorestate *good, int64 nrows,
+			   PsPushMode mode, bool dry_run)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	List	   *counts = NIL;
+
+	if (nrows == 0)
+		return NIL;
+	if (dry_run)
+	{
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(outer);
+	}
+	PG_TRY();
+	{
+		EphemeralNamedRelation enr;
+
+		ps_fanout_begin_push(src->relid, mode);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		enr = palloc0(sizeof(EphemeralNamedRelationData));
+		enr->md.name = PS_RECORDS_ENR;
+		enr->md.reliddesc = InvalidOid;
+		enr->md.tupdesc = src->record_desc;
+		enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+		enr->md.enrtuples = (double) nrows;
+		enr->reldata = good;
+		if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+			elog(ERROR, "could not register the pushed records");
+		if (src->insert_plan == NULL)
+		{
+			StringInfoData sql;
+			StringInfoData cols;
+			SPIPlanPtr	plan;
+
+			initStringInfo(&sql);
+			initStringInfo(&cols);
+			for (int c = 0; c < src->ncols; c++)
+				appendStringInfo(&cols, "%s%s", c ? ", " : "",
+								 quote_identifier(src->cols[c].name));
+			appendStringInfo(&sql, "INSERT INTO %s (%s) SELECT %s FROM " PS_RECORDS_ENR,
+							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(src->relid)),
+														get_rel_name(src->relid)),
+							 cols.data, cols.data);
+			plan = SPI_prepare(sql.data, 0, NULL);
+			if (plan == NULL)
+				elog(ERROR, "pushsource: could not prepare the insert into push source \"%s\": %s",
+					 src->name, SPI_result_code_string(SPI_result));
+			ps_keep_plan(plan);
+			src->insert_plan = plan;
+		}
+		if (SPI_execute_plan(src->insert_plan, NULL, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "pushsource: insert into push source \"%s\" failed", src->name);
+		SPI_finish();
+		MemoryContextSwitchTo(outer);
+		counts = ps_fanout_end_push();
+		if (dry_run)
+		{
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(outer);
+			CurrentResourceOwner = oldowner;
+		}
+	}
+	PG_CATCH();
+	{
+		ps_fanout_abort_push();
+		if (dry_run)
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(outer);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(outer);
+			CurrentResourceOwner = oldowner;
+			ReThrowError(edata);
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return counts;
+}
+
+static void
+save_rejects(PsSource *src, List *rejected)
+{
+	ListCell   *lc;
+	Oid			argtypes[6] = {TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTOID, TEXTOID};
+
+	if (rejected == NIL)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	foreach(lc, rejected)
+	{
+		RejectedRecord *r = lfirst(lc);
+		Datum		args[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+		args[0] = CStringGetTextDatum(src->name);
+		args[1] = Int32GetDatum(r->index);
+		args[2] = JsonbPGetDatum(r->record);
+		if (r->err.field)
+			args[3] = CStringGetTextDatum(r->err.field);
+		else
+			nulls[3] = 'n';
+		args[4] = CStringGetTextDatum(unpack_sql_state(r->err.sqlstate));
+		args[5] = CStringGetTextDatum(r->err.message);
+		if (SPI_execute_with_args("INSERT INTO pushsource.rejected_records"
+								  " (source, record_index, record, field, sqlstate, error)"
+								  " VALUES ($1, $2, $3, $4, $5, $6)",
+								  6, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not save a rejected record");
+	}
+	SPI_finish();
+}
+
+static int64
+count_for(List *counts, const char *view, bool online)
+{
+	ListCell   *lc;
+
+	foreach(lc, counts)
+	{
+		PsViewCounts *c = lfirst(lc);
+
+		if (strcmp(c->view, view) == 0)
+			return online ? c->online : c->offline;
+	}
+	return 0;
+}
+
+/*
+ * fs_push(source, records, mode, dry_run, on_error) returns jsonb
+ */
+PG_FUNCTION_INFO_V1(fs_push);
+Datum
+fs_push(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	Jsonb	   *records;
+	PsPushMode mode;
+	bool		dry_run;
+	bool		skip;
+	char	   *on_error;
+	PsSource   *src;
+	RecordList	list;
+	Tuplestorestate *good;
+	List	   *rejected = NIL;
+	List	   *counts;
+	int64		accepted;
+	JsonbParseState *st = NULL;
+	JsonbValue *out;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("push source name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ps_check_name(name, "push source");
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("records to push to push source \"%s\" must not be null", name)));
+	records = PG_GETARG_JSONB_P(1);
+	mode = parse_mode(PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	dry_run = PG_ARGISNULL(3) ? false : PG_GETARG_BOOL(3);
+	on_error = PG_ARGISNULL(4) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	if (strcmp(on_error, "abort") == 0)
+		skip = false;
+	else if (strcmp(on_error, "skip") == 0)
+		skip = true;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid on_error \"%s\"", on_error),
+				 errhint("on_error must be 'abort' or 'skip'.")));
+
+	src = ps_lookup_source(name, false);
+	check_push_privilege(src);
+
+	memset(&list, 0, sizeof(list));
+	if (JB_ROOT_IS_ARRAY(records) && !JB_ROOT_IS_SCALAR(records))
+	{
+		list.array = &records->root;
+		list.n = JsonContainerSize(&records->root);
+	}
+	else if (JB_ROOT_IS_OBJECT(records))
+	{
+		list.single.type = jbvBinary;
+		list.single.val.binary.data = &records->root;
+		list.single.val.binary.len = VARSIZE(records) - VARHDRSZ;
+		list.n = 1;
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("records for push source \"%s\" must be a JSON array of objects or one object", name)));
+
+	accepted = validate_records(src, &list, !skip, &good, &rejected);
+	counts = insert_records(src, good, accepted, mode, dry_run);
+	tuplestore_end(good);
+	if (!dry_run)
+		save_rejects(src, rejected);
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_string(&st, "source", src->name);
+	push_int(&st, "records", accepted);
+	push_int(&st, "rejected", list_length(rejected));
+	if (dry_run)
+		push_bool(&st, "dry_run", true);
+	push_key(&st, "feature_views");
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	for (int i = 0; i < src->nviews; i++)
+	{
+		PsView	   *v = src->views[i];
+
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		push_string(&st, "name", v->name);
+		push_int(&st, "online", count_for(counts, v->name, true));
+		push_int(&st, "offline", count_for(counts, v->name, false));
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	}
+	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	out = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(out));
+}
+
+/* ---------------------------------------------------------------------
+ * fs_ingest: the Tecton Stream Ingest API request and response shapes
+ * --------------------------------------------------------------------- */
+
+static Datum
+request_error(const char *fmt,...) pg_attribute_printf(1, 2);
+
+static Datum
+request_error(const char *fmt,...)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *out;
+	StringInfoData msg;
+
+	initStringInfo(&msg);
+	for (;;)
+	{
+		va_list		args;
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&msg, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&msg, needed);
+	}
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_key(&st, "requestError");
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_string(&st, "errorMessage", msg.data);
+	push_string(&st, "errorType", "RequestValidationError");
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	out = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(out));
+}
+
+static bool
+is_valid_name(const char *s)
+{
+	size_t		len = strlen(s);
+
+	if (len == 0 || len > PS_MAX_NAME_LEN || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	return true;
+}
+
+typedef struct IngestSource
+{
+	PsSource   *src;
+	RecordList	list;
+	Tuplestorestate *good;
+	int64		accepted;
+} IngestSource;
+
+PG_FUNCTION_INFO_V1(fs_ingest);
+Datum
+fs_ingest(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *req;
+	JsonbValue *v;
+	char	   *workspace;
+	bool		dry_run = false;
+	JsonbContainer *recs;
+	JsonbIterator *it;
+	JsonbValue	key;
+	JsonbValue	val;
+	JsonbIteratorToken tok;
+	List	   *sources = NIL;
+	List	   *errors = NIL;	/* pairs: source name, PsRecordError * */
+	ListCell   *lc;
+	JsonbParseState *st = NULL;
+	JsonbValue *out;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_DATUM(request_error("the request must not be null"));
+	req = PG_GETARG_JSONB_P(0);
+	if (!JB_ROOT_IS_OBJECT(req))
+		PG_RETURN_DATUM(request_error("the request must be a JSON object with \"workspace_name\" and \"records\""));
+
+	/* top-level fields */
+	it = JsonbIteratorInit(&req->root);
+	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+	{
+		char	   *k;
+
+		if (tok != WJB_KEY)
+			continue;
+		JsonbIteratorNext(&it, &val, true);
+		k = pnstrdup(key.val.string.val, key.val.string.len);
+		if (strcmp(k, "workspace_name") != 0 && strcmp(k, "dry_run") != 0 &&
+			strcmp(k, "records") != 0)
+			PG_RETURN_DATUM(request_error("unknown request field \"%s\"; expected \"workspace_name\", \"dry_run\" and \"records\"", k));
+	}
+	v = getKeyJsonValueFromContainer(&req->root, "workspace_name", 14, NULL);
+	if (v == NULL || v->type != jbvString || v->val.string.len == 0)
+		PG_RETURN_DATUM(request_error("\"workspace_name\" is required and must be a non-empty string"));
+	workspace = pnstrdup(v->val.string.val, v->val.string.len);
+	v = getKeyJsonValueFromContainer(&req->root, "dry_run", 7, NULL);
+	if (v != NULL)
+	{
+		if (v->type != jbvBool)
+			PG_RETURN_DATUM(request_error("\"dry_run\" must be true or false"));
+		dry_run = v->val.boolean;
+	}
+	v = getKeyJsonValueFromContainer(&req->root, "records", 7, NULL);
+	if (v == NULL || v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		PG_RETURN_DATUM(request_error("\"records\" is required and must be an object mapping push source names to arrays of {\"record\": {...}}"));
+	recs = v->val.binary.data;
+
+	/* resolve every source before touching anything */
+	it = JsonbIteratorInit(recs);
+	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+	{
+		char	   *name;
+		IngestSource *is;
+
+		if (tok != WJB_KEY)
+			continue;
+		JsonbIteratorNext(&it, &val, true);
+		name = pnstrdup(key.val.string.val, key.val.string.len);
+		if (!is_valid_name(name) || ps_lookup_source(name, true) == NULL)
+			PG_RETURN_DATUM(request_error("push source \"%s\" does not exist", name));
+		if (val.type != jbvBinary || !JsonContainerIsArray(val.val.binary.data))
+			PG_RETURN_DATUM(request_error("records of push source \"%s\" must be an array of {\"record\": {...}}", name));
+		is = palloc0(sizeof(IngestSource));
+		is->src = ps_lookup_source(name, false);
+		is->list.array = val.val.binary.data;
+		is->list.wrapped = true;
+		is->list.n = JsonContainerSize(val.val.binary.data);
+		check_push_privilege(is->src);
+		sources = lappend(sources, is);
+	}
+
+	/* validate every record of every source; any error means no writes */
+	foreach(lc, sources)
+	{
+		IngestSource *is = lfirst(lc);
+		List	   *rejected = NIL;
+		ListCell   *lr;
+
+		is->accepted = validate_records(is->src, &is->list, false, &is->good, &rejected);
+		foreach(lr, rejected)
+			errors = lappend(errors,
+							 list_make2(is->src->name, &((RejectedRecord *) lfirst(lr))->err));
+	}
+	if (errors != NIL)
+	{
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		push_string(&st, "workspaceName", workspace);
+		push_key(&st, "recordErrors");
+		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+		foreach(lc, errors)
+		{
+			List	   *pair = lfirst(lc);
+			PsRecordError *err = lsecond(pair);
+
+			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+			push_string(&st, "pushSourceName", linitial(pair));
+			push_string(&st, "featureViewName", NULL);
+			push_string(&st, "errorType", "TectonObjectValidationError");
+			push_string(&st, "errorMessage", err->message);
+			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		}
+		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+		out = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		PG_RETURN_JSONB_P(JsonbValueToJsonb(out));
+	}
+
+	/* write: the same path as fs_push */
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_string(&st, "workspaceName", workspace);
+	push_key(&st, "ingestMetrics");
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_key(&st, "featureViewIngestMetrics");
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	foreach(lc, sources)
+	{
+		IngestSource *is = lfirst(lc);
+		List	   *counts = insert_records(is->src, is->good, is->accepted,
+											PS_MODE_ONLINE_AND_OFFLINE, dry_run);
+
+		for (int i = 0; i < is->src->nviews; i++)
+		{
+			PsView	   *view = is->src->views[i];
+
+			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+			push_string(&st, "featureViewName", view->name);
+			push_string(&st, "onlineRecordIngestCount",
+						psprintf(INT64_FORMAT, count_for(counts, view->name, true)));
+			push_string(&st, "offlineRecordIngestCount",
+						psprintf(INT64_FORMAT, count_for(counts, view->name, false)));
+			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		}
+	}
+	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	out = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(out));
+}

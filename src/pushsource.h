@@ -1,0 +1,183 @@
+/*
+ * pushsource.h
+ *		Shared declarations of the pushsource extension.
+ *
+ * The extension is split by concept: catalog.c caches the SQL catalog
+ * (sources, views, services) per backend; typespec.c parses push schemas
+ * (PostgreSQL or Tecton type names); validate.c turns JSON records and
+ * table rows into checked values with one set of rules; fanout.c is the
+ * trigger pair that buffers a statement's rows and writes every feature
+ * view's stores; push.c holds fs_push and fs_ingest; online.c serves
+ * features by key.
+ */
+#ifndef PUSHSOURCE_H
+#define PUSHSOURCE_H
+
+#include "postgres.h"
+
+#include "access/tupdesc.h"
+#include "datatype/timestamp.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+
+/* Longest object name accepted (DESIGN: at most 48 bytes). */
+#define PS_MAX_NAME_LEN 48
+
+/* Name of the hidden ingest-order column in buffers and stores. */
+#define PS_INGEST_COL "_fs_ingest_id"
+
+/* Names of the ephemeral relations the C code hands to SQL. */
+#define PS_BATCH_ENR "pushsource_batch"
+#define PS_RECORDS_ENR "pushsource_records"
+
+/* ---------------------------------------------------------------------
+ * Types of push-schema columns (typespec.c)
+ * --------------------------------------------------------------------- */
+typedef enum PsTypeKind
+{
+	PS_STRING,					/* text, varchar(n), bpchar(n), Tecton String */
+	PS_INT2,
+	PS_INT4,					/* Tecton Int32 */
+	PS_INT8,					/* Tecton Int64 */
+	PS_FLOAT4,					/* Tecton Float32 */
+	PS_FLOAT8,					/* Tecton Float64 */
+	PS_NUMERIC,
+	PS_BOOL,					/* Tecton Bool */
+	PS_TIMESTAMPTZ,				/* Tecton Timestamp */
+	PS_TIMESTAMP,
+	PS_DATE,
+	PS_JSON,					/* jsonb / json: any JSON value */
+	PS_ARRAY,					/* JSON array of elem */
+	PS_STRUCT,					/* Tecton Struct(...): JSON object, known fields */
+	PS_MAP,						/* Tecton Map(String, T): JSON object */
+	PS_OTHER					/* any other type: JSON string -> input function */
+} PsTypeKind;
+
+typedef struct PsTypeSpec
+{
+	PsTypeKind	kind;
+	char	   *display;		/* what the user declared: "Int64", "text" */
+	Oid			typid;			/* column type when stored as a column */
+	int32		typmod;
+	bool		as_jsonb;		/* value is kept as jsonb (Struct, Map, nested) */
+	/* arrays */
+	struct PsTypeSpec *elem;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+	/* structs */
+	int			nfields;
+	char	  **fieldnames;
+	struct PsTypeSpec **fields;
+	/* PS_OTHER: input function */
+	Oid			infunc;
+	Oid			ioparam;
+} PsTypeSpec;
+
+extern PsTypeSpec *ps_parse_type(const char *str, const char *column);
+extern List *ps_split_schema(const char *schema, List **types);
+
+/* ---------------------------------------------------------------------
+ * Catalog cache (catalog.c)
+ * --------------------------------------------------------------------- */
+struct PsSource;
+
+typedef struct PsView
+{
+	char	   *name;
+	struct PsSource *source;
+	int			nkeys;
+	int		   *key_cols;		/* indexes into source->cols */
+	int			nfeatures;
+	int		   *feature_cols;	/* indexes into source->cols */
+	bool		has_ttl;
+	Interval	ttl;
+	bool		online;
+	bool		offline;
+	bool		has_start_time;
+	TimestampTz start_time;
+	Oid			online_relid;
+	Oid			offline_relid;
+	Oid			owner;			/* owner of the stores: fan-out runs as it */
+	SPIPlanPtr	offline_plan;
+	SPIPlanPtr	online_plan;
+	SPIPlanPtr	read_plan;
+} PsView;
+
+typedef struct PsColumn
+{
+	char	   *name;
+	PsTypeSpec *type;
+	AttrNumber	attnum;			/* in the source table, 0 if dropped */
+	bool		required;		/* timestamp field or a consumer's join key */
+} PsColumn;
+
+typedef struct PsSource
+{
+	char	   *name;
+	Oid			relid;
+	int			ncols;
+	PsColumn   *cols;
+	int			ts_col;
+	bool		log_offline;
+	int			nviews;
+	PsView	  **views;
+	TupleDesc	record_desc;	/* push schema columns, as fs_push forms them */
+	TupleDesc	buffer_desc;	/* push schema columns + ingest id */
+	SPIPlanPtr	insert_plan;	/* INSERT INTO source SELECT FROM records */
+} PsSource;
+
+extern void ps_check_name(const char *name, const char *what);
+extern void ps_catalog_refresh(void);
+extern PsSource *ps_lookup_source(const char *name, bool missing_ok);
+extern PsSource *ps_lookup_source_by_relid(Oid relid);
+extern PsView *ps_lookup_view(const char *name, bool missing_ok);
+extern List *ps_lookup_service(const char *name, List **features);
+extern void ps_keep_plan(SPIPlanPtr plan);
+extern void ps_catalog_init(void);
+
+/* ---------------------------------------------------------------------
+ * Validation (validate.c)
+ * --------------------------------------------------------------------- */
+typedef struct PsRecordError
+{
+	int			sqlstate;
+	char	   *field;			/* path of the field, NULL for the record */
+	char	   *message;		/* full sentence, names source/record/field */
+} PsRecordError;
+
+extern bool ps_record_from_json(PsSource *src, JsonbValue *record, int index,
+								Datum *values, bool *nulls, PsRecordError *err);
+extern bool ps_check_row(PsSource *src, Datum *values, bool *nulls, int index,
+						 PsRecordError *err);
+extern int	ps_value_from_json(PsTypeSpec *type, JsonbValue *v,
+							   Datum *value, bool *isnull, StringInfo path,
+							   StringInfo expected, StringInfo got);
+extern void ps_raise_record_error(PsRecordError *err);
+extern char *ps_json_text(JsonbValue *v, int maxlen);
+extern char *ps_format_timestamp_utc(TimestampTz ts);
+
+/* ---------------------------------------------------------------------
+ * Fan-out (fanout.c)
+ * --------------------------------------------------------------------- */
+typedef enum PsPushMode
+{
+	PS_MODE_ONLINE_AND_OFFLINE,
+	PS_MODE_ONLINE,
+	PS_MODE_OFFLINE
+} PsPushMode;
+
+typedef struct PsViewCounts
+{
+	char	   *view;
+	int64		online;
+	int64		offline;
+} PsViewCounts;
+
+extern void ps_fanout_begin_push(Oid relid, PsPushMode mode);
+extern List *ps_fanout_end_push(void);
+extern void ps_fanout_abort_push(void);
+extern void ps_fanout_init(void);
+
+#endif							/* PUSHSOURCE_H */

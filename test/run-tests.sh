@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make test`: installs what it needs, builds, installs, then runs every
+# suite against temporary instances (pg_regress with pg_cron preloaded, the
+# isolation specs, and TAP tests when there are any).  The server refuses to
+# run as root, so as root the suites run as the postgres user in a scratch
+# copy of the tree.  Override the lists with REGRESS=... / ISOLATION=...
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+test/setup.sh
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+make -s PG_CONFIG="$PG_CONFIG"
+if [ "$(id -u)" = 0 ]; then
+  make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+else
+  sudo -n make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+fi
+
+work=$(mktemp -d /tmp/pushsource-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+tar --exclude=.git -cf - . | tar -xf - -C "$work"
+run() { bash -c "$1"; }
+if [ "$(id -u)" = 0 ]; then
+  chown -R postgres "$work"
+  run() { su postgres -s /bin/bash -c "$1"; }
+fi
+
+args=""
+[ -n "${REGRESS:-}" ] && args+=" REGRESS='$REGRESS'"
+[ -n "${ISOLATION:-}" ] && args+=" ISOLATION='$ISOLATION'"
+status=0
+run "cd '$work' && make -s installcheck PG_CONFIG='$PG_CONFIG' $args" || status=$?
+if [ $status -ne 0 ]; then
+  for f in "$work/regression.diffs" "$work/test/isolation/regression.diffs"; do
+    [ -s "$f" ] && { echo "==== $f"; cat "$f"; }
+  done
+  exit $status
+fi
+if ls test/t/*.pl >/dev/null 2>&1; then
+  run "cd '$work' && PG_REGRESS=\$($PG_CONFIG --pgxs | sed 's|makefiles/pgxs.mk|test/regress/pg_regress|') \
+       PERL5LIB=\$($PG_CONFIG --pgxs | sed 's|makefiles/pgxs.mk|test/perl|') \
+       PATH=\$($PG_CONFIG --bindir):\$PATH prove -v test/t/"
+fi
+echo "make test: all suites passed"
