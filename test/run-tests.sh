@@ -18,7 +18,8 @@ else
 fi
 
 work=$(mktemp -d /tmp/pushsource-test.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# kept when a suite fails, so its results/ can be read
+trap 'if [ "${status:-1}" = 0 ]; then rm -rf "$work"; else echo "test results kept in $work" >&2; fi' EXIT
 tar --exclude=.git -cf - . | tar -xf - -C "$work"
 run() { bash -c "$1"; }
 if [ "$(id -u)" = 0 ]; then
@@ -26,9 +27,10 @@ if [ "$(id -u)" = 0 ]; then
   run() { su postgres -s /bin/bash -c "$1"; }
 fi
 
+# REGRESS / ISOLATION select a subset; ISOLATION= (set but empty) skips it.
 args=""
-[ -n "${REGRESS:-}" ] && args+=" REGRESS='$REGRESS'"
-[ -n "${ISOLATION:-}" ] && args+=" ISOLATION='$ISOLATION'"
+[ -n "${REGRESS+x}" ] && args+=" REGRESS='$REGRESS'"
+[ -n "${ISOLATION+x}" ] && args+=" ISOLATION='$ISOLATION'"
 status=0
 run "cd '$work' && make -s installcheck PG_CONFIG='$PG_CONFIG' $args" || status=$?
 if [ $status -ne 0 ]; then
@@ -37,9 +39,11 @@ if [ $status -ne 0 ]; then
   done
   exit $status
 fi
+status=1
 if ls test/t/*.pl >/dev/null 2>&1; then
   run "cd '$work' && PG_REGRESS=\$($PG_CONFIG --pgxs | sed 's|makefiles/pgxs.mk|test/regress/pg_regress|') \
        PERL5LIB=\$($PG_CONFIG --pgxs | sed 's|makefiles/pgxs.mk|test/perl|') \
        PATH=\$($PG_CONFIG --bindir):\$PATH prove -v test/t/"
 fi
+status=0
 echo "make test: all suites passed"
