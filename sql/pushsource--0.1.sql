@@ -331,8 +331,11 @@ BEGIN
         RAISE EXCEPTION 'push source "%": schema repeats a column name', p_name
             USING ERRCODE = 'duplicate_column';
     END IF;
-    IF fs_create_push_source.timestamp_field IS NULL
-       OR pg_catalog.array_position(cols, fs_create_push_source.timestamp_field) IS NULL THEN
+    IF fs_create_push_source.timestamp_field IS NULL THEN
+        RAISE EXCEPTION 'push source "%": timestamp_field must not be null', p_name
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.array_position(cols, fs_create_push_source.timestamp_field) IS NULL THEN
         RAISE EXCEPTION 'push source "%": timestamp field "%" is not a column of the schema', p_name,
                         fs_create_push_source.timestamp_field
             USING ERRCODE = 'undefined_column',
@@ -647,12 +650,14 @@ BEGIN
     IF p_kind = 'push_source' THEN
         SELECT s.source_table INTO tbl FROM @extschema@.source_catalog s WHERE s.name = p_name;
         DELETE FROM @extschema@.source_catalog s WHERE s.name = p_name;
-        IF tbl IS NOT NULL THEN
+        -- a table dropped by hand is gone already; the catalog entry still goes
+        IF tbl IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = tbl) THEN
             EXECUTE pg_catalog.format('DROP TABLE %s', tbl);
         END IF;
     ELSIF p_kind = 'feature_view' THEN
         FOR tbl IN SELECT t FROM @extschema@.view_catalog v, LATERAL (VALUES (v.online_table), (v.offline_table)) x(t)
-                    WHERE v.name = p_name AND t IS NOT NULL LOOP
+                    WHERE v.name = p_name AND t IS NOT NULL
+                      AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t) LOOP
             EXECUTE pg_catalog.format('DROP TABLE %s', tbl);
         END LOOP;
         DELETE FROM @extschema@.view_catalog v WHERE v.name = p_name;
@@ -767,12 +772,13 @@ BEGIN
         IF v.offline AND (v.offline_table IS NULL OR pg_catalog.to_regclass(v.offline_table::text) IS NULL) THEN
             problems := problems || pg_catalog.format('offline store of feature view "%s" is missing', v.name);
         END IF;
-        problems := problems || (@extschema@.fs_validate(v.source) ->> 'problems')::text[];
+        problems := problems || ARRAY(SELECT pg_catalog.jsonb_array_elements_text(
+                                          @extschema@.fs_validate(v.source) -> 'problems'));
     ELSIF k = 'feature_service' THEN
         SELECT problems || coalesce(pg_catalog.array_agg(p), '{}') INTO problems
           FROM (SELECT DISTINCT sf.feature_view FROM @extschema@.service_feature sf
                  WHERE sf.service = fs_validate.name) x,
-               LATERAL unnest((@extschema@.fs_validate(x.feature_view) ->> 'problems')::text[]) p;
+               LATERAL pg_catalog.jsonb_array_elements_text(@extschema@.fs_validate(x.feature_view) -> 'problems') p;
     END IF;
     RETURN pg_catalog.jsonb_build_object('name', fs_validate.name, 'kind', k,
                                          'valid', pg_catalog.cardinality(problems) = 0,
@@ -794,7 +800,8 @@ BEGIN
           FROM @extschema@.view_catalog v JOIN @extschema@.source_catalog s ON s.name = v.source
          WHERE v.name = fs_get_columns.name;
     ELSE
-        RAISE EXCEPTION '"%" is a %, not a push source or feature view', fs_get_columns.name, pg_catalog.replace(k, '_', ' ')
+        RAISE EXCEPTION '"%" is %, not a push source or feature view', fs_get_columns.name,
+                        CASE k WHEN 'entity' THEN 'an entity' ELSE 'a ' || pg_catalog.replace(k, '_', ' ') END
             USING ERRCODE = 'wrong_object_type';
     END IF;
     RETURN r;
@@ -829,7 +836,8 @@ BEGIN
                       HINT = 'Create the view with offline => true to keep its history.';
         END IF;
     ELSE
-        RAISE EXCEPTION '"%" is a %, not a push source or feature view', fs_get_dataframe.name, pg_catalog.replace(k, '_', ' ')
+        RAISE EXCEPTION '"%" is %, not a push source or feature view', fs_get_dataframe.name,
+                        CASE k WHEN 'entity' THEN 'an entity' ELSE 'a ' || pg_catalog.replace(k, '_', ' ') END
             USING ERRCODE = 'wrong_object_type';
     END IF;
     IF start_time IS NOT NULL AND end_time IS NOT NULL AND end_time < start_time THEN
