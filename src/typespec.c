@@ -91,7 +91,15 @@ ps_split_schema(const char *schema, List **types)
 		names = lappend(names, name);
 		*types = lappend(*types, type);
 		if (p < end)
+		{
 			p++;				/* skip the comma */
+			skip_space(&p, end);
+			if (p >= end)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid push schema: empty column definition in \"%s\"", schema),
+						 errhint("Write columns as \"name type\" separated by commas, e.g. \"user_id String, ts Timestamp\".")));
+		}
 	}
 	if (names == NIL)
 		ereport(ERROR,
@@ -351,10 +359,15 @@ parse_tecton(const char *str, int len, const char *column, bool *matched)
 	}
 	if (is_call(str, len, "Struct", &inner, &innerlen))
 	{
-		List	   *args = split_args(inner, innerlen);
+		List	   *args;
 		ListCell   *lc;
 		StringInfoData disp;
 		int			i = 0;
+
+		trim(&inner, &innerlen);
+		if (innerlen == 0)
+			bad_tecton_type(column, str, len, "a Struct needs at least one field");
+		args = split_args(inner, innerlen);
 
 		spec = new_spec(PS_STRUCT, JSONBOID, "");
 		spec->as_jsonb = true;

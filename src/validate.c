@@ -467,6 +467,91 @@ check_object(PsTypeSpec *t, JsonbValue *v, StringInfo path,
 }
 
 /*
+ * A validated value inside a jsonb-backed type (Struct, Map, nested Array),
+ * rebuilt in canonical form: integers as JSON numbers even when they came
+ * as strings, timestamps as UTC "...Z" strings.  Serving then returns the
+ * declared types, as it does for plain columns.
+ */
+static JsonbValue *
+push_canonical(PsTypeSpec *t, JsonbValue *v, JsonbParseState **st,
+			   JsonbIteratorToken tok)
+{
+	JsonbValue	out;
+	int64		i64;
+	Timestamp	ts;
+	bool		had_zone;
+
+	if (v->type == jbvNull)
+		return pushJsonbValue(st, tok, v);
+	switch (t->kind)
+	{
+		case PS_INT2:
+		case PS_INT4:
+		case PS_INT8:
+			if ((v->type == jbvNumeric ? numeric_to_int64(v->val.numeric, &i64)
+				 : parse_int64(v->val.string.val, v->val.string.len, &i64)) != 0)
+				elog(ERROR, "pushsource: unvalidated integer in canonical form");
+			out.type = jbvNumeric;
+			out.val.numeric = int64_to_numeric(i64);
+			return pushJsonbValue(st, tok, &out);
+		case PS_TIMESTAMPTZ:
+		case PS_TIMESTAMP:
+			if (!parse_timestamp(v->val.string.val, v->val.string.len, false, &ts, &had_zone))
+				elog(ERROR, "pushsource: unvalidated timestamp in canonical form");
+			out.type = jbvString;
+			out.val.string.val = ps_format_timestamp_utc(ts);
+			out.val.string.len = strlen(out.val.string.val);
+			return pushJsonbValue(st, tok, &out);
+		case PS_STRUCT:
+		case PS_MAP:
+			{
+				JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+				JsonbValue	key;
+				JsonbValue	val;
+				JsonbIteratorToken r;
+
+				pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+				while ((r = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+				{
+					PsTypeSpec *ft = t->elem;
+
+					if (r != WJB_KEY)
+						continue;
+					JsonbIteratorNext(&it, &val, true);
+					if (t->kind == PS_STRUCT)
+						for (int i = 0; i < t->nfields; i++)
+							if ((int) strlen(t->fieldnames[i]) == key.val.string.len &&
+								strncmp(t->fieldnames[i], key.val.string.val, key.val.string.len) == 0)
+								ft = t->fields[i];
+					pushJsonbValue(st, WJB_KEY, &key);
+					push_canonical(ft, &val, st, WJB_VALUE);
+				}
+				return pushJsonbValue(st, WJB_END_OBJECT, NULL);
+			}
+		case PS_ARRAY:
+			{
+				JsonbContainer *c = v->val.binary.data;
+				int			n = JsonContainerSize(c);
+
+				pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+				for (int i = 0; i < n; i++)
+					push_canonical(t->elem, getIthJsonbValueFromContainer(c, i), st, WJB_ELEM);
+				return pushJsonbValue(st, WJB_END_ARRAY, NULL);
+			}
+		default:
+			return pushJsonbValue(st, tok, v);
+	}
+}
+
+static Datum
+canonical_jsonb(PsTypeSpec *t, JsonbValue *v)
+{
+	JsonbParseState *st = NULL;
+
+	return JsonbPGetDatum(JsonbValueToJsonb(push_canonical(t, v, &st, WJB_VALUE)));
+}
+
+/*
  * Convert (or, with check_only, just check) one non-null JSON value.
  * Returns 0 or an SQLSTATE with expected/got filled in; path is extended
  * with the position of a nested offender.
@@ -632,7 +717,7 @@ value_from_json(PsTypeSpec *t, JsonbValue *v, Datum *value, bool *isnull,
 		case PS_MAP:
 			code = check_object(t, v, path, expected, got);
 			if (code == 0 && !check_only)
-				*value = JsonbPGetDatum(JsonbValueToJsonb(v));
+				*value = canonical_jsonb(t, v);
 			return code;
 
 		case PS_ARRAY:
@@ -671,7 +756,7 @@ value_from_json(PsTypeSpec *t, JsonbValue *v, Datum *value, bool *isnull,
 					return 0;
 				if (t->as_jsonb)
 				{
-					*value = JsonbPGetDatum(JsonbValueToJsonb(v));
+					*value = canonical_jsonb(t, v);
 					return 0;
 				}
 				{
