@@ -9,10 +9,11 @@ OBJS        = src/init.o src/catalog.o src/typespec.o src/validate.o \
 DATA        = sql/pushsource--0.1.sql
 HEADERS     =
 
-REGRESS      = setup registration typespec push ingest online security drop
+REGRESS      ?= setup registration typespec push ingest online security drop
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/regress.conf
-ISOLATION      = concurrent_push
+ISOLATION      ?= concurrent_push
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/regress.conf \
+                 --inputdir=test/isolation \
                  --outputdir=test/isolation
 
 # Warnings are errors; unused-parameter and missing-field-initializers are

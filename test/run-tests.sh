@@ -21,6 +21,9 @@ work=$(mktemp -d /tmp/pushsource-test.XXXXXX)
 # kept when a suite fails, so its results/ can be read
 trap 'if [ "${status:-1}" = 0 ]; then rm -rf "$work"; else echo "test results kept in $work" >&2; fi' EXIT
 tar --exclude=.git -cf - . | tar -xf - -C "$work"
+# specs live in test/isolation/*.spec; pg_isolation_regress reads <dir>/specs/
+mkdir -p "$work/test/isolation/specs"
+cp test/isolation/*.spec "$work/test/isolation/specs/"
 run() { bash -c "$1"; }
 if [ "$(id -u)" = 0 ]; then
   chown -R postgres "$work"
