@@ -215,6 +215,11 @@ SELECT fs_ingest('{"workspace_name": "prod", "records": {"ing_clicks": [{"record
 SELECT 1 AS still_usable;
 COMMIT;
 
+-- an element with a key beside "record" is a record error, like an unknown field
+SELECT fs_ingest('{"workspace_name": "ws", "records": {"ing_clicks": [
+  {"record": {"user_id": "zz", "ts": "2024-09-01T00:00:00Z"}, "recrod": {}}]}}');
+SELECT count(*) AS zz_rows FROM pushsource.ing_clicks WHERE user_id = 'zz';
+
 -- clean up
 SELECT fs_drop('ing_clicks', cascade => true);
 SELECT fs_drop('ing_orders', cascade => true);

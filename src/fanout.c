@@ -175,7 +175,7 @@ get_buffer(Relation rel, PsSource *src)
 }
 
 static void
-drop_buffer(PsBuffer *target)
+drop_buffer(PsBuffer *target, bool flushed)
 {
 	PsBuffer  **link = &buffers;
 
@@ -188,6 +188,12 @@ drop_buffer(PsBuffer *target)
 		}
 		link = &(*link)->next;
 	}
+	/*
+	 * After a flush, close the tuplestore's temp file ourselves; after an
+	 * abort the resource owner has closed it already.
+	 */
+	if (flushed)
+		tuplestore_end(target->rows);
 	MemoryContextDelete(target->cxt);
 }
 
@@ -214,7 +220,7 @@ fanout_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	{
 		next = buf->next;
 		if (buf->subid >= mySubid)
-			drop_buffer(buf);
+			drop_buffer(buf, false);
 	}
 }
 
@@ -425,6 +431,7 @@ write_offline_direct(PsView *v, PsBuffer *buf)
 	int			n = 0;
 	int64		total = 0;
 	int			ts_col = src->ts_col;
+	int			nslots = (int) Min(buf->nrows, OFFLINE_BATCH);
 
 	rel = table_open(v->offline_relid, RowExclusiveLock);
 	desc = RelationGetDescr(rel);
@@ -457,8 +464,9 @@ write_offline_direct(PsView *v, PsBuffer *buf)
 	}
 
 	in = MakeSingleTupleTableSlot(buf->desc, &TTSOpsMinimalTuple);
-	slots = palloc(sizeof(TupleTableSlot *) * OFFLINE_BATCH);
-	for (int i = 0; i < OFFLINE_BATCH; i++)
+	/* a slot per row of a batch, no more: a one-row push makes one slot */
+	slots = palloc(sizeof(TupleTableSlot *) * nslots);
+	for (int i = 0; i < nslots; i++)
 		slots[i] = table_slot_create(rel, NULL);
 	bistate = GetBulkInsertState();
 	cid = GetCurrentCommandId(true);
@@ -486,7 +494,7 @@ write_offline_direct(PsView *v, PsBuffer *buf)
 		}
 		ExecStoreVirtualTuple(slot);
 		ExecMaterializeSlot(slot);
-		if (++n == OFFLINE_BATCH)
+		if (++n == nslots)
 		{
 			table_multi_insert(rel, slots, n, cid, 0, bistate);
 			total += n;
@@ -500,7 +508,7 @@ write_offline_direct(PsView *v, PsBuffer *buf)
 	}
 	FreeBulkInsertState(bistate);
 	table_finish_bulk_insert(rel, 0);
-	for (int i = 0; i < OFFLINE_BATCH; i++)
+	for (int i = 0; i < nslots; i++)
 		ExecDropSingleTupleTableSlot(slots[i]);
 	ExecDropSingleTupleTableSlot(in);
 	table_close(rel, NoLock);
@@ -599,7 +607,7 @@ fs_push_statement_trigger(PG_FUNCTION_ARGS)
 		if (buf->relid != relid)
 			continue;
 		flush_buffer(src, buf);
-		drop_buffer(buf);
+		drop_buffer(buf, true);
 		next = buffers;			/* the list may have changed under us */
 	}
 	return PointerGetDatum(NULL);

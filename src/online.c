@@ -243,10 +243,17 @@ check_key_object(const char *name, List *targets, JsonbValue *keyobj, int index)
 	JsonbIteratorToken tok;
 
 	if (keyobj->type != jbvBinary || !JsonContainerIsObject(keyobj->val.binary.data))
+	{
+		if (index < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("join keys for \"%s\" must be a JSON object or an array of objects, got %s",
+							name, ps_json_text(keyobj, 80))));
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("join keys for \"%s\" must be a JSON object or an array of objects; element %d is %s",
 						name, index, ps_json_text(keyobj, 80))));
+	}
 	it = JsonbIteratorInit(keyobj->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
 	{
@@ -400,7 +407,7 @@ fs_get_online_features(PG_FUNCTION_ARGS)
 		root.val.binary.len = VARSIZE(keys) - VARHDRSZ;
 		if (JB_ROOT_IS_SCALAR(keys))
 			JsonbExtractScalar(&keys->root, &root);
-		PG_RETURN_JSONB_P(features_for_key(name, targets, &root, 0,
+		PG_RETURN_JSONB_P(features_for_key(name, targets, &root, -1,
 										   include_join_keys, include_metadata));
 	}
 	else

@@ -142,7 +142,9 @@ get_record(RecordList *list, int i, JsonbValue *out, JsonbValue *raw)
 		*out = *raw;
 		return true;
 	}
-	if (raw->type == jbvBinary && JsonContainerIsObject(raw->val.binary.data))
+	/* exactly {"record": {...}}: other keys are typos, as in records */
+	if (raw->type == jbvBinary && JsonContainerIsObject(raw->val.binary.data) &&
+		JsonContainerSize(raw->val.binary.data) == 1)
 	{
 		JsonbValue *rec = getKeyJsonValueFromContainer(raw->val.binary.data, "record", 6, NULL);
 

@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# `make bench`: the performance targets of DESIGN.md, each measured against a
+# hand-written baseline on plain tables in the same run, on a throwaway
+# cluster.  Prints pushsource figure, baseline figure and their ratio; the
+# ratios are what matter (the machine may be busy).  Exit status is non-zero
+# only when a correctness check fails, never because of speed.
+#
+#   BENCH_SCALE=0.1      scale the data sizes (default 1: 1M events, 100k keys,
+#                        200 batches of 1,000 records)
+#   BENCH_SECONDS=15     duration of each pgbench run
+#   BENCH_ROUNDS=3       timed runs per side of benchmarks 1 and 2 (median)
+#   BENCH_PGB_ROUNDS=2   pgbench runs per side of benchmarks 3 and 4 (mean tps)
+#   BENCH_PORT=55499     port of the throwaway cluster (unix socket only)
+#
+# Runs as root, like `make test`; the server runs as the postgres user.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bench=$top/test/bench
+cd "$top"
+
+if [ "$(id -u)" != 0 ]; then
+  echo "bench: run as root (the cluster is started as the postgres user)" >&2
+  exit 1
+fi
+
+test/setup.sh
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+make -s PG_CONFIG="$PG_CONFIG"
+make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+bindir=$("$PG_CONFIG" --bindir)
+
+SCALE=${BENCH_SCALE:-1}
+SECS=${BENCH_SECONDS:-15}
+ROUNDS=${BENCH_ROUNDS:-3}
+PGB_ROUNDS=${BENCH_PGB_ROUNDS:-2}
+PORT=${BENCH_PORT:-55499}
+N_BULK=$(awk -v s="$SCALE" 'BEGIN { n = int(1000000 * s); print (n < 1000 ? 1000 : n) }')
+N_KEYS=$(awk -v s="$SCALE" 'BEGIN { n = int(100000 * s); print (n < 100 ? 100 : n) }')
+N_BATCHES=$(awk -v s="$SCALE" 'BEGIN { n = int(200 * s); print (n < 1 ? 1 : n) }')
+BATCH=1000
+
+mkdir -p "$bench/results"
+results=$bench/results/latest.txt
+: >"$results"
+say() { echo "$*" | tee -a "$results"; }
+fail() { say "CORRECTNESS FAILURE: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------
+# Throwaway cluster
+# ---------------------------------------------------------------------------
+work=$(mktemp -d /tmp/pushsource-bench.XXXXXX)
+chown postgres: "$work"
+chmod 700 "$work"
+as_pg() { su postgres -s /bin/bash -c "$1"; }
+cleanup() {
+  if [ -f "$work/data/postmaster.pid" ]; then
+    as_pg "'$bindir/pg_ctl' -D '$work/data' -m fast -w stop" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+as_pg "'$bindir/initdb' -D '$work/data' -U postgres -A trust -E UTF8 --no-sync" >"$work/initdb.log" 2>&1 ||
+  { cat "$work/initdb.log" >&2; exit 1; }
+cat >>"$work/data/postgresql.conf" <<EOF
+# pushsource benchmark: defaults, except memory and checkpoint spacing
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$work'
+shared_preload_libraries = 'pg_cron'
+cron.database_name = 'postgres'
+shared_buffers = 1GB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+EOF
+as_pg "'$bindir/pg_ctl' -D '$work/data' -l '$work/server.log' -w start" >/dev/null ||
+  { cat "$work/server.log" >&2; exit 1; }
+
+PSQL=("$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$PORT" -U postgres -d postgres)
+sql() { "${PSQL[@]}" -At "$@"; }
+
+# Wall time of SQL run in one session, in seconds (psql \timing: the
+# statement including its commit; each call is a fresh backend).
+timed() {
+  local out
+  out=$(printf '\\timing on\n%s\n' "$1" | "${PSQL[@]}" -At 2>&1) || { echo "$out" >&2; return 1; }
+  # server warnings (not errors) are shown, once, on the log
+  echo "$out" | grep -o 'WARNING: .*' | sort -u | sed 's/^/    server: /' | tee -a "$results" >&2 || true
+  echo "$out" | grep -o 'Time: [0-9.]* ms' | awk '{ s += $2 } END { printf "%.3f", s / 1000 }'
+}
+
+# check DESCRIPTION SQL: SQL must return exactly 't'
+check() {
+  local r
+  r=$(sql -c "$2" 2>&1) || fail "$1: $r"
+  [ "$r" = t ] || fail "$1 (got: $r)"
+  echo "    check ok: $1"
+}
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+mean() { tr ' ' '\n' | grep . | awk '{ s += $1 } END { printf "%.1f\n", s / NR }'; }
+
+sql -f "$bench/setup.sql" >/dev/null
+
+ncores=$(nproc)
+pgver=$(sql -c "SHOW server_version")
+say "pushsource benchmarks  $(date -u '+%Y-%m-%d %H:%M UTC')  commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')"
+say "machine: $ncores cores ($(uname -m)), $(awk '/MemTotal/ { printf "%.0f GB RAM", $2 / 1048576 }' /proc/meminfo); PostgreSQL $pgver"
+say "settings: shared_buffers=1GB max_wal_size=8GB checkpoint_timeout=30min, other settings default (synchronous_commit=on, work_mem=$(sql -c 'SHOW work_mem'))"
+say "sizes: BENCH_SCALE=$SCALE: $N_BULK bulk events, $N_KEYS keys, $N_BATCHES batches of $BATCH records; pgbench ${SECS}s x $PGB_ROUNDS per side; $ROUNDS timed runs per side (median)"
+say "indexes: $(sql -c "SELECT string_agg(t || ' ' || coalesce((SELECT string_agg(regexp_replace(pg_get_indexdef(indexrelid), '^CREATE (UNIQUE )?INDEX \S+ ON \S+ (USING )?', '\1'), ', ') FROM pg_index WHERE indrelid = t::regclass), 'none'), '; ') FROM unnest(ARRAY['pushsource.ev', 'bl.log', 'pushsource_store.fv_online', 'bl.online', 'pushsource_store.fv_offline', 'bl.hist']) t")"
+say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+say ""
+
+PS_TABLES="pushsource.ev, pushsource_store.fv_online, pushsource_store.fv_offline"
+BL_TABLES="bl.log, bl.online, bl.hist"
+# fresh [ps|bl]: empty that side's tables (both sides without argument)
+fresh() {
+  local t="$PS_TABLES, $BL_TABLES"
+  case "${1:-}" in ps) t=$PS_TABLES ;; bl) t=$BL_TABLES ;; esac
+  sql -c "TRUNCATE $t" -c "VACUUM ANALYZE $t" -c "CHECKPOINT"
+}
+
+# The same work, two ways, for one input (bench.gen rows FROM..TO or the
+# every-key seed): the pushsource side is the plain INSERT into the source
+# table (its triggers do the fan-out); the baseline is what a good DBA would
+# write by hand: one statement that computes the input once (MATERIALIZED
+# CTE), appends it to the log and the history table, and upserts the newest
+# row per key (DISTINCT ON with the ingest order as tie-breaker, like ours)
+# with a WHERE that keeps a newer stored row.
+ps_load() { echo "INSERT INTO pushsource.ev (user_id, ts, clicks, score) SELECT user_id, ts, clicks, score FROM $1;"; }
+bl_load() {
+  cat <<EOF
+WITH src AS MATERIALIZED (SELECT i, user_id, ts, clicks, score FROM $1),
+     l AS (INSERT INTO bl.log SELECT user_id, ts, clicks, score FROM src),
+     h AS (INSERT INTO bl.hist SELECT user_id, ts, clicks, score, i FROM src)
+INSERT INTO bl.online AS o
+SELECT DISTINCT ON (user_id) user_id, ts, clicks, score, i FROM src ORDER BY user_id, ts DESC, i DESC
+ON CONFLICT (user_id) DO UPDATE
+   SET ts = excluded.ts, clicks = excluded.clicks, score = excluded.score, ingest_id = excluded.ingest_id
+ WHERE (o.ts, o.ingest_id) < (excluded.ts, excluded.ingest_id);
+EOF
+}
+
+# The online stores hold the same (key, ts, features), and both logs, both
+# histories hold N rows.
+check_same_online() {
+  check "$1: online store = baseline online table ($2 keys)" \
+    "SELECT (SELECT count(*) FROM pushsource_store.fv_online) = (SELECT count(*) FROM bl.online)
+        AND (SELECT count(*) FROM bl.online) = $2
+        AND NOT EXISTS (SELECT user_id, ts, clicks, score FROM pushsource_store.fv_online
+                        EXCEPT SELECT user_id, ts, clicks, score FROM bl.online)
+        AND NOT EXISTS (SELECT user_id, ts, clicks, score FROM bl.online
+                        EXCEPT SELECT user_id, ts, clicks, score FROM pushsource_store.fv_online)"
+}
+check_counts() {
+  check "$1: $2 rows in source table, offline store, baseline log and history" \
+    "SELECT (SELECT count(*) FROM pushsource.ev) = $2 AND (SELECT count(*) FROM pushsource_store.fv_offline) = $2
+        AND (SELECT count(*) FROM bl.log) = $2 AND (SELECT count(*) FROM bl.hist) = $2"
+}
+
+declare -A PS BL
+
+# ---------------------------------------------------------------------------
+# 1. bulk INSERT ... SELECT
+# ---------------------------------------------------------------------------
+say "== 1. bulk: INSERT INTO pushsource.ev SELECT ... ($N_BULK events, $N_KEYS keys) vs hand-written fan-out"
+input="bench.gen(1, $N_BULK, $N_KEYS)"
+ps_times=""; bl_times=""
+for r in $(seq 1 "$ROUNDS"); do
+  # alternate which side goes first
+  if [ $((r % 2)) = 1 ]; then order="ps bl"; else order="bl ps"; fi
+  for side in $order; do
+    fresh $side
+    if [ $side = ps ]; then t=$(timed "$(ps_load "$input")"); ps_times+=" $t"
+    else t=$(timed "$(bl_load "$input")"); bl_times+=" $t"; fi
+    say "    run $r $side: ${t} s"
+  done
+done
+PS[bulk]=$(echo "$ps_times" | median); BL[bulk]=$(echo "$bl_times" | median)
+check_counts bulk "$N_BULK"
+check_same_online bulk "$(sql -c "SELECT count(DISTINCT user_id) FROM $input")"
+check "bulk: offline store = baseline history (every event, EXCEPT ALL both ways)" \
+  "SELECT NOT EXISTS (SELECT user_id, ts, clicks, score FROM pushsource_store.fv_offline
+                      EXCEPT ALL SELECT user_id, ts, clicks, score FROM bl.hist)
+      AND NOT EXISTS (SELECT user_id, ts, clicks, score FROM bl.hist
+                      EXCEPT ALL SELECT user_id, ts, clicks, score FROM pushsource_store.fv_offline)"
+
+# ---------------------------------------------------------------------------
+# 2. fs_push of 1,000-record JSON batches
+# ---------------------------------------------------------------------------
+say "== 2. fs_push of $N_BATCHES batches of $BATCH JSON records vs jsonb_to_recordset + upsert + history"
+sql -c "INSERT INTO bench.batches
+        SELECT (i - 1) / $BATCH + 1, count(*),
+               jsonb_agg(jsonb_build_object('user_id', user_id, 'ts', ts, 'clicks', clicks, 'score', score) ORDER BY i)
+          FROM bench.gen(1, $((N_BATCHES * BATCH)), $N_KEYS) GROUP BY (i - 1) / $BATCH" \
+    -c "VACUUM ANALYZE bench.batches"
+ps_times=""; bl_times=""
+for r in $(seq 1 "$ROUNDS"); do
+  if [ $((r % 2)) = 1 ]; then order="ps bl"; else order="bl ps"; fi
+  for side in $order; do
+    fresh $side
+    t=$(timed "CALL bench.${side}_batches($N_BATCHES);")
+    if [ $side = ps ]; then ps_times+=" $t"; else bl_times+=" $t"; fi
+    say "    run $r $side: ${t} s"
+  done
+done
+PS[batch]=$(echo "$ps_times" | median); BL[batch]=$(echo "$bl_times" | median)
+check_counts batch $((N_BATCHES * BATCH))
+check_same_online batch "$(sql -c "SELECT count(DISTINCT user_id) FROM bench.gen(1, $((N_BATCHES * BATCH)), $N_KEYS)")"
+
+# ---------------------------------------------------------------------------
+# pgbench helpers
+# ---------------------------------------------------------------------------
+# Both stores seeded with every key once, through the same two paths.
+seed() {
+  fresh
+  timed "$(ps_load "bench.gen_each_key($N_KEYS)")" >/dev/null
+  timed "$(bl_load "bench.gen_each_key($N_KEYS)")" >/dev/null
+  sql -c "VACUUM ANALYZE $PS_TABLES, $BL_TABLES" -c "CHECKPOINT"
+}
+# pgb SCRIPT -> "tps processed"; -M prepared on both sides (a good client
+# prepares its statements), 4 clients on 2 threads.
+pgb() {
+  local out tps n failed
+  out=$("$bindir/pgbench" -n -M prepared -c 4 -j 2 -T "$SECS" -D nkeys="$N_KEYS" \
+          -h "$work" -p "$PORT" -U postgres -f "$bench/$1" postgres 2>&1) ||
+    { echo "$out" >&2; fail "pgbench $1 exited with an error"; }
+  failed=$(echo "$out" | sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p')
+  [ "${failed:-0}" = 0 ] || { echo "$out" >&2; fail "pgbench $1: $failed failed transactions"; }
+  tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')
+  n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+  [ -n "$tps" ] && [ -n "$n" ] || { echo "$out" >&2; fail "pgbench $1: no tps in its output"; }
+  echo "$tps $n"
+}
+
+# ---------------------------------------------------------------------------
+# 3. single-record fs_push, pgbench 4 clients
+# ---------------------------------------------------------------------------
+say "== 3. single-record fs_push vs INSERT + upsert (pgbench -c 4 -j 2 -T $SECS, $N_KEYS keys)"
+seed
+ps_tps=""; bl_tps=""; ps_n=0; bl_n=0
+for r in $(seq 1 "$PGB_ROUNDS"); do
+  if [ $((r % 2)) = 1 ]; then order="ps bl"; else order="bl ps"; fi
+  for side in $order; do
+    sql -c "CHECKPOINT"
+    res=$(pgb "push_single_$side.sql"); read -r tps n <<<"$res"
+    if [ $side = ps ]; then ps_tps+=" $tps"; ps_n=$((ps_n + n)); else bl_tps+=" $tps"; bl_n=$((bl_n + n)); fi
+    say "    run $r $side: $tps tps ($n transactions)"
+  done
+done
+PS[single]=$(echo "$ps_tps" | mean); BL[single]=$(echo "$bl_tps" | mean)
+check "single: every push is in the source table and the offline store ($ps_n pushes)" \
+  "SELECT (SELECT count(*) FROM pushsource.ev) = $N_KEYS + $ps_n
+      AND (SELECT count(*) FROM pushsource_store.fv_offline) = $N_KEYS + $ps_n
+      AND (SELECT count(*) FROM bl.log) = $N_KEYS + $bl_n"
+check "single: after concurrent pushes the online store holds the newest offline row of every key" \
+  "WITH newest AS (SELECT DISTINCT ON (user_id) user_id, ts, clicks, score, _fs_ingest_id
+                     FROM pushsource_store.fv_offline ORDER BY user_id, ts DESC, _fs_ingest_id DESC)
+   SELECT (SELECT count(*) FROM pushsource_store.fv_online) = $N_KEYS
+      AND NOT EXISTS (SELECT * FROM newest EXCEPT SELECT user_id, ts, clicks, score, _fs_ingest_id FROM pushsource_store.fv_online)
+      AND NOT EXISTS (SELECT user_id, ts, clicks, score, _fs_ingest_id FROM pushsource_store.fv_online EXCEPT SELECT * FROM newest)"
+
+# ---------------------------------------------------------------------------
+# 4. online read of one key, pgbench 4 clients
+# ---------------------------------------------------------------------------
+say "== 4. fs_get_online_features, 1 key vs primary-key SELECT (pgbench -c 4 -j 2 -T $SECS, $N_KEYS keys)"
+seed
+check_same_online read "$N_KEYS"
+check "read: fs_get_online_features returns the baseline row's features (1,000 keys)" \
+  "SELECT bool_and(pushsource.fs_get_online_features('fv', jsonb_build_object('user_id', user_id))
+                   = jsonb_build_object('fv.clicks', clicks, 'fv.score', score))
+     FROM (SELECT * FROM bl.online ORDER BY hashtext(user_id) LIMIT 1000) b"
+ps_tps=""; bl_tps=""
+for r in $(seq 1 "$PGB_ROUNDS"); do
+  if [ $((r % 2)) = 1 ]; then order="ps bl"; else order="bl ps"; fi
+  for side in $order; do
+    res=$(pgb "read_$side.sql"); read -r tps n <<<"$res"
+    if [ $side = ps ]; then ps_tps+=" $tps"; else bl_tps+=" $tps"; fi
+    say "    run $r $side: $tps tps ($n transactions)"
+  done
+done
+PS[read]=$(echo "$ps_tps" | mean); BL[read]=$(echo "$bl_tps" | mean)
+
+# ---------------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------------
+# row LABEL PS BL UNIT KIND(time|tps) TARGET
+row() {
+  awk -v l="$1" -v p="$2" -v b="$3" -v u="$4" -v k="$5" -v t="$6" 'BEGIN {
+        r = p / b
+        ok = (k == "time") ? (r <= t) : (r >= t)
+        printf "%-42s %-14s %-14s %6.2fx   %s %.1fx (%s)  %s\n", l, p " " u, b " " u, r,
+               (k == "time") ? "<=" : ">=", t, k, ok ? "met" : "MISSED" }'
+}
+say ""
+say "$(printf '%-42s %-14s %-14s %7s   %s' bench pushsource baseline ratio target)"
+say "$(row "bulk INSERT..SELECT $N_BULK" "${PS[bulk]}" "${BL[bulk]}" s time 1.0)"
+say "$(row "fs_push $BATCH-record batches x$N_BATCHES" "${PS[batch]}" "${BL[batch]}" s time 1.2)"
+say "$(row "single-record push (pgbench 4 clients)" "${PS[single]}" "${BL[single]}" tps tps 0.7)"
+say "$(row "online read 1 key (pgbench 4 clients)" "${PS[read]}" "${BL[read]}" tps tps 0.7)"
+say ""
+say "ratios are pushsource/baseline, measured in this run; all correctness checks passed"
+say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,119 @@
+-- Objects of the pushsource benchmarks (test/bench/run.sh).
+--
+-- pushsource side: entity "user", push source "ev" (table pushsource.ev,
+-- which the extension indexes on ts), attribute feature view "fv" with an
+-- online store (PK on user_id) and an offline store (no index).
+--
+-- baseline side, schema bl: plain tables with the same columns and the same
+-- indexes: bl.log like pushsource.ev (index on ts), bl.online like
+-- fv_online (PK on user_id, plus an ingest-order column as the tie-breaker of
+-- newest-wins, like _fs_ingest_id), bl.hist like fv_offline (no index).
+\set ON_ERROR_STOP 1
+SET client_min_messages = warning;
+CREATE EXTENSION pushsource;
+SELECT pushsource.fs_create_entity('user', ARRAY['user_id']);
+SELECT pushsource.fs_create_push_source('ev',
+    'user_id String, ts Timestamp, clicks Int64, score Float64', 'ts');
+SELECT pushsource.fs_create_feature_view('fv', 'ev', ARRAY['user']);
+
+CREATE SCHEMA bl;
+CREATE TABLE bl.log (user_id text, ts timestamptz, clicks bigint, score double precision);
+-- the same indexes as the push source table, whatever the extension creates
+-- there (a BRIN or btree on ts): copied from pg_index
+DO $$
+DECLARE d text;
+BEGIN
+    FOR d IN SELECT pg_get_indexdef(indexrelid) FROM pg_index
+              WHERE indrelid = 'pushsource.ev'::regclass ORDER BY indexrelid LOOP
+        EXECUTE regexp_replace(d, '^CREATE (UNIQUE )?INDEX \S+ ON pushsource\.ev ', 'CREATE \1INDEX ON bl.log ');
+    END LOOP;
+END
+$$;
+CREATE TABLE bl.online (user_id text NOT NULL, ts timestamptz NOT NULL, clicks bigint,
+                        score double precision, ingest_id bigint NOT NULL, PRIMARY KEY (user_id));
+CREATE TABLE bl.hist (user_id text NOT NULL, ts timestamptz NOT NULL, clicks bigint,
+                      score double precision, ingest_id bigint NOT NULL);
+CREATE SEQUENCE bl.ingest_seq;
+
+CREATE SCHEMA bench;
+
+-- The deterministic input of every benchmark: event i of a stream, from
+-- hashes of i (not random()), so both sides get exactly the same rows.
+-- nkeys distinct user ids 'u0'..'u<nkeys-1>', timestamps spread over 30 days
+-- (millisecond resolution) in random order, an int8 and a float8 feature.
+-- IMMUTABLE, not STRICT, one SELECT: the planner inlines it (no extra
+-- materialization on either side).
+CREATE FUNCTION bench.gen(lo bigint, hi bigint, nkeys int)
+RETURNS TABLE (i bigint, user_id text, ts timestamptz, clicks bigint, score double precision)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT g,
+           'u' || ((hashint8extended(g, 1) & 9223372036854775807) % nkeys),
+           timestamptz '2024-01-01 00:00:00+00'
+             + ((hashint8extended(g, 2) & 9223372036854775807) % 2592000000) * interval '1 millisecond',
+           (hashint8extended(g, 3) & 1023),
+           (hashint8extended(g, 4) & 1048575) / 1048576.0::float8
+      FROM generate_series(lo, hi) g
+$$;
+
+-- Every key exactly once (seed of the pgbench benchmarks).
+CREATE FUNCTION bench.gen_each_key(nkeys int)
+RETURNS TABLE (i bigint, user_id text, ts timestamptz, clicks bigint, score double precision)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT g.i, 'u' || (g.i - 1), g.ts, g.clicks, g.score FROM bench.gen(1, nkeys, nkeys) g
+$$;
+
+-- Benchmark 2 input: prebuilt JSON arrays of 1,000 records, one per row.
+CREATE TABLE bench.batches (id int PRIMARY KEY, n int NOT NULL, records jsonb NOT NULL);
+
+-- Benchmark 2, pushsource side: one fs_push call per batch, one transaction
+-- per batch (COMMIT in the loop), as a client pushing batches would.
+CREATE PROCEDURE bench.ps_batches(nb int) LANGUAGE plpgsql AS $$
+DECLARE
+    j jsonb;
+    cnt int;
+    res jsonb;
+BEGIN
+    FOR b IN 1 .. nb LOOP
+        SELECT records, n INTO STRICT j, cnt FROM bench.batches WHERE id = b;
+        res := pushsource.fs_push('ev', j);
+        IF (res ->> 'records')::int IS DISTINCT FROM cnt OR (res ->> 'rejected')::int <> 0 THEN
+            RAISE EXCEPTION 'fs_push of batch % returned %', b, res;
+        END IF;
+        COMMIT;
+    END LOOP;
+END
+$$;
+
+-- Benchmark 2, baseline: the same batches, the same transactions, by hand.
+-- What a good DBA would write: parse the JSON once (MATERIALIZED CTE over
+-- jsonb_to_recordset, with ordinality as the batch-local ingest order), then
+-- in the same statement append it to the log and the history table and do a
+-- newest-wins upsert of the newest record per key (DISTINCT ON: a batch may
+-- hold a key twice, which ON CONFLICT DO UPDATE cannot take).
+CREATE PROCEDURE bench.bl_batches(nb int) LANGUAGE plpgsql AS $$
+DECLARE
+    j jsonb;
+    cnt int;
+    base bigint;
+BEGIN
+    FOR b IN 1 .. nb LOOP
+        SELECT records, n INTO STRICT j, cnt FROM bench.batches WHERE id = b;
+        base := nextval('bl.ingest_seq') << 24;
+        WITH r AS MATERIALIZED (
+                 SELECT x.user_id, x.ts, x.clicks, x.score, base + x.n AS ingest_id
+                   FROM ROWS FROM (jsonb_to_recordset(j) AS (user_id text, ts timestamptz,
+                                                             clicks bigint, score double precision))
+                        WITH ORDINALITY AS x(user_id, ts, clicks, score, n)),
+             l AS (INSERT INTO bl.log SELECT user_id, ts, clicks, score FROM r),
+             h AS (INSERT INTO bl.hist SELECT user_id, ts, clicks, score, ingest_id FROM r)
+        INSERT INTO bl.online AS o
+        SELECT DISTINCT ON (user_id) user_id, ts, clicks, score, ingest_id
+          FROM r ORDER BY user_id, ts DESC, ingest_id DESC
+        ON CONFLICT (user_id) DO UPDATE
+           SET ts = excluded.ts, clicks = excluded.clicks, score = excluded.score,
+               ingest_id = excluded.ingest_id
+         WHERE (o.ts, o.ingest_id) < (excluded.ts, excluded.ingest_id);
+        COMMIT;
+    END LOOP;
+END
+$$;
