@@ -148,7 +148,8 @@ SELECT n, push_try(q) FROM (VALUES
     (7, $$SELECT pushsource.fs_push('push_src', NULL)$$),
     (8, $$SELECT pushsource.fs_push('push_nope', '{}')$$),
     (9, $$SELECT pushsource.fs_push('Push-Src', '{}')$$),
-    (10, $$SELECT pushsource.fs_push('push_user', '{}')$$)
+    (10, $$SELECT pushsource.fs_push('push_user', '{}')$$),
+    (11, $$SELECT pushsource.fs_push('push_src', '{}', dry_run => NULL)$$)
   ) t(n, q) ORDER BY n;
 SELECT * FROM push_counts();
 

@@ -392,9 +392,15 @@ fs_push(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("records to push to push source \"%s\" must not be null", name)));
 	records = PG_GETARG_JSONB_P(1);
-	mode = parse_mode(PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2)));
-	dry_run = PG_ARGISNULL(3) ? false : PG_GETARG_BOOL(3);
-	on_error = PG_ARGISNULL(4) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s of a push to push source \"%s\" must not be null",
+						PG_ARGISNULL(2) ? "mode" : PG_ARGISNULL(3) ? "dry_run" : "on_error", name),
+				 errhint("Leave the argument out to get its default.")));
+	mode = parse_mode(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	dry_run = PG_GETARG_BOOL(3);
+	on_error = text_to_cstring(PG_GETARG_TEXT_PP(4));
 	if (strcmp(on_error, "abort") == 0)
 		skip = false;
 	else if (strcmp(on_error, "skip") == 0)
