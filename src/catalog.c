@@ -48,8 +48,8 @@ static Oid	catalog_relids[4];
  * Names
  * --------------------------------------------------------------------- */
 
-void
-ps_check_name(const char *name, const char *what)
+bool
+ps_name_is_valid(const char *name)
 {
 	size_t		len = name ? strlen(name) : 0;
 	bool		ok = len > 0 && len <= PS_MAX_NAME_LEN &&
@@ -58,7 +58,13 @@ ps_check_name(const char *name, const char *what)
 	for (size_t i = 1; ok && i < len; i++)
 		ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
 			name[i] == '_';
-	if (!ok)
+	return ok;
+}
+
+void
+ps_check_name(const char *name, const char *what)
+{
+	if (!ps_name_is_valid(name))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("invalid %s name \"%s\"", what, name ? name : ""),

@@ -81,33 +81,6 @@ read_plan(PsView *v)
 	return plan;
 }
 
-static void
-push_key(JsonbParseState **st, const char *key)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &v);
-}
-
-static void
-push_str(JsonbParseState **st, const char *value)
-{
-	JsonbValue	v;
-
-	if (value == NULL)
-		v.type = jbvNull;
-	else
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) value;
-		v.val.string.len = strlen(value);
-	}
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
 static bool
 wanted(Target *t, const char *key)
 {
@@ -214,7 +187,7 @@ read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
 			continue;
 		if (features != NULL)
 			found = getKeyJsonValueFromContainer(&features->root, key, strlen(key), &val);
-		push_key(st, key);
+		ps_jsonb_key(st, key);
 		if (found == NULL)
 		{
 			val.type = jbvNull;
@@ -307,18 +280,16 @@ features_for_key(const char *name, List *targets, JsonbValue *keyobj, int index,
 		read_view(lfirst(lc), keyobj, &st, include_metadata ? &meta : NULL);
 	if (include_metadata)
 	{
-		push_key(&st, "metadata");
+		ps_jsonb_key(&st, "metadata");
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		foreach(lc, meta)
 		{
 			FeatureMeta *m = lfirst(lc);
 
-			push_key(&st, m->feature);
+			ps_jsonb_key(&st, m->feature);
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-			push_key(&st, "effective_time");
-			push_str(&st, m->effective_time);
-			push_key(&st, "status");
-			push_str(&st, m->status);
+			ps_jsonb_string(&st, "effective_time", m->effective_time);
+			ps_jsonb_string(&st, "status", m->status);
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);

@@ -40,11 +40,11 @@ typedef struct RejectedRecord
 
 
 /* ---------------------------------------------------------------------
- * JSON building helpers
+ * JSON building helpers (also used by online.c)
  * --------------------------------------------------------------------- */
 
-static void
-push_key(JsonbParseState **st, const char *key)
+void
+ps_jsonb_key(JsonbParseState **st, const char *key)
 {
 	JsonbValue	v;
 
@@ -54,12 +54,12 @@ push_key(JsonbParseState **st, const char *key)
 	pushJsonbValue(st, WJB_KEY, &v);
 }
 
-static void
-push_string(JsonbParseState **st, const char *key, const char *value)
+void
+ps_jsonb_string(JsonbParseState **st, const char *key, const char *value)
 {
 	JsonbValue	v;
 
-	push_key(st, key);
+	ps_jsonb_key(st, key);
 	if (value == NULL)
 		v.type = jbvNull;
 	else
@@ -76,7 +76,7 @@ push_int(JsonbParseState **st, const char *key, int64 value)
 {
 	JsonbValue	v;
 
-	push_key(st, key);
+	ps_jsonb_key(st, key);
 	v.type = jbvNumeric;
 	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(int8_numeric, Int64GetDatum(value)));
 	pushJsonbValue(st, WJB_VALUE, &v);
@@ -87,7 +87,7 @@ push_bool(JsonbParseState **st, const char *key, bool value)
 {
 	JsonbValue	v;
 
-	push_key(st, key);
+	ps_jsonb_key(st, key);
 	v.type = jbvBool;
 	v.val.boolean = value;
 	pushJsonbValue(st, WJB_VALUE, &v);
@@ -439,19 +439,19 @@ fs_push(PG_FUNCTION_ARGS)
 		save_rejects(src, rejected);
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_string(&st, "source", src->name);
+	ps_jsonb_string(&st, "source", src->name);
 	push_int(&st, "records", accepted);
 	push_int(&st, "rejected", list_length(rejected));
 	if (dry_run)
 		push_bool(&st, "dry_run", true);
-	push_key(&st, "feature_views");
+	ps_jsonb_key(&st, "feature_views");
 	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 	for (int i = 0; i < src->nviews; i++)
 	{
 		PsView	   *v = src->views[i];
 
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		push_string(&st, "name", v->name);
+		ps_jsonb_string(&st, "name", v->name);
 		push_int(&st, "online", count_for(counts, v->name, true));
 		push_int(&st, "offline", count_for(counts, v->name, false));
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
@@ -489,26 +489,13 @@ request_error(const char *fmt,...)
 		enlargeStringInfo(&msg, needed);
 	}
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_key(&st, "requestError");
+	ps_jsonb_key(&st, "requestError");
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_string(&st, "errorMessage", msg.data);
-	push_string(&st, "errorType", "RequestValidationError");
+	ps_jsonb_string(&st, "errorMessage", msg.data);
+	ps_jsonb_string(&st, "errorType", "RequestValidationError");
 	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	out = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(out));
-}
-
-static bool
-is_valid_name(const char *s)
-{
-	size_t		len = strlen(s);
-
-	if (len == 0 || len > PS_MAX_NAME_LEN || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return false;
-	return true;
 }
 
 typedef struct IngestSource
@@ -585,7 +572,7 @@ fs_ingest(PG_FUNCTION_ARGS)
 			continue;
 		JsonbIteratorNext(&it, &val, true);
 		name = pnstrdup(key.val.string.val, key.val.string.len);
-		if (!is_valid_name(name) || ps_lookup_source(name, true) == NULL)
+		if (!ps_name_is_valid(name) || ps_lookup_source(name, true) == NULL)
 			PG_RETURN_DATUM(request_error("push source \"%s\" does not exist", name));
 		if (val.type != jbvBinary || !JsonContainerIsArray(val.val.binary.data))
 			PG_RETURN_DATUM(request_error("records of push source \"%s\" must be an array of {\"record\": {...}}", name));
@@ -613,8 +600,8 @@ fs_ingest(PG_FUNCTION_ARGS)
 	if (errors != NIL)
 	{
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		push_string(&st, "workspaceName", workspace);
-		push_key(&st, "recordErrors");
+		ps_jsonb_string(&st, "workspaceName", workspace);
+		ps_jsonb_key(&st, "recordErrors");
 		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 		foreach(lc, errors)
 		{
@@ -622,10 +609,10 @@ fs_ingest(PG_FUNCTION_ARGS)
 			PsRecordError *err = lsecond(pair);
 
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-			push_string(&st, "pushSourceName", linitial(pair));
-			push_string(&st, "featureViewName", NULL);
-			push_string(&st, "errorType", "TectonObjectValidationError");
-			push_string(&st, "errorMessage", err->message);
+			ps_jsonb_string(&st, "pushSourceName", linitial(pair));
+			ps_jsonb_string(&st, "featureViewName", NULL);
+			ps_jsonb_string(&st, "errorType", "TectonObjectValidationError");
+			ps_jsonb_string(&st, "errorMessage", err->message);
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}
 		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
@@ -635,10 +622,10 @@ fs_ingest(PG_FUNCTION_ARGS)
 
 	/* write: the same path as fs_push */
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_string(&st, "workspaceName", workspace);
-	push_key(&st, "ingestMetrics");
+	ps_jsonb_string(&st, "workspaceName", workspace);
+	ps_jsonb_key(&st, "ingestMetrics");
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_key(&st, "featureViewIngestMetrics");
+	ps_jsonb_key(&st, "featureViewIngestMetrics");
 	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 	foreach(lc, sources)
 	{
@@ -651,10 +638,10 @@ fs_ingest(PG_FUNCTION_ARGS)
 			PsView	   *view = is->src->views[i];
 
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-			push_string(&st, "featureViewName", view->name);
-			push_string(&st, "onlineRecordIngestCount",
+			ps_jsonb_string(&st, "featureViewName", view->name);
+			ps_jsonb_string(&st, "onlineRecordIngestCount",
 						psprintf(INT64_FORMAT, count_for(counts, view->name, true)));
-			push_string(&st, "offlineRecordIngestCount",
+			ps_jsonb_string(&st, "offlineRecordIngestCount",
 						psprintf(INT64_FORMAT, count_for(counts, view->name, false)));
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}

@@ -128,6 +128,7 @@ typedef struct PsSource
 	SPIPlanPtr	insert_plan;	/* INSERT INTO source SELECT FROM records */
 } PsSource;
 
+extern bool ps_name_is_valid(const char *name);
 extern void ps_check_name(const char *name, const char *what);
 extern void ps_catalog_refresh(void);
 extern PsSource *ps_lookup_source(const char *name, bool missing_ok);
@@ -155,6 +156,10 @@ extern int	ps_value_from_json(PsTypeSpec *type, JsonbValue *v,
 							   Datum *value, bool *isnull, StringInfo path,
 							   StringInfo expected, StringInfo got);
 extern void ps_raise_record_error(PsRecordError *err);
+
+/* jsonb building (push.c) */
+extern void ps_jsonb_key(JsonbParseState **st, const char *key);
+extern void ps_jsonb_string(JsonbParseState **st, const char *key, const char *value);
 extern char *ps_json_text(JsonbValue *v, int maxlen);
 extern char *ps_format_timestamp_utc(TimestampTz ts);
 
