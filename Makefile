@@ -5,7 +5,7 @@
 EXTENSION   = pushsource
 MODULE_big  = pushsource
 OBJS        = src/init.o src/catalog.o src/typespec.o src/validate.o \
-              src/fanout.o src/push.o src/online.o
+              src/fanout.o src/push.o src/online.o src/pit.o
 DATA        = sql/pushsource--0.1.sql
 HEADERS     =
 

@@ -698,6 +698,145 @@ COMMENT ON FUNCTION @extschema@.fs_get_online_features(text, jsonb, boolean, boo
   'serves the newest feature values of a feature view or feature service for one key object or an array of them';
 
 ------------------------------------------------------------------------
+-- Point-in-time retrieval
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.fs_get_historical_features(spine text, features text[],
+    timestamp_key text DEFAULT NULL, full_feature_names boolean DEFAULT true,
+    from_source boolean DEFAULT false)
+RETURNS SETOF record LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_get_historical_features';
+COMMENT ON FUNCTION @extschema@.fs_get_historical_features(text, text[], text, boolean, boolean) IS
+  'point-in-time-correct features for every spine row (as-of merge join in C); use AS t(...) from fs_historical_features_columns()';
+
+CREATE FUNCTION @extschema@.fs_historical_features_columns(spine text, features text[],
+    timestamp_key text DEFAULT NULL, full_feature_names boolean DEFAULT true,
+    from_source boolean DEFAULT false)
+RETURNS text LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_historical_features_columns';
+COMMENT ON FUNCTION @extschema@.fs_historical_features_columns(text, text[], text, boolean, boolean) IS
+  'the column definition list to write after fs_get_historical_features(...) AS t(...)';
+
+CREATE FUNCTION @extschema@.fs_save_historical_features(save_as text, spine text, features text[],
+    timestamp_key text DEFAULT NULL, full_feature_names boolean DEFAULT true,
+    from_source boolean DEFAULT false)
+RETURNS regclass LANGUAGE plpgsql AS $$
+DECLARE
+    cols   text;
+    parts  text[];
+    target text;
+BEGIN
+    IF save_as IS NULL THEN
+        RAISE EXCEPTION 'save_as must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    parts := pg_catalog.parse_ident(save_as);
+    IF pg_catalog.cardinality(parts) > 2 THEN
+        RAISE EXCEPTION 'save_as "%" must be a table name or schema.table', save_as
+            USING ERRCODE = 'invalid_name';
+    END IF;
+    target := CASE pg_catalog.cardinality(parts) WHEN 2 THEN pg_catalog.format('%I.%I', parts[1], parts[2])
+                                                  ELSE pg_catalog.format('%I', parts[1]) END;
+    IF pg_catalog.to_regclass(target) IS NOT NULL THEN
+        RAISE EXCEPTION 'relation "%" already exists', save_as
+            USING ERRCODE = 'duplicate_table',
+                  HINT = 'Pick another save_as name, or drop the old training set first.';
+    END IF;
+    -- cols is built in C from quote_identifier() and format_type(): safe to splice
+    cols := @extschema@.fs_historical_features_columns(spine, features, timestamp_key,
+                                                       full_feature_names, from_source);
+    EXECUTE pg_catalog.format('CREATE TABLE %s (%s)', target, cols);
+    EXECUTE pg_catalog.format('INSERT INTO %s SELECT * FROM @extschema@.fs_get_historical_features($1, $2, $3, $4, $5) AS t(%s)',
+                              target, cols)
+        USING spine, features, timestamp_key, full_feature_names, from_source;
+    RETURN target::regclass;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_save_historical_features(text, text, text[], text, boolean, boolean) IS
+  'creates table save_as with proper column types and fills it with fs_get_historical_features (Tecton''s save_as)';
+
+-- The feature rows of one view with event time in [start_time, end_time),
+-- optionally only for some entities: keys, event time, features.
+CREATE FUNCTION @extschema@._range_plan(feature_view text, start_time timestamptz,
+    end_time timestamptz, entities jsonb,
+    OUT sql text, OUT columns text)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v    @extschema@.view_catalog;
+    ts   text;
+    cols text;
+    keys text;
+    defs text;
+BEGIN
+    PERFORM @extschema@._check_name(feature_view, 'feature view');
+    SELECT * INTO v FROM @extschema@.view_catalog x WHERE x.name = feature_view;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature view "%" does not exist', feature_view
+            USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in @extschema@.feature_views.';
+    END IF;
+    IF v.offline_table IS NULL THEN
+        RAISE EXCEPTION 'feature view "%" has no offline store', feature_view
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Create the view with offline => true to keep its history.';
+    END IF;
+    IF start_time IS NULL OR end_time IS NULL THEN
+        RAISE EXCEPTION 'feature view "%": start_time and end_time must not be null', feature_view
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF end_time < start_time THEN
+        RAISE EXCEPTION 'feature view "%": end_time % is before start_time %', feature_view, end_time, start_time
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT s.timestamp_field INTO ts FROM @extschema@.source_catalog s WHERE s.name = v.source;
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I', a.attname), ', ' ORDER BY a.attnum),
+           pg_catalog.string_agg(pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)
+      INTO cols, columns
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = v.offline_table AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname <> '_fs_ingest_id';
+    sql := pg_catalog.format('SELECT %s FROM %s WHERE %I >= $1 AND %I < $2', cols, v.offline_table, ts, ts);
+    IF entities IS NOT NULL THEN
+        IF pg_catalog.jsonb_typeof(entities) <> 'array' OR EXISTS (
+               SELECT 1 FROM pg_catalog.jsonb_array_elements(entities) e
+                WHERE pg_catalog.jsonb_typeof(e) <> 'object' OR NOT (e ?& v.join_keys)
+                   OR EXISTS (SELECT 1 FROM pg_catalog.jsonb_object_keys(e) k WHERE k <> ALL (v.join_keys))) THEN
+            RAISE EXCEPTION 'feature view "%": entities must be an array of objects with exactly the join keys %',
+                            feature_view, v.join_keys
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        SELECT pg_catalog.string_agg(pg_catalog.format('%I', k), ', ' ORDER BY o),
+               pg_catalog.string_agg(pg_catalog.format('%I %s', k, pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY o)
+          INTO keys, defs
+          FROM unnest(v.join_keys) WITH ORDINALITY AS j(k, o)
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = v.offline_table AND a.attname = j.k;
+        sql := sql || pg_catalog.format(' AND (%s) IN (SELECT %s FROM pg_catalog.jsonb_to_recordset($3) AS e(%s))',
+                                        keys, keys, defs);
+    END IF;
+    sql := sql || pg_catalog.format(' ORDER BY %I, _fs_ingest_id', ts);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._range_plan(text, timestamptz, timestamptz, jsonb) IS
+  'internal: query and columns of the no-spine fs_get_historical_features';
+
+CREATE FUNCTION @extschema@.fs_get_historical_features(feature_view text, start_time timestamptz,
+    end_time timestamptz, entities jsonb DEFAULT NULL)
+RETURNS SETOF record LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY EXECUTE (@extschema@._range_plan(feature_view, start_time, end_time, entities)).sql
+        USING start_time, end_time, entities;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_get_historical_features(text, timestamptz, timestamptz, jsonb) IS
+  'every feature row of a view with event time in [start_time, end_time), optionally for some entities';
+
+CREATE FUNCTION @extschema@.fs_historical_features_columns(feature_view text, start_time timestamptz,
+    end_time timestamptz, entities jsonb DEFAULT NULL)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT (@extschema@._range_plan(feature_view, start_time, end_time, entities)).columns
+$$;
+COMMENT ON FUNCTION @extschema@.fs_historical_features_columns(text, timestamptz, timestamptz, jsonb) IS
+  'the column definition list of the no-spine fs_get_historical_features';
+
+------------------------------------------------------------------------
 -- Introspection
 ------------------------------------------------------------------------
 
@@ -874,6 +1013,13 @@ GRANT EXECUTE ON FUNCTION @extschema@._push_row(), @extschema@._push_statement()
     TO pushsource_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.fs_push(text, jsonb, text, boolean, text),
     @extschema@.fs_ingest(jsonb) TO pushsource_writer, pushsource_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.fs_get_historical_features(text, text[], text, boolean, boolean),
+    @extschema@.fs_historical_features_columns(text, text[], text, boolean, boolean),
+    @extschema@.fs_save_historical_features(text, text, text[], text, boolean, boolean),
+    @extschema@._range_plan(text, timestamptz, timestamptz, jsonb),
+    @extschema@.fs_get_historical_features(text, timestamptz, timestamptz, jsonb),
+    @extschema@.fs_historical_features_columns(text, timestamptz, timestamptz, jsonb)
+    TO pushsource_reader, pushsource_writer, pushsource_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.fs_get_online_features(text, jsonb, boolean, boolean),
     @extschema@.fs_summary(text), @extschema@.fs_validate(text), @extschema@.fs_get_columns(text),
     @extschema@.fs_get_dataframe(text, timestamptz, timestamptz)
