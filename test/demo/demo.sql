@@ -155,28 +155,30 @@ SELECT user_id, ts, clicks, amount
  ORDER BY ts, _fs_ingest_id;
 
 \echo
-\echo '==== 10. Point-in-time lookup over the offline store (fs_get_historical_features comes in a later release) ===='
+\echo '==== 10. Point-in-time join: fs_get_historical_features (training data without leakage) ===='
 \echo '-- A training spine: (user, label time).  For each row, the feature values as'
 \echo '-- they were known at that time: the newest event with ts <= as_of (ties go to'
 \echo '-- the latest ingested).  No leakage from the future: u1 at 10:10 sees the'
 \echo '-- 10:05 event, not the 11:00 one; the late 09:30 event is visible at 09:45;'
 \echo '-- u3 has no event before 10:31 and u9 none at all: null features, row kept.'
-WITH spine(user_id, as_of) AS (VALUES
-    ('u1', timestamptz '2024-05-01 09:45:00+00'),
-    ('u1', timestamptz '2024-05-01 10:10:00+00'),
-    ('u1', timestamptz '2024-05-01 12:00:00+00'),
-    ('u2', timestamptz '2024-05-01 10:15:00+00'),
-    ('u3', timestamptz '2024-05-01 10:00:00+00'),
-    ('u9', timestamptz '2024-05-01 12:00:00+00'))
-SELECT s.user_id, s.as_of, f.ts AS feature_ts, f.clicks, f.amount
-  FROM spine s
-  LEFT JOIN LATERAL (
-        SELECT o.ts, o.clicks, o.amount
-          FROM pushsource_store.user_click_stats_offline o
-         WHERE o.user_id = s.user_id AND o.ts <= s.as_of
-         ORDER BY o.ts DESC, o._fs_ingest_id DESC
-         LIMIT 1) f ON true
- ORDER BY s.user_id, s.as_of;
+\echo '-- The join is an as-of merge in C over the sorted spine and offline store.'
+CREATE TABLE public.labels (user_id text, as_of timestamptz, label boolean);
+INSERT INTO public.labels VALUES
+    ('u1', '2024-05-01 09:45:00+00', false),
+    ('u1', '2024-05-01 10:10:00+00', true),
+    ('u1', '2024-05-01 12:00:00+00', false),
+    ('u2', '2024-05-01 10:15:00+00', true),
+    ('u3', '2024-05-01 10:00:00+00', false),
+    ('u9', '2024-05-01 12:00:00+00', false);
+-- the column list to paste after AS t(...)
+SELECT fs_historical_features_columns('labels', ARRAY['user_click_stats']);
+SELECT * FROM fs_get_historical_features('labels', ARRAY['user_click_stats'])
+    AS t(user_id text, as_of timestamptz, label boolean,
+         user_click_stats__clicks bigint, user_click_stats__amount double precision);
+-- or save it as a real table (Tecton's save_as)
+SELECT fs_save_historical_features('public.training_set_v1', 'labels', ARRAY['fraud_model_v1'],
+                                   full_feature_names => false);
+SELECT * FROM public.training_set_v1;
 
 \echo
 \echo '==== Done: one table to push into, online + offline stores kept in the same transaction. ===='
