@@ -9,7 +9,7 @@ OBJS        = src/init.o src/catalog.o src/typespec.o src/validate.o \
 DATA        = sql/pushsource--0.1.sql
 HEADERS     =
 
-REGRESS      ?= setup registration typespec push ingest online security drop
+REGRESS      ?= setup registration typespec push ingest online pit security drop
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/regress.conf
 ISOLATION      ?= concurrent_push
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/regress.conf \
@@ -30,7 +30,7 @@ all install installcheck:
 	@echo "PostgreSQL server development files not found; run 'make test' or 'make demo' (they install them), or apt-get install postgresql-server-dev-15" >&2; exit 1
 endif
 
-.PHONY: test demo bench
+.PHONY: test demo bench bench-pit
 test:
 	test/run-tests.sh
 
@@ -39,3 +39,6 @@ demo:
 
 bench:
 	test/bench/run.sh
+
+bench-pit:
+	test/bench/pit.sh

@@ -794,7 +794,15 @@ BEGIN
      WHERE a.attrelid = v.offline_table AND a.attnum > 0 AND NOT a.attisdropped
        AND a.attname <> '_fs_ingest_id';
     sql := pg_catalog.format('SELECT %s FROM %s WHERE %I >= $1 AND %I < $2', cols, v.offline_table, ts, ts);
-    IF entities IS NOT NULL THEN
+    IF entities IS NOT NULL AND pg_catalog.cardinality(v.join_keys) = 0 THEN
+        -- a view without entities: each element is {}; [] selects nothing
+        IF pg_catalog.jsonb_typeof(entities) <> 'array' OR EXISTS (
+               SELECT 1 FROM pg_catalog.jsonb_array_elements(entities) e WHERE e <> '{}'::jsonb) THEN
+            RAISE EXCEPTION 'feature view "%" has no join keys: entities must be an array of {}', feature_view
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        sql := sql || ' AND pg_catalog.jsonb_array_length($3) > 0';
+    ELSIF entities IS NOT NULL THEN
         IF pg_catalog.jsonb_typeof(entities) <> 'array' OR EXISTS (
                SELECT 1 FROM pg_catalog.jsonb_array_elements(entities) e
                 WHERE pg_catalog.jsonb_typeof(e) <> 'object' OR NOT (e ?& v.join_keys)

@@ -33,6 +33,8 @@
 #include "parser/parse_coerce.h"
 #include "parser/parse_oper.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "tcop/dest.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
@@ -41,7 +43,6 @@
 #include "utils/tuplesort.h"
 #include "utils/tuplestore.h"
 
-#define PIT_FETCH 10000
 
 /* One requested feature view and what the join needs of it. */
 typedef struct PitView
@@ -78,13 +79,24 @@ typedef struct PitPlan
  * Resolving the arguments
  * --------------------------------------------------------------------- */
 
+/* Does s start with keyword kw as a whole word (withdrawals is a name)? */
+static bool
+starts_with_keyword(const char *s, const char *kw)
+{
+	size_t		n = strlen(kw);
+	unsigned char next = (unsigned char) s[n];
+
+	return pg_strncasecmp(s, kw, n) == 0 &&
+		!(isalnum(next) || next == '_' || next == '$' || next >= 0x80);
+}
+
 static bool
 looks_like_query(const char *s)
 {
 	while (*s == '(' || isspace((unsigned char) *s))
 		s++;
-	return pg_strncasecmp(s, "select", 6) == 0 || pg_strncasecmp(s, "with", 4) == 0 ||
-		pg_strncasecmp(s, "values", 6) == 0 || pg_strncasecmp(s, "table", 5) == 0;
+	return starts_with_keyword(s, "select") || starts_with_keyword(s, "with") ||
+		starts_with_keyword(s, "values") || starts_with_keyword(s, "table");
 }
 
 /* The spine as a FROM item: a query in parentheses or a quoted relation. */
@@ -381,9 +393,9 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 		if (ttype == TIMESTAMPTZOID)
 			appendStringInfo(&sql, ", s.%s", tname);
 		else if (ttype == TIMESTAMPOID)
-			appendStringInfo(&sql, ", (s.%s OPERATOR(pg_catalog.AT TIME ZONE) 'UTC')", tname);
+			appendStringInfo(&sql, ", pg_catalog.timezone('UTC', s.%s)", tname);
 		else
-			appendStringInfo(&sql, ", (s.%s::pg_catalog.timestamp OPERATOR(pg_catalog.AT TIME ZONE) 'UTC')", tname);
+			appendStringInfo(&sql, ", pg_catalog.timezone('UTC', s.%s::pg_catalog.timestamp)", tname);
 		plan->t_att = extra;
 	}
 	appendStringInfo(&sql, " FROM %s s", from);
@@ -542,35 +554,71 @@ feature_query(PitView *pv, bool from_source, bool bounded_below)
 	return sql.data;
 }
 
-static HeapTuple
-MemoryContextCopyTuple(MemoryContext cxt, HeapTuple tup)
-{
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	HeapTuple	copy = heap_copytuple(tup);
+/* ---------------------------------------------------------------------
+ * The as-of merge, as a DestReceiver: the feature scan pushes its rows,
+ * in (keys, ts, ingest order) order, straight from the executor, and each
+ * spine row (pulled from the sorted spine) is answered as soon as a feature
+ * row beyond it in (keys, time) arrives.  'best' is the last feature row
+ * seen; it answers a spine row when it has the same keys.
+ * --------------------------------------------------------------------- */
 
-	MemoryContextSwitchTo(old);
-	return copy;
+typedef struct MergeReceiver
+{
+	DestReceiver pub;
+	PitView    *pv;
+	int			nk;
+	bool		spine_done;
+	bool		has_best;
+	int			nbest;			/* keys, ts, features */
+	Datum	   *best_vals;
+	bool	   *best_nulls;
+	bool	   *byval;
+	int16	   *typlen;
+	MemoryContext bestcxt[2];
+	int			which;
+	TimestampTz t;				/* T of the current spine row */
+	bool		t_null;
+	bool		key_null;
+} MergeReceiver;
+
+static void
+receiver_noop_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
 }
 
-static TupleDesc
-MemoryContextCopyDesc(MemoryContext cxt, TupleDesc desc)
+static void
+receiver_noop(DestReceiver *self)
 {
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	TupleDesc	copy = CreateTupleDescCopy(desc);
-
-	MemoryContextSwitchTo(old);
-	return copy;
 }
 
-/* Compare the join keys of a sorted spine row and a feature row. */
-static int
-compare_keys(PitView *pv, TupleTableSlot *s, HeapTuple f, TupleDesc fdesc)
+static void
+advance_spine(MergeReceiver *r)
 {
-	for (int k = 0; k < pv->view->nkeys; k++)
+	TupleTableSlot *s = r->pv->sort_slot;
+
+	if (!tuplesort_gettupleslot(r->pv->spine_sort, true, false, s, NULL))
 	{
-		bool		fnull;
-		Datum		fv = heap_getattr(f, k + 1, fdesc, &fnull);
-		int			c = ApplySortComparator(s->tts_values[k], s->tts_isnull[k], fv, fnull, &pv->ssup[k]);
+		r->spine_done = true;
+		return;
+	}
+	slot_getallattrs(s);
+	r->key_null = false;
+	for (int k = 0; k < r->nk; k++)
+		r->key_null |= s->tts_isnull[k];
+	r->t_null = s->tts_isnull[r->nk];
+	r->t = r->t_null ? 0 : DatumGetTimestampTz(s->tts_values[r->nk]);
+}
+
+/* Spine keys against a row's keys (nulls last, as the spine is sorted). */
+static int
+compare_spine_keys(MergeReceiver *r, Datum *vals, bool *nulls)
+{
+	TupleTableSlot *s = r->pv->sort_slot;
+
+	for (int k = 0; k < r->nk; k++)
+	{
+		int			c = ApplySortComparator(s->tts_values[k], s->tts_isnull[k],
+											vals[k], nulls[k], &r->pv->ssup[k]);
 
 		if (c != 0)
 			return c;
@@ -578,161 +626,217 @@ compare_keys(PitView *pv, TupleTableSlot *s, HeapTuple f, TupleDesc fdesc)
 	return 0;
 }
 
-/*
- * The as-of merge of one view: spine rows sorted by (keys, T), feature rows
- * by (keys, ts, ingest order).  For each spine row, 'best' is the last
- * feature row of the same keys with ts <= T.
- */
+/* Answer the current spine row with 'best', then move to the next one. */
+static void
+emit_spine_row(MergeReceiver *r)
+{
+	PitView    *pv = r->pv;
+	PsView	   *v = pv->view;
+	TupleTableSlot *out = pv->result_slot;
+	bool		match = r->has_best && !r->key_null && !r->t_null &&
+		compare_spine_keys(r, r->best_vals, r->best_nulls) == 0;
+
+	if (match && v->has_ttl)
+	{
+		TimestampTz lo = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+																 TimestampTzGetDatum(r->t),
+																 IntervalPGetDatum(&v->ttl)));
+
+		match = DatumGetTimestampTz(r->best_vals[r->nk]) >= lo;
+	}
+	if (match && v->has_start_time && r->t < v->start_time)
+		match = false;
+
+	ExecClearTuple(out);
+	out->tts_values[0] = pv->sort_slot->tts_values[r->nk + 1];
+	out->tts_isnull[0] = false;
+	for (int f = 0; f < pv->nfeat; f++)
+	{
+		out->tts_values[f + 1] = match ? r->best_vals[r->nk + 1 + f] : (Datum) 0;
+		out->tts_isnull[f + 1] = match ? r->best_nulls[r->nk + 1 + f] : true;
+	}
+	ExecStoreVirtualTuple(out);
+	tuplesort_puttupleslot(pv->result_sort, out);
+	advance_spine(r);
+}
+
+static bool
+merge_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	MergeReceiver *r = (MergeReceiver *) self;
+	int			nk = r->nk;
+	TimestampTz fts;
+	MemoryContext old;
+
+	slot_getallattrs(slot);
+	fts = DatumGetTimestampTz(slot->tts_values[nk]);
+
+	/* every spine row before this feature row in (keys, time) is answered */
+	while (!r->spine_done)
+	{
+		int			c = compare_spine_keys(r, slot->tts_values, slot->tts_isnull);
+
+		if (c < 0 || (c == 0 && !r->t_null && r->t < fts))
+			emit_spine_row(r);
+		else
+			break;
+	}
+
+	/* this row is now the latest seen */
+	r->which ^= 1;
+	MemoryContextReset(r->bestcxt[r->which]);
+	old = MemoryContextSwitchTo(r->bestcxt[r->which]);
+	for (int i = 0; i < r->nbest; i++)
+	{
+		r->best_nulls[i] = slot->tts_isnull[i];
+		r->best_vals[i] = (slot->tts_isnull[i] || r->byval[i]) ? slot->tts_values[i]
+			: datumCopy(slot->tts_values[i], false, r->typlen[i]);
+	}
+	MemoryContextSwitchTo(old);
+	r->has_best = true;
+	CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
 static void
 merge_view(PitView *pv, bool from_source, TimestampTz min_t, TimestampTz max_t)
 {
 	PsView	   *v = pv->view;
-	int			nk = v->nkeys;
-	Datum		args[3];
+	PsSource   *src = v->source;
+	MergeReceiver r;
+	ParamListInfo params = makeParamList(3);
 	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	bool		bounded = v->has_ttl;
-	Portal		portal;
-	SPITupleTable *batch = NULL;
-	uint64		bi = 0;
-	HeapTuple	cur = NULL;
-	TupleDesc	fdesc = NULL;
-	HeapTuple	best = NULL;	/* in the current batch, or copied to bestcxt */
-	bool		best_copied = false;
-	MemoryContext bestcxt = AllocSetContextCreate(CurrentMemoryContext, "pit best",
-												  ALLOCSET_SMALL_SIZES);
-	MemoryContext outer = CurrentMemoryContext;
-	Datum	   *fvals = palloc(sizeof(Datum) * (pv->nfeat + 1));
-	bool	   *fnulls = palloc(sizeof(bool) * (pv->nfeat + 1));
+	SPIExecuteOptions opts;
 	SPIPlanPtr	plan;
+	bool		bounded = v->has_ttl;
+	int			ret;
 
-	args[0] = TimestampTzGetDatum(max_t);
-	if (bounded)
-		args[1] = DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(min_t),
-									  IntervalPGetDatum(&v->ttl));
-	else
-		args[1] = TimestampTzGetDatum(min_t);
-	args[2] = TimestampTzGetDatum(v->start_time);
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = merge_receive;
+	r.pub.rStartup = receiver_noop_startup;
+	r.pub.rShutdown = receiver_noop;
+	r.pub.rDestroy = receiver_noop;
+	r.pub.mydest = DestNone;
+	r.pv = pv;
+	r.nk = v->nkeys;
+	r.nbest = v->nkeys + 1 + pv->nfeat;
+	r.best_vals = palloc(sizeof(Datum) * r.nbest);
+	r.best_nulls = palloc(sizeof(bool) * r.nbest);
+	r.byval = palloc(sizeof(bool) * r.nbest);
+	r.typlen = palloc(sizeof(int16) * r.nbest);
+	for (int i = 0; i < r.nbest; i++)
+	{
+		Oid			t = i < r.nk ? src->cols[v->key_cols[i]].type->typid
+			: i == r.nk ? TIMESTAMPTZOID : pv->feat_types[i - r.nk - 1];
+
+		get_typlenbyval(t, &r.typlen[i], &r.byval[i]);
+	}
+	r.bestcxt[0] = AllocSetContextCreate(CurrentMemoryContext, "pit best", ALLOCSET_SMALL_SIZES);
+	r.bestcxt[1] = AllocSetContextCreate(CurrentMemoryContext, "pit best", ALLOCSET_SMALL_SIZES);
+
+	params->numParams = 3;
+	for (int i = 0; i < 3; i++)
+	{
+		params->params[i].ptype = TIMESTAMPTZOID;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].isnull = false;
+	}
+	params->params[0].value = TimestampTzGetDatum(max_t);
+	params->params[1].value = bounded ?
+		DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(min_t),
+							IntervalPGetDatum(&v->ttl)) : TimestampTzGetDatum(min_t);
+	params->params[2].value = TimestampTzGetDatum(v->start_time);
 
 	tuplesort_performsort(pv->spine_sort);
+	advance_spine(&r);
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(feature_query(pv, from_source, bounded), from_source && v->has_start_time ? 3 : 2,
-					   argtypes);
+	/*
+	 * Run to completion into our receiver, so the scan and its sort may use
+	 * parallel workers (a cursor could not).
+	 */
+	plan = SPI_prepare_cursor(feature_query(pv, from_source, bounded), 3, argtypes,
+							  CURSOR_OPT_PARALLEL_OK);
 	if (plan == NULL)
 		elog(ERROR, "pushsource: could not prepare the feature scan of \"%s\": %s",
 			 v->name, SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
-
-	/*
-	 * Next feature row.  'best' normally points into the current batch; it
-	 * is copied out only when that batch is about to be freed.
-	 */
-#define NEXT_FEATURE() \
-	do { \
-		if (batch == NULL || bi >= batch->numvals) \
-		{ \
-			if (best != NULL && !best_copied) \
-			{ \
-				MemoryContextReset(bestcxt); \
-				best = MemoryContextCopyTuple(bestcxt, best); \
-				best_copied = true; \
-			} \
-			if (batch != NULL) \
-				SPI_freetuptable(batch); \
-			SPI_cursor_fetch(portal, true, PIT_FETCH); \
-			batch = SPI_tuptable; \
-			if (fdesc == NULL) \
-				fdesc = MemoryContextCopyDesc(outer, batch->tupdesc); \
-			bi = 0; \
-			cur = batch->numvals > 0 ? batch->vals[bi++] : NULL; \
-		} \
-		else \
-			cur = batch->vals[bi++]; \
-	} while (0)
-
-	NEXT_FEATURE();
-	while (tuplesort_gettupleslot(pv->spine_sort, true, false, pv->sort_slot, NULL))
-	{
-		TupleTableSlot *s = pv->sort_slot;
-		bool		match = false;
-		bool		null_key = false;
-		TimestampTz t;
-
-		CHECK_FOR_INTERRUPTS();
-		slot_getallattrs(s);
-		for (int k = 0; k < nk; k++)
-			null_key |= s->tts_isnull[k];
-		t = DatumGetTimestampTz(s->tts_values[nk]);
-
-		if (!null_key && !s->tts_isnull[nk])
-		{
-			int			c;
-
-			/* best belongs to an earlier key: forget it */
-			if (best != NULL && compare_keys(pv, s, best, fdesc) != 0)
-				best = NULL;
-			/* skip feature rows of smaller keys */
-			while (cur != NULL && (c = compare_keys(pv, s, cur, fdesc)) > 0)
-				NEXT_FEATURE();
-			/* take rows of this key up to T: the last one is the answer */
-			while (cur != NULL && compare_keys(pv, s, cur, fdesc) == 0)
-			{
-				bool		isnull;
-				TimestampTz fts = DatumGetTimestampTz(heap_getattr(cur, nk + 1, fdesc, &isnull));
-
-				if (fts > t)
-					break;
-				best = cur;
-				best_copied = false;
-				NEXT_FEATURE();
-			}
-			if (best != NULL)
-			{
-				bool		isnull;
-				TimestampTz bts = DatumGetTimestampTz(heap_getattr(best, nk + 1, fdesc, &isnull));
-
-				match = true;
-				if (v->has_ttl)
-				{
-					TimestampTz lo = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-																			 TimestampTzGetDatum(t),
-																			 IntervalPGetDatum(&v->ttl)));
-
-					if (bts < lo)
-						match = false;
-				}
-				if (v->has_start_time && t < v->start_time)
-					match = false;
-			}
-		}
-
-		fvals[0] = s->tts_values[nk + 1];
-		fnulls[0] = false;
-		for (int f = 0; f < pv->nfeat; f++)
-		{
-			if (match)
-				fvals[f + 1] = heap_getattr(best, nk + 2 + f, fdesc, &fnulls[f + 1]);
-			else
-			{
-				fvals[f + 1] = (Datum) 0;
-				fnulls[f + 1] = true;
-			}
-		}
-		ExecClearTuple(pv->result_slot);
-		memcpy(pv->result_slot->tts_values, fvals, sizeof(Datum) * (pv->nfeat + 1));
-		memcpy(pv->result_slot->tts_isnull, fnulls, sizeof(bool) * (pv->nfeat + 1));
-		ExecStoreVirtualTuple(pv->result_slot);
-		tuplesort_puttupleslot(pv->result_sort, pv->result_slot);
-	}
-#undef NEXT_FEATURE
-	if (batch != NULL)
-		SPI_freetuptable(batch);
-	SPI_cursor_close(portal);
+	memset(&opts, 0, sizeof(opts));
+	opts.params = params;
+	opts.read_only = true;
+	opts.dest = (DestReceiver *) &r;
+	ret = SPI_execute_plan_extended(plan, &opts);
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "pushsource: the feature scan of \"%s\" failed", v->name);
 	SPI_finish();
-	MemoryContextDelete(bestcxt);
+
+	/* spine rows after the last feature row */
+	while (!r.spine_done)
+		emit_spine_row(&r);
+
+	MemoryContextDelete(r.bestcxt[0]);
+	MemoryContextDelete(r.bestcxt[1]);
 	tuplesort_end(pv->spine_sort);
 	pv->spine_sort = NULL;
 	tuplesort_performsort(pv->result_sort);
+}
+
+/* ---------------------------------------------------------------------
+ * Reading the spine, also as a DestReceiver
+ * --------------------------------------------------------------------- */
+
+typedef struct SpineReceiver
+{
+	DestReceiver pub;
+	PitPlan    *plan;
+	Tuplestorestate *spine;
+	int64		pos;
+	TimestampTz min_t;
+	TimestampTz max_t;
+} SpineReceiver;
+
+static bool
+spine_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	SpineReceiver *r = (SpineReceiver *) self;
+	PitPlan    *plan = r->plan;
+	ListCell   *lc;
+	Datum	   *sv;
+	bool	   *sn;
+
+	slot_getallattrs(slot);
+	sv = slot->tts_values;
+	sn = slot->tts_isnull;
+	tuplestore_putvalues(r->spine, plan->spine_desc, sv, sn);
+	if (!sn[plan->t_att])
+	{
+		TimestampTz t = DatumGetTimestampTz(sv[plan->t_att]);
+
+		r->min_t = Min(r->min_t, t);
+		r->max_t = Max(r->max_t, t);
+	}
+	foreach(lc, plan->views)
+	{
+		PitView    *pv = lfirst(lc);
+		TupleTableSlot *s = pv->sort_slot;
+		int			nk = pv->view->nkeys;
+
+		ExecClearTuple(s);
+		for (int k = 0; k < nk; k++)
+		{
+			s->tts_values[k] = sv[pv->spine_key_att[k]];
+			s->tts_isnull[k] = sn[pv->spine_key_att[k]];
+		}
+		s->tts_values[nk] = sv[plan->t_att];
+		s->tts_isnull[nk] = sn[plan->t_att];
+		s->tts_values[nk + 1] = Int64GetDatum(r->pos);
+		s->tts_isnull[nk + 1] = false;
+		ExecStoreVirtualTuple(s);
+		tuplesort_puttupleslot(pv->spine_sort, s);
+	}
+	r->pos++;
+	CHECK_FOR_INTERRUPTS();
+	return true;
 }
 
 static void
@@ -775,19 +879,19 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	Tuplestorestate *spine;
 	TupleTableSlot *spine_slot;
 	SPIPlanPtr	sp;
-	Portal		portal;
-	int64		pos = 0;
-	TimestampTz min_t = DT_NOEND;
-	TimestampTz max_t = DT_NOBEGIN;
+	SPIExecuteOptions opts;
+	SpineReceiver sr;
+	int			ret;
+	int64		pos;
+	TimestampTz min_t;
+	TimestampTz max_t;
 	ListCell   *lc;
 	Datum	   *values;
 	bool	   *nulls;
-	Datum	   *sv = NULL;
-	bool	   *sn = NULL;
 	MemoryContext outer = CurrentMemoryContext;
 
 	plan = plan_from_args(fcinfo, 0);
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo))
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("fs_get_historical_features must be called in FROM: SELECT * FROM fs_get_historical_features(...) AS t(...)")));
@@ -798,62 +902,35 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	foreach(lc, plan->views)
 		begin_view_sorts(lfirst(lc));
 	spine = tuplestore_begin_heap(false, false, work_mem);
+	memset(&sr, 0, sizeof(sr));
+	sr.pub.receiveSlot = spine_receive;
+	sr.pub.rStartup = receiver_noop_startup;
+	sr.pub.rShutdown = receiver_noop;
+	sr.pub.rDestroy = receiver_noop;
+	sr.pub.mydest = DestNone;
+	sr.plan = plan;
+	sr.spine = spine;
+	sr.min_t = DT_NOEND;
+	sr.max_t = DT_NOBEGIN;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	sp = SPI_prepare(plan->spine_sql, 0, NULL);
 	if (sp == NULL)
 		elog(ERROR, "pushsource: could not read the spine: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, sp, NULL, NULL, true);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, PIT_FETCH);
-		if (SPI_processed == 0)
-			break;
-		if (sv == NULL)
-		{
-			sv = MemoryContextAlloc(outer, sizeof(Datum) * SPI_tuptable->tupdesc->natts);
-			sn = MemoryContextAlloc(outer, sizeof(bool) * SPI_tuptable->tupdesc->natts);
-		}
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-
-			heap_deform_tuple(tup, desc, sv, sn);
-			tuplestore_putvalues(spine, plan->spine_desc, sv, sn);
-			if (!sn[plan->t_att])
-			{
-				TimestampTz t = DatumGetTimestampTz(sv[plan->t_att]);
-
-				min_t = Min(min_t, t);
-				max_t = Max(max_t, t);
-			}
-			foreach(lc, plan->views)
-			{
-				PitView    *pv = lfirst(lc);
-				TupleTableSlot *slot = pv->sort_slot;
-				int			nk = pv->view->nkeys;
-
-				ExecClearTuple(slot);
-				for (int k = 0; k < nk; k++)
-				{
-					slot->tts_values[k] = sv[pv->spine_key_att[k]];
-					slot->tts_isnull[k] = sn[pv->spine_key_att[k]];
-				}
-				slot->tts_values[nk] = sv[plan->t_att];
-				slot->tts_isnull[nk] = sn[plan->t_att];
-				slot->tts_values[nk + 1] = Int64GetDatum(pos);
-				slot->tts_isnull[nk + 1] = false;
-				ExecStoreVirtualTuple(slot);
-				tuplesort_puttupleslot(pv->spine_sort, slot);
-			}
-			pos++;
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
+	memset(&opts, 0, sizeof(opts));
+	opts.read_only = false;		/* the spine query is the user's own */
+	opts.dest = (DestReceiver *) &sr;
+	/* with our own receiver (DestNone) SPI reports SPI_OK_UTILITY */
+	ret = SPI_execute_plan_extended(sp, &opts);
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("the spine must be a query that returns rows")));
 	SPI_finish();
 	MemoryContextSwitchTo(outer);
+	pos = sr.pos;
+	min_t = sr.min_t;
+	max_t = sr.max_t;
 
 	/* 2. the as-of merge per view */
 	foreach(lc, plan->views)
