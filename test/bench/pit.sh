@@ -1,0 +1,347 @@
+#!/usr/bin/env bash
+# `make bench-pit`: the point-in-time join target of DESIGN.md (issue 3),
+# measured against two baselines in the same run, on a throwaway cluster:
+#
+#   pushsource   SELECT <aggregate> FROM pushsource.fs_get_historical_features(
+#                    'pit_spine', ARRAY['pit_fv']) AS t(...)
+#   LATERAL      SELECT <aggregate> FROM pit_spine s LEFT JOIN LATERAL (SELECT
+#                    ... ORDER BY ts DESC, _fs_ingest_id DESC LIMIT 1) ON true,
+#                    btree index on the offline store's (user_id, ts)
+#   DuckDB       SELECT <aggregate> FROM spine s ASOF LEFT JOIN features f
+#                    ON s.user_id = f.user_id AND s.ts >= f.ts (ttl applied
+#                    after), threads = 2, on tables loaded beforehand from CSV
+#                    files exported from the same PostgreSQL tables
+#
+# All three compute the same aggregate over the joined rows, which is also
+# the correctness check: count(*), count(value) and sum((value * 2^20 + 1) *
+# row_id) (values are multiples of 2^-20, so the sum is an exact integer that
+# depends on which spine row got which value).  The three must agree exactly,
+# or the script fails.  Speed never fails it.
+#
+# Timed: the one query, in a fresh session (psql \timing) for PostgreSQL; the
+# one query after the CSV load (performance.now() around runAndReadAll) for
+# DuckDB.  The loads and the export are not timed.
+#
+#   BENCH_SCALE=0.1          scale the sizes (default 1: 1M spine rows, 5M
+#                            feature rows, 100k keys)
+#   BENCH_ROUNDS=3           timed runs of pushsource and of DuckDB (median)
+#   BENCH_LATERAL_ROUNDS=1   timed runs of the LATERAL baseline (median)
+#   BENCH_PS_INDEX=1         also time pushsource with the baseline's index
+#                            on the offline store (0: skip)
+#   BENCH_PERF=0             1: after the timed runs, profile one more
+#                            pushsource run with perf record -g on its backend
+#                            (report in test/bench/results/pit-perf.txt)
+#   BENCH_PERF_CALLGRAPH=fp  perf's call graphs: fp (perf record -g) or dwarf
+#                            (unwinds through PostgreSQL's frame-pointer-less,
+#                            stripped code; bigger perf.data)
+#   BENCH_WORK_MEM=          work_mem of the cluster (default: PostgreSQL's)
+#   BENCH_DUCKDB_VERSION=1.5.6-r.1   @duckdb/node-api version to install
+#   BENCH_PORT=55498         port of the throwaway cluster (unix socket only)
+#
+# DuckDB is installed by this script only (npm, into test/bench/.duckdb,
+# gitignored); it is no dependency of the extension.  Runs as root, like
+# `make test`; the server runs as the postgres user.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bench=$top/test/bench
+cd "$top"
+
+if [ "$(id -u)" != 0 ]; then
+  echo "bench-pit: run as root (the cluster is started as the postgres user)" >&2
+  exit 1
+fi
+command -v node >/dev/null && command -v npm >/dev/null ||
+  { echo "bench-pit: needs node and npm (for DuckDB, the baseline)" >&2; exit 1; }
+
+test/setup.sh
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+make -s PG_CONFIG="$PG_CONFIG"
+make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+bindir=$("$PG_CONFIG" --bindir)
+
+SCALE=${BENCH_SCALE:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
+LAT_ROUNDS=${BENCH_LATERAL_ROUNDS:-1}
+PS_INDEX=${BENCH_PS_INDEX:-1}
+PERF=${BENCH_PERF:-0}
+PERF_CG=${BENCH_PERF_CALLGRAPH:-fp}
+WORK_MEM=${BENCH_WORK_MEM:-}
+DUCKDB_VERSION=${BENCH_DUCKDB_VERSION:-1.5.6-r.1}
+PORT=${BENCH_PORT:-55498}
+N_SPINE=$(awk -v s="$SCALE" 'BEGIN { n = int(1000000 * s); print (n < 1000 ? 1000 : n) }')
+N_FEAT=$(awk -v s="$SCALE" 'BEGIN { n = int(5000000 * s); print (n < 5000 ? 5000 : n) }')
+N_KEYS=$(awk -v s="$SCALE" 'BEGIN { n = int(100000 * s); print (n < 100 ? 100 : n) }')
+THREADS=2
+
+mkdir -p "$bench/results"
+results=$bench/results/pit-latest.txt
+: >"$results"
+say() { echo "$*" | tee -a "$results"; }
+fail() { say "CORRECTNESS FAILURE: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------
+# DuckDB (baseline only): installed into a gitignored directory
+# ---------------------------------------------------------------------------
+duckdir=$bench/.duckdb
+have=$(node -p "require('$duckdir/node_modules/@duckdb/node-api/package.json').version" 2>/dev/null || true)
+if [ "$have" != "$DUCKDB_VERSION" ]; then
+  echo "bench-pit: npm install @duckdb/node-api@$DUCKDB_VERSION into $duckdir"
+  mkdir -p "$duckdir"
+  npm install --prefix "$duckdir" --no-audit --no-fund --loglevel=error \
+      "@duckdb/node-api@$DUCKDB_VERSION" >/dev/null
+fi
+
+# ---------------------------------------------------------------------------
+# Throwaway cluster
+# ---------------------------------------------------------------------------
+work=$(mktemp -d /tmp/pushsource-bench-pit.XXXXXX)
+chown postgres: "$work"
+chmod 700 "$work"
+as_pg() { su postgres -s /bin/bash -c "$1"; }
+bgpids=()
+cleanup() {
+  for p in "${bgpids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -f "$work/data/postmaster.pid" ]; then
+    as_pg "'$bindir/pg_ctl' -D '$work/data' -m fast -w stop" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+as_pg "'$bindir/initdb' -D '$work/data' -U postgres -A trust -E UTF8 --no-sync" >"$work/initdb.log" 2>&1 ||
+  { cat "$work/initdb.log" >&2; exit 1; }
+cat >>"$work/data/postgresql.conf" <<EOF
+# pushsource point-in-time benchmark: defaults, except memory and checkpoint spacing
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$work'
+shared_preload_libraries = 'pg_cron'
+cron.database_name = 'postgres'
+shared_buffers = 1GB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+EOF
+[ -z "$WORK_MEM" ] || echo "work_mem = '$WORK_MEM'" >>"$work/data/postgresql.conf"
+as_pg "'$bindir/pg_ctl' -D '$work/data' -l '$work/server.log' -w start" >/dev/null ||
+  { cat "$work/server.log" >&2; exit 1; }
+
+PSQL=("$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$PORT" -U postgres -d postgres)
+sql() { "${PSQL[@]}" -At "$@"; }
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# timed SQL -> "SECONDS RESULT": one statement returning one row, in a fresh
+# session; SECONDS from psql's \timing (the statement, as the client sees it)
+timed() {
+  local out secs res
+  out=$(printf '\\timing on\n%s\n' "$1" | "${PSQL[@]}" -At 2>&1) || { echo "$out" >&2; return 1; }
+  secs=$(echo "$out" | grep -o 'Time: [0-9.]* ms' | awk '{ s += $2 } END { printf "%.3f", s / 1000 }')
+  res=$(echo "$out" | grep -E '^[0-9]+\|[0-9]+\|[0-9]*$' | tail -n 1)
+  [ -n "$res" ] || { echo "$out" >&2; return 1; }
+  echo "$secs $res"
+}
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+t0=$(date +%s.%N)
+sql -v nkeys="$N_KEYS" -v nfeat="$N_FEAT" -v nspine="$N_SPINE" -f "$bench/pit/setup.sql" >/dev/null
+t1=$(date +%s.%N)
+sql -c "CREATE EXTENSION pg_prewarm" >/dev/null
+
+OFF=pushsource_store.pit_fv_offline
+ncores=$(nproc)
+say "pushsource point-in-time join benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')  commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$top" diff --quiet HEAD -- src sql 2>/dev/null || echo ' (+ uncommitted changes to src/sql)')"
+say "machine: $ncores cores ($(uname -m)), $(awk '/MemTotal/ { printf "%.0f GB RAM", $2 / 1048576 }' /proc/meminfo); PostgreSQL $(sql -c 'SHOW server_version'); DuckDB $(node -p "require('$duckdir/node_modules/@duckdb/node-api/package.json').version") (node $(node --version)), threads=$THREADS"
+say "settings: shared_buffers=1GB max_wal_size=8GB checkpoint_timeout=30min work_mem=$(sql -c 'SHOW work_mem') max_parallel_workers_per_gather=$(sql -c 'SHOW max_parallel_workers_per_gather'), other settings default"
+say "data: BENCH_SCALE=$SCALE: spine $N_SPINE rows (user_id int8 uniform over $N_KEYS keys, ts uniform over 30 days);"
+say "      $N_FEAT feature rows (80% on 20% of the keys), 1% NULL values, unique (user_id, ts), loaded by INSERT INTO pushsource.pit_src SELECT in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (with the spine)"
+say "view: pit_fv, ttl 7 days, one float8 feature; offline store $(sql -c "SELECT pg_size_pretty(pg_table_size('$OFF'))")"
+say "timed: the query only, aggregate of the joined rows (count(*), count(value), sum((value*2^20+1)*row_id)), one row out;"
+say "       PostgreSQL: psql \\timing, fresh session; DuckDB: in-memory, tables loaded from CSV first (not timed), then the ASOF query"
+say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+say ""
+
+n=$(sql -c "SELECT count(*) FROM $OFF")
+[ "$n" = "$N_FEAT" ] || fail "offline store holds $n rows, expected $N_FEAT"
+dups=$(sql -c "SELECT count(*) FROM (SELECT 1 FROM $OFF GROUP BY user_id, ts HAVING count(*) > 1) d")
+[ "$dups" = 0 ] || fail "the generated feature rows repeat (user_id, ts) $dups times: the three joins may break ties differently"
+cols=$(sql -c "SELECT pushsource.fs_historical_features_columns('pit_spine', ARRAY['pit_fv'])")
+[ "$cols" = "row_id bigint, user_id bigint, ts timestamp with time zone, pit_fv__score double precision" ] ||
+  fail "unexpected column list of fs_get_historical_features: $cols"
+
+AGG="count(*), count(v), sum(coalesce(round(v * 1048576)::bigint + 1, 0) * row_id)"
+PS_Q="SELECT $AGG FROM pushsource.fs_get_historical_features('pit_spine', ARRAY['pit_fv'])
+        AS t(row_id bigint, user_id bigint, ts timestamptz, v double precision)"
+LAT_Q="SELECT $AGG FROM pit_spine s LEFT JOIN LATERAL (
+         SELECT o.score AS v FROM $OFF o
+          WHERE o.user_id = s.user_id AND o.ts <= s.ts AND o.ts >= s.ts - interval '7 days'
+          ORDER BY o.ts DESC, o._fs_ingest_id DESC LIMIT 1) f ON true"
+
+declare -A RES TIME
+# run_rounds KEY LABEL SQL ROUNDS: timed runs, median into TIME[KEY], every
+# run's result must be the same (into RES[KEY])
+run_rounds() {
+  local key=$1 label=$2 q=$3 rounds=$4 times="" out secs res
+  for r in $(seq 1 "$rounds"); do
+    out=$(timed "$q") || fail "$label: the query failed"
+    secs=${out%% *}; res=${out#* }
+    say "    run $r $label: $secs s   result $res"
+    [ -z "${RES[$key]:-}" ] || [ "${RES[$key]}" = "$res" ] || fail "$label: run $r gave $res, an earlier run ${RES[$key]}"
+    RES[$key]=$res
+    times+=" $secs"
+  done
+  TIME[$key]=$(echo "$times" | median)
+}
+
+prewarm() { sql -c "SELECT sum(pg_prewarm(c::regclass)) FROM unnest(ARRAY[$1]) c" >/dev/null; }
+
+# ---------------------------------------------------------------------------
+# 1. pushsource, offline store without index (as the extension creates it)
+# ---------------------------------------------------------------------------
+say "== pushsource: fs_get_historical_features, offline store without index"
+prewarm "'$OFF', 'pit_spine'"
+run_rounds ps "pushsource" "$PS_Q" "$ROUNDS"
+
+# ---------------------------------------------------------------------------
+# 2. DuckDB ASOF JOIN on the same data
+# ---------------------------------------------------------------------------
+say "== DuckDB: ASOF LEFT JOIN, threads=$THREADS (same rows, exported to CSV)"
+mkdir -p "$work/csv"
+chown postgres: "$work/csv"
+sql -c "SET timezone = 'UTC'" \
+    -c "COPY (SELECT row_id, user_id, ts::timestamp FROM pit_spine) TO '$work/csv/spine.csv' (FORMAT csv)" \
+    -c "COPY (SELECT user_id, ts::timestamp, score FROM $OFF) TO '$work/csv/features.csv' (FORMAT csv)" >/dev/null
+duck=$(node "$bench/pit/duckdb.cjs" "$work/csv" "$ROUNDS" "$THREADS") || fail "the DuckDB script failed"
+rm -rf "$work/csv"
+say "    load (not timed in the comparison): $(echo "$duck" | awk '$1 == "load" { print $2 }') s"
+times=""
+while read -r _ r secs res; do
+  say "    run $r duckdb: $secs s   result $res"
+  [ -z "${RES[duck]:-}" ] || [ "${RES[duck]}" = "$res" ] || fail "duckdb: run $r gave $res, an earlier run ${RES[duck]}"
+  RES[duck]=$res
+  times+=" $secs"
+done < <(echo "$duck" | grep '^run ')
+TIME[duck]=$(echo "$times" | median)
+
+# ---------------------------------------------------------------------------
+# 3. the baseline's index; pushsource again with it
+# ---------------------------------------------------------------------------
+sql -c "CREATE INDEX pit_fv_offline_user_ts ON $OFF (user_id, ts)" -c "VACUUM ANALYZE $OFF" -c "CHECKPOINT"
+prewarm "'$OFF', 'pushsource_store.pit_fv_offline_user_ts', 'pit_spine'"
+if [ "$PS_INDEX" != 0 ]; then
+  say "== pushsource: fs_get_historical_features, offline store with btree (user_id, ts)"
+  run_rounds psidx "pushsource+index" "$PS_Q" "$ROUNDS"
+fi
+
+# ---------------------------------------------------------------------------
+# 4. LEFT JOIN LATERAL ... LIMIT 1 with the index
+# ---------------------------------------------------------------------------
+say "== LATERAL: LEFT JOIN LATERAL (... ORDER BY ts DESC, _fs_ingest_id DESC LIMIT 1), btree (user_id, ts)"
+say "    plan: $(sql -c "EXPLAIN (COSTS OFF) $LAT_Q" | sed 's/^ *//; s/ *-> */ -> /' | paste -sd ' ' -)"
+run_rounds lat "lateral" "$LAT_Q" "$LAT_ROUNDS"
+
+# ---------------------------------------------------------------------------
+# Correctness: the same aggregate everywhere
+# ---------------------------------------------------------------------------
+for k in duck lat ${RES[psidx]:+psidx}; do
+  [ "${RES[$k]}" = "${RES[ps]}" ] ||
+    fail "results differ: pushsource ${RES[ps]}, $k ${RES[$k]} (count|count(value)|checksum)"
+done
+IFS='|' read -r rn rnv _ <<<"${RES[ps]}"
+[ "$rn" = "$N_SPINE" ] || fail "$rn result rows for $N_SPINE spine rows"
+say "    check ok: pushsource, DuckDB and LATERAL agree: $rn rows, $rnv with a value, checksum ${RES[ps]##*|}"
+nomatch=$(sql -c "SELECT count(*) FROM pit_spine s WHERE NOT EXISTS (SELECT 1 FROM $OFF o WHERE o.user_id = s.user_id AND o.ts <= s.ts)")
+say "    (of the $((rn - rnv)) NULLs: $nomatch spine rows have no feature row at or before T; the others are cut by the ttl or a NULL value)"
+
+# ---------------------------------------------------------------------------
+# Optional diagnostics of pushsource (index dropped again): the plans of its
+# nested queries (auto_explain, one run), then a profile of one more run.
+# The profile is system-wide (perf record -a) and keeps the postgres
+# processes: the feature scan may run with parallel workers, which are other
+# processes than the backend.
+# ---------------------------------------------------------------------------
+if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
+  sql -c "DROP INDEX pushsource_store.pit_fv_offline_user_ts" >/dev/null
+  perfout=$bench/results/pit-perf.txt
+  perfdata=$bench/results/pit-perf.data
+  : >"$perfout"
+
+  logpos=$(stat -c %s "$work/server.log")
+  out=$(timed "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 10; SET auto_explain.log_nested_statements = on;
+               SET auto_explain.log_analyze = on; SET auto_explain.log_timing = off; SET auto_explain.log_buffers = on;
+               $PS_Q") || fail "pushsource under auto_explain failed"
+  {
+    echo "== plans of the statements (>= 10 ms) of one pushsource run (auto_explain, ANALYZE without timing: $out)"
+    tail -c +$((logpos + 1)) "$work/server.log" | grep -v 'NOTICE\|STATEMENT' | sed 's/^[0-9-]* [0-9:.]* [A-Z]* \[[0-9]*\] //'
+    echo
+  } >>"$perfout"
+
+  marker="pit-profile-$$"
+  "${PSQL[@]}" -At -c "/* $marker */ SELECT pg_sleep(1); $PS_Q" >/dev/null &
+  qpid=$!; bgpids+=("$qpid")
+  bpid=""
+  for _ in $(seq 1 50); do
+    bpid=$(sql -c "SELECT pid FROM pg_stat_activity WHERE query LIKE '%$marker%' AND pid <> pg_backend_pid()")
+    [ -n "$bpid" ] && break
+    sleep 0.1
+  done
+  [ -n "$bpid" ] || fail "perf: the profiled backend was not found"
+  if [ "$PERF_CG" = dwarf ]; then cg=(-F 999 --call-graph dwarf); else cg=(-g); fi
+  perf record -q -a "${cg[@]}" -o "$perfdata" >/dev/null 2>&1 &
+  ppid=$!; bgpids+=("$ppid")
+  wait "$qpid"
+  kill -INT "$ppid" 2>/dev/null || true
+  wait "$ppid" || true
+  rep() { perf report -i "$perfdata" --comms postgres --percentage relative --stdio -g none "$@" 2>/dev/null | grep -v '^#' | grep -v '^$' | sed 's/  *$//; s/   */  /g'; }
+  {
+    echo "== perf record -a ${cg[*]} over one pushsource run (plus 1 s pg_sleep before it), postgres processes only, BENCH_SCALE=$SCALE"
+    echo "perf.data kept: $perfdata (backend pid $bpid; other pids are parallel workers)."
+    echo "PostgreSQL is stripped: its static functions show as addresses; postgres addresses between"
+    echo "ssup_datum_int32_cmp and tuplesort_begin_heap are tuplesort.c's static functions (sort, compare, merge)"
+    echo
+    if command -v python3 >/dev/null; then
+      echo "== summary (test/bench/pit/perf_summary.py: static functions of the stripped binary resolved by address)"
+      perf script -i "$perfdata" --comms postgres -F pid,ip,sym,dso 2>/dev/null | python3 "$bench/pit/perf_summary.py" "$bpid"
+      echo
+    fi
+    echo "== by process"
+    rep --no-children --sort pid
+    echo
+    echo "== self time by shared object"
+    rep --no-children --sort dso
+    echo
+    echo "== self time by symbol"
+    rep --no-children --sort dso,symbol --percent-limit 0.4
+    echo
+    echo "== with children (inclusive)"
+    rep --children --sort symbol --percent-limit 2
+    echo
+    echo "== self time with callers (top entries)"
+    perf report -i "$perfdata" --comms postgres --percentage relative --stdio --no-children --sort symbol \
+        --percent-limit 1.5 -g caller,2,callee,function,percent --max-stack 12 2>/dev/null | grep -v '^#' | grep -v '^$' | sed 's/  *$//'
+  } >>"$perfout"
+  say ""
+  say "profile of one pushsource run: $perfout (perf.data: $perfdata)"
+fi
+
+# ---------------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------------
+say ""
+say "$(printf '%-52s %-12s %-12s %8s   %s' bench pushsource baseline ratio target)"
+say "$(awk -v p="${TIME[ps]}" -v b="${TIME[duck]}" 'BEGIN { r = p / b
+  printf "%-52s %-12s %-12s %7.2fx   <= 1.5x (pushsource time / DuckDB time)  %s\n",
+         "PIT join vs DuckDB ASOF JOIN (2 threads)", p " s", b " s", r, (r <= 1.5) ? "met" : "MISSED" }')"
+say "$(awk -v p="${TIME[ps]}" -v b="${TIME[lat]}" 'BEGIN { r = b / p
+  printf "%-52s %-12s %-12s %7.2fx   >= 5.0x (LATERAL time / pushsource time) %s\n",
+         "PIT join vs LEFT JOIN LATERAL ... LIMIT 1 + index", p " s", b " s", r, (r >= 5) ? "met" : "MISSED" }')"
+if [ -n "${TIME[psidx]:-}" ]; then
+  say "$(awk -v p="${TIME[psidx]}" -v d="${TIME[duck]}" -v l="${TIME[lat]}" 'BEGIN {
+    printf "%-52s %-12s %-12s   (vs DuckDB %.2fx, LATERAL %.2fx faster)\n",
+           "(pushsource with the btree (user_id, ts) present)", p " s", "", p / d, l / p }')"
+fi
+say ""
+say "medians of $ROUNDS runs (pushsource, DuckDB), $LAT_ROUNDS run(s) (LATERAL); results identical on all sides"
+say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
