@@ -34,6 +34,13 @@
 #include "parser/parse_oper.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/typcache.h"
+#include "access/table.h"
+#include "common/hashfn.h"
+#include "storage/buffile.h"
+#include "storage/bufmgr.h"
+#include "utils/plancache.h"
 #include "tcop/dest.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -55,12 +62,19 @@ typedef struct PitView
 	int32	   *feat_typmods;
 	int		   *spine_key_att;	/* 0-based column of the key in the read spine */
 	SortSupportData *ssup;		/* per join key */
-	TupleDesc	sort_desc;		/* keys..., T, position */
-	Tuplesortstate *spine_sort;
-	TupleTableSlot *sort_slot;
-	TupleDesc	result_desc;	/* position, features... */
-	Tuplesortstate *result_sort;
-	TupleTableSlot *result_slot;
+	FmgrInfo   *hashfn;			/* per join key */
+	Oid		   *hashcoll;
+	/* partitions by key hash: spine (keys, T, pos) and feature rows */
+	int			nparts;
+	TupleDesc	spine_part_desc;
+	BufFile   **spine_parts;
+	BufFile   **feat_parts;
+	uint64	   *seen;			/* bitset of spine key hashes */
+	bool		ord_is_tid;		/* from_source: physical order breaks ties */
+	/* results (pos, features), bucketed by spine position */
+	TupleDesc	result_desc;
+	BufFile   **buckets;
+	MinimalTuple *loaded;		/* the current bucket, indexed by pos - base */
 } PitView;
 
 typedef struct PitPlan
@@ -73,6 +87,9 @@ typedef struct PitPlan
 	TupleDesc	out_desc;
 	char	   *columns;		/* "name type, ..." for AS t(...) */
 	bool		from_source;
+	int64		nrows;			/* spine rows read */
+	int64		bucket_rows;	/* spine positions per result bucket */
+	int			nbuckets;
 } PitPlan;
 
 /* ---------------------------------------------------------------------
@@ -453,56 +470,113 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
  * The join
  * --------------------------------------------------------------------- */
 
+/* ---------------------------------------------------------------------
+ * Temp-file runs of hashed minimal tuples
+ *
+ * A record is the 32-bit key hash followed by a MinimalTuple (whose first
+ * field is its length).  Partitions and result buckets are BufFiles, so
+ * they cost memory only for their buffers and spill as a temp file would.
+ * --------------------------------------------------------------------- */
+
+/*
+ * The memory that holds the BufFile structs: the receivers run inside SPI,
+ * whose executor memory is gone at SPI_finish.
+ */
+static MemoryContext pit_file_cxt = NULL;
+
 static void
-begin_view_sorts(PitView *pv)
+write_record(BufFile **file, uint32 hash, MinimalTuple tup)
+{
+	if (*file == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(pit_file_cxt);
+
+		*file = BufFileCreateTemp(false);
+		MemoryContextSwitchTo(old);
+	}
+	BufFileWrite(*file, &hash, sizeof(hash));
+	BufFileWrite(*file, tup, tup->t_len);
+}
+
+/* Next record of a run being read, allocated in the current context. */
+static MinimalTuple
+read_record(BufFile *file, uint32 *hash)
+{
+	uint32		len;
+	MinimalTuple tup;
+
+	if (BufFileRead(file, hash, sizeof(uint32)) != sizeof(uint32))
+		return NULL;
+	if (BufFileRead(file, &len, sizeof(len)) != sizeof(len))
+		elog(ERROR, "pushsource: truncated point-in-time temp file");
+	tup = palloc(len);
+	tup->t_len = len;
+	if (BufFileRead(file, (char *) tup + sizeof(len), len - sizeof(len)) != len - sizeof(len))
+		elog(ERROR, "pushsource: truncated point-in-time temp file");
+	return tup;
+}
+
+static void
+rewind_run(BufFile *file)
+{
+	if (BufFileSeek(file, 0, 0, SEEK_SET) != 0)
+		elog(ERROR, "pushsource: could not rewind a point-in-time temp file");
+}
+
+#define SEEN_BITS (1 << 20)
+
+static uint32
+hash_keys(PitView *pv, Datum *vals)
+{
+	uint32		h = 0;
+
+	for (int k = 0; k < pv->view->nkeys; k++)
+		h = hash_combine(h, DatumGetUInt32(FunctionCall1Coll(&pv->hashfn[k], pv->hashcoll[k], vals[k])));
+	return h;
+}
+
+/* Hash functions, partition files and descriptors of one view. */
+static void
+begin_view_join(PitView *pv, int nparts, bool from_source)
 {
 	PsView	   *v = pv->view;
 	PsSource   *src = v->source;
 	int			nk = v->nkeys;
-	AttrNumber *atts = palloc(sizeof(AttrNumber) * (nk + 2));
-	Oid		   *ops = palloc(sizeof(Oid) * (nk + 2));
-	Oid		   *colls = palloc(sizeof(Oid) * (nk + 2));
-	bool	   *nf = palloc(sizeof(bool) * (nk + 2));
-	Oid			ltOpr;
 
-	pv->sort_desc = CreateTemplateTupleDesc(nk + 2);
+	pv->hashfn = palloc0(sizeof(FmgrInfo) * Max(nk, 1));
+	pv->hashcoll = palloc0(sizeof(Oid) * Max(nk, 1));
+	pv->spine_part_desc = CreateTemplateTupleDesc(nk + 2);
 	for (int k = 0; k < nk; k++)
 	{
 		PsColumn   *c = &src->cols[v->key_cols[k]];
+		TypeCacheEntry *tc = lookup_type_cache(c->type->typid, TYPECACHE_HASH_PROC_FINFO);
 
-		TupleDescInitEntry(pv->sort_desc, k + 1, c->name, c->type->typid, c->type->typmod, 0);
-		atts[k] = k + 1;
-		ps_lt_operator(c->type->typid, &ops[k]);
-		colls[k] = get_typcollation(c->type->typid);
-		nf[k] = false;
+		if (!OidIsValid(tc->hash_proc_finfo.fn_oid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("join key \"%s\" of feature view \"%s\" has type %s, which has no hash function",
+							c->name, v->name, format_type_be(c->type->typid))));
+		fmgr_info_copy(&pv->hashfn[k], &tc->hash_proc_finfo, CurrentMemoryContext);
+		pv->hashcoll[k] = get_typcollation(c->type->typid);
+		TupleDescInitEntry(pv->spine_part_desc, k + 1, c->name, c->type->typid, c->type->typmod, 0);
 	}
-	TupleDescInitEntry(pv->sort_desc, nk + 1, "t", TIMESTAMPTZOID, -1, 0);
-	TupleDescInitEntry(pv->sort_desc, nk + 2, "pos", INT8OID, -1, 0);
-	ps_lt_operator(TIMESTAMPTZOID, &ltOpr);
-	atts[nk] = nk + 1;
-	ops[nk] = ltOpr;
-	colls[nk] = InvalidOid;
-	nf[nk] = false;
-	pv->spine_sort = tuplesort_begin_heap(pv->sort_desc, nk + 1, atts, ops, colls, nf,
-										  work_mem, NULL, TUPLESORT_NONE);
-	pv->sort_slot = MakeSingleTupleTableSlot(pv->sort_desc, &TTSOpsMinimalTuple);
+	TupleDescInitEntry(pv->spine_part_desc, nk + 1, "t", TIMESTAMPTZOID, -1, 0);
+	TupleDescInitEntry(pv->spine_part_desc, nk + 2, "pos", INT8OID, -1, 0);
 
 	pv->result_desc = CreateTemplateTupleDesc(pv->nfeat + 1);
 	TupleDescInitEntry(pv->result_desc, 1, "pos", INT8OID, -1, 0);
 	for (int f = 0; f < pv->nfeat; f++)
 		TupleDescInitEntry(pv->result_desc, f + 2, pv->out_names[f], pv->feat_types[f],
 						   pv->feat_typmods[f], 0);
-	ps_lt_operator(INT8OID, &ltOpr);
-	atts[0] = 1;
-	ops[0] = ltOpr;
-	colls[0] = InvalidOid;
-	nf[0] = false;
-	pv->result_sort = tuplesort_begin_heap(pv->result_desc, 1, atts, ops, colls, nf,
-										   work_mem, NULL, TUPLESORT_NONE);
-	pv->result_slot = MakeSingleTupleTableSlot(pv->result_desc, &TTSOpsMinimalTuple);
+
+	pv->nparts = nparts;
+	pv->spine_parts = palloc0(sizeof(BufFile *) * nparts);
+	pv->feat_parts = palloc0(sizeof(BufFile *) * nparts);
+	pv->seen = palloc0(SEEN_BITS / 8);
+	pv->ord_is_tid = from_source;
 }
 
-/* The feature rows a view can contribute, in (keys, ts, ingest order) order. */
+/* The feature rows a view can contribute: keys, ts, ingest order, features. */
 static char *
 feature_query(PitView *pv, bool from_source, bool bounded_below)
 {
@@ -510,76 +584,31 @@ feature_query(PitView *pv, bool from_source, bool bounded_below)
 	PsSource   *src = v->source;
 	const char *ts = quote_identifier(src->cols[src->ts_col].name);
 	StringInfoData sql;
-	StringInfoData order;
 
 	initStringInfo(&sql);
-	initStringInfo(&order);
 	appendStringInfoString(&sql, "SELECT ");
 	for (int k = 0; k < v->nkeys; k++)
-	{
-		const char *kn = quote_identifier(src->cols[v->key_cols[k]].name);
-
-		appendStringInfo(&sql, "%s, ", kn);
-		appendStringInfo(&order, "%s, ", kn);
-	}
-	appendStringInfo(&sql, "%s", ts);
+		appendStringInfo(&sql, "%s, ", quote_identifier(src->cols[v->key_cols[k]].name));
+	/*
+	 * The source log has no ingest-order column: its physical order is
+	 * insertion order for an append-only table, and only breaks ties of
+	 * equal event times.
+	 */
+	appendStringInfo(&sql, "%s, %s", ts, from_source ? "ctid" : PS_INGEST_COL);
 	for (int f = 0; f < pv->nfeat; f++)
 		appendStringInfo(&sql, ", %s", quote_identifier(src->cols[pv->feat_cols[f]].name));
-	if (from_source)
-	{
-		/*
-		 * The log has no ingest-order column: physical order is insertion
-		 * order for an append-only table, and only breaks ties of equal
-		 * event times.
-		 */
-		appendStringInfo(&sql, " FROM %s WHERE %s OPERATOR(pg_catalog.<=) $1",
-						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(src->relid)),
-													get_rel_name(src->relid)), ts);
-		if (v->has_start_time)
-			appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.>=) $3", ts);
-		appendStringInfo(&order, "%s, ctid", ts);
-	}
-	else
-	{
-		appendStringInfo(&sql, " FROM %s WHERE %s OPERATOR(pg_catalog.<=) $1",
-						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(v->offline_relid)),
-													get_rel_name(v->offline_relid)), ts);
-		appendStringInfo(&order, "%s, " PS_INGEST_COL, ts);
-	}
+	appendStringInfo(&sql, " FROM %s WHERE %s OPERATOR(pg_catalog.<=) $1",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(from_source ? src->relid : v->offline_relid)),
+												get_rel_name(from_source ? src->relid : v->offline_relid)),
+					 ts);
+	if (from_source && v->has_start_time)
+		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.>=) $3", ts);
 	for (int k = 0; k < v->nkeys; k++)
 		appendStringInfo(&sql, " AND %s IS NOT NULL", quote_identifier(src->cols[v->key_cols[k]].name));
 	if (bounded_below)
 		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.>=) $2", ts);
-	appendStringInfo(&sql, " ORDER BY %s", order.data);
 	return sql.data;
 }
-
-/* ---------------------------------------------------------------------
- * The as-of merge, as a DestReceiver: the feature scan pushes its rows,
- * in (keys, ts, ingest order) order, straight from the executor, and each
- * spine row (pulled from the sorted spine) is answered as soon as a feature
- * row beyond it in (keys, time) arrives.  'best' is the last feature row
- * seen; it answers a spine row when it has the same keys.
- * --------------------------------------------------------------------- */
-
-typedef struct MergeReceiver
-{
-	DestReceiver pub;
-	PitView    *pv;
-	int			nk;
-	bool		spine_done;
-	bool		has_best;
-	int			nbest;			/* keys, ts, features */
-	Datum	   *best_vals;
-	bool	   *best_nulls;
-	bool	   *byval;
-	int16	   *typlen;
-	MemoryContext bestcxt[2];
-	int			which;
-	TimestampTz t;				/* T of the current spine row */
-	bool		t_null;
-	bool		key_null;
-} MergeReceiver;
 
 static void
 receiver_noop_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
@@ -591,198 +620,9 @@ receiver_noop(DestReceiver *self)
 {
 }
 
-static void
-advance_spine(MergeReceiver *r)
-{
-	TupleTableSlot *s = r->pv->sort_slot;
-
-	if (!tuplesort_gettupleslot(r->pv->spine_sort, true, false, s, NULL))
-	{
-		r->spine_done = true;
-		return;
-	}
-	slot_getallattrs(s);
-	r->key_null = false;
-	for (int k = 0; k < r->nk; k++)
-		r->key_null |= s->tts_isnull[k];
-	r->t_null = s->tts_isnull[r->nk];
-	r->t = r->t_null ? 0 : DatumGetTimestampTz(s->tts_values[r->nk]);
-}
-
-/* Spine keys against a row's keys (nulls last, as the spine is sorted). */
-static int
-compare_spine_keys(MergeReceiver *r, Datum *vals, bool *nulls)
-{
-	TupleTableSlot *s = r->pv->sort_slot;
-
-	for (int k = 0; k < r->nk; k++)
-	{
-		int			c = ApplySortComparator(s->tts_values[k], s->tts_isnull[k],
-											vals[k], nulls[k], &r->pv->ssup[k]);
-
-		if (c != 0)
-			return c;
-	}
-	return 0;
-}
-
-/* Answer the current spine row with 'best', then move to the next one. */
-static void
-emit_spine_row(MergeReceiver *r)
-{
-	PitView    *pv = r->pv;
-	PsView	   *v = pv->view;
-	TupleTableSlot *out = pv->result_slot;
-	bool		match = r->has_best && !r->key_null && !r->t_null &&
-		compare_spine_keys(r, r->best_vals, r->best_nulls) == 0;
-
-	if (match && v->has_ttl)
-	{
-		TimestampTz lo = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-																 TimestampTzGetDatum(r->t),
-																 IntervalPGetDatum(&v->ttl)));
-
-		match = DatumGetTimestampTz(r->best_vals[r->nk]) >= lo;
-	}
-	if (match && v->has_start_time && r->t < v->start_time)
-		match = false;
-
-	ExecClearTuple(out);
-	out->tts_values[0] = pv->sort_slot->tts_values[r->nk + 1];
-	out->tts_isnull[0] = false;
-	for (int f = 0; f < pv->nfeat; f++)
-	{
-		out->tts_values[f + 1] = match ? r->best_vals[r->nk + 1 + f] : (Datum) 0;
-		out->tts_isnull[f + 1] = match ? r->best_nulls[r->nk + 1 + f] : true;
-	}
-	ExecStoreVirtualTuple(out);
-	tuplesort_puttupleslot(pv->result_sort, out);
-	advance_spine(r);
-}
-
-static bool
-merge_receive(TupleTableSlot *slot, DestReceiver *self)
-{
-	MergeReceiver *r = (MergeReceiver *) self;
-	int			nk = r->nk;
-	TimestampTz fts;
-	MemoryContext old;
-
-	slot_getallattrs(slot);
-	fts = DatumGetTimestampTz(slot->tts_values[nk]);
-
-	/* every spine row before this feature row in (keys, time) is answered */
-	while (!r->spine_done)
-	{
-		int			c = compare_spine_keys(r, slot->tts_values, slot->tts_isnull);
-
-		if (c < 0 || (c == 0 && !r->t_null && r->t < fts))
-			emit_spine_row(r);
-		else
-			break;
-	}
-
-	/* this row is now the latest seen */
-	r->which ^= 1;
-	MemoryContextReset(r->bestcxt[r->which]);
-	old = MemoryContextSwitchTo(r->bestcxt[r->which]);
-	for (int i = 0; i < r->nbest; i++)
-	{
-		r->best_nulls[i] = slot->tts_isnull[i];
-		r->best_vals[i] = (slot->tts_isnull[i] || r->byval[i]) ? slot->tts_values[i]
-			: datumCopy(slot->tts_values[i], false, r->typlen[i]);
-	}
-	MemoryContextSwitchTo(old);
-	r->has_best = true;
-	CHECK_FOR_INTERRUPTS();
-	return true;
-}
-
-static void
-merge_view(PitView *pv, bool from_source, TimestampTz min_t, TimestampTz max_t)
-{
-	PsView	   *v = pv->view;
-	PsSource   *src = v->source;
-	MergeReceiver r;
-	ParamListInfo params = makeParamList(3);
-	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	SPIExecuteOptions opts;
-	SPIPlanPtr	plan;
-	bool		bounded = v->has_ttl;
-	int			ret;
-
-	memset(&r, 0, sizeof(r));
-	r.pub.receiveSlot = merge_receive;
-	r.pub.rStartup = receiver_noop_startup;
-	r.pub.rShutdown = receiver_noop;
-	r.pub.rDestroy = receiver_noop;
-	r.pub.mydest = DestNone;
-	r.pv = pv;
-	r.nk = v->nkeys;
-	r.nbest = v->nkeys + 1 + pv->nfeat;
-	r.best_vals = palloc(sizeof(Datum) * r.nbest);
-	r.best_nulls = palloc(sizeof(bool) * r.nbest);
-	r.byval = palloc(sizeof(bool) * r.nbest);
-	r.typlen = palloc(sizeof(int16) * r.nbest);
-	for (int i = 0; i < r.nbest; i++)
-	{
-		Oid			t = i < r.nk ? src->cols[v->key_cols[i]].type->typid
-			: i == r.nk ? TIMESTAMPTZOID : pv->feat_types[i - r.nk - 1];
-
-		get_typlenbyval(t, &r.typlen[i], &r.byval[i]);
-	}
-	r.bestcxt[0] = AllocSetContextCreate(CurrentMemoryContext, "pit best", ALLOCSET_SMALL_SIZES);
-	r.bestcxt[1] = AllocSetContextCreate(CurrentMemoryContext, "pit best", ALLOCSET_SMALL_SIZES);
-
-	params->numParams = 3;
-	for (int i = 0; i < 3; i++)
-	{
-		params->params[i].ptype = TIMESTAMPTZOID;
-		params->params[i].pflags = PARAM_FLAG_CONST;
-		params->params[i].isnull = false;
-	}
-	params->params[0].value = TimestampTzGetDatum(max_t);
-	params->params[1].value = bounded ?
-		DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(min_t),
-							IntervalPGetDatum(&v->ttl)) : TimestampTzGetDatum(min_t);
-	params->params[2].value = TimestampTzGetDatum(v->start_time);
-
-	tuplesort_performsort(pv->spine_sort);
-	advance_spine(&r);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	/*
-	 * Run to completion into our receiver, so the scan and its sort may use
-	 * parallel workers (a cursor could not).
-	 */
-	plan = SPI_prepare_cursor(feature_query(pv, from_source, bounded), 3, argtypes,
-							  CURSOR_OPT_PARALLEL_OK);
-	if (plan == NULL)
-		elog(ERROR, "pushsource: could not prepare the feature scan of \"%s\": %s",
-			 v->name, SPI_result_code_string(SPI_result));
-	memset(&opts, 0, sizeof(opts));
-	opts.params = params;
-	opts.read_only = true;
-	opts.dest = (DestReceiver *) &r;
-	ret = SPI_execute_plan_extended(plan, &opts);
-	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
-		elog(ERROR, "pushsource: the feature scan of \"%s\" failed", v->name);
-	SPI_finish();
-
-	/* spine rows after the last feature row */
-	while (!r.spine_done)
-		emit_spine_row(&r);
-
-	MemoryContextDelete(r.bestcxt[0]);
-	MemoryContextDelete(r.bestcxt[1]);
-	tuplesort_end(pv->spine_sort);
-	pv->spine_sort = NULL;
-	tuplesort_performsort(pv->result_sort);
-}
-
 /* ---------------------------------------------------------------------
- * Reading the spine, also as a DestReceiver
+ * Reading the spine: kept in order for the output, and per view its
+ * (keys, T, position) partitioned by key hash.
  * --------------------------------------------------------------------- */
 
 typedef struct SpineReceiver
@@ -793,6 +633,8 @@ typedef struct SpineReceiver
 	int64		pos;
 	TimestampTz min_t;
 	TimestampTz max_t;
+	Datum	   *vals;
+	bool	   *nulls;
 } SpineReceiver;
 
 static bool
@@ -814,29 +656,458 @@ spine_receive(TupleTableSlot *slot, DestReceiver *self)
 
 		r->min_t = Min(r->min_t, t);
 		r->max_t = Max(r->max_t, t);
-	}
-	foreach(lc, plan->views)
-	{
-		PitView    *pv = lfirst(lc);
-		TupleTableSlot *s = pv->sort_slot;
-		int			nk = pv->view->nkeys;
-
-		ExecClearTuple(s);
-		for (int k = 0; k < nk; k++)
+		foreach(lc, plan->views)
 		{
-			s->tts_values[k] = sv[pv->spine_key_att[k]];
-			s->tts_isnull[k] = sn[pv->spine_key_att[k]];
+			PitView    *pv = lfirst(lc);
+			int			nk = pv->view->nkeys;
+			bool		null_key = false;
+			uint32		h;
+			MinimalTuple mt;
+
+			for (int k = 0; k < nk; k++)
+			{
+				r->vals[k] = sv[pv->spine_key_att[k]];
+				r->nulls[k] = sn[pv->spine_key_att[k]];
+				null_key |= r->nulls[k];
+			}
+			if (null_key)
+				continue;		/* never matches: its features stay NULL */
+			r->vals[nk] = sv[plan->t_att];
+			r->nulls[nk] = false;
+			r->vals[nk + 1] = Int64GetDatum(r->pos);
+			r->nulls[nk + 1] = false;
+			h = hash_keys(pv, r->vals);
+			pv->seen[(h % SEEN_BITS) / 64] |= UINT64CONST(1) << (h % 64);
+			mt = heap_form_minimal_tuple(pv->spine_part_desc, r->vals, r->nulls);
+			write_record(&pv->spine_parts[h & (pv->nparts - 1)], h, mt);
+			pfree(mt);
 		}
-		s->tts_values[nk] = sv[plan->t_att];
-		s->tts_isnull[nk] = sn[plan->t_att];
-		s->tts_values[nk + 1] = Int64GetDatum(r->pos);
-		s->tts_isnull[nk + 1] = false;
-		ExecStoreVirtualTuple(s);
-		tuplesort_puttupleslot(pv->spine_sort, s);
 	}
 	r->pos++;
 	CHECK_FOR_INTERRUPTS();
 	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Scanning the feature rows: partitioned by key hash, as they come,
+ * skipping keys no spine row has.
+ * --------------------------------------------------------------------- */
+
+typedef struct FeatureReceiver
+{
+	DestReceiver pub;
+	PitView    *pv;
+} FeatureReceiver;
+
+static bool
+feature_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	PitView    *pv = ((FeatureReceiver *) self)->pv;
+	uint32		h;
+	bool		should_free;
+	MinimalTuple mt;
+
+	slot_getallattrs(slot);
+	h = hash_keys(pv, slot->tts_values);
+	if ((pv->seen[(h % SEEN_BITS) / 64] & (UINT64CONST(1) << (h % 64))) == 0)
+		return true;
+	mt = ExecFetchSlotMinimalTuple(slot, &should_free);
+	write_record(&pv->feat_parts[h & (pv->nparts - 1)], h, mt);
+	if (should_free)
+		pfree(mt);
+	CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * The as-of merge of one partition, in memory.  Both sides are sorted by
+ * (key hash, keys, time): any total order on keys works for an as-of merge
+ * as long as both sides share it, and comparing hashes first is cheap.
+ * --------------------------------------------------------------------- */
+
+typedef struct SpineEnt
+{
+	uint32		hash;
+	TimestampTz t;
+	int64		pos;
+	Datum	   *keys;
+} SpineEnt;
+
+typedef struct FeatEnt
+{
+	uint32		hash;
+	TimestampTz ts;
+	int64		ord;
+	Datum	   *keys;
+	MinimalTuple tup;
+} FeatEnt;
+
+static int
+compare_key_datums(PitView *pv, Datum *a, Datum *b)
+{
+	for (int k = 0; k < pv->view->nkeys; k++)
+	{
+		int			c = ApplySortComparator(a[k], false, b[k], false, &pv->ssup[k]);
+
+		if (c != 0)
+			return c;
+	}
+	return 0;
+}
+
+static int
+cmp_spine(const void *a, const void *b, void *arg)
+{
+	const SpineEnt *x = a;
+	const SpineEnt *y = b;
+	int			c;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if ((c = compare_key_datums(arg, x->keys, y->keys)) != 0)
+		return c;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int
+cmp_feat(const void *a, const void *b, void *arg)
+{
+	const FeatEnt *x = a;
+	const FeatEnt *y = b;
+	int			c;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if ((c = compare_key_datums(arg, x->keys, y->keys)) != 0)
+		return c;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/*
+ * The main sorts compare only (hash, time, order): integers, inlined.  Rows
+ * of different keys that share a hash are told apart per run in
+ * merge_partition, with the typed comparators above.
+ */
+#define ST_SORT sort_spine_fast
+#define ST_ELEMENT_TYPE SpineEnt
+#define ST_COMPARE(a, b) \
+	((a)->hash != (b)->hash ? ((a)->hash < (b)->hash ? -1 : 1) : \
+	 (a)->t != (b)->t ? ((a)->t < (b)->t ? -1 : 1) : \
+	 ((a)->pos < (b)->pos ? -1 : (a)->pos > (b)->pos))
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+#define ST_SORT sort_feat_fast
+#define ST_ELEMENT_TYPE FeatEnt
+#define ST_COMPARE(a, b) \
+	((a)->hash != (b)->hash ? ((a)->hash < (b)->hash ? -1 : 1) : \
+	 (a)->ts != (b)->ts ? ((a)->ts < (b)->ts ? -1 : 1) : \
+	 ((a)->ord < (b)->ord ? -1 : (a)->ord > (b)->ord))
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+static int64
+tid_order(Datum d)
+{
+	ItemPointer ip = (ItemPointer) DatumGetPointer(d);
+
+	return ((int64) ItemPointerGetBlockNumberNoCheck(ip) << 16) | ItemPointerGetOffsetNumberNoCheck(ip);
+}
+
+static void
+write_result(PitPlan *plan, PitView *pv, int64 pos, FeatEnt *f, TupleTableSlot *fslot,
+			 Datum *vals, bool *nulls)
+{
+	int			nk = pv->view->nkeys;
+	int64		b = pos / plan->bucket_rows;
+	MinimalTuple mt;
+
+	vals[0] = Int64GetDatum(pos);
+	nulls[0] = false;
+	ExecStoreMinimalTuple(f->tup, fslot, false);
+	slot_getallattrs(fslot);
+	for (int i = 0; i < pv->nfeat; i++)
+	{
+		vals[i + 1] = fslot->tts_values[nk + 2 + i];
+		nulls[i + 1] = fslot->tts_isnull[nk + 2 + i];
+	}
+	mt = heap_form_minimal_tuple(pv->result_desc, vals, nulls);
+	write_record(&pv->buckets[b], 0, mt);
+	pfree(mt);
+}
+
+/*
+ * As-of merge of spine rows and feature rows sorted alike.  With uniform
+ * all rows have the same keys and only times are compared.
+ */
+static void
+merge_run(PitPlan *plan, PitView *pv, SpineEnt *sp, int64 ns, FeatEnt *fe, int64 nf,
+		  bool uniform, TupleTableSlot *fslot, Datum *vals, bool *nulls)
+{
+	PsView	   *v = pv->view;
+	bool		ttl_fixed = v->has_ttl && v->ttl.month == 0 && v->ttl.day == 0;
+	int64		fi = 0;
+	int64		best = -1;
+
+	for (int64 i = 0; i < ns; i++)
+	{
+		SpineEnt   *s = &sp[i];
+		bool		match;
+
+		/* every feature row before (keys, T) in the shared order is seen */
+		while (fi < nf)
+		{
+			FeatEnt    *f = &fe[fi];
+			int			c = uniform ? 0 : compare_key_datums(pv, s->keys, f->keys);
+
+			if (c > 0 || (c == 0 && f->ts <= s->t))
+			{
+				best = fi++;
+				continue;
+			}
+			break;
+		}
+		match = best >= 0 &&
+			(uniform || compare_key_datums(pv, s->keys, fe[best].keys) == 0);
+		if (match && v->has_ttl)
+		{
+			TimestampTz lo = ttl_fixed ? s->t - v->ttl.time :
+			DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+													TimestampTzGetDatum(s->t),
+													IntervalPGetDatum(&v->ttl)));
+
+			match = fe[best].ts >= lo;
+		}
+		if (match && v->has_start_time && s->t < v->start_time)
+			match = false;
+		if (match)
+			write_result(plan, pv, s->pos, &fe[best], fslot, vals, nulls);
+	}
+	CHECK_FOR_INTERRUPTS();
+}
+
+static void
+merge_partition(PitPlan *plan, PitView *pv, int p, TupleDesc fdesc, MemoryContext cxt)
+{
+	PsView	   *v = pv->view;
+	int			nk = v->nkeys;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	SpineEnt   *sp = NULL;
+	FeatEnt    *fe = NULL;
+	int64		ns = 0,
+				nf = 0,
+				cap;
+	MinimalTuple mt;
+	uint32		h;
+	TupleTableSlot *sslot = MakeSingleTupleTableSlot(pv->spine_part_desc, &TTSOpsMinimalTuple);
+	TupleTableSlot *fslot = MakeSingleTupleTableSlot(fdesc, &TTSOpsMinimalTuple);
+	Datum	   *vals = palloc(sizeof(Datum) * (pv->nfeat + 1));
+	bool	   *nulls = palloc(sizeof(bool) * (pv->nfeat + 1));
+	int64		fi = 0;
+	int64		si = 0;
+
+	/* load the spine part */
+	rewind_run(pv->spine_parts[p]);
+	cap = 1024;
+	sp = palloc(sizeof(SpineEnt) * cap);
+	while ((mt = read_record(pv->spine_parts[p], &h)) != NULL)
+	{
+		if (ns == cap)
+		{
+			cap *= 2;
+			sp = repalloc_huge(sp, sizeof(SpineEnt) * cap);
+		}
+		ExecStoreMinimalTuple(mt, sslot, false);
+		slot_getallattrs(sslot);
+		sp[ns].hash = h;
+		sp[ns].keys = palloc(sizeof(Datum) * Max(nk, 1));
+		memcpy(sp[ns].keys, sslot->tts_values, sizeof(Datum) * nk);
+		sp[ns].t = DatumGetTimestampTz(sslot->tts_values[nk]);
+		sp[ns].pos = DatumGetInt64(sslot->tts_values[nk + 1]);
+		ns++;
+	}
+	BufFileClose(pv->spine_parts[p]);
+	pv->spine_parts[p] = NULL;
+
+	/* load the feature part */
+	if (pv->feat_parts[p] != NULL)
+	{
+		rewind_run(pv->feat_parts[p]);
+		cap = 1024;
+		fe = palloc(sizeof(FeatEnt) * cap);
+		while ((mt = read_record(pv->feat_parts[p], &h)) != NULL)
+		{
+			if (nf == cap)
+			{
+				cap *= 2;
+				fe = repalloc_huge(fe, sizeof(FeatEnt) * cap);
+			}
+			ExecStoreMinimalTuple(mt, fslot, false);
+			slot_getallattrs(fslot);
+			fe[nf].hash = h;
+			fe[nf].tup = mt;
+			fe[nf].keys = palloc(sizeof(Datum) * Max(nk, 1));
+			memcpy(fe[nf].keys, fslot->tts_values, sizeof(Datum) * nk);
+			fe[nf].ts = DatumGetTimestampTz(fslot->tts_values[nk]);
+			fe[nf].ord = pv->ord_is_tid ? tid_order(fslot->tts_values[nk + 1])
+				: DatumGetInt64(fslot->tts_values[nk + 1]);
+			nf++;
+		}
+		BufFileClose(pv->feat_parts[p]);
+		pv->feat_parts[p] = NULL;
+	}
+
+	sort_spine_fast(sp, ns);
+	if (nf > 0)
+		sort_feat_fast(fe, nf);
+
+	/* merge run by run of equal hash */
+	while (si < ns)
+	{
+		uint32		h = sp[si].hash;
+		int64		s_end = si;
+		int64		f_beg;
+		int64		f_end;
+		bool		uniform = true;
+
+		while (s_end < ns && sp[s_end].hash == h)
+			s_end++;
+		while (fi < nf && fe[fi].hash < h)
+			fi++;
+		f_beg = fi;
+		while (fi < nf && fe[fi].hash == h)
+			fi++;
+		f_end = fi;
+		if (f_beg == f_end)
+		{
+			si = s_end;			/* no feature row has these keys */
+			continue;
+		}
+		for (int64 i = si + 1; uniform && i < s_end; i++)
+			uniform = compare_key_datums(pv, sp[si].keys, sp[i].keys) == 0;
+		for (int64 j = f_beg; uniform && j < f_end; j++)
+			uniform = compare_key_datums(pv, sp[si].keys, fe[j].keys) == 0;
+		if (!uniform)
+		{
+			/* a hash shared by different keys: order the run by keys too */
+			qsort_arg(sp + si, s_end - si, sizeof(SpineEnt), cmp_spine, pv);
+			qsort_arg(fe + f_beg, f_end - f_beg, sizeof(FeatEnt), cmp_feat, pv);
+		}
+		merge_run(plan, pv, sp + si, s_end - si, fe + f_beg, f_end - f_beg, uniform,
+				  fslot, vals, nulls);
+		si = s_end;
+	}
+	ExecDropSingleTupleTableSlot(sslot);
+	ExecDropSingleTupleTableSlot(fslot);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(cxt);
+}
+
+/* Scan one view's feature rows into partitions, then merge partition by partition. */
+static void
+join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
+{
+	PsView	   *v = pv->view;
+	FeatureReceiver r;
+	ParamListInfo params = makeParamList(3);
+	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	SPIExecuteOptions opts;
+	SPIPlanPtr	splan;
+	bool		bounded = v->has_ttl;
+	int			ret;
+	int			save_nestlevel;
+	TupleDesc	fdesc = NULL;
+	MemoryContext cxt;
+	MemoryContext outer = CurrentMemoryContext;
+
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = feature_receive;
+	r.pub.rStartup = receiver_noop_startup;
+	r.pub.rShutdown = receiver_noop;
+	r.pub.rDestroy = receiver_noop;
+	r.pub.mydest = DestNone;
+	r.pv = pv;
+
+	params->numParams = 3;
+	for (int i = 0; i < 3; i++)
+	{
+		params->params[i].ptype = TIMESTAMPTZOID;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].isnull = false;
+	}
+	params->params[0].value = TimestampTzGetDatum(max_t);
+	params->params[1].value = bounded ?
+		DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(min_t),
+							IntervalPGetDatum(&v->ttl)) : TimestampTzGetDatum(min_t);
+	params->params[2].value = TimestampTzGetDatum(v->start_time);
+
+	/* a plain scan: JIT compilation would cost more than it saves */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	splan = SPI_prepare(feature_query(pv, plan->from_source, bounded), 3, argtypes);
+	if (splan == NULL)
+		elog(ERROR, "pushsource: could not prepare the feature scan of \"%s\": %s",
+			 v->name, SPI_result_code_string(SPI_result));
+	memset(&opts, 0, sizeof(opts));
+	opts.params = params;
+	opts.read_only = true;
+	opts.dest = (DestReceiver *) &r;
+	ret = SPI_execute_plan_extended(splan, &opts);
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "pushsource: the feature scan of \"%s\" failed", v->name);
+	{
+		/* the descriptor of the scanned rows, for reading them back */
+		CachedPlanSource *ps = linitial(SPI_plan_get_plan_sources(splan));
+		MemoryContext spi = MemoryContextSwitchTo(outer);
+
+		fdesc = CreateTupleDescCopy(ps->resultDesc);
+		MemoryContextSwitchTo(spi);
+	}
+	SPI_finish();
+	AtEOXact_GUC(true, save_nestlevel);
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "pit partition", ALLOCSET_DEFAULT_SIZES);
+	for (int p = 0; p < pv->nparts; p++)
+		if (pv->spine_parts[p] != NULL)
+			merge_partition(plan, pv, p, fdesc, cxt);
+		else if (pv->feat_parts[p] != NULL)
+		{
+			BufFileClose(pv->feat_parts[p]);
+			pv->feat_parts[p] = NULL;
+		}
+	MemoryContextDelete(cxt);
+}
+
+/* Partitions so that one partition's rows fit in about work_mem. */
+static int
+choose_partitions(PitPlan *plan)
+{
+	double		bytes = 0;
+	ListCell   *lc;
+	int			n = 1;
+
+	foreach(lc, plan->views)
+	{
+		PitView    *pv = lfirst(lc);
+		Oid			relid = plan->from_source ? pv->view->source->relid : pv->view->offline_relid;
+		Relation	rel = table_open(relid, AccessShareLock);
+
+		bytes = Max(bytes, (double) RelationGetNumberOfBlocks(rel) * BLCKSZ);
+		table_close(rel, NoLock);
+	}
+	/* in memory a row costs about twice its on-disk size; spine rows too */
+	while (n < 4096 && bytes * 3 / n > (double) work_mem * 1024)
+		n *= 2;
+	return n;
 }
 
 static void
@@ -882,13 +1153,14 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	SPIExecuteOptions opts;
 	SpineReceiver sr;
 	int			ret;
-	int64		pos;
-	TimestampTz min_t;
-	TimestampTz max_t;
+	int			nparts;
+	int			maxkeys = 0;
 	ListCell   *lc;
 	Datum	   *values;
 	bool	   *nulls;
 	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext bucketcxt;
+	int64		per_row;
 
 	plan = plan_from_args(fcinfo, 0);
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL)
@@ -898,9 +1170,14 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	check_expected_desc(rsinfo, plan);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
-	/* 1. read the spine once */
+	/* 1. read the spine once, partitioning each view's (keys, T, position) */
+	pit_file_cxt = outer;
+	nparts = choose_partitions(plan);
 	foreach(lc, plan->views)
-		begin_view_sorts(lfirst(lc));
+	{
+		begin_view_join(lfirst(lc), nparts, plan->from_source);
+		maxkeys = Max(maxkeys, ((PitView *) lfirst(lc))->view->nkeys);
+	}
 	spine = tuplestore_begin_heap(false, false, work_mem);
 	memset(&sr, 0, sizeof(sr));
 	sr.pub.receiveSlot = spine_receive;
@@ -912,6 +1189,8 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	sr.spine = spine;
 	sr.min_t = DT_NOEND;
 	sr.max_t = DT_NOBEGIN;
+	sr.vals = palloc(sizeof(Datum) * (maxkeys + 2));
+	sr.nulls = palloc(sizeof(bool) * (maxkeys + 2));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	sp = SPI_prepare(plan->spine_sql, 0, NULL);
@@ -928,61 +1207,107 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 				 errmsg("the spine must be a query that returns rows")));
 	SPI_finish();
 	MemoryContextSwitchTo(outer);
-	pos = sr.pos;
-	min_t = sr.min_t;
-	max_t = sr.max_t;
+	plan->nrows = sr.pos;
 
-	/* 2. the as-of merge per view */
+	/* results go to buckets of spine positions small enough to load */
+	per_row = 64;
+	foreach(lc, plan->views)
+		per_row += 24 + 16 * ((PitView *) lfirst(lc))->nfeat;
+	plan->bucket_rows = Max((int64) work_mem * 1024 / per_row, 1024);
+	plan->nbuckets = (int) ((plan->nrows + plan->bucket_rows - 1) / plan->bucket_rows);
 	foreach(lc, plan->views)
 	{
-		if (pos == 0 || max_t < min_t)
-		{
-			tuplesort_end(((PitView *) lfirst(lc))->spine_sort);
-			tuplesort_performsort(((PitView *) lfirst(lc))->result_sort);
-		}
-		else
-			merge_view(lfirst(lc), plan->from_source, min_t, max_t);
+		PitView    *pv = lfirst(lc);
+
+		pv->buckets = palloc0(sizeof(BufFile *) * Max(plan->nbuckets, 1));
+		pv->loaded = palloc(sizeof(MinimalTuple) * plan->bucket_rows);
 	}
 
-	/* 3. zip in spine order */
+	/* 2. per view: scan its feature rows into partitions, merge each */
+	if (sr.max_t >= sr.min_t)
+		foreach(lc, plan->views)
+			join_view(plan, lfirst(lc), sr.min_t, sr.max_t);
+	foreach(lc, plan->views)
+	{
+		PitView    *pv = lfirst(lc);
+
+		for (int p = 0; p < pv->nparts; p++)
+			if (pv->spine_parts[p] != NULL)
+				BufFileClose(pv->spine_parts[p]);
+	}
+
+	/* 3. emit in spine order, one bucket of positions at a time */
 	values = palloc(sizeof(Datum) * plan->out_desc->natts);
 	nulls = palloc(sizeof(bool) * plan->out_desc->natts);
 	spine_slot = MakeSingleTupleTableSlot(plan->spine_desc, &TTSOpsMinimalTuple);
-	for (int64 p = 0; p < pos; p++)
+	bucketcxt = AllocSetContextCreate(CurrentMemoryContext, "pit bucket", ALLOCSET_DEFAULT_SIZES);
+	for (int b = 0; b < plan->nbuckets; b++)
 	{
-		int			o = plan->nspine;
+		int64		base = (int64) b * plan->bucket_rows;
+		int64		end = Min(base + plan->bucket_rows, plan->nrows);
+		MemoryContext old = MemoryContextSwitchTo(bucketcxt);
 
-		if (!tuplestore_gettupleslot(spine, true, false, spine_slot))
-			elog(ERROR, "pushsource: spine ended early");
-		slot_getallattrs(spine_slot);
-		memcpy(values, spine_slot->tts_values, sizeof(Datum) * plan->nspine);
-		memcpy(nulls, spine_slot->tts_isnull, sizeof(bool) * plan->nspine);
 		foreach(lc, plan->views)
 		{
 			PitView    *pv = lfirst(lc);
+			MinimalTuple mt;
+			uint32		h;
 
-			if (!tuplesort_gettupleslot(pv->result_sort, true, false, pv->result_slot, NULL))
-			{
-				/* no spine row had a usable key and time: all null */
-				for (int f = 0; f < pv->nfeat; f++)
-					nulls[o + f] = true;
-				o += pv->nfeat;
+			memset(pv->loaded, 0, sizeof(MinimalTuple) * plan->bucket_rows);
+			if (pv->buckets[b] == NULL)
 				continue;
-			}
-			slot_getallattrs(pv->result_slot);
-			if (DatumGetInt64(pv->result_slot->tts_values[0]) != p)
-				elog(ERROR, "pushsource: point-in-time results out of step");
-			for (int f = 0; f < pv->nfeat; f++)
+			rewind_run(pv->buckets[b]);
+			while ((mt = read_record(pv->buckets[b], &h)) != NULL)
 			{
-				values[o + f] = pv->result_slot->tts_values[f + 1];
-				nulls[o + f] = pv->result_slot->tts_isnull[f + 1];
+				bool		isnull;
+				HeapTupleData htup;
+				int64		pos;
+
+				htup.t_len = mt->t_len + MINIMAL_TUPLE_OFFSET;
+				htup.t_data = (HeapTupleHeader) ((char *) mt - MINIMAL_TUPLE_OFFSET);
+				pos = DatumGetInt64(heap_getattr(&htup, 1, pv->result_desc, &isnull));
+				pv->loaded[pos - base] = mt;
 			}
-			o += pv->nfeat;
+			BufFileClose(pv->buckets[b]);
+			pv->buckets[b] = NULL;
 		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(old);
+
+		for (int64 pos = base; pos < end; pos++)
+		{
+			int			o = plan->nspine;
+
+			if (!tuplestore_gettupleslot(spine, true, false, spine_slot))
+				elog(ERROR, "pushsource: spine ended early");
+			slot_getallattrs(spine_slot);
+			memcpy(values, spine_slot->tts_values, sizeof(Datum) * plan->nspine);
+			memcpy(nulls, spine_slot->tts_isnull, sizeof(bool) * plan->nspine);
+			foreach(lc, plan->views)
+			{
+				PitView    *pv = lfirst(lc);
+				MinimalTuple mt = pv->loaded[pos - base];
+
+				if (mt == NULL)
+				{
+					for (int f = 0; f < pv->nfeat; f++)
+						nulls[o + f] = true;
+				}
+				else
+				{
+					HeapTupleData htup;
+
+					htup.t_len = mt->t_len + MINIMAL_TUPLE_OFFSET;
+					htup.t_data = (HeapTupleHeader) ((char *) mt - MINIMAL_TUPLE_OFFSET);
+					for (int f = 0; f < pv->nfeat; f++)
+						values[o + f] = heap_getattr(&htup, f + 2, pv->result_desc, &nulls[o + f]);
+				}
+				o += pv->nfeat;
+			}
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		MemoryContextReset(bucketcxt);
 	}
-	foreach(lc, plan->views)
-		tuplesort_end(((PitView *) lfirst(lc))->result_sort);
+	MemoryContextDelete(bucketcxt);
 	tuplestore_end(spine);
 	return (Datum) 0;
 }
