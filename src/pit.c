@@ -69,6 +69,17 @@ typedef struct PitView
 	TupleDesc	spine_part_desc;
 	BufFile   **spine_parts;
 	BufFile   **feat_parts;
+	int64	   *spine_n;		/* records and bytes per partition */
+	int64	   *spine_bytes;
+	int64	   *feat_n;
+	int64	   *feat_bytes;
+	int			ncodec;			/* columns of a feature record */
+	int16	   *codec_len;		/* keys, ts, order, features */
+	bool	   *codec_byval;
+	int			nscodec;		/* columns of a spine record: keys, T, pos */
+	int16	   *scodec_len;
+	bool	   *scodec_byval;
+	StringInfoData enc;			/* encoding buffer */
 	uint64	   *seen;			/* bitset of spine key hashes */
 	bool		ord_is_tid;		/* from_source: physical order breaks ties */
 	/* results (pos, features), bucketed by spine position */
@@ -523,6 +534,117 @@ rewind_run(BufFile *file)
 		elog(ERROR, "pushsource: could not rewind a point-in-time temp file");
 }
 
+/* Zero bytes up to the next MAXALIGN boundary (or n bytes). */
+static inline void
+pad_zero(StringInfo buf, int n)
+{
+	enlargeStringInfo(buf, n);
+	memset(buf->data + buf->len, 0, n);
+	buf->len += n;
+}
+
+/*
+ * Partition records are encoded compactly instead of as minimal tuples:
+ * [hash][length][null bitmap][values, each MAXALIGNed], the whole record
+ * padded to MAXALIGN, so that a partition read into one buffer has every
+ * value aligned and needs no per-row allocation or tuple deforming.
+ */
+static void
+encode_values(StringInfo buf, int n, int16 *len, bool *byval, Datum *vals, bool *nulls)
+{
+	int			nb = (n + 7) / 8;
+
+	resetStringInfo(buf);
+	pad_zero(buf, 8 + nb);		/* hash, length, null bitmap */
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+		{
+			buf->data[8 + i / 8] |= 1 << (i % 8);
+			continue;
+		}
+		pad_zero(buf, MAXALIGN(buf->len) - buf->len);
+		if (byval[i])
+			appendBinaryStringInfo(buf, (char *) &vals[i], sizeof(Datum));
+		else if (len[i] > 0)
+			appendBinaryStringInfo(buf, DatumGetPointer(vals[i]), len[i]);
+		else if (len[i] == -1)
+		{
+			struct varlena *v = PG_DETOAST_DATUM_PACKED(vals[i]);
+
+			appendBinaryStringInfo(buf, (char *) v, VARSIZE_ANY(v));
+		}
+		else
+			appendBinaryStringInfo(buf, DatumGetCString(vals[i]), strlen(DatumGetCString(vals[i])) + 1);
+	}
+	pad_zero(buf, MAXALIGN(buf->len) - buf->len);
+	((uint32 *) buf->data)[1] = (uint32) buf->len;
+}
+
+/* Decode the first n values of a record (rec points at its start). */
+static void
+decode_values(char *rec, int n, int16 *len, bool *byval, Datum *vals, bool *nulls, int natts)
+{
+	int			nb = (natts + 7) / 8;
+	Size		off = 8 + nb;
+
+	for (int i = 0; i < n; i++)
+	{
+		nulls[i] = (rec[8 + i / 8] & (1 << (i % 8))) != 0;
+		if (nulls[i])
+		{
+			vals[i] = (Datum) 0;
+			continue;
+		}
+		off = MAXALIGN(off);
+		if (byval[i])
+		{
+			memcpy(&vals[i], rec + off, sizeof(Datum));
+			off += sizeof(Datum);
+		}
+		else
+		{
+			vals[i] = PointerGetDatum(rec + off);
+			off += len[i] > 0 ? (Size) len[i] : len[i] == -1 ? VARSIZE_ANY(rec + off) : strlen(rec + off) + 1;
+		}
+	}
+}
+
+static void
+write_encoded(BufFile **file, StringInfo enc, uint32 hash, int64 *n, int64 *bytes)
+{
+	if (*file == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(pit_file_cxt);
+
+		*file = BufFileCreateTemp(false);
+		MemoryContextSwitchTo(old);
+	}
+	((uint32 *) enc->data)[0] = hash;
+	BufFileWrite(*file, enc->data, enc->len);
+	(*n)++;
+	*bytes += enc->len;
+}
+
+/* A whole partition in one buffer. */
+static char *
+read_partition(BufFile *file, int64 bytes)
+{
+	char	   *buf = palloc_extended(Max(bytes, 1), MCXT_ALLOC_HUGE);
+	int64		done = 0;
+
+	rewind_run(file);
+	while (done < bytes)
+	{
+		size_t		got = BufFileRead(file, buf + done, Min(bytes - done, (int64) 1 << 30));
+
+		if (got == 0)
+			elog(ERROR, "pushsource: truncated point-in-time temp file");
+		done += got;
+	}
+	return buf;
+}
+
 #define SEEN_BITS (1 << 20)
 
 static uint32
@@ -572,6 +694,33 @@ begin_view_join(PitView *pv, int nparts, bool from_source)
 	pv->nparts = nparts;
 	pv->spine_parts = palloc0(sizeof(BufFile *) * nparts);
 	pv->feat_parts = palloc0(sizeof(BufFile *) * nparts);
+	pv->spine_n = palloc0(sizeof(int64) * nparts);
+	pv->spine_bytes = palloc0(sizeof(int64) * nparts);
+	pv->feat_n = palloc0(sizeof(int64) * nparts);
+	pv->feat_bytes = palloc0(sizeof(int64) * nparts);
+	pv->nscodec = nk + 2;
+	pv->scodec_len = palloc(sizeof(int16) * pv->nscodec);
+	pv->scodec_byval = palloc(sizeof(bool) * pv->nscodec);
+	pv->ncodec = nk + 2 + pv->nfeat;
+	pv->codec_len = palloc(sizeof(int16) * pv->ncodec);
+	pv->codec_byval = palloc(sizeof(bool) * pv->ncodec);
+	for (int i = 0; i < pv->ncodec; i++)
+	{
+		Oid			t = i < nk ? src->cols[v->key_cols[i]].type->typid
+			: i == nk ? TIMESTAMPTZOID : i == nk + 1 ? INT8OID : pv->feat_types[i - nk - 2];
+
+		get_typlenbyval(t, &pv->codec_len[i], &pv->codec_byval[i]);
+		if (i < nk + 2)
+		{
+			pv->scodec_len[i] = pv->codec_len[i];
+			pv->scodec_byval[i] = pv->codec_byval[i];
+		}
+	}
+	pv->scodec_len[nk] = 8;		/* T and position: by value */
+	pv->scodec_byval[nk] = true;
+	pv->scodec_len[nk + 1] = 8;
+	pv->scodec_byval[nk + 1] = true;
+	initStringInfo(&pv->enc);
 	pv->seen = palloc0(SEEN_BITS / 8);
 	pv->ord_is_tid = from_source;
 }
@@ -662,7 +811,6 @@ spine_receive(TupleTableSlot *slot, DestReceiver *self)
 			int			nk = pv->view->nkeys;
 			bool		null_key = false;
 			uint32		h;
-			MinimalTuple mt;
 
 			for (int k = 0; k < nk; k++)
 			{
@@ -678,9 +826,9 @@ spine_receive(TupleTableSlot *slot, DestReceiver *self)
 			r->nulls[nk + 1] = false;
 			h = hash_keys(pv, r->vals);
 			pv->seen[(h % SEEN_BITS) / 64] |= UINT64CONST(1) << (h % 64);
-			mt = heap_form_minimal_tuple(pv->spine_part_desc, r->vals, r->nulls);
-			write_record(&pv->spine_parts[h & (pv->nparts - 1)], h, mt);
-			pfree(mt);
+			encode_values(&pv->enc, pv->nscodec, pv->scodec_len, pv->scodec_byval, r->vals, r->nulls);
+			write_encoded(&pv->spine_parts[h & (pv->nparts - 1)], &pv->enc, h,
+						  &pv->spine_n[h & (pv->nparts - 1)], &pv->spine_bytes[h & (pv->nparts - 1)]);
 		}
 	}
 	r->pos++;
@@ -693,6 +841,8 @@ spine_receive(TupleTableSlot *slot, DestReceiver *self)
  * skipping keys no spine row has.
  * --------------------------------------------------------------------- */
 
+static int64 tid_order(Datum d);
+
 typedef struct FeatureReceiver
 {
 	DestReceiver pub;
@@ -703,18 +853,20 @@ static bool
 feature_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	PitView    *pv = ((FeatureReceiver *) self)->pv;
+	int			nk = pv->view->nkeys;
 	uint32		h;
-	bool		should_free;
-	MinimalTuple mt;
+	int			p;
 
 	slot_getallattrs(slot);
 	h = hash_keys(pv, slot->tts_values);
 	if ((pv->seen[(h % SEEN_BITS) / 64] & (UINT64CONST(1) << (h % 64))) == 0)
 		return true;
-	mt = ExecFetchSlotMinimalTuple(slot, &should_free);
-	write_record(&pv->feat_parts[h & (pv->nparts - 1)], h, mt);
-	if (should_free)
-		pfree(mt);
+	if (pv->ord_is_tid)
+		slot->tts_values[nk + 1] = Int64GetDatum(tid_order(slot->tts_values[nk + 1]));
+	encode_values(&pv->enc, pv->ncodec, pv->codec_len, pv->codec_byval,
+				  slot->tts_values, slot->tts_isnull);
+	p = h & (pv->nparts - 1);
+	write_encoded(&pv->feat_parts[p], &pv->enc, h, &pv->feat_n[p], &pv->feat_bytes[p]);
 	CHECK_FOR_INTERRUPTS();
 	return true;
 }
@@ -739,7 +891,7 @@ typedef struct FeatEnt
 	TimestampTz ts;
 	int64		ord;
 	Datum	   *keys;
-	MinimalTuple tup;
+	char	   *rec;			/* the encoded row */
 } FeatEnt;
 
 static int
@@ -821,7 +973,7 @@ tid_order(Datum d)
 }
 
 static void
-write_result(PitPlan *plan, PitView *pv, int64 pos, FeatEnt *f, TupleTableSlot *fslot,
+write_result(PitPlan *plan, PitView *pv, int64 pos, FeatEnt *f, Datum *dvals, bool *dnulls,
 			 Datum *vals, bool *nulls)
 {
 	int			nk = pv->view->nkeys;
@@ -830,12 +982,11 @@ write_result(PitPlan *plan, PitView *pv, int64 pos, FeatEnt *f, TupleTableSlot *
 
 	vals[0] = Int64GetDatum(pos);
 	nulls[0] = false;
-	ExecStoreMinimalTuple(f->tup, fslot, false);
-	slot_getallattrs(fslot);
+	decode_values(f->rec, pv->ncodec, pv->codec_len, pv->codec_byval, dvals, dnulls, pv->ncodec);
 	for (int i = 0; i < pv->nfeat; i++)
 	{
-		vals[i + 1] = fslot->tts_values[nk + 2 + i];
-		nulls[i + 1] = fslot->tts_isnull[nk + 2 + i];
+		vals[i + 1] = dvals[nk + 2 + i];
+		nulls[i + 1] = dnulls[nk + 2 + i];
 	}
 	mt = heap_form_minimal_tuple(pv->result_desc, vals, nulls);
 	write_record(&pv->buckets[b], 0, mt);
@@ -848,7 +999,7 @@ write_result(PitPlan *plan, PitView *pv, int64 pos, FeatEnt *f, TupleTableSlot *
  */
 static void
 merge_run(PitPlan *plan, PitView *pv, SpineEnt *sp, int64 ns, FeatEnt *fe, int64 nf,
-		  bool uniform, TupleTableSlot *fslot, Datum *vals, bool *nulls)
+		  bool uniform, Datum *dvals, bool *dnulls, Datum *vals, bool *nulls)
 {
 	PsView	   *v = pv->view;
 	bool		ttl_fixed = v->has_ttl && v->ttl.month == 0 && v->ttl.day == 0;
@@ -887,13 +1038,13 @@ merge_run(PitPlan *plan, PitView *pv, SpineEnt *sp, int64 ns, FeatEnt *fe, int64
 		if (match && v->has_start_time && s->t < v->start_time)
 			match = false;
 		if (match)
-			write_result(plan, pv, s->pos, &fe[best], fslot, vals, nulls);
+			write_result(plan, pv, s->pos, &fe[best], dvals, dnulls, vals, nulls);
 	}
 	CHECK_FOR_INTERRUPTS();
 }
 
 static void
-merge_partition(PitPlan *plan, PitView *pv, int p, TupleDesc fdesc, MemoryContext cxt)
+merge_partition(PitPlan *plan, PitView *pv, int p, MemoryContext cxt)
 {
 	PsView	   *v = pv->view;
 	int			nk = v->nkeys;
@@ -901,66 +1052,57 @@ merge_partition(PitPlan *plan, PitView *pv, int p, TupleDesc fdesc, MemoryContex
 	SpineEnt   *sp = NULL;
 	FeatEnt    *fe = NULL;
 	int64		ns = 0,
-				nf = 0,
-				cap;
-	MinimalTuple mt;
-	uint32		h;
-	TupleTableSlot *sslot = MakeSingleTupleTableSlot(pv->spine_part_desc, &TTSOpsMinimalTuple);
-	TupleTableSlot *fslot = MakeSingleTupleTableSlot(fdesc, &TTSOpsMinimalTuple);
+				nf = 0;
+	Datum	   *dvals = palloc(sizeof(Datum) * (pv->ncodec + 1));
+	bool	   *dnulls = palloc(sizeof(bool) * (pv->ncodec + 1));
 	Datum	   *vals = palloc(sizeof(Datum) * (pv->nfeat + 1));
 	bool	   *nulls = palloc(sizeof(bool) * (pv->nfeat + 1));
 	int64		fi = 0;
 	int64		si = 0;
+	char	   *buf;
+	char	   *rec;
+	Datum	   *keys;
 
-	/* load the spine part */
-	rewind_run(pv->spine_parts[p]);
-	cap = 1024;
-	sp = palloc(sizeof(SpineEnt) * cap);
-	while ((mt = read_record(pv->spine_parts[p], &h)) != NULL)
-	{
-		if (ns == cap)
-		{
-			cap *= 2;
-			sp = repalloc_huge(sp, sizeof(SpineEnt) * cap);
-		}
-		ExecStoreMinimalTuple(mt, sslot, false);
-		slot_getallattrs(sslot);
-		sp[ns].hash = h;
-		sp[ns].keys = palloc(sizeof(Datum) * Max(nk, 1));
-		memcpy(sp[ns].keys, sslot->tts_values, sizeof(Datum) * nk);
-		sp[ns].t = DatumGetTimestampTz(sslot->tts_values[nk]);
-		sp[ns].pos = DatumGetInt64(sslot->tts_values[nk + 1]);
-		ns++;
-	}
+	/* the spine part: one buffer, decoded in place */
+	ns = pv->spine_n[p];
+	buf = read_partition(pv->spine_parts[p], pv->spine_bytes[p]);
 	BufFileClose(pv->spine_parts[p]);
 	pv->spine_parts[p] = NULL;
+	sp = palloc_extended(sizeof(SpineEnt) * Max(ns, 1), MCXT_ALLOC_HUGE);
+	keys = palloc_extended(sizeof(Datum) * Max(ns * nk, 1), MCXT_ALLOC_HUGE);
+	rec = buf;
+	for (int64 i = 0; i < ns; i++)
+	{
+		decode_values(rec, nk + 2, pv->scodec_len, pv->scodec_byval, dvals, dnulls, pv->nscodec);
+		sp[i].hash = ((uint32 *) rec)[0];
+		sp[i].keys = keys + i * nk;
+		memcpy(sp[i].keys, dvals, sizeof(Datum) * nk);
+		sp[i].t = DatumGetTimestampTz(dvals[nk]);
+		sp[i].pos = DatumGetInt64(dvals[nk + 1]);
+		rec += ((uint32 *) rec)[1];
+	}
 
-	/* load the feature part */
+	/* the feature part, likewise */
 	if (pv->feat_parts[p] != NULL)
 	{
-		rewind_run(pv->feat_parts[p]);
-		cap = 1024;
-		fe = palloc(sizeof(FeatEnt) * cap);
-		while ((mt = read_record(pv->feat_parts[p], &h)) != NULL)
-		{
-			if (nf == cap)
-			{
-				cap *= 2;
-				fe = repalloc_huge(fe, sizeof(FeatEnt) * cap);
-			}
-			ExecStoreMinimalTuple(mt, fslot, false);
-			slot_getallattrs(fslot);
-			fe[nf].hash = h;
-			fe[nf].tup = mt;
-			fe[nf].keys = palloc(sizeof(Datum) * Max(nk, 1));
-			memcpy(fe[nf].keys, fslot->tts_values, sizeof(Datum) * nk);
-			fe[nf].ts = DatumGetTimestampTz(fslot->tts_values[nk]);
-			fe[nf].ord = pv->ord_is_tid ? tid_order(fslot->tts_values[nk + 1])
-				: DatumGetInt64(fslot->tts_values[nk + 1]);
-			nf++;
-		}
+		nf = pv->feat_n[p];
+		buf = read_partition(pv->feat_parts[p], pv->feat_bytes[p]);
 		BufFileClose(pv->feat_parts[p]);
 		pv->feat_parts[p] = NULL;
+		fe = palloc_extended(sizeof(FeatEnt) * Max(nf, 1), MCXT_ALLOC_HUGE);
+		keys = palloc_extended(sizeof(Datum) * Max(nf * nk, 1), MCXT_ALLOC_HUGE);
+		rec = buf;
+		for (int64 i = 0; i < nf; i++)
+		{
+			decode_values(rec, nk + 2, pv->codec_len, pv->codec_byval, dvals, dnulls, pv->ncodec);
+			fe[i].hash = ((uint32 *) rec)[0];
+			fe[i].rec = rec;
+			fe[i].keys = keys + i * nk;
+			memcpy(fe[i].keys, dvals, sizeof(Datum) * nk);
+			fe[i].ts = DatumGetTimestampTz(dvals[nk]);
+			fe[i].ord = DatumGetInt64(dvals[nk + 1]);
+			rec += ((uint32 *) rec)[1];
+		}
 	}
 
 	sort_spine_fast(sp, ns);
@@ -1000,11 +1142,9 @@ merge_partition(PitPlan *plan, PitView *pv, int p, TupleDesc fdesc, MemoryContex
 			qsort_arg(fe + f_beg, f_end - f_beg, sizeof(FeatEnt), cmp_feat, pv);
 		}
 		merge_run(plan, pv, sp + si, s_end - si, fe + f_beg, f_end - f_beg, uniform,
-				  fslot, vals, nulls);
+				  dvals, dnulls, vals, nulls);
 		si = s_end;
 	}
-	ExecDropSingleTupleTableSlot(sslot);
-	ExecDropSingleTupleTableSlot(fslot);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(cxt);
 }
@@ -1022,9 +1162,7 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	bool		bounded = v->has_ttl;
 	int			ret;
 	int			save_nestlevel;
-	TupleDesc	fdesc = NULL;
 	MemoryContext cxt;
-	MemoryContext outer = CurrentMemoryContext;
 
 	memset(&r, 0, sizeof(r));
 	r.pub.receiveSlot = feature_receive;
@@ -1064,21 +1202,13 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	ret = SPI_execute_plan_extended(splan, &opts);
 	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
 		elog(ERROR, "pushsource: the feature scan of \"%s\" failed", v->name);
-	{
-		/* the descriptor of the scanned rows, for reading them back */
-		CachedPlanSource *ps = linitial(SPI_plan_get_plan_sources(splan));
-		MemoryContext spi = MemoryContextSwitchTo(outer);
-
-		fdesc = CreateTupleDescCopy(ps->resultDesc);
-		MemoryContextSwitchTo(spi);
-	}
 	SPI_finish();
 	AtEOXact_GUC(true, save_nestlevel);
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "pit partition", ALLOCSET_DEFAULT_SIZES);
 	for (int p = 0; p < pv->nparts; p++)
 		if (pv->spine_parts[p] != NULL)
-			merge_partition(plan, pv, p, fdesc, cxt);
+			merge_partition(plan, pv, p, cxt);
 		else if (pv->feat_parts[p] != NULL)
 		{
 			BufFileClose(pv->feat_parts[p]);
