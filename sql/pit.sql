@@ -250,6 +250,12 @@ SELECT pit_try($$SELECT fs_historical_features_columns('pit_no_such_table', ARRA
 SELECT pit_try($$SELECT fs_historical_features_columns('SELECT nope FROM pit_spine', ARRAY['pit_fv'])$$);
 SELECT pit_try($$SELECT fs_historical_features_columns('pit_spine; DROP TABLE pit_spine', ARRAY['pit_fv'])$$);
 SELECT pit_try($$SELECT fs_historical_features_columns('SELECT 1 AS user_id, now() AS ts; DROP TABLE pit_spine', ARRAY['pit_fv'])$$);
+-- a spine query that closes the subquery to smuggle in a statement is refused, not run
+CREATE TABLE public.pit_canary (x int);
+SELECT pit_try($$SELECT fs_historical_features_columns('SELECT * FROM pit_spine) s; DROP TABLE public.pit_canary; SELECT (1', ARRAY['pit_fv'])$$);
+SELECT pit_try($$SELECT count(*) FROM fs_get_historical_features('SELECT * FROM pit_spine) s; DROP TABLE public.pit_canary; SELECT (1', ARRAY['pit_fv']) AS t(a int)$$);
+SELECT to_regclass('public.pit_canary') IS NOT NULL AS canary_alive;
+DROP TABLE public.pit_canary;
 SELECT count(*) AS spine_still_there FROM pit_spine;
 
 ------------------------------------------------------------------------

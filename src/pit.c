@@ -149,6 +149,30 @@ spine_from_item(const char *spine)
 									  get_rel_name(relid));
 }
 
+/*
+ * Prepare a statement built around the user's spine query, which must stay
+ * one SELECT: a spine like "SELECT 1) s; DROP TABLE t; SELECT (1" is
+ * refused, not run.
+ */
+static SPIPlanPtr
+prepare_spine_statement(const char *sql, const char *spine)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
+	List	   *sources;
+
+	if (plan == NULL)
+		elog(ERROR, "pushsource: could not prepare the spine query: %s",
+			 SPI_result_code_string(SPI_result));
+	sources = SPI_plan_get_plan_sources(plan);
+	if (list_length(sources) != 1 ||
+		((CachedPlanSource *) linitial(sources))->commandTag != CMDTAG_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("spine must be a single SELECT query or a table or view name"),
+				 errdetail("Got: %s", spine)));
+	return plan;
+}
+
 static PitView *
 find_or_add_view(List **views, PsView *v)
 {
@@ -311,7 +335,8 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute(psprintf("SELECT * FROM %s s LIMIT 0", from), true, 0) != SPI_OK_SELECT)
+		if (SPI_execute_plan(prepare_spine_statement(psprintf("SELECT * FROM %s s LIMIT 0", from), spine),
+							 NULL, NULL, true, 0) != SPI_OK_SELECT)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("spine must be a SELECT query or a table or view")));
@@ -1323,9 +1348,7 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	sr.nulls = palloc(sizeof(bool) * (maxkeys + 2));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	sp = SPI_prepare(plan->spine_sql, 0, NULL);
-	if (sp == NULL)
-		elog(ERROR, "pushsource: could not read the spine: %s", SPI_result_code_string(SPI_result));
+	sp = prepare_spine_statement(plan->spine_sql, plan->spine_sql);
 	memset(&opts, 0, sizeof(opts));
 	opts.read_only = false;		/* the spine query is the user's own */
 	opts.dest = (DestReceiver *) &sr;
