@@ -94,40 +94,9 @@ fi
 # ---------------------------------------------------------------------------
 # Throwaway cluster
 # ---------------------------------------------------------------------------
-work=$(mktemp -d /tmp/pushsource-bench-pit.XXXXXX)
-chown postgres: "$work"
-chmod 700 "$work"
-as_pg() { su postgres -s /bin/bash -c "$1"; }
-bgpids=()
-cleanup() {
-  for p in "${bgpids[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -f "$work/data/postmaster.pid" ]; then
-    as_pg "'$bindir/pg_ctl' -D '$work/data' -m fast -w stop" >/dev/null 2>&1 || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-as_pg "'$bindir/initdb' -D '$work/data' -U postgres -A trust -E UTF8 --no-sync" >"$work/initdb.log" 2>&1 ||
-  { cat "$work/initdb.log" >&2; exit 1; }
-cat >>"$work/data/postgresql.conf" <<EOF
-# pushsource point-in-time benchmark: defaults, except memory and checkpoint spacing
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$work'
-shared_preload_libraries = 'pg_cron'
-cron.database_name = 'postgres'
-shared_buffers = 1GB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-EOF
-[ -z "$WORK_MEM" ] || echo "work_mem = '$WORK_MEM'" >>"$work/data/postgresql.conf"
-as_pg "'$bindir/pg_ctl' -D '$work/data' -l '$work/server.log' -w start" >/dev/null ||
-  { cat "$work/server.log" >&2; exit 1; }
-
-PSQL=("$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$PORT" -U postgres -d postgres)
-sql() { "${PSQL[@]}" -At "$@"; }
+# shellcheck source=test/bench/cluster.sh
+. "$bench/cluster.sh"
+start_cluster bench-pit "$PORT" ${WORK_MEM:+"work_mem = '$WORK_MEM'"}
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
@@ -280,7 +249,7 @@ if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
 
   marker="pit-profile-$$"
   "${PSQL[@]}" -At -c "/* $marker */ SELECT pg_sleep(1); $PS_Q" >/dev/null &
-  qpid=$!; bgpids+=("$qpid")
+  qpid=$!; BGPIDS+=("$qpid")
   bpid=""
   for _ in $(seq 1 50); do
     bpid=$(sql -c "SELECT pid FROM pg_stat_activity WHERE query LIKE '%$marker%' AND pid <> pg_backend_pid()")
@@ -290,7 +259,7 @@ if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
   [ -n "$bpid" ] || fail "perf: the profiled backend was not found"
   if [ "$PERF_CG" = dwarf ]; then cg=(-F 999 --call-graph dwarf); else cg=(-g); fi
   perf record -q -a "${cg[@]}" -o "$perfdata" >/dev/null 2>&1 &
-  ppid=$!; bgpids+=("$ppid")
+  ppid=$!; BGPIDS+=("$ppid")
   wait "$qpid"
   kill -INT "$ppid" 2>/dev/null || true
   wait "$ppid" || true

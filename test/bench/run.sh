@@ -48,37 +48,9 @@ fail() { say "CORRECTNESS FAILURE: $*"; exit 1; }
 # ---------------------------------------------------------------------------
 # Throwaway cluster
 # ---------------------------------------------------------------------------
-work=$(mktemp -d /tmp/pushsource-bench.XXXXXX)
-chown postgres: "$work"
-chmod 700 "$work"
-as_pg() { su postgres -s /bin/bash -c "$1"; }
-cleanup() {
-  if [ -f "$work/data/postmaster.pid" ]; then
-    as_pg "'$bindir/pg_ctl' -D '$work/data' -m fast -w stop" >/dev/null 2>&1 || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-as_pg "'$bindir/initdb' -D '$work/data' -U postgres -A trust -E UTF8 --no-sync" >"$work/initdb.log" 2>&1 ||
-  { cat "$work/initdb.log" >&2; exit 1; }
-cat >>"$work/data/postgresql.conf" <<EOF
-# pushsource benchmark: defaults, except memory and checkpoint spacing
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$work'
-shared_preload_libraries = 'pg_cron'
-cron.database_name = 'postgres'
-shared_buffers = 1GB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-EOF
-as_pg "'$bindir/pg_ctl' -D '$work/data' -l '$work/server.log' -w start" >/dev/null ||
-  { cat "$work/server.log" >&2; exit 1; }
-
-PSQL=("$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$PORT" -U postgres -d postgres)
-sql() { "${PSQL[@]}" -At "$@"; }
+# shellcheck source=test/bench/cluster.sh
+. "$bench/cluster.sh"
+start_cluster bench "$PORT"
 
 # Wall time of SQL run in one session, in seconds (psql \timing: the
 # statement including its commit; each call is a fresh backend).

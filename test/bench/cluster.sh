@@ -1,0 +1,47 @@
+# Sourced by the benchmarks: a throwaway PostgreSQL cluster whose server
+# runs as the postgres user, on a unix socket in a private temp directory,
+# stopped and removed on exit.
+#
+#   start_cluster NAME PORT [EXTRA_CONF_LINE...]
+#     sets: work (the directory), PSQL (array), and the functions as_pg, sql
+#     BGPIDS: background processes to kill on exit (append to it)
+
+as_pg() { su postgres -s /bin/bash -c "$1"; }
+BGPIDS=()
+
+cleanup_cluster() {
+  for p in "${BGPIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -n "${work:-}" ] && [ -f "$work/data/postmaster.pid" ]; then
+    as_pg "'$bindir/pg_ctl' -D '$work/data' -m fast -w stop" >/dev/null 2>&1 || true
+  fi
+  [ -n "${work:-}" ] && rm -rf "$work"
+}
+
+start_cluster() {
+  local name=$1 port=$2 line
+  shift 2
+  work=$(mktemp -d "/tmp/pushsource-$name.XXXXXX")
+  chown postgres: "$work"
+  chmod 700 "$work"
+  trap cleanup_cluster EXIT
+  trap 'exit 130' INT TERM
+  as_pg "'$bindir/initdb' -D '$work/data' -U postgres -A trust -E UTF8 --no-sync" >"$work/initdb.log" 2>&1 ||
+    { cat "$work/initdb.log" >&2; exit 1; }
+  cat >>"$work/data/postgresql.conf" <<CONF
+# pushsource $name: defaults, except memory and checkpoint spacing
+port = $port
+listen_addresses = ''
+unix_socket_directories = '$work'
+shared_preload_libraries = 'pg_cron'
+cron.database_name = 'postgres'
+shared_buffers = 1GB
+max_wal_size = 8GB
+checkpoint_timeout = 30min
+CONF
+  for line in "$@"; do echo "$line" >>"$work/data/postgresql.conf"; done
+  as_pg "'$bindir/pg_ctl' -D '$work/data' -l '$work/server.log' -w start" >/dev/null ||
+    { cat "$work/server.log" >&2; exit 1; }
+  PSQL=("$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$work" -p "$port" -U postgres -d postgres)
+}
+
+sql() { "${PSQL[@]}" -At "$@"; }
