@@ -593,3 +593,17 @@ RESET work_mem;
 SET timezone = 'Asia/Kathmandu';
 SELECT * FROM pit_rnd_check(false, 'timestamp');
 SET timezone = 'UTC';
+
+-- the function is re-entrant: a spine that is itself a point-in-time join
+-- (the outer values must equal the inner ones, row for row)
+SELECT count(*) AS rows, count(amount) AS with_value,
+       bool_and(amount IS NOT DISTINCT FROM pit_fv__amount) AS same_values
+  FROM fs_get_historical_features(
+         $$SELECT * FROM fs_get_historical_features('pit_spine', ARRAY['pit_fv.amount'],
+                                                    full_feature_names => false)
+                  AS i(user_id bigint, ts timestamptz, label text, amount bigint)$$,
+         ARRAY['pit_fv.amount'])
+       AS t(user_id bigint, ts timestamptz, label text, amount bigint, pit_fv__amount bigint);
+SELECT count(*) AS rows, count(pit_fv__amount) AS with_value
+  FROM fs_get_historical_features('pit_spine', ARRAY['pit_fv.amount'])
+       AS t(user_id bigint, ts timestamptz, label text, pit_fv__amount bigint);

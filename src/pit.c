@@ -80,6 +80,7 @@ typedef struct PitView
 	int16	   *scodec_len;
 	bool	   *scodec_byval;
 	StringInfoData enc;			/* encoding buffer */
+	MemoryContext filecxt;		/* holds the BufFile structs (not SPI's memory) */
 	uint64	   *seen;			/* bitset of spine key hashes */
 	bool		ord_is_tid;		/* from_source: physical order breaks ties */
 	/* results (pos, features), bucketed by spine position */
@@ -515,17 +516,15 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
  * --------------------------------------------------------------------- */
 
 /*
- * The memory that holds the BufFile structs: the receivers run inside SPI,
+ * BufFile structs are allocated in filecxt: the receivers run inside SPI,
  * whose executor memory is gone at SPI_finish.
  */
-static MemoryContext pit_file_cxt = NULL;
-
 static void
-write_record(BufFile **file, uint32 hash, MinimalTuple tup)
+write_record(MemoryContext filecxt, BufFile **file, uint32 hash, MinimalTuple tup)
 {
 	if (*file == NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(pit_file_cxt);
+		MemoryContext old = MemoryContextSwitchTo(filecxt);
 
 		*file = BufFileCreateTemp(false);
 		MemoryContextSwitchTo(old);
@@ -636,11 +635,12 @@ decode_values(char *rec, int n, int16 *len, bool *byval, Datum *vals, bool *null
 }
 
 static void
-write_encoded(BufFile **file, StringInfo enc, uint32 hash, int64 *n, int64 *bytes)
+write_encoded(MemoryContext filecxt, BufFile **file, StringInfo enc, uint32 hash,
+			  int64 *n, int64 *bytes)
 {
 	if (*file == NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(pit_file_cxt);
+		MemoryContext old = MemoryContextSwitchTo(filecxt);
 
 		*file = BufFileCreateTemp(false);
 		MemoryContextSwitchTo(old);
@@ -746,6 +746,7 @@ begin_view_join(PitView *pv, int nparts, bool from_source)
 	pv->scodec_len[nk + 1] = 8;
 	pv->scodec_byval[nk + 1] = true;
 	initStringInfo(&pv->enc);
+	pv->filecxt = CurrentMemoryContext;
 	pv->seen = palloc0(SEEN_BITS / 8);
 	pv->ord_is_tid = from_source;
 }
@@ -852,7 +853,7 @@ spine_receive(TupleTableSlot *slot, DestReceiver *self)
 			h = hash_keys(pv, r->vals);
 			pv->seen[(h % SEEN_BITS) / 64] |= UINT64CONST(1) << (h % 64);
 			encode_values(&pv->enc, pv->nscodec, pv->scodec_len, pv->scodec_byval, r->vals, r->nulls);
-			write_encoded(&pv->spine_parts[h & (pv->nparts - 1)], &pv->enc, h,
+			write_encoded(pv->filecxt, &pv->spine_parts[h & (pv->nparts - 1)], &pv->enc, h,
 						  &pv->spine_n[h & (pv->nparts - 1)], &pv->spine_bytes[h & (pv->nparts - 1)]);
 		}
 	}
@@ -891,7 +892,7 @@ feature_receive(TupleTableSlot *slot, DestReceiver *self)
 	encode_values(&pv->enc, pv->ncodec, pv->codec_len, pv->codec_byval,
 				  slot->tts_values, slot->tts_isnull);
 	p = h & (pv->nparts - 1);
-	write_encoded(&pv->feat_parts[p], &pv->enc, h, &pv->feat_n[p], &pv->feat_bytes[p]);
+	write_encoded(pv->filecxt, &pv->feat_parts[p], &pv->enc, h, &pv->feat_n[p], &pv->feat_bytes[p]);
 	CHECK_FOR_INTERRUPTS();
 	return true;
 }
@@ -1014,7 +1015,7 @@ write_result(PitPlan *plan, PitView *pv, int64 pos, FeatEnt *f, Datum *dvals, bo
 		nulls[i + 1] = dnulls[nk + 2 + i];
 	}
 	mt = heap_form_minimal_tuple(pv->result_desc, vals, nulls);
-	write_record(&pv->buckets[b], 0, mt);
+	write_record(pv->filecxt, &pv->buckets[b], 0, mt);
 	pfree(mt);
 }
 
@@ -1326,7 +1327,6 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
 	/* 1. read the spine once, partitioning each view's (keys, T, position) */
-	pit_file_cxt = outer;
 	nparts = choose_partitions(plan);
 	foreach(lc, plan->views)
 	{
