@@ -388,3 +388,25 @@ SELECT count(*) AS differing FROM (
 SELECT count(*) AS out_of_order FROM (
     SELECT v, lag(v) OVER (ORDER BY _fs_ingest_id) AS prev FROM pushsource_store.push_bulk_fv_offline) x
  WHERE prev IS NOT NULL AND prev >= v;
+
+------------------------------------------------------------------------
+-- Found by review: a pg_temp type that shadows a column's type name does
+-- not change how the source's rows are read (it used to crash the server),
+-- and a push nested in an INSERT ... SELECT (fs_push(dry_run) in its WHERE)
+-- does not take the outer statement's rows with it.
+------------------------------------------------------------------------
+SELECT fs_create_push_source('push_shadow', 'user_id text, ts timestamptz, d date, v int8', 'ts');
+SELECT fs_create_feature_view('push_shadow_fv', 'push_shadow', ARRAY['push_user']);
+CREATE DOMAIN pg_temp.date AS text;
+INSERT INTO pushsource.push_shadow VALUES ('u1', '2024-01-01 00:00+00', '2024-01-01', 1);
+SELECT user_id, d, pg_typeof(d) FROM pushsource_store.push_shadow_fv_online;
+DROP DOMAIN pg_temp.date;
+
+SELECT fs_create_push_source('push_nest', 'user_id String, ts Timestamp, v Int64', 'ts');
+SELECT fs_create_feature_view('push_nest_fv', 'push_nest', ARRAY['push_user']);
+INSERT INTO pushsource.push_nest SELECT 'u' || g, '2024-01-01', g FROM generate_series(1, 3) g
+ WHERE fs_push('push_nest', jsonb_build_object('user_id', 'x' || g, 'ts', '2024-01-02T00:00:00Z', 'v', g),
+               dry_run => true) IS NOT NULL;
+SELECT (SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource.push_nest) AS source,
+       (SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource_store.push_nest_fv_online) AS online,
+       (SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource_store.push_nest_fv_offline) AS offline;

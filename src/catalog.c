@@ -365,8 +365,21 @@ load_source(const char *name, Oid relid)
 		PsColumn   *c = &src->cols[i];
 
 		c->name = list_nth(colnames, i);
-		c->type = ps_parse_type(list_nth(coltypes, i), c->name);
 		c->attnum = get_attnum(src->relid, c->name);
+		if (c->attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("push source \"%s\": column \"%s\" of its schema is missing from its table",
+							src->name, c->name),
+					 errhint("Run SELECT pushsource.fs_validate('%s').", src->name)));
+		{
+			Oid			typid;
+			int32		typmod;
+			Oid			coll;
+
+			get_atttypetypmodcoll(src->relid, c->attnum, &typid, &typmod, &coll);
+			c->type = ps_type_for_column(list_nth(coltypes, i), typid, typmod, c->name);
+		}
 		if (strcmp(c->name, tsname) == 0)
 		{
 			src->ts_col = i;

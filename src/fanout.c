@@ -162,7 +162,17 @@ get_buffer(Relation rel, PsSource *src)
 	buf->relid = relid;
 	buf->subid = subid;
 	buf->desc = CreateTupleDescCopy(src->buffer_desc);
-	buf->rows = tuplestore_begin_heap(false, false, work_mem);
+	{
+		/*
+		 * A spilled buffer's temp file must live as long as the buffer (the
+		 * transaction), not end with the current statement's portal.
+		 */
+		ResourceOwner save = CurrentResourceOwner;
+
+		CurrentResourceOwner = TopTransactionResourceOwner;
+		buf->rows = tuplestore_begin_heap(false, false, work_mem);
+		CurrentResourceOwner = save;
+	}
 	buf->mode = (relid == push_relid) ? push_mode : PS_MODE_ONLINE_AND_OFFLINE;
 	buf->rvalues = palloc(sizeof(Datum) * Max(natts, 1));
 	buf->rnulls = palloc(sizeof(bool) * Max(natts, 1));
@@ -175,7 +185,7 @@ get_buffer(Relation rel, PsSource *src)
 }
 
 static void
-drop_buffer(PsBuffer *target, bool flushed)
+unlink_buffer(PsBuffer *target)
 {
 	PsBuffer  **link = &buffers;
 
@@ -188,12 +198,14 @@ drop_buffer(PsBuffer *target, bool flushed)
 		}
 		link = &(*link)->next;
 	}
-	/*
-	 * After a flush, close the tuplestore's temp file ourselves; after an
-	 * abort the resource owner has closed it already.
-	 */
-	if (flushed)
-		tuplestore_end(target->rows);
+}
+
+static void
+drop_buffer(PsBuffer *target)
+{
+	unlink_buffer(target);
+	/* its temp file belongs to the transaction: close it ourselves */
+	tuplestore_end(target->rows);
 	MemoryContextDelete(target->cxt);
 }
 
@@ -220,7 +232,7 @@ fanout_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	{
 		next = buf->next;
 		if (buf->subid >= mySubid)
-			drop_buffer(buf, false);
+			drop_buffer(buf);
 	}
 }
 
@@ -454,12 +466,26 @@ write_offline_direct(PsView *v, PsBuffer *buf)
 			continue;
 		for (int c = 0; c < buf->desc->natts; c++)
 			if (strcmp(NameStr(att->attname), NameStr(TupleDescAttr(buf->desc, c)->attname)) == 0 &&
-				att->atttypid == TupleDescAttr(buf->desc, c)->atttypid)
+				att->atttypid == TupleDescAttr(buf->desc, c)->atttypid &&
+				att->atttypmod == TupleDescAttr(buf->desc, c)->atttypmod)
 				map[j] = c;
 		if (map[j] < 0)
 		{
 			table_close(rel, NoLock);
 			return -1;
+		}
+		/* keys and the timestamp are validated non-null; other NOT NULLs are a DBA's */
+		if (att->attnotnull)
+		{
+			bool		ours = map[j] == src->ts_col;
+
+			for (int k = 0; k < v->nkeys && !ours; k++)
+				ours = map[j] == v->key_cols[k];
+			if (!ours)
+			{
+				table_close(rel, NoLock);
+				return -1;
+			}
 		}
 	}
 
@@ -597,17 +623,22 @@ fs_push_statement_trigger(PG_FUNCTION_ARGS)
 	src = ps_lookup_source_by_relid(relid);
 
 	/*
-	 * Every pending buffer of this table: normally just this statement's; if
-	 * a user trigger nested another insert into the same source, its rows go
-	 * out now too, still in this transaction and exactly once.
+	 * The pending buffers of this table in this subtransaction: normally just
+	 * this statement's.  A buffer of an enclosing statement in an outer
+	 * subtransaction (fs_push(dry_run) inside an INSERT ... SELECT) is not
+	 * ours to flush.  A buffer is unlinked before its flush, so rows that
+	 * the flush itself causes to be pushed (a trigger on a store) start a
+	 * new buffer instead of growing the one being read.
 	 */
 	for (buf = buffers; buf != NULL; buf = next)
 	{
 		next = buf->next;
-		if (buf->relid != relid)
+		if (buf->relid != relid || buf->subid != GetCurrentSubTransactionId())
 			continue;
+		unlink_buffer(buf);
 		flush_buffer(src, buf);
-		drop_buffer(buf, true);
+		tuplestore_end(buf->rows);
+		MemoryContextDelete(buf->cxt);
 		next = buffers;			/* the list may have changed under us */
 	}
 	return PointerGetDatum(NULL);

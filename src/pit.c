@@ -597,6 +597,8 @@ encode_values(StringInfo buf, int n, int16 *len, bool *byval, Datum *vals, bool 
 			struct varlena *v = PG_DETOAST_DATUM_PACKED(vals[i]);
 
 			appendBinaryStringInfo(buf, (char *) v, VARSIZE_ANY(v));
+			if ((Pointer) v != DatumGetPointer(vals[i]))
+				pfree(v);		/* the receivers' memory is per query */
 		}
 		else
 			appendBinaryStringInfo(buf, DatumGetCString(vals[i]), strlen(DatumGetCString(vals[i])) + 1);

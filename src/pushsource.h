@@ -76,6 +76,8 @@ typedef struct PsTypeSpec
 } PsTypeSpec;
 
 extern PsTypeSpec *ps_parse_type(const char *str, const char *column);
+extern PsTypeSpec *ps_type_for_column(const char *declared, Oid typid, int32 typmod,
+									  const char *column);
 extern List *ps_split_schema(const char *schema, List **types);
 
 /* ---------------------------------------------------------------------

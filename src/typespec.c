@@ -411,6 +411,32 @@ parse_tecton(const char *str, int len, const char *column, bool *matched)
 }
 
 /*
+ * The spec of an existing source column: its type comes from the table
+ * (typid, typmod), never from re-parsing the declared text, which would
+ * depend on the session's search_path; the declared text only says whether
+ * the column was declared with a Tecton type (Struct/Map validation).
+ */
+PsTypeSpec *
+ps_type_for_column(const char *declared, Oid typid, int32 typmod, const char *column)
+{
+	bool		matched;
+	PsTypeSpec *spec = parse_tecton(declared, strlen(declared), column, &matched);
+
+	if (matched)
+	{
+		if (spec->typid != typid)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" was declared %s but its table column is of type %s",
+							column, spec->display, format_type_be(typid)),
+					 errhint("The push source table was altered; restore the column type or re-register the source.")));
+		return spec;
+	}
+	spec = spec_for_pg_type(typid, typmod, column);
+	return spec;
+}
+
+/*
  * Parse one column type.  Errors name the column.
  */
 PsTypeSpec *

@@ -328,6 +328,10 @@ input_softly(Oid infunc, const char *str, Oid ioparam, int32 typmod,
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		/* a bad value is the record's fault; a cancel or out-of-memory is not */
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
+			ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+			ReThrowError(edata);
 		code = edata->sqlerrcode;
 		*msg = edata->message;
 	}
