@@ -252,8 +252,16 @@ next_batch_id(void)
 {
 	if (!OidIsValid(ingest_seq_relid) ||
 		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(ingest_seq_relid)))
+	{
 		ingest_seq_relid = get_relname_relid("ingest_batch_seq",
 											 get_namespace_oid("pushsource", false));
+		if (!OidIsValid(ingest_seq_relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("sequence pushsource.ingest_batch_seq is missing"),
+					 errdetail("Every push takes its ingest order from it."),
+					 errhint("Recreate it with CREATE SEQUENCE pushsource.ingest_batch_seq, or reinstall the extension.")));
+	}
 	return nextval_internal(ingest_seq_relid, false) * ROWS_PER_BATCH_ID;
 }
 
