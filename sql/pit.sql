@@ -607,3 +607,18 @@ SELECT count(*) AS rows, count(amount) AS with_value,
 SELECT count(*) AS rows, count(pit_fv__amount) AS with_value
   FROM fs_get_historical_features('pit_spine', ARRAY['pit_fv.amount'])
        AS t(user_id bigint, ts timestamptz, label text, pit_fv__amount bigint);
+
+-- reading a view's history needs SELECT on its offline store, also now that
+-- the store is scanned directly (not through the executor)
+CREATE ROLE pit_noread NOLOGIN;
+GRANT pushsource_reader TO pit_noread;
+REVOKE SELECT ON pushsource_store.pit_fv_offline FROM pushsource_reader;
+SET ROLE pit_noread;
+SELECT pit_try($$SELECT count(*) FROM fs_get_historical_features('SELECT 1::bigint AS user_id, timestamptz ''2024-01-01 12:00+00'' AS ts', ARRAY['pit_fv.amount']) AS t(user_id bigint, ts timestamptz, a bigint)$$);
+RESET ROLE;
+GRANT SELECT ON pushsource_store.pit_fv_offline TO pushsource_reader;
+SET ROLE pit_noread;
+SELECT * FROM fs_get_historical_features('SELECT 1::bigint AS user_id, timestamptz ''2024-01-01 12:00+00'' AS ts', ARRAY['pit_fv.amount'])
+    AS t(user_id bigint, ts timestamptz, a bigint);
+RESET ROLE;
+DROP ROLE pit_noread;

@@ -33,6 +33,10 @@
 #include "parser/parse_coerce.h"
 #include "parser/parse_oper.h"
 #include "utils/builtins.h"
+#include "utils/acl.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "miscadmin.h"
 #include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/typcache.h"
@@ -1177,6 +1181,96 @@ merge_partition(PitPlan *plan, PitView *pv, int p, MemoryContext cxt)
 	MemoryContextReset(cxt);
 }
 
+/*
+ * The feature rows by a direct heap scan: no planner, executor or
+ * projection per row.  The SELECT privilege is checked as the executor would;
+ * a table with row security that applies, or anything but a plain table,
+ * returns false and the SQL scan is used.
+ */
+static bool
+scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded,
+					 TimestampTz lower)
+{
+	PsView	   *v = pv->view;
+	PsSource   *src = v->source;
+	Oid			relid = plan->from_source ? src->relid : v->offline_relid;
+	int			nk = v->nkeys;
+	int			ncols = pv->ncodec;
+	AttrNumber *atts = palloc(sizeof(AttrNumber) * ncols);
+	AttrNumber	maxatt = 0;
+	Datum	   *vals = palloc(sizeof(Datum) * ncols);
+	bool	   *nulls = palloc(sizeof(bool) * ncols);
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	AclResult	acl;
+
+	if (get_rel_relkind(relid) != RELKIND_RELATION ||
+		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		return false;
+	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, get_rel_name(relid));
+
+	for (int i = 0; i < ncols; i++)
+	{
+		const char *name = i < nk ? src->cols[v->key_cols[i]].name
+			: i == nk ? src->cols[src->ts_col].name
+			: i == nk + 1 ? (plan->from_source ? NULL : PS_INGEST_COL)
+			: src->cols[pv->feat_cols[i - nk - 2]].name;
+
+		atts[i] = name ? get_attnum(relid, name) : InvalidAttrNumber;
+		if (name && atts[i] == InvalidAttrNumber)
+			return false;		/* let SQL report what is missing */
+		maxatt = Max(maxatt, atts[i]);
+	}
+
+	rel = table_open(relid, AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		TimestampTz ts;
+		bool		skip = false;
+		uint32		h;
+		int			p;
+
+		slot_getsomeattrs(slot, maxatt);
+		for (int i = 0; i < ncols; i++)
+		{
+			if (atts[i] == InvalidAttrNumber)
+			{
+				/* from_source: physical order stands in for ingest order */
+				vals[i] = Int64GetDatum(((int64) ItemPointerGetBlockNumber(&slot->tts_tid) << 16) |
+										ItemPointerGetOffsetNumber(&slot->tts_tid));
+				nulls[i] = false;
+				continue;
+			}
+			vals[i] = slot->tts_values[atts[i] - 1];
+			nulls[i] = slot->tts_isnull[atts[i] - 1];
+			if (i <= nk && nulls[i])
+				skip = true;	/* no key or no time: never a match */
+		}
+		if (skip)
+			continue;
+		ts = DatumGetTimestampTz(vals[nk]);
+		if (ts > max_t || (bounded && ts < lower) ||
+			(plan->from_source && v->has_start_time && ts < v->start_time))
+			continue;
+		h = hash_keys(pv, vals);
+		if ((pv->seen[(h % SEEN_BITS) / 64] & (UINT64CONST(1) << (h % 64))) == 0)
+			continue;
+		encode_values(&pv->enc, ncols, pv->codec_len, pv->codec_byval, vals, nulls);
+		p = h & (pv->nparts - 1);
+		write_encoded(pv->filecxt, &pv->feat_parts[p], &pv->enc, h, &pv->feat_n[p], &pv->feat_bytes[p]);
+		CHECK_FOR_INTERRUPTS();
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return true;
+}
+
 /* Scan one view's feature rows into partitions, then merge partition by partition. */
 static void
 join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
@@ -1213,6 +1307,9 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 							IntervalPGetDatum(&v->ttl)) : TimestampTzGetDatum(min_t);
 	params->params[2].value = TimestampTzGetDatum(v->start_time);
 
+	if (scan_features_direct(plan, pv, max_t, bounded, DatumGetTimestampTz(params->params[1].value)))
+		goto merge;
+
 	/* a plain scan: JIT compilation would cost more than it saves */
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
@@ -1233,6 +1330,7 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	SPI_finish();
 	AtEOXact_GUC(true, save_nestlevel);
 
+merge:
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "pit partition", ALLOCSET_DEFAULT_SIZES);
 	for (int p = 0; p < pv->nparts; p++)
 		if (pv->spine_parts[p] != NULL)
