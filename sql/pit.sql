@@ -622,3 +622,25 @@ SELECT * FROM fs_get_historical_features('SELECT 1::bigint AS user_id, timestamp
     AS t(user_id bigint, ts timestamptz, a bigint);
 RESET ROLE;
 DROP ROLE pit_noread;
+
+-- keys 2775 and 131913 have the same int8 hash (found by
+-- SELECT ... ON hashint8(a) = hashint8(b)): rows of both land in one hash
+-- run and must be told apart by typed comparison, never mixed
+SELECT hashint8(2775) = hashint8(131913) AS same_hash;
+SELECT fs_create_entity('pit_coll_e', ARRAY['ck']);
+SELECT fs_create_push_source('pit_coll_src', 'ck Int64, ts Timestamp, v Int64', 'ts');
+SELECT fs_create_feature_view('pit_coll_fv', 'pit_coll_src', ARRAY['pit_coll_e']);
+INSERT INTO pushsource.pit_coll_src VALUES
+    (2775,   '2024-01-01 10:00+00', 1),
+    (131913, '2024-01-01 10:30+00', 2),
+    (2775,   '2024-01-01 11:00+00', 3),
+    (131913, '2024-01-01 11:30+00', 4);
+SELECT * FROM fs_get_historical_features(
+    $$SELECT * FROM (VALUES (1, 2775::int8, timestamptz '2024-01-01 10:45+00'),
+                            (2, 131913,     timestamptz '2024-01-01 10:45+00'),
+                            (3, 2775,       timestamptz '2024-01-01 11:40+00'),
+                            (4, 131913,     timestamptz '2024-01-01 11:40+00'),
+                            (5, 131913,     timestamptz '2024-01-01 10:15+00'),
+                            (6, 2775,       timestamptz '2024-01-01 09:00+00')) s(n, ck, ts)$$,
+    ARRAY['pit_coll_fv'])
+    AS t(n int, ck bigint, ts timestamptz, v bigint);

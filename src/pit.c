@@ -996,6 +996,50 @@ cmp_feat(const void *a, const void *b, void *arg)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
+/*
+ * Within a partition, rows are first grouped by a bucket of hash bits above
+ * the partition bits (one counting pass), then each small bucket is sorted:
+ * the order is (bucket, hash, time, order), the same on both sides.
+ */
+typedef struct Bucketing
+{
+	int			shift;
+	uint32		mask;
+} Bucketing;
+
+static inline uint64
+order_key(Bucketing *bk, uint32 hash)
+{
+	return ((uint64) ((hash >> bk->shift) & bk->mask) << 32) | hash;
+}
+
+#define DEFINE_BUCKET_SORT(name, type, sortfn) \
+static type * \
+name(type *a, int64 n, Bucketing *bk) \
+{ \
+	int64	   *start = palloc0(sizeof(int64) * ((Size) bk->mask + 2)); \
+	type	   *out = palloc_extended(sizeof(type) * Max(n, 1), MCXT_ALLOC_HUGE); \
+	for (int64 i = 0; i < n; i++) \
+		start[((a[i].hash >> bk->shift) & bk->mask) + 1]++; \
+	for (uint32 b = 0; b <= bk->mask; b++) \
+		start[b + 1] += start[b]; \
+	{ \
+		int64	   *next = palloc(sizeof(int64) * ((Size) bk->mask + 1)); \
+		memcpy(next, start, sizeof(int64) * ((Size) bk->mask + 1)); \
+		for (int64 i = 0; i < n; i++) \
+			out[next[(a[i].hash >> bk->shift) & bk->mask]++] = a[i]; \
+		pfree(next); \
+	} \
+	for (uint32 b = 0; b <= bk->mask; b++) \
+		if (start[b + 1] - start[b] > 1) \
+			sortfn(out + start[b], start[b + 1] - start[b]); \
+	pfree(start); \
+	return out; \
+}
+
+DEFINE_BUCKET_SORT(bucket_sort_spine, SpineEnt, sort_spine_fast)
+DEFINE_BUCKET_SORT(bucket_sort_feat, FeatEnt, sort_feat_fast)
+
 static int64
 tid_order(Datum d)
 {
@@ -1091,6 +1135,7 @@ merge_partition(PitPlan *plan, PitView *pv, int p, MemoryContext cxt)
 	bool	   *nulls = palloc(sizeof(bool) * (pv->nfeat + 1));
 	int64		fi = 0;
 	int64		si = 0;
+	Bucketing	bk;
 	char	   *buf;
 	char	   *rec;
 	Datum	   *keys;
@@ -1137,9 +1182,21 @@ merge_partition(PitPlan *plan, PitView *pv, int p, MemoryContext cxt)
 		}
 	}
 
-	sort_spine_fast(sp, ns);
+	{
+		int64		most = Max(ns, nf);
+
+		bk.shift = 0;
+		while ((1 << bk.shift) < pv->nparts)
+			bk.shift++;
+		bk.mask = 0;
+		while ((int64) bk.mask + 1 < most / 16 && bk.mask < (1u << 20) - 1)
+			bk.mask = bk.mask * 2 + 1;
+		if (bk.shift + 20 > 32)
+			bk.mask &= (uint32) ((UINT64CONST(1) << (32 - bk.shift)) - 1);
+	}
+	sp = bucket_sort_spine(sp, ns, &bk);
 	if (nf > 0)
-		sort_feat_fast(fe, nf);
+		fe = bucket_sort_feat(fe, nf, &bk);
 
 	/* merge run by run of equal hash */
 	while (si < ns)
@@ -1152,7 +1209,7 @@ merge_partition(PitPlan *plan, PitView *pv, int p, MemoryContext cxt)
 
 		while (s_end < ns && sp[s_end].hash == h)
 			s_end++;
-		while (fi < nf && fe[fi].hash < h)
+		while (fi < nf && order_key(&bk, fe[fi].hash) < order_key(&bk, h))
 			fi++;
 		f_beg = fi;
 		while (fi < nf && fe[fi].hash == h)
