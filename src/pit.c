@@ -8,19 +8,22 @@
  * timestamp <= T (>= T - ttl when the view has a ttl; ties to the latest
  * ingested) is found by an as-of merge join, not by a lookup per row:
  *
- *	1. the spine is read once through a cursor; each row gets its position
- *	   and is kept in a tuplestore (for output in spine order); for each view
- *	   its (keys, T, position) goes into a tuplesort;
- *	2. per view, the sorted spine is merged with the view's offline store
- *	   (or the source table) streamed through a cursor in (keys, ts, ingest
- *	   order) order, restricted to the time range the spine can reach; the
- *	   matched values go, keyed by spine position, into another tuplesort;
- *	3. the spine tuplestore and the per-view results, all in position order,
- *	   are zipped into the output.
+ *	1. the spine is read once (a DestReceiver under SPI); each row gets its
+ *	   position and is kept in a tuplestore for the output; for each view its
+ *	   (keys, T, position) is written, hash-partitioned by key, to temp files;
+ *	2. per view, the feature rows of the time range the spine can reach are
+ *	   read by a direct heap scan of the offline store (or the source table)
+ *	   and partitioned the same way, skipping keys no spine row has;
+ *	3. each partition is loaded, grouped by hash bucket and sorted by (hash,
+ *	   time, ingest order) on both sides, and merged run by run of equal
+ *	   hash; typed key comparisons are needed only where different keys share
+ *	   a hash.  Matches go to temp-file buckets of spine positions;
+ *	4. bucket by bucket, the spine is emitted in its order with its features.
  *
- * Every intermediate is a tuplesort or tuplestore, so memory stays within
- * work_mem-sized buffers and spills to disk beyond.  Keys are compared as
- * typed tuples with their types' btree comparators, never as strings.
+ * Partitions and buckets are sized from the store's real size and work_mem,
+ * so memory stays near work_mem and the cost grows linearly.  Keys are
+ * compared as typed tuples (hash functions and btree comparators of their
+ * types), never as strings.
  */
 #include "pushsource.h"
 
