@@ -8,7 +8,7 @@
  * table rows into checked values with one set of rules; fanout.c is the
  * trigger pair that buffers a statement's rows and writes every feature
  * view's stores; push.c holds fs_push and fs_ingest; online.c serves
- * features by key.
+ * features by key; pit.c builds point-in-time-correct training data.
  */
 #ifndef PUSHSOURCE_H
 #define PUSHSOURCE_H
