@@ -2,9 +2,19 @@
 # runs as the postgres user, on a unix socket in a private temp directory,
 # stopped and removed on exit.
 #
+#   build_and_install
 #   start_cluster NAME PORT [EXTRA_CONF_LINE...]
 #     sets: work (the directory), PSQL (array), and the functions as_pg, sql
 #     BGPIDS: background processes to kill on exit (append to it)
+
+# Packages, build and install; sets PG_CONFIG and bindir.
+build_and_install() {
+  test/setup.sh
+  export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+  make -s PG_CONFIG="$PG_CONFIG"
+  make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+  bindir=$("$PG_CONFIG" --bindir)
+}
 
 as_pg() { su postgres -s /bin/bash -c "$1"; }
 BGPIDS=()

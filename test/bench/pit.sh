@@ -53,11 +53,9 @@ fi
 command -v node >/dev/null && command -v npm >/dev/null ||
   { echo "bench-pit: needs node and npm (for DuckDB, the baseline)" >&2; exit 1; }
 
-test/setup.sh
-export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-make -s PG_CONFIG="$PG_CONFIG"
-make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
-bindir=$("$PG_CONFIG" --bindir)
+# shellcheck source=test/bench/cluster.sh
+. test/bench/cluster.sh
+build_and_install
 
 SCALE=${BENCH_SCALE:-1}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -94,8 +92,6 @@ fi
 # ---------------------------------------------------------------------------
 # Throwaway cluster
 # ---------------------------------------------------------------------------
-# shellcheck source=test/bench/cluster.sh
-. "$bench/cluster.sh"
 start_cluster bench-pit "$PORT" ${WORK_MEM:+"work_mem = '$WORK_MEM'"}
 
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }

@@ -23,11 +23,9 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-test/setup.sh
-export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-make -s PG_CONFIG="$PG_CONFIG"
-make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
-bindir=$("$PG_CONFIG" --bindir)
+# shellcheck source=test/bench/cluster.sh
+. test/bench/cluster.sh
+build_and_install
 
 SCALE=${BENCH_SCALE:-1}
 SECS=${BENCH_SECONDS:-15}
@@ -48,8 +46,6 @@ fail() { say "CORRECTNESS FAILURE: $*"; exit 1; }
 # ---------------------------------------------------------------------------
 # Throwaway cluster
 # ---------------------------------------------------------------------------
-# shellcheck source=test/bench/cluster.sh
-. "$bench/cluster.sh"
 start_cluster bench "$PORT"
 
 # Wall time of SQL run in one session, in seconds (psql \timing: the
