@@ -6,22 +6,26 @@
  * For every spine row (entity keys, time T) and every requested feature
  * view, the feature row with the same join-key tuple and the greatest event
  * timestamp <= T (>= T - ttl when the view has a ttl; ties to the latest
- * ingested) is found by an as-of merge join, not by a lookup per row:
+ * ingested) is found by an as-of join over the sorted spine, not by a lookup
+ * per spine row:
  *
  *	1. the spine is read once (a DestReceiver under SPI); each row gets its
  *	   position and is kept in a tuplestore for the output; for each view its
- *	   (keys, T, position) is written, hash-partitioned by key, to temp files;
- *	2. per view, the feature rows of the time range the spine can reach are
- *	   read by a direct heap scan of the offline store (or the source table)
- *	   and partitioned the same way, skipping keys no spine row has;
- *	3. each partition is loaded, grouped by hash bucket and sorted by (hash,
- *	   time, ingest order) on both sides, and merged run by run of equal
- *	   hash; typed key comparisons are needed only where different keys share
- *	   a hash.  Matches go to temp-file buckets of spine positions;
- *	4. bucket by bucket, the spine is emitted in its order with its features.
+ *	   (keys, T, position) records go to a temp file;
+ *	2. per view, the records are indexed: sorted by (key hash, keys, T),
+ *	   grouped by key, a hash directory over the groups, and a candidate
+ *	   slot per record;
+ *	3. the feature rows of the time range the spine can reach stream past
+ *	   the index in any order (a direct heap scan of the offline store or
+ *	   the source table): each lands on the slot of its key's first record
+ *	   with T >= ts when it is newer than the candidate there; a running
+ *	   maximum per key, in T order, then gives every record its as-of match;
+ *	4. the spine is emitted in its order with its features.
  *
- * Partitions and buckets are sized from the store's real size and work_mem,
- * so memory stays near work_mem and the cost grows linearly.  Keys are
+ * The index is sized against the hash memory limit (work_mem *
+ * hash_mem_multiplier, as a hash join's); a bigger spine is split into
+ * partitions by key hash and the feature rows of all but the first spill to
+ * temp files, so memory stays bounded and the cost grows linearly.  Keys are
  * compared as typed tuples (hash functions and btree comparators of their
  * types), never as strings.
  */
@@ -56,7 +60,82 @@
 #include "utils/timestamp.h"
 #include "utils/tuplesort.h"
 #include "utils/tuplestore.h"
+#include "access/heapam.h"
+#include "access/tableam.h"
+#include "executor/nodeHash.h"
 
+
+/* A spine record in memory: keys, time T, position in the spine. */
+typedef struct SpineEnt
+{
+	uint32		hash;
+	TimestampTz t;
+	TimestampTz oldest;			/* the oldest event time the ttl lets match */
+	int64		pos;
+	Datum	   *keys;
+} SpineEnt;
+
+/* The records of one key, [start, end) of the sorted records. */
+typedef struct SpineGroup
+{
+	int64		start;
+	int64		end;
+	Datum	   *keys;			/* the key tuple (key0 when there is one key) */
+	Datum		key0;
+} SpineGroup;
+
+/* The hash directory over the groups: open addressing. */
+typedef struct DirEnt
+{
+	uint32		hash;
+	uint32		group;			/* group + 1; 0 is an empty slot */
+} DirEnt;
+
+/* A record's candidate: the newest feature row seen for it so far. */
+typedef struct Cand
+{
+	TimestampTz ts;
+	int64		ord;
+	/* followed by nfeat Datums, a "has a row" flag and nfeat null flags */
+} Cand;
+
+#define CAND_VALS(c) ((Datum *) ((char *) (c) + sizeof(Cand)))
+#define CAND_HAS(c, nfeat) (*(bool *) (CAND_VALS(c) + (nfeat)))
+#define CAND_NULLS(c, nfeat) ((bool *) (CAND_VALS(c) + (nfeat)) + 1)
+
+/* The index of (one partition of) a view's spine records. */
+typedef struct PitIndex
+{
+	MemoryContext cxt;			/* holds all of it */
+	MemoryContext valcxt;		/* copies of by-reference feature values */
+	SpineEnt   *ents;			/* sorted by (hash, keys, T, position) */
+	TimestampTz *times;			/* their T, in the same order */
+	int64		nents;
+	SpineGroup *groups;
+	int64		ngroups;
+	DirEnt	   *dir;
+	uint32		dirmask;
+	char	   *cands;			/* one candidate per record, stride apart */
+} PitIndex;
+
+/*
+ * Feature rows are probed in batches, stage by stage, prefetching what the
+ * next stage reads: the index is far bigger than the CPU caches, and one
+ * row's lookups depend on each other, so batches keep many cache misses in
+ * flight instead of one.
+ */
+#define PROBE_BATCH 64
+
+typedef struct ProbeBatch
+{
+	int			n;
+	uint32		hash[PROBE_BATCH];
+	uint32		slot[PROBE_BATCH];	/* directory slot */
+	int64		at[PROBE_BATCH];	/* group, then record; -1: no match */
+	Datum	   *vals;			/* PROBE_BATCH rows of ncodec values */
+	bool	   *nulls;
+	MemoryContext arena;		/* copies of by-reference values, per batch */
+} ProbeBatch;
 
 /* One requested feature view and what the join needs of it. */
 typedef struct PitView
@@ -71,27 +150,36 @@ typedef struct PitView
 	SortSupportData *ssup;		/* per join key */
 	FmgrInfo   *hashfn;			/* per join key */
 	Oid		   *hashcoll;
-	/* partitions by key hash: spine (keys, T, pos) and feature rows */
+	/* the spine's records (keys, T, position), then their partitions */
+	BufFile    *spine_file;
+	int64		spine_n;
+	int64		spine_bytes;
 	int			nparts;
-	TupleDesc	spine_part_desc;
 	BufFile   **spine_parts;
-	BufFile   **feat_parts;
-	int64	   *spine_n;		/* records and bytes per partition */
-	int64	   *spine_bytes;
-	int64	   *feat_n;
-	int64	   *feat_bytes;
+	int64	   *spine_part_n;
+	int64	   *spine_part_bytes;
+	BufFile   **feat_parts;		/* spilled feature rows, partitions 1.. */
+	PitIndex   *ix;				/* the index the scan probes */
+	ProbeBatch	batch;
+	bool		has_byref;		/* by-reference keys or features */
+	bool		ttl_fixed;		/* a ttl without months or days */
 	int			ncodec;			/* columns of a feature record */
 	int16	   *codec_len;		/* keys, ts, order, features */
 	bool	   *codec_byval;
 	int			nscodec;		/* columns of a spine record: keys, T, pos */
 	int16	   *scodec_len;
 	bool	   *scodec_byval;
+	Size		stride;			/* of a candidate */
 	StringInfoData enc;			/* encoding buffer */
+	StringInfoData rbuf;		/* reading buffer */
 	MemoryContext filecxt;		/* holds the BufFile structs (not SPI's memory) */
 	uint64	   *seen;			/* bitset of spine key hashes */
 	bool		ord_is_tid;		/* from_source: physical order breaks ties */
-	/* results (pos, features), bucketed by spine position */
+	/* results: by position in memory (one partition), or in buckets */
+	Cand	  **res;
 	TupleDesc	result_desc;
+	Datum	   *rvals;
+	bool	   *rnulls;
 	BufFile   **buckets;
 	MinimalTuple *loaded;		/* the current bucket, indexed by pos - base */
 } PitView;
@@ -512,19 +600,28 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 
 /* ---------------------------------------------------------------------
  * The join
- * --------------------------------------------------------------------- */
-
-/* ---------------------------------------------------------------------
- * Temp-file runs of hashed minimal tuples
  *
- * A record is the 32-bit key hash followed by a MinimalTuple (whose first
- * field is its length).  Partitions and result buckets are BufFiles, so
- * they cost memory only for their buffers and spill as a temp file would.
+ * Per view, the spine's (keys, T, position) records are indexed in memory:
+ * sorted by (key hash, keys, T), grouped by key, with a hash directory over
+ * the groups, and a candidate slot per record.  The feature rows then
+ * stream past the index in any order: a row with keys K and event time ts
+ * goes to the slot of K's first record with T >= ts, if it beats the
+ * candidate there (a later ts, or the same ts and a later ingest).  At the
+ * end a running maximum over each key's records, in T order, gives every
+ * record the newest row with ts <= T, which is the as-of match: the spine
+ * is sorted, the feature rows are not (they are the big side).
+ *
+ * When the index would not fit in the hash memory limit (work_mem *
+ * hash_mem_multiplier, as for a hash join), the spine's records are split
+ * into partitions by key hash.  Partition 0 is indexed during the scan; the
+ * feature rows of the others go to temp files and stream past their
+ * partition's index afterwards, as a hybrid hash join spills.
  * --------------------------------------------------------------------- */
 
 /*
- * BufFile structs are allocated in filecxt: the receivers run inside SPI,
- * whose executor memory is gone at SPI_finish.
+ * Result buckets hold MinimalTuples of (position, features), each written
+ * after a 32-bit word.  BufFile structs are allocated in filecxt: the
+ * receivers run inside SPI, whose executor memory is gone at SPI_finish.
  */
 static void
 write_record(MemoryContext filecxt, BufFile **file, uint32 hash, MinimalTuple tup)
@@ -575,10 +672,10 @@ pad_zero(StringInfo buf, int n)
 }
 
 /*
- * Partition records are encoded compactly instead of as minimal tuples:
- * [hash][length][null bitmap][values, each MAXALIGNed], the whole record
- * padded to MAXALIGN, so that a partition read into one buffer has every
- * value aligned and needs no per-row allocation or tuple deforming.
+ * Spine and spilled feature records are encoded compactly instead of as
+ * minimal tuples: [hash][length][null bitmap][values, each MAXALIGNed], the
+ * whole record padded to MAXALIGN, so that records read into a buffer have
+ * every value aligned and need no per-row allocation or tuple deforming.
  */
 static void
 encode_values(StringInfo buf, int n, int16 *len, bool *byval, Datum *vals, bool *nulls)
@@ -656,11 +753,13 @@ write_encoded(MemoryContext filecxt, BufFile **file, StringInfo enc, uint32 hash
 	}
 	((uint32 *) enc->data)[0] = hash;
 	BufFileWrite(*file, enc->data, enc->len);
-	(*n)++;
-	*bytes += enc->len;
+	if (n)
+		(*n)++;
+	if (bytes)
+		*bytes += enc->len;
 }
 
-/* A whole partition in one buffer. */
+/* A whole file of records in one buffer. */
 static char *
 read_partition(BufFile *file, int64 bytes)
 {
@@ -679,6 +778,26 @@ read_partition(BufFile *file, int64 bytes)
 	return buf;
 }
 
+/* The next record of a file being streamed (into buf, reused), or NULL. */
+static char *
+read_encoded(BufFile *file, StringInfo buf)
+{
+	uint32		head[2];
+	size_t		got = BufFileRead(file, head, sizeof(head));
+
+	if (got == 0)
+		return NULL;
+	if (got != sizeof(head) || head[1] < sizeof(head))
+		elog(ERROR, "pushsource: truncated point-in-time temp file");
+	resetStringInfo(buf);
+	enlargeStringInfo(buf, head[1]);
+	memcpy(buf->data, head, sizeof(head));
+	if (BufFileRead(file, buf->data + sizeof(head), head[1] - sizeof(head)) != head[1] - sizeof(head))
+		elog(ERROR, "pushsource: truncated point-in-time temp file");
+	buf->len = head[1];
+	return buf->data;
+}
+
 #define SEEN_BITS (1 << 20)
 
 static uint32
@@ -691,9 +810,9 @@ hash_keys(PitView *pv, Datum *vals)
 	return h;
 }
 
-/* Hash functions, partition files and descriptors of one view. */
+/* Hash functions, codecs and descriptors of one view. */
 static void
-begin_view_join(PitView *pv, int nparts, bool from_source)
+begin_view_join(PitView *pv, bool from_source)
 {
 	PsView	   *v = pv->view;
 	PsSource   *src = v->source;
@@ -701,7 +820,6 @@ begin_view_join(PitView *pv, int nparts, bool from_source)
 
 	pv->hashfn = palloc0(sizeof(FmgrInfo) * Max(nk, 1));
 	pv->hashcoll = palloc0(sizeof(Oid) * Max(nk, 1));
-	pv->spine_part_desc = CreateTemplateTupleDesc(nk + 2);
 	for (int k = 0; k < nk; k++)
 	{
 		PsColumn   *c = &src->cols[v->key_cols[k]];
@@ -714,24 +832,16 @@ begin_view_join(PitView *pv, int nparts, bool from_source)
 							c->name, v->name, format_type_be(c->type->typid))));
 		fmgr_info_copy(&pv->hashfn[k], &tc->hash_proc_finfo, CurrentMemoryContext);
 		pv->hashcoll[k] = get_typcollation(c->type->typid);
-		TupleDescInitEntry(pv->spine_part_desc, k + 1, c->name, c->type->typid, c->type->typmod, 0);
 	}
-	TupleDescInitEntry(pv->spine_part_desc, nk + 1, "t", TIMESTAMPTZOID, -1, 0);
-	TupleDescInitEntry(pv->spine_part_desc, nk + 2, "pos", INT8OID, -1, 0);
 
 	pv->result_desc = CreateTemplateTupleDesc(pv->nfeat + 1);
 	TupleDescInitEntry(pv->result_desc, 1, "pos", INT8OID, -1, 0);
 	for (int f = 0; f < pv->nfeat; f++)
 		TupleDescInitEntry(pv->result_desc, f + 2, pv->out_names[f], pv->feat_types[f],
 						   pv->feat_typmods[f], 0);
+	pv->rvals = palloc(sizeof(Datum) * (pv->nfeat + 1));
+	pv->rnulls = palloc(sizeof(bool) * (pv->nfeat + 1));
 
-	pv->nparts = nparts;
-	pv->spine_parts = palloc0(sizeof(BufFile *) * nparts);
-	pv->feat_parts = palloc0(sizeof(BufFile *) * nparts);
-	pv->spine_n = palloc0(sizeof(int64) * nparts);
-	pv->spine_bytes = palloc0(sizeof(int64) * nparts);
-	pv->feat_n = palloc0(sizeof(int64) * nparts);
-	pv->feat_bytes = palloc0(sizeof(int64) * nparts);
 	pv->nscodec = nk + 2;
 	pv->scodec_len = palloc(sizeof(int16) * pv->nscodec);
 	pv->scodec_byval = palloc(sizeof(bool) * pv->nscodec);
@@ -755,9 +865,19 @@ begin_view_join(PitView *pv, int nparts, bool from_source)
 	pv->scodec_len[nk + 1] = 8;
 	pv->scodec_byval[nk + 1] = true;
 	initStringInfo(&pv->enc);
+	initStringInfo(&pv->rbuf);
 	pv->filecxt = CurrentMemoryContext;
 	pv->seen = palloc0(SEEN_BITS / 8);
 	pv->ord_is_tid = from_source;
+	pv->stride = MAXALIGN(sizeof(Cand) + pv->nfeat * sizeof(Datum) + 1 + pv->nfeat);
+	pv->ttl_fixed = v->has_ttl && v->ttl.month == 0 && v->ttl.day == 0;
+	for (int i = 0; i < pv->ncodec; i++)
+		if (i != nk && i != nk + 1 && !pv->codec_byval[i])
+			pv->has_byref = true;
+	pv->batch.vals = palloc(sizeof(Datum) * PROBE_BATCH * pv->ncodec);
+	pv->batch.nulls = palloc(sizeof(bool) * PROBE_BATCH * pv->ncodec);
+	pv->batch.arena = AllocSetContextCreate(CurrentMemoryContext, "pit probe batch",
+											ALLOCSET_DEFAULT_SIZES);
 }
 
 /* The feature rows a view can contribute: keys, ts, ingest order, features. */
@@ -806,7 +926,7 @@ receiver_noop(DestReceiver *self)
 
 /* ---------------------------------------------------------------------
  * Reading the spine: kept in order for the output, and per view its
- * (keys, T, position) partitioned by key hash.
+ * (keys, T, position) records written to a temp file.
  * --------------------------------------------------------------------- */
 
 typedef struct SpineReceiver
@@ -862,8 +982,7 @@ spine_receive(TupleTableSlot *slot, DestReceiver *self)
 			h = hash_keys(pv, r->vals);
 			pv->seen[(h % SEEN_BITS) / 64] |= UINT64CONST(1) << (h % 64);
 			encode_values(&pv->enc, pv->nscodec, pv->scodec_len, pv->scodec_byval, r->vals, r->nulls);
-			write_encoded(pv->filecxt, &pv->spine_parts[h & (pv->nparts - 1)], &pv->enc, h,
-						  &pv->spine_n[h & (pv->nparts - 1)], &pv->spine_bytes[h & (pv->nparts - 1)]);
+			write_encoded(pv->filecxt, &pv->spine_file, &pv->enc, h, &pv->spine_n, &pv->spine_bytes);
 		}
 	}
 	r->pos++;
@@ -872,62 +991,8 @@ spine_receive(TupleTableSlot *slot, DestReceiver *self)
 }
 
 /* ---------------------------------------------------------------------
- * Scanning the feature rows: partitioned by key hash, as they come,
- * skipping keys no spine row has.
+ * The index of one partition of spine records
  * --------------------------------------------------------------------- */
-
-static int64 tid_order(Datum d);
-
-typedef struct FeatureReceiver
-{
-	DestReceiver pub;
-	PitView    *pv;
-} FeatureReceiver;
-
-static bool
-feature_receive(TupleTableSlot *slot, DestReceiver *self)
-{
-	PitView    *pv = ((FeatureReceiver *) self)->pv;
-	int			nk = pv->view->nkeys;
-	uint32		h;
-	int			p;
-
-	slot_getallattrs(slot);
-	h = hash_keys(pv, slot->tts_values);
-	if ((pv->seen[(h % SEEN_BITS) / 64] & (UINT64CONST(1) << (h % 64))) == 0)
-		return true;
-	if (pv->ord_is_tid)
-		slot->tts_values[nk + 1] = Int64GetDatum(tid_order(slot->tts_values[nk + 1]));
-	encode_values(&pv->enc, pv->ncodec, pv->codec_len, pv->codec_byval,
-				  slot->tts_values, slot->tts_isnull);
-	p = h & (pv->nparts - 1);
-	write_encoded(pv->filecxt, &pv->feat_parts[p], &pv->enc, h, &pv->feat_n[p], &pv->feat_bytes[p]);
-	CHECK_FOR_INTERRUPTS();
-	return true;
-}
-
-/* ---------------------------------------------------------------------
- * The as-of merge of one partition, in memory.  Both sides are sorted by
- * (key hash, keys, time): any total order on keys works for an as-of merge
- * as long as both sides share it, and comparing hashes first is cheap.
- * --------------------------------------------------------------------- */
-
-typedef struct SpineEnt
-{
-	uint32		hash;
-	TimestampTz t;
-	int64		pos;
-	Datum	   *keys;
-} SpineEnt;
-
-typedef struct FeatEnt
-{
-	uint32		hash;
-	TimestampTz ts;
-	int64		ord;
-	Datum	   *keys;
-	char	   *rec;			/* the encoded row */
-} FeatEnt;
 
 static int
 compare_key_datums(PitView *pv, Datum *a, Datum *b)
@@ -958,26 +1023,10 @@ cmp_spine(const void *a, const void *b, void *arg)
 	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-static int
-cmp_feat(const void *a, const void *b, void *arg)
-{
-	const FeatEnt *x = a;
-	const FeatEnt *y = b;
-	int			c;
-
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	if ((c = compare_key_datums(arg, x->keys, y->keys)) != 0)
-		return c;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return x->ord < y->ord ? -1 : x->ord > y->ord;
-}
-
 /*
- * The main sorts compare only (hash, time, order): integers, inlined.  Rows
- * of different keys that share a hash are told apart per run in
- * merge_partition, with the typed comparators above.
+ * The main sort compares only (hash, time, position): integers, inlined.
+ * Runs of one hash shared by different keys are sorted again by keys, with
+ * the typed comparators above, in build_index.
  */
 #define ST_SORT sort_spine_fast
 #define ST_ELEMENT_TYPE SpineEnt
@@ -989,263 +1038,426 @@ cmp_feat(const void *a, const void *b, void *arg)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-#define ST_SORT sort_feat_fast
-#define ST_ELEMENT_TYPE FeatEnt
-#define ST_COMPARE(a, b) \
-	((a)->hash != (b)->hash ? ((a)->hash < (b)->hash ? -1 : 1) : \
-	 (a)->ts != (b)->ts ? ((a)->ts < (b)->ts ? -1 : 1) : \
-	 ((a)->ord < (b)->ord ? -1 : (a)->ord > (b)->ord))
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
 /*
- * Within a partition, rows are first grouped by a bucket of hash bits above
- * the partition bits (one counting pass), then each small bucket is sorted:
- * the order is (bucket, hash, time, order), the same on both sides.
+ * Records are first grouped by a bucket of hash bits above the partition
+ * bits (one counting pass), then each small bucket is sorted: the order is
+ * (bucket, hash, time, position).
  */
-typedef struct Bucketing
+static SpineEnt *
+bucket_sort_spine(SpineEnt *a, int64 n, int shift)
 {
-	int			shift;
-	uint32		mask;
-} Bucketing;
+	uint32		mask = 0;
+	int64	   *start;
+	int64	   *next;
+	SpineEnt   *out;
 
-static inline uint64
-order_key(Bucketing *bk, uint32 hash)
-{
-	return ((uint64) ((hash >> bk->shift) & bk->mask) << 32) | hash;
-}
-
-#define DEFINE_BUCKET_SORT(name, type, sortfn) \
-static type * \
-name(type *a, int64 n, Bucketing *bk) \
-{ \
-	int64	   *start = palloc0(sizeof(int64) * ((Size) bk->mask + 2)); \
-	type	   *out = palloc_extended(sizeof(type) * Max(n, 1), MCXT_ALLOC_HUGE); \
-	for (int64 i = 0; i < n; i++) \
-		start[((a[i].hash >> bk->shift) & bk->mask) + 1]++; \
-	for (uint32 b = 0; b <= bk->mask; b++) \
-		start[b + 1] += start[b]; \
-	{ \
-		int64	   *next = palloc(sizeof(int64) * ((Size) bk->mask + 1)); \
-		memcpy(next, start, sizeof(int64) * ((Size) bk->mask + 1)); \
-		for (int64 i = 0; i < n; i++) \
-			out[next[(a[i].hash >> bk->shift) & bk->mask]++] = a[i]; \
-		pfree(next); \
-	} \
-	for (uint32 b = 0; b <= bk->mask; b++) \
-		if (start[b + 1] - start[b] > 1) \
-			sortfn(out + start[b], start[b + 1] - start[b]); \
-	pfree(start); \
-	return out; \
-}
-
-DEFINE_BUCKET_SORT(bucket_sort_spine, SpineEnt, sort_spine_fast)
-DEFINE_BUCKET_SORT(bucket_sort_feat, FeatEnt, sort_feat_fast)
-
-static int64
-tid_order(Datum d)
-{
-	ItemPointer ip = (ItemPointer) DatumGetPointer(d);
-
-	return ((int64) ItemPointerGetBlockNumberNoCheck(ip) << 16) | ItemPointerGetOffsetNumberNoCheck(ip);
-}
-
-static void
-write_result(PitPlan *plan, PitView *pv, int64 pos, FeatEnt *f, Datum *dvals, bool *dnulls,
-			 Datum *vals, bool *nulls)
-{
-	int			nk = pv->view->nkeys;
-	int64		b = pos / plan->bucket_rows;
-	MinimalTuple mt;
-
-	vals[0] = Int64GetDatum(pos);
-	nulls[0] = false;
-	decode_values(f->rec, pv->ncodec, pv->codec_len, pv->codec_byval, dvals, dnulls, pv->ncodec);
-	for (int i = 0; i < pv->nfeat; i++)
-	{
-		vals[i + 1] = dvals[nk + 2 + i];
-		nulls[i + 1] = dnulls[nk + 2 + i];
-	}
-	mt = heap_form_minimal_tuple(pv->result_desc, vals, nulls);
-	write_record(pv->filecxt, &pv->buckets[b], 0, mt);
-	pfree(mt);
+	while ((int64) mask + 1 < n / 16 && mask < (1u << 20) - 1)
+		mask = mask * 2 + 1;
+	if (shift + 20 > 32)
+		mask &= (uint32) ((UINT64CONST(1) << (32 - shift)) - 1);
+	start = palloc0(sizeof(int64) * ((Size) mask + 2));
+	next = palloc(sizeof(int64) * ((Size) mask + 1));
+	out = palloc_extended(sizeof(SpineEnt) * Max(n, 1), MCXT_ALLOC_HUGE);
+	for (int64 i = 0; i < n; i++)
+		start[((a[i].hash >> shift) & mask) + 1]++;
+	for (uint32 b = 0; b <= mask; b++)
+		start[b + 1] += start[b];
+	memcpy(next, start, sizeof(int64) * ((Size) mask + 1));
+	for (int64 i = 0; i < n; i++)
+		out[next[(a[i].hash >> shift) & mask]++] = a[i];
+	for (uint32 b = 0; b <= mask; b++)
+		if (start[b + 1] - start[b] > 1)
+			sort_spine_fast(out + start[b], start[b + 1] - start[b]);
+	pfree(start);
+	pfree(next);
+	return out;
 }
 
 /*
- * As-of merge of spine rows and feature rows sorted alike.  With uniform
- * all rows have the same keys and only times are compared.
+ * Index n encoded spine records (in buf, which the keys keep pointing
+ * into) in a new context under the current one.
  */
-static void
-merge_run(PitPlan *plan, PitView *pv, SpineEnt *sp, int64 ns, FeatEnt *fe, int64 nf,
-		  bool uniform, Datum *dvals, bool *dnulls, Datum *vals, bool *nulls)
-{
-	PsView	   *v = pv->view;
-	bool		ttl_fixed = v->has_ttl && v->ttl.month == 0 && v->ttl.day == 0;
-	int64		fi = 0;
-	int64		best = -1;
-
-	for (int64 i = 0; i < ns; i++)
-	{
-		SpineEnt   *s = &sp[i];
-		bool		match;
-
-		/* every feature row before (keys, T) in the shared order is seen */
-		while (fi < nf)
-		{
-			FeatEnt    *f = &fe[fi];
-			int			c = uniform ? 0 : compare_key_datums(pv, s->keys, f->keys);
-
-			if (c > 0 || (c == 0 && f->ts <= s->t))
-			{
-				best = fi++;
-				continue;
-			}
-			break;
-		}
-		match = best >= 0 &&
-			(uniform || compare_key_datums(pv, s->keys, fe[best].keys) == 0);
-		if (match && v->has_ttl)
-		{
-			TimestampTz lo = ttl_fixed ? s->t - v->ttl.time :
-			DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-													TimestampTzGetDatum(s->t),
-													IntervalPGetDatum(&v->ttl)));
-
-			match = fe[best].ts >= lo;
-		}
-		if (match && v->has_start_time && s->t < v->start_time)
-			match = false;
-		if (match)
-			write_result(plan, pv, s->pos, &fe[best], dvals, dnulls, vals, nulls);
-	}
-	CHECK_FOR_INTERRUPTS();
-}
-
-static void
-merge_partition(PitPlan *plan, PitView *pv, int p, MemoryContext cxt)
+static PitIndex *
+build_index(PitView *pv, char *buf, int64 n)
 {
 	PsView	   *v = pv->view;
 	int			nk = v->nkeys;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pit index", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
-	SpineEnt   *sp = NULL;
-	FeatEnt    *fe = NULL;
-	int64		ns = 0,
-				nf = 0;
-	Datum	   *dvals = palloc(sizeof(Datum) * (pv->ncodec + 1));
-	bool	   *dnulls = palloc(sizeof(bool) * (pv->ncodec + 1));
-	Datum	   *vals = palloc(sizeof(Datum) * (pv->nfeat + 1));
-	bool	   *nulls = palloc(sizeof(bool) * (pv->nfeat + 1));
-	int64		fi = 0;
-	int64		si = 0;
-	Bucketing	bk;
-	char	   *buf;
-	char	   *rec;
-	Datum	   *keys;
+	PitIndex   *ix = palloc0(sizeof(PitIndex));
+	Datum	   *dvals = palloc(sizeof(Datum) * pv->nscodec);
+	bool	   *dnulls = palloc(sizeof(bool) * pv->nscodec);
+	SpineEnt   *ents = palloc_extended(sizeof(SpineEnt) * Max(n, 1), MCXT_ALLOC_HUGE);
+	Datum	   *keys = palloc_extended(sizeof(Datum) * Max(n * nk, 1), MCXT_ALLOC_HUGE);
+	char	   *rec = buf;
+	int			shift = 0;
+	Size		dirsize = 16;
+	int64		ng = 0;
 
-	/* the spine part: one buffer, decoded in place */
-	ns = pv->spine_n[p];
-	buf = read_partition(pv->spine_parts[p], pv->spine_bytes[p]);
-	BufFileClose(pv->spine_parts[p]);
-	pv->spine_parts[p] = NULL;
-	sp = palloc_extended(sizeof(SpineEnt) * Max(ns, 1), MCXT_ALLOC_HUGE);
-	keys = palloc_extended(sizeof(Datum) * Max(ns * nk, 1), MCXT_ALLOC_HUGE);
-	rec = buf;
-	for (int64 i = 0; i < ns; i++)
+	ix->cxt = cxt;
+	ix->valcxt = AllocSetContextCreate(cxt, "pit feature values", ALLOCSET_DEFAULT_SIZES);
+	for (int64 i = 0; i < n; i++)
 	{
+		TimestampTz t;
+
 		decode_values(rec, nk + 2, pv->scodec_len, pv->scodec_byval, dvals, dnulls, pv->nscodec);
-		sp[i].hash = ((uint32 *) rec)[0];
-		sp[i].keys = keys + i * nk;
-		memcpy(sp[i].keys, dvals, sizeof(Datum) * nk);
-		sp[i].t = DatumGetTimestampTz(dvals[nk]);
-		sp[i].pos = DatumGetInt64(dvals[nk + 1]);
+		ents[i].hash = ((uint32 *) rec)[0];
+		ents[i].keys = keys + i * nk;
+		memcpy(ents[i].keys, dvals, sizeof(Datum) * nk);
+		t = DatumGetTimestampTz(dvals[nk]);
+		ents[i].t = t;
+		ents[i].pos = DatumGetInt64(dvals[nk + 1]);
+		/* the oldest event time the ttl lets match at T */
+		ents[i].oldest = !v->has_ttl ? DT_NOBEGIN : pv->ttl_fixed ? t - v->ttl.time :
+			DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(t),
+													IntervalPGetDatum(&v->ttl)));
 		rec += ((uint32 *) rec)[1];
 	}
+	while ((1 << shift) < pv->nparts)
+		shift++;
+	ix->ents = bucket_sort_spine(ents, n, shift);
+	pfree(ents);
+	ix->nents = n;
+	ents = ix->ents;
 
-	/* the feature part, likewise */
-	if (pv->feat_parts[p] != NULL)
+	/* runs of one hash: ordered by keys too where keys differ, then grouped */
+	ix->groups = palloc_extended(sizeof(SpineGroup) * Max(n, 1), MCXT_ALLOC_HUGE);
+	for (int64 i = 0; i < n;)
 	{
-		nf = pv->feat_n[p];
-		buf = read_partition(pv->feat_parts[p], pv->feat_bytes[p]);
-		BufFileClose(pv->feat_parts[p]);
-		pv->feat_parts[p] = NULL;
-		fe = palloc_extended(sizeof(FeatEnt) * Max(nf, 1), MCXT_ALLOC_HUGE);
-		keys = palloc_extended(sizeof(Datum) * Max(nf * nk, 1), MCXT_ALLOC_HUGE);
-		rec = buf;
-		for (int64 i = 0; i < nf; i++)
-		{
-			decode_values(rec, nk + 2, pv->codec_len, pv->codec_byval, dvals, dnulls, pv->ncodec);
-			fe[i].hash = ((uint32 *) rec)[0];
-			fe[i].rec = rec;
-			fe[i].keys = keys + i * nk;
-			memcpy(fe[i].keys, dvals, sizeof(Datum) * nk);
-			fe[i].ts = DatumGetTimestampTz(dvals[nk]);
-			fe[i].ord = DatumGetInt64(dvals[nk + 1]);
-			rec += ((uint32 *) rec)[1];
-		}
-	}
-
-	{
-		int64		most = Max(ns, nf);
-
-		bk.shift = 0;
-		while ((1 << bk.shift) < pv->nparts)
-			bk.shift++;
-		bk.mask = 0;
-		while ((int64) bk.mask + 1 < most / 16 && bk.mask < (1u << 20) - 1)
-			bk.mask = bk.mask * 2 + 1;
-		if (bk.shift + 20 > 32)
-			bk.mask &= (uint32) ((UINT64CONST(1) << (32 - bk.shift)) - 1);
-	}
-	sp = bucket_sort_spine(sp, ns, &bk);
-	if (nf > 0)
-		fe = bucket_sort_feat(fe, nf, &bk);
-
-	/* merge run by run of equal hash */
-	while (si < ns)
-	{
-		uint32		h = sp[si].hash;
-		int64		s_end = si;
-		int64		f_beg;
-		int64		f_end;
+		int64		j = i + 1;
 		bool		uniform = true;
 
-		while (s_end < ns && sp[s_end].hash == h)
-			s_end++;
-		while (fi < nf && order_key(&bk, fe[fi].hash) < order_key(&bk, h))
-			fi++;
-		f_beg = fi;
-		while (fi < nf && fe[fi].hash == h)
-			fi++;
-		f_end = fi;
-		if (f_beg == f_end)
+		while (j < n && ents[j].hash == ents[i].hash)
 		{
-			si = s_end;			/* no feature row has these keys */
-			continue;
+			uniform = uniform && compare_key_datums(pv, ents[i].keys, ents[j].keys) == 0;
+			j++;
 		}
-		for (int64 i = si + 1; uniform && i < s_end; i++)
-			uniform = compare_key_datums(pv, sp[si].keys, sp[i].keys) == 0;
-		for (int64 j = f_beg; uniform && j < f_end; j++)
-			uniform = compare_key_datums(pv, sp[si].keys, fe[j].keys) == 0;
 		if (!uniform)
+			qsort_arg(ents + i, j - i, sizeof(SpineEnt), cmp_spine, pv);
+		for (int64 k = i; k < j;)
 		{
-			/* a hash shared by different keys: order the run by keys too */
-			qsort_arg(sp + si, s_end - si, sizeof(SpineEnt), cmp_spine, pv);
-			qsort_arg(fe + f_beg, f_end - f_beg, sizeof(FeatEnt), cmp_feat, pv);
+			int64		m = k + 1;
+
+			while (m < j && (uniform || compare_key_datums(pv, ents[k].keys, ents[m].keys) == 0))
+				m++;
+			ix->groups[ng].start = k;
+			ix->groups[ng].end = m;
+			ix->groups[ng].keys = ents[k].keys;
+			if (nk == 1)
+			{
+				/* the key where the probe reads the group anyway */
+				ix->groups[ng].key0 = ents[k].keys[0];
+				ix->groups[ng].keys = &ix->groups[ng].key0;
+			}
+			ng++;
+			k = m;
 		}
-		merge_run(plan, pv, sp + si, s_end - si, fe + f_beg, f_end - f_beg, uniform,
-				  dvals, dnulls, vals, nulls);
-		si = s_end;
+		i = j;
 	}
+	ix->ngroups = ng;
+	if (ng >= (int64) PG_UINT32_MAX / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many distinct join keys in the spine for feature view \"%s\"", v->name),
+				 errhint("Lower work_mem, so that the spine is split into more partitions.")));
+
+	/* the directory: every group under its hash, by open addressing */
+	while (dirsize < (Size) ng * 2)
+		dirsize *= 2;
+	ix->dir = palloc_extended(sizeof(DirEnt) * dirsize, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	ix->dirmask = (uint32) (dirsize - 1);
+	for (int64 g = 0; g < ng; g++)
+	{
+		uint32		h = ents[ix->groups[g].start].hash;
+		uint32		d = murmurhash32(h) & ix->dirmask;
+
+		while (ix->dir[d].group != 0)
+			d = (d + 1) & ix->dirmask;
+		ix->dir[d].hash = h;
+		ix->dir[d].group = (uint32) (g + 1);
+	}
+	ix->times = palloc_extended(sizeof(TimestampTz) * Max(n, 1), MCXT_ALLOC_HUGE);
+	for (int64 i = 0; i < n; i++)
+		ix->times[i] = ents[i].t;
+	ix->cands = palloc_extended(pv->stride * Max(n, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	MemoryContextSwitchTo(old);
-	MemoryContextReset(cxt);
+	return ix;
+}
+
+/* A copy of a feature value that outlives the row it came from. */
+static Datum
+copy_feature_value(MemoryContext cxt, Datum d, int16 len)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Datum		res;
+
+	if (len == -1)
+	{
+		struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
+
+		if ((Pointer) v == DatumGetPointer(d))
+		{
+			Size		sz = VARSIZE_ANY(v);
+
+			v = palloc(sz);
+			memcpy(v, DatumGetPointer(d), sz);
+		}
+		res = PointerGetDatum(v);
+	}
+	else
+		res = datumCopy(d, false, len);
+	MemoryContextSwitchTo(old);
+	return res;
+}
+
+/*
+ * A batch of feature rows (keys, ts, order, features) meets the index: a
+ * row becomes the candidate of its key's first spine record with T >= ts
+ * if it is newer than the candidate there.  A row older than that record's
+ * ttl bound can match no later record either (their bounds are later), so
+ * it is dropped.  Stages: directory slot, group, keys and times, record,
+ * candidate; each prefetches what the next one reads.
+ */
+static void
+probe_batch(PitView *pv, PitIndex *ix)
+{
+	ProbeBatch *b = &pv->batch;
+	int			nk = pv->view->nkeys;
+	int			nc = pv->ncodec;
+	DirEnt	   *dir = ix->dir;
+	uint32		mask = ix->dirmask;
+
+	for (int i = 0; i < b->n; i++)
+	{
+		b->slot[i] = murmurhash32(b->hash[i]) & mask;
+		__builtin_prefetch(&dir[b->slot[i]]);
+	}
+	for (int i = 0; i < b->n; i++)
+	{
+		uint32		d = b->slot[i];
+
+		while (dir[d].group != 0 && dir[d].hash != b->hash[i])
+			d = (d + 1) & mask;
+		b->slot[i] = d;
+		b->at[i] = (int64) dir[d].group - 1;
+		if (b->at[i] >= 0)
+			__builtin_prefetch(&ix->groups[b->at[i]]);
+	}
+	for (int i = 0; i < b->n; i++)
+	{
+		int64		g = b->at[i];
+		uint32		d = b->slot[i];
+		SpineGroup *gr;
+
+		if (g < 0)
+			continue;
+		/* different keys may share the hash: later entries of the directory */
+		while (nk > 0 && compare_key_datums(pv, b->vals + i * nc, ix->groups[g].keys) != 0)
+		{
+			do
+				d = (d + 1) & mask;
+			while (dir[d].group != 0 && dir[d].hash != b->hash[i]);
+			g = (int64) dir[d].group - 1;
+			if (g < 0)
+				break;
+		}
+		b->at[i] = g;
+		if (g < 0)
+			continue;
+		gr = &ix->groups[g];
+		__builtin_prefetch(&ix->times[gr->start]);
+		if (gr->end - gr->start > 8)
+			__builtin_prefetch(&ix->times[gr->start + (gr->end - gr->start) / 2]);
+	}
+	for (int i = 0; i < b->n; i++)
+	{
+		SpineGroup *gr;
+		TimestampTz ts;
+		int64		lo,
+					hi;
+
+		if (b->at[i] < 0)
+			continue;
+		gr = &ix->groups[b->at[i]];
+		ts = DatumGetTimestampTz(b->vals[i * nc + nk]);
+		lo = gr->start;
+		hi = gr->end;
+		while (lo < hi)
+		{
+			int64		mid = lo + (hi - lo) / 2;
+
+			if (ix->times[mid] < ts)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == gr->end ||
+			(pv->view->has_ttl &&
+			 ts < (pv->ttl_fixed ? ix->times[lo] - pv->view->ttl.time : ix->ents[lo].oldest)))
+			lo = -1;
+		b->at[i] = lo;
+		if (lo >= 0)
+			__builtin_prefetch(ix->cands + lo * pv->stride);
+	}
+	for (int i = 0; i < b->n; i++)
+	{
+		Datum	   *vals = b->vals + i * nc;
+		bool	   *nulls = b->nulls + i * nc;
+		TimestampTz ts = DatumGetTimestampTz(vals[nk]);
+		int64		ord = DatumGetInt64(vals[nk + 1]);
+		Cand	   *c;
+		Datum	   *cv;
+		bool	   *cn;
+		bool		had;
+
+		if (b->at[i] < 0)
+			continue;
+		c = (Cand *) (ix->cands + b->at[i] * pv->stride);
+		had = CAND_HAS(c, pv->nfeat);
+		if (had && (c->ts > ts || (c->ts == ts && c->ord >= ord)))
+			continue;
+		cv = CAND_VALS(c);
+		cn = CAND_NULLS(c, pv->nfeat);
+		for (int f = 0; f < pv->nfeat; f++)
+		{
+			int			k = nk + 2 + f;
+
+			if (had && !cn[f] && !pv->codec_byval[k])
+				pfree(DatumGetPointer(cv[f]));
+			cv[f] = nulls[k] ? (Datum) 0 : pv->codec_byval[k] ? vals[k] :
+				copy_feature_value(ix->valcxt, vals[k], pv->codec_len[k]);
+			cn[f] = nulls[k];
+		}
+		c->ts = ts;
+		c->ord = ord;
+		CAND_HAS(c, pv->nfeat) = true;
+	}
+	b->n = 0;
+	if (pv->has_byref)
+		MemoryContextReset(b->arena);
+}
+
+/* Queue a feature row for the index; by-reference values are copied. */
+static void
+probe_row(PitView *pv, PitIndex *ix, uint32 h, Datum *vals, bool *nulls)
+{
+	ProbeBatch *b = &pv->batch;
+	int			nc = pv->ncodec;
+	Datum	   *bv = b->vals + b->n * nc;
+	bool	   *bn = b->nulls + b->n * nc;
+
+	memcpy(bv, vals, sizeof(Datum) * nc);
+	memcpy(bn, nulls, sizeof(bool) * nc);
+	if (pv->has_byref)
+		for (int i = 0; i < nc; i++)
+			if (!bn[i] && !pv->codec_byval[i])
+				bv[i] = copy_feature_value(b->arena, bv[i], pv->codec_len[i]);
+	b->hash[b->n++] = h;
+	if (b->n == PROBE_BATCH)
+		probe_batch(pv, ix);
+}
+
+/* A feature row of the scan: probed now, or kept for its partition. */
+static void
+feature_row(PitView *pv, Datum *vals, bool *nulls)
+{
+	uint32		h = hash_keys(pv, vals);
+	int			p = h & (pv->nparts - 1);
+
+	if (p == 0)
+	{
+		probe_row(pv, pv->ix, h, vals, nulls);
+		return;
+	}
+	if ((pv->seen[(h % SEEN_BITS) / 64] & (UINT64CONST(1) << (h % 64))) == 0)
+		return;					/* no spine row has these keys */
+	encode_values(&pv->enc, pv->ncodec, pv->codec_len, pv->codec_byval, vals, nulls);
+	write_encoded(pv->filecxt, &pv->feat_parts[p], &pv->enc, h, NULL, NULL);
+}
+
+/*
+ * The running maximum over each key's records in T order: the newest
+ * candidate at or before a record is its as-of match, subject to the ttl
+ * and the view's feature_start_time.  Results go to the position-indexed
+ * array, or to the position buckets when the spine was partitioned.
+ */
+static void
+finish_index(PitPlan *plan, PitView *pv, PitIndex *ix)
+{
+	PsView	   *v = pv->view;
+
+	for (int64 g = 0; g < ix->ngroups; g++)
+	{
+		Cand	   *best = NULL;
+
+		for (int64 i = ix->groups[g].start; i < ix->groups[g].end; i++)
+		{
+			SpineEnt   *e = &ix->ents[i];
+			Cand	   *c = (Cand *) (ix->cands + i * pv->stride);
+
+			if (CAND_HAS(c, pv->nfeat) &&
+				(best == NULL || c->ts > best->ts || (c->ts == best->ts && c->ord > best->ord)))
+				best = c;
+			if (best == NULL || best->ts < e->oldest ||
+				(v->has_start_time && e->t < v->start_time))
+				continue;
+			if (pv->res != NULL)
+			{
+				pv->res[e->pos] = best;
+				continue;
+			}
+			pv->rvals[0] = Int64GetDatum(e->pos);
+			pv->rnulls[0] = false;
+			memcpy(pv->rvals + 1, CAND_VALS(best), sizeof(Datum) * pv->nfeat);
+			memcpy(pv->rnulls + 1, CAND_NULLS(best, pv->nfeat), sizeof(bool) * pv->nfeat);
+			{
+				MinimalTuple mt = heap_form_minimal_tuple(pv->result_desc, pv->rvals, pv->rnulls);
+
+				write_record(pv->filecxt, &pv->buckets[e->pos / plan->bucket_rows], 0, mt);
+				pfree(mt);
+			}
+		}
+		if ((g & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+}
+
+static int64
+tid_order(ItemPointer ip)
+{
+	return ((int64) ItemPointerGetBlockNumberNoCheck(ip) << 16) | ItemPointerGetOffsetNumberNoCheck(ip);
+}
+
+/* ---------------------------------------------------------------------
+ * Scanning the feature rows
+ * --------------------------------------------------------------------- */
+
+typedef struct FeatureReceiver
+{
+	DestReceiver pub;
+	PitView    *pv;
+} FeatureReceiver;
+
+static bool
+feature_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	PitView    *pv = ((FeatureReceiver *) self)->pv;
+	int			nk = pv->view->nkeys;
+
+	slot_getallattrs(slot);
+	if (pv->ord_is_tid)
+		slot->tts_values[nk + 1] = Int64GetDatum(tid_order((ItemPointer) DatumGetPointer(slot->tts_values[nk + 1])));
+	feature_row(pv, slot->tts_values, slot->tts_isnull);
+	CHECK_FOR_INTERRUPTS();
+	return true;
 }
 
 /*
  * The feature rows by a direct heap scan: no planner, executor or
- * projection per row.  The SELECT privilege is checked as the executor would;
- * a table with row security that applies, or anything but a plain table,
- * returns false and the SQL scan is used.
+ * projection per row, no buffer pin per row.  The SELECT privilege is
+ * checked as the executor would; a table with row security that applies,
+ * or anything but a plain heap table, returns false and the SQL scan is
+ * used.
  */
 static bool
 scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded,
@@ -1263,7 +1475,9 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 	Relation	rel;
 	TableScanDesc scan;
 	TupleTableSlot *slot;
+	HeapTuple	tup;
 	AclResult	acl;
+	int64		n = 0;
 
 	if (get_rel_relkind(relid) != RELKIND_RELATION ||
 		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
@@ -1286,23 +1500,26 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 	}
 
 	rel = table_open(relid, AccessShareLock);
-	slot = table_slot_create(rel, NULL);
+	if (rel->rd_tableam != GetHeapamTableAmRoutine())
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
 	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		TimestampTz ts;
 		bool		skip = false;
-		uint32		h;
-		int			p;
 
+		ExecStoreHeapTuple(tup, slot, false);
 		slot_getsomeattrs(slot, maxatt);
 		for (int i = 0; i < ncols; i++)
 		{
 			if (atts[i] == InvalidAttrNumber)
 			{
 				/* from_source: physical order stands in for ingest order */
-				vals[i] = Int64GetDatum(((int64) ItemPointerGetBlockNumber(&slot->tts_tid) << 16) |
-										ItemPointerGetOffsetNumber(&slot->tts_tid));
+				vals[i] = Int64GetDatum(tid_order(&tup->t_self));
 				nulls[i] = false;
 				continue;
 			}
@@ -1317,13 +1534,9 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 		if (ts > max_t || (bounded && ts < lower) ||
 			(plan->from_source && v->has_start_time && ts < v->start_time))
 			continue;
-		h = hash_keys(pv, vals);
-		if ((pv->seen[(h % SEEN_BITS) / 64] & (UINT64CONST(1) << (h % 64))) == 0)
-			continue;
-		encode_values(&pv->enc, ncols, pv->codec_len, pv->codec_byval, vals, nulls);
-		p = h & (pv->nparts - 1);
-		write_encoded(pv->filecxt, &pv->feat_parts[p], &pv->enc, h, &pv->feat_n[p], &pv->feat_bytes[p]);
-		CHECK_FOR_INTERRUPTS();
+		feature_row(pv, vals, nulls);
+		if ((++n & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
 	}
 	table_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
@@ -1331,9 +1544,9 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 	return true;
 }
 
-/* Scan one view's feature rows into partitions, then merge partition by partition. */
+/* Scan the feature rows of the time range the spine can reach. */
 static void
-join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
+scan_features(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 {
 	PsView	   *v = pv->view;
 	FeatureReceiver r;
@@ -1344,15 +1557,6 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	bool		bounded = v->has_ttl;
 	int			ret;
 	int			save_nestlevel;
-	MemoryContext cxt;
-
-	memset(&r, 0, sizeof(r));
-	r.pub.receiveSlot = feature_receive;
-	r.pub.rStartup = receiver_noop_startup;
-	r.pub.rShutdown = receiver_noop;
-	r.pub.rDestroy = receiver_noop;
-	r.pub.mydest = DestNone;
-	r.pv = pv;
 
 	params->numParams = 3;
 	for (int i = 0; i < 3; i++)
@@ -1368,7 +1572,15 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	params->params[2].value = TimestampTzGetDatum(v->start_time);
 
 	if (scan_features_direct(plan, pv, max_t, bounded, DatumGetTimestampTz(params->params[1].value)))
-		goto merge;
+		return;
+
+	memset(&r, 0, sizeof(r));
+	r.pub.receiveSlot = feature_receive;
+	r.pub.rStartup = receiver_noop_startup;
+	r.pub.rShutdown = receiver_noop;
+	r.pub.rDestroy = receiver_noop;
+	r.pub.mydest = DestNone;
+	r.pv = pv;
 
 	/* a plain scan: JIT compilation would cost more than it saves */
 	save_nestlevel = NewGUCNestLevel();
@@ -1389,41 +1601,111 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 		elog(ERROR, "pushsource: the feature scan of \"%s\" failed", v->name);
 	SPI_finish();
 	AtEOXact_GUC(true, save_nestlevel);
+}
 
-merge:
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "pit partition", ALLOCSET_DEFAULT_SIZES);
-	for (int p = 0; p < pv->nparts; p++)
+/*
+ * One view: size the spine's index against the hash memory limit, index
+ * it whole or partition 0 of it, scan the feature rows, then finish the
+ * other partitions from their temp files.
+ */
+static void
+join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
+{
+	int			nk = pv->view->nkeys;
+	double		need;
+	double		budget = (double) get_hash_memory_limit();
+	int			nparts = 1;
+	char	   *buf;
+
+	if (pv->spine_file == NULL)
+		return;					/* no spine row with keys and a time */
+
+	/* the records, their index entries and candidates, the result array */
+	need = (double) pv->spine_bytes +
+		(double) pv->spine_n * (sizeof(SpineEnt) + sizeof(Datum) * nk + sizeof(SpineGroup) +
+								2 * sizeof(int32) + pv->stride + 16.0 * pv->nfeat) +
+		(double) plan->nrows * sizeof(Cand *);
+	while (nparts < 4096 && need / nparts > budget)
+		nparts *= 2;
+	pv->nparts = nparts;
+
+	if (nparts == 1)
+	{
+		/* all in memory until the output is written */
+		pv->res = palloc_extended(sizeof(Cand *) * Max(plan->nrows, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		buf = read_partition(pv->spine_file, pv->spine_bytes);
+		BufFileClose(pv->spine_file);
+		pv->spine_file = NULL;
+		pv->ix = build_index(pv, buf, pv->spine_n);
+		scan_features(plan, pv, min_t, max_t);
+		probe_batch(pv, pv->ix);
+		finish_index(plan, pv, pv->ix);
+		return;
+	}
+
+	/* split the spine's records into partitions */
+	pv->spine_parts = palloc0(sizeof(BufFile *) * nparts);
+	pv->spine_part_n = palloc0(sizeof(int64) * nparts);
+	pv->spine_part_bytes = palloc0(sizeof(int64) * nparts);
+	pv->feat_parts = palloc0(sizeof(BufFile *) * nparts);
+	rewind_run(pv->spine_file);
+	while ((buf = read_encoded(pv->spine_file, &pv->rbuf)) != NULL)
+	{
+		int			p = ((uint32 *) buf)[0] & (nparts - 1);
+
+		write_encoded(pv->filecxt, &pv->spine_parts[p], &pv->rbuf, ((uint32 *) buf)[0],
+					  &pv->spine_part_n[p], &pv->spine_part_bytes[p]);
+	}
+	BufFileClose(pv->spine_file);
+	pv->spine_file = NULL;
+
+	for (int p = 0; p < nparts; p++)
+	{
+		MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pit partition",
+												  ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		PitIndex   *ix;
+
 		if (pv->spine_parts[p] != NULL)
-			merge_partition(plan, pv, p, cxt);
+		{
+			buf = read_partition(pv->spine_parts[p], pv->spine_part_bytes[p]);
+			BufFileClose(pv->spine_parts[p]);
+			pv->spine_parts[p] = NULL;
+		}
+		else
+			buf = NULL;
+		ix = build_index(pv, buf, pv->spine_part_n[p]);
+		if (p == 0)
+		{
+			/* the scan probes partition 0 and spills the others' rows */
+			pv->ix = ix;
+			MemoryContextSwitchTo(old);
+			scan_features(plan, pv, min_t, max_t);
+			probe_batch(pv, ix);
+			MemoryContextSwitchTo(cxt);
+			pv->ix = NULL;
+		}
 		else if (pv->feat_parts[p] != NULL)
 		{
+			Datum	   *vals = palloc(sizeof(Datum) * pv->ncodec);
+			bool	   *nulls = palloc(sizeof(bool) * pv->ncodec);
+			char	   *rec;
+
+			rewind_run(pv->feat_parts[p]);
+			while ((rec = read_encoded(pv->feat_parts[p], &pv->rbuf)) != NULL)
+			{
+				decode_values(rec, pv->ncodec, pv->codec_len, pv->codec_byval, vals, nulls, pv->ncodec);
+				probe_row(pv, ix, ((uint32 *) rec)[0], vals, nulls);
+			}
+			probe_batch(pv, ix);
 			BufFileClose(pv->feat_parts[p]);
 			pv->feat_parts[p] = NULL;
 		}
-	MemoryContextDelete(cxt);
-}
-
-/* Partitions so that one partition's rows fit in about work_mem. */
-static int
-choose_partitions(PitPlan *plan)
-{
-	double		bytes = 0;
-	ListCell   *lc;
-	int			n = 1;
-
-	foreach(lc, plan->views)
-	{
-		PitView    *pv = lfirst(lc);
-		Oid			relid = plan->from_source ? pv->view->source->relid : pv->view->offline_relid;
-		Relation	rel = table_open(relid, AccessShareLock);
-
-		bytes = Max(bytes, (double) RelationGetNumberOfBlocks(rel) * BLCKSZ);
-		table_close(rel, NoLock);
+		finish_index(plan, pv, ix);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		CHECK_FOR_INTERRUPTS();
 	}
-	/* in memory a row costs about twice its on-disk size; spine rows too */
-	while (n < 4096 && bytes * 3 / n > (double) work_mem * 1024)
-		n *= 2;
-	return n;
 }
 
 static void
@@ -1469,7 +1751,6 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	SPIExecuteOptions opts;
 	SpineReceiver sr;
 	int			ret;
-	int			nparts;
 	int			maxkeys = 0;
 	ListCell   *lc;
 	Datum	   *values;
@@ -1486,11 +1767,10 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	check_expected_desc(rsinfo, plan);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
-	/* 1. read the spine once, partitioning each view's (keys, T, position) */
-	nparts = choose_partitions(plan);
+	/* 1. read the spine once, writing each view's (keys, T, position) */
 	foreach(lc, plan->views)
 	{
-		begin_view_join(lfirst(lc), nparts, plan->from_source);
+		begin_view_join(lfirst(lc), plan->from_source);
 		maxkeys = Max(maxkeys, ((PitView *) lfirst(lc))->view->nkeys);
 	}
 	spine = tuplestore_begin_heap(false, false, work_mem);
@@ -1536,18 +1816,10 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 		pv->loaded = palloc(sizeof(MinimalTuple) * plan->bucket_rows);
 	}
 
-	/* 2. per view: scan its feature rows into partitions, merge each */
+	/* 2. per view: index the spine's records, stream the feature rows */
 	if (sr.max_t >= sr.min_t)
 		foreach(lc, plan->views)
 			join_view(plan, lfirst(lc), sr.min_t, sr.max_t);
-	foreach(lc, plan->views)
-	{
-		PitView    *pv = lfirst(lc);
-
-		for (int p = 0; p < pv->nparts; p++)
-			if (pv->spine_parts[p] != NULL)
-				BufFileClose(pv->spine_parts[p]);
-	}
 
 	/* 3. emit in spine order, one bucket of positions at a time */
 	values = palloc(sizeof(Datum) * plan->out_desc->natts);
@@ -1566,6 +1838,8 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 			MinimalTuple mt;
 			uint32		h;
 
+			if (pv->res != NULL)
+				continue;		/* results in memory */
 			memset(pv->loaded, 0, sizeof(MinimalTuple) * plan->bucket_rows);
 			if (pv->buckets[b] == NULL)
 				continue;
@@ -1598,8 +1872,23 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 			foreach(lc, plan->views)
 			{
 				PitView    *pv = lfirst(lc);
-				MinimalTuple mt = pv->loaded[pos - base];
+				MinimalTuple mt;
 
+				if (pv->res != NULL)
+				{
+					Cand	   *c = pv->res[pos];
+
+					if (c == NULL)
+						memset(nulls + o, true, sizeof(bool) * pv->nfeat);
+					else
+					{
+						memcpy(values + o, CAND_VALS(c), sizeof(Datum) * pv->nfeat);
+						memcpy(nulls + o, CAND_NULLS(c, pv->nfeat), sizeof(bool) * pv->nfeat);
+					}
+					o += pv->nfeat;
+					continue;
+				}
+				mt = pv->loaded[pos - base];
 				if (mt == NULL)
 				{
 					for (int f = 0; f < pv->nfeat; f++)
@@ -1622,6 +1911,13 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	}
 	MemoryContextDelete(bucketcxt);
 	tuplestore_end(spine);
+	foreach(lc, plan->views)
+	{
+		PitView    *pv = lfirst(lc);
+
+		if (pv->ix != NULL)
+			MemoryContextDelete(pv->ix->cxt);
+	}
 	return (Datum) 0;
 }
 
