@@ -457,6 +457,9 @@ SELECT fs_create_feature_view('pit_rnd_ttl_fv', 'pit_rnd', ARRAY['pit_rk', 'pit_
 SELECT fs_create_feature_view('pit_rnd_k_fv', 'pit_rnd', ARRAY['pit_rk'], features => ARRAY['y', 'x'], ttl => '90 minutes');
 SELECT fs_create_feature_view('pit_rnd_start_fv', 'pit_rnd', ARRAY['pit_rk2'], features => ARRAY['x'],
                               feature_start_time => '2024-03-01 12:00+00');
+-- k alone, x, ttl 90 minutes again: keys and features passed by value, so
+-- its scan can run in parallel (below)
+SELECT fs_create_feature_view('pit_rnd_kx_fv', 'pit_rnd', ARRAY['pit_rk'], features => ARRAY['x'], ttl => '90 minutes');
 SELECT setseed(0.42);
 -- 300 keys (k 1..100 x k2 a/b/c), event times on a 30-minute grid over a
 -- day (many ties), 15% NULL values.  Batch 1: INSERT ... SELECT
@@ -593,6 +596,57 @@ RESET work_mem;
 SET timezone = 'Asia/Kathmandu';
 SELECT * FROM pit_rnd_check(false, 'timestamp');
 SET timezone = 'UTC';
+
+-- The parallel scan, forced on this small store: pit_rnd_kx_fv must give
+-- the reference's k_x (k alone, ttl 90 minutes) row for row, from the
+-- offline store and from the source table, with parallel workers (the
+-- DEBUG line says how many were planned).
+CREATE FUNCTION public.pit_kx_check(from_source boolean)
+RETURNS TABLE (result_rows bigint, mismatches bigint) LANGUAGE sql AS $$
+    SELECT count(g.n),
+           count(*) FILTER (WHERE e.n IS NULL OR g.n IS NULL OR g.x IS DISTINCT FROM e.k_x)
+      FROM public.pit_rnd_expected e
+      FULL JOIN ROWS FROM (pushsource.fs_get_historical_features(
+                    'SELECT k, ts FROM public.pit_rnd_spine ORDER BY pos', ARRAY['pit_rnd_kx_fv'],
+                    from_source => from_source)
+                AS (k bigint, ts timestamptz, x bigint))
+           WITH ORDINALITY AS g(k, ts, x, n)
+        ON g.n = e.n
+$$;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET client_min_messages = debug1;
+SELECT * FROM pit_kx_check(false);
+SELECT * FROM pit_kx_check(true);
+RESET client_min_messages;
+-- and without workers
+SET max_parallel_workers_per_gather = 0;
+SELECT * FROM pit_kx_check(false);
+RESET max_parallel_workers_per_gather;
+RESET min_parallel_table_scan_size;
+
+-- A ttl in days follows the calendar of the session's time zone, as
+-- timestamptz - interval does.  In Europe/Berlin the day before
+-- 2024-03-31 12:00 CEST (10:00 UTC) is 2024-03-30 12:00 CET (11:00 UTC),
+-- 23 hours: user 1's row at 10:30 UTC is too old, user 2's at 11:00 UTC is
+-- just in.  In UTC, and in Asia/Kathmandu (a fixed offset), a day is 24
+-- hours and both match.
+SELECT fs_create_push_source('pit_dst', 'user_id Int64, ts Timestamp, v Int64', 'ts');
+SELECT fs_create_feature_view('pit_dst_fv', 'pit_dst', ARRAY['pit_user'], ttl => '1 day');
+SELECT fs_push('pit_dst', '[{"user_id": 1, "ts": "2024-03-30T10:30:00Z", "v": 7},
+                            {"user_id": 2, "ts": "2024-03-30T11:00:00Z", "v": 8}]') -> 'records' AS pushed;
+SET timezone = 'Europe/Berlin';
+SELECT * FROM fs_get_historical_features(
+    'SELECT user_id, timestamptz ''2024-03-31 10:00+00'' AS ts FROM (VALUES (1), (2)) v(user_id)',
+    ARRAY['pit_dst_fv']) AS t(user_id int, ts timestamptz, v bigint);
+SET timezone = 'Asia/Kathmandu';
+SELECT * FROM fs_get_historical_features(
+    'SELECT user_id, timestamptz ''2024-03-31 10:00+00'' AS ts FROM (VALUES (1), (2)) v(user_id)',
+    ARRAY['pit_dst_fv']) AS t(user_id int, ts timestamptz, v bigint);
+SET timezone = 'UTC';
+SELECT * FROM fs_get_historical_features(
+    'SELECT user_id, timestamptz ''2024-03-31 10:00+00'' AS ts FROM (VALUES (1), (2)) v(user_id)',
+    ARRAY['pit_dst_fv']) AS t(user_id int, ts timestamptz, v bigint);
 
 -- the function is re-entrant: a spine that is itself a point-in-time join
 -- (the outer values must equal the inner ones, row for row)

@@ -60,6 +60,12 @@
 #include "utils/timestamp.h"
 #include "utils/tuplesort.h"
 #include "utils/tuplestore.h"
+#include "common/int.h"
+#include "pgtime.h"
+#include "access/parallel.h"
+#include "optimizer/paths.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/cost.h"
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "executor/nodeHash.h"
@@ -80,8 +86,7 @@ typedef struct SpineGroup
 {
 	int64		start;
 	int64		end;
-	Datum	   *keys;			/* the key tuple (key0 when there is one key) */
-	Datum		key0;
+	Datum		key0;			/* the key, when there is one */
 } SpineGroup;
 
 /* The hash directory over the groups: open addressing. */
@@ -99,6 +104,8 @@ typedef struct Cand
 	/* followed by nfeat Datums, a "has a row" flag and nfeat null flags */
 } Cand;
 
+#define GROUP_KEYS(ix, g, nk) \
+	((nk) == 1 ? &(ix)->groups[g].key0 : (ix)->gkeys + (int64) (g) * (nk))
 #define CAND_VALS(c) ((Datum *) ((char *) (c) + sizeof(Cand)))
 #define CAND_HAS(c, nfeat) (*(bool *) (CAND_VALS(c) + (nfeat)))
 #define CAND_NULLS(c, nfeat) ((bool *) (CAND_VALS(c) + (nfeat)) + 1)
@@ -113,6 +120,8 @@ typedef struct PitIndex
 	int64		nents;
 	SpineGroup *groups;
 	int64		ngroups;
+	Datum	   *gkeys;			/* with several keys: nkeys per group */
+	TimestampTz *oldest;		/* per record, for a ttl with months or days */
 	DirEnt	   *dir;
 	uint32		dirmask;
 	char	   *cands;			/* one candidate per record, stride apart */
@@ -148,6 +157,7 @@ typedef struct PitView
 	int32	   *feat_typmods;
 	int		   *spine_key_att;	/* 0-based column of the key in the read spine */
 	SortSupportData *ssup;		/* per join key */
+	Oid		   *key_ltop;		/* per join key: its "<" (for the workers) */
 	FmgrInfo   *hashfn;			/* per join key */
 	Oid		   *hashcoll;
 	/* the spine's records (keys, T, position), then their partitions */
@@ -162,7 +172,8 @@ typedef struct PitView
 	PitIndex   *ix;				/* the index the scan probes */
 	ProbeBatch	batch;
 	bool		has_byref;		/* by-reference keys or features */
-	bool		ttl_fixed;		/* a ttl without months or days */
+	bool		ttl_fixed;		/* the ttl is a fixed number of microseconds */
+	int64		ttl_usec;
 	int			ncodec;			/* columns of a feature record */
 	int16	   *codec_len;		/* keys, ts, order, features */
 	bool	   *codec_byval;
@@ -499,6 +510,7 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 					 errhint("Read the view's offline store instead (from_source => false).")));
 		pv->spine_key_att = palloc(sizeof(int) * Max(v->nkeys, 1));
 		pv->ssup = palloc0(sizeof(SortSupportData) * Max(v->nkeys, 1));
+		pv->key_ltop = palloc0(sizeof(Oid) * Max(v->nkeys, 1));
 		for (int k = 0; k < v->nkeys; k++)
 		{
 			PsColumn   *c = &src->cols[v->key_cols[k]];
@@ -528,6 +540,7 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 							 format_type_with_typemod(c->type->typid, c->type->typmod));
 			pv->spine_key_att[k] = extra++;
 			ps_lt_operator(c->type->typid, &ltOpr);
+			pv->key_ltop[k] = ltOpr;
 			pv->ssup[k].ssup_cxt = CurrentMemoryContext;
 			pv->ssup[k].ssup_collation = get_typcollation(c->type->typid);
 			pv->ssup[k].ssup_nulls_first = false;
@@ -810,6 +823,50 @@ hash_keys(PitView *pv, Datum *vals)
 	return h;
 }
 
+/*
+ * A ttl is a fixed length when it has no months, and no days either unless
+ * the session's time zone has one fixed offset (no daylight saving time):
+ * then T - ttl is plain arithmetic, as timestamptz_mi_interval would get.
+ */
+static void
+set_ttl_fixed(PitView *pv)
+{
+	Interval   *ttl = &pv->view->ttl;
+	long		gmtoff;
+	int64		days;
+
+	pv->ttl_fixed = false;
+	if (!pv->view->has_ttl || ttl->month != 0 ||
+		(ttl->day != 0 && !pg_get_timezone_offset(session_timezone, &gmtoff)))
+		return;
+	if (pg_mul_s64_overflow((int64) ttl->day, USECS_PER_DAY, &days) ||
+		pg_add_s64_overflow(days, ttl->time, &pv->ttl_usec))
+		return;
+	pv->ttl_fixed = true;
+}
+
+/* T - ttl for a fixed ttl; infinite times stay as they are */
+static inline TimestampTz
+ttl_oldest(PitView *pv, TimestampTz t)
+{
+	TimestampTz r;
+
+	if (TIMESTAMP_NOT_FINITE(t))
+		return t;
+	if (pg_sub_s64_overflow(t, pv->ttl_usec, &r))
+		return DT_NOBEGIN;
+	return r;
+}
+
+static void
+init_batch(PitView *pv)
+{
+	pv->batch.vals = palloc(sizeof(Datum) * PROBE_BATCH * pv->ncodec);
+	pv->batch.nulls = palloc(sizeof(bool) * PROBE_BATCH * pv->ncodec);
+	pv->batch.arena = AllocSetContextCreate(CurrentMemoryContext, "pit probe batch",
+											ALLOCSET_DEFAULT_SIZES);
+}
+
 /* Hash functions, codecs and descriptors of one view. */
 static void
 begin_view_join(PitView *pv, bool from_source)
@@ -870,14 +927,11 @@ begin_view_join(PitView *pv, bool from_source)
 	pv->seen = palloc0(SEEN_BITS / 8);
 	pv->ord_is_tid = from_source;
 	pv->stride = MAXALIGN(sizeof(Cand) + pv->nfeat * sizeof(Datum) + 1 + pv->nfeat);
-	pv->ttl_fixed = v->has_ttl && v->ttl.month == 0 && v->ttl.day == 0;
+	set_ttl_fixed(pv);
 	for (int i = 0; i < pv->ncodec; i++)
 		if (i != nk && i != nk + 1 && !pv->codec_byval[i])
 			pv->has_byref = true;
-	pv->batch.vals = palloc(sizeof(Datum) * PROBE_BATCH * pv->ncodec);
-	pv->batch.nulls = palloc(sizeof(bool) * PROBE_BATCH * pv->ncodec);
-	pv->batch.arena = AllocSetContextCreate(CurrentMemoryContext, "pit probe batch",
-											ALLOCSET_DEFAULT_SIZES);
+	init_batch(pv);
 }
 
 /* The feature rows a view can contribute: keys, ts, ingest order, features. */
@@ -1108,7 +1162,7 @@ build_index(PitView *pv, char *buf, int64 n)
 		ents[i].t = t;
 		ents[i].pos = DatumGetInt64(dvals[nk + 1]);
 		/* the oldest event time the ttl lets match at T */
-		ents[i].oldest = !v->has_ttl ? DT_NOBEGIN : pv->ttl_fixed ? t - v->ttl.time :
+		ents[i].oldest = !v->has_ttl ? DT_NOBEGIN : pv->ttl_fixed ? ttl_oldest(pv, t) :
 			DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(t),
 													IntervalPGetDatum(&v->ttl)));
 		rec += ((uint32 *) rec)[1];
@@ -1122,6 +1176,8 @@ build_index(PitView *pv, char *buf, int64 n)
 
 	/* runs of one hash: ordered by keys too where keys differ, then grouped */
 	ix->groups = palloc_extended(sizeof(SpineGroup) * Max(n, 1), MCXT_ALLOC_HUGE);
+	if (nk > 1)
+		ix->gkeys = palloc_extended(sizeof(Datum) * n * nk, MCXT_ALLOC_HUGE);
 	for (int64 i = 0; i < n;)
 	{
 		int64		j = i + 1;
@@ -1142,13 +1198,10 @@ build_index(PitView *pv, char *buf, int64 n)
 				m++;
 			ix->groups[ng].start = k;
 			ix->groups[ng].end = m;
-			ix->groups[ng].keys = ents[k].keys;
-			if (nk == 1)
-			{
-				/* the key where the probe reads the group anyway */
-				ix->groups[ng].key0 = ents[k].keys[0];
-				ix->groups[ng].keys = &ix->groups[ng].key0;
-			}
+			/* one key: where the probe reads the group anyway */
+			ix->groups[ng].key0 = nk == 1 ? ents[k].keys[0] : (Datum) 0;
+			if (nk > 1)
+				memcpy(ix->gkeys + ng * nk, ents[k].keys, sizeof(Datum) * nk);
 			ng++;
 			k = m;
 		}
@@ -1179,6 +1232,12 @@ build_index(PitView *pv, char *buf, int64 n)
 	ix->times = palloc_extended(sizeof(TimestampTz) * Max(n, 1), MCXT_ALLOC_HUGE);
 	for (int64 i = 0; i < n; i++)
 		ix->times[i] = ents[i].t;
+	if (v->has_ttl && !pv->ttl_fixed)
+	{
+		ix->oldest = palloc_extended(sizeof(TimestampTz) * Max(n, 1), MCXT_ALLOC_HUGE);
+		for (int64 i = 0; i < n; i++)
+			ix->oldest[i] = ents[i].oldest;
+	}
 	ix->cands = palloc_extended(pv->stride * Max(n, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	MemoryContextSwitchTo(old);
 	return ix;
@@ -1252,7 +1311,7 @@ probe_batch(PitView *pv, PitIndex *ix)
 		if (g < 0)
 			continue;
 		/* different keys may share the hash: later entries of the directory */
-		while (nk > 0 && compare_key_datums(pv, b->vals + i * nc, ix->groups[g].keys) != 0)
+		while (nk > 0 && compare_key_datums(pv, b->vals + i * nc, GROUP_KEYS(ix, g, nk)) != 0)
 		{
 			do
 				d = (d + 1) & mask;
@@ -1293,7 +1352,7 @@ probe_batch(PitView *pv, PitIndex *ix)
 		}
 		if (lo == gr->end ||
 			(pv->view->has_ttl &&
-			 ts < (pv->ttl_fixed ? ix->times[lo] - pv->view->ttl.time : ix->ents[lo].oldest)))
+			 ts < (pv->ttl_fixed ? ttl_oldest(pv, ix->times[lo]) : ix->oldest[lo])))
 			lo = -1;
 		b->at[i] = lo;
 		if (lo >= 0)
@@ -1452,12 +1511,350 @@ feature_receive(TupleTableSlot *slot, DestReceiver *self)
 	return true;
 }
 
+/* What the scan of a view's feature rows reads and keeps. */
+typedef struct PitScanSpec
+{
+	AttrNumber	maxatt;
+	bool		from_source;	/* order by ctid; feature_start_time applies */
+	bool		bounded;		/* a lower bound (ttl) */
+	bool		has_start_time;
+	TimestampTz max_t;
+	TimestampTz lower;
+	TimestampTz start_time;
+	AttrNumber	atts[FLEXIBLE_ARRAY_MEMBER];	/* per codec column; 0: ctid */
+} PitScanSpec;
+
+/* Feed every row of a heap scan in range to the index (or its partition). */
+static void
+scan_loop(PitView *pv, Relation rel, TableScanDesc scan, PitScanSpec *spec)
+{
+	int			nk = pv->view->nkeys;
+	int			ncols = pv->ncodec;
+	Datum	   *vals = palloc(sizeof(Datum) * ncols);
+	bool	   *nulls = palloc(sizeof(bool) * ncols);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	HeapTuple	tup;
+	int64		n = 0;
+
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		TimestampTz ts;
+		bool		skip = false;
+
+		ExecStoreHeapTuple(tup, slot, false);
+		slot_getsomeattrs(slot, spec->maxatt);
+		for (int i = 0; i < ncols; i++)
+		{
+			AttrNumber	a = spec->atts[i];
+
+			if (a == InvalidAttrNumber)
+			{
+				/* from_source: physical order stands in for ingest order */
+				vals[i] = Int64GetDatum(tid_order(&tup->t_self));
+				nulls[i] = false;
+				continue;
+			}
+			vals[i] = slot->tts_values[a - 1];
+			nulls[i] = slot->tts_isnull[a - 1];
+			if (i <= nk && nulls[i])
+				skip = true;	/* no key or no time: never a match */
+		}
+		if (skip)
+			continue;
+		ts = DatumGetTimestampTz(vals[nk]);
+		if (ts > spec->max_t || (spec->bounded && ts < spec->lower) ||
+			(spec->from_source && spec->has_start_time && ts < spec->start_time))
+			continue;
+		feature_row(pv, vals, nulls);
+		if ((++n & 4095) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/* ---------------------------------------------------------------------
+ * The parallel scan
+ *
+ * When the spine's index fits in memory whole and its keys and features
+ * are passed by value, parallel workers scan parts of the table with the
+ * leader (a parallel heap scan, sized as the planner sizes a parallel
+ * sequential scan: max_parallel_workers_per_gather,
+ * min_parallel_table_scan_size).  The index is copied into the dynamic
+ * shared memory segment; every worker fills candidates of its own there,
+ * and the leader takes the newest of each record's candidates.
+ * --------------------------------------------------------------------- */
+
+#define PIT_KEY_SHARED	UINT64CONST(0x7053504954000001)
+#define PIT_KEY_SCAN	UINT64CONST(0x7053504954000002)
+#define PIT_KEY_INDEX	UINT64CONST(0x7053504954000003)
+#define PIT_KEY_CANDS	UINT64CONST(0x7053504954000004)
+
+typedef struct PitSharedCol
+{
+	int16		len;
+	bool		byval;
+	Oid			hashproc;		/* keys: hash function, collation, "<" */
+	Oid			coll;
+	Oid			ltop;
+} PitSharedCol;
+
+typedef struct PitShared
+{
+	Oid			relid;
+	int			nkeys;
+	int			nfeat;
+	bool		has_ttl;
+	bool		ttl_fixed;
+	int64		ttl_usec;
+	Interval	ttl;
+	Size		stride;
+	int64		nents;
+	int64		ngroups;
+	uint32		dirmask;
+	Size		off_groups;		/* offsets into the index chunk */
+	Size		off_gkeys;
+	Size		off_dir;
+	Size		off_times;
+	Size		off_oldest;
+	Size		index_size;
+	Size		cands_size;		/* per worker */
+	Size		spec_size;
+	/* the codec columns, then the scan spec */
+	PitSharedCol cols[FLEXIBLE_ARRAY_MEMBER];
+} PitShared;
+
+#define PIT_SHARED_SPEC(sh, ncodec) \
+	((PitScanSpec *) ((char *) (sh) + MAXALIGN(offsetof(PitShared, cols) + sizeof(PitSharedCol) * (ncodec))))
+
+/* How many workers, as for a parallel sequential scan of the table; 0: none. */
+static int
+parallel_workers_for(PitView *pv, Relation rel)
+{
+	BlockNumber pages;
+	double		threshold;
+	int			n = 0;
+
+	if (IsInParallelMode() || max_parallel_workers_per_gather <= 0 || pv->nparts != 1)
+		return 0;
+	for (int i = 0; i < pv->ncodec; i++)
+		if (!pv->codec_byval[i])
+			return 0;			/* candidates in shared memory hold values only */
+	pages = RelationGetNumberOfBlocks(rel);
+	threshold = Max(min_parallel_table_scan_size, 1);
+	if (pages < (BlockNumber) min_parallel_table_scan_size)
+		return 0;
+	n = 1;
+	while ((double) pages >= threshold * 3 && n < max_parallel_workers_per_gather)
+	{
+		n++;
+		threshold *= 3;
+	}
+	return Min(n, max_parallel_workers_per_gather);
+}
+
+static void
+scan_parallel(PitView *pv, Relation rel, PitScanSpec *spec, Size spec_size, int nworkers)
+{
+	PitIndex   *ix = pv->ix;
+	int			nk = pv->view->nkeys;
+	int			nc = pv->ncodec;
+	Snapshot	snapshot = GetActiveSnapshot();
+	ParallelContext *pcxt;
+	Size		shared_size = MAXALIGN(offsetof(PitShared, cols) + sizeof(PitSharedCol) * nc) + spec_size;
+	Size		pscan_size;
+	Size		off = 0;
+	Size		cands_size = pv->stride * Max(ix->nents, 1);
+	PitShared  *sh;
+	ParallelTableScanDesc pscan;
+	char	   *index;
+	char	   *cands;
+	TableScanDesc scan;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("pushsource", "pit_parallel_main", nworkers);
+	pscan_size = table_parallelscan_estimate(rel, snapshot);
+
+	/* the index chunk: groups, their keys, directory, times, ttl bounds */
+	sh = palloc0(shared_size);
+	sh->off_groups = off;
+	off += MAXALIGN(sizeof(SpineGroup) * ix->ngroups);
+	sh->off_gkeys = off;
+	off += nk > 1 ? MAXALIGN(sizeof(Datum) * nk * ix->ngroups) : 0;
+	sh->off_dir = off;
+	off += MAXALIGN(sizeof(DirEnt) * ((Size) ix->dirmask + 1));
+	sh->off_times = off;
+	off += MAXALIGN(sizeof(TimestampTz) * ix->nents);
+	sh->off_oldest = off;
+	off += ix->oldest ? MAXALIGN(sizeof(TimestampTz) * ix->nents) : 0;
+	sh->index_size = Max(off, 1);
+	sh->cands_size = cands_size;
+	sh->spec_size = spec_size;
+
+	shm_toc_estimate_chunk(&pcxt->estimator, shared_size);
+	shm_toc_estimate_chunk(&pcxt->estimator, pscan_size);
+	shm_toc_estimate_chunk(&pcxt->estimator, sh->index_size);
+	shm_toc_estimate_chunk(&pcxt->estimator, cands_size * nworkers);
+	shm_toc_estimate_keys(&pcxt->estimator, 4);
+	InitializeParallelDSM(pcxt);
+
+	/* the header: what a worker needs to hash, compare and decode */
+	{
+		PitShared  *dst = shm_toc_allocate(pcxt->toc, shared_size);
+
+		memcpy(dst, sh, shared_size);
+		pfree(sh);
+		sh = dst;
+	}
+	sh->relid = RelationGetRelid(rel);
+	sh->nkeys = nk;
+	sh->nfeat = pv->nfeat;
+	sh->has_ttl = pv->view->has_ttl;
+	sh->ttl = pv->view->ttl;
+	sh->ttl_fixed = pv->ttl_fixed;
+	sh->ttl_usec = pv->ttl_usec;
+	sh->stride = pv->stride;
+	sh->nents = ix->nents;
+	sh->ngroups = ix->ngroups;
+	sh->dirmask = ix->dirmask;
+	for (int i = 0; i < nc; i++)
+	{
+		sh->cols[i].len = pv->codec_len[i];
+		sh->cols[i].byval = pv->codec_byval[i];
+		if (i < nk)
+		{
+			sh->cols[i].hashproc = pv->hashfn[i].fn_oid;
+			sh->cols[i].coll = pv->hashcoll[i];
+			sh->cols[i].ltop = pv->key_ltop[i];
+		}
+	}
+	memcpy(PIT_SHARED_SPEC(sh, nc), spec, spec_size);
+	shm_toc_insert(pcxt->toc, PIT_KEY_SHARED, sh);
+
+	pscan = shm_toc_allocate(pcxt->toc, pscan_size);
+	table_parallelscan_initialize(rel, pscan, snapshot);
+	shm_toc_insert(pcxt->toc, PIT_KEY_SCAN, pscan);
+
+	index = shm_toc_allocate(pcxt->toc, sh->index_size);
+	memcpy(index + sh->off_groups, ix->groups, sizeof(SpineGroup) * ix->ngroups);
+	if (nk > 1)
+		memcpy(index + sh->off_gkeys, ix->gkeys, sizeof(Datum) * nk * ix->ngroups);
+	memcpy(index + sh->off_dir, ix->dir, sizeof(DirEnt) * ((Size) ix->dirmask + 1));
+	memcpy(index + sh->off_times, ix->times, sizeof(TimestampTz) * ix->nents);
+	if (ix->oldest)
+		memcpy(index + sh->off_oldest, ix->oldest, sizeof(TimestampTz) * ix->nents);
+	shm_toc_insert(pcxt->toc, PIT_KEY_INDEX, index);
+
+	cands = shm_toc_allocate(pcxt->toc, Max(cands_size * nworkers, 1));
+	shm_toc_insert(pcxt->toc, PIT_KEY_CANDS, cands);
+
+	LaunchParallelWorkers(pcxt);
+	ereport(DEBUG1,
+			(errmsg_internal("pushsource: point-in-time scan of \"%s\" with %d of %d parallel workers",
+							 RelationGetRelationName(rel), pcxt->nworkers_launched, nworkers)));
+
+	/* the leader scans too, into its own candidates */
+	scan = table_beginscan_parallel(rel, pscan);
+	scan_loop(pv, rel, scan, spec);
+	probe_batch(pv, ix);
+	table_endscan(scan);
+	WaitForParallelWorkersToFinish(pcxt);
+
+	/* each record's newest candidate (by value: a plain copy) */
+	for (int w = 0; w < pcxt->nworkers_launched; w++)
+	{
+		char	   *wc = cands + cands_size * w;
+
+		for (int64 i = 0; i < ix->nents; i++)
+		{
+			Cand	   *c = (Cand *) (wc + i * pv->stride);
+			Cand	   *mine = (Cand *) (ix->cands + i * pv->stride);
+
+			if (CAND_HAS(c, pv->nfeat) &&
+				(!CAND_HAS(mine, pv->nfeat) || c->ts > mine->ts ||
+				 (c->ts == mine->ts && c->ord > mine->ord)))
+				memcpy(mine, c, pv->stride);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+}
+
+/* A parallel worker: its share of the scan, against the shared index. */
+PGDLLEXPORT void pit_parallel_main(dsm_segment *seg, shm_toc *toc);
+
+void
+pit_parallel_main(dsm_segment *seg, shm_toc *toc)
+{
+	PitShared  *sh = shm_toc_lookup(toc, PIT_KEY_SHARED, false);
+	ParallelTableScanDesc pscan = shm_toc_lookup(toc, PIT_KEY_SCAN, false);
+	char	   *index = shm_toc_lookup(toc, PIT_KEY_INDEX, false);
+	char	   *cands = shm_toc_lookup(toc, PIT_KEY_CANDS, false);
+	int			nk = sh->nkeys;
+	int			nc = nk + 2 + sh->nfeat;
+	PitView    *pv = palloc0(sizeof(PitView));
+	PsView	   *v = palloc0(sizeof(PsView));
+	PitIndex   *ix = palloc0(sizeof(PitIndex));
+	Relation	rel;
+	TableScanDesc scan;
+
+	v->nkeys = nk;
+	v->has_ttl = sh->has_ttl;
+	v->ttl = sh->ttl;
+	pv->view = v;
+	pv->nfeat = sh->nfeat;
+	pv->ncodec = nc;
+	pv->nparts = 1;
+	pv->stride = sh->stride;
+	pv->ttl_fixed = sh->ttl_fixed;
+	pv->ttl_usec = sh->ttl_usec;
+	pv->codec_len = palloc(sizeof(int16) * nc);
+	pv->codec_byval = palloc(sizeof(bool) * nc);
+	pv->hashfn = palloc0(sizeof(FmgrInfo) * Max(nk, 1));
+	pv->hashcoll = palloc0(sizeof(Oid) * Max(nk, 1));
+	pv->ssup = palloc0(sizeof(SortSupportData) * Max(nk, 1));
+	for (int i = 0; i < nc; i++)
+	{
+		pv->codec_len[i] = sh->cols[i].len;
+		pv->codec_byval[i] = sh->cols[i].byval;
+		if (i < nk)
+		{
+			fmgr_info(sh->cols[i].hashproc, &pv->hashfn[i]);
+			pv->hashcoll[i] = sh->cols[i].coll;
+			pv->ssup[i].ssup_cxt = CurrentMemoryContext;
+			pv->ssup[i].ssup_collation = sh->cols[i].coll;
+			pv->ssup[i].ssup_nulls_first = false;
+			PrepareSortSupportFromOrderingOp(sh->cols[i].ltop, &pv->ssup[i]);
+		}
+	}
+	init_batch(pv);
+
+	ix->groups = (SpineGroup *) (index + sh->off_groups);
+	ix->gkeys = nk > 1 ? (Datum *) (index + sh->off_gkeys) : NULL;
+	ix->dir = (DirEnt *) (index + sh->off_dir);
+	ix->dirmask = sh->dirmask;
+	ix->times = (TimestampTz *) (index + sh->off_times);
+	ix->oldest = sh->has_ttl && !pv->ttl_fixed ? (TimestampTz *) (index + sh->off_oldest) : NULL;
+	ix->nents = sh->nents;
+	ix->ngroups = sh->ngroups;
+	ix->cands = cands + sh->cands_size * ParallelWorkerNumber;
+	memset(ix->cands, 0, sh->cands_size);
+	pv->ix = ix;
+
+	rel = table_open(sh->relid, AccessShareLock);
+	scan = table_beginscan_parallel(rel, pscan);
+	scan_loop(pv, rel, scan, PIT_SHARED_SPEC(sh, nc));
+	probe_batch(pv, ix);
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
 /*
  * The feature rows by a direct heap scan: no planner, executor or
- * projection per row, no buffer pin per row.  The SELECT privilege is
- * checked as the executor would; a table with row security that applies,
- * or anything but a plain heap table, returns false and the SQL scan is
- * used.
+ * projection per row, no buffer pin per row, in parallel where it pays.
+ * The SELECT privilege is checked as the executor would; a table with row
+ * security that applies, or anything but a plain heap table, returns false
+ * and the SQL scan is used.
  */
 static bool
 scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded,
@@ -1468,16 +1865,12 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 	Oid			relid = plan->from_source ? src->relid : v->offline_relid;
 	int			nk = v->nkeys;
 	int			ncols = pv->ncodec;
-	AttrNumber *atts = palloc(sizeof(AttrNumber) * ncols);
-	AttrNumber	maxatt = 0;
-	Datum	   *vals = palloc(sizeof(Datum) * ncols);
-	bool	   *nulls = palloc(sizeof(bool) * ncols);
+	Size		spec_size = offsetof(PitScanSpec, atts) + sizeof(AttrNumber) * ncols;
+	PitScanSpec *spec = palloc0(spec_size);
 	Relation	rel;
 	TableScanDesc scan;
-	TupleTableSlot *slot;
-	HeapTuple	tup;
 	AclResult	acl;
-	int64		n = 0;
+	int			nworkers;
 
 	if (get_rel_relkind(relid) != RELKIND_RELATION ||
 		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
@@ -1493,11 +1886,17 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 			: i == nk + 1 ? (plan->from_source ? NULL : PS_INGEST_COL)
 			: src->cols[pv->feat_cols[i - nk - 2]].name;
 
-		atts[i] = name ? get_attnum(relid, name) : InvalidAttrNumber;
-		if (name && atts[i] == InvalidAttrNumber)
+		spec->atts[i] = name ? get_attnum(relid, name) : InvalidAttrNumber;
+		if (name && spec->atts[i] == InvalidAttrNumber)
 			return false;		/* let SQL report what is missing */
-		maxatt = Max(maxatt, atts[i]);
+		spec->maxatt = Max(spec->maxatt, spec->atts[i]);
 	}
+	spec->from_source = plan->from_source;
+	spec->bounded = bounded;
+	spec->has_start_time = v->has_start_time;
+	spec->max_t = max_t;
+	spec->lower = lower;
+	spec->start_time = v->start_time;
 
 	rel = table_open(relid, AccessShareLock);
 	if (rel->rd_tableam != GetHeapamTableAmRoutine())
@@ -1505,41 +1904,15 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 		table_close(rel, AccessShareLock);
 		return false;
 	}
-	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
-	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
-	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	nworkers = parallel_workers_for(pv, rel);
+	if (nworkers > 0)
+		scan_parallel(pv, rel, spec, spec_size, nworkers);
+	else
 	{
-		TimestampTz ts;
-		bool		skip = false;
-
-		ExecStoreHeapTuple(tup, slot, false);
-		slot_getsomeattrs(slot, maxatt);
-		for (int i = 0; i < ncols; i++)
-		{
-			if (atts[i] == InvalidAttrNumber)
-			{
-				/* from_source: physical order stands in for ingest order */
-				vals[i] = Int64GetDatum(tid_order(&tup->t_self));
-				nulls[i] = false;
-				continue;
-			}
-			vals[i] = slot->tts_values[atts[i] - 1];
-			nulls[i] = slot->tts_isnull[atts[i] - 1];
-			if (i <= nk && nulls[i])
-				skip = true;	/* no key or no time: never a match */
-		}
-		if (skip)
-			continue;
-		ts = DatumGetTimestampTz(vals[nk]);
-		if (ts > max_t || (bounded && ts < lower) ||
-			(plan->from_source && v->has_start_time && ts < v->start_time))
-			continue;
-		feature_row(pv, vals, nulls);
-		if ((++n & 4095) == 0)
-			CHECK_FOR_INTERRUPTS();
+		scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+		scan_loop(pv, rel, scan, spec);
+		table_endscan(scan);
 	}
-	table_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	return true;
 }
