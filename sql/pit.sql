@@ -618,7 +618,14 @@ SET max_parallel_workers_per_gather = 2;
 SET client_min_messages = debug1;
 SELECT * FROM pit_kx_check(false);
 SELECT * FROM pit_kx_check(true);
+-- inside INSERT ... SELECT, in a transaction that has created a table
+SELECT fs_save_historical_features('public.pit_kx_saved', 'SELECT pos, k, ts FROM public.pit_rnd_spine',
+                                   ARRAY['pit_rnd_kx_fv']);
 RESET client_min_messages;
+SELECT count(*) AS saved_rows, count(*) FILTER (WHERE s.pit_rnd_kx_fv__x IS DISTINCT FROM e.k_x) AS mismatches
+  FROM public.pit_kx_saved s
+  JOIN (SELECT row_number() OVER (ORDER BY pos) AS n, pos FROM public.pit_rnd_spine) sp ON sp.pos = s.pos
+  JOIN public.pit_rnd_expected e ON e.n = sp.n;
 -- and without workers
 SET max_parallel_workers_per_gather = 0;
 SELECT * FROM pit_kx_check(false);
