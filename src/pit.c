@@ -1988,15 +1988,24 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	double		need;
 	double		budget = (double) get_hash_memory_limit();
 	int			nparts = 1;
+	double		byref_guess = 0;
 	char	   *buf;
 
 	if (pv->spine_file == NULL)
 		return;					/* no spine row with keys and a time */
 
-	/* the records, their index entries and candidates, the result array */
+	/*
+	 * The records, their entries, groups (at most one per record), directory
+	 * (half full at most), times and candidates, copies of by-reference
+	 * feature values (a guess), and the result array.
+	 */
+	for (int f = 0; f < pv->nfeat; f++)
+		if (!pv->codec_byval[nk + 2 + f])
+			byref_guess += 16.0;
 	need = (double) pv->spine_bytes +
 		(double) pv->spine_n * (sizeof(SpineEnt) + sizeof(Datum) * nk + sizeof(SpineGroup) +
-								2 * sizeof(int32) + pv->stride + 16.0 * pv->nfeat) +
+								2 * sizeof(DirEnt) + sizeof(TimestampTz) + pv->stride +
+								byref_guess) +
 		(double) plan->nrows * sizeof(Cand *);
 	while (nparts < 4096 && need / nparts > budget)
 		nparts *= 2;
