@@ -163,6 +163,27 @@ SELECT * FROM fs_get_historical_features('SELECT 1::int2 AS user_id, 2::pit_id A
     AS t(user_id int2, u pit_id, ts timestamptz, amount bigint);
 SELECT * FROM fs_get_historical_features('SELECT 1::pit_id AS user_id, ts FROM pit_spine WHERE label LIKE ''r5%''', ARRAY['pit_fv.amount'])
     AS t(user_id pit_id, ts timestamptz, amount bigint);
+-- Float64 keys compare as float8 does: -0 = 0 and NaN = NaN; 1.5000000001
+-- is not 1.5
+SELECT fs_create_entity('pit_fk', ARRAY['score']);
+SELECT fs_create_push_source('pit_fks', 'score Float64, ts Timestamp, lvl Int64', 'ts');
+SELECT fs_create_feature_view('pit_fk_fv', 'pit_fks', ARRAY['pit_fk']);
+INSERT INTO pit_fks VALUES (0, '2024-01-01 10:00+00', 1), ('NaN', '2024-01-01 10:00+00', 2),
+                           (1.5, '2024-01-01 10:00+00', 3);
+SELECT * FROM fs_get_historical_features(
+    'SELECT * FROM (VALUES (float8 ''-0''), (''NaN''), (1.5), (1.5000000001), (0)) AS s(score),
+            LATERAL (SELECT timestamptz ''2024-01-01 11:00+00'' AS ts) t',
+    ARRAY['pit_fk_fv']) AS t(score float8, ts timestamptz, lvl bigint);
+-- a text spine column for a varchar(3) key: compared as it is, never cut
+-- to the key's length ('abcd' is not 'abc')
+SELECT fs_create_entity('pit_code', ARRAY['code']);
+SELECT fs_create_push_source('pit_codes', 'code varchar(3), ts Timestamp, n Int64', 'ts');
+SELECT fs_create_feature_view('pit_code_fv', 'pit_codes', ARRAY['pit_code']);
+INSERT INTO pit_codes VALUES ('abc', '2024-01-01 10:00+00', 1);
+SELECT * FROM fs_get_historical_features(
+    'SELECT * FROM (VALUES (''abc''), (''abcd''), (''ab'')) AS s(code),
+            LATERAL (SELECT timestamptz ''2024-01-01 11:00+00'' AS ts) t',
+    ARRAY['pit_code_fv']) AS t(code text, ts timestamptz, n bigint);
 -- types that PostgreSQL does not cast implicitly are errors, with a hint
 SELECT pit_try($$SELECT * FROM fs_get_historical_features('SELECT user_id::text AS user_id, ts FROM pit_spine', ARRAY['pit_fv']) AS t(user_id text, ts timestamptz, a bigint, n text)$$);
 SELECT pit_try($$SELECT * FROM fs_get_historical_features('SELECT user_id::numeric AS user_id, ts FROM pit_spine', ARRAY['pit_fv']) AS t(user_id numeric, ts timestamptz, a bigint, n text)$$);
@@ -232,6 +253,23 @@ SELECT * FROM fs_get_historical_features(
 SELECT * FROM fs_get_historical_features(
     'VALUES (timestamptz ''2024-01-01 12:00+00'', ''noon''), (''2024-01-01 11:59:59+00'', ''before''), (''2024-01-01 09:00+00'', ''early'')',
     ARRAY['pit_global_fv']) AS t(column1 timestamptz, column2 text, level bigint);
+-- a table with a dropped column and a column added with a default: rows
+-- written before the change come out with the default, as SELECT shows them
+CREATE TABLE public.pit_altered (user_id bigint, junk int, ts timestamptz);
+INSERT INTO public.pit_altered VALUES (1, 0, '2024-01-01 11:00+00');
+ALTER TABLE public.pit_altered DROP COLUMN junk;
+ALTER TABLE public.pit_altered ADD COLUMN tag text DEFAULT 'old';
+INSERT INTO public.pit_altered VALUES (2, '2024-01-01 13:00+00', 'new'), (1, '2024-01-01 11:00+00', NULL);
+SELECT * FROM fs_get_historical_features('pit_altered', ARRAY['pit_ttl_fv'])
+    AS t(user_id bigint, ts timestamptz, tag text, amount bigint);
+DROP TABLE public.pit_altered;
+CREATE TABLE public.pit_added (user_id bigint, ts timestamptz);
+INSERT INTO public.pit_added VALUES (1, '2024-01-01 11:00+00');
+ALTER TABLE public.pit_added ADD COLUMN tag text DEFAULT 'old';
+INSERT INTO public.pit_added VALUES (2, '2024-01-01 13:00+00', 'new');
+SELECT * FROM fs_get_historical_features('pit_added', ARRAY['pit_ttl_fv'])
+    AS t(user_id bigint, ts timestamptz, tag text, amount bigint);
+DROP TABLE public.pit_added;
 -- a quoted, mixed-case table name
 CREATE TABLE public."Pit Spine" ("User_Id" bigint, "When" timestamptz);
 INSERT INTO public."Pit Spine" VALUES (1, '2024-01-01 10:45+00');

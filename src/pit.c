@@ -32,6 +32,7 @@
 #include "pushsource.h"
 
 #include "access/htup_details.h"
+#include "access/nbtree.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
@@ -69,6 +70,7 @@
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "executor/nodeHash.h"
+#include "portability/instr_time.h"
 
 
 /* A spine record in memory: keys, time T, position in the spine. */
@@ -135,6 +137,9 @@ typedef struct PitIndex
  */
 #define PROBE_BATCH 64
 
+/* how many spine positions ahead the output prefetches their candidates */
+#define OUTPUT_PREFETCH 16
+
 typedef struct ProbeBatch
 {
 	int			n;
@@ -160,7 +165,13 @@ typedef struct PitView
 	Oid		   *key_ltop;		/* per join key: its "<" (for the workers) */
 	FmgrInfo   *hashfn;			/* per join key */
 	Oid		   *hashcoll;
-	/* the spine's records (keys, T, position), then their partitions */
+	bool	   *key_image;		/* per join key: equal values have equal images */
+	/*
+	 * the spine's records (keys, T, position): in memory while they fit in
+	 * the hash memory limit, else in a temp file; then their partitions
+	 */
+	char	   *spine_mem;
+	Size		spine_cap;
 	BufFile    *spine_file;
 	int64		spine_n;
 	int64		spine_bytes;
@@ -208,7 +219,27 @@ typedef struct PitPlan
 	int64		nrows;			/* spine rows read */
 	int64		bucket_rows;	/* spine positions per result bucket */
 	int			nbuckets;
+	bool		append_ok;		/* every feature is of a fixed-width by-value type */
 } PitPlan;
+
+/*
+ * Phase timings at DEBUG2 (SET client_min_messages = debug2): where the
+ * time of one call goes, for tuning work_mem and for profiling.
+ */
+static void
+pit_phase(instr_time *since, const char *what, int64 n)
+{
+	instr_time	now;
+
+	if (!message_level_is_interesting(DEBUG2))
+		return;
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, *since);
+	ereport(DEBUG2,
+			(errmsg_internal("pushsource: %s (" INT64_FORMAT "): %.3f ms",
+							 what, n, INSTR_TIME_GET_MILLISEC(now))));
+	INSTR_TIME_SET_CURRENT(*since);
+}
 
 /* ---------------------------------------------------------------------
  * Resolving the arguments
@@ -536,9 +567,18 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 								format_type_be(c->type->typid)),
 						 errhint("Cast the spine column in a spine query, e.g. SELECT %s::%s ...",
 								 quote_identifier(c->name), format_type_be(c->type->typid))));
-			appendStringInfo(&sql, ", s.%s::%s", quote_identifier(c->name),
-							 format_type_with_typemod(c->type->typid, c->type->typmod));
-			pv->spine_key_att[k] = extra++;
+			/*
+			 * Another type is cast to the key's, without a typmod: a typmod
+			 * would round or cut the value into one that matches another key.
+			 */
+			if (stype == c->type->typid)
+				pv->spine_key_att[k] = sc;
+			else
+			{
+				appendStringInfo(&sql, ", s.%s::%s", quote_identifier(c->name),
+								 format_type_be_qualified(c->type->typid));
+				pv->spine_key_att[k] = extra++;
+			}
 			ps_lt_operator(c->type->typid, &ltOpr);
 			pv->key_ltop[k] = ltOpr;
 			pv->ssup[k].ssup_cxt = CurrentMemoryContext;
@@ -553,12 +593,15 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 
 		/* a timestamp without zone (or a date) in the spine is UTC */
 		if (ttype == TIMESTAMPTZOID)
-			appendStringInfo(&sql, ", s.%s", tname);
-		else if (ttype == TIMESTAMPOID)
-			appendStringInfo(&sql, ", pg_catalog.timezone('UTC', s.%s)", tname);
+			plan->t_att = t_col;
 		else
-			appendStringInfo(&sql, ", pg_catalog.timezone('UTC', s.%s::pg_catalog.timestamp)", tname);
-		plan->t_att = extra;
+		{
+			if (ttype == TIMESTAMPOID)
+				appendStringInfo(&sql, ", pg_catalog.timezone('UTC', s.%s)", tname);
+			else
+				appendStringInfo(&sql, ", pg_catalog.timezone('UTC', s.%s::pg_catalog.timestamp)", tname);
+			plan->t_att = extra;
+		}
 	}
 	appendStringInfo(&sql, " FROM %s s", from);
 	plan->spine_sql = sql.data;
@@ -679,9 +722,20 @@ rewind_run(BufFile *file)
 static inline void
 pad_zero(StringInfo buf, int n)
 {
-	enlargeStringInfo(buf, n);
+	if (buf->maxlen - buf->len <= n)
+		enlargeStringInfo(buf, n);
 	memset(buf->data + buf->len, 0, n);
 	buf->len += n;
+}
+
+static inline void
+append_bytes(StringInfo buf, const void *data, int n)
+{
+	if (buf->maxlen - buf->len <= n)
+		enlargeStringInfo(buf, n);
+	memcpy(buf->data + buf->len, data, n);
+	buf->len += n;
+	buf->data[buf->len] = '\0';
 }
 
 /*
@@ -706,9 +760,9 @@ encode_values(StringInfo buf, int n, int16 *len, bool *byval, Datum *vals, bool 
 		}
 		pad_zero(buf, MAXALIGN(buf->len) - buf->len);
 		if (byval[i])
-			appendBinaryStringInfo(buf, (char *) &vals[i], sizeof(Datum));
+			append_bytes(buf, &vals[i], sizeof(Datum));
 		else if (len[i] > 0)
-			appendBinaryStringInfo(buf, DatumGetPointer(vals[i]), len[i]);
+			append_bytes(buf, DatumGetPointer(vals[i]), len[i]);
 		else if (len[i] == -1)
 		{
 			struct varlena *v = PG_DETOAST_DATUM_PACKED(vals[i]);
@@ -772,6 +826,65 @@ write_encoded(MemoryContext filecxt, BufFile **file, StringInfo enc, uint32 hash
 		*bytes += enc->len;
 }
 
+/*
+ * One spine record of a view: into memory while the records fit in the
+ * hash memory limit (the index needs more than that anyway, so a spine
+ * whose records do not fit is partitioned from the file).
+ */
+static void
+write_spine_record(PitView *pv, uint32 hash)
+{
+	StringInfo	enc = &pv->enc;
+
+	if (pv->spine_file == NULL &&
+		(Size) pv->spine_bytes + enc->len > get_hash_memory_limit())
+	{
+		/* too many: the ones so far go to a temp file first */
+		MemoryContext old = MemoryContextSwitchTo(pv->filecxt);
+
+		pv->spine_file = BufFileCreateTemp(false);
+		MemoryContextSwitchTo(old);
+		if (pv->spine_mem != NULL)
+		{
+			BufFileWrite(pv->spine_file, pv->spine_mem, pv->spine_bytes);
+			pfree(pv->spine_mem);
+			pv->spine_mem = NULL;
+		}
+	}
+	if (pv->spine_file != NULL)
+	{
+		write_encoded(pv->filecxt, &pv->spine_file, enc, hash, &pv->spine_n, &pv->spine_bytes);
+		return;
+	}
+	if ((Size) pv->spine_bytes + enc->len > pv->spine_cap)
+	{
+		Size		cap = Max(pv->spine_cap * 2, (Size) 64 * 1024);
+
+		while (cap < (Size) pv->spine_bytes + enc->len)
+			cap *= 2;
+		pv->spine_mem = pv->spine_mem == NULL ?
+			MemoryContextAllocHuge(pv->filecxt, cap) : repalloc_huge(pv->spine_mem, cap);
+		pv->spine_cap = cap;
+	}
+	((uint32 *) enc->data)[0] = hash;
+	memcpy(pv->spine_mem + pv->spine_bytes, enc->data, enc->len);
+	pv->spine_bytes += enc->len;
+	pv->spine_n++;
+}
+
+/* The next record of the spine's in memory, or NULL. */
+static char *
+next_spine_record(PitView *pv, int64 *off)
+{
+	char	   *rec;
+
+	if (*off >= pv->spine_bytes)
+		return NULL;
+	rec = pv->spine_mem + *off;
+	*off += ((uint32 *) rec)[1];
+	return rec;
+}
+
 /* A whole file of records in one buffer. */
 static char *
 read_partition(BufFile *file, int64 bytes)
@@ -813,13 +926,50 @@ read_encoded(BufFile *file, StringInfo buf)
 
 #define SEEN_BITS (1 << 20)
 
+/*
+ * Does the key type's default btree opclass say that equal values are
+ * bitwise equal (btequalimage: integers, timestamps, text under a
+ * deterministic collation; not floats or numeric)?  Then keys are compared
+ * by their images, and by-value keys hashed by their bits: the hash only
+ * has to agree between the spine and the feature rows of one join.
+ */
+static bool
+key_equal_is_image(Oid typid, Oid coll)
+{
+	TypeCacheEntry *tc = lookup_type_cache(typid, TYPECACHE_BTREE_OPFAMILY);
+	Oid			proc;
+
+	if (!OidIsValid(tc->btree_opf))
+		return false;
+	proc = get_opfamily_proc(tc->btree_opf, tc->btree_opintype, tc->btree_opintype,
+							 BTEQUALIMAGE_PROC);
+	if (!OidIsValid(proc))
+		return false;
+	return DatumGetBool(OidFunctionCall1Coll(proc, coll, ObjectIdGetDatum(tc->btree_opintype)));
+}
+
+/* MurmurHash3's 64-bit finalizer, folded to 32 bits */
+static inline uint32
+mix_datum(Datum d)
+{
+	uint64		x = (uint64) d;
+
+	x ^= x >> 33;
+	x *= UINT64CONST(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	x ^= x >> 33;
+	return (uint32) x;
+}
+
 static uint32
 hash_keys(PitView *pv, Datum *vals)
 {
 	uint32		h = 0;
 
 	for (int k = 0; k < pv->view->nkeys; k++)
-		h = hash_combine(h, DatumGetUInt32(FunctionCall1Coll(&pv->hashfn[k], pv->hashcoll[k], vals[k])));
+		h = hash_combine(h, pv->key_image[k] && pv->codec_byval[k] ? mix_datum(vals[k]) :
+						 DatumGetUInt32(FunctionCall1Coll(&pv->hashfn[k], pv->hashcoll[k], vals[k])));
 	return h;
 }
 
@@ -877,6 +1027,7 @@ begin_view_join(PitView *pv, bool from_source)
 
 	pv->hashfn = palloc0(sizeof(FmgrInfo) * Max(nk, 1));
 	pv->hashcoll = palloc0(sizeof(Oid) * Max(nk, 1));
+	pv->key_image = palloc0(sizeof(bool) * Max(nk, 1));
 	for (int k = 0; k < nk; k++)
 	{
 		PsColumn   *c = &src->cols[v->key_cols[k]];
@@ -889,6 +1040,7 @@ begin_view_join(PitView *pv, bool from_source)
 							c->name, v->name, format_type_be(c->type->typid))));
 		fmgr_info_copy(&pv->hashfn[k], &tc->hash_proc_finfo, CurrentMemoryContext);
 		pv->hashcoll[k] = get_typcollation(c->type->typid);
+		pv->key_image[k] = key_equal_is_image(c->type->typid, pv->hashcoll[k]);
 	}
 
 	pv->result_desc = CreateTemplateTupleDesc(pv->nfeat + 1);
@@ -1007,7 +1159,15 @@ spine_receive(TupleTableSlot *slot, DestReceiver *self)
 	slot_getallattrs(slot);
 	sv = slot->tts_values;
 	sn = slot->tts_isnull;
-	tuplestore_putvalues(r->spine, plan->spine_desc, sv, sn);
+	if (slot->tts_tupleDescriptor->natts == plan->nspine &&
+		(TTS_IS_BUFFERTUPLE(slot) || TTS_IS_HEAPTUPLE(slot)) &&
+		HeapTupleHeaderGetNatts(ExecFetchSlotHeapTuple(slot, false, NULL)->t_data) == plan->nspine)
+	{
+		/* a table's row as it is (no dropped or added columns): a copy */
+		tuplestore_puttuple(r->spine, ExecFetchSlotHeapTuple(slot, false, NULL));
+	}
+	else
+		tuplestore_putvalues(r->spine, plan->spine_desc, sv, sn);
 	if (!sn[plan->t_att])
 	{
 		TimestampTz t = DatumGetTimestampTz(sv[plan->t_att]);
@@ -1036,7 +1196,7 @@ spine_receive(TupleTableSlot *slot, DestReceiver *self)
 			h = hash_keys(pv, r->vals);
 			pv->seen[(h % SEEN_BITS) / 64] |= UINT64CONST(1) << (h % 64);
 			encode_values(&pv->enc, pv->nscodec, pv->scodec_len, pv->scodec_byval, r->vals, r->nulls);
-			write_encoded(pv->filecxt, &pv->spine_file, &pv->enc, h, &pv->spine_n, &pv->spine_bytes);
+			write_spine_record(pv, h);
 		}
 	}
 	r->pos++;
@@ -1047,6 +1207,24 @@ spine_receive(TupleTableSlot *slot, DestReceiver *self)
 /* ---------------------------------------------------------------------
  * The index of one partition of spine records
  * --------------------------------------------------------------------- */
+
+/* Are two key tuples equal? */
+static inline bool
+keys_equal(PitView *pv, Datum *a, Datum *b)
+{
+	for (int k = 0; k < pv->view->nkeys; k++)
+	{
+		if (!pv->key_image[k])
+		{
+			if (ApplySortComparator(a[k], false, b[k], false, &pv->ssup[k]) != 0)
+				return false;
+		}
+		else if (pv->codec_byval[k] ? a[k] != b[k] :
+				 !datum_image_eq(a[k], b[k], false, pv->codec_len[k]))
+			return false;
+	}
+	return true;
+}
 
 static int
 compare_key_datums(PitView *pv, Datum *a, Datum *b)
@@ -1185,7 +1363,7 @@ build_index(PitView *pv, char *buf, int64 n)
 
 		while (j < n && ents[j].hash == ents[i].hash)
 		{
-			uniform = uniform && compare_key_datums(pv, ents[i].keys, ents[j].keys) == 0;
+			uniform = uniform && keys_equal(pv, ents[i].keys, ents[j].keys);
 			j++;
 		}
 		if (!uniform)
@@ -1194,7 +1372,7 @@ build_index(PitView *pv, char *buf, int64 n)
 		{
 			int64		m = k + 1;
 
-			while (m < j && (uniform || compare_key_datums(pv, ents[k].keys, ents[m].keys) == 0))
+			while (m < j && (uniform || keys_equal(pv, ents[k].keys, ents[m].keys)))
 				m++;
 			ix->groups[ng].start = k;
 			ix->groups[ng].end = m;
@@ -1311,7 +1489,7 @@ probe_batch(PitView *pv, PitIndex *ix)
 		if (g < 0)
 			continue;
 		/* different keys may share the hash: later entries of the directory */
-		while (nk > 0 && compare_key_datums(pv, b->vals + i * nc, GROUP_KEYS(ix, g, nk)) != 0)
+		while (nk > 0 && !keys_equal(pv, b->vals + i * nc, GROUP_KEYS(ix, g, nk)))
 		{
 			do
 				d = (d + 1) & mask;
@@ -1405,8 +1583,11 @@ probe_row(PitView *pv, PitIndex *ix, uint32 h, Datum *vals, bool *nulls)
 	Datum	   *bv = b->vals + b->n * nc;
 	bool	   *bn = b->nulls + b->n * nc;
 
-	memcpy(bv, vals, sizeof(Datum) * nc);
-	memcpy(bn, nulls, sizeof(bool) * nc);
+	if (bv != vals)
+	{
+		memcpy(bv, vals, sizeof(Datum) * nc);
+		memcpy(bn, nulls, sizeof(bool) * nc);
+	}
 	if (pv->has_byref)
 		for (int i = 0; i < nc; i++)
 			if (!bn[i] && !pv->codec_byval[i])
@@ -1530,19 +1711,53 @@ scan_loop(PitView *pv, Relation rel, TableScanDesc scan, PitScanSpec *spec)
 {
 	int			nk = pv->view->nkeys;
 	int			ncols = pv->ncodec;
-	Datum	   *vals = palloc(sizeof(Datum) * ncols);
-	bool	   *nulls = palloc(sizeof(bool) * ncols);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	ProbeBatch *b = &pv->batch;
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *slot = NULL;
+	int32	   *offs = palloc(sizeof(int32) * ncols);
+	Form_pg_attribute *attrs = palloc(sizeof(Form_pg_attribute) * ncols);
 	HeapTuple	tup;
 	int64		n = 0;
 
+	/*
+	 * When the columns up to the last one read all have a fixed width, a
+	 * tuple without NULLs has each value at a fixed offset: read there.
+	 * Other tuples are deformed by a slot up to that column.
+	 */
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+	for (int a = 1, off = 0; a <= spec->maxatt; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a - 1);
+
+		if (att->attlen <= 0)
+		{
+			offs = NULL;
+			break;
+		}
+		off = att_align_nominal(off, att->attalign);
+		for (int i = 0; i < ncols; i++)
+			if (spec->atts[i] == a)
+			{
+				offs[i] = off;
+				attrs[i] = att;
+			}
+		off += att->attlen;
+	}
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		TimestampTz ts;
 		bool		skip = false;
+		bool		fixed = offs != NULL && !HeapTupleHasNulls(tup) &&
+			HeapTupleHeaderGetNatts(tup->t_data) >= spec->maxatt;
+		/* decoded straight into the probe batch's next row */
+		Datum	   *vals = b->vals + b->n * ncols;
+		bool	   *nulls = b->nulls + b->n * ncols;
 
-		ExecStoreHeapTuple(tup, slot, false);
-		slot_getsomeattrs(slot, spec->maxatt);
+		if (!fixed)
+		{
+			ExecStoreHeapTuple(tup, slot, false);
+			slot_getsomeattrs(slot, spec->maxatt);
+		}
 		for (int i = 0; i < ncols; i++)
 		{
 			AttrNumber	a = spec->atts[i];
@@ -1551,6 +1766,12 @@ scan_loop(PitView *pv, Relation rel, TableScanDesc scan, PitScanSpec *spec)
 			{
 				/* from_source: physical order stands in for ingest order */
 				vals[i] = Int64GetDatum(tid_order(&tup->t_self));
+				nulls[i] = false;
+				continue;
+			}
+			if (fixed)
+			{
+				vals[i] = fetchatt(attrs[i], (char *) tup->t_data + tup->t_data->t_hoff + offs[i]);
 				nulls[i] = false;
 				continue;
 			}
@@ -1596,6 +1817,7 @@ typedef struct PitSharedCol
 	Oid			hashproc;		/* keys: hash function, collation, "<" */
 	Oid			coll;
 	Oid			ltop;
+	bool		image;			/* keys: equality is image equality */
 } PitSharedCol;
 
 typedef struct PitShared
@@ -1725,6 +1947,7 @@ scan_parallel(PitView *pv, Relation rel, PitScanSpec *spec, Size spec_size, int 
 			sh->cols[i].hashproc = pv->hashfn[i].fn_oid;
 			sh->cols[i].coll = pv->hashcoll[i];
 			sh->cols[i].ltop = pv->key_ltop[i];
+			sh->cols[i].image = pv->key_image[i];
 		}
 	}
 	memcpy(PIT_SHARED_SPEC(sh, nc), spec, spec_size);
@@ -1812,6 +2035,7 @@ pit_parallel_main(dsm_segment *seg, shm_toc *toc)
 	pv->codec_byval = palloc(sizeof(bool) * nc);
 	pv->hashfn = palloc0(sizeof(FmgrInfo) * Max(nk, 1));
 	pv->hashcoll = palloc0(sizeof(Oid) * Max(nk, 1));
+	pv->key_image = palloc0(sizeof(bool) * Max(nk, 1));
 	pv->ssup = palloc0(sizeof(SortSupportData) * Max(nk, 1));
 	for (int i = 0; i < nc; i++)
 	{
@@ -1821,6 +2045,7 @@ pit_parallel_main(dsm_segment *seg, shm_toc *toc)
 		{
 			fmgr_info(sh->cols[i].hashproc, &pv->hashfn[i]);
 			pv->hashcoll[i] = sh->cols[i].coll;
+			pv->key_image[i] = sh->cols[i].image;
 			pv->ssup[i].ssup_cxt = CurrentMemoryContext;
 			pv->ssup[i].ssup_collation = sh->cols[i].coll;
 			pv->ssup[i].ssup_nulls_first = false;
@@ -1990,8 +2215,10 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	int			nparts = 1;
 	double		byref_guess = 0;
 	char	   *buf;
+	instr_time	t0;
 
-	if (pv->spine_file == NULL)
+	INSTR_TIME_SET_CURRENT(t0);
+	if (pv->spine_n == 0)
 		return;					/* no spine row with keys and a time */
 
 	/*
@@ -2015,13 +2242,23 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	{
 		/* all in memory until the output is written */
 		pv->res = palloc_extended(sizeof(Cand *) * Max(plan->nrows, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-		buf = read_partition(pv->spine_file, pv->spine_bytes);
-		BufFileClose(pv->spine_file);
-		pv->spine_file = NULL;
+		if (pv->spine_file != NULL)
+		{
+			buf = read_partition(pv->spine_file, pv->spine_bytes);
+			BufFileClose(pv->spine_file);
+			pv->spine_file = NULL;
+			pit_phase(&t0, "spine records read back", pv->spine_n);
+		}
+		else
+			buf = pv->spine_mem;
+
 		pv->ix = build_index(pv, buf, pv->spine_n);
+		pit_phase(&t0, "index built", pv->ix->ngroups);
 		scan_features(plan, pv, min_t, max_t);
 		probe_batch(pv, pv->ix);
+		pit_phase(&t0, "feature rows scanned and probed", 0);
 		finish_index(plan, pv, pv->ix);
+		pit_phase(&t0, "as-of matches found", pv->spine_n);
 		return;
 	}
 
@@ -2030,16 +2267,36 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	pv->spine_part_n = palloc0(sizeof(int64) * nparts);
 	pv->spine_part_bytes = palloc0(sizeof(int64) * nparts);
 	pv->feat_parts = palloc0(sizeof(BufFile *) * nparts);
-	rewind_run(pv->spine_file);
-	while ((buf = read_encoded(pv->spine_file, &pv->rbuf)) != NULL)
+	if (pv->spine_file != NULL)
+		rewind_run(pv->spine_file);
+	for (int64 off = 0;;)
 	{
-		int			p = ((uint32 *) buf)[0] & (nparts - 1);
+		StringInfoData rec;
+		int			p;
 
-		write_encoded(pv->filecxt, &pv->spine_parts[p], &pv->rbuf, ((uint32 *) buf)[0],
+		if (pv->spine_file != NULL)
+		{
+			if ((buf = read_encoded(pv->spine_file, &pv->rbuf)) == NULL)
+				break;
+			rec = pv->rbuf;
+		}
+		else
+		{
+			if ((buf = next_spine_record(pv, &off)) == NULL)
+				break;
+			rec.data = buf;
+			rec.len = ((uint32 *) buf)[1];
+		}
+		p = ((uint32 *) buf)[0] & (nparts - 1);
+		write_encoded(pv->filecxt, &pv->spine_parts[p], &rec, ((uint32 *) buf)[0],
 					  &pv->spine_part_n[p], &pv->spine_part_bytes[p]);
 	}
-	BufFileClose(pv->spine_file);
+	if (pv->spine_file != NULL)
+		BufFileClose(pv->spine_file);
 	pv->spine_file = NULL;
+	if (pv->spine_mem != NULL)
+		pfree(pv->spine_mem);
+	pv->spine_mem = NULL;
 
 	for (int p = 0; p < nparts; p++)
 	{
@@ -2121,6 +2378,55 @@ plan_from_args(FunctionCallInfo fcinfo, int first)
 					 PG_ARGISNULL(first + 4) ? false : PG_GETARG_BOOL(first + 4));
 }
 
+/*
+ * An output row without NULLs is the spine row's tuple as it was stored,
+ * with the feature values appended: the same bytes heap_form_minimal_tuple
+ * would make of the deformed values, without deforming and forming each
+ * row.  Only for a stored tuple without NULLs and features of fixed-width
+ * by-value types; false: form the row from its values instead.
+ */
+static bool
+append_features(PitPlan *plan, TupleTableSlot *spine_slot, Datum *values, bool *nulls,
+				StringInfo buf, Tuplestorestate *out)
+{
+	MinimalTuple st;
+	int			hoff;
+	int			natts = plan->out_desc->natts;
+	Size		off;
+	HeapTupleData htup;
+	bool		should_free;
+
+	if (!plan->append_ok)
+		return false;
+	for (int i = plan->nspine; i < natts; i++)
+		if (nulls[i])
+			return false;
+	st = ExecFetchSlotMinimalTuple(spine_slot, &should_free);
+	Assert(!should_free);
+	if ((st->t_infomask & HEAP_HASNULL) || HeapTupleHeaderGetNatts(st) != plan->nspine)
+		return false;
+	hoff = st->t_hoff - MINIMAL_TUPLE_OFFSET;
+	off = st->t_len - hoff;		/* the end of the spine's data */
+	resetStringInfo(buf);
+	enlargeStringInfo(buf, st->t_len + MAXIMUM_ALIGNOF + sizeof(Datum) * (natts - plan->nspine));
+	memcpy(buf->data, st, st->t_len);
+	for (int i = plan->nspine; i < natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(plan->out_desc, i);
+		Size		aligned = att_align_nominal(off, att->attalign);
+
+		memset(buf->data + hoff + off, 0, aligned - off);
+		store_att_byval(buf->data + hoff + aligned, values[i], att->attlen);
+		off = aligned + att->attlen;
+	}
+	((MinimalTuple) buf->data)->t_len = hoff + off;
+	HeapTupleHeaderSetNatts((MinimalTuple) buf->data, natts);
+	htup.t_len = hoff + off + MINIMAL_TUPLE_OFFSET;
+	htup.t_data = (HeapTupleHeader) (buf->data - MINIMAL_TUPLE_OFFSET);
+	tuplestore_puttuple(out, &htup);
+	return true;
+}
+
 PG_FUNCTION_INFO_V1(fs_get_historical_features);
 Datum
 fs_get_historical_features(PG_FUNCTION_ARGS)
@@ -2140,7 +2446,10 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext bucketcxt;
 	int64		per_row;
+	instr_time	t0;
+	StringInfoData outbuf;
 
+	INSTR_TIME_SET_CURRENT(t0);
 	plan = plan_from_args(fcinfo, 0);
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL)
 		ereport(ERROR,
@@ -2183,6 +2492,7 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	SPI_finish();
 	MemoryContextSwitchTo(outer);
 	plan->nrows = sr.pos;
+	pit_phase(&t0, "spine read", plan->nrows);
 
 	/* results go to buckets of spine positions small enough to load */
 	per_row = 64;
@@ -2202,8 +2512,14 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	if (sr.max_t >= sr.min_t)
 		foreach(lc, plan->views)
 			join_view(plan, lfirst(lc), sr.min_t, sr.max_t);
+	pit_phase(&t0, "views joined", list_length(plan->views));
 
 	/* 3. emit in spine order, one bucket of positions at a time */
+	initStringInfo(&outbuf);
+	plan->append_ok = true;
+	for (int i = plan->nspine; i < plan->out_desc->natts; i++)
+		if (TupleDescAttr(plan->out_desc, i)->attlen <= 0 || !TupleDescAttr(plan->out_desc, i)->attbyval)
+			plan->append_ok = false;
 	values = palloc(sizeof(Datum) * plan->out_desc->natts);
 	nulls = palloc(sizeof(bool) * plan->out_desc->natts);
 	spine_slot = MakeSingleTupleTableSlot(plan->spine_desc, &TTSOpsMinimalTuple);
@@ -2248,9 +2564,6 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 
 			if (!tuplestore_gettupleslot(spine, true, false, spine_slot))
 				elog(ERROR, "pushsource: spine ended early");
-			slot_getallattrs(spine_slot);
-			memcpy(values, spine_slot->tts_values, sizeof(Datum) * plan->nspine);
-			memcpy(nulls, spine_slot->tts_isnull, sizeof(bool) * plan->nspine);
 			foreach(lc, plan->views)
 			{
 				PitView    *pv = lfirst(lc);
@@ -2259,6 +2572,10 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 				if (pv->res != NULL)
 				{
 					Cand	   *c = pv->res[pos];
+
+					/* the candidates are in key order, not spine order */
+					if (pos + OUTPUT_PREFETCH < end && pv->res[pos + OUTPUT_PREFETCH] != NULL)
+						__builtin_prefetch(pv->res[pos + OUTPUT_PREFETCH]);
 
 					if (c == NULL)
 						memset(nulls + o, true, sizeof(bool) * pv->nfeat);
@@ -2287,12 +2604,19 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 				}
 				o += pv->nfeat;
 			}
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			if (!append_features(plan, spine_slot, values, nulls, &outbuf, rsinfo->setResult))
+			{
+				slot_getallattrs(spine_slot);
+				memcpy(values, spine_slot->tts_values, sizeof(Datum) * plan->nspine);
+				memcpy(nulls, spine_slot->tts_isnull, sizeof(bool) * plan->nspine);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
 		}
 		MemoryContextReset(bucketcxt);
 	}
 	MemoryContextDelete(bucketcxt);
 	tuplestore_end(spine);
+	pit_phase(&t0, "output written", plan->nrows);
 	foreach(lc, plan->views)
 	{
 		PitView    *pv = lfirst(lc);
