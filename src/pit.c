@@ -2297,6 +2297,7 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	if (pv->spine_mem != NULL)
 		pfree(pv->spine_mem);
 	pv->spine_mem = NULL;
+	pit_phase(&t0, "spine records partitioned", nparts);
 
 	for (int p = 0; p < nparts; p++)
 	{
@@ -2323,6 +2324,7 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 			probe_batch(pv, ix);
 			MemoryContextSwitchTo(cxt);
 			pv->ix = NULL;
+			pit_phase(&t0, "feature rows scanned, partition 0 probed, others spilled", 0);
 		}
 		else if (pv->feat_parts[p] != NULL)
 		{
@@ -2345,6 +2347,7 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 		MemoryContextDelete(cxt);
 		CHECK_FOR_INTERRUPTS();
 	}
+	pit_phase(&t0, "partitions probed", nparts);
 }
 
 static void
