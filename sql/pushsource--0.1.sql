@@ -1002,6 +1002,65 @@ COMMENT ON FUNCTION @extschema@.fs_get_dataframe(text, timestamptz, timestamptz)
   'rows of a push source''s log or a feature view''s offline store with event time in [start_time, end_time), as jsonb';
 
 ------------------------------------------------------------------------
+-- fs_partial: the partial state of one windowed aggregation (tiles)
+------------------------------------------------------------------------
+
+CREATE TYPE @extschema@.fs_partial;
+CREATE FUNCTION @extschema@.fs_partial_in(cstring) RETURNS @extschema@.fs_partial
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_in';
+CREATE FUNCTION @extschema@.fs_partial_out(@extschema@.fs_partial) RETURNS cstring
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_out';
+CREATE FUNCTION @extschema@.fs_partial_recv(internal) RETURNS @extschema@.fs_partial
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_recv';
+CREATE FUNCTION @extschema@.fs_partial_send(@extschema@.fs_partial) RETURNS bytea
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_send';
+COMMENT ON FUNCTION @extschema@.fs_partial_in(cstring) IS 'fs_partial from its JSON text form, checked';
+COMMENT ON FUNCTION @extschema@.fs_partial_out(@extschema@.fs_partial) IS 'fs_partial as JSON text';
+COMMENT ON FUNCTION @extschema@.fs_partial_recv(internal) IS 'fs_partial from its binary form, checked';
+COMMENT ON FUNCTION @extschema@.fs_partial_send(@extschema@.fs_partial) IS 'fs_partial in binary form';
+CREATE TYPE @extschema@.fs_partial (
+    INPUT = @extschema@.fs_partial_in, OUTPUT = @extschema@.fs_partial_out,
+    RECEIVE = @extschema@.fs_partial_recv, SEND = @extschema@.fs_partial_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended);
+COMMENT ON TYPE @extschema@.fs_partial IS
+  'partial state of a windowed aggregation: combine with fs_partial_combine, finalize with fs_partial_final';
+
+CREATE FUNCTION @extschema@.fs_partial_combine(@extschema@.fs_partial, @extschema@.fs_partial)
+RETURNS @extschema@.fs_partial
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_combine';
+COMMENT ON FUNCTION @extschema@.fs_partial_combine(@extschema@.fs_partial, @extschema@.fs_partial) IS
+  'the state of both states'' events (NULL is the empty state)';
+CREATE FUNCTION @extschema@.fs_partial_final(@extschema@.fs_partial, anyelement) RETURNS anyelement
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_final';
+COMMENT ON FUNCTION @extschema@.fs_partial_final(@extschema@.fs_partial, anyelement) IS
+  'the feature value of a state; the second argument, a NULL of the result type, names the type';
+
+CREATE FUNCTION @extschema@._partial_agg_add(internal, text, anyelement, timestamptz, bigint)
+RETURNS internal
+LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_agg_add';
+CREATE FUNCTION @extschema@._partial_merge_add(internal, @extschema@.fs_partial)
+RETURNS internal
+LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_merge_add';
+CREATE FUNCTION @extschema@._partial_agg_final(internal) RETURNS @extschema@.fs_partial
+LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_agg_final';
+COMMENT ON FUNCTION @extschema@._partial_agg_add(internal, text, anyelement, timestamptz, bigint) IS
+  'transition function of fs_partial_agg';
+COMMENT ON FUNCTION @extschema@._partial_merge_add(internal, @extschema@.fs_partial) IS
+  'transition function of fs_partial_merge';
+COMMENT ON FUNCTION @extschema@._partial_agg_final(internal) IS
+  'final function of fs_partial_agg and fs_partial_merge';
+CREATE AGGREGATE @extschema@.fs_partial_agg(text, anyelement, timestamptz, bigint) (
+    SFUNC = @extschema@._partial_agg_add, STYPE = internal,
+    FINALFUNC = @extschema@._partial_agg_final);
+COMMENT ON AGGREGATE @extschema@.fs_partial_agg(text, anyelement, timestamptz, bigint) IS
+  'fs_partial_agg(function, value, event time, ingest order): the state of a set of events';
+CREATE AGGREGATE @extschema@.fs_partial_merge(@extschema@.fs_partial) (
+    SFUNC = @extschema@._partial_merge_add, STYPE = internal,
+    FINALFUNC = @extschema@._partial_agg_final);
+COMMENT ON AGGREGATE @extschema@.fs_partial_merge(@extschema@.fs_partial) IS
+  'the combination of a set of states';
+
+------------------------------------------------------------------------
 -- Privileges
 ------------------------------------------------------------------------
 
@@ -1031,4 +1090,15 @@ GRANT EXECUTE ON FUNCTION @extschema@.fs_get_historical_features(text, text[], t
 GRANT EXECUTE ON FUNCTION @extschema@.fs_get_online_features(text, jsonb, boolean, boolean),
     @extschema@.fs_summary(text), @extschema@.fs_validate(text), @extschema@.fs_get_columns(text),
     @extschema@.fs_get_dataframe(text, timestamptz, timestamptz)
+    TO pushsource_reader, pushsource_writer, pushsource_admin;
+-- fs_partial: values in, values out
+GRANT EXECUTE ON FUNCTION @extschema@.fs_partial_in(cstring), @extschema@.fs_partial_out(@extschema@.fs_partial),
+    @extschema@.fs_partial_recv(internal), @extschema@.fs_partial_send(@extschema@.fs_partial),
+    @extschema@.fs_partial_combine(@extschema@.fs_partial, @extschema@.fs_partial),
+    @extschema@.fs_partial_final(@extschema@.fs_partial, anyelement),
+    @extschema@._partial_agg_add(internal, text, anyelement, timestamptz, bigint),
+    @extschema@._partial_merge_add(internal, @extschema@.fs_partial),
+    @extschema@._partial_agg_final(internal),
+    @extschema@.fs_partial_agg(text, anyelement, timestamptz, bigint),
+    @extschema@.fs_partial_merge(@extschema@.fs_partial)
     TO pushsource_reader, pushsource_writer, pushsource_admin;

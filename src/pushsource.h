@@ -187,4 +187,70 @@ extern List *ps_fanout_end_push(void);
 extern void ps_fanout_abort_push(void);
 extern void ps_fanout_init(void);
 
+/* ---------------------------------------------------------------------
+ * Partial aggregate states (partial.c)
+ * --------------------------------------------------------------------- */
+typedef enum PsAggFn
+{
+	PS_AGG_COUNT,
+	PS_AGG_SUM,
+	PS_AGG_MEAN,
+	PS_AGG_MIN,
+	PS_AGG_MAX,
+	PS_AGG_LAST,
+	PS_AGG_LAST_N,
+	PS_AGG_LAST_DISTINCT_N,
+	PS_AGG_FIRST_N,
+	PS_AGG_FIRST_DISTINCT_N,
+	PS_AGG_STDDEV_SAMP,			/* the four variance kinds stay together */
+	PS_AGG_STDDEV_POP,
+	PS_AGG_VAR_SAMP,
+	PS_AGG_VAR_POP,
+	PS_AGG_NFNS
+} PsAggFn;
+
+typedef enum PsValType
+{
+	PS_VT_INT8,					/* any integer column */
+	PS_VT_FLOAT8,				/* float4, float8 */
+	PS_VT_BOOL,					/* kept as 0 / 1 */
+	PS_VT_TS,					/* timestamptz; timestamp read as UTC */
+	PS_VT_TEXT,
+	PS_VT_N
+} PsValType;
+
+typedef struct PsItem
+{
+	TimestampTz ts;				/* the event's time and ingest order */
+	int64		ord;
+	Datum		v;
+} PsItem;
+
+typedef struct PsPartial
+{
+	PsAggFn		fn;
+	int			n;				/* the *_n lists: at most n items */
+	PsValType	vt;
+	int64		count;			/* non-NULL values summarized */
+	int128		isum;			/* sum, mean of integers */
+	float8		fsum;			/* sum, mean of floats: compensated */
+	float8		fcomp;
+	float8		mean;			/* variances: Welford */
+	float8		m2;
+	int			nitems;			/* min, max, last: 0 or 1; lists */
+	PsItem	   *items;
+} PsPartial;
+
+extern const char *ps_agg_fn_name(PsAggFn fn);
+extern PsAggFn ps_agg_fn_parse(const char *spec, int *n, const char *what);
+extern int	ps_agg_value_type(Oid typid);
+extern PsValType ps_agg_check_input(PsAggFn fn, Oid typid, const char *what);
+extern Oid	ps_agg_result_type(PsAggFn fn, PsValType vt);
+extern PsPartial *ps_partial_new(PsAggFn fn, int n, PsValType vt);
+extern void ps_partial_add(PsPartial *p, Oid typid, Datum value, TimestampTz ts, int64 ord);
+extern void ps_partial_combine(PsPartial *a, PsPartial *b);
+extern Datum ps_partial_final(PsPartial *p, bool *isnull);
+extern bytea *ps_partial_flatten(PsPartial *p);
+extern PsPartial *ps_partial_unflatten(Datum d);
+
 #endif							/* PUSHSOURCE_H */

@@ -1,0 +1,309 @@
+-- fs_partial: the partial state of a windowed aggregation.  Every function
+-- against plain SQL aggregates over the same rows (written here, not taken
+-- from the implementation); states combined from parts equal the state of
+-- the whole; the *_n ordering and distinct rules; the text and binary forms,
+-- and every malformed literal refused.
+SET search_path = pushsource, public;
+SET timezone = 'UTC';
+SET extra_float_digits = 0;
+
+CREATE FUNCTION public.partial_try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+
+-- 60 events over 3 keys; six events share each minute, two of each key
+-- (ties on ts, broken by ord); every 7th value is NULL; values repeat
+-- (for the distinct lists)
+CREATE TABLE public.pe (k int, part int, ts timestamptz, ord bigint,
+                        i int4, x bigint, f float8, b boolean, t text, tt timestamptz);
+INSERT INTO public.pe
+SELECT g % 3, (g * 5) % 4, timestamptz '2024-01-01 00:00+00' + (g / 6) * interval '1 minute', 1000 - g,
+       CASE WHEN g % 7 = 0 THEN NULL ELSE (g * 37) % 23 - 11 END,
+       CASE WHEN g % 7 = 0 THEN NULL ELSE ((g * 37) % 23 - 11) * 1000000000000 END,
+       CASE WHEN g % 7 = 0 THEN NULL ELSE ((g * 37) % 23 - 11) / 8.0 END,
+       CASE WHEN g % 7 = 0 THEN NULL ELSE g % 5 = 0 END,
+       CASE WHEN g % 7 = 0 THEN NULL ELSE chr(97 + (g * 3) % 5) END,
+       CASE WHEN g % 7 = 0 THEN NULL ELSE timestamptz '2024-02-01 00:00+00' + ((g * 11) % 17) * interval '1 hour' END
+  FROM generate_series(1, 60) g;
+-- ord runs against g within a minute: g = 6m .. 6m+5 share minute m, and
+-- the later g has the smaller ord, so it is the earlier event
+
+------------------------------------------------------------------------
+-- What a state looks like (checked by hand: key 0 has g = 3, 6, ..., 60,
+-- NULL at g = 21 and 42, so count 18; g = 60 is 00:10, ord 940, t =
+-- chr(97 + 180 % 5) = 'a'; g = 57 and 54 share 00:09 with ords 943 ('b')
+-- and 946 ('c'), so 'b' is the earlier event of the two)
+------------------------------------------------------------------------
+SELECT fs_partial_agg('last_n(3)', t, ts, ord) FROM pe WHERE k = 0;
+SELECT fs_partial_agg('count', t, ts, ord) FROM pe WHERE k = 0;
+SELECT fs_partial_agg('sum', i, ts, ord) FROM pe WHERE k = 0;
+SELECT sum(i), count(i) FROM pe WHERE k = 0;
+
+------------------------------------------------------------------------
+-- Every function against plain SQL, per key, whole and combined from parts
+------------------------------------------------------------------------
+-- the functions tried, and the column each aggregates
+CREATE TABLE public.ps_fns (fn text, col text);
+INSERT INTO public.ps_fns VALUES
+  ('count', 'i'), ('count', 't'), ('sum', 'i'), ('sum', 'x'), ('sum', 'f'),
+  ('mean', 'i'), ('mean', 'f'), ('min', 'i'), ('min', 'f'), ('min', 'tt'),
+  ('max', 'x'), ('max', 'f'), ('max', 'tt'), ('last', 'i'), ('last', 'b'), ('last', 't'),
+  ('var_samp', 'i'), ('var_pop', 'f'), ('stddev_samp', 'x'), ('stddev_pop', 'i'),
+  ('last_n(4)', 't'), ('first_n(4)', 'i'), ('last_distinct_n(3)', 't'),
+  ('first_distinct_n(3)', 't'), ('last_distinct_n(2)', 'b'), ('first_n(1)', 'tt');
+-- states per (key, part): all of a key's events in four parts
+CREATE TABLE public.ps_part_states AS
+          SELECT k, part, fn, col, fs_partial_agg(fn, i, ts, ord) AS s FROM pe, ps_fns WHERE col = 'i' GROUP BY k, part, fn, col
+UNION ALL SELECT k, part, fn, col, fs_partial_agg(fn, x, ts, ord) FROM pe, ps_fns WHERE col = 'x' GROUP BY k, part, fn, col
+UNION ALL SELECT k, part, fn, col, fs_partial_agg(fn, f, ts, ord) FROM pe, ps_fns WHERE col = 'f' GROUP BY k, part, fn, col
+UNION ALL SELECT k, part, fn, col, fs_partial_agg(fn, b, ts, ord) FROM pe, ps_fns WHERE col = 'b' GROUP BY k, part, fn, col
+UNION ALL SELECT k, part, fn, col, fs_partial_agg(fn, t, ts, ord) FROM pe, ps_fns WHERE col = 't' GROUP BY k, part, fn, col
+UNION ALL SELECT k, part, fn, col, fs_partial_agg(fn, tt, ts, ord) FROM pe, ps_fns WHERE col = 'tt' GROUP BY k, part, fn, col;
+-- per key, from all its events at once, and from its parts' states
+CREATE TABLE public.ps_whole AS
+          SELECT k, fn, col, fs_partial_agg(fn, i, ts, ord) AS s FROM pe, ps_fns WHERE col = 'i' GROUP BY k, fn, col
+UNION ALL SELECT k, fn, col, fs_partial_agg(fn, x, ts, ord) FROM pe, ps_fns WHERE col = 'x' GROUP BY k, fn, col
+UNION ALL SELECT k, fn, col, fs_partial_agg(fn, f, ts, ord) FROM pe, ps_fns WHERE col = 'f' GROUP BY k, fn, col
+UNION ALL SELECT k, fn, col, fs_partial_agg(fn, b, ts, ord) FROM pe, ps_fns WHERE col = 'b' GROUP BY k, fn, col
+UNION ALL SELECT k, fn, col, fs_partial_agg(fn, t, ts, ord) FROM pe, ps_fns WHERE col = 't' GROUP BY k, fn, col
+UNION ALL SELECT k, fn, col, fs_partial_agg(fn, tt, ts, ord) FROM pe, ps_fns WHERE col = 'tt' GROUP BY k, fn, col;
+CREATE TABLE public.ps_parts AS
+SELECT k, fn, col, fs_partial_merge(s ORDER BY part DESC) AS s FROM ps_part_states GROUP BY k, fn, col;
+SELECT count(*) AS states, count(DISTINCT k) AS keys FROM ps_whole;
+SELECT count(*) AS merged_states FROM ps_parts;
+
+-- the reference, in plain SQL, as text (floats compared with a tolerance below)
+CREATE TABLE public.ps_ref AS
+SELECT k, 'count' AS fn, 'i' AS col, count(i)::text AS v FROM pe GROUP BY k
+UNION ALL SELECT k, 'count', 't', count(t)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'sum', 'i', sum(i)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'sum', 'x', sum(x)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'sum', 'f', sum(f)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'mean', 'i', avg(i)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'mean', 'f', avg(f)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'min', 'i', min(i)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'min', 'f', min(f)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'min', 'tt', min(tt)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'max', 'x', max(x)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'max', 'f', max(f)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'max', 'tt', max(tt)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'last', 'i', (array_agg(i ORDER BY ts DESC, ord DESC) FILTER (WHERE i IS NOT NULL))[1]::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'last', 'b', (array_agg(b ORDER BY ts DESC, ord DESC) FILTER (WHERE b IS NOT NULL))[1]::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'last', 't', (array_agg(t ORDER BY ts DESC, ord DESC) FILTER (WHERE t IS NOT NULL))[1]::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'var_samp', 'i', var_samp(i)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'var_pop', 'f', var_pop(f)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'stddev_samp', 'x', stddev_samp(x)::text FROM pe GROUP BY k
+UNION ALL SELECT k, 'stddev_pop', 'i', stddev_pop(i)::text FROM pe GROUP BY k
+-- lists come out oldest first; _n keeps the latest/earliest n non-NULL
+-- values, _distinct_n each value once at its latest/earliest occurrence
+UNION ALL SELECT k, 'last_n(4)', 't', (SELECT array_agg(t ORDER BY ts, ord)::text FROM
+          (SELECT t, ts, ord FROM pe p WHERE p.k = g.k AND t IS NOT NULL ORDER BY ts DESC, ord DESC LIMIT 4) l)
+     FROM (SELECT DISTINCT k FROM pe) g
+UNION ALL SELECT k, 'first_n(4)', 'i', (SELECT array_agg(i ORDER BY ts, ord)::text FROM
+          (SELECT i, ts, ord FROM pe p WHERE p.k = g.k AND i IS NOT NULL ORDER BY ts, ord LIMIT 4) l)
+     FROM (SELECT DISTINCT k FROM pe) g
+UNION ALL SELECT k, 'first_n(1)', 'tt', (SELECT array_agg(tt ORDER BY ts, ord)::text FROM
+          (SELECT tt, ts, ord FROM pe p WHERE p.k = g.k AND tt IS NOT NULL ORDER BY ts, ord LIMIT 1) l)
+     FROM (SELECT DISTINCT k FROM pe) g
+UNION ALL SELECT k, 'last_distinct_n(3)', 't', (SELECT array_agg(t ORDER BY ts, ord)::text FROM
+          (SELECT * FROM (SELECT DISTINCT ON (t) t, ts, ord FROM pe p WHERE p.k = g.k AND t IS NOT NULL
+                          ORDER BY t, ts DESC, ord DESC) d ORDER BY ts DESC, ord DESC LIMIT 3) l)
+     FROM (SELECT DISTINCT k FROM pe) g
+UNION ALL SELECT k, 'first_distinct_n(3)', 't', (SELECT array_agg(t ORDER BY ts, ord)::text FROM
+          (SELECT * FROM (SELECT DISTINCT ON (t) t, ts, ord FROM pe p WHERE p.k = g.k AND t IS NOT NULL
+                          ORDER BY t, ts, ord) d ORDER BY ts, ord LIMIT 3) l)
+     FROM (SELECT DISTINCT k FROM pe) g
+UNION ALL SELECT k, 'last_distinct_n(2)', 'b', (SELECT array_agg(b ORDER BY ts, ord)::text FROM
+          (SELECT * FROM (SELECT DISTINCT ON (b) b, ts, ord FROM pe p WHERE p.k = g.k AND b IS NOT NULL
+                          ORDER BY b, ts DESC, ord DESC) d ORDER BY ts DESC, ord DESC LIMIT 2) l)
+     FROM (SELECT DISTINCT k FROM pe) g;
+
+-- a state's value as text, by the type the function makes
+CREATE FUNCTION public.ps_value(s fs_partial, fn text, col text) RETURNS text LANGUAGE sql AS $$
+SELECT CASE
+  WHEN fn = 'count' THEN fs_partial_final(s, NULL::bigint)::text
+  WHEN fn IN ('mean', 'var_samp', 'var_pop', 'stddev_samp', 'stddev_pop')
+    OR (fn IN ('sum', 'min', 'max') AND col = 'f') THEN fs_partial_final(s, NULL::float8)::text
+  WHEN fn LIKE '%_n(%' THEN
+    CASE col WHEN 't' THEN fs_partial_final(s, NULL::text[])::text WHEN 'b' THEN fs_partial_final(s, NULL::boolean[])::text
+             WHEN 'tt' THEN fs_partial_final(s, NULL::timestamptz[])::text ELSE fs_partial_final(s, NULL::bigint[])::text END
+  ELSE CASE col WHEN 't' THEN fs_partial_final(s, NULL::text) WHEN 'b' THEN fs_partial_final(s, NULL::boolean)::text
+                WHEN 'tt' THEN fs_partial_final(s, NULL::timestamptz)::text ELSE fs_partial_final(s, NULL::bigint)::text END
+END
+$$;
+CREATE FUNCTION public.ps_same(a text, b text) RETURNS boolean LANGUAGE sql AS $$
+SELECT a IS NOT DISTINCT FROM b
+    OR (a ~ '^-?[0-9.e+-]+$' AND b ~ '^-?[0-9.e+-]+$'
+        AND abs(a::float8 - b::float8) <= 1e-9 * greatest(1, abs(b::float8)))
+$$;
+-- no mismatches, whole or merged (a mismatch lists the function)
+SELECT r.fn, r.col, r.k, r.v AS sql, ps_value(w.s, w.fn, w.col) AS whole, ps_value(p.s, p.fn, p.col) AS merged
+  FROM ps_ref r
+  JOIN ps_whole w USING (k, fn, col)
+  JOIN ps_parts p USING (k, fn, col)
+ WHERE NOT ps_same(ps_value(w.s, w.fn, w.col), r.v) OR NOT ps_same(ps_value(p.s, p.fn, p.col), r.v);
+SELECT count(*) AS compared FROM ps_ref r JOIN ps_whole w USING (k, fn, col) JOIN ps_parts p USING (k, fn, col);
+-- the lists of key 0, to read (hand-checked against the rows below)
+SELECT fn, col, ps_value(s, fn, col) FROM ps_whole WHERE k = 0 AND fn LIKE '%_n(%' ORDER BY fn, col;
+SELECT ts, ord, t, b FROM pe WHERE k = 0 AND ts >= '2024-01-01 00:08+00' ORDER BY ts, ord;
+SELECT ts, ord, t, i FROM pe WHERE k = 0 AND ts < '2024-01-01 00:06+00' ORDER BY ts, ord;
+
+------------------------------------------------------------------------
+-- fs_partial_combine: NULL is the empty state; kinds must agree
+------------------------------------------------------------------------
+SELECT fs_partial_final(fs_partial_combine(
+         '{"fn": "sum", "type": "bigint", "count": 2, "sum": 5}',
+         '{"fn": "sum", "type": "bigint", "count": 1, "sum": -7}'), NULL::bigint) AS sum_minus_2;
+SELECT fs_partial_combine(NULL, '{"fn": "count", "type": "text", "count": 4}') AS null_is_empty,
+       fs_partial_combine(NULL, NULL) AS both_null;
+SELECT partial_try($$SELECT fs_partial_combine('{"fn": "sum", "type": "bigint", "count": 0, "sum": 0}',
+                                              '{"fn": "mean", "type": "bigint", "count": 0, "sum": 0}')$$);
+SELECT partial_try($$SELECT fs_partial_combine('{"fn": "last_n", "n": 2, "type": "text", "count": 0, "items": []}',
+                                              '{"fn": "last_n", "n": 3, "type": "text", "count": 0, "items": []}')$$);
+-- combining keeps the latest n across states; ties of ts go to the higher ord
+SELECT fs_partial_combine(
+  '{"fn": "last_n", "n": 2, "type": "bigint", "count": 3, "items": [{"ts": "2024-01-01 10:00+00", "ord": 5, "value": 1}, {"ts": "2024-01-01 11:00+00", "ord": 1, "value": 2}]}',
+  '{"fn": "last_n", "n": 2, "type": "bigint", "count": 2, "items": [{"ts": "2024-01-01 09:00+00", "ord": 9, "value": 4}, {"ts": "2024-01-01 10:00+00", "ord": 6, "value": 3}]}'
+) AS latest_two;
+-- an empty window: count 0, an empty list, NULL for the others
+SELECT fs_partial_final('{"fn": "count", "type": "bigint", "count": 0}'::fs_partial, NULL::bigint) AS count0,
+       fs_partial_final('{"fn": "first_n", "n": 3, "type": "text", "count": 0, "items": []}'::fs_partial, NULL::text[]) AS list0,
+       fs_partial_final('{"fn": "mean", "type": "bigint", "count": 0, "sum": 0}'::fs_partial, NULL::float8) AS mean0,
+       fs_partial_final('{"fn": "max", "type": "bigint", "count": 0}'::fs_partial, NULL::bigint) AS max0,
+       fs_partial_final('{"fn": "var_samp", "type": "bigint", "count": 1, "mean": 4, "m2": 0}'::fs_partial, NULL::float8) AS var_samp1;
+-- no rows at all: no state
+SELECT fs_partial_agg('sum', x, ts, ord) IS NULL AS no_rows FROM pe WHERE false;
+
+------------------------------------------------------------------------
+-- Numbers: no silent overflow, special floats
+------------------------------------------------------------------------
+-- the sum is kept in 128 bits; only a result outside bigint is an error
+SELECT fs_partial_agg('sum', v, now(), 1) FROM (VALUES (9000000000000000000::bigint), (9000000000000000000)) s(v);
+SELECT partial_try($$SELECT fs_partial_final(fs_partial_agg('sum', v, now(), 1), NULL::bigint)
+                     FROM (VALUES (9000000000000000000::bigint), (9000000000000000000)) s(v)$$);
+SELECT fs_partial_final(fs_partial_agg('sum', v, now(), 1), NULL::bigint) AS back_in_range
+  FROM (VALUES (9000000000000000000::bigint), (9000000000000000000), (-9000000000000000000)) s(v);
+SELECT fs_partial_final(fs_partial_agg('mean', v, now(), 1), NULL::float8) AS mean_of_huge
+  FROM (VALUES (9000000000000000000::bigint), (9000000000000000000)) s(v);
+-- compensated float sums: 1e16 + 1 + 1 - 1e16 is 2, not 0 as summed naively
+SELECT fs_partial_final(fs_partial_agg('sum', v, now(), o), NULL::float8) AS compensated,
+       sum(v) AS naive
+  FROM (VALUES (1e16::float8, 1), (1, 2), (1, 3), (-1e16, 4)) s(v, o);
+SELECT fs_partial_final(fs_partial_agg('sum', v, now(), 1), NULL::float8) AS inf_sum,
+       fs_partial_final(fs_partial_agg('var_pop', v, now(), 1), NULL::float8) AS var_with_inf,
+       sum(v) AS sql_sum, var_pop(v) AS sql_var_pop
+  FROM (VALUES ('Infinity'::float8), (1)) s(v);
+SELECT fs_partial_final(fs_partial_agg('max', v, now(), 1), NULL::float8) AS nan_is_largest,
+       fs_partial_final(fs_partial_agg('sum', v, now(), 1), NULL::float8) AS nan_sum,
+       max(v) AS sql_max
+  FROM (VALUES ('Infinity'::float8), (1), ('NaN')) s(v);
+SELECT fs_partial_agg('min', v, now(), 1) AS special_float_text FROM (VALUES ('-Infinity'::float8)) s(v);
+-- distinct lists compare values as SQL does: -0 = 0; NaN = NaN
+SELECT fs_partial_final(fs_partial_agg('last_distinct_n(5)', v, ts, o), NULL::float8[]) AS distinct_floats
+  FROM (VALUES (0::float8, 1), ('-0', 2), ('NaN', 3), ('NaN', 4), (1.5, 5)) s(v, o),
+       LATERAL (SELECT timestamptz '2024-01-01 00:00+00' AS ts) t;
+-- smallint, real, varchar, char(n) and timestamp inputs
+SELECT fs_partial_agg('max', 3::int2, now(), 1) AS from_int2,
+       fs_partial_agg('sum', 1.5::real, now(), 1) AS from_real,
+       fs_partial_agg('last', 'ab '::char(4), '2024-01-01 00:00+00', 1) AS from_char,
+       fs_partial_agg('last', 'ab '::varchar, '2024-01-01 00:00+00', 1) AS from_varchar,
+       fs_partial_agg('min', '2024-01-01 10:00'::timestamp, now(), 1) AS from_timestamp;
+
+------------------------------------------------------------------------
+-- Errors of the aggregates and of fs_partial_final
+------------------------------------------------------------------------
+SELECT partial_try($$SELECT fs_partial_agg('median', x, ts, ord) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_agg('last_n', x, ts, ord) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_agg('last_n(0)', x, ts, ord) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_agg('first_n(1001)', x, ts, ord) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_agg('last_n(2x)', x, ts, ord) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_agg('sum(3)', x, ts, ord) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_agg('sum', t, ts, ord) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_agg('max', b, ts, ord) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_agg('last', '{1}'::int[], ts, ord) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_agg(NULL, x, ts, ord) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_agg('sum', x, NULL, ord) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_final(fs_partial_agg('count', x, ts, ord), NULL::int) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_final(fs_partial_agg('last_n(2)', x, ts, ord), NULL::bigint) FROM pe$$);
+
+------------------------------------------------------------------------
+-- Text form: every state reads back as itself; malformed literals refused
+------------------------------------------------------------------------
+SELECT count(*) AS states, count(*) FILTER (WHERE s::text::fs_partial::text = s::text) AS read_back
+  FROM (SELECT s FROM ps_whole UNION ALL SELECT s FROM ps_parts) q;
+SELECT partial_try($$SELECT 'nope'::fs_partial$$);
+SELECT partial_try($$SELECT '[1]'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "count", "type": "bigint", "count": 1, "extra": 1}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "count", "type": "bigint"}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "median", "type": "bigint", "count": 0}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "count", "type": "uuid", "count": 0}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "count", "type": "bigint", "count": -1}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "count", "type": "bigint", "count": 1.5}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "count", "n": 2, "type": "bigint", "count": 0}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "last_n", "type": "bigint", "count": 0, "items": []}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "last_n", "n": 1001, "type": "bigint", "count": 0, "items": []}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "sum", "type": "text", "count": 0, "sum": 0}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "sum", "type": "bigint", "count": 0, "sum": 3}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "sum", "type": "bigint", "count": 1, "sum": 1.5}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "sum", "type": "bigint", "count": 1, "sum": 123456789012345678901234567890123456789}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "sum", "type": "double precision", "count": 1, "sum": 1}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "var_pop", "type": "bigint", "count": 2, "mean": 1, "m2": -1}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "max", "type": "bigint", "count": 1}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "max", "type": "bigint", "count": 1, "value": "7"}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "max", "type": "bigint", "count": 0, "value": 7}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "last", "type": "text", "count": 1, "value": "a"}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "last", "type": "text", "count": 1, "ts": "yesterday-ish", "ord": 1, "value": "a"}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "first_n", "n": 2, "type": "bigint", "count": 3, "items": [{"ts": "2024-01-01 00:00+00", "ord": 1, "value": 1}]}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "first_n", "n": 1, "type": "bigint", "count": 3, "items": [{"ts": "2024-01-01 00:00+00", "ord": 1, "value": 1}, {"ts": "2024-01-01 00:01+00", "ord": 1, "value": 2}]}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "first_n", "n": 2, "type": "bigint", "count": 2, "items": [{"ts": "2024-01-01 00:01+00", "ord": 1, "value": 1}, {"ts": "2024-01-01 00:00+00", "ord": 1, "value": 2}]}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "first_distinct_n", "n": 2, "type": "text", "count": 2, "items": [{"ts": "2024-01-01 00:00+00", "ord": 1, "value": "a"}, {"ts": "2024-01-01 00:01+00", "ord": 1, "value": "a"}]}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "first_n", "n": 1, "type": "bigint", "count": 1, "items": [{"ts": "2024-01-01 00:00+00", "ord": 1}]}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "first_n", "n": 1, "type": "bigint", "count": 1, "items": [{"ts": "2024-01-01 00:00+00", "ord": 1, "value": 1, "x": 0}]}'::fs_partial$$);
+SELECT partial_try($$SELECT '{"fn": "first_n", "n": 1, "type": "boolean", "count": 1, "items": [{"ts": "2024-01-01 00:00+00", "ord": 1, "value": 1}]}'::fs_partial$$);
+
+------------------------------------------------------------------------
+-- Binary form: COPY ... (FORMAT binary) round trip; bad bytes refused
+------------------------------------------------------------------------
+CREATE TABLE public.ps_copy (fn text, col text, s fs_partial);
+\copy (SELECT fn, col, s FROM ps_whole WHERE k = 1) TO 'results/partial_copy.bin' WITH (FORMAT binary)
+\copy ps_copy FROM 'results/partial_copy.bin' WITH (FORMAT binary)
+SELECT count(*) AS copied, count(*) FILTER (WHERE c.s::text = w.s::text) AS identical
+  FROM ps_copy c JOIN ps_whole w ON w.k = 1 AND w.fn = c.fn AND w.col = c.col;
+-- bytes in the binary COPY framing of a bytea column, read as fs_partial:
+-- a valid count state (version 1, count = fn 0, bigint = type 0, n 0,
+-- count 5), then one with an unknown version, one cut short, one with a
+-- byte too many
+CREATE TABLE public.ps_bytes (b bytea);
+INSERT INTO ps_bytes VALUES ('\x010000000000000000000000000005');
+\copy ps_bytes TO 'results/partial_bytes.bin' WITH (FORMAT binary)
+CREATE TABLE public.ps_from_bytes (s fs_partial);
+\copy ps_from_bytes FROM 'results/partial_bytes.bin' WITH (FORMAT binary)
+SELECT s FROM ps_from_bytes;
+TRUNCATE ps_bytes;
+INSERT INTO ps_bytes VALUES ('\x020000000000000000000000000005');
+\copy ps_bytes TO 'results/partial_bytes.bin' WITH (FORMAT binary)
+\copy ps_from_bytes FROM 'results/partial_bytes.bin' WITH (FORMAT binary)
+TRUNCATE ps_bytes;
+INSERT INTO ps_bytes VALUES ('\x0100000000000000000000');
+\copy ps_bytes TO 'results/partial_bytes.bin' WITH (FORMAT binary)
+\copy ps_from_bytes FROM 'results/partial_bytes.bin' WITH (FORMAT binary)
+TRUNCATE ps_bytes;
+INSERT INTO ps_bytes VALUES ('\x01000000000000000000000000000500');
+\copy ps_bytes TO 'results/partial_bytes.bin' WITH (FORMAT binary)
+\copy ps_from_bytes FROM 'results/partial_bytes.bin' WITH (FORMAT binary)
+-- a distinct list that repeats a value is refused in binary too
+TRUNCATE ps_bytes;
+INSERT INTO ps_bytes VALUES (fs_partial_send('{"fn": "first_distinct_n", "n": 2, "type": "bigint", "count": 2, "items": [{"ts": "2024-01-01 00:00+00", "ord": 1, "value": 7}, {"ts": "2024-01-01 00:01+00", "ord": 1, "value": 8}]}'));
+SELECT b FROM ps_bytes;
+UPDATE ps_bytes SET b = overlay(b PLACING '\x0000000000000007' FROM length(b) - 7);
+\copy ps_bytes TO 'results/partial_bytes.bin' WITH (FORMAT binary)
+\copy ps_from_bytes FROM 'results/partial_bytes.bin' WITH (FORMAT binary)
+SELECT count(*) AS only_the_valid_one FROM ps_from_bytes;
+
+DROP TABLE public.pe, public.ps_fns, public.ps_part_states, public.ps_whole, public.ps_parts, public.ps_ref, public.ps_copy, public.ps_bytes, public.ps_from_bytes;
+DROP FUNCTION public.ps_value(fs_partial, text, text), public.ps_same(text, text), public.partial_try(text);

@@ -1,0 +1,1426 @@
+/*
+ * partial.c
+ *		pushsource.fs_partial: the partial state of one windowed aggregation
+ *		(Tecton's tiles).  A state summarizes the non-NULL values of some
+ *		events; two states of the same function combine into the state of
+ *		both sets of events, and a state finalizes into the feature value.
+ *
+ *		count                 count
+ *		sum, mean             count, a 128-bit integer sum or a compensated
+ *		                      (Neumaier) float sum: no silent overflow, no
+ *		                      drift from the order tiles are combined in
+ *		var_*, stddev_*       count, mean, M2 (Welford; Chan et al. to combine)
+ *		min, max              the value
+ *		last                  the value with the greatest (event time, order)
+ *		last_n, first_n       up to n values, the latest / earliest
+ *		last_distinct_n,      up to n distinct values, each at its latest /
+ *		first_distinct_n      earliest (event time, order)
+ *
+ * Values are bigint (any integer input), double precision (float4/float8),
+ * boolean, timestamptz (timestamp is read as UTC) or text; the order of
+ * events is (event time, ingest order), as everywhere else.
+ *
+ * The type is written like pgvector's: the text form (JSON, one field per
+ * part of the state) and the binary form are both checked completely on
+ * input, so a state read back is always one this file could have made.
+ */
+#include "pushsource.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "fmgr.h"
+#include "libpq/pqformat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#ifndef HAVE_INT128
+#error "pushsource needs a compiler with 128-bit integers"
+#endif
+
+#define PS_PARTIAL_VERSION 1
+#define PS_MAX_N 1000
+
+/* ---------------------------------------------------------------------
+ * Functions and value types
+ * --------------------------------------------------------------------- */
+
+typedef struct PsAggFnInfo
+{
+	const char *name;
+	bool		takes_n;
+	bool		numeric_only;	/* sum, mean, variance: integers and floats */
+	bool		ordered_only;	/* min, max: not boolean or text */
+} PsAggFnInfo;
+
+static const PsAggFnInfo agg_fns[] = {
+	[PS_AGG_COUNT] = {"count", false, false, false},
+	[PS_AGG_SUM] = {"sum", false, true, false},
+	[PS_AGG_MEAN] = {"mean", false, true, false},
+	[PS_AGG_MIN] = {"min", false, false, true},
+	[PS_AGG_MAX] = {"max", false, false, true},
+	[PS_AGG_LAST] = {"last", false, false, false},
+	[PS_AGG_LAST_N] = {"last_n", true, false, false},
+	[PS_AGG_LAST_DISTINCT_N] = {"last_distinct_n", true, false, false},
+	[PS_AGG_FIRST_N] = {"first_n", true, false, false},
+	[PS_AGG_FIRST_DISTINCT_N] = {"first_distinct_n", true, false, false},
+	[PS_AGG_STDDEV_SAMP] = {"stddev_samp", false, true, false},
+	[PS_AGG_STDDEV_POP] = {"stddev_pop", false, true, false},
+	[PS_AGG_VAR_SAMP] = {"var_samp", false, true, false},
+	[PS_AGG_VAR_POP] = {"var_pop", false, true, false},
+};
+
+static const char *const vt_names[] = {
+	[PS_VT_INT8] = "bigint",
+	[PS_VT_FLOAT8] = "double precision",
+	[PS_VT_BOOL] = "boolean",
+	[PS_VT_TS] = "timestamp with time zone",
+	[PS_VT_TEXT] = "text",
+};
+
+static const Oid vt_oids[] = {
+	[PS_VT_INT8] = INT8OID,
+	[PS_VT_FLOAT8] = FLOAT8OID,
+	[PS_VT_BOOL] = BOOLOID,
+	[PS_VT_TS] = TIMESTAMPTZOID,
+	[PS_VT_TEXT] = TEXTOID,
+};
+
+#define IS_LIST(fn) ((fn) == PS_AGG_LAST_N || (fn) == PS_AGG_LAST_DISTINCT_N || \
+					 (fn) == PS_AGG_FIRST_N || (fn) == PS_AGG_FIRST_DISTINCT_N)
+#define IS_VAR(fn) ((fn) >= PS_AGG_STDDEV_SAMP && (fn) <= PS_AGG_VAR_POP)
+#define IS_LATEST(fn) ((fn) == PS_AGG_LAST_N || (fn) == PS_AGG_LAST_DISTINCT_N)
+#define IS_DISTINCT(fn) ((fn) == PS_AGG_LAST_DISTINCT_N || (fn) == PS_AGG_FIRST_DISTINCT_N)
+
+const char *
+ps_agg_fn_name(PsAggFn fn)
+{
+	return agg_fns[fn].name;
+}
+
+/*
+ * "sum", "last_n(3)", "approx_percentile(0.5)" -> the function and n; the
+ * errors name the aggregation (what) and what is accepted.
+ */
+PsAggFn
+ps_agg_fn_parse(const char *spec, int *n, const char *what)
+{
+	const char *paren = strchr(spec, '(');
+	size_t		len = paren ? (size_t) (paren - spec) : strlen(spec);
+
+	*n = 0;
+	for (int f = 0; f < PS_AGG_NFNS; f++)
+	{
+		char	   *end;
+		long		v;
+
+		if (strlen(agg_fns[f].name) != len || strncmp(spec, agg_fns[f].name, len) != 0)
+			continue;
+		if (!agg_fns[f].takes_n)
+		{
+			if (paren)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s: aggregation function \"%s\" takes no argument", what, agg_fns[f].name)));
+			return (PsAggFn) f;
+		}
+		if (!paren)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: aggregation function \"%s\" needs n, as in %s(10)", what,
+							agg_fns[f].name, agg_fns[f].name)));
+		errno = 0;
+		v = strtol(paren + 1, &end, 10);
+		if (errno != 0 || end == paren + 1 || strcmp(end, ")") != 0 || v < 1 || v > PS_MAX_N)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: n of %s must be an integer from 1 to %d, not \"%s\"", what,
+							agg_fns[f].name, PS_MAX_N, paren)));
+		*n = (int) v;
+		return (PsAggFn) f;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s: unknown aggregation function \"%s\"", what, spec),
+			 errhint("Functions are count, sum, mean, min, max, last, last_n(n), last_distinct_n(n), first_n(n), first_distinct_n(n), stddev_samp, stddev_pop, var_samp and var_pop.")));
+	pg_unreachable();
+}
+
+/* The value type a column of type typid aggregates as; -1: none. */
+int
+ps_agg_value_type(Oid typid)
+{
+	switch (typid)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			return PS_VT_INT8;
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return PS_VT_FLOAT8;
+		case BOOLOID:
+			return PS_VT_BOOL;
+		case TIMESTAMPTZOID:
+		case TIMESTAMPOID:
+			return PS_VT_TS;
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+			return PS_VT_TEXT;
+		default:
+			return -1;
+	}
+}
+
+/* Can fn aggregate a column of type typid?  Errors name column and why. */
+PsValType
+ps_agg_check_input(PsAggFn fn, Oid typid, const char *what)
+{
+	int			vt = ps_agg_value_type(typid);
+
+	if (vt < 0 ||
+		(agg_fns[fn].numeric_only && vt != PS_VT_INT8 && vt != PS_VT_FLOAT8) ||
+		(agg_fns[fn].ordered_only && (vt == PS_VT_BOOL || vt == PS_VT_TEXT)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s: %s cannot aggregate a column of type %s", what, agg_fns[fn].name,
+						format_type_be(typid)),
+				 errhint(agg_fns[fn].numeric_only ? "It takes integer and floating-point columns." :
+						 agg_fns[fn].ordered_only ? "It takes integer, floating-point and timestamp columns." :
+						 "It takes integer, floating-point, boolean, timestamp and text columns.")));
+	return (PsValType) vt;
+}
+
+/* The type of the feature fn makes of values of type vt. */
+Oid
+ps_agg_result_type(PsAggFn fn, PsValType vt)
+{
+	switch (fn)
+	{
+		case PS_AGG_COUNT:
+			return INT8OID;
+		case PS_AGG_SUM:
+			return vt_oids[vt];
+		case PS_AGG_MIN:
+		case PS_AGG_MAX:
+		case PS_AGG_LAST:
+			return vt_oids[vt];
+		case PS_AGG_LAST_N:
+		case PS_AGG_LAST_DISTINCT_N:
+		case PS_AGG_FIRST_N:
+		case PS_AGG_FIRST_DISTINCT_N:
+			return get_array_type(vt_oids[vt]);
+		default:
+			return FLOAT8OID;	/* mean, variances, deviations */
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * States in memory
+ * --------------------------------------------------------------------- */
+
+PsPartial *
+ps_partial_new(PsAggFn fn, int n, PsValType vt)
+{
+	PsPartial  *p = palloc0(sizeof(PsPartial));
+
+	p->fn = fn;
+	p->n = n;
+	p->vt = vt;
+	if (IS_LIST(fn))
+		p->items = palloc(sizeof(PsItem) * (n + 1));
+	else if (fn == PS_AGG_MIN || fn == PS_AGG_MAX || fn == PS_AGG_LAST)
+		p->items = palloc(sizeof(PsItem));
+	return p;
+}
+
+/* Order of events: (event time, ingest order). */
+static inline int
+cmp_event(const PsItem *a, const PsItem *b)
+{
+	if (a->ts != b->ts)
+		return a->ts < b->ts ? -1 : 1;
+	if (a->ord != b->ord)
+		return a->ord < b->ord ? -1 : 1;
+	return 0;
+}
+
+/* Order of values (min, max): float8 as PostgreSQL orders it (NaN last). */
+static inline int
+cmp_value(PsValType vt, Datum a, Datum b)
+{
+	if (vt == PS_VT_FLOAT8)
+		return float8_cmp_internal(DatumGetFloat8(a), DatumGetFloat8(b));
+	if (DatumGetInt64(a) != DatumGetInt64(b))
+		return DatumGetInt64(a) < DatumGetInt64(b) ? -1 : 1;
+	return 0;
+}
+
+/* Equality of values (the distinct lists): as SQL's = (-0 = 0, NaN = NaN). */
+static inline bool
+eq_value(PsValType vt, Datum a, Datum b)
+{
+	if (vt == PS_VT_TEXT)
+		return VARSIZE_ANY_EXHDR(DatumGetPointer(a)) == VARSIZE_ANY_EXHDR(DatumGetPointer(b)) &&
+			memcmp(VARDATA_ANY(DatumGetPointer(a)), VARDATA_ANY(DatumGetPointer(b)),
+				   VARSIZE_ANY_EXHDR(DatumGetPointer(a))) == 0;
+	return cmp_value(vt, a, b) == 0;
+}
+
+/* A value as the state keeps it: integers as int8, text copied whole. */
+static Datum
+own_value(PsValType vt, Oid typid, Datum d)
+{
+	switch (typid)
+	{
+		case INT2OID:
+			return Int64GetDatum(DatumGetInt16(d));
+		case INT4OID:
+			return Int64GetDatum(DatumGetInt32(d));
+		case FLOAT4OID:
+			return Float8GetDatum((float8) DatumGetFloat4(d));
+		case BOOLOID:
+			return Int64GetDatum(DatumGetBool(d) ? 1 : 0);
+		case BPCHAROID:
+			return DirectFunctionCall1(rtrim1, d);	/* as text() would */
+		default:
+			break;
+	}
+	if (vt == PS_VT_TEXT)
+		return PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+	return d;					/* int8, float8, timestamps */
+}
+
+/*
+ * Insert item into a list state: keeps up to n, the latest or earliest by
+ * event order, and for the distinct lists one item per value (its latest
+ * or earliest occurrence).  Items stay sorted by event order.
+ */
+static void
+list_insert(PsPartial *p, PsItem *it)
+{
+	bool		latest = IS_LATEST(p->fn);
+	int			i;
+
+	if (IS_DISTINCT(p->fn))
+	{
+		for (i = 0; i < p->nitems; i++)
+			if (eq_value(p->vt, p->items[i].v, it->v))
+				break;
+		if (i < p->nitems)
+		{
+			int			c = cmp_event(it, &p->items[i]);
+
+			if (latest ? c <= 0 : c >= 0)
+				return;			/* the one kept is already the latest/earliest */
+			memmove(&p->items[i], &p->items[i + 1], sizeof(PsItem) * (p->nitems - i - 1));
+			p->nitems--;
+		}
+	}
+	/* in event order (there is room for n + 1), then back to n */
+	for (i = p->nitems; i > 0 && cmp_event(&p->items[i - 1], it) > 0; i--)
+		;
+	memmove(&p->items[i + 1], &p->items[i], sizeof(PsItem) * (p->nitems - i));
+	p->items[i] = *it;
+	p->nitems++;
+	if (p->nitems > p->n)
+	{
+		if (latest)				/* drop the earliest */
+			memmove(&p->items[0], &p->items[1], sizeof(PsItem) * (p->nitems - 1));
+		p->nitems--;			/* (or the latest) */
+	}
+}
+
+/* Fold a float into a compensated sum (Neumaier). */
+static inline void
+fsum_add(PsPartial *p, float8 x)
+{
+	float8		t = p->fsum + x;
+
+	if (isfinite(t))
+	{
+		if (fabs(p->fsum) >= fabs(x))
+			p->fcomp += (p->fsum - t) + x;
+		else
+			p->fcomp += (x - t) + p->fsum;
+	}
+	p->fsum = t;
+}
+
+/*
+ * Add one non-NULL value of an event (time ts, ingest order ord), given as
+ * a Datum of type typid (one ps_agg_value_type maps to the state's type).
+ */
+void
+ps_partial_add(PsPartial *p, Oid typid, Datum value, TimestampTz ts, int64 ord)
+{
+	PsItem		it;
+
+	it.ts = ts;
+	it.ord = ord;
+	p->count++;
+	switch (p->fn)
+	{
+		case PS_AGG_COUNT:
+			return;
+		case PS_AGG_SUM:
+		case PS_AGG_MEAN:
+			value = own_value(p->vt, typid, value);
+			if (p->vt == PS_VT_INT8)
+				p->isum += DatumGetInt64(value);
+			else
+				fsum_add(p, DatumGetFloat8(value));
+			return;
+		case PS_AGG_STDDEV_SAMP:
+		case PS_AGG_STDDEV_POP:
+		case PS_AGG_VAR_SAMP:
+		case PS_AGG_VAR_POP:
+			{
+				float8		x;
+				float8		delta;
+
+				value = own_value(p->vt, typid, value);
+				x = p->vt == PS_VT_INT8 ? (float8) DatumGetInt64(value) : DatumGetFloat8(value);
+				delta = x - p->mean;
+				p->mean += delta / (float8) p->count;
+				p->m2 += delta * (x - p->mean);
+				return;
+			}
+		case PS_AGG_MIN:
+		case PS_AGG_MAX:
+			value = own_value(p->vt, typid, value);
+			if (p->nitems == 0 ||
+				(p->fn == PS_AGG_MIN ? cmp_value(p->vt, value, p->items[0].v) < 0
+				 : cmp_value(p->vt, value, p->items[0].v) > 0))
+			{
+				p->items[0].ts = 0;
+				p->items[0].ord = 0;
+				p->items[0].v = value;
+				p->nitems = 1;
+			}
+			return;
+		case PS_AGG_LAST:
+			if (p->nitems == 0 || cmp_event(&it, &p->items[0]) > 0)
+			{
+				it.v = own_value(p->vt, typid, value);
+				p->items[0] = it;
+				p->nitems = 1;
+			}
+			return;
+		default:
+			it.v = own_value(p->vt, typid, value);
+			list_insert(p, &it);
+			return;
+	}
+}
+
+static void
+check_same_kind(PsPartial *a, PsPartial *b)
+{
+	if (a->fn != b->fn || a->n != b->n || a->vt != b->vt)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine a %s(%d) state of %s with a %s(%d) state of %s",
+						agg_fns[a->fn].name, a->n, vt_names[a->vt],
+						agg_fns[b->fn].name, b->n, vt_names[b->vt])));
+}
+
+/* a := the state of a's events and b's. */
+void
+ps_partial_combine(PsPartial *a, PsPartial *b)
+{
+	check_same_kind(a, b);
+	if (b->count == 0)
+		return;
+	if (IS_VAR(a->fn))
+	{
+		/* Chan, Golub and LeVeque's pairwise update */
+		float8		na = (float8) a->count;
+		float8		nb = (float8) b->count;
+		float8		n = na + nb;
+		float8		delta = b->mean - a->mean;
+
+		if (a->count == 0)
+		{
+			a->mean = b->mean;
+			a->m2 = b->m2;
+		}
+		else
+		{
+			a->mean += delta * nb / n;
+			a->m2 += b->m2 + delta * delta * na * nb / n;
+		}
+		a->count += b->count;
+		return;
+	}
+	a->count += b->count;
+	switch (a->fn)
+	{
+		case PS_AGG_COUNT:
+			return;
+		case PS_AGG_SUM:
+		case PS_AGG_MEAN:
+			if (a->vt == PS_VT_INT8)
+				a->isum += b->isum;
+			else
+			{
+				fsum_add(a, b->fsum);
+				a->fcomp += b->fcomp;
+			}
+			return;
+		case PS_AGG_MIN:
+		case PS_AGG_MAX:
+			if (b->nitems == 1 &&
+				(a->nitems == 0 ||
+				 (a->fn == PS_AGG_MIN ? cmp_value(a->vt, b->items[0].v, a->items[0].v) < 0
+				  : cmp_value(a->vt, b->items[0].v, a->items[0].v) > 0)))
+			{
+				a->items[0] = b->items[0];
+				a->nitems = 1;
+			}
+			return;
+		case PS_AGG_LAST:
+			if (b->nitems == 1 && (a->nitems == 0 || cmp_event(&b->items[0], &a->items[0]) > 0))
+			{
+				a->items[0] = b->items[0];
+				a->nitems = 1;
+			}
+			return;
+		default:
+			for (int i = 0; i < b->nitems; i++)
+				list_insert(a, &b->items[i]);
+			return;
+	}
+}
+
+/* The feature value; *isnull for an empty window (but count is 0). */
+Datum
+ps_partial_final(PsPartial *p, bool *isnull)
+{
+	*isnull = false;
+	if (p->fn == PS_AGG_COUNT)
+		return Int64GetDatum(p->count);
+	if (IS_LIST(p->fn))
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * Max(p->nitems, 1));
+		int16		len;
+		bool		byval;
+		char		align;
+
+		for (int i = 0; i < p->nitems; i++)
+			elems[i] = p->vt == PS_VT_BOOL ? BoolGetDatum(DatumGetInt64(p->items[i].v) != 0)
+				: p->items[i].v;
+		get_typlenbyvalalign(vt_oids[p->vt], &len, &byval, &align);
+		return PointerGetDatum(construct_array(elems, p->nitems, vt_oids[p->vt], len, byval, align));
+	}
+	if (p->count == 0)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	switch (p->fn)
+	{
+		case PS_AGG_SUM:
+			if (p->vt == PS_VT_FLOAT8)
+				return Float8GetDatum(isfinite(p->fsum) ? p->fsum + p->fcomp : p->fsum);
+			if (p->isum > PG_INT64_MAX || p->isum < PG_INT64_MIN)
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("sum of %lld values is out of range for type bigint",
+								(long long) p->count)));
+			return Int64GetDatum((int64) p->isum);
+		case PS_AGG_MEAN:
+			if (p->vt == PS_VT_FLOAT8)
+				return Float8GetDatum((isfinite(p->fsum) ? p->fsum + p->fcomp : p->fsum) / (float8) p->count);
+			return Float8GetDatum((float8) p->isum / (float8) p->count);
+		case PS_AGG_VAR_POP:
+		case PS_AGG_STDDEV_POP:
+		case PS_AGG_VAR_SAMP:
+		case PS_AGG_STDDEV_SAMP:
+			{
+				bool		samp = p->fn == PS_AGG_VAR_SAMP || p->fn == PS_AGG_STDDEV_SAMP;
+				float8		v;
+
+				if (samp && p->count < 2)
+				{
+					*isnull = true;
+					return (Datum) 0;
+				}
+				v = Max(p->m2, 0.0) / (float8) (samp ? p->count - 1 : p->count);
+				if (isnan(p->m2))
+					v = p->m2;
+				return Float8GetDatum(p->fn == PS_AGG_VAR_POP || p->fn == PS_AGG_VAR_SAMP ? v : sqrt(v));
+			}
+		default:
+			/* min, max, last */
+			if (p->vt == PS_VT_BOOL)
+				return BoolGetDatum(DatumGetInt64(p->items[0].v) != 0);
+			return p->items[0].v;
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * The flat form: the type's storage and binary form
+ *
+ *	version, fn, vt (1 byte each), n (int32), count (int64), then
+ *	sum, mean: the int128 sum (two int64) or fsum, fcomp;
+ *	variances: mean, m2; min, max, last, lists: nitems (int32), then each
+ *	item: ts, ord (int64), the value (int64 / float8 bits, or for text its
+ *	length (int32) and bytes).
+ *
+ * The binary form (send/recv) is the same fields in network order.
+ * --------------------------------------------------------------------- */
+
+static void
+put_state(StringInfo buf, PsPartial *p, bool network)
+{
+#define PUT8(x) do { uint64 v_ = (uint64) (x); if (network) pq_sendint64(buf, v_); else appendBinaryStringInfo(buf, (char *) &v_, 8); } while (0)
+#define PUT4(x) do { uint32 v_ = (uint32) (x); if (network) pq_sendint32(buf, v_); else appendBinaryStringInfo(buf, (char *) &v_, 4); } while (0)
+	appendStringInfoChar(buf, PS_PARTIAL_VERSION);
+	appendStringInfoChar(buf, (char) p->fn);
+	appendStringInfoChar(buf, (char) p->vt);
+	PUT4(p->n);
+	PUT8(p->count);
+	if (p->fn == PS_AGG_SUM || p->fn == PS_AGG_MEAN)
+	{
+		if (p->vt == PS_VT_INT8)
+		{
+			PUT8((int64) (p->isum >> 64));
+			PUT8((uint64) p->isum);
+		}
+		else
+		{
+			union { float8 f; uint64 u; } a, b;
+
+			a.f = p->fsum;
+			b.f = p->fcomp;
+			PUT8(a.u);
+			PUT8(b.u);
+		}
+	}
+	else if (IS_VAR(p->fn))
+	{
+		union { float8 f; uint64 u; } a, b;
+
+		a.f = p->mean;
+		b.f = p->m2;
+		PUT8(a.u);
+		PUT8(b.u);
+	}
+	else if (p->fn != PS_AGG_COUNT)
+	{
+		PUT4(p->nitems);
+		for (int i = 0; i < p->nitems; i++)
+		{
+			PUT8(p->items[i].ts);
+			PUT8(p->items[i].ord);
+			if (p->vt == PS_VT_TEXT)
+			{
+				text	   *t = DatumGetTextPP(p->items[i].v);
+
+				PUT4(VARSIZE_ANY_EXHDR(t));
+				appendBinaryStringInfo(buf, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+			}
+			else
+				PUT8(DatumGetInt64(p->items[i].v));
+		}
+	}
+#undef PUT8
+#undef PUT4
+}
+
+typedef struct Reader
+{
+	const char *data;
+	int			len;
+	int			pos;
+	bool		network;
+	int			errcode;
+} Reader;
+
+static void reader_fail(Reader *r, const char *what) pg_attribute_noreturn();
+
+static void
+reader_fail(Reader *r, const char *what)
+{
+	ereport(ERROR,
+			(errcode(r->errcode),
+			 errmsg("invalid fs_partial: %s", what)));
+}
+
+static uint64
+get8(Reader *r)
+{
+	uint64		v;
+
+	if (r->len - r->pos < 8)
+		reader_fail(r, "the state ends early");
+	memcpy(&v, r->data + r->pos, 8);
+	r->pos += 8;
+	return r->network ? pg_ntoh64(v) : v;
+}
+
+static uint32
+get4(Reader *r)
+{
+	uint32		v;
+
+	if (r->len - r->pos < 4)
+		reader_fail(r, "the state ends early");
+	memcpy(&v, r->data + r->pos, 4);
+	r->pos += 4;
+	return r->network ? pg_ntoh32(v) : v;
+}
+
+/*
+ * Every rule a state made by this file keeps; a state read from outside
+ * (text, binary) that breaks one is refused rather than trusted.
+ */
+static void
+check_state(PsPartial *p, int errc)
+{
+	Reader		r = {.errcode = errc};
+
+	if (p->count < 0)
+		reader_fail(&r, "count is negative");
+	if ((p->fn == PS_AGG_MIN || p->fn == PS_AGG_MAX || p->fn == PS_AGG_LAST) &&
+		p->nitems != (p->count > 0 ? 1 : 0))
+		reader_fail(&r, "a value must be there exactly when count is above 0");
+	if (IS_LIST(p->fn))
+	{
+		if (p->nitems > p->n || p->nitems > p->count)
+			reader_fail(&r, "more items than n or than count");
+		if (!IS_DISTINCT(p->fn) && p->nitems != Min(p->n, p->count))
+			reader_fail(&r, "a list must hold min(n, count) items");
+		if (p->count > 0 && p->nitems == 0)
+			reader_fail(&r, "no items although count is above 0");
+		for (int i = 1; i < p->nitems; i++)
+			if (cmp_event(&p->items[i - 1], &p->items[i]) >= 0)
+				reader_fail(&r, "items are not in strictly increasing (ts, ord) order");
+		if (IS_DISTINCT(p->fn))
+			for (int i = 0; i < p->nitems; i++)
+				for (int j = i + 1; j < p->nitems; j++)
+					if (eq_value(p->vt, p->items[i].v, p->items[j].v))
+						reader_fail(&r, "a distinct list repeats a value");
+	}
+	if (p->fn == PS_AGG_SUM || p->fn == PS_AGG_MEAN || IS_VAR(p->fn))
+	{
+		if (p->count == 0 && (p->isum != 0 || p->fsum != 0 || p->fcomp != 0 || p->mean != 0 || p->m2 != 0))
+			reader_fail(&r, "an empty state must have zero sums");
+		if (IS_VAR(p->fn) && p->m2 < 0)
+			reader_fail(&r, "m2 is negative");
+	}
+	if (p->vt == PS_VT_BOOL)
+		for (int i = 0; i < p->nitems; i++)
+			if (DatumGetInt64(p->items[i].v) != 0 && DatumGetInt64(p->items[i].v) != 1)
+				reader_fail(&r, "a boolean item is neither 0 nor 1");
+}
+
+static PsPartial *
+get_state(const char *data, int len, bool network, int errc)
+{
+	Reader		r = {data, len, 0, network, errc};
+	PsPartial  *p;
+	int			fn,
+				vt,
+				n;
+
+	if (len < 3)
+		reader_fail(&r, "the state ends early");
+	if (data[0] != PS_PARTIAL_VERSION)
+		reader_fail(&r, "unknown version");
+	fn = (unsigned char) data[1];
+	vt = (unsigned char) data[2];
+	r.pos = 3;
+	if (fn >= PS_AGG_NFNS || vt >= PS_VT_N)
+		reader_fail(&r, "unknown function or value type");
+	n = (int32) get4(&r);
+	if (agg_fns[fn].takes_n ? (n < 1 || n > PS_MAX_N) : n != 0)
+		reader_fail(&r, "n is out of range for the function");
+	if ((agg_fns[fn].numeric_only && vt != PS_VT_INT8 && vt != PS_VT_FLOAT8) ||
+		(agg_fns[fn].ordered_only && (vt == PS_VT_BOOL || vt == PS_VT_TEXT)))
+		reader_fail(&r, "the function does not take values of that type");
+	p = ps_partial_new(fn, n, vt);
+	p->count = (int64) get8(&r);
+	if (fn == PS_AGG_SUM || fn == PS_AGG_MEAN)
+	{
+		if (vt == PS_VT_INT8)
+		{
+			int64		hi = (int64) get8(&r);
+			uint64		lo = get8(&r);
+
+			p->isum = (int128) (((uint128) (uint64) hi << 64) | lo);
+		}
+		else
+		{
+			union { float8 f; uint64 u; } a, b;
+
+			a.u = get8(&r);
+			b.u = get8(&r);
+			p->fsum = a.f;
+			p->fcomp = b.f;
+		}
+	}
+	else if (IS_VAR(fn))
+	{
+		union { float8 f; uint64 u; } a, b;
+
+		a.u = get8(&r);
+		b.u = get8(&r);
+		p->mean = a.f;
+		p->m2 = b.f;
+	}
+	else if (fn != PS_AGG_COUNT)
+	{
+		int			nitems = (int32) get4(&r);
+		int			cap = IS_LIST(fn) ? n : 1;
+
+		if (nitems < 0 || nitems > cap)
+			reader_fail(&r, "too many items");
+		for (int i = 0; i < nitems; i++)
+		{
+			p->items[i].ts = (int64) get8(&r);
+			p->items[i].ord = (int64) get8(&r);
+			if (vt == PS_VT_TEXT)
+			{
+				int			tl = (int32) get4(&r);
+
+				if (tl < 0 || tl > r.len - r.pos)
+					reader_fail(&r, "a text item ends early");
+				p->items[i].v = PointerGetDatum(cstring_to_text_with_len(r.data + r.pos, tl));
+				r.pos += tl;
+			}
+			else
+				p->items[i].v = Int64GetDatum((int64) get8(&r));
+		}
+		p->nitems = nitems;
+	}
+	if (r.pos != r.len)
+		reader_fail(&r, "bytes after the end of the state");
+	check_state(p, errc);
+	return p;
+}
+
+bytea *
+ps_partial_flatten(PsPartial *p)
+{
+	StringInfoData buf;
+	bytea	   *result;
+
+	initStringInfo(&buf);
+	put_state(&buf, p, false);
+	result = palloc(VARHDRSZ + buf.len);
+	SET_VARSIZE(result, VARHDRSZ + buf.len);
+	memcpy(VARDATA(result), buf.data, buf.len);
+	pfree(buf.data);
+	return result;
+}
+
+PsPartial *
+ps_partial_unflatten(Datum d)
+{
+	struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
+
+	/* its own storage: trusted, but cheap enough to check anyway */
+	return get_state(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), false, ERRCODE_DATA_CORRUPTED);
+}
+
+/* ---------------------------------------------------------------------
+ * Text form: JSON
+ *
+ *	{"fn": "sum", "type": "bigint", "count": 3, "sum": 42}
+ *	{"fn": "sum", "type": "double precision", "count": 2, "sum": 1.5, "compensation": 0}
+ *	{"fn": "var_pop", "type": "bigint", "count": 2, "mean": 1.5, "m2": 0.5}
+ *	{"fn": "max", "type": "bigint", "count": 3, "value": 7}
+ *	{"fn": "last_n", "n": 2, "type": "text", "count": 3,
+ *	 "items": [{"ts": "2024-01-01 10:00:00+00", "ord": 1, "value": "a"}, ...]}
+ *
+ * Floats that JSON cannot write (NaN, Infinity) are strings.
+ * --------------------------------------------------------------------- */
+
+static void
+append_float(StringInfo buf, float8 f)
+{
+	if (isnan(f) || isinf(f))
+		appendStringInfo(buf, "\"%s\"", float8out_internal(f));
+	else
+		appendStringInfoString(buf, float8out_internal(f));
+}
+
+static void
+append_value(StringInfo buf, PsValType vt, Datum v)
+{
+	switch (vt)
+	{
+		case PS_VT_INT8:
+			appendStringInfo(buf, INT64_FORMAT, DatumGetInt64(v));
+			break;
+		case PS_VT_FLOAT8:
+			append_float(buf, DatumGetFloat8(v));
+			break;
+		case PS_VT_BOOL:
+			appendStringInfoString(buf, DatumGetInt64(v) ? "true" : "false");
+			break;
+		case PS_VT_TS:
+			escape_json(buf, ps_format_timestamp_utc(DatumGetTimestampTz(v)));
+			break;
+		case PS_VT_TEXT:
+			escape_json(buf, text_to_cstring(DatumGetTextPP(v)));
+			break;
+		case PS_VT_N:
+			break;
+	}
+}
+
+static char *
+state_to_json(PsPartial *p)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"fn\": \"%s\"", agg_fns[p->fn].name);
+	if (agg_fns[p->fn].takes_n)
+		appendStringInfo(&buf, ", \"n\": %d", p->n);
+	appendStringInfo(&buf, ", \"type\": \"%s\", \"count\": " INT64_FORMAT, vt_names[p->vt], p->count);
+	if (p->fn == PS_AGG_SUM || p->fn == PS_AGG_MEAN)
+	{
+		if (p->vt == PS_VT_INT8)
+		{
+			/* int128 in decimal */
+			char		digits[48];
+			int			i = sizeof(digits) - 1;
+			uint128		u = p->isum < 0 ? -(uint128) p->isum : (uint128) p->isum;
+
+			digits[i] = '\0';
+			do
+			{
+				digits[--i] = '0' + (int) (u % 10);
+				u /= 10;
+			} while (u != 0);
+			if (p->isum < 0)
+				digits[--i] = '-';
+			appendStringInfo(&buf, ", \"sum\": %s", digits + i);
+		}
+		else
+		{
+			appendStringInfoString(&buf, ", \"sum\": ");
+			append_float(&buf, p->fsum);
+			appendStringInfoString(&buf, ", \"compensation\": ");
+			append_float(&buf, p->fcomp);
+		}
+	}
+	else if (IS_VAR(p->fn))
+	{
+		appendStringInfoString(&buf, ", \"mean\": ");
+		append_float(&buf, p->mean);
+		appendStringInfoString(&buf, ", \"m2\": ");
+		append_float(&buf, p->m2);
+	}
+	else if (p->fn == PS_AGG_MIN || p->fn == PS_AGG_MAX)
+	{
+		if (p->nitems == 1)
+		{
+			appendStringInfoString(&buf, ", \"value\": ");
+			append_value(&buf, p->vt, p->items[0].v);
+		}
+	}
+	else if (p->fn != PS_AGG_COUNT)
+	{
+		bool		one = p->fn == PS_AGG_LAST;
+
+		if (!one)
+			appendStringInfoString(&buf, ", \"items\": [");
+		for (int i = 0; i < p->nitems; i++)
+		{
+			appendStringInfoString(&buf, one ? ", " : i ? ", {" : "{");
+			appendStringInfoString(&buf, "\"ts\": ");
+			escape_json(&buf, ps_format_timestamp_utc(p->items[i].ts));
+			appendStringInfo(&buf, ", \"ord\": " INT64_FORMAT ", \"value\": ", p->items[i].ord);
+			append_value(&buf, p->vt, p->items[i].v);
+			if (!one)
+				appendStringInfoChar(&buf, '}');
+		}
+		if (!one)
+			appendStringInfoChar(&buf, ']');
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/* Parsing the JSON form: strict about keys and JSON kinds. */
+typedef struct JsonIn
+{
+	const char *input;
+} JsonIn;
+
+static void json_fail(JsonIn *in, const char *fmt, const char *arg) pg_attribute_noreturn();
+
+static void
+json_fail(JsonIn *in, const char *fmt, const char *arg)
+{
+	char	   *msg = psprintf(fmt, arg);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type fs_partial: %s", msg),
+			 errdetail("Input: %s", in->input)));
+}
+
+static bool
+json_get(JsonbContainer *c, const char *key, JsonbValue *out)
+{
+	return getKeyJsonValueFromContainer(c, key, strlen(key), out) != NULL;
+}
+
+/* Only these keys. */
+static void
+json_only_keys(JsonIn *in, Jsonb *jb, JsonbContainer *c, const char *const *keys)
+{
+	JsonbIterator *it = JsonbIteratorInit(c);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			depth = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+			depth++;
+		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			depth--;
+		else if (tok == WJB_KEY && depth == 1)
+		{
+			char	   *k = pnstrdup(v.val.string.val, v.val.string.len);
+			bool		ok = false;
+
+			for (int i = 0; keys[i]; i++)
+				ok |= strcmp(k, keys[i]) == 0;
+			if (!ok)
+				json_fail(in, "unknown key \"%s\"", k);
+		}
+	}
+}
+
+static int64
+json_int8(JsonIn *in, JsonbContainer *c, const char *key, bool required, int64 dflt)
+{
+	JsonbValue	v;
+
+	if (!json_get(c, key, &v))
+	{
+		if (required)
+			json_fail(in, "\"%s\" is missing", key);
+		return dflt;
+	}
+	if (v.type != jbvNumeric ||
+		strspn(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric))),
+			   "-0123456789") !=
+		strlen(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)))))
+		json_fail(in, "\"%s\" must be an integer", key);
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v.val.numeric)));
+}
+
+static float8
+json_float8_value(JsonIn *in, JsonbValue *v, const char *key)
+{
+	if (v->type == jbvNumeric)
+		return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	if (v->type == jbvString)
+	{
+		char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
+
+		if (strcmp(s, "NaN") == 0)
+			return get_float8_nan();
+		if (strcmp(s, "Infinity") == 0)
+			return get_float8_infinity();
+		if (strcmp(s, "-Infinity") == 0)
+			return -get_float8_infinity();
+	}
+	json_fail(in, "\"%s\" must be a number, \"NaN\", \"Infinity\" or \"-Infinity\"", key);
+}
+
+static float8
+json_float8(JsonIn *in, JsonbContainer *c, const char *key)
+{
+	JsonbValue	v;
+
+	if (!json_get(c, key, &v))
+		json_fail(in, "\"%s\" is missing", key);
+	return json_float8_value(in, &v, key);
+}
+
+static Datum
+json_value(JsonIn *in, PsValType vt, JsonbValue *v)
+{
+	switch (vt)
+	{
+		case PS_VT_INT8:
+			if (v->type == jbvNumeric)
+				return DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric));
+			break;
+		case PS_VT_FLOAT8:
+			return Float8GetDatum(json_float8_value(in, v, "value"));
+		case PS_VT_BOOL:
+			if (v->type == jbvBool)
+				return Int64GetDatum(v->val.boolean ? 1 : 0);
+			break;
+		case PS_VT_TS:
+			if (v->type == jbvString)
+				return DirectFunctionCall3(timestamptz_in,
+										   CStringGetDatum(pnstrdup(v->val.string.val, v->val.string.len)),
+										   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+			break;
+		case PS_VT_TEXT:
+			if (v->type == jbvString)
+				return PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len));
+			break;
+	case PS_VT_N:
+			break;
+	}
+	json_fail(in, "a value is not a JSON %s", vt == PS_VT_BOOL ? "boolean" : vt == PS_VT_INT8 ? "integer" : "string");
+}
+
+static void
+json_item(JsonIn *in, PsPartial *p, JsonbContainer *c, PsItem *it, bool whole)
+{
+	static const char *const keys[] = {"ts", "ord", "value", NULL};
+	JsonbValue	v;
+
+	if (whole)
+		json_only_keys(in, NULL, c, keys);
+	if (!json_get(c, "ts", &v) || v.type != jbvString)
+		json_fail(in, "an item's \"%s\" must be a timestamp string", "ts");
+	it->ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+													 CStringGetDatum(pnstrdup(v.val.string.val, v.val.string.len)),
+													 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	it->ord = json_int8(in, c, "ord", true, 0);
+	if (!json_get(c, "value", &v) || v.type == jbvNull)
+		json_fail(in, "an item's \"%s\" is missing or null", "value");
+	it->v = json_value(in, p->vt, &v);
+}
+
+static PsPartial *
+state_from_json(const char *str)
+{
+	static const char *const keys[] = {"fn", "n", "type", "count", "sum", "compensation", "mean",
+	"m2", "value", "items", "ts", "ord", NULL};
+	JsonIn		in = {str};
+	Jsonb	   *jb;
+	JsonbContainer *c;
+	JsonbValue	v;
+	PsPartial  *p;
+	int			fn = -1,
+				vt = -1,
+				n = 0;
+	char	   *s;
+
+	if (str[strspn(str, " \t\r\n")] != '{')
+		json_fail(&in, "%s", "not a JSON object");
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(str)));
+	c = &jb->root;
+	json_only_keys(&in, jb, c, keys);
+	if (!json_get(c, "fn", &v) || v.type != jbvString)
+		json_fail(&in, "\"%s\" must be a function name", "fn");
+	s = pnstrdup(v.val.string.val, v.val.string.len);
+	for (int f = 0; f < PS_AGG_NFNS; f++)
+		if (strcmp(s, agg_fns[f].name) == 0)
+			fn = f;
+	if (fn < 0)
+		json_fail(&in, "unknown function \"%s\"", s);
+	if (!json_get(c, "type", &v) || v.type != jbvString)
+		json_fail(&in, "\"%s\" must be a type name", "type");
+	s = pnstrdup(v.val.string.val, v.val.string.len);
+	for (int t = 0; t < PS_VT_N; t++)
+		if (strcmp(s, vt_names[t]) == 0)
+			vt = t;
+	if (vt < 0)
+		json_fail(&in, "unknown value type \"%s\"", s);
+	if (agg_fns[fn].takes_n)
+	{
+		int64		n64 = json_int8(&in, c, "n", true, 0);
+
+		if (n64 < 1 || n64 > PS_MAX_N)
+			json_fail(&in, "\"n\" must be from 1 to %s", CppAsString2(PS_MAX_N));
+		n = (int) n64;
+	}
+	else if (json_get(c, "n", &v))
+		json_fail(&in, "%s takes no \"n\"", agg_fns[fn].name);
+	if ((agg_fns[fn].numeric_only && vt != PS_VT_INT8 && vt != PS_VT_FLOAT8) ||
+		(agg_fns[fn].ordered_only && (vt == PS_VT_BOOL || vt == PS_VT_TEXT)))
+		json_fail(&in, "%s does not take values of that type", agg_fns[fn].name);
+	p = ps_partial_new(fn, n, vt);
+	p->count = json_int8(&in, c, "count", true, 0);
+
+	/* the keys each function has, and no others */
+	{
+		bool		sum = fn == PS_AGG_SUM || fn == PS_AGG_MEAN;
+		bool		fsum = sum && vt == PS_VT_FLOAT8;
+		bool		var = IS_VAR(fn);
+		bool		one = fn == PS_AGG_MIN || fn == PS_AGG_MAX;
+		bool		last = fn == PS_AGG_LAST;
+		bool		list = IS_LIST(fn);
+		struct
+		{
+			const char *key;
+			bool		allowed;
+		}			rules[] = {
+			{"sum", sum}, {"compensation", fsum}, {"mean", var}, {"m2", var},
+			{"value", one || last}, {"ts", last}, {"ord", last}, {"items", list}
+		};
+
+		for (int i = 0; i < (int) lengthof(rules); i++)
+			if (!rules[i].allowed && json_get(c, rules[i].key, &v))
+				json_fail(&in, "this function's state has no \"%s\"", rules[i].key);
+		if (sum && vt == PS_VT_INT8)
+		{
+			char	   *digits;
+			int128		acc = 0;
+			bool		neg;
+
+			if (!json_get(c, "sum", &v) || v.type != jbvNumeric)
+				json_fail(&in, "\"%s\" must be an integer", "sum");
+			digits = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+			neg = digits[0] == '-';
+			if (strlen(digits + neg) == 0 || strlen(digits + neg) > 38 ||
+				strspn(digits + neg, "0123456789") != strlen(digits + neg))
+				json_fail(&in, "\"sum\" must be an integer of at most 38 digits, not %s", digits);
+			for (char *d = digits + neg; *d; d++)
+				acc = acc * 10 + (*d - '0');
+			p->isum = neg ? -acc : acc;
+		}
+		else if (fsum)
+		{
+			p->fsum = json_float8(&in, c, "sum");
+			p->fcomp = json_float8(&in, c, "compensation");
+		}
+		else if (var)
+		{
+			p->mean = json_float8(&in, c, "mean");
+			p->m2 = json_float8(&in, c, "m2");
+		}
+		else if (one)
+		{
+			if (json_get(c, "value", &v) && v.type != jbvNull)
+			{
+				p->items[0].ts = 0;
+				p->items[0].ord = 0;
+				p->items[0].v = json_value(&in, vt, &v);
+				p->nitems = 1;
+			}
+		}
+		else if (last)
+		{
+			if (json_get(c, "value", &v))
+			{
+				json_item(&in, p, c, &p->items[0], false);
+				p->nitems = 1;
+			}
+			else if (json_get(c, "ts", &v) || json_get(c, "ord", &v))
+				json_fail(&in, "\"ts\" and \"ord\" go with a \"%s\"", "value");
+		}
+		else if (list)
+		{
+			JsonbIterator *it;
+			JsonbValue	e;
+			JsonbIteratorToken tok;
+			int			k = 0;
+
+			if (!json_get(c, "items", &v) || v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
+				json_fail(&in, "\"%s\" must be an array", "items");
+			it = JsonbIteratorInit(v.val.binary.data);
+			while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+			{
+				if (tok != WJB_ELEM)
+					continue;
+				if (e.type != jbvBinary || !JsonContainerIsObject(e.val.binary.data))
+					json_fail(&in, "%s", "every item must be an object");
+				if (k >= n)
+					json_fail(&in, "more than n = %s items", psprintf("%d", n));
+				json_item(&in, p, e.val.binary.data, &p->items[k++], true);
+			}
+			p->nitems = k;
+		}
+	}
+	check_state(p, ERRCODE_INVALID_TEXT_REPRESENTATION);
+	return p;
+}
+
+/* ---------------------------------------------------------------------
+ * SQL: the type, combining, finalizing, and aggregates over events
+ * --------------------------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(fs_partial_in);
+Datum
+fs_partial_in(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BYTEA_P(ps_partial_flatten(state_from_json(PG_GETARG_CSTRING(0))));
+}
+
+PG_FUNCTION_INFO_V1(fs_partial_out);
+Datum
+fs_partial_out(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_CSTRING(state_to_json(ps_partial_unflatten(PG_GETARG_DATUM(0))));
+}
+
+PG_FUNCTION_INFO_V1(fs_partial_send);
+Datum
+fs_partial_send(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	put_state(&buf, ps_partial_unflatten(PG_GETARG_DATUM(0)), true);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(fs_partial_recv);
+Datum
+fs_partial_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	PsPartial  *p = get_state(buf->data + buf->cursor, buf->len - buf->cursor, true,
+							  ERRCODE_INVALID_BINARY_REPRESENTATION);
+
+	buf->cursor = buf->len;
+	PG_RETURN_BYTEA_P(ps_partial_flatten(p));
+}
+
+/* fs_partial_combine(a, b): NULL is the empty state */
+PG_FUNCTION_INFO_V1(fs_partial_combine);
+Datum
+fs_partial_combine(PG_FUNCTION_ARGS)
+{
+	PsPartial  *a;
+
+	if (PG_ARGISNULL(0) && PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	if (PG_ARGISNULL(0))
+		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
+	if (PG_ARGISNULL(1))
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	a = ps_partial_unflatten(PG_GETARG_DATUM(0));
+	ps_partial_combine(a, ps_partial_unflatten(PG_GETARG_DATUM(1)));
+	PG_RETURN_BYTEA_P(ps_partial_flatten(a));
+}
+
+/*
+ * fs_partial_final(state, NULL::type): the feature value, of the type the
+ * function makes (bigint for count, double precision for mean, ...; an
+ * array for the *_n lists).
+ */
+PG_FUNCTION_INFO_V1(fs_partial_final);
+Datum
+fs_partial_final(PG_FUNCTION_ARGS)
+{
+	Oid			want = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	PsPartial  *p;
+	Oid			type;
+	bool		isnull;
+	Datum		d;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	p = ps_partial_unflatten(PG_GETARG_DATUM(0));
+	type = ps_agg_result_type(p->fn, p->vt);
+	if (want != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("a %s state of %s finalizes to %s, not %s", agg_fns[p->fn].name,
+						vt_names[p->vt], format_type_be(type), format_type_be(want)),
+				 errhint("Pass NULL::%s as the second argument.", format_type_be(type))));
+	d = ps_partial_final(p, &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(d);
+}
+
+/* Aggregates: the transition state is a PsPartial in the aggregate's memory. */
+static MemoryContext
+agg_context(FunctionCallInfo fcinfo)
+{
+	MemoryContext cxt;
+
+	if (!AggCheckCallContext(fcinfo, &cxt))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("called outside an aggregate")));
+	return cxt;
+}
+
+/*
+ * fs_partial_agg(function text, value anyelement, ts timestamptz, ord
+ * bigint): the state of a set of events; NULL values are left out.
+ */
+PG_FUNCTION_INFO_V1(fs_partial_agg_add);
+Datum
+fs_partial_agg_add(PG_FUNCTION_ARGS)
+{
+	MemoryContext old = MemoryContextSwitchTo(agg_context(fcinfo));
+	PsPartial  *p = PG_ARGISNULL(0) ? NULL : (PsPartial *) PG_GETARG_POINTER(0);
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 2);
+
+	if (p == NULL)
+	{
+		int			n;
+		PsAggFn		fn;
+
+		if (PG_ARGISNULL(1))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("fs_partial_agg: the function must not be NULL")));
+		fn = ps_agg_fn_parse(text_to_cstring(PG_GETARG_TEXT_PP(1)), &n, "fs_partial_agg");
+		p = ps_partial_new(fn, n, ps_agg_check_input(fn, type, "fs_partial_agg"));
+	}
+	if (!PG_ARGISNULL(2))
+	{
+		TimestampTz ts;
+
+		if (PG_ARGISNULL(3) || PG_ARGISNULL(4))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("fs_partial_agg: an event's time and order must not be NULL")));
+		ts = PG_GETARG_TIMESTAMPTZ(3);
+		ps_partial_add(p, type, PG_GETARG_DATUM(2), ts, PG_GETARG_INT64(4));
+	}
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(p);
+}
+
+/* fs_partial_merge(state): the combination of states */
+PG_FUNCTION_INFO_V1(fs_partial_merge_add);
+Datum
+fs_partial_merge_add(PG_FUNCTION_ARGS)
+{
+	MemoryContext old = MemoryContextSwitchTo(agg_context(fcinfo));
+	PsPartial  *p = PG_ARGISNULL(0) ? NULL : (PsPartial *) PG_GETARG_POINTER(0);
+
+	if (!PG_ARGISNULL(1))
+	{
+		PsPartial  *b = ps_partial_unflatten(PG_GETARG_DATUM(1));
+
+		if (p == NULL)
+			p = b;
+		else
+			ps_partial_combine(p, b);
+	}
+	MemoryContextSwitchTo(old);
+	if (p == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_POINTER(p);
+}
+
+PG_FUNCTION_INFO_V1(fs_partial_agg_final);
+Datum
+fs_partial_agg_final(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_BYTEA_P(ps_partial_flatten((PsPartial *) PG_GETARG_POINTER(0)));
+}
