@@ -228,6 +228,7 @@ SELECT partial_try($$SELECT fs_partial_agg('max', b, ts, ord) FROM pe$$);
 SELECT partial_try($$SELECT fs_partial_agg('last', '{1}'::int[], ts, ord) FROM pe$$);
 SELECT partial_try($$SELECT fs_partial_agg(NULL, x, ts, ord) FROM pe$$);
 SELECT partial_try($$SELECT fs_partial_agg('sum', x, NULL, ord) FROM pe$$);
+SELECT partial_try($$SELECT fs_partial_agg(CASE WHEN ord > 990 THEN 'sum' ELSE 'mean' END, x, ts, ord) FROM pe$$);
 SELECT partial_try($$SELECT fs_partial_final(fs_partial_agg('count', x, ts, ord), NULL::int) FROM pe$$);
 SELECT partial_try($$SELECT fs_partial_final(fs_partial_agg('last_n(2)', x, ts, ord), NULL::bigint) FROM pe$$);
 

@@ -1366,18 +1366,21 @@ fs_partial_agg_add(PG_FUNCTION_ARGS)
 	PsPartial  *p = PG_ARGISNULL(0) ? NULL : (PsPartial *) PG_GETARG_POINTER(0);
 	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 2);
 
-	if (p == NULL)
-	{
-		int			n;
-		PsAggFn		fn;
+	int			n;
+	PsAggFn		fn;
 
-		if (PG_ARGISNULL(1))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("fs_partial_agg: the function must not be NULL")));
-		fn = ps_agg_fn_parse(text_to_cstring(PG_GETARG_TEXT_PP(1)), &n, "fs_partial_agg");
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("fs_partial_agg: the function must not be NULL")));
+	fn = ps_agg_fn_parse(text_to_cstring(PG_GETARG_TEXT_PP(1)), &n, "fs_partial_agg");
+	if (p == NULL)
 		p = ps_partial_new(fn, n, ps_agg_check_input(fn, type, "fs_partial_agg"));
-	}
+	else if (p->fn != fn || p->n != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fs_partial_agg: the function changed within one group, from %s to %s",
+						agg_fns[p->fn].name, agg_fns[fn].name)));
 	if (!PG_ARGISNULL(2))
 	{
 		TimestampTz ts;
