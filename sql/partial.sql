@@ -165,6 +165,8 @@ SELECT partial_try($$SELECT fs_partial_combine('{"fn": "sum", "type": "bigint", 
                                               '{"fn": "mean", "type": "bigint", "count": 0, "sum": 0}')$$);
 SELECT partial_try($$SELECT fs_partial_combine('{"fn": "last_n", "n": 2, "type": "text", "count": 0, "items": []}',
                                               '{"fn": "last_n", "n": 3, "type": "text", "count": 0, "items": []}')$$);
+SELECT partial_try($$SELECT fs_partial_merge(s) FROM (VALUES ('{"fn": "count", "type": "bigint", "count": 1}'::fs_partial),
+                                                        ('{"fn": "count", "type": "text", "count": 1}')) v(s)$$);
 -- combining keeps the latest n across states; ties of ts go to the higher ord
 SELECT fs_partial_combine(
   '{"fn": "last_n", "n": 2, "type": "bigint", "count": 3, "items": [{"ts": "2024-01-01 10:00+00", "ord": 5, "value": 1}, {"ts": "2024-01-01 11:00+00", "ord": 1, "value": 2}]}',

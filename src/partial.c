@@ -98,6 +98,14 @@ static const Oid vt_oids[] = {
 #define IS_LATEST(fn) ((fn) == PS_AGG_LAST_N || (fn) == PS_AGG_LAST_DISTINCT_N)
 #define IS_DISTINCT(fn) ((fn) == PS_AGG_LAST_DISTINCT_N || (fn) == PS_AGG_FIRST_DISTINCT_N)
 
+/* Does fn take values of type vt? (The one place that says so.) */
+static bool
+fn_takes(int fn, int vt)
+{
+	return !((agg_fns[fn].numeric_only && vt != PS_VT_INT8 && vt != PS_VT_FLOAT8) ||
+			 (agg_fns[fn].ordered_only && (vt == PS_VT_BOOL || vt == PS_VT_TEXT)));
+}
+
 const char *
 ps_agg_fn_name(PsAggFn fn)
 {
@@ -185,9 +193,7 @@ ps_agg_check_input(PsAggFn fn, Oid typid, const char *what)
 {
 	int			vt = ps_agg_value_type(typid);
 
-	if (vt < 0 ||
-		(agg_fns[fn].numeric_only && vt != PS_VT_INT8 && vt != PS_VT_FLOAT8) ||
-		(agg_fns[fn].ordered_only && (vt == PS_VT_BOOL || vt == PS_VT_TEXT)))
+	if (vt < 0 || !fn_takes(fn, vt))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("%s: %s cannot aggregate a column of type %s", what, agg_fns[fn].name,
@@ -231,6 +237,7 @@ ps_partial_new(PsAggFn fn, int n, PsValType vt)
 {
 	PsPartial  *p = palloc0(sizeof(PsPartial));
 
+	p->cxt = CurrentMemoryContext;
 	p->fn = fn;
 	p->n = n;
 	p->vt = vt;
@@ -274,7 +281,11 @@ eq_value(PsValType vt, Datum a, Datum b)
 	return cmp_value(vt, a, b) == 0;
 }
 
-/* A value as the state keeps it: integers as int8, text copied whole. */
+/*
+ * A value as the state compares it: integers as int8, char(n) without its
+ * padding, text detoasted (in the caller's memory, not copied: keep_value
+ * copies what a state keeps).
+ */
 static Datum
 own_value(PsValType vt, Oid typid, Datum d)
 {
@@ -294,8 +305,31 @@ own_value(PsValType vt, Oid typid, Datum d)
 			break;
 	}
 	if (vt == PS_VT_TEXT)
-		return PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+		return PointerGetDatum(PG_DETOAST_DATUM_PACKED(d));
 	return d;					/* int8, float8, timestamps */
+}
+
+/*
+ * Text a state keeps is its own copy in the state's memory, freed when the
+ * state drops it: a state over many events holds only what it keeps.
+ */
+static Datum
+keep_value(PsPartial *p, Datum v)
+{
+	char	   *copy;
+
+	if (p->vt != PS_VT_TEXT)
+		return v;
+	copy = MemoryContextAlloc(p->cxt, VARSIZE_ANY(DatumGetPointer(v)));
+	memcpy(copy, DatumGetPointer(v), VARSIZE_ANY(DatumGetPointer(v)));
+	return PointerGetDatum(copy);
+}
+
+static void
+drop_value(PsPartial *p, Datum v)
+{
+	if (p->vt == PS_VT_TEXT)
+		pfree(DatumGetPointer(v));
 }
 
 /*
@@ -320,21 +354,30 @@ list_insert(PsPartial *p, PsItem *it)
 
 			if (latest ? c <= 0 : c >= 0)
 				return;			/* the one kept is already the latest/earliest */
+			drop_value(p, p->items[i].v);
 			memmove(&p->items[i], &p->items[i + 1], sizeof(PsItem) * (p->nitems - i - 1));
 			p->nitems--;
 		}
 	}
-	/* in event order (there is room for n + 1), then back to n */
+	/* where it goes in event order; a full list keeps it only if it beats an end */
 	for (i = p->nitems; i > 0 && cmp_event(&p->items[i - 1], it) > 0; i--)
 		;
+	if (p->nitems == p->n && (latest ? i == 0 : i == p->nitems))
+		return;
 	memmove(&p->items[i + 1], &p->items[i], sizeof(PsItem) * (p->nitems - i));
 	p->items[i] = *it;
+	p->items[i].v = keep_value(p, it->v);
 	p->nitems++;
-	if (p->nitems > p->n)
+	if (p->nitems > p->n)		/* room for n + 1: back to n */
 	{
-		if (latest)				/* drop the earliest */
+		if (latest)
+		{
+			drop_value(p, p->items[0].v);	/* the earliest */
 			memmove(&p->items[0], &p->items[1], sizeof(PsItem) * (p->nitems - 1));
-		p->nitems--;			/* (or the latest) */
+		}
+		else
+			drop_value(p, p->items[p->nitems - 1].v);	/* the latest */
+		p->nitems--;
 	}
 }
 
@@ -409,7 +452,9 @@ ps_partial_add(PsPartial *p, Oid typid, Datum value, TimestampTz ts, int64 ord)
 		case PS_AGG_LAST:
 			if (p->nitems == 0 || cmp_event(&it, &p->items[0]) > 0)
 			{
-				it.v = own_value(p->vt, typid, value);
+				if (p->nitems == 1)
+					drop_value(p, p->items[0].v);
+				it.v = keep_value(p, own_value(p->vt, typid, value));
 				p->items[0] = it;
 				p->nitems = 1;
 			}
@@ -427,9 +472,9 @@ check_same_kind(PsPartial *a, PsPartial *b)
 	if (a->fn != b->fn || a->n != b->n || a->vt != b->vt)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot combine a %s(%d) state of %s with a %s(%d) state of %s",
-						agg_fns[a->fn].name, a->n, vt_names[a->vt],
-						agg_fns[b->fn].name, b->n, vt_names[b->vt])));
+				 errmsg("cannot combine a %s%s state of %s with a %s%s state of %s",
+						agg_fns[a->fn].name, a->n ? psprintf("(%d)", a->n) : "", vt_names[a->vt],
+						agg_fns[b->fn].name, b->n ? psprintf("(%d)", b->n) : "", vt_names[b->vt])));
 }
 
 /* a := the state of a's events and b's. */
@@ -489,7 +534,10 @@ ps_partial_combine(PsPartial *a, PsPartial *b)
 		case PS_AGG_LAST:
 			if (b->nitems == 1 && (a->nitems == 0 || cmp_event(&b->items[0], &a->items[0]) > 0))
 			{
+				if (a->nitems == 1)
+					drop_value(a, a->items[0].v);
 				a->items[0] = b->items[0];
+				a->items[0].v = keep_value(a, b->items[0].v);
 				a->nitems = 1;
 			}
 			return;
@@ -744,8 +792,7 @@ get_state(const char *data, int len, bool network, int errc)
 	n = (int32) get4(&r);
 	if (agg_fns[fn].takes_n ? (n < 1 || n > PS_MAX_N) : n != 0)
 		reader_fail(&r, "n is out of range for the function");
-	if ((agg_fns[fn].numeric_only && vt != PS_VT_INT8 && vt != PS_VT_FLOAT8) ||
-		(agg_fns[fn].ordered_only && (vt == PS_VT_BOOL || vt == PS_VT_TEXT)))
+	if (!fn_takes(fn, vt))
 		reader_fail(&r, "the function does not take values of that type");
 	p = ps_partial_new(fn, n, vt);
 	p->count = (int64) get8(&r);
@@ -1151,8 +1198,7 @@ state_from_json(const char *str)
 	}
 	else if (json_get(c, "n", &v))
 		json_fail(&in, "%s takes no \"n\"", agg_fns[fn].name);
-	if ((agg_fns[fn].numeric_only && vt != PS_VT_INT8 && vt != PS_VT_FLOAT8) ||
-		(agg_fns[fn].ordered_only && (vt == PS_VT_BOOL || vt == PS_VT_TEXT)))
+	if (!fn_takes(fn, vt))
 		json_fail(&in, "%s does not take values of that type", agg_fns[fn].name);
 	p = ps_partial_new(fn, n, vt);
 	p->count = json_int8(&in, c, "count", true, 0);
@@ -1362,7 +1408,7 @@ PG_FUNCTION_INFO_V1(fs_partial_agg_add);
 Datum
 fs_partial_agg_add(PG_FUNCTION_ARGS)
 {
-	MemoryContext old = MemoryContextSwitchTo(agg_context(fcinfo));
+	MemoryContext aggcxt = agg_context(fcinfo);
 	PsPartial  *p = PG_ARGISNULL(0) ? NULL : (PsPartial *) PG_GETARG_POINTER(0);
 	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 2);
 
@@ -1375,7 +1421,12 @@ fs_partial_agg_add(PG_FUNCTION_ARGS)
 				 errmsg("fs_partial_agg: the function must not be NULL")));
 	fn = ps_agg_fn_parse(text_to_cstring(PG_GETARG_TEXT_PP(1)), &n, "fs_partial_agg");
 	if (p == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(aggcxt);
+
 		p = ps_partial_new(fn, n, ps_agg_check_input(fn, type, "fs_partial_agg"));
+		MemoryContextSwitchTo(old);
+	}
 	else if (p->fn != fn || p->n != n)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1390,9 +1441,9 @@ fs_partial_agg_add(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("fs_partial_agg: an event's time and order must not be NULL")));
 		ts = PG_GETARG_TIMESTAMPTZ(3);
+		/* what the state keeps is copied into its memory */
 		ps_partial_add(p, type, PG_GETARG_DATUM(2), ts, PG_GETARG_INT64(4));
 	}
-	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(p);
 }
 
@@ -1401,19 +1452,22 @@ PG_FUNCTION_INFO_V1(fs_partial_merge_add);
 Datum
 fs_partial_merge_add(PG_FUNCTION_ARGS)
 {
-	MemoryContext old = MemoryContextSwitchTo(agg_context(fcinfo));
+	MemoryContext aggcxt = agg_context(fcinfo);
 	PsPartial  *p = PG_ARGISNULL(0) ? NULL : (PsPartial *) PG_GETARG_POINTER(0);
 
 	if (!PG_ARGISNULL(1))
 	{
-		PsPartial  *b = ps_partial_unflatten(PG_GETARG_DATUM(1));
-
 		if (p == NULL)
-			p = b;
+		{
+			/* the first state becomes the aggregate's */
+			MemoryContext old = MemoryContextSwitchTo(aggcxt);
+
+			p = ps_partial_unflatten(PG_GETARG_DATUM(1));
+			MemoryContextSwitchTo(old);
+		}
 		else
-			ps_partial_combine(p, b);
+			ps_partial_combine(p, ps_partial_unflatten(PG_GETARG_DATUM(1)));
 	}
-	MemoryContextSwitchTo(old);
 	if (p == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_POINTER(p);

@@ -239,6 +239,7 @@ typedef struct PsPartial
 	float8		m2;
 	int			nitems;			/* min, max, last: 0 or 1; lists */
 	PsItem	   *items;
+	MemoryContext cxt;			/* the state's memory: its items' text lives here */
 } PsPartial;
 
 extern const char *ps_agg_fn_name(PsAggFn fn);
