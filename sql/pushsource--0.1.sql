@@ -64,6 +64,30 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'fs_push_statement_trigger';
 COMMENT ON FUNCTION @extschema@._push_statement() IS
   'internal: AFTER STATEMENT trigger of push source tables: fans the rows out to feature views';
 
+-- One aggregation of an aggregate feature view (built with fs_agg).
+CREATE TYPE @extschema@.aggregation AS ("column" text, function text, time_window interval, name text);
+COMMENT ON TYPE @extschema@.aggregation IS
+  'one windowed aggregation of a feature view: fs_agg(column, function, time_window, name)';
+
+CREATE FUNCTION @extschema@.fs_agg("column" text, function text, time_window interval, name text DEFAULT NULL)
+RETURNS @extschema@.aggregation LANGUAGE c IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'fs_agg';
+COMMENT ON FUNCTION @extschema@.fs_agg(text, text, interval, text) IS
+  'an aggregation for fs_create_feature_view(aggregations => ...): function of column over time_window; name defaults to {column}_{function}_{window}_{interval|continuous}';
+
+CREATE FUNCTION @extschema@._resolve_aggregations(view text, source_table regclass,
+    aggregations @extschema@.aggregation[], aggregation_interval interval)
+RETURNS @extschema@.aggregation[] LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'fs_resolve_aggregations';
+COMMENT ON FUNCTION @extschema@._resolve_aggregations(text, regclass, @extschema@.aggregation[], interval) IS
+  'internal: checks a view''s aggregations against its source and interval, fills in default names';
+
+CREATE FUNCTION @extschema@._agg_result_type(function text, column_type regtype)
+RETURNS text LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'fs_agg_result_type';
+COMMENT ON FUNCTION @extschema@._agg_result_type(text, regtype) IS
+  'internal: the type of an aggregate feature';
+
 ------------------------------------------------------------------------
 -- Catalog
 ------------------------------------------------------------------------
@@ -108,7 +132,10 @@ CREATE TABLE @extschema@.view_catalog (
     source             text NOT NULL REFERENCES @extschema@.source_catalog,
     entities           text[] NOT NULL,
     join_keys          text[] NOT NULL,
-    features           text[] NOT NULL,
+    features           text[] NOT NULL,   -- feature names
+    value_columns      text[] NOT NULL,   -- source columns the stores keep besides keys and time
+    aggregations       @extschema@.aggregation[],  -- NULL: attribute features
+    aggregation_interval interval,        -- NULL: continuous (when aggregations is set)
     ttl                interval,
     online             boolean NOT NULL,
     offline            boolean NOT NULL,
@@ -208,7 +235,7 @@ FROM @extschema@.source_catalog s;
 COMMENT ON VIEW @extschema@.push_sources IS 'registered push sources, their tables and schemas';
 
 CREATE VIEW @extschema@.feature_views AS
-SELECT name, source, entities, join_keys, features, ttl, online, offline,
+SELECT name, source, entities, join_keys, features, aggregations, aggregation_interval, ttl, online, offline,
        feature_start_time, online_table, offline_table,
        description, owner, tags, prevent_destroy, created_at
 FROM @extschema@.view_catalog;
@@ -216,13 +243,22 @@ COMMENT ON VIEW @extschema@.feature_views IS 'registered feature views and their
 
 CREATE VIEW @extschema@.features AS
 SELECT v.name AS feature_view, f.name AS feature, f.position::int AS position,
-       s.column_types[pg_catalog.array_position(s.column_names, f.name)] AS type,
-       'attribute'::text AS kind,
+       CASE WHEN v.aggregations IS NULL
+            THEN s.column_types[pg_catalog.array_position(s.column_names, f.name)]
+            ELSE @extschema@._agg_result_type(a.function,
+                   (SELECT at.atttypid::regtype FROM pg_catalog.pg_attribute at
+                     WHERE at.attrelid OPERATOR(pg_catalog.=) s.source_table
+                       AND at.attname OPERATOR(pg_catalog.=) a."column" AND NOT at.attisdropped)) END AS type,
+       CASE WHEN v.aggregations IS NULL THEN 'attribute' ELSE 'aggregate' END AS kind,
+       a."column" AS aggregated_column, a.function, a.time_window,
        v.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) f.name AS full_name
 FROM @extschema@.view_catalog v
 JOIN @extschema@.source_catalog s ON s.name OPERATOR(pg_catalog.=) v.source
-CROSS JOIN LATERAL unnest(v.features) WITH ORDINALITY AS f(name, position);
-COMMENT ON VIEW @extschema@.features IS 'every feature of every feature view, with its type';
+CROSS JOIN LATERAL unnest(v.features) WITH ORDINALITY AS f(name, position)
+LEFT JOIN LATERAL (SELECT x.* FROM unnest(v.aggregations) x
+                    WHERE x.name OPERATOR(pg_catalog.=) f.name) a ON true;
+COMMENT ON VIEW @extschema@.features IS
+  'every feature of every feature view, with its type; aggregate features with their column, function and window';
 
 CREATE VIEW @extschema@.feature_services AS
 SELECT name, features, description, owner, tags, created_at
@@ -401,6 +437,8 @@ COMMENT ON FUNCTION @extschema@.fs_create_push_source(text, text, text, boolean,
 CREATE FUNCTION @extschema@.fs_create_feature_view(
     name text, source text, entities text[],
     features text[] DEFAULT NULL,
+    aggregations @extschema@.aggregation[] DEFAULT NULL,
+    aggregation_interval interval DEFAULT NULL,
     ttl interval DEFAULT NULL,
     online boolean DEFAULT true, offline boolean DEFAULT true,
     feature_start_time timestamptz DEFAULT NULL,
@@ -420,6 +458,10 @@ DECLARE
     online_tbl regclass;
     offline_tbl regclass;
     ts_col text;
+    aggs   @extschema@.aggregation[];
+    valcols text[];
+    keydefs text;
+    keylist text;
 BEGIN
     PERFORM @extschema@._claim_name(p_name, 'feature_view');
     SELECT * INTO src FROM @extschema@.source_catalog s WHERE s.name = fs_create_feature_view.source;
@@ -457,7 +499,27 @@ BEGIN
             keys := keys || k;
         END LOOP;
     END LOOP;
-    IF fs_create_feature_view.features IS NULL THEN
+    IF fs_create_feature_view.aggregations IS NOT NULL THEN
+        IF fs_create_feature_view.features IS NOT NULL THEN
+            RAISE EXCEPTION 'feature view "%": a view has attribute features or aggregations, not both', p_name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Make two feature views on the same source: one with features, one with aggregations.';
+        END IF;
+        IF fs_create_feature_view.ttl IS NOT NULL THEN
+            RAISE EXCEPTION 'feature view "%": ttl applies to attribute features; aggregate features are bounded by their windows', p_name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        aggs := @extschema@._resolve_aggregations(p_name, src.source_table, fs_create_feature_view.aggregations,
+                                                  fs_create_feature_view.aggregation_interval);
+        feats := ARRAY(SELECT a.name FROM unnest(aggs) WITH ORDINALITY AS a(c, f, w, name, o) ORDER BY a.o);
+        -- the aggregated columns, each once, in order of first use
+        valcols := ARRAY(SELECT a.c FROM unnest(aggs) WITH ORDINALITY AS a(c, f, w, name, o)
+                          GROUP BY a.c ORDER BY pg_catalog.min(a.o));
+    ELSIF fs_create_feature_view.aggregation_interval IS NOT NULL THEN
+        RAISE EXCEPTION 'feature view "%": aggregation_interval needs aggregations', p_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass aggregations => ARRAY[fs_agg(column, function, time_window), ...].';
+    ELSIF fs_create_feature_view.features IS NULL THEN
         SELECT coalesce(pg_catalog.array_agg(c ORDER BY o), '{}') INTO feats
           FROM unnest(src.column_names) WITH ORDINALITY AS x(c, o)
          WHERE c <> ALL (keys) AND c <> src.timestamp_field;
@@ -489,18 +551,40 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
 
-    -- store columns: keys, event timestamp, features, ingest order; types as in the source table
+    IF aggs IS NULL THEN
+        valcols := feats;
+    END IF;
+    -- store columns: keys, event timestamp, values, ingest order; types as in the source table
     SELECT pg_catalog.string_agg(pg_catalog.format('%I %s%s', a.attname,
                pg_catalog.format_type(a.atttypid, a.atttypmod),
                CASE WHEN a.attname = ANY (keys) OR a.attname = src.timestamp_field THEN ' NOT NULL' ELSE '' END),
-               ', ' ORDER BY o)
-      INTO coldefs
-      FROM unnest(keys || src.timestamp_field || feats) WITH ORDINALITY AS x(c, o)
+               ', ' ORDER BY o),
+           pg_catalog.string_agg(pg_catalog.format('%I %s NOT NULL', a.attname,
+               pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY o) FILTER (WHERE a.attname = ANY (keys))
+      INTO coldefs, keydefs
+      FROM unnest(keys || src.timestamp_field || valcols) WITH ORDINALITY AS x(c, o)
       JOIN pg_catalog.pg_attribute a ON a.attrelid = src.source_table AND a.attname = x.c
                                     AND NOT a.attisdropped AND a.attnum > 0;
     ts_col := src.timestamp_field;
+    keylist := (SELECT pg_catalog.string_agg(pg_catalog.format('%I', x) || ', ', '') FROM unnest(keys) x);
 
-    IF fs_create_feature_view.online THEN
+    IF fs_create_feature_view.online AND aggs IS NOT NULL AND fs_create_feature_view.aggregation_interval IS NOT NULL THEN
+        -- tiled: one row per entity per block of 60 tiles (see aggregation.c)
+        EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s block_start timestamptz NOT NULL,'
+                                  ' totals bytea NOT NULL, tiles bytea NOT NULL, PRIMARY KEY (%s block_start))',
+            p_name || '_tiles', coalesce(keydefs || ',', ''), coalesce(keylist, ''));
+        online_tbl := pg_catalog.format('pushsource_store.%I', p_name || '_tiles')::regclass;
+        EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', online_tbl,
+            pg_catalog.format('online state of aggregate feature view %s: partial aggregates per entity, block and tile', p_name));
+    ELSIF fs_create_feature_view.online AND aggs IS NOT NULL THEN
+        -- continuous: the raw events of the longest window
+        EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s, _fs_ingest_id bigint NOT NULL)',
+            p_name || '_events', coldefs);
+        online_tbl := pg_catalog.format('pushsource_store.%I', p_name || '_events')::regclass;
+        EXECUTE pg_catalog.format('CREATE INDEX ON %s (%s %I)', online_tbl, coalesce(keylist, ''), ts_col);
+        EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', online_tbl,
+            pg_catalog.format('online state of aggregate feature view %s: the events of its longest window', p_name));
+    ELSIF fs_create_feature_view.online THEN
         EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s, _fs_ingest_id bigint NOT NULL%s)',
             p_name || '_online', coldefs,
             CASE WHEN pg_catalog.cardinality(keys) = 0
@@ -508,10 +592,12 @@ BEGIN
                  ELSE pg_catalog.format(', PRIMARY KEY (%s)',
                         (SELECT pg_catalog.string_agg(pg_catalog.format('%I', x), ', ') FROM unnest(keys) x)) END);
         online_tbl := pg_catalog.format('pushsource_store.%I', p_name || '_online')::regclass;
-        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO pushsource_admin', online_tbl);
-        EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', online_tbl);
         EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', online_tbl,
             pg_catalog.format('online store of feature view %s: newest row per entity', p_name));
+    END IF;
+    IF online_tbl IS NOT NULL THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO pushsource_admin', online_tbl);
+        EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', online_tbl);
     END IF;
     IF fs_create_feature_view.offline THEN
         EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s, _fs_ingest_id bigint NOT NULL)',
@@ -523,9 +609,12 @@ BEGIN
             pg_catalog.format('offline store of feature view %s: every row with event time and ingest order', p_name));
     END IF;
 
-    INSERT INTO @extschema@.view_catalog (name, source, entities, join_keys, features, ttl, online, offline,
+    INSERT INTO @extschema@.view_catalog (name, source, entities, join_keys, features, value_columns,
+        aggregations, aggregation_interval, ttl, online, offline,
         feature_start_time, online_table, offline_table, description, owner, tags, prevent_destroy)
-    VALUES (p_name, src.name, fs_create_feature_view.entities, keys, feats, fs_create_feature_view.ttl,
+    VALUES (p_name, src.name, fs_create_feature_view.entities, keys, feats, valcols,
+            aggs, CASE WHEN aggs IS NOT NULL THEN fs_create_feature_view.aggregation_interval END,
+            fs_create_feature_view.ttl,
             fs_create_feature_view.online, fs_create_feature_view.offline,
             fs_create_feature_view.feature_start_time, online_tbl, offline_tbl,
             fs_create_feature_view.description, fs_create_feature_view.owner,
@@ -534,8 +623,8 @@ BEGIN
     RETURN p_name;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.fs_create_feature_view(text, text, text[], text[], interval, boolean, boolean, timestamptz, text, text, jsonb, boolean) IS
-  'registers a feature view on a push source and creates its online and offline stores';
+COMMENT ON FUNCTION @extschema@.fs_create_feature_view(text, text, text[], text[], @extschema@.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, jsonb, boolean) IS
+  'registers a feature view on a push source (attribute features or windowed aggregations) and creates its online and offline stores';
 
 CREATE FUNCTION @extschema@.fs_create_feature_service(
     name text, features text[],
@@ -973,7 +1062,7 @@ BEGIN
     ELSIF k = 'feature_view' THEN
         SELECT v.offline_table, s.timestamp_field,
                (SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ')
-                  FROM unnest(v.join_keys || s.timestamp_field || v.features) c)
+                  FROM unnest(v.join_keys || s.timestamp_field || v.value_columns) c)
           INTO tbl, ts, cols
           FROM @extschema@.view_catalog v JOIN @extschema@.source_catalog s ON s.name = v.source
          WHERE v.name = fs_get_dataframe.name;
@@ -1061,6 +1150,39 @@ COMMENT ON AGGREGATE @extschema@.fs_partial_merge(@extschema@.fs_partial) IS
   'the combination of a set of states';
 
 ------------------------------------------------------------------------
+-- Aggregate feature views: tiles (internal, called by the fan-out)
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@._tile_agg_add(internal, text, timestamptz, bigint, VARIADIC "any")
+RETURNS internal LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_tile_agg_add';
+CREATE FUNCTION @extschema@._tile_agg_final(internal) RETURNS bytea
+LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_tile_agg_final';
+COMMENT ON FUNCTION @extschema@._tile_agg_add(internal, text, timestamptz, bigint, VARIADIC "any") IS
+  'internal: transition function of _tile_agg';
+COMMENT ON FUNCTION @extschema@._tile_agg_final(internal) IS 'internal: final function of _tile_agg';
+CREATE AGGREGATE @extschema@._tile_agg(text, timestamptz, bigint, VARIADIC "any") (
+    SFUNC = @extschema@._tile_agg_add, STYPE = internal,
+    FINALFUNC = @extschema@._tile_agg_final);
+COMMENT ON AGGREGATE @extschema@._tile_agg(text, timestamptz, bigint, VARIADIC "any") IS
+  'internal: the tile block (totals and tiles) of a group of events';
+CREATE FUNCTION @extschema@._tile_block(timestamptz, bigint) RETURNS timestamptz
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_tile_block';
+COMMENT ON FUNCTION @extschema@._tile_block(timestamptz, bigint) IS
+  'internal: start of the block (microseconds since the Unix epoch, a multiple of the block) of an event';
+CREATE FUNCTION @extschema@._block_part(bytea, int) RETURNS bytea
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_block_part';
+COMMENT ON FUNCTION @extschema@._block_part(bytea, int) IS
+  'internal: the totals (0) or tiles (1) of a _tile_agg block';
+CREATE FUNCTION @extschema@._tile_totals_merge(bytea, bytea) RETURNS bytea
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_tile_totals_merge';
+COMMENT ON FUNCTION @extschema@._tile_totals_merge(bytea, bytea) IS
+  'internal: combines two blocks'' totals';
+CREATE FUNCTION @extschema@._tiles_merge(bytea, bytea) RETURNS bytea
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_tiles_merge';
+COMMENT ON FUNCTION @extschema@._tiles_merge(bytea, bytea) IS
+  'internal: combines two blocks'' tiles, tile by tile';
+
+------------------------------------------------------------------------
 -- Privileges
 ------------------------------------------------------------------------
 
@@ -1071,7 +1193,7 @@ GRANT EXECUTE ON FUNCTION @extschema@._parse_schema(text), @extschema@._claim_na
     @extschema@._check_tags(text, text, jsonb), @extschema@._dependents(text),
     @extschema@.fs_create_entity(text, text[], text, text, jsonb),
     @extschema@.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean),
-    @extschema@.fs_create_feature_view(text, text, text[], text[], interval, boolean, boolean, timestamptz, text, text, jsonb, boolean),
+    @extschema@.fs_create_feature_view(text, text, text[], text[], @extschema@.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, jsonb, boolean),
     @extschema@.fs_create_feature_service(text, text[], text, text, jsonb),
     @extschema@.fs_drop(text, boolean)
     TO pushsource_admin;
@@ -1102,3 +1224,14 @@ GRANT EXECUTE ON FUNCTION @extschema@.fs_partial_in(cstring), @extschema@.fs_par
     @extschema@.fs_partial_agg(text, anyelement, timestamptz, bigint),
     @extschema@.fs_partial_merge(@extschema@.fs_partial)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
+-- aggregate views: declaring, describing, and the fan-out (which runs as the stores' owner)
+GRANT EXECUTE ON FUNCTION @extschema@.fs_agg(text, text, interval, text),
+    @extschema@._agg_result_type(text, regtype)
+    TO pushsource_reader, pushsource_writer, pushsource_admin;
+GRANT EXECUTE ON FUNCTION @extschema@._resolve_aggregations(text, regclass, @extschema@.aggregation[], interval),
+    @extschema@._tile_agg_add(internal, text, timestamptz, bigint, VARIADIC "any"),
+    @extschema@._tile_agg_final(internal),
+    @extschema@._tile_agg(text, timestamptz, bigint, VARIADIC "any"),
+    @extschema@._tile_block(timestamptz, bigint), @extschema@._block_part(bytea, int),
+    @extschema@._tile_totals_merge(bytea, bytea), @extschema@._tiles_merge(bytea, bytea)
+    TO pushsource_admin;

@@ -284,8 +284,8 @@ get_text_array(HeapTuple tup, TupleDesc desc, int col)
 	return result;
 }
 
-static int
-column_index(PsSource *src, const char *name, const char *view)
+int
+ps_column_index(PsSource *src, const char *name, const char *view)
 {
 	for (int i = 0; i < src->ncols; i++)
 		if (strcmp(src->cols[i].name, name) == 0)
@@ -395,9 +395,9 @@ load_source(const char *name, Oid relid)
 	/* its feature views */
 	arg = CStringGetTextDatum(src->name);
 	argtype = TEXTOID;
-	ret = SPI_execute_with_args("SELECT v.name, v.join_keys, v.features, v.ttl, v.online, v.offline,"
+	ret = SPI_execute_with_args("SELECT v.name, v.join_keys, v.value_columns, v.ttl, v.online, v.offline,"
 								" v.feature_start_time, v.online_table::oid, v.offline_table::oid,"
-								" c.relowner"
+								" c.relowner, v.aggregations, v.aggregation_interval"
 								" FROM pushsource.view_catalog v"
 								" LEFT JOIN pg_catalog.pg_class c"
 								"   ON c.oid OPERATOR(pg_catalog.=) coalesce(v.online_table, v.offline_table)::oid"
@@ -427,13 +427,13 @@ load_source(const char *name, Oid relid)
 		v->key_cols = palloc(sizeof(int) * Max(v->nkeys, 1));
 		for (int i = 0; i < v->nkeys; i++)
 		{
-			v->key_cols[i] = column_index(src, list_nth(keys, i), v->name);
+			v->key_cols[i] = ps_column_index(src, list_nth(keys, i), v->name);
 			src->cols[v->key_cols[i]].required = true;
 		}
 		v->nfeatures = list_length(features);
 		v->feature_cols = palloc(sizeof(int) * Max(v->nfeatures, 1));
 		for (int i = 0; i < v->nfeatures; i++)
-			v->feature_cols[i] = column_index(src, list_nth(features, i), v->name);
+			v->feature_cols[i] = ps_column_index(src, list_nth(features, i), v->name);
 		d = SPI_getbinval(tup, desc, 4, &isnull);
 		v->has_ttl = !isnull;
 		if (!isnull)
@@ -450,6 +450,14 @@ load_source(const char *name, Oid relid)
 		v->offline_relid = isnull ? InvalidOid : DatumGetObjectId(d);
 		d = SPI_getbinval(tup, desc, 10, &isnull);
 		v->owner = isnull ? InvalidOid : DatumGetObjectId(d);
+		d = SPI_getbinval(tup, desc, 11, &isnull);
+		if (!isnull)
+		{
+			bool		ivnull;
+			Datum		iv = SPI_getbinval(tup, desc, 12, &ivnull);
+
+			ps_view_set_aggregations(v, d, ivnull ? 0 : ps_agg_interval_us(iv));
+		}
 		if (OidIsValid(v->online_relid))
 			gen->relids = lappend_oid(gen->relids, v->online_relid);
 		if (OidIsValid(v->offline_relid))

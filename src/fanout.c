@@ -19,6 +19,10 @@
  * WHERE clause is evaluated on the latest row version under the row lock,
  * so concurrent pushes end with the newest event whatever the commit order.
  *
+ * An aggregate feature view gets the same offline append; its online state
+ * (tiles, or the raw events of its windows) is written by ps_agg_fanout in
+ * aggregation.c, in the same SPI connection and transaction.
+ *
  * The stores' writes run as the stores' owner (as PostgreSQL's own RI
  * triggers do), so pushing needs INSERT on the source table only.
  *
@@ -329,16 +333,16 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
  * Statement trigger: the fan-out
  * --------------------------------------------------------------------- */
 
-static char *
-qualified_relname(Oid relid)
+char *
+ps_qualified_relname(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
 }
 
 /* "k1, k2, ts, f1, f2, _fs_ingest_id" with an optional prefix per name */
-static void
-append_store_columns(StringInfo buf, PsView *v, const char *prefix)
+void
+ps_append_store_columns(StringInfo buf, PsView *v, const char *prefix)
 {
 	PsSource   *src = v->source;
 
@@ -350,8 +354,8 @@ append_store_columns(StringInfo buf, PsView *v, const char *prefix)
 	appendStringInfo(buf, ", %s%s", prefix, PS_INGEST_COL);
 }
 
-static SPIPlanPtr
-prepare_kept(const char *sql, PsView *v)
+SPIPlanPtr
+ps_prepare_fanout(const char *sql, PsView *v)
 {
 	Oid			argtypes[1] = {TIMESTAMPTZOID};
 	SPIPlanPtr	plan = SPI_prepare(sql, v->has_start_time ? 1 : 0, argtypes);
@@ -373,20 +377,20 @@ prepare_view_plans(PsView *v)
 	if (v->offline && v->offline_plan == NULL)
 	{
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "INSERT INTO %s (", qualified_relname(v->offline_relid));
-		append_store_columns(&sql, v, "");
+		appendStringInfo(&sql, "INSERT INTO %s (", ps_qualified_relname(v->offline_relid));
+		ps_append_store_columns(&sql, v, "");
 		appendStringInfoString(&sql, ") SELECT ");
-		append_store_columns(&sql, v, "");
+		ps_append_store_columns(&sql, v, "");
 		appendStringInfoString(&sql, " FROM " PS_BATCH_ENR);
 		if (v->has_start_time)
 			appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1", ts);
-		v->offline_plan = prepare_kept(sql.data, v);
+		v->offline_plan = ps_prepare_fanout(sql.data, v);
 	}
-	if (v->online && v->online_plan == NULL)
+	if (v->online && v->online_plan == NULL && v->naggs == 0)
 	{
 		initStringInfo(&sql);
-		appendStringInfo(&sql, "INSERT INTO %s AS t (", qualified_relname(v->online_relid));
-		append_store_columns(&sql, v, "");
+		appendStringInfo(&sql, "INSERT INTO %s AS t (", ps_qualified_relname(v->online_relid));
+		ps_append_store_columns(&sql, v, "");
 		appendStringInfoString(&sql, ") SELECT ");
 		if (v->nkeys > 0)
 		{
@@ -396,7 +400,7 @@ prepare_view_plans(PsView *v)
 								 quote_identifier(src->cols[v->key_cols[i]].name));
 			appendStringInfoString(&sql, ") ");
 		}
-		append_store_columns(&sql, v, "");
+		ps_append_store_columns(&sql, v, "");
 		appendStringInfoString(&sql, " FROM " PS_BATCH_ENR);
 		if (v->has_start_time)
 			appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1", ts);
@@ -424,7 +428,7 @@ prepare_view_plans(PsView *v)
 		appendStringInfo(&sql, ", " PS_INGEST_COL " = excluded." PS_INGEST_COL
 						 " WHERE (t.%s, t." PS_INGEST_COL ") OPERATOR(pg_catalog.<)"
 						 " (excluded.%s, excluded." PS_INGEST_COL ")", ts, ts);
-		v->online_plan = prepare_kept(sql.data, v);
+		v->online_plan = ps_prepare_fanout(sql.data, v);
 	}
 }
 
@@ -600,7 +604,9 @@ flush_buffer(PsSource *src, PsBuffer *buf)
 				n_offline = SPI_processed;
 			}
 		}
-		if (do_online)
+		if (do_online && v->naggs > 0)
+			n_online = ps_agg_fanout(v, args[0]);
+		else if (do_online)
 		{
 			if (SPI_execute_plan(v->online_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "pushsource: online write of feature view \"%s\" failed", v->name);

@@ -17,4 +17,5 @@ _PG_init(void)
 {
 	ps_catalog_init();
 	ps_fanout_init();
+	ps_online_init();
 }

@@ -12,13 +12,43 @@
  */
 #include "pushsource.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
+
+/*
+ * pushsource.request_time: the time online reads are computed at (windows
+ * of aggregate features, ttl); empty means now(), the transaction's start.
+ */
+static char *request_time_setting = NULL;
+
+void
+ps_online_init(void)
+{
+	DefineCustomStringVariable("pushsource.request_time",
+							   "Time at which online reads compute aggregate windows and ttl.",
+							   "Empty (the default) means now(), the start of the transaction. "
+							   "Set it to replay or test reads at a fixed time.",
+							   &request_time_setting, "", PGC_USERSET, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("pushsource");
+}
+
+TimestampTz
+ps_request_time(void)
+{
+	if (request_time_setting == NULL || request_time_setting[0] == '\0')
+		return GetCurrentTransactionStartTimestamp();
+	return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+												   CStringGetDatum(request_time_setting),
+												   ObjectIdGetDatum(InvalidOid),
+												   Int32GetDatum(-1)));
+}
 
 /* A view to read and the features wanted from it (NIL = all). */
 typedef struct Target
@@ -102,6 +132,53 @@ typedef struct FeatureMeta
 	const char *status;
 } FeatureMeta;
 
+static void
+add_meta(List **meta, char *feature, char *effective_time, const char *status)
+{
+	FeatureMeta *m = palloc(sizeof(FeatureMeta));
+
+	m->feature = feature;
+	m->effective_time = effective_time;
+	m->status = status;
+	*meta = lappend(*meta, m);
+}
+
+/*
+ * The features of an aggregate view, computed at the request time.  Status
+ * PRESENT when the window held events, MISSING_DATA when it was empty (the
+ * value is then 0, [] or null); effective_time is the end of the window.
+ */
+static void
+read_aggregates(Target *t, Datum *keys, JsonbParseState **st, List **meta)
+{
+	PsView	   *v = t->view;
+	Datum	   *values = palloc(sizeof(Datum) * v->naggs);
+	bool	   *nulls = palloc(sizeof(bool) * v->naggs);
+	int64	   *counts = palloc(sizeof(int64) * v->naggs);
+	TimestampTz request = ps_request_time();
+	TimestampTz end;
+	MemoryContext outer = CurrentMemoryContext;
+	char	   *effective;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(outer);
+	ps_agg_read(v, keys, request, values, nulls, counts, &end);
+	SPI_finish();
+	effective = ps_format_timestamp_utc(end);
+	for (int a = 0; a < v->naggs; a++)
+	{
+		char	   *key = psprintf("%s.%s", v->name, v->aggs[a].name);
+
+		if (!wanted(t, key))
+			continue;
+		ps_jsonb_key(st, key);
+		ps_push_json_value(st, values[a], ps_agg_feature_type(v, a), nulls[a]);
+		if (meta)
+			add_meta(meta, key, effective, counts[a] > 0 ? "PRESENT" : "MISSING_DATA");
+	}
+}
+
 /* Read one view for one key; push its features into st, metadata to *meta. */
 static void
 read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
@@ -144,6 +221,11 @@ read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
 							v->name, c->name, expected.data, got.data)));
 	}
 
+	if (v->naggs > 0)
+	{
+		read_aggregates(t, args, st, meta);
+		return;
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_plan(read_plan(v), args, NULL, true, 1) != SPI_OK_SELECT)
@@ -165,7 +247,7 @@ read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
 		{
 			TimestampTz horizon = DatumGetTimestampTz(
 													  DirectFunctionCall2(timestamptz_mi_interval,
-																		  TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+																		  TimestampTzGetDatum(ps_request_time()),
 																		  IntervalPGetDatum(&v->ttl)));
 
 			if (ts < horizon)
@@ -195,14 +277,7 @@ read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
 		}
 		pushJsonbValue(st, WJB_VALUE, found);
 		if (meta)
-		{
-			FeatureMeta *m = palloc(sizeof(FeatureMeta));
-
-			m->feature = key;
-			m->effective_time = effective;
-			m->status = status;
-			*meta = lappend(*meta, m);
-		}
+			add_meta(meta, key, effective, status);
 	}
 }
 

@@ -323,6 +323,10 @@ find_or_add_view(List **views, PsView *v)
 		if (pv->view == v)
 			return pv;
 	}
+	if (v->naggs > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("point-in-time retrieval of aggregate feature view \"%s\" is not implemented yet", v->name)));
 	pv = palloc0(sizeof(PitView));
 	pv->view = v;
 	pv->feat_cols = palloc(sizeof(int) * Max(v->nfeatures, 1));

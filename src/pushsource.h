@@ -8,7 +8,9 @@
  * table rows into checked values with one set of rules; fanout.c is the
  * trigger pair that buffers a statement's rows and writes every feature
  * view's stores; push.c holds fs_push and fs_ingest; online.c serves
- * features by key; pit.c builds point-in-time-correct training data.
+ * features by key; pit.c builds point-in-time-correct training data;
+ * partial.c is the partial aggregate state (fs_partial) and aggregation.c
+ * the aggregate feature views built on it (tiles, fan-out, online reads).
  */
 #ifndef PUSHSOURCE_H
 #define PUSHSOURCE_H
@@ -85,6 +87,26 @@ extern List *ps_split_schema(const char *schema, List **types);
  * --------------------------------------------------------------------- */
 struct PsSource;
 
+/* One partial state a view keeps per tile or event: (column, function). */
+typedef struct PsAggSlot
+{
+	int			col;			/* index into source->cols */
+	int			arg;			/* index into the view's feature_cols */
+	int			fn;				/* PsAggFn */
+	int			n;
+	int			vt;				/* PsValType */
+	Oid			typid;			/* the column's type */
+} PsAggSlot;
+
+/* One aggregate feature: a slot over a window. */
+typedef struct PsAgg
+{
+	char	   *name;
+	char	   *spec;			/* "sum", "last_n(3)" */
+	int			slot;
+	int64		window;			/* microseconds */
+} PsAgg;
+
 typedef struct PsView
 {
 	char	   *name;
@@ -92,7 +114,14 @@ typedef struct PsView
 	int			nkeys;
 	int		   *key_cols;		/* indexes into source->cols */
 	int			nfeatures;
-	int		   *feature_cols;	/* indexes into source->cols */
+	int		   *feature_cols;	/* stored value columns: indexes into source->cols */
+	/* aggregate views (naggs > 0): features are aggregations of feature_cols */
+	int			naggs;
+	PsAgg	   *aggs;
+	int			nslots;
+	PsAggSlot  *slots;
+	int64		agg_interval;	/* microseconds; 0 = continuous */
+	int64		max_window;
 	bool		has_ttl;
 	Interval	ttl;
 	bool		online;
@@ -105,6 +134,7 @@ typedef struct PsView
 	SPIPlanPtr	offline_plan;
 	SPIPlanPtr	online_plan;
 	SPIPlanPtr	read_plan;
+	SPIPlanPtr	prune_plan;		/* continuous aggregates: drop events out of every window */
 } PsView;
 
 typedef struct PsColumn
@@ -137,6 +167,7 @@ extern PsSource *ps_lookup_source(const char *name, bool missing_ok);
 extern PsSource *ps_lookup_source_by_relid(Oid relid);
 extern PsView *ps_lookup_view(const char *name, bool missing_ok);
 extern List *ps_lookup_service(const char *name, List **features);
+extern int	ps_column_index(PsSource *src, const char *name, const char *view);
 extern void ps_keep_plan(SPIPlanPtr plan);
 extern void ps_catalog_init(void);
 
@@ -182,6 +213,9 @@ typedef struct PsViewCounts
 	int64		offline;
 } PsViewCounts;
 
+extern char *ps_qualified_relname(Oid relid);
+extern void ps_append_store_columns(StringInfo buf, PsView *v, const char *prefix);
+extern SPIPlanPtr ps_prepare_fanout(const char *sql, PsView *v);
 extern void ps_fanout_begin_push(Oid relid, PsPushMode mode);
 extern List *ps_fanout_end_push(void);
 extern void ps_fanout_abort_push(void);
@@ -253,5 +287,22 @@ extern void ps_partial_combine(PsPartial *a, PsPartial *b);
 extern Datum ps_partial_final(PsPartial *p, bool *isnull);
 extern bytea *ps_partial_flatten(PsPartial *p);
 extern PsPartial *ps_partial_unflatten(Datum d);
+extern void ps_partial_write(StringInfo buf, PsPartial *p);
+extern PsPartial *ps_partial_read(const char *data, int len);
+
+/* ---------------------------------------------------------------------
+ * Aggregate feature views (aggregation.c)
+ * --------------------------------------------------------------------- */
+extern void ps_view_set_aggregations(PsView *v, Datum aggs, int64 interval);
+extern int64 ps_agg_interval_us(Datum interval);
+extern int64 ps_agg_fanout(PsView *v, Datum start);
+extern int	ps_agg_read(PsView *v, Datum *keys, TimestampTz request,
+						Datum *values, bool *nulls, int64 *counts, TimestampTz *window_end);
+extern void ps_push_json_value(JsonbParseState **st, Datum value, Oid typid, bool isnull);
+extern Oid	ps_agg_feature_type(PsView *v, int agg);
+
+/* online.c */
+extern TimestampTz ps_request_time(void);
+extern void ps_online_init(void);
 
 #endif							/* PUSHSOURCE_H */

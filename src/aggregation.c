@@ -1,0 +1,1261 @@
+/*
+ * aggregation.c
+ *		Aggregate feature views: declarations (fs_agg), their online state
+ *		(tiles or the raw events of the window), the fan-out into it, and
+ *		the online computation at request time.
+ *
+ * A view keeps one partial state (partial.c) per distinct (column,
+ * function) pair, a "slot"; its features are slots over windows, so
+ * sum(amount) over 1h, 1d and 7d share one state per tile.
+ *
+ * Tiled mode (aggregation_interval I): the online state is a table with one
+ * row per entity per block of TILES_PER_BLOCK tiles (an hour of one-minute
+ * tiles).  A row holds the block's totals (one state per slot) and its
+ * tiles (each occupied tile's offset and states).  A window [F - W, F) with
+ * F = floor(request time, I) reads the totals of the blocks it covers whole
+ * and the tiles of at most a few edge blocks: a 7-day window of one-minute
+ * tiles reads about 170 rows, not 10,080.  The fan-out groups a statement's
+ * events by (entity, block) with the aggregate _tile_agg and upserts the
+ * blocks, combining states with the stored ones; a late event updates its
+ * old tile.  Tiles are aligned to multiples of I since the Unix epoch.
+ *
+ * Continuous mode: the online state is the raw events (keys, time, the
+ * aggregated columns, ingest order), indexed by (keys, time); a read
+ * aggregates the events of (R - W, R].  Each push prunes, per pushed key,
+ * the events no window at or after its newest event can see.
+ *
+ * Windows and intervals are fixed durations in whole seconds: a day is 24
+ * hours, months and years are refused.
+ */
+#include "pushsource.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#define TILES_PER_BLOCK 60
+#define MIN_INTERVAL_US (60 * USECS_PER_SEC)
+/* longest window or interval: 100 years keeps every sum of them in int64 */
+#define MAX_DURATION_US (INT64CONST(36525) * USECS_PER_DAY)
+/* 1970-01-01 00:00 UTC as a TimestampTz */
+#define UNIX_EPOCH_TS ((int64) (UNIX_EPOCH_JDATE - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
+
+/* ---------------------------------------------------------------------
+ * Durations
+ * --------------------------------------------------------------------- */
+
+static char *
+interval_text(Interval *iv)
+{
+	return DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv)));
+}
+
+/* A window or interval in microseconds; errors say what and why. */
+static int64
+duration_us(Interval *iv, const char *what, const char *arg)
+{
+	int128		us;
+
+	if (iv->month != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: %s must be a fixed duration, not %s", what, arg, interval_text(iv)),
+				 errhint("Months and years have no fixed length; use days, as in '30 days'.")));
+	us = (int128) iv->day * USECS_PER_DAY + iv->time;
+	if (us <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: %s must be positive, got %s", what, arg, interval_text(iv))));
+	if (us % USECS_PER_SEC != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: %s must be a whole number of seconds, got %s", what, arg, interval_text(iv))));
+	if (us > MAX_DURATION_US)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: %s must be at most 36525 days, got %s", what, arg, interval_text(iv))));
+	return (int64) us;
+}
+
+int64
+ps_agg_interval_us(Datum interval)
+{
+	Interval   *iv = DatumGetIntervalP(interval);
+
+	return (int64) iv->day * USECS_PER_DAY + iv->time;
+}
+
+/* "1d", "1h30m", "45s": the window part of a feature name. */
+static char *
+duration_name(int64 us)
+{
+	StringInfoData buf;
+	int64		s = us / USECS_PER_SEC;
+
+	initStringInfo(&buf);
+	if (s >= SECS_PER_DAY)
+		appendStringInfo(&buf, INT64_FORMAT "d", s / SECS_PER_DAY);
+	if (s % SECS_PER_DAY >= SECS_PER_HOUR)
+		appendStringInfo(&buf, INT64_FORMAT "h", s % SECS_PER_DAY / SECS_PER_HOUR);
+	if (s % SECS_PER_HOUR >= SECS_PER_MINUTE)
+		appendStringInfo(&buf, INT64_FORMAT "m", s % SECS_PER_HOUR / SECS_PER_MINUTE);
+	if (s % SECS_PER_MINUTE > 0)
+		appendStringInfo(&buf, INT64_FORMAT "s", s % SECS_PER_MINUTE);
+	return buf.data;
+}
+
+/* The greatest multiple of step since the Unix epoch that is <= ts. */
+static inline TimestampTz
+floor_to(TimestampTz ts, int64 step)
+{
+	int128		rel = (int128) ts - UNIX_EPOCH_TS;
+	int128		q = rel / step;
+
+	if (rel % step < 0)
+		q--;
+	return (TimestampTz) (q * step + UNIX_EPOCH_TS);
+}
+
+/* The function spec as stored: "sum", "last_n(3)". */
+static char *
+spec_text(PsAggFn fn, int n)
+{
+	return n > 0 ? psprintf("%s(%d)", ps_agg_fn_name(fn), n) : pstrdup(ps_agg_fn_name(fn));
+}
+
+/* ---------------------------------------------------------------------
+ * fs_agg and the registration helpers
+ * --------------------------------------------------------------------- */
+
+static char *
+text_arg(FunctionCallInfo fcinfo, int i)
+{
+	return PG_ARGISNULL(i) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(i));
+}
+
+/*
+ * fs_agg(column, function, time_window, name): one aggregation, checked as
+ * far as it can be without its view (the column's type and the view's
+ * interval are checked by fs_create_feature_view).
+ */
+PG_FUNCTION_INFO_V1(fs_agg);
+Datum
+fs_agg(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	char	   *col = text_arg(fcinfo, 0);
+	char	   *spec = text_arg(fcinfo, 1);
+	char	   *name = text_arg(fcinfo, 3);
+	char	   *what;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	PsAggFn		fn;
+	int			n;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "fs_agg must return pushsource.aggregation");
+	if (col == NULL || spec == NULL || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("fs_agg: column, function and time_window must not be null"),
+				 errhint("For example: fs_agg('amount', 'sum', '1 hour').")));
+	ps_check_name(col, "column");
+	what = psprintf("aggregation of column \"%s\"", col);
+	fn = ps_agg_fn_parse(spec, &n, what);
+	duration_us(PG_GETARG_INTERVAL_P(2), what, "time_window");
+	if (name != NULL)
+		ps_check_name(name, "feature");
+
+	values[0] = CStringGetTextDatum(col);
+	values[1] = CStringGetTextDatum(spec_text(fn, n));
+	values[2] = PG_GETARG_DATUM(2);
+	if (name != NULL)
+		values[3] = CStringGetTextDatum(name);
+	else
+		nulls[3] = true;
+	desc = BlessTupleDesc(desc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+/* The fields of one pushsource.aggregation value. */
+typedef struct AggDecl
+{
+	char	   *col;
+	char	   *spec;
+	Interval   *window;
+	char	   *name;
+} AggDecl;
+
+static List *
+decode_aggregations(Datum arr, const char *view)
+{
+	ArrayType  *a = DatumGetArrayTypeP(arr);
+	Datum	   *elems;
+	bool	   *enulls;
+	int			n;
+	int16		len;
+	bool		byval;
+	char		align;
+	List	   *result = NIL;
+
+	get_typlenbyvalalign(ARR_ELEMTYPE(a), &len, &byval, &align);
+	deconstruct_array(a, ARR_ELEMTYPE(a), len, byval, align, &elems, &enulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		AggDecl    *d = palloc0(sizeof(AggDecl));
+		HeapTupleHeader t;
+		bool		isnull;
+		Datum		f;
+
+		if (enulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("feature view \"%s\": aggregation %d is null", view, i + 1)));
+		t = DatumGetHeapTupleHeader(elems[i]);
+		f = GetAttributeByNum(t, 1, &isnull);
+		d->col = isnull ? NULL : TextDatumGetCString(f);
+		f = GetAttributeByNum(t, 2, &isnull);
+		d->spec = isnull ? NULL : TextDatumGetCString(f);
+		f = GetAttributeByNum(t, 3, &isnull);
+		d->window = isnull ? NULL : DatumGetIntervalP(f);
+		f = GetAttributeByNum(t, 4, &isnull);
+		d->name = isnull ? NULL : TextDatumGetCString(f);
+		result = lappend(result, d);
+	}
+	return result;
+}
+
+/*
+ * _resolve_aggregations(view, source_table, aggregations, interval): checks
+ * the aggregations of a new view against its source's columns and its
+ * interval, and returns them with every name filled in (Tecton style:
+ * {column}_{function}[_{n}]_{window}_{interval|continuous}).
+ */
+PG_FUNCTION_INFO_V1(fs_resolve_aggregations);
+Datum
+fs_resolve_aggregations(PG_FUNCTION_ARGS)
+{
+	char	   *view = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			relid = PG_GETARG_OID(1);
+	List	   *decls;
+	int64		interval = 0;
+	char	   *suffix = "continuous";
+	Datum	   *out;
+	TupleDesc	desc;
+	Oid			elemtype;
+	ListCell   *lc;
+	int			i = 0;
+	List	   *names = NIL;
+
+	if (PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	elemtype = ARR_ELEMTYPE(PG_GETARG_ARRAYTYPE_P(2));
+	decls = decode_aggregations(PG_GETARG_DATUM(2), view);
+	if (decls == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feature view \"%s\": aggregations is empty", view),
+				 errhint("Pass NULL for a view of attribute features, or at least one fs_agg(...).")));
+	if (!PG_ARGISNULL(3))
+	{
+		char	   *what = psprintf("feature view \"%s\"", view);
+
+		interval = duration_us(PG_GETARG_INTERVAL_P(3), what, "aggregation_interval");
+		if (interval < MIN_INTERVAL_US)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: aggregation_interval must be at least 1 minute, got %s", what,
+							interval_text(PG_GETARG_INTERVAL_P(3))),
+					 errhint("Leave it NULL for exact sliding windows over the raw events.")));
+		suffix = duration_name(interval);
+	}
+	desc = lookup_rowtype_tupdesc(elemtype, -1);
+	out = palloc(sizeof(Datum) * list_length(decls));
+	foreach(lc, decls)
+	{
+		AggDecl    *d = lfirst(lc);
+		char	   *what;
+		AttrNumber	attnum;
+		PsAggFn		fn;
+		int			n;
+		int64		window;
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		ListCell   *ln;
+
+		i++;
+		if (d->col == NULL || d->spec == NULL || d->window == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("feature view \"%s\": aggregation %d needs a column, a function and a time_window",
+							view, i),
+					 errhint("Build aggregations with fs_agg(column, function, time_window).")));
+		what = psprintf("feature view \"%s\", aggregation %d (%s of \"%s\")", view, i, d->spec, d->col);
+		ps_check_name(d->col, "column");
+		attnum = get_attnum(relid, d->col);
+		if (attnum <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("%s: \"%s\" is not a column of the push source", what, d->col),
+					 errhint("The source's columns are listed by fs_get_columns(source).")));
+		fn = ps_agg_fn_parse(d->spec, &n, what);
+		ps_agg_check_input(fn, get_atttype(relid, attnum), what);
+		window = duration_us(d->window, what, "time_window");
+		if (interval > 0 && window % interval != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s: time_window %s is not a multiple of aggregation_interval %s", what,
+							interval_text(d->window), interval_text(PG_GETARG_INTERVAL_P(3))),
+					 errhint("A tiled window is a whole number of tiles.")));
+		if (d->name == NULL)
+		{
+			d->name = psprintf("%s_%s%s_%s_%s", d->col, ps_agg_fn_name(fn),
+							   n > 0 ? psprintf("_%d", n) : "", duration_name(window), suffix);
+			if (!ps_name_is_valid(d->name))
+				ereport(ERROR,
+						(errcode(ERRCODE_NAME_TOO_LONG),
+						 errmsg("%s: its default name \"%s\" is longer than %d bytes", what, d->name,
+								PS_MAX_NAME_LEN),
+						 errhint("Name it: fs_agg(column, function, time_window, name => '...').")));
+		}
+		else
+			ps_check_name(d->name, "feature");
+		foreach(ln, names)
+			if (strcmp(lfirst(ln), d->name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("feature view \"%s\": two aggregations are named \"%s\"", view, d->name),
+						 errhint("Give one of them another name with fs_agg(..., name => '...').")));
+		names = lappend(names, d->name);
+		values[0] = CStringGetTextDatum(d->col);
+		values[1] = CStringGetTextDatum(spec_text(fn, n));
+		values[2] = IntervalPGetDatum(d->window);
+		values[3] = CStringGetTextDatum(d->name);
+		out[i - 1] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+	}
+	ReleaseTupleDesc(desc);
+	PG_RETURN_ARRAYTYPE_P(construct_array(out, list_length(decls), elemtype, -1, false, TYPALIGN_DOUBLE));
+}
+
+/* _agg_result_type(function, column type): the feature's type name. */
+PG_FUNCTION_INFO_V1(fs_agg_result_type);
+Datum
+fs_agg_result_type(PG_FUNCTION_ARGS)
+{
+	int			n;
+	PsAggFn		fn = ps_agg_fn_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &n, "aggregation");
+	int			vt = ps_agg_value_type(PG_GETARG_OID(1));
+
+	if (vt < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(format_type_be(ps_agg_result_type(fn, (PsValType) vt))));
+}
+
+/* ---------------------------------------------------------------------
+ * The catalog's view of an aggregate view
+ * --------------------------------------------------------------------- */
+
+/* Called by the catalog loader, in the generation's memory. */
+void
+ps_view_set_aggregations(PsView *v, Datum aggs, int64 interval)
+{
+	List	   *decls = decode_aggregations(aggs, v->name);
+	ListCell   *lc;
+	int			i = 0;
+
+	v->naggs = list_length(decls);
+	v->aggs = palloc0(sizeof(PsAgg) * v->naggs);
+	v->slots = palloc0(sizeof(PsAggSlot) * v->naggs);
+	v->nslots = 0;
+	v->agg_interval = interval;
+	v->max_window = 0;
+	foreach(lc, decls)
+	{
+		AggDecl    *d = lfirst(lc);
+		PsAgg	   *a = &v->aggs[i++];
+		int			col = ps_column_index(v->source, d->col, v->name);
+		int			n;
+		PsAggFn		fn = ps_agg_fn_parse(d->spec, &n, v->name);
+		int			s;
+
+		a->name = d->name;
+		a->spec = d->spec;
+		a->window = ps_agg_interval_us(IntervalPGetDatum(d->window));
+		v->max_window = Max(v->max_window, a->window);
+		for (s = 0; s < v->nslots; s++)
+			if (v->slots[s].col == col && v->slots[s].fn == (int) fn && v->slots[s].n == n)
+				break;
+		if (s == v->nslots)
+		{
+			PsAggSlot  *sl = &v->slots[v->nslots++];
+
+			sl->col = col;
+			sl->fn = fn;
+			sl->n = n;
+			sl->typid = v->source->cols[col].type->typid;
+			sl->vt = ps_agg_check_input(fn, sl->typid, v->name);
+			sl->arg = -1;
+			for (int f = 0; f < v->nfeatures; f++)
+				if (v->feature_cols[f] == col)
+					sl->arg = f;
+			if (sl->arg < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("feature view \"%s\" aggregates column \"%s\", which it does not store",
+								v->name, d->col),
+						 errhint("Run SELECT pushsource.fs_validate('%s').", v->name)));
+		}
+		a->slot = s;
+	}
+}
+
+Oid
+ps_agg_feature_type(PsView *v, int agg)
+{
+	PsAggSlot  *sl = &v->slots[v->aggs[agg].slot];
+
+	return ps_agg_result_type(sl->fn, sl->vt);
+}
+
+/* ---------------------------------------------------------------------
+ * Tile sets: the states of one tile (or a block's totals), one per slot
+ *
+ *	set:    per slot: int32 length, the state (ps_partial_write)
+ *	tiles:  per occupied tile, by offset: int32 offset, int32 set length, set
+ *	block:  int32 totals length, totals (a set), tiles (what _tile_agg makes)
+ * --------------------------------------------------------------------- */
+
+static void
+put_int32(StringInfo buf, int32 v)
+{
+	appendBinaryStringInfo(buf, (char *) &v, 4);
+}
+
+static int32
+get_int32(const char *p)
+{
+	int32		v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static void
+tile_corrupt(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("invalid tile data: %s", what),
+			 errhint("The tiles of an aggregate feature view are written by pushsource only.")));
+}
+
+static void
+write_set(StringInfo buf, PsPartial **set, int m)
+{
+	for (int i = 0; i < m; i++)
+	{
+		int			at = buf->len;
+
+		put_int32(buf, 0);
+		ps_partial_write(buf, set[i]);
+		memcpy(buf->data + at, &(int32) {buf->len - at - 4}, 4);
+	}
+}
+
+/* Decodes a set into its states (palloc'd); *m is how many. */
+static PsPartial **
+read_set(const char *p, int len, int *m)
+{
+	int			pos = 0;
+	int			cap = 4;
+	PsPartial **out = palloc(sizeof(PsPartial *) * cap);
+
+	*m = 0;
+	while (pos < len)
+	{
+		int32		l;
+
+		if (len - pos < 4 || (l = get_int32(p + pos)) < 0 || l > len - pos - 4)
+			tile_corrupt("a state ends early");
+		if (*m == cap)
+			out = repalloc(out, sizeof(PsPartial *) * (cap *= 2));
+		out[(*m)++] = ps_partial_read(p + pos + 4, l);
+		pos += 4 + l;
+	}
+	return out;
+}
+
+/* A set that must have the view's m states. */
+static PsPartial **
+read_set_of(const char *p, int len, int m)
+{
+	int			got;
+	PsPartial **set = read_set(p, len, &got);
+
+	if (got != m)
+		tile_corrupt("a set does not have one state per slot of the view");
+	return set;
+}
+
+/* ---------------------------------------------------------------------
+ * _tile_agg(spec, ts, ord, VARIADIC values): the block of a group's events
+ *
+ * spec: "<interval microseconds> <function> <function> ...", one function
+ * per value argument.
+ * --------------------------------------------------------------------- */
+
+typedef struct TileSpec
+{
+	int64		interval;
+	int64		block;
+	int			m;
+	PsAggFn    *fn;
+	int		   *n;
+	PsValType  *vt;
+	Oid		   *typid;
+} TileSpec;
+
+typedef struct Tile
+{
+	int			offset;
+	PsPartial **set;
+} Tile;
+
+typedef struct TileAgg
+{
+	TileSpec   *spec;
+	TimestampTz block_start;
+	int			ntiles;
+	Tile		tiles[TILES_PER_BLOCK];
+} TileAgg;
+
+static TileSpec *
+parse_tile_spec(FunctionCallInfo fcinfo)
+{
+	TileSpec   *ts = fcinfo->flinfo->fn_extra;
+	char	   *s;
+	char	   *tok;
+	char	   *save;
+	int			nargs;
+
+	if (ts != NULL)
+		return ts;
+	if (PG_ARGISNULL(1))
+		elog(ERROR, "_tile_agg: spec must not be null");
+	ts = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(TileSpec));
+	s = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	nargs = PG_NARGS() - 4;
+	ts->fn = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(PsAggFn) * Max(nargs, 1));
+	ts->n = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(int) * Max(nargs, 1));
+	ts->vt = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(PsValType) * Max(nargs, 1));
+	ts->typid = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(Oid) * Max(nargs, 1));
+	tok = strtok_r(s, " ", &save);
+	ts->interval = tok ? strtoi64(tok, NULL, 10) : 0;
+	if (ts->interval <= 0)
+		elog(ERROR, "_tile_agg: bad spec");
+	ts->block = ts->interval * TILES_PER_BLOCK;
+	while ((tok = strtok_r(NULL, " ", &save)) != NULL)
+	{
+		if (ts->m == nargs)
+			elog(ERROR, "_tile_agg: more functions than values");
+		ts->fn[ts->m] = ps_agg_fn_parse(tok, &ts->n[ts->m], "_tile_agg");
+		ts->typid[ts->m] = get_fn_expr_argtype(fcinfo->flinfo, 4 + ts->m);
+		ts->vt[ts->m] = ps_agg_check_input(ts->fn[ts->m], ts->typid[ts->m], "_tile_agg");
+		ts->m++;
+	}
+	if (ts->m != nargs)
+		elog(ERROR, "_tile_agg: %d functions for %d values", ts->m, nargs);
+	fcinfo->flinfo->fn_extra = ts;
+	return ts;
+}
+
+static PsPartial **
+new_set(TileSpec *spec)
+{
+	PsPartial **set = palloc(sizeof(PsPartial *) * spec->m);
+
+	for (int i = 0; i < spec->m; i++)
+		set[i] = ps_partial_new(spec->fn[i], spec->n[i], spec->vt[i]);
+	return set;
+}
+
+PG_FUNCTION_INFO_V1(fs_tile_agg_add);
+Datum
+fs_tile_agg_add(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	MemoryContext old;
+	TileAgg    *st;
+	TileSpec   *spec;
+	TimestampTz ts;
+	int64		ord;
+	int			off;
+	Tile	   *tile = NULL;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "_tile_agg_add called in non-aggregate context");
+	spec = parse_tile_spec(fcinfo);
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		elog(ERROR, "_tile_agg: event time and ingest order must not be null");
+	ts = PG_GETARG_TIMESTAMPTZ(2);
+	ord = PG_GETARG_INT64(3);
+	old = MemoryContextSwitchTo(aggcxt);
+	if (PG_ARGISNULL(0))
+	{
+		st = palloc(offsetof(TileAgg, tiles));
+		st->spec = spec;
+		st->block_start = floor_to(ts, spec->block);
+		st->ntiles = 0;
+	}
+	else
+		st = (TileAgg *) PG_GETARG_POINTER(0);
+	off = (int) ((floor_to(ts, spec->interval) - st->block_start) / spec->interval);
+	if (off < 0 || off >= TILES_PER_BLOCK)
+		elog(ERROR, "_tile_agg: an event outside the group's block");
+	for (int i = 0; i < st->ntiles; i++)
+		if (st->tiles[i].offset == off)
+			tile = &st->tiles[i];
+	if (tile == NULL)
+	{
+		/* grow by one tile: most groups of a statement hold one event */
+		st = repalloc(st, offsetof(TileAgg, tiles) + sizeof(Tile) * (st->ntiles + 1));
+		tile = &st->tiles[st->ntiles++];
+		tile->offset = off;
+		tile->set = new_set(spec);
+	}
+	for (int i = 0; i < spec->m; i++)
+		if (!PG_ARGISNULL(4 + i))
+			ps_partial_add(tile->set[i], spec->typid[i], PG_GETARG_DATUM(4 + i), ts, ord);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(st);
+}
+
+static int
+cmp_tile(const void *a, const void *b)
+{
+	return ((const Tile *) a)->offset - ((const Tile *) b)->offset;
+}
+
+PG_FUNCTION_INFO_V1(fs_tile_agg_final);
+Datum
+fs_tile_agg_final(PG_FUNCTION_ARGS)
+{
+	TileAgg    *st;
+	TileSpec   *spec;
+	PsPartial **totals;
+	StringInfoData buf;
+	bytea	   *result;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	st = (TileAgg *) PG_GETARG_POINTER(0);
+	spec = st->spec;
+	qsort(st->tiles, st->ntiles, sizeof(Tile), cmp_tile);
+	totals = new_set(spec);
+	for (int t = 0; t < st->ntiles; t++)
+		for (int i = 0; i < spec->m; i++)
+			ps_partial_combine(totals[i], st->tiles[t].set[i]);
+	initStringInfo(&buf);
+	put_int32(&buf, 0);
+	write_set(&buf, totals, spec->m);
+	memcpy(buf.data, &(int32) {buf.len - 4}, 4);
+	for (int t = 0; t < st->ntiles; t++)
+	{
+		int			at;
+
+		put_int32(&buf, st->tiles[t].offset);
+		at = buf.len;
+		put_int32(&buf, 0);
+		write_set(&buf, st->tiles[t].set, spec->m);
+		memcpy(buf.data + at, &(int32) {buf.len - at - 4}, 4);
+	}
+	result = palloc(VARHDRSZ + buf.len);
+	SET_VARSIZE(result, VARHDRSZ + buf.len);
+	memcpy(VARDATA(result), buf.data, buf.len);
+	PG_RETURN_BYTEA_P(result);
+}
+
+/* _tile_block(ts, block microseconds): the start of ts's block, NULL if not finite */
+PG_FUNCTION_INFO_V1(fs_tile_block);
+Datum
+fs_tile_block(PG_FUNCTION_ARGS)
+{
+	TimestampTz ts = PG_GETARG_TIMESTAMPTZ(0);
+
+	if (TIMESTAMP_NOT_FINITE(ts))
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(floor_to(ts, PG_GETARG_INT64(1)));
+}
+
+/* _block_part(block, 0 | 1): the totals or the tiles of a _tile_agg block */
+PG_FUNCTION_INFO_V1(fs_block_part);
+Datum
+fs_block_part(PG_FUNCTION_ARGS)
+{
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	const char *p = VARDATA_ANY(b);
+	int			len = VARSIZE_ANY_EXHDR(b);
+	int32		tlen;
+
+	if (len < 4 || (tlen = get_int32(p)) < 0 || tlen > len - 4)
+		tile_corrupt("a block ends early");
+	if (PG_GETARG_INT32(1) == 0)
+		PG_RETURN_BYTEA_P(cstring_to_text_with_len(p + 4, tlen));
+	PG_RETURN_BYTEA_P(cstring_to_text_with_len(p + 4 + tlen, len - 4 - tlen));
+}
+
+static bytea *
+buf_to_bytea(StringInfo buf)
+{
+	return (bytea *) cstring_to_text_with_len(buf->data, buf->len);
+}
+
+/* _tile_totals_merge(a, b): the set of both sets' events */
+PG_FUNCTION_INFO_V1(fs_tile_totals_merge);
+Datum
+fs_tile_totals_merge(PG_FUNCTION_ARGS)
+{
+	bytea	   *a = PG_GETARG_BYTEA_PP(0);
+	bytea	   *b = PG_GETARG_BYTEA_PP(1);
+	int			ma;
+	PsPartial **sa = read_set(VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a), &ma);
+	PsPartial **sb = read_set_of(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), ma);
+	StringInfoData buf;
+
+	for (int i = 0; i < ma; i++)
+		ps_partial_combine(sa[i], sb[i]);
+	initStringInfo(&buf);
+	write_set(&buf, sa, ma);
+	PG_RETURN_BYTEA_P(buf_to_bytea(&buf));
+}
+
+/* One tile of a tiles value: its offset and where its set is. */
+typedef struct TileRef
+{
+	int			offset;
+	const char *set;
+	int			len;
+} TileRef;
+
+static int
+read_tiles(const char *p, int len, TileRef *out)
+{
+	int			pos = 0;
+	int			n = 0;
+
+	while (pos < len)
+	{
+		int32		off;
+		int32		l;
+
+		if (len - pos < 8)
+			tile_corrupt("a tile ends early");
+		off = get_int32(p + pos);
+		l = get_int32(p + pos + 4);
+		if (off < 0 || off >= TILES_PER_BLOCK || (n > 0 && off <= out[n - 1].offset) ||
+			l < 0 || l > len - pos - 8)
+			tile_corrupt("tiles out of order or cut short");
+		out[n].offset = off;
+		out[n].set = p + pos + 8;
+		out[n].len = l;
+		n++;
+		pos += 8 + l;
+	}
+	return n;
+}
+
+static void
+put_tile(StringInfo buf, int offset, const char *set, int len)
+{
+	put_int32(buf, offset);
+	put_int32(buf, len);
+	appendBinaryStringInfo(buf, set, len);
+}
+
+/* _tiles_merge(a, b): tiles of both, a tile in both combined */
+PG_FUNCTION_INFO_V1(fs_tiles_merge);
+Datum
+fs_tiles_merge(PG_FUNCTION_ARGS)
+{
+	bytea	   *a = PG_GETARG_BYTEA_PP(0);
+	bytea	   *b = PG_GETARG_BYTEA_PP(1);
+	TileRef		ta[TILES_PER_BLOCK];
+	TileRef		tb[TILES_PER_BLOCK];
+	int			na = read_tiles(VARDATA_ANY(a), VARSIZE_ANY_EXHDR(a), ta);
+	int			nb = read_tiles(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), tb);
+	int			i = 0,
+				j = 0;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	while (i < na || j < nb)
+	{
+		if (j == nb || (i < na && ta[i].offset < tb[j].offset))
+		{
+			put_tile(&buf, ta[i].offset, ta[i].set, ta[i].len);
+			i++;
+		}
+		else if (i == na || tb[j].offset < ta[i].offset)
+		{
+			put_tile(&buf, tb[j].offset, tb[j].set, tb[j].len);
+			j++;
+		}
+		else
+		{
+			int			ma;
+			PsPartial **sa = read_set(ta[i].set, ta[i].len, &ma);
+			PsPartial **sb = read_set_of(tb[j].set, tb[j].len, ma);
+			int			at;
+
+			for (int k = 0; k < ma; k++)
+				ps_partial_combine(sa[k], sb[k]);
+			put_int32(&buf, ta[i].offset);
+			at = buf.len;
+			put_int32(&buf, 0);
+			write_set(&buf, sa, ma);
+			memcpy(buf.data + at, &(int32) {buf.len - at - 4}, 4);
+			i++;
+			j++;
+		}
+	}
+	PG_RETURN_BYTEA_P(buf_to_bytea(&buf));
+}
+
+/* ---------------------------------------------------------------------
+ * Fan-out
+ * --------------------------------------------------------------------- */
+
+static const char *
+colname(PsView *v, int col)
+{
+	return quote_identifier(v->source->cols[col].name);
+}
+
+static void
+append_keys(StringInfo sql, PsView *v, const char *prefix, bool trailing_comma)
+{
+	for (int i = 0; i < v->nkeys; i++)
+		appendStringInfo(sql, "%s%s%s", prefix, colname(v, v->key_cols[i]),
+						 trailing_comma || i < v->nkeys - 1 ? ", " : "");
+}
+
+/*
+ * The statement that upserts a batch's blocks into the tiles.  Groups by
+ * position: a source column may be named like any alias.
+ */
+static SPIPlanPtr
+tiles_plan(PsView *v)
+{
+	StringInfoData sql;
+	const char *ts = colname(v, v->source->ts_col);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s AS t (", ps_qualified_relname(v->online_relid));
+	append_keys(&sql, v, "", true);
+	appendStringInfoString(&sql, "block_start, totals, tiles) SELECT ");
+	append_keys(&sql, v, "s.", true);
+	appendStringInfoString(&sql, "s._fs_block, pushsource._block_part(s._fs_tiles, 0),"
+						   " pushsource._block_part(s._fs_tiles, 1) FROM (SELECT ");
+	append_keys(&sql, v, "", true);
+	appendStringInfo(&sql, "pushsource._tile_block(%s, " INT64_FORMAT ") AS _fs_block, pushsource._tile_agg('" INT64_FORMAT,
+					 ts, v->agg_interval * TILES_PER_BLOCK, v->agg_interval);
+	for (int s = 0; s < v->nslots; s++)
+		appendStringInfo(&sql, " %s", spec_text(v->slots[s].fn, v->slots[s].n));
+	appendStringInfo(&sql, "', %s, " PS_INGEST_COL, ts);
+	for (int s = 0; s < v->nslots; s++)
+		appendStringInfo(&sql, ", %s", colname(v, v->slots[s].col));
+	appendStringInfo(&sql, ") AS _fs_tiles FROM " PS_BATCH_ENR " WHERE pg_catalog.isfinite(%s)", ts);
+	if (v->has_start_time)
+		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.>=) $1", ts);
+	appendStringInfoString(&sql, " GROUP BY ");
+	for (int i = 0; i <= v->nkeys; i++)
+		appendStringInfo(&sql, "%s%d", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") s ON CONFLICT (");
+	append_keys(&sql, v, "", true);
+	appendStringInfoString(&sql, "block_start) DO UPDATE SET"
+						   " totals = pushsource._tile_totals_merge(t.totals, excluded.totals),"
+						   " tiles = pushsource._tiles_merge(t.tiles, excluded.tiles)");
+	return ps_prepare_fanout(sql.data, v);
+}
+
+/* Continuous mode: the batch's events, as the offline store takes them. */
+static SPIPlanPtr
+events_plan(PsView *v)
+{
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s (", ps_qualified_relname(v->online_relid));
+	ps_append_store_columns(&sql, v, "");
+	appendStringInfoString(&sql, ") SELECT ");
+	ps_append_store_columns(&sql, v, "");
+	appendStringInfoString(&sql, " FROM " PS_BATCH_ENR);
+	if (v->has_start_time)
+		appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1", colname(v, v->source->ts_col));
+	return ps_prepare_fanout(sql.data, v);
+}
+
+/*
+ * Continuous mode: per pushed key, the events no window sees at any request
+ * time at or after min(the key's newest pushed event, now()).
+ */
+static SPIPlanPtr
+prune_plan(PsView *v)
+{
+	StringInfoData sql;
+	const char *ts = colname(v, v->source->ts_col);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "DELETE FROM %s e USING (SELECT ", ps_qualified_relname(v->online_relid));
+	append_keys(&sql, v, "", true);
+	appendStringInfo(&sql, "pg_catalog.max(%s) AS m FROM " PS_BATCH_ENR, ts);
+	if (v->nkeys > 0)
+	{
+		appendStringInfoString(&sql, " GROUP BY ");
+		append_keys(&sql, v, "", false);
+	}
+	appendStringInfoString(&sql, ") b WHERE ");
+	for (int i = 0; i < v->nkeys; i++)
+		appendStringInfo(&sql, "e.%s OPERATOR(pg_catalog.=) b.%s AND ",
+						 colname(v, v->key_cols[i]), colname(v, v->key_cols[i]));
+	appendStringInfo(&sql, "e.%s OPERATOR(pg_catalog.<=) (LEAST(b.m, pg_catalog.now())"
+					 " OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => " INT64_FORMAT "))",
+					 ts, v->max_window / USECS_PER_SEC);
+	return ps_prepare_fanout(sql.data, v);
+}
+
+/*
+ * The online part of the fan-out of an aggregate view, inside the fan-out's
+ * SPI connection with the batch registered.  Returns the rows written.
+ */
+int64
+ps_agg_fanout(PsView *v, Datum start)
+{
+	Datum		args[1] = {start};
+	int64		n;
+
+	if (v->online_plan == NULL)
+		v->online_plan = v->agg_interval > 0 ? tiles_plan(v) : events_plan(v);
+	if (SPI_execute_plan(v->online_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "pushsource: online write of aggregate feature view \"%s\" failed", v->name);
+	n = (int64) SPI_processed;
+	if (v->agg_interval == 0)
+	{
+		if (v->prune_plan == NULL)
+			v->prune_plan = prune_plan(v);
+		if (SPI_execute_plan(v->prune_plan, args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "pushsource: pruning the events of feature view \"%s\" failed", v->name);
+	}
+	return n;
+}
+
+/* ---------------------------------------------------------------------
+ * Online computation
+ * --------------------------------------------------------------------- */
+
+static SPIPlanPtr
+read_plan(PsView *v)
+{
+	StringInfoData sql;
+	Oid		   *argtypes = palloc(sizeof(Oid) * (v->nkeys + 3));
+	int			nargs = v->nkeys + 2;
+	SPIPlanPtr	plan;
+	const char *ts = colname(v, v->source->ts_col);
+
+	if (v->read_plan != NULL)
+		return v->read_plan;
+	initStringInfo(&sql);
+	if (v->agg_interval > 0)
+	{
+		appendStringInfo(&sql, "SELECT block_start, totals, CASE WHEN block_start OPERATOR(pg_catalog.=) ANY ($%d)"
+						 " THEN tiles END FROM %s WHERE block_start OPERATOR(pg_catalog.>=) $%d"
+						 " AND block_start OPERATOR(pg_catalog.<) $%d",
+						 v->nkeys + 3, ps_qualified_relname(v->online_relid), v->nkeys + 1, v->nkeys + 2);
+		argtypes[v->nkeys + 2] = TIMESTAMPTZARRAYOID;
+		nargs++;
+	}
+	else
+	{
+		appendStringInfo(&sql, "SELECT %s, " PS_INGEST_COL, ts);
+		for (int f = 0; f < v->nfeatures; f++)
+			appendStringInfo(&sql, ", %s", colname(v, v->feature_cols[f]));
+		appendStringInfo(&sql, " FROM %s WHERE %s OPERATOR(pg_catalog.>) $%d AND %s OPERATOR(pg_catalog.<=) $%d",
+						 ps_qualified_relname(v->online_relid), ts, v->nkeys + 1, ts, v->nkeys + 2);
+	}
+	for (int i = 0; i < v->nkeys; i++)
+	{
+		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.=) $%d", colname(v, v->key_cols[i]), i + 1);
+		argtypes[i] = v->source->cols[v->key_cols[i]].type->typid;
+	}
+	argtypes[v->nkeys] = TIMESTAMPTZOID;
+	argtypes[v->nkeys + 1] = TIMESTAMPTZOID;
+	plan = SPI_prepare(sql.data, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "pushsource: could not prepare the online read of feature view \"%s\": %s",
+			 v->name, SPI_result_code_string(SPI_result));
+	ps_keep_plan(plan);
+	v->read_plan = plan;
+	return plan;
+}
+
+static void
+run_read(PsView *v, Datum *args)
+{
+	if (SPI_execute_plan(read_plan(v), args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pushsource: online read of feature view \"%s\" failed", v->name);
+}
+
+static void
+add_edge(Datum *edges, int *nedges, TimestampTz t, int64 block)
+{
+	TimestampTz b = floor_to(t, block);
+
+	if (b == t)
+		return;					/* a block boundary: no block is cut */
+	for (int i = 0; i < *nedges; i++)
+		if (DatumGetTimestampTz(edges[i]) == b)
+			return;
+	edges[(*nedges)++] = TimestampTzGetDatum(b);
+}
+
+/* Tiled: the states of every aggregation's window [F - W, F). */
+static void
+read_tiled(PsView *v, Datum *args, TimestampTz F, PsPartial **acc)
+{
+	int64		block = v->agg_interval * TILES_PER_BLOCK;
+	Datum	   *edges = palloc(sizeof(Datum) * (v->naggs + 1));
+	int			nedges = 0;
+
+	for (int a = 0; a < v->naggs; a++)
+		add_edge(edges, &nedges, F - v->aggs[a].window, block);
+	add_edge(edges, &nedges, F, block);
+	args[v->nkeys] = TimestampTzGetDatum(floor_to(F - v->max_window, block));
+	args[v->nkeys + 1] = TimestampTzGetDatum(F);
+	args[v->nkeys + 2] = PointerGetDatum(construct_array(edges, nedges, TIMESTAMPTZOID, 8,
+														   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	run_read(v, args);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		bool		tiles_null;
+		TimestampTz bs = DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull));
+		Datum		totals = SPI_getbinval(tup, desc, 2, &isnull);
+		Datum		td = SPI_getbinval(tup, desc, 3, &tiles_null);
+		PsPartial **set = NULL;
+		TileRef		tiles[TILES_PER_BLOCK];
+		PsPartial **tile_sets[TILES_PER_BLOCK];
+		int			ntiles = -1;
+
+		for (int a = 0; a < v->naggs; a++)
+		{
+			TimestampTz lo = F - v->aggs[a].window;
+			int			s = v->aggs[a].slot;
+
+			if (bs + block <= lo || bs >= F)
+				continue;
+			if (bs >= lo && bs + block <= F)
+			{
+				/* the whole block is in the window */
+				if (set == NULL)
+				{
+					bytea	   *tb = DatumGetByteaPP(totals);
+
+					set = read_set_of(VARDATA_ANY(tb), VARSIZE_ANY_EXHDR(tb), v->nslots);
+				}
+				ps_partial_combine(acc[a], set[s]);
+				continue;
+			}
+			if (ntiles < 0)
+			{
+				bytea	   *tb;
+
+				if (tiles_null)
+					elog(ERROR, "pushsource: tiles of a cut block were not read");
+				tb = DatumGetByteaPP(td);
+				ntiles = read_tiles(VARDATA_ANY(tb), VARSIZE_ANY_EXHDR(tb), tiles);
+				memset(tile_sets, 0, sizeof(tile_sets));
+			}
+			for (int t = 0; t < ntiles; t++)
+			{
+				TimestampTz start = bs + tiles[t].offset * v->agg_interval;
+
+				if (start < lo || start >= F)
+					continue;
+				if (tile_sets[t] == NULL)
+					tile_sets[t] = read_set_of(tiles[t].set, tiles[t].len, v->nslots);
+				ps_partial_combine(acc[a], tile_sets[t][s]);
+			}
+		}
+	}
+}
+
+/* Continuous: the states of every aggregation's window (R - W, R]. */
+static void
+read_continuous(PsView *v, Datum *args, TimestampTz R, PsPartial **acc)
+{
+	args[v->nkeys] = TimestampTzGetDatum(R - v->max_window);
+	args[v->nkeys + 1] = TimestampTzGetDatum(R);
+	run_read(v, args);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		TimestampTz ts = DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull));
+		int64		ord = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+
+		for (int a = 0; a < v->naggs; a++)
+		{
+			PsAggSlot  *sl = &v->slots[v->aggs[a].slot];
+			Datum		d;
+
+			if (ts <= R - v->aggs[a].window)
+				continue;
+			d = SPI_getbinval(tup, desc, 3 + sl->arg, &isnull);
+			if (!isnull)
+				ps_partial_add(acc[a], sl->typid, d, ts, ord);
+		}
+	}
+}
+
+/*
+ * The features of an aggregate view for one key at request time R: values,
+ * nulls and the number of events of each window, in the current memory
+ * context.  *window_end is the end of the windows (R, or floor(R, I) when
+ * tiled).  The caller is connected to SPI.
+ */
+int
+ps_agg_read(PsView *v, Datum *keys, TimestampTz R, Datum *values, bool *nulls,
+			int64 *counts, TimestampTz *window_end)
+{
+	MemoryContext outer = CurrentMemoryContext;
+	Datum	   *args = palloc(sizeof(Datum) * (v->nkeys + 3));
+	PsPartial **acc = palloc(sizeof(PsPartial *) * v->naggs);
+
+	memcpy(args, keys, sizeof(Datum) * v->nkeys);
+	for (int a = 0; a < v->naggs; a++)
+	{
+		PsAggSlot  *sl = &v->slots[v->aggs[a].slot];
+
+		acc[a] = ps_partial_new(sl->fn, sl->n, sl->vt);
+	}
+	if (v->agg_interval > 0)
+	{
+		*window_end = floor_to(R, v->agg_interval);
+		read_tiled(v, args, *window_end, acc);
+	}
+	else
+	{
+		*window_end = R;
+		read_continuous(v, args, R, acc);
+	}
+	/* SPI calls return in SPI's memory, which goes with SPI_finish */
+	MemoryContextSwitchTo(outer);
+	for (int a = 0; a < v->naggs; a++)
+	{
+		counts[a] = acc[a]->count;
+		values[a] = ps_partial_final(acc[a], &nulls[a]);
+	}
+	return v->naggs;
+}
+
+/* ---------------------------------------------------------------------
+ * Values as JSON, as to_jsonb renders them
+ * --------------------------------------------------------------------- */
+
+static void
+scalar_json(JsonbValue *jv, Datum value, Oid typid)
+{
+	switch (typid)
+	{
+		case INT8OID:
+			jv->type = jbvNumeric;
+			jv->val.numeric = int64_to_numeric(DatumGetInt64(value));
+			return;
+		case FLOAT8OID:
+			{
+				float8		f = DatumGetFloat8(value);
+
+				if (isnan(f) || isinf(f))
+				{
+					jv->type = jbvString;
+					jv->val.string.val = DatumGetCString(DirectFunctionCall1(float8out, value));
+					jv->val.string.len = strlen(jv->val.string.val);
+					return;
+				}
+				jv->type = jbvNumeric;
+				jv->val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric, value));
+				return;
+			}
+		case BOOLOID:
+			jv->type = jbvBool;
+			jv->val.boolean = DatumGetBool(value);
+			return;
+		case TIMESTAMPTZOID:
+			jv->type = jbvString;
+			jv->val.string.val = JsonEncodeDateTime(NULL, value, TIMESTAMPTZOID, NULL);
+			jv->val.string.len = strlen(jv->val.string.val);
+			return;
+		default:
+			jv->type = jbvString;
+			jv->val.string.val = TextDatumGetCString(value);
+			jv->val.string.len = strlen(jv->val.string.val);
+			return;
+	}
+}
+
+/* Push one feature value (a scalar or a one-dimensional array) as a value. */
+void
+ps_push_json_value(JsonbParseState **st, Datum value, Oid typid, bool isnull)
+{
+	JsonbValue	jv;
+	Oid			elemtype = get_element_type(typid);
+
+	if (isnull)
+	{
+		jv.type = jbvNull;
+		pushJsonbValue(st, WJB_VALUE, &jv);
+		return;
+	}
+	if (OidIsValid(elemtype))
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(value);
+		Datum	   *elems;
+		bool	   *enulls;
+		int			n;
+		int16		len;
+		bool		byval;
+		char		align;
+
+		get_typlenbyvalalign(elemtype, &len, &byval, &align);
+		deconstruct_array(arr, elemtype, len, byval, align, &elems, &enulls, &n);
+		pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+		for (int i = 0; i < n; i++)
+		{
+			if (enulls[i])
+				jv.type = jbvNull;
+			else
+				scalar_json(&jv, elems[i], elemtype);
+			pushJsonbValue(st, WJB_ELEM, &jv);
+		}
+		pushJsonbValue(st, WJB_END_ARRAY, NULL);
+		return;
+	}
+	scalar_json(&jv, value, typid);
+	pushJsonbValue(st, WJB_VALUE, &jv);
+}
