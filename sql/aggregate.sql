@@ -186,6 +186,7 @@ SELECT fs_push('agg_events', '{"user_id": "edge", "ts": "2024-05-01T10:03:00Z", 
 SELECT agg_at('2024-05-01 11:00:00+00', 'agg_edge_t'), agg_at('2024-05-01 11:00:00+00', 'agg_edge_c');
 SELECT sum(i) FROM pushsource_store.agg_edge_c_offline WHERE user_id = 'edge';
 SELECT fs_drop('agg_edge_t'), fs_drop('agg_edge_c');
+SELECT relname FROM pg_class WHERE relname LIKE 'agg\_edge%';
 
 ------------------------------------------------------------------------
 -- Every function at many request times, against plain SQL
@@ -323,9 +324,11 @@ SET pushsource.request_time = '2024-05-01 12:00:00+00';
 SELECT fs_get_online_features('agg_service', '{"user_id": "u1"}');
 RESET pushsource.request_time;
 SELECT agg_try($$SELECT fs_get_online_features('agg_tiled', '{"user": "u1"}')$$);
-SET pushsource.request_time = 'not a time';
-SELECT agg_try($$SELECT fs_get_online_features('agg_tiled', '{"user_id": "u1"}')$$);
-RESET pushsource.request_time;
+-- pushsource.request_time takes a finite timestamp; a bad value is refused
+-- by SET, naming the setting, and the setting keeps its value
+SELECT agg_try($$SET pushsource.request_time = 'not a time'$$);
+SELECT agg_try($$SET pushsource.request_time = 'infinity'$$);
+SELECT current_setting('pushsource.request_time') = '' AS unchanged;
 
 ------------------------------------------------------------------------
 -- Pruning (continuous): a push drops the key's events no window at or
@@ -386,3 +389,35 @@ SELECT fs_get_online_features('agg_start_c', '{"pid": 4}'), fs_get_online_featur
 RESET pushsource.request_time;
 SELECT (SELECT sum(v) FROM pushsource_store.agg_start_c_offline WHERE pid = 4),
        (SELECT sum(v) FROM pushsource_store.agg_start_t_offline WHERE pid = 4);
+
+-- ttl is judged at the request time too: a value is OUTSIDE_TTL once its
+-- event time is before request time - ttl (10:00 + 1h: still in at 11:00)
+SELECT fs_create_feature_view('agg_ttl_fv', 'agg_prune', ARRAY['agg_prune_user'],
+    features => ARRAY['v'], ttl => '1 hour', offline => false);
+SELECT fs_push('agg_prune', '{"pid": 5, "ts": "2024-05-01T10:00:00Z", "v": 7}') -> 'records';
+SET pushsource.request_time = '2024-05-01 11:00:00+00';
+SELECT fs_get_online_features('agg_ttl_fv', '{"pid": 5}', include_metadata => true);
+SET pushsource.request_time = '2024-05-01 11:00:00.000001+00';
+SELECT fs_get_online_features('agg_ttl_fv', '{"pid": 5}', include_metadata => true);
+RESET pushsource.request_time;
+
+-- tiles damaged by hand are refused when read or merged, not trusted:
+-- hourly tiles make 60-hour blocks; at R = 05-02 12:00 the 3-day window
+-- holds the block of 05-01 10:00 whole (its totals are read), at R =
+-- 05-01 11:00 it cuts it (its tiles are read)
+SELECT fs_create_feature_view('agg_dmg_fv', 'agg_prune', ARRAY['agg_prune_user'],
+    aggregations => ARRAY[fs_agg('v', 'sum', '3 days')], aggregation_interval => '1 hour');
+SELECT fs_push('agg_prune', '{"pid": 6, "ts": "2024-05-01T10:00:00Z", "v": 1}') -> 'records';
+UPDATE pushsource_store.agg_dmg_fv_tiles SET totals = '\x0100000001', tiles = '\x00000000' WHERE pid = 6;
+SET pushsource.request_time = '2024-05-02 12:00:00+00';
+SELECT agg_try($$SELECT fs_get_online_features('agg_dmg_fv', '{"pid": 6}')$$);
+SET pushsource.request_time = '2024-05-01 11:00:00+00';
+SELECT agg_try($$SELECT fs_get_online_features('agg_dmg_fv', '{"pid": 6}')$$);
+RESET pushsource.request_time;
+SELECT agg_try($$SELECT fs_push('agg_prune', '{"pid": 6, "ts": "2024-05-01T10:30:00Z", "v": 1}')$$);
+SELECT count(*) FROM agg_prune WHERE pid = 6;
+-- the error's context names the view
+\set VERBOSITY default
+SET pushsource.request_time = '2024-05-01 11:00:00+00';
+SELECT fs_get_online_features('agg_dmg_fv', '{"pid": 6}');
+RESET pushsource.request_time;

@@ -309,7 +309,8 @@ fs_resolve_aggregations(PG_FUNCTION_ARGS)
 		if (attnum <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("%s: \"%s\" is not a column of the push source", what, d->col),
+					 errmsg("%s: \"%s\" is not a column of push source \"%s\"", what, d->col,
+							get_rel_name(relid)),
 					 errhint("The source's columns are listed by fs_get_columns(source).")));
 		fn = ps_agg_fn_parse(d->spec, &n, what);
 		ps_agg_check_input(fn, get_atttype(relid, attnum), what);
@@ -834,6 +835,13 @@ fs_tiles_merge(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(buf_to_bytea(&buf));
 }
 
+/* Errors inside a view's online state (damaged tiles) name the view. */
+static void
+view_context(void *arg)
+{
+	errcontext("online state of aggregate feature view \"%s\"", ((PsView *) arg)->name);
+}
+
 /* ---------------------------------------------------------------------
  * Fan-out
  * --------------------------------------------------------------------- */
@@ -946,6 +954,9 @@ ps_agg_fanout(PsView *v, Datum start)
 {
 	Datum		args[1] = {start};
 	int64		n;
+	ErrorContextCallback ctx = {error_context_stack, view_context, v};
+
+	error_context_stack = &ctx;
 
 	if (v->online_plan == NULL)
 		v->online_plan = v->agg_interval > 0 ? tiles_plan(v) : events_plan(v);
@@ -959,6 +970,7 @@ ps_agg_fanout(PsView *v, Datum start)
 		if (SPI_execute_plan(v->prune_plan, args, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "pushsource: pruning the events of feature view \"%s\" failed", v->name);
 	}
+	error_context_stack = ctx.previous;
 	return n;
 }
 
@@ -1139,13 +1151,16 @@ read_continuous(PsView *v, Datum *args, TimestampTz R, PsPartial **acc)
  * context.  *window_end is the end of the windows (R, or floor(R, I) when
  * tiled).  The caller is connected to SPI.
  */
-int
+void
 ps_agg_read(PsView *v, Datum *keys, TimestampTz R, Datum *values, bool *nulls,
 			int64 *counts, TimestampTz *window_end)
 {
 	MemoryContext outer = CurrentMemoryContext;
 	Datum	   *args = palloc(sizeof(Datum) * (v->nkeys + 3));
 	PsPartial **acc = palloc(sizeof(PsPartial *) * v->naggs);
+	ErrorContextCallback ctx = {error_context_stack, view_context, v};
+
+	error_context_stack = &ctx;
 
 	memcpy(args, keys, sizeof(Datum) * v->nkeys);
 	for (int a = 0; a < v->naggs; a++)
@@ -1164,6 +1179,7 @@ ps_agg_read(PsView *v, Datum *keys, TimestampTz R, Datum *values, bool *nulls,
 		*window_end = R;
 		read_continuous(v, args, R, acc);
 	}
+	error_context_stack = ctx.previous;
 	/* SPI calls return in SPI's memory, which goes with SPI_finish */
 	MemoryContextSwitchTo(outer);
 	for (int a = 0; a < v->naggs; a++)
@@ -1171,7 +1187,6 @@ ps_agg_read(PsView *v, Datum *keys, TimestampTz R, Datum *values, bool *nulls,
 		counts[a] = acc[a]->count;
 		values[a] = ps_partial_final(acc[a], &nulls[a]);
 	}
-	return v->naggs;
 }
 
 /* ---------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
@@ -28,6 +29,33 @@
  */
 static char *request_time_setting = NULL;
 
+/* SET checks the value, so that a bad one is refused naming the setting. */
+static bool
+check_request_time(char **newval, void **extra, GucSource source)
+{
+	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf;
+	int			dtype;
+	int			tz;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	TimestampTz ts;
+
+	if (*newval == NULL || **newval == '\0')
+		return true;
+	if (ParseDateTime(*newval, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf) != 0 ||
+		DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz) != 0 ||
+		(dtype != DTK_DATE && dtype != DTK_EPOCH) ||
+		(dtype == DTK_DATE && tm2timestamp(&tm, fsec, &tz, &ts) != 0))
+	{
+		GUC_check_errdetail("It must be empty (now()) or a finite timestamp with time zone, such as '2024-05-01 12:00:00+00'.");
+		return false;
+	}
+	return true;
+}
+
 void
 ps_online_init(void)
 {
@@ -35,7 +63,8 @@ ps_online_init(void)
 							   "Time at which online reads compute aggregate windows and ttl.",
 							   "Empty (the default) means now(), the start of the transaction. "
 							   "Set it to replay or test reads at a fixed time.",
-							   &request_time_setting, "", PGC_USERSET, 0, NULL, NULL, NULL);
+							   &request_time_setting, "", PGC_USERSET, 0,
+							   check_request_time, NULL, NULL);
 	MarkGUCPrefixReserved("pushsource");
 }
 

@@ -296,7 +296,7 @@ extern PsPartial *ps_partial_read(const char *data, int len);
 extern void ps_view_set_aggregations(PsView *v, Datum aggs, int64 interval);
 extern int64 ps_agg_interval_us(Datum interval);
 extern int64 ps_agg_fanout(PsView *v, Datum start);
-extern int	ps_agg_read(PsView *v, Datum *keys, TimestampTz request,
+extern void ps_agg_read(PsView *v, Datum *keys, TimestampTz request,
 						Datum *values, bool *nulls, int64 *counts, TimestampTz *window_end);
 extern void ps_push_json_value(JsonbParseState **st, Datum value, Oid typid, bool isnull);
 extern Oid	ps_agg_feature_type(PsView *v, int agg);
