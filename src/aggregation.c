@@ -39,6 +39,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/datum.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -1187,6 +1188,194 @@ ps_agg_read(PsView *v, Datum *keys, TimestampTz R, Datum *values, bool *nulls,
 		counts[a] = acc[a]->count;
 		values[a] = ps_partial_final(acc[a], &nulls[a]);
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * Historical windows: a sweep over one key's sorted events
+ *
+ * fs_get_historical_features gives each spine row (keys, T) the features
+ * of the window ending at T, with the online boundaries: continuous (T - W,
+ * T], tiled [F - W, F) with F = floor(T, I).  In whole microseconds both
+ * are (hi - W, hi], with hi = T or F - 1.  For one key, the events sorted
+ * by (time, ingest order) and the rows sorted by T, both window edges only
+ * move forward, so each feature is a sliding window:
+ *
+ *	- count, sum, mean, min, max and the variances: the two-stack queue.
+ *	  Events enter a "back" state as the end moves; when the start passes
+ *	  the events of the "front", the back's events are turned into suffix
+ *	  states (each the state of its event and all after it up to the turn).
+ *	  A window is the front's suffix state at its start combined with the
+ *	  back.  Every event is added twice and every row costs one combine, so
+ *	  the cost is linear, however long the window.
+ *	- last and the *_n lists: walked from the window's newest (last,
+ *	  last_n, last_distinct_n) or oldest (first_n, first_distinct_n) edge
+ *	  until n values are found: O(n) per row, more where a distinct list
+ *	  meets repeated values.
+ *
+ * The states are partial.c's, combined and finalized as the online read
+ * combines tiles: a feature is the same value online and offline (floating
+ * point sums up to rounding: they add in another order).
+ * --------------------------------------------------------------------- */
+
+/* A state with its own item (min, max): copied by value. */
+typedef struct WinState
+{
+	PsPartial	p;
+	PsItem		item;
+} WinState;
+
+static inline void
+win_init(WinState *w, const PsAggSlot *s)
+{
+	memset(w, 0, sizeof(WinState));
+	w->p.fn = (PsAggFn) s->fn;
+	w->p.n = s->n;
+	w->p.vt = (PsValType) s->vt;
+	w->p.cxt = CurrentMemoryContext;
+	w->p.items = &w->item;
+}
+
+static inline void
+win_copy(WinState *dst, const WinState *src)
+{
+	*dst = *src;
+	dst->p.items = &dst->item;
+}
+
+static inline bool
+is_walked(PsAggFn fn)
+{
+	return fn == PS_AGG_LAST || fn == PS_AGG_LAST_N || fn == PS_AGG_LAST_DISTINCT_N ||
+		fn == PS_AGG_FIRST_N || fn == PS_AGG_FIRST_DISTINCT_N;
+}
+
+/* The inclusive end of the window of a row at T (finite). */
+TimestampTz
+ps_agg_window_hi(PsView *v, TimestampTz t)
+{
+	return v->agg_interval > 0 ? floor_to(t, v->agg_interval) - 1 : t;
+}
+
+/*
+ * One key: its events ev (sorted by time, ingest order), its rows' times t
+ * (finite, ascending).  out and outnull get nrec * nsel values, row by row,
+ * of the aggregates sel (indexes into v->aggs), in the current memory
+ * context.
+ */
+void
+ps_agg_sweep(PsView *v, int nsel, const int *sel, const PsAggEvents *ev,
+			 int64 nrec, const TimestampTz *t, Datum *out, bool *outnull)
+{
+	MemoryContext keycxt = CurrentMemoryContext;
+	MemoryContext scratch = AllocSetContextCreate(keycxt, "aggregate window",
+												  ALLOCSET_DEFAULT_SIZES);
+	int			nv = v->nfeatures;
+
+	for (int k = 0; k < nsel; k++)
+	{
+		PsAgg	   *ag = &v->aggs[sel[k]];
+		PsAggSlot  *s = &v->slots[ag->slot];
+		PsAggFn		fn = (PsAggFn) s->fn;
+		bool		walked = is_walked(fn);
+		bool		latest = fn == PS_AGG_LAST || fn == PS_AGG_LAST_N || fn == PS_AGG_LAST_DISTINCT_N;
+		int			cap = fn == PS_AGG_LAST ? 1 : s->n;
+		Oid			rtype = ps_agg_result_type(fn, (PsValType) s->vt);
+		int16		rlen;
+		bool		rbyval;
+		int64		a = 0,
+					b = 0,
+					mid = 0;	/* the front is [a, mid), the back [mid, b) */
+		WinState	back;
+		WinState   *suf = NULL; /* suffix states of [sufbase, mid) */
+		int64		sufbase = 0;
+		int64		sufcap = 0;
+
+		get_typlenbyval(rtype, &rlen, &rbyval);
+		win_init(&back, s);
+		for (int64 r = 0; r < nrec; r++)
+		{
+			TimestampTz hi = ps_agg_window_hi(v, t[r]);
+			TimestampTz lo = hi - ag->window;
+			Datum		d;
+			bool		isnull;
+
+			while (b < ev->n && ev->ts[b] <= hi)
+			{
+				if (!walked && !ev->nulls[b * nv + s->arg])
+					ps_partial_add(&back.p, s->typid, ev->vals[b * nv + s->arg], ev->ts[b], ev->ord[b]);
+				b++;
+			}
+			while (a < b && ev->ts[a] <= lo)
+				a++;
+
+			MemoryContextSwitchTo(scratch);
+			if (walked)
+			{
+				PsPartial  *p = ps_partial_new(fn, s->n, (PsValType) s->vt);
+
+				if (latest)
+				{
+					for (int64 i = b - 1; i >= a && p->nitems < cap; i--)
+						if (!ev->nulls[i * nv + s->arg])
+							ps_partial_add(p, s->typid, ev->vals[i * nv + s->arg], ev->ts[i], ev->ord[i]);
+				}
+				else
+				{
+					for (int64 i = a; i < b && p->nitems < cap; i++)
+						if (!ev->nulls[i * nv + s->arg])
+							ps_partial_add(p, s->typid, ev->vals[i * nv + s->arg], ev->ts[i], ev->ord[i]);
+				}
+				MemoryContextSwitchTo(keycxt);
+				d = ps_partial_final(p, &isnull);
+			}
+			else
+			{
+				WinState	q;
+
+				if (a > mid)
+				{
+					/* the front is used up: the back's events become suffix states */
+					if (b - mid > sufcap)
+					{
+						sufcap = Max(b - mid, sufcap * 2);
+						MemoryContextSwitchTo(keycxt);
+						if (suf != NULL)
+							pfree(suf);
+						suf = palloc_extended(sizeof(WinState) * sufcap, MCXT_ALLOC_HUGE);
+						MemoryContextSwitchTo(scratch);
+					}
+					sufbase = mid;
+					for (int64 i = b - 1; i >= mid; i--)
+					{
+						WinState   *w = &suf[i - sufbase];
+
+						if (i == b - 1)
+							win_init(w, s);
+						else
+							win_copy(w, &suf[i + 1 - sufbase]);
+						if (!ev->nulls[i * nv + s->arg])
+							ps_partial_add(&w->p, s->typid, ev->vals[i * nv + s->arg], ev->ts[i], ev->ord[i]);
+					}
+					mid = b;
+					win_init(&back, s);
+				}
+				if (a < mid)
+					win_copy(&q, &suf[a - sufbase]);
+				else
+					win_init(&q, s);
+				ps_partial_combine(&q.p, &back.p);
+				MemoryContextSwitchTo(keycxt);
+				d = ps_partial_final(&q.p, &isnull);
+			}
+			/* last's text is the state's, in scratch memory */
+			out[r * nsel + k] = fn == PS_AGG_LAST && !isnull && !rbyval ? datumCopy(d, rbyval, rlen) : d;
+			outnull[r * nsel + k] = isnull;
+			MemoryContextReset(scratch);
+		}
+		if (suf != NULL)
+			pfree(suf);
+	}
+	MemoryContextDelete(scratch);
 }
 
 /* ---------------------------------------------------------------------

@@ -155,8 +155,10 @@ typedef struct ProbeBatch
 typedef struct PitView
 {
 	PsView	   *view;
+	bool		is_agg;			/* an aggregate view: a window per spine row */
 	int			nfeat;
-	int		   *feat_cols;		/* indexes into source->cols */
+	int		   *feat_cols;		/* indexes into source->cols; aggregates: into
+								 * view->aggs */
 	char	  **out_names;
 	Oid		   *feat_types;
 	int32	   *feat_typmods;
@@ -323,15 +325,19 @@ find_or_add_view(List **views, PsView *v)
 		if (pv->view == v)
 			return pv;
 	}
-	if (v->naggs > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("point-in-time retrieval of aggregate feature view \"%s\" is not implemented yet", v->name)));
 	pv = palloc0(sizeof(PitView));
 	pv->view = v;
-	pv->feat_cols = palloc(sizeof(int) * Max(v->nfeatures, 1));
+	pv->is_agg = v->naggs > 0;
+	pv->feat_cols = palloc(sizeof(int) * Max(Max(v->nfeatures, v->naggs), 1));
 	*views = lappend(*views, pv);
 	return pv;
+}
+
+/* A feature's name: its column's, or its aggregate's. */
+static const char *
+feature_name(PitView *pv, int col)
+{
+	return pv->is_agg ? pv->view->aggs[col].name : pv->view->source->cols[col].name;
 }
 
 static void
@@ -342,7 +348,7 @@ add_feature(PitView *pv, int col, const char *ref)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_COLUMN),
 					 errmsg("feature \"%s.%s\" is requested twice (by \"%s\")",
-							pv->view->name, pv->view->source->cols[col].name, ref)));
+							pv->view->name, feature_name(pv, col), ref)));
 	pv->feat_cols[pv->nfeat++] = col;
 }
 
@@ -354,8 +360,12 @@ add_view_features(PitView *pv, List *names, const char *ref)
 
 	if (names == NIL)
 	{
-		for (int i = 0; i < v->nfeatures; i++)
-			add_feature(pv, v->feature_cols[i], ref);
+		if (pv->is_agg)
+			for (int i = 0; i < v->naggs; i++)
+				add_feature(pv, i, ref);
+		else
+			for (int i = 0; i < v->nfeatures; i++)
+				add_feature(pv, v->feature_cols[i], ref);
 		return;
 	}
 	foreach(lc, names)
@@ -363,9 +373,16 @@ add_view_features(PitView *pv, List *names, const char *ref)
 		const char *f = lfirst(lc);
 		int			col = -1;
 
-		for (int i = 0; i < v->nfeatures; i++)
-			if (strcmp(v->source->cols[v->feature_cols[i]].name, f) == 0)
-				col = v->feature_cols[i];
+		if (pv->is_agg)
+		{
+			for (int i = 0; i < v->naggs; i++)
+				if (strcmp(v->aggs[i].name, f) == 0)
+					col = i;
+		}
+		else
+			for (int i = 0; i < v->nfeatures; i++)
+				if (strcmp(v->source->cols[v->feature_cols[i]].name, f) == 0)
+					col = v->feature_cols[i];
 		if (col < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -628,15 +645,16 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 	foreach(lc, plan->views)
 	{
 		PitView    *pv = lfirst(lc);
-		PsSource   *src = pv->view->source;
 
 		pv->out_names = palloc(sizeof(char *) * Max(pv->nfeat, 1));
 		pv->feat_types = palloc(sizeof(Oid) * Max(pv->nfeat, 1));
 		pv->feat_typmods = palloc(sizeof(int32) * Max(pv->nfeat, 1));
 		for (int f = 0; f < pv->nfeat; f++)
 		{
-			PsColumn   *c = &src->cols[pv->feat_cols[f]];
-			char	   *name = full_names ? psprintf("%s__%s", pv->view->name, c->name) : c->name;
+			const char *fname = feature_name(pv, pv->feat_cols[f]);
+			char	   *name = full_names ? psprintf("%s__%s", pv->view->name, fname) : pstrdup(fname);
+			Oid			type;
+			int32		typmod = -1;
 
 			for (int i = 0; i < nout; i++)
 				if (strcmp(NameStr(TupleDescAttr(plan->out_desc, i)->attname), name) == 0)
@@ -645,12 +663,21 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 							 errmsg("output column \"%s\" would appear twice", name),
 							 errhint(full_names ? "Rename the spine column."
 									 : "Use full_feature_names => true to name features view__feature.")));
+			if (pv->is_agg)
+				type = ps_agg_feature_type(pv->view, pv->feat_cols[f]);
+			else
+			{
+				PsColumn   *c = &pv->view->source->cols[pv->feat_cols[f]];
+
+				type = c->type->typid;
+				typmod = c->type->typmod;
+			}
 			pv->out_names[f] = name;
-			pv->feat_types[f] = c->type->typid;
-			pv->feat_typmods[f] = c->type->typmod;
-			TupleDescInitEntry(plan->out_desc, nout + 1, name, c->type->typid, c->type->typmod, 0);
+			pv->feat_types[f] = type;
+			pv->feat_typmods[f] = typmod;
+			TupleDescInitEntry(plan->out_desc, nout + 1, name, type, typmod, 0);
 			appendStringInfo(&cols, ", %s %s", quote_identifier(name),
-							 format_type_with_typemod(c->type->typid, c->type->typmod));
+							 format_type_with_typemod(type, typmod));
 			nout++;
 		}
 	}
@@ -1090,9 +1117,12 @@ begin_view_join(PitView *pv, bool from_source)
 	init_batch(pv);
 }
 
-/* The feature rows a view can contribute: keys, ts, ingest order, features. */
+/*
+ * The feature rows a view can contribute: keys, ts, ingest order, the
+ * columns cols (its features; an aggregate view's value columns).
+ */
 static char *
-feature_query(PitView *pv, bool from_source, bool bounded_below)
+feature_query(PitView *pv, bool from_source, bool bounded_below, int ncols, const int *cols)
 {
 	PsView	   *v = pv->view;
 	PsSource   *src = v->source;
@@ -1109,8 +1139,8 @@ feature_query(PitView *pv, bool from_source, bool bounded_below)
 	 * equal event times.
 	 */
 	appendStringInfo(&sql, "%s, %s", ts, from_source ? "ctid" : PS_INGEST_COL);
-	for (int f = 0; f < pv->nfeat; f++)
-		appendStringInfo(&sql, ", %s", quote_identifier(src->cols[pv->feat_cols[f]].name));
+	for (int f = 0; f < ncols; f++)
+		appendStringInfo(&sql, ", %s", quote_identifier(src->cols[cols[f]].name));
 	appendStringInfo(&sql, " FROM %s WHERE %s OPERATOR(pg_catalog.<=) $1",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(from_source ? src->relid : v->offline_relid)),
 												get_rel_name(from_source ? src->relid : v->offline_relid)),
@@ -2146,17 +2176,19 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 	return true;
 }
 
-/* Scan the feature rows of the time range the spine can reach. */
+/*
+ * Run a feature query ($1, $2, $3: timestamptz) into a receiver, in a plain
+ * scan: JIT compilation would cost more than it saves.
+ */
 static void
-scan_features(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
+run_feature_query(PitView *pv, const char *sql, TimestampTz p1, TimestampTz p2,
+				  TimestampTz p3, DestReceiver *dest)
 {
-	PsView	   *v = pv->view;
-	FeatureReceiver r;
+	MemoryContext outer = CurrentMemoryContext;
 	ParamListInfo params = makeParamList(3);
 	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	SPIExecuteOptions opts;
 	SPIPlanPtr	splan;
-	bool		bounded = v->has_ttl;
 	int			ret;
 	int			save_nestlevel;
 
@@ -2167,13 +2199,43 @@ scan_features(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 		params->params[i].pflags = PARAM_FLAG_CONST;
 		params->params[i].isnull = false;
 	}
-	params->params[0].value = TimestampTzGetDatum(max_t);
-	params->params[1].value = bounded ?
-		DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(min_t),
-							IntervalPGetDatum(&v->ttl)) : TimestampTzGetDatum(min_t);
-	params->params[2].value = TimestampTzGetDatum(v->start_time);
+	params->params[0].value = TimestampTzGetDatum(p1);
+	params->params[1].value = TimestampTzGetDatum(p2);
+	params->params[2].value = TimestampTzGetDatum(p3);
 
-	if (scan_features_direct(plan, pv, max_t, bounded, DatumGetTimestampTz(params->params[1].value)))
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	splan = SPI_prepare(sql, 3, argtypes);
+	if (splan == NULL)
+		elog(ERROR, "pushsource: could not prepare the feature scan of \"%s\": %s",
+			 pv->view->name, SPI_result_code_string(SPI_result));
+	memset(&opts, 0, sizeof(opts));
+	opts.params = params;
+	opts.read_only = true;
+	opts.dest = dest;
+	ret = SPI_execute_plan_extended(splan, &opts);
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "pushsource: the feature scan of \"%s\" failed", pv->view->name);
+	SPI_finish();
+	AtEOXact_GUC(true, save_nestlevel);
+	MemoryContextSwitchTo(outer);
+}
+
+/* Scan the feature rows of the time range the spine can reach. */
+static void
+scan_features(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
+{
+	PsView	   *v = pv->view;
+	FeatureReceiver r;
+	bool		bounded = v->has_ttl;
+	TimestampTz lower = bounded ?
+		DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(min_t),
+												IntervalPGetDatum(&v->ttl))) : min_t;
+
+	if (scan_features_direct(plan, pv, max_t, bounded, lower))
 		return;
 
 	memset(&r, 0, sizeof(r));
@@ -2183,26 +2245,317 @@ scan_features(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	r.pub.rDestroy = receiver_noop;
 	r.pub.mydest = DestNone;
 	r.pv = pv;
+	run_feature_query(pv, feature_query(pv, plan->from_source, bounded, pv->nfeat, pv->feat_cols),
+					  max_t, lower, v->start_time, (DestReceiver *) &r);
+}
 
-	/* a plain scan: JIT compilation would cost more than it saves */
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	splan = SPI_prepare(feature_query(pv, plan->from_source, bounded), 3, argtypes);
-	if (splan == NULL)
-		elog(ERROR, "pushsource: could not prepare the feature scan of \"%s\": %s",
-			 v->name, SPI_result_code_string(SPI_result));
-	memset(&opts, 0, sizeof(opts));
-	opts.params = params;
-	opts.read_only = true;
-	opts.dest = (DestReceiver *) &r;
-	ret = SPI_execute_plan_extended(splan, &opts);
-	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
-		elog(ERROR, "pushsource: the feature scan of \"%s\" failed", v->name);
-	SPI_finish();
-	AtEOXact_GUC(true, save_nestlevel);
+/* ---------------------------------------------------------------------
+ * Aggregate views
+ *
+ * An aggregate feature is a window of events, not one row, so the as-of
+ * index does not serve.  Both sides are sorted by (key hash, keys, time)
+ * with tuplesorts (within work_mem, spilling beyond it): the spine's
+ * records, and the events of the time range the windows reach whose keys
+ * the spine has (the bitset of spine key hashes filters them).  A merge by
+ * key hands each key's events and record times to aggregation.c's sweep;
+ * the results go to the position buckets.  Memory beyond the sorts: one
+ * key's events in the span of its records' windows.
+ * --------------------------------------------------------------------- */
+
+typedef struct AggEventReceiver
+{
+	DestReceiver pub;
+	PitView    *pv;
+	Tuplesortstate *sort;
+	TupleTableSlot *slot;		/* hash, keys, ts, order, value columns */
+} AggEventReceiver;
+
+static bool
+agg_event_receive(TupleTableSlot *in, DestReceiver *self)
+{
+	AggEventReceiver *r = (AggEventReceiver *) self;
+	PitView    *pv = r->pv;
+	int			nk = pv->view->nkeys;
+	int			ncols = nk + 2 + pv->view->nfeatures;
+	TupleTableSlot *slot = r->slot;
+	uint32		h;
+
+	slot_getallattrs(in);
+	h = hash_keys(pv, in->tts_values);
+	if ((pv->seen[(h % SEEN_BITS) / 64] & (UINT64CONST(1) << (h % 64))) == 0)
+		return true;			/* no spine row has these keys */
+	ExecClearTuple(slot);
+	slot->tts_values[0] = Int64GetDatum((int64) h);
+	slot->tts_isnull[0] = false;
+	memcpy(slot->tts_values + 1, in->tts_values, sizeof(Datum) * ncols);
+	memcpy(slot->tts_isnull + 1, in->tts_isnull, sizeof(bool) * ncols);
+	if (pv->ord_is_tid)
+		slot->tts_values[nk + 2] = Int64GetDatum(tid_order((ItemPointer) DatumGetPointer(in->tts_values[nk + 1])));
+	ExecStoreVirtualTuple(slot);
+	tuplesort_puttupleslot(r->sort, slot);
+	CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
+/* A tuplesort by (hash, keys, time[, order]): the first 2 + nk (+1) columns. */
+static Tuplesortstate *
+agg_sort_begin(PitView *pv, TupleDesc desc, int nsort)
+{
+	AttrNumber *atts = palloc(sizeof(AttrNumber) * nsort);
+	Oid		   *ops = palloc(sizeof(Oid) * nsort);
+	Oid		   *colls = palloc0(sizeof(Oid) * nsort);
+	bool	   *nf = palloc0(sizeof(bool) * nsort);
+	int			nk = pv->view->nkeys;
+
+	for (int i = 0; i < nsort; i++)
+	{
+		atts[i] = i + 1;
+		if (i >= 1 && i <= nk)
+		{
+			ops[i] = pv->key_ltop[i - 1];
+			colls[i] = pv->ssup[i - 1].ssup_collation;
+		}
+		else
+			ps_lt_operator(TupleDescAttr(desc, i)->atttypid, &ops[i]);
+	}
+	return tuplesort_begin_heap(desc, nsort, atts, ops, colls, nf, work_mem, NULL, TUPLESORT_NONE);
+}
+
+/* (hash, keys) of a sorted slot against the current key's: <0, 0, >0 */
+static int
+agg_cmp_key(PitView *pv, TupleTableSlot *slot, int64 h, Datum *keys)
+{
+	int64		sh = DatumGetInt64(slot->tts_values[0]);
+
+	if (sh != h)
+		return sh < h ? -1 : 1;
+	return compare_key_datums(pv, slot->tts_values + 1, keys);
+}
+
+static void
+join_agg_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
+{
+	PsView	   *v = pv->view;
+	PsSource   *src = v->source;
+	int			nk = v->nkeys;
+	int			nv = v->nfeatures;
+	TupleDesc	sdesc = CreateTemplateTupleDesc(nk + 3);
+	TupleDesc	edesc = CreateTemplateTupleDesc(nk + 3 + nv);
+	TupleTableSlot *sslot;
+	TupleTableSlot *eslot;
+	Tuplesortstate *ss;
+	Tuplesortstate *es;
+	Datum	   *dvals = palloc(sizeof(Datum) * pv->nscodec);
+	bool	   *dnulls = palloc(sizeof(bool) * pv->nscodec);
+	TimestampTz min_hi = DT_NOEND;
+	TimestampTz max_hi = DT_NOBEGIN;
+	int64		nrecs = 0;
+	bool		have_s;
+	bool		have_e;
+	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext keycxt;
+	int16	   *vlen = palloc(sizeof(int16) * Max(nv, 1));
+	bool	   *vbyval = palloc(sizeof(bool) * Max(nv, 1));
+
+	TupleDescInitEntry(sdesc, 1, "hash", INT8OID, -1, 0);
+	TupleDescInitEntry(edesc, 1, "hash", INT8OID, -1, 0);
+	for (int k = 0; k < nk; k++)
+	{
+		PsColumn   *c = &src->cols[v->key_cols[k]];
+
+		TupleDescInitEntry(sdesc, k + 2, c->name, c->type->typid, -1, 0);
+		TupleDescInitEntry(edesc, k + 2, c->name, c->type->typid, -1, 0);
+	}
+	TupleDescInitEntry(sdesc, nk + 2, "t", TIMESTAMPTZOID, -1, 0);
+	TupleDescInitEntry(sdesc, nk + 3, "pos", INT8OID, -1, 0);
+	TupleDescInitEntry(edesc, nk + 2, "ts", TIMESTAMPTZOID, -1, 0);
+	TupleDescInitEntry(edesc, nk + 3, "ord", INT8OID, -1, 0);
+	for (int f = 0; f < nv; f++)
+	{
+		PsColumn   *c = &src->cols[v->feature_cols[f]];
+
+		TupleDescInitEntry(edesc, nk + 4 + f, c->name, c->type->typid, -1, 0);
+		get_typlenbyval(c->type->typid, &vlen[f], &vbyval[f]);
+	}
+	sslot = MakeSingleTupleTableSlot(sdesc, &TTSOpsVirtual);
+	ss = agg_sort_begin(pv, sdesc, nk + 2);
+
+	/* 1. the spine's records with a finite time, sorted */
+	{
+		int64		off = 0;
+		char	   *rec;
+
+		if (pv->spine_file != NULL)
+			rewind_run(pv->spine_file);
+		for (;;)
+		{
+			TimestampTz t;
+			TimestampTz hi;
+
+			rec = pv->spine_file != NULL ? read_encoded(pv->spine_file, &pv->rbuf)
+				: next_spine_record(pv, &off);
+			if (rec == NULL)
+				break;
+			decode_values(rec, nk + 2, pv->scodec_len, pv->scodec_byval, dvals, dnulls, pv->nscodec);
+			t = DatumGetTimestampTz(dvals[nk]);
+			if (TIMESTAMP_NOT_FINITE(t))
+				continue;		/* no window ends at infinity: NULL features */
+			hi = ps_agg_window_hi(v, t);
+			min_hi = Min(min_hi, hi);
+			max_hi = Max(max_hi, hi);
+			ExecClearTuple(sslot);
+			sslot->tts_values[0] = Int64GetDatum((int64) ((uint32 *) rec)[0]);
+			sslot->tts_isnull[0] = false;
+			memcpy(sslot->tts_values + 1, dvals, sizeof(Datum) * (nk + 2));
+			memset(sslot->tts_isnull + 1, false, nk + 2);
+			ExecStoreVirtualTuple(sslot);
+			tuplesort_puttupleslot(ss, sslot);
+			nrecs++;
+		}
+		if (pv->spine_file != NULL)
+			BufFileClose(pv->spine_file);
+		pv->spine_file = NULL;
+	}
+	tuplesort_performsort(ss);
+	ExecDropSingleTupleTableSlot(sslot);
+	if (nrecs == 0)
+	{
+		tuplesort_end(ss);
+		return;
+	}
+
+	/* 2. the events the windows reach, (hi - W, hi], of the spine's keys, sorted */
+	{
+		AggEventReceiver r;
+
+		es = agg_sort_begin(pv, edesc, nk + 3);
+		memset(&r, 0, sizeof(r));
+		r.pub.receiveSlot = agg_event_receive;
+		r.pub.rStartup = receiver_noop_startup;
+		r.pub.rShutdown = receiver_noop;
+		r.pub.rDestroy = receiver_noop;
+		r.pub.mydest = DestNone;
+		r.pv = pv;
+		r.sort = es;
+		r.slot = MakeSingleTupleTableSlot(edesc, &TTSOpsVirtual);
+		run_feature_query(pv, feature_query(pv, plan->from_source, true, nv, v->feature_cols),
+						  max_hi, min_hi - v->max_window + 1, v->start_time, (DestReceiver *) &r);
+		ExecDropSingleTupleTableSlot(r.slot);
+		tuplesort_performsort(es);
+	}
+
+	/* 3. merge by key; sweep each key's windows */
+	sslot = MakeSingleTupleTableSlot(sdesc, &TTSOpsMinimalTuple);
+	eslot = MakeSingleTupleTableSlot(edesc, &TTSOpsMinimalTuple);
+	keycxt = AllocSetContextCreate(outer, "aggregate key", ALLOCSET_DEFAULT_SIZES);
+	have_s = tuplesort_gettupleslot(ss, true, false, sslot, NULL);
+	have_e = tuplesort_gettupleslot(es, true, false, eslot, NULL);
+	while (have_s)
+	{
+		int64		h;
+		Datum	   *keys;
+		int64		n = 0,
+					cap = 64;
+		TimestampTz *t;
+		int64	   *pos;
+		PsAggEvents ev;
+		int64		ecap = 64;
+		Datum	   *out;
+		bool	   *outnull;
+		TimestampTz lo;
+		TimestampTz hi;
+
+		MemoryContextReset(keycxt);
+		MemoryContextSwitchTo(keycxt);
+		slot_getallattrs(sslot);
+		h = DatumGetInt64(sslot->tts_values[0]);
+		keys = palloc(sizeof(Datum) * Max(nk, 1));
+		for (int k = 0; k < nk; k++)
+			keys[k] = datumCopy(sslot->tts_values[k + 1], pv->codec_byval[k], pv->codec_len[k]);
+		t = palloc(sizeof(TimestampTz) * cap);
+		pos = palloc(sizeof(int64) * cap);
+		do
+		{
+			if (n == cap)
+			{
+				cap *= 2;
+				t = repalloc_huge(t, sizeof(TimestampTz) * cap);
+				pos = repalloc_huge(pos, sizeof(int64) * cap);
+			}
+			t[n] = DatumGetTimestampTz(sslot->tts_values[nk + 1]);
+			pos[n] = DatumGetInt64(sslot->tts_values[nk + 2]);
+			n++;
+			have_s = tuplesort_gettupleslot(ss, true, false, sslot, NULL);
+			if (have_s)
+				slot_getallattrs(sslot);
+		} while (have_s && agg_cmp_key(pv, sslot, h, keys) == 0);
+
+		/* this key's events in the span of its windows */
+		lo = ps_agg_window_hi(v, t[0]) - v->max_window;
+		hi = ps_agg_window_hi(v, t[n - 1]);
+		ev.n = 0;
+		ev.ts = palloc(sizeof(TimestampTz) * ecap);
+		ev.ord = palloc(sizeof(int64) * ecap);
+		ev.vals = palloc(sizeof(Datum) * ecap * Max(nv, 1));
+		ev.nulls = palloc(sizeof(bool) * ecap * Max(nv, 1));
+		for (; have_e; have_e = tuplesort_gettupleslot(es, true, false, eslot, NULL))
+		{
+			int			c;
+			TimestampTz ts;
+
+			slot_getallattrs(eslot);
+			c = agg_cmp_key(pv, eslot, h, keys);
+			if (c > 0)
+				break;
+			if (c < 0)
+				continue;		/* a key before this one: no spine record of its own */
+			ts = DatumGetTimestampTz(eslot->tts_values[nk + 1]);
+			if (ts <= lo || ts > hi)
+				continue;
+			if (ev.n == ecap)
+			{
+				ecap *= 2;
+				ev.ts = repalloc_huge(ev.ts, sizeof(TimestampTz) * ecap);
+				ev.ord = repalloc_huge(ev.ord, sizeof(int64) * ecap);
+				ev.vals = repalloc_huge(ev.vals, sizeof(Datum) * ecap * Max(nv, 1));
+				ev.nulls = repalloc_huge(ev.nulls, sizeof(bool) * ecap * Max(nv, 1));
+			}
+			ev.ts[ev.n] = ts;
+			ev.ord[ev.n] = DatumGetInt64(eslot->tts_values[nk + 2]);
+			for (int f = 0; f < nv; f++)
+			{
+				bool		isnull = eslot->tts_isnull[nk + 3 + f];
+
+				ev.nulls[ev.n * nv + f] = isnull;
+				ev.vals[ev.n * nv + f] = isnull || vbyval[f] ? eslot->tts_values[nk + 3 + f] :
+					datumCopy(eslot->tts_values[nk + 3 + f], false, vlen[f]);
+			}
+			ev.n++;
+		}
+
+		out = palloc_extended(sizeof(Datum) * n * pv->nfeat, MCXT_ALLOC_HUGE);
+		outnull = palloc_extended(sizeof(bool) * n * pv->nfeat, MCXT_ALLOC_HUGE);
+		ps_agg_sweep(v, pv->nfeat, pv->feat_cols, &ev, n, t, out, outnull);
+		for (int64 i = 0; i < n; i++)
+		{
+			MinimalTuple mt;
+
+			pv->rvals[0] = Int64GetDatum(pos[i]);
+			pv->rnulls[0] = false;
+			memcpy(pv->rvals + 1, out + i * pv->nfeat, sizeof(Datum) * pv->nfeat);
+			memcpy(pv->rnulls + 1, outnull + i * pv->nfeat, sizeof(bool) * pv->nfeat);
+			mt = heap_form_minimal_tuple(pv->result_desc, pv->rvals, pv->rnulls);
+			write_record(pv->filecxt, &pv->buckets[pos[i] / plan->bucket_rows], 0, mt);
+			pfree(mt);
+		}
+		MemoryContextSwitchTo(outer);
+		CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextDelete(keycxt);
+	ExecDropSingleTupleTableSlot(sslot);
+	ExecDropSingleTupleTableSlot(eslot);
+	tuplesort_end(ss);
+	tuplesort_end(es);
 }
 
 /*
@@ -2224,6 +2577,12 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	INSTR_TIME_SET_CURRENT(t0);
 	if (pv->spine_n == 0)
 		return;					/* no spine row with keys and a time */
+	if (pv->is_agg)
+	{
+		join_agg_view(plan, pv, min_t, max_t);
+		pit_phase(&t0, "aggregate windows swept", pv->spine_n);
+		return;
+	}
 
 	/*
 	 * The records, their entries, groups (at most one per record), directory

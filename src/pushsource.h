@@ -301,6 +301,20 @@ extern void ps_agg_read(PsView *v, Datum *keys, TimestampTz request,
 extern void ps_push_json_value(JsonbParseState **st, Datum value, Oid typid, bool isnull);
 extern Oid	ps_agg_feature_type(PsView *v, int agg);
 
+/* One key's events for the historical sweep, sorted by (ts, ord). */
+typedef struct PsAggEvents
+{
+	int64		n;
+	TimestampTz *ts;
+	int64	   *ord;
+	Datum	   *vals;			/* n rows of the view's nfeatures value columns */
+	bool	   *nulls;
+} PsAggEvents;
+
+extern TimestampTz ps_agg_window_hi(PsView *v, TimestampTz t);
+extern void ps_agg_sweep(PsView *v, int nsel, const int *sel, const PsAggEvents *ev,
+						 int64 nrec, const TimestampTz *t, Datum *out, bool *outnull);
+
 /* online.c */
 extern TimestampTz ps_request_time(void);
 extern void ps_online_init(void);
