@@ -414,6 +414,66 @@ SELECT agg_try($$SELECT fs_historical_features_columns('SELECT ''pit''::text AS 
 SELECT fs_drop('agg_pit_t'), fs_drop('agg_pit_c');
 
 ------------------------------------------------------------------------
+-- fs_run: a view's events ('disabled'), tiles ('partial') and features
+-- ('full') over [start, end).  Key 'run': i = 1, 10, 100, 1000 (t a, b,
+-- NULL, c) at 10:00, 10:20, 10:40, 11:05 (2024-05-01)
+------------------------------------------------------------------------
+SELECT fs_create_feature_view('agg_run_t', 'agg_events', ARRAY['agg_user'],
+    aggregations => ARRAY[fs_agg('i', 'sum', '1h'), fs_agg('i', 'count', '30 minutes'),
+                          fs_agg('t', 'last_n(2)', '1h'), fs_agg('i', 'sum', '30 minutes')],
+    aggregation_interval => '15 minutes');
+SELECT fs_create_feature_view('agg_run_c', 'agg_events', ARRAY['agg_user'],
+    aggregations => ARRAY[fs_agg('i', 'sum', '1h'), fs_agg('i', 'count', '30 minutes'), fs_agg('t', 'last_n(2)', '1h')]);
+SELECT fs_push('agg_events', '[
+  {"user_id": "run", "ts": "2024-05-01T10:00:00Z", "i": 1, "t": "a"},
+  {"user_id": "run", "ts": "2024-05-01T10:20:00Z", "i": 10, "t": "b"},
+  {"user_id": "run", "ts": "2024-05-01T10:40:00Z", "i": 100},
+  {"user_id": "run", "ts": "2024-05-01T11:05:00Z", "i": 1000, "t": "c"}]') -> 'feature_views';
+SELECT level, fs_run_columns('agg_run_t', level) FROM unnest(ARRAY['disabled', 'partial', 'full']) level;
+SELECT fs_run_columns('agg_run_c');
+-- disabled: the events of [10:10, 11:00)
+SELECT * FROM fs_run('agg_run_t', '2024-05-01 10:10+00', '2024-05-01 11:00+00', 'disabled')
+    AS t(user_id text, ts timestamptz, i bigint, t text);
+-- partial: one state per (column, function) for each tile that overlaps
+-- [10:10, 11:00), whole: 10:00-10:15 (i 1, t a), 10:15-10:30 (10, b),
+-- 10:30-10:45 (100, no t); 10:45-11:00 has no event
+SELECT user_id, tile_start_time, tile_end_time, fs_partial_final(i_sum, NULL::bigint) AS i_sum,
+       fs_partial_final(i_count, NULL::bigint) AS i_count, fs_partial_final(t_last_n_2, NULL::text[]) AS t_last_n_2
+  FROM fs_run('agg_run_t', '2024-05-01 10:10+00', '2024-05-01 11:00+00', 'partial')
+    AS t(user_id text, tile_start_time timestamptz, tile_end_time timestamptz,
+         i_sum fs_partial, i_count fs_partial, t_last_n_2 fs_partial);
+-- full, tiled: the features at the end of each of those tiles, [F - W, F):
+--   10:15  [09:15, 10:15): 1; [09:45, 10:15): 1; {a}; [09:45, 10:15): 1
+--   10:30  [09:30, 10:30): 11; [10:00, 10:30): 2; {a,b}; 11
+--   10:45  [09:45, 10:45): 111; [10:15, 10:45): 2; {a,b}; [10:15, 10:45): 110
+SELECT * FROM fs_run('agg_run_t', '2024-05-01 10:10+00', '2024-05-01 11:00+00')
+    AS t(user_id text, ts timestamptz, i_sum_1h_15m bigint, i_count_30m_15m bigint,
+         t_last_n_2_1h_15m text[], i_sum_30m_15m bigint);
+-- full, continuous: the features at each event time of [10:10, 11:10), (T - W, T]:
+--   10:20  (09:20, 10:20]: 11; (09:50, 10:20]: 2; {a,b}
+--   10:40  111; (10:10, 10:40]: 2; {a,b}
+--   11:05  (10:05, 11:05]: 1110; (10:35, 11:05]: 2; {b,c}
+SELECT * FROM fs_run('agg_run_c', '2024-05-01 10:10+00', '2024-05-01 11:10+00', 'full')
+    AS t(user_id text, ts timestamptz, i_sum_1h_continuous bigint, i_count_30m_continuous bigint,
+         t_last_n_2_1h_continuous text[]);
+-- an attribute view aggregates nothing: 'full' is its rows, as 'disabled'
+SELECT * FROM fs_run('agg_hist', '2024-05-01 10:10+00', '2024-05-01 11:00+00')
+    AS t(user_id text, ts timestamptz, i bigint, f float8, b boolean, t text, at timestamptz)
+ WHERE user_id = 'run';
+-- errors
+SELECT agg_try($$SELECT fs_run_columns('agg_run_t', 'tiles')$$);
+SELECT agg_try($$SELECT fs_run_columns('agg_run_t', NULL)$$);
+SELECT agg_try($$SELECT fs_run_columns('agg_run_c', 'partial')$$);
+SELECT agg_try($$SELECT fs_run_columns('agg_hist', 'partial')$$);
+SELECT agg_try($$SELECT fs_run_columns('agg_nope')$$);
+SELECT agg_try($$SELECT * FROM fs_run('agg_run_t', NULL, '2024-05-02', 'full') AS t(a text)$$);
+SELECT agg_try($$SELECT * FROM fs_run('agg_run_t', '2024-05-02', '2024-05-01', 'full') AS t(a text)$$);
+SELECT fs_create_feature_view('agg_run_on', 'agg_events', ARRAY['agg_user'],
+    aggregations => ARRAY[fs_agg('i', 'sum', '1h')], offline => false);
+SELECT agg_try($$SELECT * FROM fs_run('agg_run_on', '2024-05-01', '2024-05-02') AS t(a text)$$);
+SELECT fs_drop('agg_run_t'), fs_drop('agg_run_c'), fs_drop('agg_run_on');
+
+------------------------------------------------------------------------
 -- A feature service mixing attribute and aggregate features
 ------------------------------------------------------------------------
 SELECT fs_create_feature_service('agg_service', ARRAY['agg_cont.i_count_1h_continuous', 'agg_cont.t_last_1h_continuous']);

@@ -934,6 +934,132 @@ COMMENT ON FUNCTION @extschema@.fs_historical_features_columns(text, timestamptz
   'the column definition list of the no-spine fs_get_historical_features';
 
 ------------------------------------------------------------------------
+-- fs_run: what a feature view computes over [start_time, end_time)
+------------------------------------------------------------------------
+
+-- The query of each level and its column list; 'full' of an aggregate view
+-- also gives the spine query (tile ends or event times) whose rows get the
+-- features.  Parameters: $1 start, $2 end, $3 the interval, $4 the slots'
+-- function specs; the 'full' query takes $1 the spine, $2 the view.
+CREATE FUNCTION @extschema@._run_plan(feature_view text, start_time timestamptz,
+    end_time timestamptz, aggregation_level text,
+    OUT sql text, OUT columns text, OUT spine text, OUT specs text[])
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v       @extschema@.view_catalog;
+    ts      text;
+    tstype  text;
+    tsdef   text;
+    keys    text;
+    keydefs text;
+    tiles   text;
+    aggs    text;
+    defs    text;
+BEGIN
+    SELECT p.sql, p.columns INTO sql, columns
+      FROM @extschema@._range_plan(feature_view, start_time, end_time, NULL) p;
+    IF aggregation_level IS NULL OR aggregation_level NOT IN ('disabled', 'partial', 'full') THEN
+        RAISE EXCEPTION 'feature view "%": aggregation_level must be ''disabled'', ''partial'' or ''full'', not %',
+                        feature_view, coalesce(pg_catalog.quote_literal(aggregation_level), 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO v FROM @extschema@.view_catalog x WHERE x.name = feature_view;
+    IF aggregation_level = 'disabled' OR (v.aggregations IS NULL AND aggregation_level = 'full') THEN
+        RETURN;                 -- the rows as stored: an attribute view aggregates nothing
+    END IF;
+    IF v.aggregation_interval IS NULL AND aggregation_level = 'partial' THEN
+        RAISE EXCEPTION 'feature view "%" has no tiles: aggregation_level ''partial'' needs an aggregation_interval',
+                        feature_view
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = CASE WHEN v.aggregations IS NULL
+                              THEN 'It is an attribute view: ''disabled'' or ''full'' gives its rows.'
+                              ELSE 'It aggregates continuously: ''disabled'' gives its events, ''full'' its features at each event.' END;
+    END IF;
+    SELECT s.timestamp_field INTO ts FROM @extschema@.source_catalog s WHERE s.name = v.source;
+    SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO tstype
+      FROM pg_catalog.pg_attribute a WHERE a.attrelid = v.offline_table AND a.attname = ts;
+    tsdef := pg_catalog.format('%I %s', ts, tstype);
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I, ', j.k), '' ORDER BY j.o),
+           pg_catalog.string_agg(pg_catalog.format('%I %s, ', j.k, pg_catalog.format_type(a.atttypid, a.atttypmod)), '' ORDER BY j.o)
+      INTO keys, keydefs
+      FROM unnest(v.join_keys) WITH ORDINALITY AS j(k, o)
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = v.offline_table AND a.attname = j.k;
+    keys := coalesce(keys, '');
+    keydefs := coalesce(keydefs, '');
+    -- the tiles that overlap [start, end), whole: their events, each with its tile
+    tiles := pg_catalog.format(
+        'SELECT pg_catalog.date_bin($3, %I, ''1970-01-01 00:00+00'') AS _fs_tile, * FROM %s'
+        ' WHERE %I >= pg_catalog.date_bin($3, $1, ''1970-01-01 00:00+00'') AND %I < $2 + $3'
+        ' AND pg_catalog.date_bin($3, %I, ''1970-01-01 00:00+00'') < $2 AND pg_catalog.isfinite(%I)',
+        ts, v.offline_table, ts, ts, ts, ts);
+    IF aggregation_level = 'partial' THEN
+        -- one state per (column, function) and tile, as the online tiles keep
+        SELECT pg_catalog.string_agg(pg_catalog.format(', @extschema@.fs_partial_agg(($4)[%s], %I, %I, _fs_ingest_id) AS %I',
+                                                       x.n, x."column", ts, x.name), '' ORDER BY x.n),
+               pg_catalog.string_agg(pg_catalog.format(', %I %s', x.name, pg_catalog.format_type('@extschema@.fs_partial'::pg_catalog.regtype, NULL)), '' ORDER BY x.n),
+               pg_catalog.array_agg(x.function ORDER BY x.n)
+          INTO aggs, defs, specs
+          FROM (SELECT d."column", d.function, d."column" || '_' || pg_catalog.regexp_replace(d.function, '\((\d+)\)', '_\1') AS name,
+                       pg_catalog.row_number() OVER (ORDER BY d.first) AS n
+                  FROM (SELECT a."column", a.function, pg_catalog.min(a.o) AS first
+                          FROM unnest(v.aggregations) WITH ORDINALITY AS a("column", function, time_window, name, o)
+                         GROUP BY a."column", a.function) d) x;
+        sql := pg_catalog.format(
+            'SELECT %s_fs_tile AS tile_start_time, _fs_tile + $3 AS tile_end_time%s FROM (%s) e'
+            ' GROUP BY %s_fs_tile ORDER BY %s_fs_tile', keys, aggs, tiles, keys, keys);
+        columns := keydefs || pg_catalog.format('tile_start_time %1$s, tile_end_time %1$s', tstype) || defs;
+        RETURN;
+    END IF;
+    -- full: the features at every tile end (tiled) or event time (continuous)
+    spine := CASE WHEN v.aggregation_interval IS NOT NULL
+                  THEN pg_catalog.format('SELECT DISTINCT %s_fs_tile + $3 AS %I FROM (%s) e', keys, ts, tiles)
+                  ELSE pg_catalog.format('SELECT DISTINCT %s%I FROM %s WHERE %I >= $1 AND %I < $2 AND pg_catalog.isfinite(%I)',
+                                         keys, ts, v.offline_table, ts, ts, ts) END;
+    SELECT pg_catalog.string_agg(pg_catalog.format(', %I %s', f.feature, f.type), '' ORDER BY f.position)
+      INTO defs FROM @extschema@.features f WHERE f.feature_view = v.name;
+    columns := keydefs || tsdef || defs;
+    sql := pg_catalog.format('SELECT * FROM @extschema@.fs_get_historical_features($1, $2, full_feature_names => false) AS t(%s)',
+                             columns);
+    spine := spine || pg_catalog.format(' ORDER BY %s%I', keys, ts);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._run_plan(text, timestamptz, timestamptz, text) IS
+  'internal: the queries and column list of fs_run';
+
+CREATE FUNCTION @extschema@.fs_run(feature_view text, start_time timestamptz, end_time timestamptz,
+    aggregation_level text DEFAULT 'full')
+RETURNS SETOF record LANGUAGE plpgsql AS $$
+DECLARE
+    p   record;
+    iv  interval;
+    tmp text;
+BEGIN
+    p := @extschema@._run_plan(feature_view, start_time, end_time, aggregation_level);
+    SELECT v.aggregation_interval INTO iv FROM @extschema@.view_catalog v WHERE v.name = feature_view;
+    IF p.spine IS NULL THEN
+        RETURN QUERY EXECUTE p.sql USING start_time, end_time, iv, p.specs;
+        RETURN;
+    END IF;
+    -- full: the spine rows go to a temp table, which the join reads in order
+    tmp := pg_catalog.format('_fs_run_%s_%s', pg_catalog.pg_backend_pid(),
+                             pg_catalog.floor(pg_catalog.random() * 1e9)::bigint);
+    EXECUTE pg_catalog.format('CREATE TEMP TABLE %I ON COMMIT DROP AS %s', tmp, p.spine)
+        USING start_time, end_time, iv;
+    RETURN QUERY EXECUTE p.sql USING pg_catalog.format('SELECT * FROM pg_temp.%I', tmp), ARRAY[feature_view];
+    EXECUTE pg_catalog.format('DROP TABLE pg_temp.%I', tmp);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_run(text, timestamptz, timestamptz, text) IS
+  'what a feature view computes over [start_time, end_time): its events (disabled), tiles (partial) or features (full); AS t(...) from fs_run_columns()';
+
+CREATE FUNCTION @extschema@.fs_run_columns(feature_view text, aggregation_level text DEFAULT 'full')
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT (@extschema@._run_plan(feature_view, '-infinity', 'infinity', aggregation_level)).columns
+$$;
+COMMENT ON FUNCTION @extschema@.fs_run_columns(text, text) IS
+  'the column definition list to write after fs_run(...) AS t(...)';
+
+------------------------------------------------------------------------
 -- Introspection
 ------------------------------------------------------------------------
 
@@ -1207,7 +1333,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.fs_get_historical_features(text, text[], t
     @extschema@.fs_save_historical_features(text, text, text[], text, boolean, boolean),
     @extschema@._range_plan(text, timestamptz, timestamptz, jsonb),
     @extschema@.fs_get_historical_features(text, timestamptz, timestamptz, jsonb),
-    @extschema@.fs_historical_features_columns(text, timestamptz, timestamptz, jsonb)
+    @extschema@.fs_historical_features_columns(text, timestamptz, timestamptz, jsonb),
+    @extschema@._run_plan(text, timestamptz, timestamptz, text),
+    @extschema@.fs_run(text, timestamptz, timestamptz, text), @extschema@.fs_run_columns(text, text)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.fs_get_online_features(text, jsonb, boolean, boolean),
     @extschema@.fs_summary(text), @extschema@.fs_validate(text), @extschema@.fs_get_columns(text),
