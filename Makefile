@@ -31,7 +31,7 @@ all install installcheck:
 	@echo "PostgreSQL server development files not found; run 'make test' or 'make demo' (they install them), or apt-get install postgresql-server-dev-15" >&2; exit 1
 endif
 
-.PHONY: test demo bench bench-pit
+.PHONY: test demo bench bench-pit bench-agg
 test:
 	test/run-tests.sh
 
@@ -43,3 +43,6 @@ bench:
 
 bench-pit:
 	test/bench/pit.sh
+
+bench-agg:
+	test/bench/agg.sh

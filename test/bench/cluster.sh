@@ -6,6 +6,8 @@
 #   start_cluster NAME PORT [EXTRA_CONF_LINE...]
 #     sets: work (the directory), PSQL (array), and the functions as_pg, sql
 #     BGPIDS: background processes to kill on exit (append to it)
+#   say, fail, check, median, timed: reporting helpers; the caller sets
+#     results (the file say appends to) first
 
 # Packages, build and install; sets PG_CONFIG and bindir.
 build_and_install() {
@@ -55,3 +57,26 @@ CONF
 }
 
 sql() { "${PSQL[@]}" -At "$@"; }
+
+say() { echo "$*" | tee -a "$results"; }
+fail() { say "CORRECTNESS FAILURE: $*"; exit 1; }
+
+# check DESCRIPTION SQL: SQL must return exactly 't'
+check() {
+  local r
+  r=$(sql -c "$2" 2>&1) || fail "$1: $r"
+  [ "$r" = t ] || fail "$1 (got: $r)"
+  echo "    check ok: $1"
+}
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# Wall time of SQL run in one session, in seconds (psql \timing: the
+# statement including its commit; each call is a fresh backend).
+timed() {
+  local out
+  out=$(printf '\\timing on\n%s\n' "$1" | "${PSQL[@]}" -At 2>&1) || { echo "$out" >&2; return 1; }
+  # server warnings (not errors) are shown, once, on the log
+  echo "$out" | grep -o 'WARNING: .*' | sort -u | sed 's/^/    server: /' | tee -a "$results" >&2 || true
+  echo "$out" | grep -o 'Time: [0-9.]* ms' | awk '{ s += $2 } END { printf "%.3f", s / 1000 }'
+}

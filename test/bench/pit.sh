@@ -81,8 +81,6 @@ THREADS=2
 mkdir -p "$bench/results"
 results=$bench/results/pit-latest.txt
 : >"$results"
-say() { echo "$*" | tee -a "$results"; }
-fail() { say "CORRECTNESS FAILURE: $*"; exit 1; }
 
 # ---------------------------------------------------------------------------
 # DuckDB (baseline only): installed into a gitignored directory
@@ -101,7 +99,6 @@ fi
 # ---------------------------------------------------------------------------
 start_cluster bench-pit "$PORT" ${WORK_MEM:+"work_mem = '$WORK_MEM'"}
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # timed SQL -> "SECONDS RESULT": one statement returning one row, in a fresh
 # session; SECONDS from psql's \timing (the statement, as the client sees it)
