@@ -406,6 +406,16 @@ SELECT * FROM fs_get_historical_features($$SELECT 'pit'::text AS user_id, timest
     ARRAY['agg_pit_c', 'agg_pit_t'], full_feature_names => false, from_source => true)
     AS t(user_id text, at timestamptz, i_sum_1h_continuous bigint, i_count_30m_continuous bigint,
          t_last_n_2_1h_continuous text[], i_sum_1h_15m bigint, i_count_30m_15m bigint, t_last_n_2_1h_15m text[]);
+-- a view without entities: one window over all events, (T - 1h, T]:
+-- 10:15 sees 1; 10:45 sees 1 and 2; 11:10 sees 2
+SELECT fs_create_push_source('agg_glob', 'ts Timestamp, v Int64', 'ts');
+SELECT fs_create_feature_view('agg_glob_fv', 'agg_glob', ARRAY[]::text[],
+    aggregations => ARRAY[fs_agg('v', 'sum', '1h'), fs_agg('v', 'count', '1h')]);
+SELECT fs_push('agg_glob', '[{"ts": "2024-05-01T10:00:00Z", "v": 1}, {"ts": "2024-05-01T10:30:00Z", "v": 2}]') -> 'records';
+SELECT * FROM fs_get_historical_features($$SELECT * FROM (VALUES (timestamptz '2024-05-01 10:15+00'),
+    ('2024-05-01 10:45+00'), ('2024-05-01 11:10+00')) s(at)$$, ARRAY['agg_glob_fv'], full_feature_names => false)
+    AS t(at timestamptz, v_sum_1h_continuous bigint, v_count_1h_continuous bigint);
+SELECT fs_drop('agg_glob', cascade => true);
 -- errors: an unknown aggregate feature, one asked twice
 SELECT agg_try($$SELECT fs_historical_features_columns('SELECT ''pit''::text AS user_id, now() AS at',
                                                        ARRAY['agg_pit_t.i_sum_2h_15m'])$$);
