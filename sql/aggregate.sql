@@ -466,6 +466,12 @@ SELECT * FROM fs_run('agg_run_t', '2024-05-01 10:10+00', '2024-05-01 11:00+00')
 SELECT * FROM fs_run('agg_run_c', '2024-05-01 10:10+00', '2024-05-01 11:10+00', 'full')
     AS t(user_id text, ts timestamptz, i_sum_1h_continuous bigint, i_count_30m_continuous bigint,
          t_last_n_2_1h_continuous text[]);
+-- it writes nothing: a read-only transaction may run it
+BEGIN TRANSACTION READ ONLY;
+SELECT count(*) FROM fs_run('agg_run_c', '2024-05-01 10:10+00', '2024-05-01 11:10+00')
+    AS t(user_id text, ts timestamptz, i_sum_1h_continuous bigint, i_count_30m_continuous bigint,
+         t_last_n_2_1h_continuous text[]);
+COMMIT;
 -- an attribute view aggregates nothing: 'full' is its rows, as 'disabled'
 SELECT * FROM fs_run('agg_hist', '2024-05-01 10:10+00', '2024-05-01 11:00+00')
     AS t(user_id text, ts timestamptz, i bigint, f float8, b boolean, t text, at timestamptz)

@@ -940,7 +940,8 @@ COMMENT ON FUNCTION @extschema@.fs_historical_features_columns(text, timestamptz
 -- The query of each level and its column list; 'full' of an aggregate view
 -- also gives the spine query (tile ends or event times) whose rows get the
 -- features.  Parameters: $1 start, $2 end, $3 the interval, $4 the slots'
--- function specs; the 'full' query takes $1 the spine, $2 the view.
+-- function specs; the 'full' query takes $1 the spine, $2 the view, then
+-- start, end and interval, which _run_features binds to the spine's $1-$3.
 CREATE FUNCTION @extschema@._run_plan(feature_view text, start_time timestamptz,
     end_time timestamptz, aggregation_level text,
     OUT sql text, OUT columns text, OUT spine text, OUT specs text[])
@@ -1018,8 +1019,7 @@ BEGIN
     SELECT pg_catalog.string_agg(pg_catalog.format(', %I %s', f.feature, f.type), '' ORDER BY f.position)
       INTO defs FROM @extschema@.features f WHERE f.feature_view = v.name;
     columns := keydefs || tsdef || defs;
-    sql := pg_catalog.format('SELECT * FROM @extschema@.fs_get_historical_features($1, $2, full_feature_names => false) AS t(%s)',
-                             columns);
+    sql := pg_catalog.format('SELECT * FROM @extschema@._run_features($1, $2, $3, $4, $5) AS t(%s)', columns);
     spine := spine || pg_catalog.format(' ORDER BY %s%I', keys, ts);
 END
 $$;
@@ -1032,7 +1032,6 @@ RETURNS SETOF record LANGUAGE plpgsql AS $$
 DECLARE
     p   record;
     iv  interval;
-    tmp text;
 BEGIN
     p := @extschema@._run_plan(feature_view, start_time, end_time, aggregation_level);
     SELECT v.aggregation_interval INTO iv FROM @extschema@.view_catalog v WHERE v.name = feature_view;
@@ -1040,15 +1039,16 @@ BEGIN
         RETURN QUERY EXECUTE p.sql USING start_time, end_time, iv, p.specs;
         RETURN;
     END IF;
-    -- full: the spine rows go to a temp table, which the join reads in order
-    tmp := pg_catalog.format('_fs_run_%s_%s', pg_catalog.pg_backend_pid(),
-                             pg_catalog.floor(pg_catalog.random() * 1e9)::bigint);
-    EXECUTE pg_catalog.format('CREATE TEMP TABLE %I ON COMMIT DROP AS %s', tmp, p.spine)
-        USING start_time, end_time, iv;
-    RETURN QUERY EXECUTE p.sql USING pg_catalog.format('SELECT * FROM pg_temp.%I', tmp), ARRAY[feature_view];
-    EXECUTE pg_catalog.format('DROP TABLE pg_temp.%I', tmp);
+    RETURN QUERY EXECUTE p.sql USING p.spine, ARRAY[feature_view], start_time, end_time, iv;
 END
 $$;
+CREATE FUNCTION @extschema@._run_features(spine text, features text[], start_time timestamptz,
+    end_time timestamptz, iv interval)
+RETURNS SETOF record LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_run_features';
+COMMENT ON FUNCTION @extschema@._run_features(text, text[], timestamptz, timestamptz, interval) IS
+  'internal: fs_get_historical_features over fs_run''s spine query, its $1-$3 bound to the last arguments';
+
 COMMENT ON FUNCTION @extschema@.fs_run(text, timestamptz, timestamptz, text) IS
   'what a feature view computes over [start_time, end_time): its events (disabled), tiles (partial) or features (full); AS t(...) from fs_run_columns()';
 
@@ -1335,7 +1335,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.fs_get_historical_features(text, text[], t
     @extschema@.fs_get_historical_features(text, timestamptz, timestamptz, jsonb),
     @extschema@.fs_historical_features_columns(text, timestamptz, timestamptz, jsonb),
     @extschema@._run_plan(text, timestamptz, timestamptz, text),
-    @extschema@.fs_run(text, timestamptz, timestamptz, text), @extschema@.fs_run_columns(text, text)
+    @extschema@.fs_run(text, timestamptz, timestamptz, text), @extschema@.fs_run_columns(text, text),
+    @extschema@._run_features(text, text[], timestamptz, timestamptz, interval)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.fs_get_online_features(text, jsonb, boolean, boolean),
     @extschema@.fs_summary(text), @extschema@.fs_validate(text), @extschema@.fs_get_columns(text),

@@ -222,6 +222,7 @@ typedef struct PitPlan
 	int64		bucket_rows;	/* spine positions per result bucket */
 	int			nbuckets;
 	bool		append_ok;		/* every feature is of a fixed-width by-value type */
+	ParamListInfo spine_params; /* of an internal spine query (fs_run), or NULL */
 } PitPlan;
 
 /*
@@ -295,11 +296,16 @@ spine_from_item(const char *spine)
  * refused, not run.
  */
 static SPIPlanPtr
-prepare_spine_statement(const char *sql, const char *spine)
+prepare_spine_statement(const char *sql, const char *spine, ParamListInfo params)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, 0, NULL);
+	Oid			types[FUNC_MAX_ARGS];
+	int			n = params ? params->numParams : 0;
+	SPIPlanPtr	plan;
 	List	   *sources;
 
+	for (int i = 0; i < n; i++)
+		types[i] = params->params[i].ptype;
+	plan = SPI_prepare(sql, n, types);
 	if (plan == NULL)
 		elog(ERROR, "pushsource: could not prepare the spine query: %s",
 			 SPI_result_code_string(SPI_result));
@@ -474,7 +480,7 @@ is_time_type(Oid t)
  */
 static PitPlan *
 plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
-		  bool full_names, bool from_source)
+		  bool full_names, bool from_source, ParamListInfo spine_params)
 {
 	PitPlan    *plan = palloc0(sizeof(PitPlan));
 	char	   *from = spine_from_item(spine);
@@ -487,6 +493,7 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 
 	plan->views = resolve_features(features);
 	plan->from_source = from_source;
+	plan->spine_params = spine_params;
 
 	/* the spine's columns */
 	{
@@ -494,8 +501,9 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_plan(prepare_spine_statement(psprintf("SELECT * FROM %s s LIMIT 0", from), spine),
-							 NULL, NULL, true, 0) != SPI_OK_SELECT)
+		if (SPI_execute_plan_with_paramlist(prepare_spine_statement(psprintf("SELECT * FROM %s s LIMIT 0", from),
+																	spine, spine_params),
+											spine_params, true, 0) != SPI_OK_SELECT)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("spine must be a SELECT query or a table or view")));
@@ -2741,7 +2749,7 @@ plan_from_args(FunctionCallInfo fcinfo, int first)
 					 PG_GETARG_ARRAYTYPE_P(first + 1),
 					 PG_ARGISNULL(first + 2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(first + 2)),
 					 PG_ARGISNULL(first + 3) ? true : PG_GETARG_BOOL(first + 3),
-					 PG_ARGISNULL(first + 4) ? false : PG_GETARG_BOOL(first + 4));
+					 PG_ARGISNULL(first + 4) ? false : PG_GETARG_BOOL(first + 4), NULL);
 }
 
 /*
@@ -2793,12 +2801,46 @@ append_features(PitPlan *plan, TupleTableSlot *spine_slot, Datum *values, bool *
 	return true;
 }
 
+static Datum historical_features(FunctionCallInfo fcinfo, PitPlan *plan);
+
 PG_FUNCTION_INFO_V1(fs_get_historical_features);
 Datum
 fs_get_historical_features(PG_FUNCTION_ARGS)
 {
+	return historical_features(fcinfo, plan_from_args(fcinfo, 0));
+}
+
+/*
+ * _run_features(spine, features, start_time, end_time, interval): the
+ * features at the spine rows of fs_run's 'full' level.  The spine is a
+ * query fs_run builds, with $1, $2, $3 bound to the last three arguments
+ * (no temporary table: it runs in read-only transactions and on standbys).
+ */
+PG_FUNCTION_INFO_V1(fs_run_features);
+Datum
+fs_run_features(PG_FUNCTION_ARGS)
+{
+	ParamListInfo params = makeParamList(3);
+	Oid			types[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID};
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		elog(ERROR, "pushsource: _run_features needs a spine and features");
+	params->numParams = 3;
+	for (int i = 0; i < 3; i++)
+	{
+		params->params[i].ptype = types[i];
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].isnull = PG_ARGISNULL(i + 2);
+		params->params[i].value = PG_ARGISNULL(i + 2) ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
+	}
+	return historical_features(fcinfo, plan_join(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+												 PG_GETARG_ARRAYTYPE_P(1), NULL, false, false, params));
+}
+
+static Datum
+historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
+{
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	PitPlan    *plan;
 	Tuplestorestate *spine;
 	TupleTableSlot *spine_slot;
 	SPIPlanPtr	sp;
@@ -2816,7 +2858,6 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	StringInfoData outbuf;
 
 	INSTR_TIME_SET_CURRENT(t0);
-	plan = plan_from_args(fcinfo, 0);
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -2845,9 +2886,10 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 	sr.nulls = palloc(sizeof(bool) * (maxkeys + 2));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	sp = prepare_spine_statement(plan->spine_sql, plan->spine_sql);
+	sp = prepare_spine_statement(plan->spine_sql, plan->spine_sql, plan->spine_params);
 	memset(&opts, 0, sizeof(opts));
 	opts.read_only = false;		/* the spine query is the user's own */
+	opts.params = plan->spine_params;
 	opts.dest = (DestReceiver *) &sr;
 	/* with our own receiver (DestNone) SPI reports SPI_OK_UTILITY */
 	ret = SPI_execute_plan_extended(sp, &opts);
