@@ -2341,7 +2341,7 @@ agg_cmp_key(PitView *pv, TupleTableSlot *slot, int64 h, Datum *keys)
 }
 
 static void
-join_agg_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
+join_agg_view(PitPlan *plan, PitView *pv)
 {
 	PsView	   *v = pv->view;
 	PsSource   *src = v->source;
@@ -2587,7 +2587,7 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 		return;					/* no spine row with keys and a time */
 	if (pv->is_agg)
 	{
-		join_agg_view(plan, pv, min_t, max_t);
+		join_agg_view(plan, pv);
 		pit_phase(&t0, "aggregate windows swept", pv->spine_n);
 		return;
 	}
@@ -2824,7 +2824,9 @@ fs_run_features(PG_FUNCTION_ARGS)
 	Oid			types[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INTERVALOID};
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		elog(ERROR, "pushsource: _run_features needs a spine and features");
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("spine and features must not be null")));
 	params->numParams = 3;
 	for (int i = 0; i < 3; i++)
 	{

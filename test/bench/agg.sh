@@ -29,21 +29,18 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 bench=$top/test/bench
 cd "$top"
 
-if [ "$(id -u)" != 0 ]; then
-  echo "bench-agg: run as root (the cluster is started as the postgres user)" >&2
-  exit 1
-fi
 
 # shellcheck source=test/bench/cluster.sh
 . test/bench/cluster.sh
+require_root bench-agg
 build_and_install
 
 SCALE=${BENCH_SCALE:-1}
 ROUNDS=${BENCH_ROUNDS:-3}
 READS=${BENCH_READS:-2000}
 PORT=${BENCH_PORT:-55497}
-N=$(awk -v s="$SCALE" 'BEGIN { n = int(1000000 * s); print (n < 1000 ? 1000 : n) }')
-N_KEYS=$(awk -v s="$SCALE" 'BEGIN { n = int(100000 * s); print (n < 100 ? 100 : n) }')
+N=$(scaled 1000000 1000)
+N_KEYS=$(scaled 100000 100)
 REQ='2024-01-08 00:00:00+00'
 
 mkdir -p "$bench/results"

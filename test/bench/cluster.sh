@@ -2,12 +2,24 @@
 # runs as the postgres user, on a unix socket in a private temp directory,
 # stopped and removed on exit.
 #
+#   require_root NAME, scaled BASE MIN
 #   build_and_install
 #   start_cluster NAME PORT [EXTRA_CONF_LINE...]
 #     sets: work (the directory), PSQL (array), and the functions as_pg, sql
 #     BGPIDS: background processes to kill on exit (append to it)
 #   say, fail, check, median, timed: reporting helpers; the caller sets
 #     results (the file say appends to) first
+
+# require_root NAME: the benchmarks run as root, the server as postgres
+require_root() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "$1: run as root (the cluster is started as the postgres user)" >&2
+    exit 1
+  fi
+}
+
+# scaled BASE MIN: BASE * $SCALE, at least MIN
+scaled() { awk -v s="$SCALE" -v b="$1" -v m="$2" 'BEGIN { n = int(b * s); print (n < m ? m : n) }'; }
 
 # Packages, build and install; sets PG_CONFIG and bindir.
 build_and_install() {

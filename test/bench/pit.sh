@@ -52,15 +52,12 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 bench=$top/test/bench
 cd "$top"
 
-if [ "$(id -u)" != 0 ]; then
-  echo "bench-pit: run as root (the cluster is started as the postgres user)" >&2
-  exit 1
-fi
 command -v node >/dev/null && command -v npm >/dev/null ||
   { echo "bench-pit: needs node and npm (for DuckDB, the baseline)" >&2; exit 1; }
 
 # shellcheck source=test/bench/cluster.sh
 . test/bench/cluster.sh
+require_root bench-pit
 build_and_install
 
 SCALE=${BENCH_SCALE:-1}
@@ -73,9 +70,9 @@ PERF_CG=${BENCH_PERF_CALLGRAPH:-fp}
 WORK_MEM=${BENCH_WORK_MEM:-}
 DUCKDB_VERSION=${BENCH_DUCKDB_VERSION:-1.5.6-r.1}
 PORT=${BENCH_PORT:-55498}
-N_SPINE=$(awk -v s="$SCALE" 'BEGIN { n = int(1000000 * s); print (n < 1000 ? 1000 : n) }')
-N_FEAT=$(awk -v s="$SCALE" 'BEGIN { n = int(5000000 * s); print (n < 5000 ? 5000 : n) }')
-N_KEYS=$(awk -v s="$SCALE" 'BEGIN { n = int(100000 * s); print (n < 100 ? 100 : n) }')
+N_SPINE=$(scaled 1000000 1000)
+N_FEAT=$(scaled 5000000 5000)
+N_KEYS=$(scaled 100000 100)
 THREADS=2
 
 mkdir -p "$bench/results"

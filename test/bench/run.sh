@@ -18,13 +18,10 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 bench=$top/test/bench
 cd "$top"
 
-if [ "$(id -u)" != 0 ]; then
-  echo "bench: run as root (the cluster is started as the postgres user)" >&2
-  exit 1
-fi
 
 # shellcheck source=test/bench/cluster.sh
 . test/bench/cluster.sh
+require_root bench
 build_and_install
 
 SCALE=${BENCH_SCALE:-1}
@@ -32,9 +29,9 @@ SECS=${BENCH_SECONDS:-15}
 ROUNDS=${BENCH_ROUNDS:-3}
 PGB_ROUNDS=${BENCH_PGB_ROUNDS:-2}
 PORT=${BENCH_PORT:-55499}
-N_BULK=$(awk -v s="$SCALE" 'BEGIN { n = int(1000000 * s); print (n < 1000 ? 1000 : n) }')
-N_KEYS=$(awk -v s="$SCALE" 'BEGIN { n = int(100000 * s); print (n < 100 ? 100 : n) }')
-N_BATCHES=$(awk -v s="$SCALE" 'BEGIN { n = int(200 * s); print (n < 1 ? 1 : n) }')
+N_BULK=$(scaled 1000000 1000)
+N_KEYS=$(scaled 100000 100)
+N_BATCHES=$(scaled 200 1)
 BATCH=1000
 
 mkdir -p "$bench/results"
