@@ -39,6 +39,11 @@ SELECT agg_try($$SELECT fs_agg('i', 'last_n(0)', '1h')$$);
 SELECT agg_try($$SELECT fs_agg('i', 'last_n(1001)', '1h')$$);
 SELECT agg_try($$SELECT fs_agg('i', 'first_n(2.5)', '1h')$$);
 SELECT agg_try($$SELECT fs_agg('i', 'sum(2)', '1h')$$);
+SELECT agg_try($$SELECT fs_agg('i', 'approx_percentile', '1h')$$);
+SELECT agg_try($$SELECT fs_agg('i', 'approx_percentile(95)', '1h')$$);
+SELECT agg_try($$SELECT fs_agg('i', 'approx_count_distinct(20)', '1h')$$);
+SELECT fs_agg('i', 'approx_count_distinct(8)', '1h') AS default_precision_is_dropped,
+       fs_agg('f', 'approx_percentile(0.50)', '1h') AS p_as_written_shortest;
 SELECT agg_try($$SELECT fs_agg('i', 'sum', '1 month')$$);
 SELECT agg_try($$SELECT fs_agg('i', 'sum', '0')$$);
 SELECT agg_try($$SELECT fs_agg('i', 'sum', '-1 hour')$$);
@@ -56,6 +61,8 @@ SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['a
     aggregations => ARRAY[fs_agg('i', 'sum', '1h'), fs_agg('t', 'sum', '1h')])$$);
 SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['agg_user'],
     aggregations => ARRAY[fs_agg('b', 'max', '1h')])$$);
+SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['agg_user'],
+    aggregations => ARRAY[fs_agg('t', 'approx_percentile(0.5)', '1h')])$$);
 SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['agg_user'],
     aggregations => ARRAY[fs_agg('j', 'count', '1h')])$$);
 -- windows and intervals
@@ -108,7 +115,10 @@ INSERT INTO public.agg_decl VALUES
   ('last_n(3)', 't', '6 hours'), ('last_distinct_n(3)', 't', '1 day'), ('first_n(2)', 'i', '1 hour'),
   ('first_distinct_n(3)', 't', '6 hours'), ('last_distinct_n(2)', 'b', '1 day'),
   ('stddev_samp', 'f', '1 day'), ('stddev_pop', 'i', '6 hours'), ('var_samp', 'i', '1 hour'),
-  ('var_pop', 'f', '1 day');
+  ('var_pop', 'f', '1 day'), ('approx_count_distinct', 'i', '6 hours'), ('approx_count_distinct', 'at', '1 day'),
+  ('approx_count_distinct(4)', 't', '6 hours'), ('approx_percentile(0.5)', 'f', '1 day'),
+  ('approx_percentile(0.9)', 'i', '1 hour'), ('approx_percentile(0)', 'f', '6 hours'),
+  ('approx_percentile(1)', 'i', '1 day');
 SELECT fs_create_feature_view('agg_tiled', 'agg_events', ARRAY['agg_user'],
     aggregations => (SELECT array_agg(fs_agg(col, fn, w) ORDER BY fn, col, w) FROM agg_decl),
     aggregation_interval => '15 minutes');
@@ -223,6 +233,7 @@ CREATE FUNCTION public.agg_expected(fn text, col text, u text, lo timestamptz, h
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     n int := substring(fn FROM '\((\d+)\)')::int;
+    p text := substring(fn FROM '\(([0-9.]+)\)');
     base text := substring(fn FROM '^[a-z_]+');
     src text := format('(SELECT %I AS x, ts, _fs_ingest_id AS o FROM pushsource_store.agg_hist_offline'
                        ' WHERE user_id = %L AND %s AND %I IS NOT NULL)',
@@ -237,6 +248,9 @@ BEGIN
         WHEN 'mean' THEN 'SELECT to_jsonb(avg(x)::float8) FROM ' || src || ' s'
         WHEN 'min' THEN 'SELECT to_jsonb(min(x)) FROM ' || src || ' s'
         WHEN 'max' THEN 'SELECT to_jsonb(max(x)) FROM ' || src || ' s'
+        WHEN 'approx_count_distinct' THEN 'SELECT to_jsonb(count(DISTINCT x)) FROM ' || src || ' s'
+        WHEN 'approx_percentile' THEN format('SELECT to_jsonb((percentile_disc(%s) WITHIN GROUP (ORDER BY x))::float8) FROM %s s',
+                                             p, src)
         WHEN 'last' THEN 'SELECT to_jsonb(x) FROM ' || src || ' s ORDER BY ts DESC, o DESC LIMIT 1'
         WHEN 'last_n' THEN format('SELECT to_jsonb(coalesce(array_agg(x ORDER BY ts, o), ''{}''))'
                                   ' FROM (SELECT * FROM %s s ORDER BY ts DESC, o DESC LIMIT %s) l', src, n)
@@ -255,11 +269,20 @@ BEGIN
     RETURN coalesce(r, 'null');
 END
 $$;
--- numbers within 1e-9 relative, everything else equal
-CREATE FUNCTION public.agg_same(a jsonb, b jsonb) RETURNS boolean LANGUAGE sql AS $$
+-- numbers within 1e-9 relative, everything else equal; or, for the
+-- approximations against exact SQL, within a relative tolerance: 1% for
+-- percentiles, three standard errors (3 * 1.04 / sqrt(16)) for a count
+-- distinct of precision 4 (at most 2 values exact, then registers); the
+-- other counts distinct here see at most 23 values, exact below 2^8 / 8
+CREATE FUNCTION public.agg_same(a jsonb, b jsonb, tol numeric DEFAULT NULL) RETURNS boolean LANGUAGE sql AS $$
     SELECT CASE WHEN jsonb_typeof(a) = 'number' AND jsonb_typeof(b) = 'number'
-                THEN abs(a::numeric - b::numeric) <= 1e-9 * greatest(1, abs(b::numeric))
+                THEN abs(a::numeric - b::numeric) <= coalesce(tol * abs(b::numeric) * (1 + 1e-12),
+                                                             1e-9 * greatest(1, abs(b::numeric)))
                 ELSE a = b END
+$$;
+CREATE FUNCTION public.agg_tol(fn text) RETURNS numeric LANGUAGE sql AS $$
+    SELECT CASE WHEN fn LIKE 'approx_percentile%' THEN 0.01
+                WHEN fn = 'approx_count_distinct(4)' THEN 3 * 1.04 / 4 END
 $$;
 
 -- request times: arbitrary ones, tile edges, event times exactly, and
@@ -301,10 +324,10 @@ UPDATE agg_results SET expected = CASE
 -- how much was compared, how many empty windows and lists there were, and
 -- the mismatches (none)
 SELECT view, count(*) AS compared, count(*) FILTER (WHERE expected = 'null' OR expected = '[]' OR expected = '0') AS empty,
-       count(*) FILTER (WHERE agg_same(got, expected) IS NOT TRUE) AS mismatches
+       count(*) FILTER (WHERE agg_same(got, expected, agg_tol(fn)) IS NOT TRUE) AS mismatches
   FROM agg_results GROUP BY view ORDER BY view;
 SELECT view, user_id, r, feature, got, expected FROM agg_results
- WHERE agg_same(got, expected) IS NOT TRUE ORDER BY 1, 2, 3, 4 LIMIT 20;
+ WHERE agg_same(got, expected, agg_tol(fn)) IS NOT TRUE ORDER BY 1, 2, 3, 4 LIMIT 20;
 -- every function produced non-empty values somewhere, in both views
 SELECT fn, count(DISTINCT view) FROM agg_results
  WHERE NOT (expected = 'null' OR expected = '[]' OR expected = '0') GROUP BY fn ORDER BY fn;
@@ -335,11 +358,11 @@ ALTER TABLE agg_results ADD COLUMN hist jsonb;
 UPDATE agg_results a SET hist = to_jsonb(p) -> (a.view || '__' || a.feature)
   FROM agg_pit p WHERE p.user_id = a.user_id AND p.spine_ts = a.r;
 SELECT view, count(*) AS compared, count(*) FILTER (WHERE hist IS NULL) AS missing,
-       count(*) FILTER (WHERE agg_same(hist, expected) IS NOT TRUE) AS mismatches,
+       count(*) FILTER (WHERE agg_same(hist, expected, agg_tol(fn)) IS NOT TRUE) AS mismatches,
        count(*) FILTER (WHERE agg_same(hist, got) IS NOT TRUE) AS differ_from_online
   FROM agg_results GROUP BY view ORDER BY view;
 SELECT view, user_id, r, feature, hist, expected FROM agg_results
- WHERE agg_same(hist, expected) IS NOT TRUE ORDER BY 1, 2, 3, 4 LIMIT 20;
+ WHERE agg_same(hist, expected, agg_tol(fn)) IS NOT TRUE ORDER BY 1, 2, 3, 4 LIMIT 20;
 
 -- the same with a work_mem so small that the sort of the events spills to
 -- disk (trace_sort shows an external sort)
@@ -349,6 +372,67 @@ RESET work_mem;
 SELECT count(*) AS rows_out,
        (SELECT count(*) FROM (SELECT * FROM agg_pit EXCEPT ALL SELECT * FROM agg_pit_small) d) AS differ
   FROM agg_pit_small;
+
+-- Sketches over long windows: key 'many', 1,000 events a minute apart,
+-- values repeating every 97 events.  A 3-hour window holds 180 events: the
+-- sweep's front keeps a suffix sketch every 64 events and adds the events
+-- before the nearest one; the tiled view's window spans three 60-tile
+-- blocks (totals and cut blocks).  At 150 times, historical equals online
+-- exactly, count distinct is exact (at most 97 values, within 2^10 / 8
+-- hashes) and percentiles are within 1% of percentile_disc.
+SELECT fs_create_push_source('agg_many', 'user_id String, ts Timestamp, v Int64, t String', 'ts');
+SELECT fs_create_feature_view('agg_many_c', 'agg_many', ARRAY['agg_user'],
+    aggregations => ARRAY[fs_agg('t', 'approx_count_distinct(10)', '3 hours', 'd'),
+                          fs_agg('v', 'approx_percentile(0.25)', '3 hours', 'p25'),
+                          fs_agg('v', 'approx_percentile(0.999)', '3 hours', 'p999'),
+                          fs_agg('v', 'count', '7 days', 'keep_week')]);
+SELECT fs_create_feature_view('agg_many_t', 'agg_many', ARRAY['agg_user'],
+    aggregations => ARRAY[fs_agg('t', 'approx_count_distinct(10)', '3 hours', 'd'),
+                          fs_agg('v', 'approx_percentile(0.25)', '3 hours', 'p25'),
+                          fs_agg('v', 'approx_percentile(0.999)', '3 hours', 'p999')],
+    aggregation_interval => '1 minute');
+INSERT INTO agg_many SELECT 'many', timestamptz '2024-05-01 00:00:30+00' + g * interval '1 minute',
+                            (g % 97) * 1000 + g % 13, 'k' || (g % 97)
+  FROM generate_series(1, 1000) g;
+CREATE TABLE public.agg_many_spine AS
+SELECT 'many'::text AS user_id, timestamptz '2024-05-01 00:00+00' + g * interval '8 minutes' AS at
+  FROM generate_series(0, 149) g;
+CREATE TABLE public.agg_many_pit AS
+SELECT * FROM fs_get_historical_features('agg_many_spine', ARRAY['agg_many_c.d', 'agg_many_c.p25', 'agg_many_c.p999', 'agg_many_t'])
+    AS t(user_id text, at timestamptz, c_d bigint, c_p25 float8, c_p999 float8, t_d bigint, t_p25 float8, t_p999 float8);
+CREATE FUNCTION public.agg_many_online(v text, r timestamptz) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('pushsource.request_time', r::text, true);
+    RETURN fs_get_online_features(v, '{"user_id": "many"}');
+END
+$$;
+CREATE TABLE public.agg_many_cmp AS
+SELECT p.*, agg_many_online('agg_many_c', p.at) AS c_online, agg_many_online('agg_many_t', p.at) AS t_online,
+       (SELECT jsonb_build_object('d', count(DISTINCT t), 'p25', percentile_disc(0.25) WITHIN GROUP (ORDER BY v),
+                                  'p999', percentile_disc(0.999) WITHIN GROUP (ORDER BY v))
+          FROM agg_many WHERE ts > p.at - interval '3 hours' AND ts <= p.at) AS c_sql,
+       (SELECT jsonb_build_object('d', count(DISTINCT t), 'p25', percentile_disc(0.25) WITHIN GROUP (ORDER BY v),
+                                  'p999', percentile_disc(0.999) WITHIN GROUP (ORDER BY v))
+          FROM agg_many WHERE ts >= date_bin('1 minute', p.at, 'epoch') - interval '3 hours'
+                          AND ts < date_bin('1 minute', p.at, 'epoch')) AS t_sql
+  FROM agg_many_pit p;
+SELECT count(*) AS times,
+       count(*) FILTER (WHERE (c_sql ->> 'd')::int > 0) AS nonempty,
+       max((c_sql ->> 'd')::int) AS most_distinct,
+       count(*) FILTER (WHERE c_hist IS DISTINCT FROM c_on OR t_hist IS DISTINCT FROM t_on) AS online_differs,
+       count(*) FILTER (WHERE c_hist -> 'd' IS DISTINCT FROM c_sql -> 'd' OR t_hist -> 'd' IS DISTINCT FROM t_sql -> 'd') AS distinct_wrong,
+       count(*) FILTER (WHERE agg_same(c_hist -> 'p25', c_sql -> 'p25', 0.01) IS NOT TRUE
+                           OR agg_same(c_hist -> 'p999', c_sql -> 'p999', 0.01) IS NOT TRUE
+                           OR agg_same(t_hist -> 'p25', t_sql -> 'p25', 0.01) IS NOT TRUE
+                           OR agg_same(t_hist -> 'p999', t_sql -> 'p999', 0.01) IS NOT TRUE) AS percentile_off
+  FROM agg_many_cmp,
+       LATERAL (SELECT jsonb_build_object('d', c_d, 'p25', c_p25, 'p999', c_p999) AS c_hist,
+                       jsonb_build_object('d', t_d, 'p25', t_p25, 'p999', t_p999) AS t_hist,
+                       jsonb_build_object('d', c_online -> 'agg_many_c.d', 'p25', c_online -> 'agg_many_c.p25',
+                                          'p999', c_online -> 'agg_many_c.p999') AS c_on,
+                       jsonb_build_object('d', t_online -> 'agg_many_t.d', 'p25', t_online -> 'agg_many_t.p25',
+                                          'p999', t_online -> 'agg_many_t.p999') AS t_on) h;
+SELECT fs_drop('agg_many', cascade => true);
 
 -- Point-in-time by hand: key 'pit', values 1, 10, 100, 1000 (text a, b,
 -- NULL, c) at 10:00, 10:15, 10:59:59.999999 and 11:00 (2024-05-01); sum
@@ -441,6 +525,8 @@ SELECT fs_push('agg_events', '[
   {"user_id": "run", "ts": "2024-05-01T11:05:00Z", "i": 1000, "t": "c"}]') -> 'feature_views';
 SELECT level, fs_run_columns('agg_run_t', level) FROM unnest(ARRAY['disabled', 'partial', 'full']) level;
 SELECT fs_run_columns('agg_run_c');
+-- the sketches' tile columns are named as their features, without window
+SELECT c FROM regexp_split_to_table(fs_run_columns('agg_tiled', 'partial'), ', ') c WHERE c LIKE '%approx%';
 -- disabled: the events of [10:10, 11:00)
 SELECT * FROM fs_run('agg_run_t', '2024-05-01 10:10+00', '2024-05-01 11:00+00', 'disabled')
     AS t(user_id text, ts timestamptz, i bigint, t text);

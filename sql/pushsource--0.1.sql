@@ -88,6 +88,12 @@ AS 'MODULE_PATHNAME', 'fs_agg_result_type';
 COMMENT ON FUNCTION @extschema@._agg_result_type(text, regtype) IS
   'internal: the type of an aggregate feature';
 
+CREATE FUNCTION @extschema@._agg_name_part(function text)
+RETURNS text LANGUAGE c IMMUTABLE STRICT
+AS 'MODULE_PATHNAME', 'fs_agg_name_part';
+COMMENT ON FUNCTION @extschema@._agg_name_part(text) IS
+  'internal: a function''s part of a feature name, last_n_3 for last_n(3)';
+
 ------------------------------------------------------------------------
 -- Catalog
 ------------------------------------------------------------------------
@@ -1000,7 +1006,7 @@ BEGIN
                pg_catalog.string_agg(pg_catalog.format(', %I %s', x.name, pg_catalog.format_type('@extschema@.fs_partial'::pg_catalog.regtype, NULL)), '' ORDER BY x.n),
                pg_catalog.array_agg(x.function ORDER BY x.n)
           INTO aggs, defs, specs
-          FROM (SELECT d."column", d.function, d."column" || '_' || pg_catalog.regexp_replace(d.function, '\((\d+)\)', '_\1') AS name,
+          FROM (SELECT d."column", d.function, d."column" || '_' || @extschema@._agg_name_part(d.function) AS name,
                        pg_catalog.row_number() OVER (ORDER BY d.first) AS n
                   FROM (SELECT a."column", a.function, pg_catalog.min(a.o) AS first
                           FROM unnest(v.aggregations) WITH ORDINALITY AS a("column", function, time_window, name, o)
@@ -1355,7 +1361,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.fs_partial_in(cstring), @extschema@.fs_par
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 -- aggregate views: declaring, describing, and the fan-out (which runs as the stores' owner)
 GRANT EXECUTE ON FUNCTION @extschema@.fs_agg(text, text, interval, text),
-    @extschema@._agg_result_type(text, regtype)
+    @extschema@._agg_result_type(text, regtype), @extschema@._agg_name_part(text)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 GRANT EXECUTE ON FUNCTION @extschema@._resolve_aggregations(text, regclass, @extschema@.aggregation[], interval),
     @extschema@._tile_agg_add(internal, text, timestamptz, bigint, VARIADIC "any"),

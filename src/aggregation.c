@@ -130,13 +130,6 @@ floor_to(TimestampTz ts, int64 step)
 	return (TimestampTz) (q * step + UNIX_EPOCH_TS);
 }
 
-/* The function spec as stored: "sum", "last_n(3)". */
-static char *
-spec_text(PsAggFn fn, int n)
-{
-	return n > 0 ? psprintf("%s(%d)", ps_agg_fn_name(fn), n) : pstrdup(ps_agg_fn_name(fn));
-}
-
 /* ---------------------------------------------------------------------
  * fs_agg and the registration helpers
  * --------------------------------------------------------------------- */
@@ -181,7 +174,7 @@ fs_agg(PG_FUNCTION_ARGS)
 		ps_check_name(name, "feature");
 
 	values[0] = CStringGetTextDatum(col);
-	values[1] = CStringGetTextDatum(spec_text(fn, n));
+	values[1] = CStringGetTextDatum(ps_agg_spec(fn, n));
 	values[2] = PG_GETARG_DATUM(2);
 	if (name != NULL)
 		values[3] = CStringGetTextDatum(name);
@@ -324,8 +317,8 @@ fs_resolve_aggregations(PG_FUNCTION_ARGS)
 					 errhint("A tiled window is a whole number of tiles.")));
 		if (d->name == NULL)
 		{
-			d->name = psprintf("%s_%s%s_%s_%s", d->col, ps_agg_fn_name(fn),
-							   n > 0 ? psprintf("_%d", n) : "", duration_name(window), suffix);
+			d->name = psprintf("%s_%s_%s_%s", d->col, ps_agg_name_part(fn, n),
+							   duration_name(window), suffix);
 			if (!ps_name_is_valid(d->name))
 				ereport(ERROR,
 						(errcode(ERRCODE_NAME_TOO_LONG),
@@ -343,13 +336,24 @@ fs_resolve_aggregations(PG_FUNCTION_ARGS)
 						 errhint("Give one of them another name with fs_agg(..., name => '...').")));
 		names = lappend(names, d->name);
 		values[0] = CStringGetTextDatum(d->col);
-		values[1] = CStringGetTextDatum(spec_text(fn, n));
+		values[1] = CStringGetTextDatum(ps_agg_spec(fn, n));
 		values[2] = IntervalPGetDatum(d->window);
 		values[3] = CStringGetTextDatum(d->name);
 		out[i - 1] = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 	}
 	ReleaseTupleDesc(desc);
 	PG_RETURN_ARRAYTYPE_P(construct_array(out, list_length(decls), elemtype, -1, false, TYPALIGN_DOUBLE));
+}
+
+/* _agg_name_part(function): "last_n_3" for "last_n(3)", as in feature names. */
+PG_FUNCTION_INFO_V1(fs_agg_name_part);
+Datum
+fs_agg_name_part(PG_FUNCTION_ARGS)
+{
+	int			n;
+	PsAggFn		fn = ps_agg_fn_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &n, "aggregation");
+
+	PG_RETURN_TEXT_P(cstring_to_text(ps_agg_name_part(fn, n)));
 }
 
 /* _agg_result_type(function, column type): the feature's type name. */
@@ -882,7 +886,7 @@ tiles_plan(PsView *v)
 	appendStringInfo(&sql, "pushsource._tile_block(%s, " INT64_FORMAT ") AS _fs_block, pushsource._tile_agg('" INT64_FORMAT,
 					 ts, v->agg_interval * TILES_PER_BLOCK, v->agg_interval);
 	for (int s = 0; s < v->nslots; s++)
-		appendStringInfo(&sql, " %s", spec_text(v->slots[s].fn, v->slots[s].n));
+		appendStringInfo(&sql, " %s", ps_agg_spec(v->slots[s].fn, v->slots[s].n));
 	appendStringInfo(&sql, "', %s, " PS_INGEST_COL, ts);
 	for (int s = 0; s < v->nslots; s++)
 		appendStringInfo(&sql, ", %s", colname(v, v->slots[s].col));
@@ -1211,6 +1215,12 @@ ps_agg_read(PsView *v, Datum *keys, TimestampTz R, Datum *values, bool *nulls,
  *	  last_n, last_distinct_n) or oldest (first_n, first_distinct_n) edge
  *	  until n values are found: O(n) per row, more where a distinct list
  *	  meets repeated values.
+ *	- the sketches (approx_count_distinct, approx_percentile): the same
+ *	  queue, but a sketch is too big to keep one per event, so the front
+ *	  keeps a suffix state every SKETCH_STEP events; a window copies the
+ *	  nearest one at or after its start and adds the fewer than
+ *	  SKETCH_STEP events before it.  A sketch is a function of its values'
+ *	  (multi)set, so the result is the state the tiles would give.
  *
  * The states are partial.c's, combined and finalized as the online read
  * combines tiles: a feature is the same value online and offline (floating
@@ -1242,6 +1252,8 @@ win_copy(WinState *dst, const WinState *src)
 	dst->p.items = &dst->item;
 }
 
+#define SKETCH_STEP 64
+
 static inline bool
 is_walked(PsAggFn fn)
 {
@@ -1254,6 +1266,89 @@ TimestampTz
 ps_agg_window_hi(PsView *v, TimestampTz t)
 {
 	return v->agg_interval > 0 ? floor_to(t, v->agg_interval) - 1 : t;
+}
+
+/*
+ * The sweep of one sketch feature (see above): results go to out[r *
+ * stride], outnull[r * stride].
+ */
+static void
+sweep_sketch(PsView *v, PsAgg *ag, const PsAggEvents *ev, int64 nrec, const TimestampTz *t,
+			 Datum *out, bool *outnull, int stride, MemoryContext scratch)
+{
+	PsAggSlot  *s = &v->slots[ag->slot];
+	int			nv = v->nfeatures;
+	MemoryContext keycxt = CurrentMemoryContext;
+	MemoryContext backcxt = AllocSetContextCreate(keycxt, "sketch window back", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext frontcxt = AllocSetContextCreate(keycxt, "sketch window front", ALLOCSET_DEFAULT_SIZES);
+	PsPartial  *back;
+	PsPartial **ckpt = NULL;	/* ckpt[j]: the state of [sufbase + j * STEP, mid) */
+	int64		a = 0,
+				b = 0,
+				mid = 0,
+				sufbase = 0;
+
+#define ADD_EVENT(p, i) \
+	do { \
+		if (!ev->nulls[(i) * nv + s->arg]) \
+			ps_partial_add((p), s->typid, ev->vals[(i) * nv + s->arg], ev->ts[i], ev->ord[i]); \
+	} while (0)
+
+	MemoryContextSwitchTo(backcxt);
+	back = ps_partial_new((PsAggFn) s->fn, s->n, (PsValType) s->vt);
+	for (int64 r = 0; r < nrec; r++)
+	{
+		TimestampTz hi = ps_agg_window_hi(v, t[r]);
+		TimestampTz lo = hi - ag->window;
+		PsPartial  *q;
+		int64		j,
+					stop;
+
+		while (b < ev->n && ev->ts[b] <= hi)
+		{
+			ADD_EVENT(back, b);
+			b++;
+		}
+		while (a < b && ev->ts[a] <= lo)
+			a++;
+		if (a > mid)
+		{
+			/* the front is used up: the back's events become the new front */
+			PsPartial  *run;
+
+			MemoryContextReset(frontcxt);
+			MemoryContextSwitchTo(frontcxt);
+			ckpt = palloc_extended(sizeof(PsPartial *) * ((b - mid) / SKETCH_STEP + 1), MCXT_ALLOC_HUGE);
+			run = ps_partial_new((PsAggFn) s->fn, s->n, (PsValType) s->vt);
+			for (int64 i = b - 1; i >= mid; i--)
+			{
+				ADD_EVENT(run, i);
+				if ((i - mid) % SKETCH_STEP == 0)
+					ckpt[(i - mid) / SKETCH_STEP] = ps_partial_copy(run);
+			}
+			sufbase = mid;
+			mid = b;
+			MemoryContextReset(backcxt);
+			MemoryContextSwitchTo(backcxt);
+			back = ps_partial_new((PsAggFn) s->fn, s->n, (PsValType) s->vt);
+		}
+		MemoryContextSwitchTo(scratch);
+		/* the nearest suffix state at or after a, and the events before it */
+		j = (a - sufbase + SKETCH_STEP - 1) / SKETCH_STEP;
+		stop = Min(sufbase + j * SKETCH_STEP, mid);
+		q = stop < mid ? ps_partial_copy(ckpt[j]) :
+			ps_partial_new((PsAggFn) s->fn, s->n, (PsValType) s->vt);
+		for (int64 i = a; i < stop; i++)
+			ADD_EVENT(q, i);
+		ps_partial_combine(q, back);
+		MemoryContextSwitchTo(keycxt);
+		out[r * stride] = ps_partial_final(q, &outnull[r * stride]);
+		MemoryContextReset(scratch);
+	}
+#undef ADD_EVENT
+	MemoryContextSwitchTo(keycxt);
+	MemoryContextDelete(backcxt);
+	MemoryContextDelete(frontcxt);
 }
 
 /*
@@ -1291,6 +1386,11 @@ ps_agg_sweep(PsView *v, int nsel, const int *sel, const PsAggEvents *ev,
 		int64		sufcap = 0;
 
 		get_typlenbyval(rtype, &rlen, &rbyval);
+		if (ps_agg_is_sketch(fn))
+		{
+			sweep_sketch(v, ag, ev, nrec, t, out + k, outnull + k, nsel, scratch);
+			continue;
+		}
 		win_init(&back, s);
 		for (int64 r = 0; r < nrec; r++)
 		{

@@ -32,6 +32,7 @@
 #include "common/int.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
+#include "port/pg_bitutils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -51,30 +52,66 @@
  * Functions and value types
  * --------------------------------------------------------------------- */
 
+/* What the parenthesized argument of a function is. */
+typedef enum PsParam
+{
+	PARAM_NONE,
+	PARAM_N,					/* last_n(n) ...: 1 to 1000, required */
+	PARAM_PRECISION,			/* approx_count_distinct(precision): 4 to 16, default 8 */
+	PARAM_P						/* approx_percentile(p): 0 to 1, kept in millionths */
+} PsParam;
+
 typedef struct PsAggFnInfo
 {
 	const char *name;
-	bool		takes_n;
-	bool		numeric_only;	/* sum, mean, variance: integers and floats */
+	PsParam		param;
+	bool		numeric_only;	/* sum, mean, variance, percentile: integers and floats */
 	bool		ordered_only;	/* min, max: not boolean or text */
 } PsAggFnInfo;
 
 static const PsAggFnInfo agg_fns[] = {
-	[PS_AGG_COUNT] = {"count", false, false, false},
-	[PS_AGG_SUM] = {"sum", false, true, false},
-	[PS_AGG_MEAN] = {"mean", false, true, false},
-	[PS_AGG_MIN] = {"min", false, false, true},
-	[PS_AGG_MAX] = {"max", false, false, true},
-	[PS_AGG_LAST] = {"last", false, false, false},
-	[PS_AGG_LAST_N] = {"last_n", true, false, false},
-	[PS_AGG_LAST_DISTINCT_N] = {"last_distinct_n", true, false, false},
-	[PS_AGG_FIRST_N] = {"first_n", true, false, false},
-	[PS_AGG_FIRST_DISTINCT_N] = {"first_distinct_n", true, false, false},
-	[PS_AGG_STDDEV_SAMP] = {"stddev_samp", false, true, false},
-	[PS_AGG_STDDEV_POP] = {"stddev_pop", false, true, false},
-	[PS_AGG_VAR_SAMP] = {"var_samp", false, true, false},
-	[PS_AGG_VAR_POP] = {"var_pop", false, true, false},
+	[PS_AGG_COUNT] = {"count", PARAM_NONE, false, false},
+	[PS_AGG_SUM] = {"sum", PARAM_NONE, true, false},
+	[PS_AGG_MEAN] = {"mean", PARAM_NONE, true, false},
+	[PS_AGG_MIN] = {"min", PARAM_NONE, false, true},
+	[PS_AGG_MAX] = {"max", PARAM_NONE, false, true},
+	[PS_AGG_LAST] = {"last", PARAM_NONE, false, false},
+	[PS_AGG_LAST_N] = {"last_n", PARAM_N, false, false},
+	[PS_AGG_LAST_DISTINCT_N] = {"last_distinct_n", PARAM_N, false, false},
+	[PS_AGG_FIRST_N] = {"first_n", PARAM_N, false, false},
+	[PS_AGG_FIRST_DISTINCT_N] = {"first_distinct_n", PARAM_N, false, false},
+	[PS_AGG_STDDEV_SAMP] = {"stddev_samp", PARAM_NONE, true, false},
+	[PS_AGG_STDDEV_POP] = {"stddev_pop", PARAM_NONE, true, false},
+	[PS_AGG_VAR_SAMP] = {"var_samp", PARAM_NONE, true, false},
+	[PS_AGG_VAR_POP] = {"var_pop", PARAM_NONE, true, false},
+	[PS_AGG_APPROX_COUNT_DISTINCT] = {"approx_count_distinct", PARAM_PRECISION, false, false},
+	[PS_AGG_APPROX_PERCENTILE] = {"approx_percentile", PARAM_P, true, false},
 };
+
+/* The argument's name in messages and in the text form, and its range. */
+static const char *const param_names[] = {"", "n", "precision", "p"};
+
+#define HLL_MIN_PRECISION 4
+#define HLL_MAX_PRECISION 16
+#define HLL_DEFAULT_PRECISION 8		/* Tecton's default */
+#define P_SCALE 1000000				/* p is kept in millionths */
+
+static bool
+param_ok(int fn, int64 n)
+{
+	switch (agg_fns[fn].param)
+	{
+		case PARAM_NONE:
+			return n == 0;
+		case PARAM_N:
+			return n >= 1 && n <= PS_MAX_N;
+		case PARAM_PRECISION:
+			return n >= HLL_MIN_PRECISION && n <= HLL_MAX_PRECISION;
+		case PARAM_P:
+			return n >= 0 && n <= P_SCALE;
+	}
+	return false;
+}
 
 static const char *const vt_names[] = {
 	[PS_VT_INT8] = "bigint",
@@ -112,9 +149,103 @@ ps_agg_fn_name(PsAggFn fn)
 	return agg_fns[fn].name;
 }
 
+/* The sketches: states whose size grows with the values, not fixed. */
+bool
+ps_agg_is_sketch(PsAggFn fn)
+{
+	return fn == PS_AGG_APPROX_COUNT_DISTINCT || fn == PS_AGG_APPROX_PERCENTILE;
+}
+
+/* p in millionths as the shortest decimal: 0, 0.5, 0.999, 1 */
+static char *
+p_text(int n)
+{
+	char		buf[16];
+	int			len;
+
+	if (n % P_SCALE == 0)
+		return psprintf("%d", n / P_SCALE);
+	len = snprintf(buf, sizeof(buf), "0.%06d", n);
+	while (buf[len - 1] == '0')
+		buf[--len] = '\0';
+	return pstrdup(buf);
+}
+
+/* "0.95" -> 950000; -1 unless a number from 0 to 1 with at most 6 decimals */
+static int
+p_parse(const char *s, size_t len)
+{
+	char	   *str = pnstrdup(s, len);
+	char	   *end;
+	double		v;
+	double		scaled;
+
+	errno = 0;
+	v = strtod(str, &end);
+	if (errno != 0 || end == str || *end != '\0' || !(v >= 0.0 && v <= 1.0) ||
+		strspn(str, "0123456789.") != len)
+		return -1;
+	scaled = v * P_SCALE;
+	if (fabs(scaled - rint(scaled)) > 1e-6)
+		return -1;
+	return (int) rint(scaled);
+}
+
+/* The function as stored and shown: "sum", "last_n(3)", "approx_percentile(0.95)". */
+char *
+ps_agg_spec(PsAggFn fn, int n)
+{
+	switch (agg_fns[fn].param)
+	{
+		case PARAM_N:
+			return psprintf("%s(%d)", agg_fns[fn].name, n);
+		case PARAM_PRECISION:
+			return n == HLL_DEFAULT_PRECISION ? pstrdup(agg_fns[fn].name) :
+				psprintf("%s(%d)", agg_fns[fn].name, n);
+		case PARAM_P:
+			return psprintf("%s(%s)", agg_fns[fn].name, p_text(n));
+		default:
+			return pstrdup(agg_fns[fn].name);
+	}
+}
+
 /*
- * "sum", "last_n(3)", "approx_percentile(0.5)" -> the function and n; the
- * errors name the aggregation (what) and what is accepted.
+ * The function's part of a feature name: "sum", "last_n_3",
+ * "approx_count_distinct_12", "approx_percentile_p95", "..._p99_9".
+ */
+char *
+ps_agg_name_part(PsAggFn fn, int n)
+{
+	switch (agg_fns[fn].param)
+	{
+		case PARAM_N:
+			return psprintf("%s_%d", agg_fns[fn].name, n);
+		case PARAM_PRECISION:
+			return n == HLL_DEFAULT_PRECISION ? pstrdup(agg_fns[fn].name) :
+				psprintf("%s_%d", agg_fns[fn].name, n);
+		case PARAM_P:
+			{
+				/* as a percentage: whole part, then the decimals after "_" */
+				int			whole = n / (P_SCALE / 100);
+				int			frac = n % (P_SCALE / 100);
+				char		digits[8];
+				int			len;
+
+				if (frac == 0)
+					return psprintf("%s_p%d", agg_fns[fn].name, whole);
+				len = snprintf(digits, sizeof(digits), "%04d", frac);
+				while (digits[len - 1] == '0')
+					digits[--len] = '\0';
+				return psprintf("%s_p%d_%s", agg_fns[fn].name, whole, digits);
+			}
+		default:
+			return pstrdup(agg_fns[fn].name);
+	}
+}
+
+/*
+ * "sum", "last_n(3)", "approx_percentile(0.5)" -> the function and its
+ * argument (n); the errors name the aggregation (what) and what is accepted.
  */
 PsAggFn
 ps_agg_fn_parse(const char *spec, int *n, const char *what)
@@ -125,38 +256,63 @@ ps_agg_fn_parse(const char *spec, int *n, const char *what)
 	*n = 0;
 	for (int f = 0; f < PS_AGG_NFNS; f++)
 	{
+		const PsAggFnInfo *info = &agg_fns[f];
 		char	   *end;
 		long		v;
+		size_t		arglen;
 
-		if (strlen(agg_fns[f].name) != len || strncmp(spec, agg_fns[f].name, len) != 0)
+		if (strlen(info->name) != len || strncmp(spec, info->name, len) != 0)
 			continue;
-		if (!agg_fns[f].takes_n)
+		if (info->param == PARAM_NONE)
 		{
 			if (paren)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("%s: aggregation function \"%s\" takes no argument", what, agg_fns[f].name)));
+						 errmsg("%s: aggregation function \"%s\" takes no argument", what, info->name)));
 			return (PsAggFn) f;
 		}
 		if (!paren)
+		{
+			if (info->param == PARAM_PRECISION)
+			{
+				*n = HLL_DEFAULT_PRECISION;
+				return (PsAggFn) f;
+			}
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s: aggregation function \"%s\" needs n, as in %s(10)", what,
-							agg_fns[f].name, agg_fns[f].name)));
+					 errmsg("%s: aggregation function \"%s\" needs %s, as in %s(%s)", what,
+							info->name, param_names[info->param], info->name,
+							info->param == PARAM_P ? "0.95" : "10")));
+		}
+		arglen = strlen(paren + 1);
+		if (info->param == PARAM_P)
+		{
+			int			p = arglen > 0 && paren[arglen] == ')' ? p_parse(paren + 1, arglen - 1) : -1;
+
+			if (p < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s: p of %s must be a number from 0 to 1 with at most 6 decimals, not \"%s\"",
+								what, info->name, paren)));
+			*n = p;
+			return (PsAggFn) f;
+		}
 		errno = 0;
 		v = strtol(paren + 1, &end, 10);
-		if (errno != 0 || end == paren + 1 || strcmp(end, ")") != 0 || v < 1 || v > PS_MAX_N)
+		if (errno != 0 || end == paren + 1 || strcmp(end, ")") != 0 || !param_ok(f, v))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s: n of %s must be an integer from 1 to %d, not \"%s\"", what,
-							agg_fns[f].name, PS_MAX_N, paren)));
+					 errmsg("%s: %s of %s must be an integer from %d to %d, not \"%s\"", what,
+							param_names[info->param], info->name,
+							info->param == PARAM_N ? 1 : HLL_MIN_PRECISION,
+							info->param == PARAM_N ? PS_MAX_N : HLL_MAX_PRECISION, paren)));
 		*n = (int) v;
 		return (PsAggFn) f;
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("%s: unknown aggregation function \"%s\"", what, spec),
-			 errhint("Functions are count, sum, mean, min, max, last, last_n(n), last_distinct_n(n), first_n(n), first_distinct_n(n), stddev_samp, stddev_pop, var_samp and var_pop.")));
+			 errhint("Functions are count, sum, mean, min, max, last, last_n(n), last_distinct_n(n), first_n(n), first_distinct_n(n), stddev_samp, stddev_pop, var_samp, var_pop, approx_count_distinct[(precision)] and approx_percentile(p).")));
 	pg_unreachable();
 }
 
@@ -211,6 +367,7 @@ ps_agg_result_type(PsAggFn fn, PsValType vt)
 	switch (fn)
 	{
 		case PS_AGG_COUNT:
+		case PS_AGG_APPROX_COUNT_DISTINCT:
 			return INT8OID;
 		case PS_AGG_SUM:
 			return vt_oids[vt];
@@ -224,7 +381,7 @@ ps_agg_result_type(PsAggFn fn, PsValType vt)
 		case PS_AGG_FIRST_DISTINCT_N:
 			return get_array_type(vt_oids[vt]);
 		default:
-			return FLOAT8OID;	/* mean, variances, deviations */
+			return FLOAT8OID;	/* mean, variances, deviations, percentiles */
 	}
 }
 
@@ -397,6 +554,410 @@ fsum_add(PsPartial *p, float8 x)
 	p->fsum = t;
 }
 
+/* ---------------------------------------------------------------------
+ * approx_count_distinct: HyperLogLog
+ *
+ * Each value is hashed to 64 bits (below: the same bits on every
+ * platform).  Up to 2^precision / 8 distinct hashes the state keeps them,
+ * sorted, and the count is exact (up to 64-bit collisions); past that it
+ * keeps 2^precision one-byte registers, each the greatest rank (position
+ * of the first 1 bit after the register's precision index bits) of the
+ * hashes that fall in it, and the count is estimated with Ertl's improved
+ * estimator (standard error about 1.04 / sqrt(2^precision)).  Either form
+ * is a function of the set of hashes alone, so states combine in any
+ * order to the same state: tiles online and the sweep offline agree.
+ * --------------------------------------------------------------------- */
+
+#define HLL_C1 UINT64CONST(0x87c37b91114253d5)
+#define HLL_C2 UINT64CONST(0x4cf5ad432745937f)
+#define HLL_SEED UINT64CONST(0x9e3779b97f4a7c15)
+
+static inline uint64
+rotl64(uint64 x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+/* MurmurHash3's 64-bit finalizer: a bijection that mixes every bit */
+static inline uint64
+fmix64(uint64 k)
+{
+	k ^= k >> 33;
+	k *= UINT64CONST(0xff51afd7ed558ccd);
+	k ^= k >> 33;
+	k *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	k ^= k >> 33;
+	return k;
+}
+
+/* bytes, read little-endian whatever the machine: a Murmur-style hash */
+static uint64
+hash_bytes64(const unsigned char *d, size_t len)
+{
+	uint64		h = HLL_SEED ^ ((uint64) len * HLL_C2);
+	size_t		i = 0;
+	uint64		k;
+
+	for (; i + 8 <= len; i += 8)
+	{
+		k = 0;
+		for (int j = 7; j >= 0; j--)
+			k = (k << 8) | d[i + j];
+		k *= HLL_C1;
+		k = rotl64(k, 31);
+		k *= HLL_C2;
+		h ^= k;
+		h = rotl64(h, 27) * 5 + 0x52dce729;
+	}
+	k = 0;
+	for (size_t j = len; j > i; j--)
+		k = (k << 8) | d[j - 1];
+	k *= HLL_C1;
+	k = rotl64(k, 31);
+	k *= HLL_C2;
+	h ^= k;
+	return fmix64(h);
+}
+
+/* The hash of a value as the state keeps it (own_value's form). */
+static uint64
+hash_value(PsValType vt, Datum v)
+{
+	if (vt == PS_VT_TEXT)
+		return hash_bytes64((const unsigned char *) VARDATA_ANY(DatumGetPointer(v)),
+							VARSIZE_ANY_EXHDR(DatumGetPointer(v)));
+	if (vt == PS_VT_FLOAT8)
+	{
+		/* as SQL's =: -0 is 0, every NaN is one value */
+		union
+		{
+			float8		f;
+			uint64		u;
+		}			x;
+
+		x.f = DatumGetFloat8(v);
+		if (x.f == 0.0)
+			x.f = 0.0;
+		else if (isnan(x.f))
+			x.f = get_float8_nan();
+		return fmix64(x.u + HLL_SEED);
+	}
+	return fmix64((uint64) DatumGetInt64(v) + HLL_SEED);
+}
+
+static inline int
+hll_sparse_max(int precision)
+{
+	return (1 << precision) / 8;
+}
+
+static inline void
+hll_register(uint8 *regs, int precision, uint64 h)
+{
+	uint32		idx = (uint32) (h >> (64 - precision));
+	uint64		w = h << precision;
+	uint8		rank = w == 0 ? (uint8) (64 - precision + 1) :
+		(uint8) (64 - pg_leftmost_one_pos64(w));
+
+	if (regs[idx] < rank)
+		regs[idx] = rank;
+}
+
+static void
+hll_to_dense(PsPartial *p)
+{
+	p->regs = MemoryContextAllocZero(p->cxt, (Size) 1 << p->n);
+	for (int i = 0; i < p->nhash; i++)
+		hll_register(p->regs, p->n, p->hashes[i]);
+	if (p->hashes != NULL)
+		pfree(p->hashes);
+	p->hashes = NULL;
+	p->nhash = 0;
+	p->hcap = 0;
+}
+
+static void
+hll_add_hash(PsPartial *p, uint64 h)
+{
+	int			lo = 0,
+				hi = p->nhash;
+
+	if (p->regs != NULL)
+	{
+		hll_register(p->regs, p->n, h);
+		return;
+	}
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (p->hashes[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < p->nhash && p->hashes[lo] == h)
+		return;
+	if (p->nhash == hll_sparse_max(p->n))
+	{
+		hll_to_dense(p);
+		hll_register(p->regs, p->n, h);
+		return;
+	}
+	if (p->nhash == p->hcap)
+	{
+		int			cap = Min(Max(8, p->hcap * 2), hll_sparse_max(p->n));
+		uint64	   *grown = MemoryContextAlloc(p->cxt, sizeof(uint64) * cap);
+
+		if (p->nhash > 0)
+			memcpy(grown, p->hashes, sizeof(uint64) * p->nhash);
+		if (p->hashes != NULL)
+			pfree(p->hashes);
+		p->hashes = grown;
+		p->hcap = cap;
+	}
+	memmove(&p->hashes[lo + 1], &p->hashes[lo], sizeof(uint64) * (p->nhash - lo));
+	p->hashes[lo] = h;
+	p->nhash++;
+}
+
+static void
+hll_combine(PsPartial *a, PsPartial *b)
+{
+	Size		m = (Size) 1 << a->n;
+
+	if (b->regs == NULL)
+	{
+		for (int i = 0; i < b->nhash; i++)
+			hll_add_hash(a, b->hashes[i]);
+		return;
+	}
+	if (a->regs == NULL)
+		hll_to_dense(a);
+	for (Size i = 0; i < m; i++)
+		if (a->regs[i] < b->regs[i])
+			a->regs[i] = b->regs[i];
+}
+
+/* Ertl (2017), "New cardinality estimation algorithms for HyperLogLog sketches" */
+static double
+hll_sigma(double x)
+{
+	double		y = 1.0,
+				z = x,
+				prev;
+
+	if (x == 1.0)
+		return get_float8_infinity();
+	do
+	{
+		x *= x;
+		prev = z;
+		z += x * y;
+		y += y;
+	} while (z != prev);
+	return z;
+}
+
+static double
+hll_tau(double x)
+{
+	double		y = 1.0,
+				z,
+				prev;
+
+	if (x == 0.0 || x == 1.0)
+		return 0.0;
+	z = 1.0 - x;
+	do
+	{
+		x = sqrt(x);
+		prev = z;
+		y *= 0.5;
+		z -= (1.0 - x) * (1.0 - x) * y;
+	} while (z != prev);
+	return z / 3.0;
+}
+
+static int64
+hll_count(PsPartial *p)
+{
+	int			q = 64 - p->n;
+	double		m = (double) ((Size) 1 << p->n);
+	int64		c[66] = {0};
+	double		z;
+
+	if (p->regs == NULL)
+		return p->nhash;
+	for (Size i = 0; i < ((Size) 1 << p->n); i++)
+		c[p->regs[i]]++;
+	z = m * hll_tau(1.0 - (double) c[q + 1] / m);
+	for (int k = q; k >= 1; k--)
+	{
+		z += (double) c[k];
+		z *= 0.5;
+	}
+	z += m * hll_sigma((double) c[0] / m);
+	return (int64) llround(m * m / (2.0 * M_LN2) / z);
+}
+
+/* ---------------------------------------------------------------------
+ * approx_percentile: a DDSketch with 1% relative accuracy
+ *
+ * A value x > 0 counts in bucket ceil(log_g(x)), g = 1.01 / 0.99, whose
+ * values all lie within 1% of 2 g^i / (g + 1); negative values likewise by
+ * their magnitude; zero, -Infinity, Infinity and NaN have counters of
+ * their own, and the exact minimum and maximum are kept.  The buckets are
+ * never collapsed, so a state is a function of the values' multiset and
+ * combines in any order to the same state.  The p-th percentile is the
+ * value percentile_disc(p) would pick (the ceil(p * count)-th in
+ * PostgreSQL's order, NaN last), within 1% of it: exact at the ends.
+ * --------------------------------------------------------------------- */
+
+#define DD_ALPHA 0.01
+#define DD_INDEX_LIMIT 40000	/* |index| of every finite double is below */
+#define DD_ZERO 0
+#define DD_NEG_INF 1
+#define DD_POS_INF 2
+#define DD_NAN 3
+
+static inline double
+dd_gamma(void)
+{
+	return (1.0 + DD_ALPHA) / (1.0 - DD_ALPHA);
+}
+
+static inline int32
+dd_index(double x)
+{
+	return (int32) ceil(log(x) / log(dd_gamma()));
+}
+
+static inline double
+dd_value(int32 i)
+{
+	return 2.0 * pow(dd_gamma(), i) / (dd_gamma() + 1.0);
+}
+
+static void
+dd_side_add(PsPartial *p, PsSketchSide *s, int32 idx, int64 cnt)
+{
+	if (s->cnt == NULL || idx < s->lo || idx >= s->hi)
+	{
+		int32		slack = s->cnt == NULL ? 8 : (s->hi - s->lo) / 2 + 8;
+		int32		lo = s->cnt == NULL ? idx - slack : Min(s->lo, idx - slack);
+		int32		hi = s->cnt == NULL ? idx + 1 + slack : Max(s->hi, idx + 1 + slack);
+		int64	   *grown = MemoryContextAllocZero(p->cxt, sizeof(int64) * (hi - lo));
+
+		if (s->cnt != NULL)
+		{
+			memcpy(grown + (s->lo - lo), s->cnt, sizeof(int64) * (s->hi - s->lo));
+			pfree(s->cnt);
+		}
+		s->cnt = grown;
+		s->lo = lo;
+		s->hi = hi;
+	}
+	s->cnt[idx - s->lo] += cnt;
+}
+
+static void
+dd_add(PsPartial *p, float8 x)
+{
+	if (p->count == 1 || float8_cmp_internal(x, p->min) < 0)
+		p->min = x;
+	if (p->count == 1 || float8_cmp_internal(x, p->max) > 0)
+		p->max = x;
+	if (isnan(x))
+		p->special[DD_NAN]++;
+	else if (x == 0.0)
+		p->special[DD_ZERO]++;
+	else if (isinf(x))
+		p->special[x > 0 ? DD_POS_INF : DD_NEG_INF]++;
+	else if (x > 0)
+		dd_side_add(p, &p->pos, dd_index(x), 1);
+	else
+		dd_side_add(p, &p->neg, dd_index(-x), 1);
+}
+
+static void
+dd_combine(PsPartial *a, PsPartial *b)
+{
+	/* a->count already includes b's */
+	if (a->count == b->count || float8_cmp_internal(b->min, a->min) < 0)
+		a->min = b->min;
+	if (a->count == b->count || float8_cmp_internal(b->max, a->max) > 0)
+		a->max = b->max;
+	for (int i = 0; i < 4; i++)
+		a->special[i] += b->special[i];
+	for (int32 i = b->pos.lo; i < b->pos.hi; i++)
+		if (b->pos.cnt[i - b->pos.lo] != 0)
+			dd_side_add(a, &a->pos, i, b->pos.cnt[i - b->pos.lo]);
+	for (int32 i = b->neg.lo; i < b->neg.hi; i++)
+		if (b->neg.cnt[i - b->neg.lo] != 0)
+			dd_side_add(a, &a->neg, i, b->neg.cnt[i - b->neg.lo]);
+}
+
+static float8
+dd_percentile(PsPartial *p)
+{
+	double		pq = (double) p->n / P_SCALE;
+	int64		rownum = (int64) ceil(pq * (double) p->count);
+	int64		k = Max(rownum, 1) - 1; /* as percentile_disc: 0-based */
+	int64		acc;
+	float8		v;
+
+	if (k >= p->count - 1)
+		return p->max;
+	if (k == 0)
+		return p->min;
+	acc = p->special[DD_NEG_INF];
+	if (k < acc)
+		return -get_float8_infinity();
+	for (int32 i = p->neg.hi - 1; i >= p->neg.lo; i--)
+	{
+		acc += p->neg.cnt[i - p->neg.lo];
+		if (k < acc)
+		{
+			v = -dd_value(i);
+			goto found;
+		}
+	}
+	acc += p->special[DD_ZERO];
+	if (k < acc)
+		return 0.0;
+	for (int32 i = p->pos.lo; i < p->pos.hi; i++)
+	{
+		acc += p->pos.cnt[i - p->pos.lo];
+		if (k < acc)
+		{
+			v = dd_value(i);
+			goto found;
+		}
+	}
+	acc += p->special[DD_POS_INF];
+	if (k < acc)
+		return get_float8_infinity();
+	return get_float8_nan();
+found:
+	/* the value is between the extremes: closer to it, never farther */
+	if (v < p->min)
+		v = p->min;
+	if (v > p->max)
+		v = p->max;
+	return v;
+}
+
+static int64
+dd_side_total(const PsSketchSide *s)
+{
+	int64		t = 0;
+
+	for (int32 i = s->lo; i < s->hi; i++)
+		t += s->cnt[i - s->lo];
+	return t;
+}
+
 /*
  * Add one non-NULL value of an event (time ts, ingest order ord), given as
  * a Datum of type typid (one ps_agg_value_type maps to the state's type).
@@ -436,6 +997,13 @@ ps_partial_add(PsPartial *p, Oid typid, Datum value, TimestampTz ts, int64 ord)
 				p->m2 += delta * (x - p->mean);
 				return;
 			}
+		case PS_AGG_APPROX_COUNT_DISTINCT:
+			hll_add_hash(p, hash_value(p->vt, own_value(p->vt, typid, value)));
+			return;
+		case PS_AGG_APPROX_PERCENTILE:
+			value = own_value(p->vt, typid, value);
+			dd_add(p, p->vt == PS_VT_INT8 ? (float8) DatumGetInt64(value) : DatumGetFloat8(value));
+			return;
 		case PS_AGG_MIN:
 		case PS_AGG_MAX:
 			value = own_value(p->vt, typid, value);
@@ -472,9 +1040,9 @@ check_same_kind(PsPartial *a, PsPartial *b)
 	if (a->fn != b->fn || a->n != b->n || a->vt != b->vt)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot combine a %s%s state of %s with a %s%s state of %s",
-						agg_fns[a->fn].name, a->n ? psprintf("(%d)", a->n) : "", vt_names[a->vt],
-						agg_fns[b->fn].name, b->n ? psprintf("(%d)", b->n) : "", vt_names[b->vt])));
+				 errmsg("cannot combine a state of %s over %s with a state of %s over %s",
+						ps_agg_spec(a->fn, a->n), vt_names[a->vt],
+						ps_agg_spec(b->fn, b->n), vt_names[b->vt])));
 }
 
 /* a := the state of a's events and b's. */
@@ -509,6 +1077,12 @@ ps_partial_combine(PsPartial *a, PsPartial *b)
 	switch (a->fn)
 	{
 		case PS_AGG_COUNT:
+			return;
+		case PS_AGG_APPROX_COUNT_DISTINCT:
+			hll_combine(a, b);
+			return;
+		case PS_AGG_APPROX_PERCENTILE:
+			dd_combine(a, b);
 			return;
 		case PS_AGG_SUM:
 		case PS_AGG_MEAN:
@@ -548,6 +1122,45 @@ ps_partial_combine(PsPartial *a, PsPartial *b)
 	}
 }
 
+/* A copy of p, with its own memory in the current context. */
+PsPartial *
+ps_partial_copy(PsPartial *p)
+{
+	PsPartial  *c = ps_partial_new(p->fn, p->n, p->vt);
+	PsItem	   *items = c->items;
+
+	*c = *p;
+	c->cxt = CurrentMemoryContext;
+	c->items = items;
+	for (int i = 0; i < p->nitems; i++)
+	{
+		c->items[i] = p->items[i];
+		c->items[i].v = keep_value(c, p->items[i].v);
+	}
+	if (p->hashes != NULL)
+	{
+		c->hashes = palloc(sizeof(uint64) * p->hcap);
+		memcpy(c->hashes, p->hashes, sizeof(uint64) * p->nhash);
+	}
+	if (p->regs != NULL)
+	{
+		c->regs = palloc((Size) 1 << p->n);
+		memcpy(c->regs, p->regs, (Size) 1 << p->n);
+	}
+	for (int side = 0; side < 2; side++)
+	{
+		PsSketchSide *from = side == 0 ? &p->pos : &p->neg;
+		PsSketchSide *to = side == 0 ? &c->pos : &c->neg;
+
+		if (from->cnt != NULL)
+		{
+			to->cnt = palloc(sizeof(int64) * (from->hi - from->lo));
+			memcpy(to->cnt, from->cnt, sizeof(int64) * (from->hi - from->lo));
+		}
+	}
+	return c;
+}
+
 /* The feature value; *isnull for an empty window (but count is 0). */
 Datum
 ps_partial_final(PsPartial *p, bool *isnull)
@@ -555,6 +1168,8 @@ ps_partial_final(PsPartial *p, bool *isnull)
 	*isnull = false;
 	if (p->fn == PS_AGG_COUNT)
 		return Int64GetDatum(p->count);
+	if (p->fn == PS_AGG_APPROX_COUNT_DISTINCT)
+		return Int64GetDatum(hll_count(p));
 	if (IS_LIST(p->fn))
 	{
 		Datum	   *elems = palloc(sizeof(Datum) * Max(p->nitems, 1));
@@ -575,6 +1190,8 @@ ps_partial_final(PsPartial *p, bool *isnull)
 	}
 	switch (p->fn)
 	{
+		case PS_AGG_APPROX_PERCENTILE:
+			return Float8GetDatum(dd_percentile(p));
 		case PS_AGG_SUM:
 			if (p->vt == PS_VT_FLOAT8)
 				return Float8GetDatum(isfinite(p->fsum) ? p->fsum + p->fcomp : p->fsum);
@@ -621,7 +1238,13 @@ ps_partial_final(PsPartial *p, bool *isnull)
  *	sum, mean: the int128 sum (two int64) or fsum, fcomp;
  *	variances: mean, m2; min, max, last, lists: nitems (int32), then each
  *	item: ts, ord (int64), the value (int64 / float8 bits, or for text its
- *	length (int32) and bytes).
+ *	length (int32) and bytes);
+ *	approx_count_distinct: nhash (int32) and the sorted hashes (uint64), or
+ *	-1 and the 2^precision registers (bytes);
+ *	approx_percentile: min, max (float8 bits), the zero, -Infinity,
+ *	Infinity and NaN counts (int64), then for the positive and the negative
+ *	buckets: their number (int32) and each non-empty one's index (int32)
+ *	and count (int64), by increasing index.
  *
  * The binary form (send/recv) is the same fields in network order.
  * --------------------------------------------------------------------- */
@@ -661,6 +1284,46 @@ put_state(StringInfo buf, PsPartial *p, bool network)
 		b.f = p->m2;
 		PUT8(a.u);
 		PUT8(b.u);
+	}
+	else if (p->fn == PS_AGG_APPROX_COUNT_DISTINCT)
+	{
+		if (p->regs != NULL)
+		{
+			PUT4(-1);
+			appendBinaryStringInfo(buf, (char *) p->regs, 1 << p->n);
+		}
+		else
+		{
+			PUT4(p->nhash);
+			for (int i = 0; i < p->nhash; i++)
+				PUT8(p->hashes[i]);
+		}
+	}
+	else if (p->fn == PS_AGG_APPROX_PERCENTILE)
+	{
+		union { float8 f; uint64 u; } a, b;
+
+		a.f = p->min;
+		b.f = p->max;
+		PUT8(a.u);
+		PUT8(b.u);
+		for (int i = 0; i < 4; i++)
+			PUT8(p->special[i]);
+		for (int side = 0; side < 2; side++)
+		{
+			PsSketchSide *sd = side == 0 ? &p->pos : &p->neg;
+			int			nb = 0;
+
+			for (int32 i = sd->lo; i < sd->hi; i++)
+				nb += sd->cnt[i - sd->lo] != 0;
+			PUT4(nb);
+			for (int32 i = sd->lo; i < sd->hi; i++)
+				if (sd->cnt[i - sd->lo] != 0)
+				{
+					PUT4(i);
+					PUT8(sd->cnt[i - sd->lo]);
+				}
+		}
 	}
 	else if (p->fn != PS_AGG_COUNT)
 	{
@@ -770,6 +1433,53 @@ check_state(PsPartial *p, int errc, bool trusted)
 		for (int i = 0; i < p->nitems; i++)
 			if (DatumGetInt64(p->items[i].v) != 0 && DatumGetInt64(p->items[i].v) != 1)
 				reader_fail(&r, "a boolean item is neither 0 nor 1");
+	if (p->fn == PS_AGG_APPROX_COUNT_DISTINCT)
+	{
+		if (p->regs != NULL)
+		{
+			int			nonzero = 0;
+
+			/* a dense state has more distinct values than the sparse form holds */
+			if (p->count <= hll_sparse_max(p->n))
+				reader_fail(&r, "registers although count is within the sparse form");
+			for (int i = 0; i < (1 << p->n); i++)
+			{
+				if (p->regs[i] > 64 - p->n + 1)
+					reader_fail(&r, "a register is above 65 - precision");
+				nonzero += p->regs[i] != 0;
+			}
+			if (nonzero == 0)
+				reader_fail(&r, "every register is empty");
+		}
+		else
+		{
+			if (p->nhash > p->count || (p->count > 0) != (p->nhash > 0))
+				reader_fail(&r, "hashes do not fit count");
+			for (int i = 1; i < p->nhash; i++)
+				if (p->hashes[i - 1] >= p->hashes[i])
+					reader_fail(&r, "hashes are not strictly increasing");
+		}
+	}
+	if (p->fn == PS_AGG_APPROX_PERCENTILE)
+	{
+		int64		total = dd_side_total(&p->pos) + dd_side_total(&p->neg);
+
+		for (int i = 0; i < 4; i++)
+		{
+			if (p->special[i] < 0)
+				reader_fail(&r, "a count is negative");
+			total += p->special[i];
+		}
+		if (total != p->count)
+			reader_fail(&r, "the buckets do not add up to count");
+		if (p->count == 0 ? (p->min != 0 || p->max != 0 || signbit(p->min) || signbit(p->max))
+			: float8_cmp_internal(p->min, p->max) > 0)
+			reader_fail(&r, "min and max do not fit the state");
+		if (p->vt == PS_VT_INT8 && p->count > 0 &&
+			(!isfinite(p->min) || !isfinite(p->max) || p->special[DD_NAN] != 0 ||
+			 p->special[DD_NEG_INF] != 0 || p->special[DD_POS_INF] != 0))
+			reader_fail(&r, "an integer state has no infinity or NaN");
+	}
 }
 
 static PsPartial *
@@ -791,7 +1501,7 @@ get_state(const char *data, int len, bool network, int errc, bool trusted)
 	if (fn >= PS_AGG_NFNS || vt >= PS_VT_N)
 		reader_fail(&r, "unknown function or value type");
 	n = (int32) get4(&r);
-	if (agg_fns[fn].takes_n ? (n < 1 || n > PS_MAX_N) : n != 0)
+	if (!param_ok(fn, n))
 		reader_fail(&r, "n is out of range for the function");
 	if (!fn_takes(fn, vt))
 		reader_fail(&r, "the function does not take values of that type");
@@ -824,6 +1534,63 @@ get_state(const char *data, int len, bool network, int errc, bool trusted)
 		b.u = get8(&r);
 		p->mean = a.f;
 		p->m2 = b.f;
+	}
+	else if (fn == PS_AGG_APPROX_COUNT_DISTINCT)
+	{
+		int			nhash = (int32) get4(&r);
+
+		if (nhash == -1)
+		{
+			int			m = 1 << n;
+
+			if (r.len - r.pos < m)
+				reader_fail(&r, "the state ends early");
+			p->regs = palloc(m);
+			memcpy(p->regs, r.data + r.pos, m);
+			r.pos += m;
+		}
+		else
+		{
+			if (nhash < 0 || nhash > hll_sparse_max(n))
+				reader_fail(&r, "more hashes than the sparse form holds");
+			p->hashes = palloc(sizeof(uint64) * Max(nhash, 1));
+			p->hcap = Max(nhash, 1);
+			for (int i = 0; i < nhash; i++)
+				p->hashes[i] = get8(&r);
+			p->nhash = nhash;
+		}
+	}
+	else if (fn == PS_AGG_APPROX_PERCENTILE)
+	{
+		union { float8 f; uint64 u; } a, b;
+
+		a.u = get8(&r);
+		b.u = get8(&r);
+		p->min = a.f;
+		p->max = b.f;
+		for (int i = 0; i < 4; i++)
+			p->special[i] = (int64) get8(&r);
+		for (int side = 0; side < 2; side++)
+		{
+			PsSketchSide *sd = side == 0 ? &p->pos : &p->neg;
+			int			nb = (int32) get4(&r);
+			int32		prev = PG_INT32_MIN;
+
+			if (nb < 0 || nb > 2 * DD_INDEX_LIMIT + 1)
+				reader_fail(&r, "a bucket count is out of range");
+			for (int i = 0; i < nb; i++)
+			{
+				int32		idx = (int32) get4(&r);
+				int64		c = (int64) get8(&r);
+
+				if (idx <= prev || idx < -DD_INDEX_LIMIT || idx > DD_INDEX_LIMIT)
+					reader_fail(&r, "bucket indexes are not increasing within range");
+				if (c <= 0)
+					reader_fail(&r, "a bucket's count is not positive");
+				dd_side_add(p, sd, idx, c);
+				prev = idx;
+			}
+		}
 	}
 	else if (fn != PS_AGG_COUNT)
 	{
@@ -948,8 +1715,10 @@ state_to_json(PsPartial *p)
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"fn\": \"%s\"", agg_fns[p->fn].name);
-	if (agg_fns[p->fn].takes_n)
-		appendStringInfo(&buf, ", \"n\": %d", p->n);
+	if (agg_fns[p->fn].param == PARAM_P)
+		appendStringInfo(&buf, ", \"p\": %s", p_text(p->n));
+	else if (agg_fns[p->fn].param != PARAM_NONE)
+		appendStringInfo(&buf, ", \"%s\": %d", param_names[agg_fns[p->fn].param], p->n);
 	appendStringInfo(&buf, ", \"type\": \"%s\", \"count\": " INT64_FORMAT, vt_names[p->vt], p->count);
 	if (p->fn == PS_AGG_SUM || p->fn == PS_AGG_MEAN)
 	{
@@ -984,6 +1753,51 @@ state_to_json(PsPartial *p)
 		append_float(&buf, p->mean);
 		appendStringInfoString(&buf, ", \"m2\": ");
 		append_float(&buf, p->m2);
+	}
+	else if (p->fn == PS_AGG_APPROX_COUNT_DISTINCT)
+	{
+		if (p->regs != NULL)
+		{
+			appendStringInfoString(&buf, ", \"registers\": \"");
+			for (int i = 0; i < (1 << p->n); i++)
+				appendStringInfo(&buf, "%02x", p->regs[i]);
+			appendStringInfoChar(&buf, '"');
+		}
+		else
+		{
+			appendStringInfoString(&buf, ", \"hashes\": [");
+			for (int i = 0; i < p->nhash; i++)
+				appendStringInfo(&buf, "%s\"%016" INT64_MODIFIER "x\"", i ? ", " : "", p->hashes[i]);
+			appendStringInfoChar(&buf, ']');
+		}
+	}
+	else if (p->fn == PS_AGG_APPROX_PERCENTILE)
+	{
+		static const char *const special[] = {"zero", "neg_inf", "pos_inf", "nan"};
+
+		if (p->count > 0)
+		{
+			appendStringInfoString(&buf, ", \"min\": ");
+			append_float(&buf, p->min);
+			appendStringInfoString(&buf, ", \"max\": ");
+			append_float(&buf, p->max);
+		}
+		for (int i = 0; i < 4; i++)
+			appendStringInfo(&buf, ", \"%s\": " INT64_FORMAT, special[i], p->special[i]);
+		for (int side = 0; side < 2; side++)
+		{
+			PsSketchSide *sd = side == 0 ? &p->pos : &p->neg;
+			bool		first = true;
+
+			appendStringInfo(&buf, ", \"%s\": [", side == 0 ? "positive" : "negative");
+			for (int32 i = sd->lo; i < sd->hi; i++)
+				if (sd->cnt[i - sd->lo] != 0)
+				{
+					appendStringInfo(&buf, "%s[%d, " INT64_FORMAT "]", first ? "" : ", ", i, sd->cnt[i - sd->lo]);
+					first = false;
+				}
+			appendStringInfoChar(&buf, ']');
+		}
 	}
 	else if (p->fn == PS_AGG_MIN || p->fn == PS_AGG_MAX)
 	{
@@ -1070,6 +1884,17 @@ json_only_keys(JsonIn *in, Jsonb *jb, JsonbContainer *c, const char *const *keys
 }
 
 static int64
+json_int8_value(JsonIn *in, JsonbValue *v, const char *key)
+{
+	if (v->type != jbvNumeric ||
+		strspn(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric))),
+			   "-0123456789") !=
+		strlen(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)))))
+		json_fail(in, "\"%s\" must be an integer", key);
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->val.numeric)));
+}
+
+static int64
 json_int8(JsonIn *in, JsonbContainer *c, const char *key, bool required, int64 dflt)
 {
 	JsonbValue	v;
@@ -1080,12 +1905,116 @@ json_int8(JsonIn *in, JsonbContainer *c, const char *key, bool required, int64 d
 			json_fail(in, "\"%s\" is missing", key);
 		return dflt;
 	}
-	if (v.type != jbvNumeric ||
-		strspn(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric))),
-			   "-0123456789") !=
-		strlen(DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)))))
-		json_fail(in, "\"%s\" must be an integer", key);
-	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v.val.numeric)));
+	return json_int8_value(in, &v, key);
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* "registers" or "hashes" of an approx_count_distinct state */
+static void
+json_hll(JsonIn *in, PsPartial *p, JsonbContainer *c)
+{
+	JsonbValue	v;
+	int			m = 1 << p->n;
+
+	if (json_get(c, "registers", &v))
+	{
+		if (json_get(c, "hashes", &v))
+			json_fail(in, "%s", "a state has \"hashes\" or \"registers\", not both");
+		json_get(c, "registers", &v);
+		if (v.type != jbvString || v.val.string.len != 2 * m)
+			json_fail(in, "\"registers\" must be a string of %s hex digits (two per register)",
+					  psprintf("%d", 2 * m));
+		p->regs = palloc(m);
+		for (int i = 0; i < m; i++)
+		{
+			int			hi = hex_digit(v.val.string.val[2 * i]);
+			int			lo = hex_digit(v.val.string.val[2 * i + 1]);
+
+			if (hi < 0 || lo < 0)
+				json_fail(in, "%s", "\"registers\" must be lowercase hex digits");
+			p->regs[i] = (uint8) (hi * 16 + lo);
+		}
+	}
+	else
+	{
+		JsonbIterator *it;
+		JsonbValue	e;
+		JsonbIteratorToken tok;
+
+		if (!json_get(c, "hashes", &v) || v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
+			json_fail(in, "\"%s\" must be an array", "hashes");
+		p->hcap = Max(1, hll_sparse_max(p->n));
+		p->hashes = palloc(sizeof(uint64) * p->hcap);
+		it = JsonbIteratorInit(v.val.binary.data);
+		while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		{
+			uint64		h = 0;
+
+			if (tok != WJB_ELEM)
+				continue;
+			if (p->nhash == hll_sparse_max(p->n))
+				json_fail(in, "more than %s hashes: that many take \"registers\"",
+						  psprintf("%d", hll_sparse_max(p->n)));
+			if (e.type != jbvString || e.val.string.len != 16)
+				json_fail(in, "%s", "every hash must be a string of 16 hex digits");
+			for (int i = 0; i < 16; i++)
+			{
+				int			d = hex_digit(e.val.string.val[i]);
+
+				if (d < 0)
+					json_fail(in, "%s", "every hash must be a string of 16 lowercase hex digits");
+				h = (h << 4) | (uint64) d;
+			}
+			p->hashes[p->nhash++] = h;
+		}
+	}
+}
+
+/* the buckets of an approx_percentile state: [[index, count], ...] */
+static void
+json_buckets(JsonIn *in, PsPartial *p, JsonbContainer *c, const char *key, PsSketchSide *sd)
+{
+	JsonbIterator *it;
+	JsonbValue	v,
+				e;
+	JsonbIteratorToken tok;
+	int64		prev = PG_INT64_MIN;
+
+	if (!json_get(c, key, &v) || v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
+		json_fail(in, "\"%s\" must be an array", key);
+	it = JsonbIteratorInit(v.val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+	{
+		JsonbValue *x,
+				   *y;
+		int64		idx,
+					cnt;
+
+		if (tok != WJB_ELEM)
+			continue;
+		if (e.type != jbvBinary || !JsonContainerIsArray(e.val.binary.data) ||
+			JsonContainerSize(e.val.binary.data) != 2)
+			json_fail(in, "every bucket of \"%s\" must be an [index, count] pair", key);
+		x = getIthJsonbValueFromContainer(e.val.binary.data, 0);
+		y = getIthJsonbValueFromContainer(e.val.binary.data, 1);
+		idx = json_int8_value(in, x, "index");
+		cnt = json_int8_value(in, y, "count");
+		if (idx <= prev || idx < -DD_INDEX_LIMIT || idx > DD_INDEX_LIMIT)
+			json_fail(in, "bucket indexes of \"%s\" must increase, from -40000 to 40000", key);
+		if (cnt <= 0)
+			json_fail(in, "bucket counts of \"%s\" must be above 0", key);
+		dd_side_add(p, sd, (int32) idx, cnt);
+		prev = idx;
+	}
 }
 
 static float8
@@ -1170,8 +2099,9 @@ json_item(JsonIn *in, PsPartial *p, JsonbContainer *c, PsItem *it, bool whole)
 static PsPartial *
 state_from_json(const char *str)
 {
-	static const char *const keys[] = {"fn", "n", "type", "count", "sum", "compensation", "mean",
-	"m2", "value", "items", "ts", "ord", NULL};
+	static const char *const keys[] = {"fn", "n", "precision", "p", "type", "count", "sum",
+		"compensation", "mean", "m2", "value", "items", "ts", "ord", "hashes", "registers", "min",
+	"max", "zero", "neg_inf", "pos_inf", "nan", "positive", "negative", NULL};
 	JsonIn		in = {str};
 	Jsonb	   *jb;
 	JsonbContainer *c;
@@ -1203,16 +2133,31 @@ state_from_json(const char *str)
 			vt = t;
 	if (vt < 0)
 		json_fail(&in, "unknown value type \"%s\"", s);
-	if (agg_fns[fn].takes_n)
+	for (int k = PARAM_N; k <= PARAM_P; k++)
+		if (k != (int) agg_fns[fn].param && json_get(c, param_names[k], &v))
+			json_fail(&in, "%s", psprintf("%s takes no \"%s\"", agg_fns[fn].name, param_names[k]));
+	if (agg_fns[fn].param == PARAM_P)
 	{
-		int64		n64 = json_int8(&in, c, "n", true, 0);
+		char	   *digits;
 
-		if (n64 < 1 || n64 > PS_MAX_N)
-			json_fail(&in, "\"n\" must be from 1 to %s", CppAsString2(PS_MAX_N));
+		if (!json_get(c, "p", &v) || v.type != jbvNumeric)
+			json_fail(&in, "\"%s\" must be a number from 0 to 1", "p");
+		digits = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+		n = p_parse(digits, strlen(digits));
+		if (n < 0)
+			json_fail(&in, "\"p\" must be a number from 0 to 1 with at most 6 decimals, not %s", digits);
+	}
+	else if (agg_fns[fn].param != PARAM_NONE)
+	{
+		const char *key = param_names[agg_fns[fn].param];
+		int64		n64 = json_int8(&in, c, key, true, 0);
+
+		if (!param_ok(fn, n64))
+			json_fail(&in, "%s", agg_fns[fn].param == PARAM_N ?
+					  psprintf("\"n\" must be from 1 to %d", PS_MAX_N) :
+					  psprintf("\"%s\" must be from %d to %d", key, HLL_MIN_PRECISION, HLL_MAX_PRECISION));
 		n = (int) n64;
 	}
-	else if (json_get(c, "n", &v))
-		json_fail(&in, "%s takes no \"n\"", agg_fns[fn].name);
 	if (!fn_takes(fn, vt))
 		json_fail(&in, "%s does not take values of that type", agg_fns[fn].name);
 	p = ps_partial_new(fn, n, vt);
@@ -1226,13 +2171,18 @@ state_from_json(const char *str)
 		bool		one = fn == PS_AGG_MIN || fn == PS_AGG_MAX;
 		bool		last = fn == PS_AGG_LAST;
 		bool		list = IS_LIST(fn);
+		bool		hll = fn == PS_AGG_APPROX_COUNT_DISTINCT;
+		bool		dd = fn == PS_AGG_APPROX_PERCENTILE;
 		struct
 		{
 			const char *key;
 			bool		allowed;
 		}			rules[] = {
 			{"sum", sum}, {"compensation", fsum}, {"mean", var}, {"m2", var},
-			{"value", one || last}, {"ts", last}, {"ord", last}, {"items", list}
+			{"value", one || last}, {"ts", last}, {"ord", last}, {"items", list},
+			{"hashes", hll}, {"registers", hll}, {"min", dd && p->count > 0},
+			{"max", dd && p->count > 0}, {"zero", dd}, {"neg_inf", dd}, {"pos_inf", dd},
+			{"nan", dd}, {"positive", dd}, {"negative", dd}
 		};
 
 		for (int i = 0; i < (int) lengthof(rules); i++)
@@ -1264,6 +2214,22 @@ state_from_json(const char *str)
 		{
 			p->mean = json_float8(&in, c, "mean");
 			p->m2 = json_float8(&in, c, "m2");
+		}
+		else if (hll)
+			json_hll(&in, p, c);
+		else if (dd)
+		{
+			if (p->count > 0)
+			{
+				p->min = json_float8(&in, c, "min");
+				p->max = json_float8(&in, c, "max");
+			}
+			p->special[DD_ZERO] = json_int8(&in, c, "zero", true, 0);
+			p->special[DD_NEG_INF] = json_int8(&in, c, "neg_inf", true, 0);
+			p->special[DD_POS_INF] = json_int8(&in, c, "pos_inf", true, 0);
+			p->special[DD_NAN] = json_int8(&in, c, "nan", true, 0);
+			json_buckets(&in, p, c, "positive", &p->pos);
+			json_buckets(&in, p, c, "negative", &p->neg);
 		}
 		else if (one)
 		{
@@ -1393,7 +2359,7 @@ fs_partial_final(PG_FUNCTION_ARGS)
 	if (want != type)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("a %s state of %s finalizes to %s, not %s", agg_fns[p->fn].name,
+				 errmsg("a state of %s over %s finalizes to %s, not %s", ps_agg_spec(p->fn, p->n),
 						vt_names[p->vt], format_type_be(type), format_type_be(want)),
 				 errhint("Pass NULL::%s as the second argument.", format_type_be(type))));
 	d = ps_partial_final(p, &isnull);

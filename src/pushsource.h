@@ -240,6 +240,8 @@ typedef enum PsAggFn
 	PS_AGG_STDDEV_POP,
 	PS_AGG_VAR_SAMP,
 	PS_AGG_VAR_POP,
+	PS_AGG_APPROX_COUNT_DISTINCT,	/* HyperLogLog; n is the precision */
+	PS_AGG_APPROX_PERCENTILE,	/* DDSketch; n is p in millionths */
 	PS_AGG_NFNS
 } PsAggFn;
 
@@ -260,6 +262,14 @@ typedef struct PsItem
 	Datum		v;
 } PsItem;
 
+/* One sign of a percentile sketch: counts of indexes [lo, hi). */
+typedef struct PsSketchSide
+{
+	int32		lo;
+	int32		hi;
+	int64	   *cnt;
+} PsSketchSide;
+
 typedef struct PsPartial
 {
 	PsAggFn		fn;
@@ -273,17 +283,32 @@ typedef struct PsPartial
 	float8		m2;
 	int			nitems;			/* min, max, last: 0 or 1; lists */
 	PsItem	   *items;
-	MemoryContext cxt;			/* the state's memory: its items' text lives here */
+	/* approx_count_distinct: sorted distinct hashes, or 2^n registers */
+	int			nhash;
+	int			hcap;
+	uint64	   *hashes;
+	uint8	   *regs;
+	/* approx_percentile: bucket counts by log index, both signs */
+	PsSketchSide pos;
+	PsSketchSide neg;
+	int64		special[4];		/* zero, -Infinity, Infinity, NaN */
+	float8		min;			/* exact extremes, in PostgreSQL's float order */
+	float8		max;
+	MemoryContext cxt;			/* the state's memory: what it points to lives here */
 } PsPartial;
 
 extern const char *ps_agg_fn_name(PsAggFn fn);
 extern PsAggFn ps_agg_fn_parse(const char *spec, int *n, const char *what);
+extern char *ps_agg_spec(PsAggFn fn, int n);
+extern char *ps_agg_name_part(PsAggFn fn, int n);
+extern bool ps_agg_is_sketch(PsAggFn fn);
 extern int	ps_agg_value_type(Oid typid);
 extern PsValType ps_agg_check_input(PsAggFn fn, Oid typid, const char *what);
 extern Oid	ps_agg_result_type(PsAggFn fn, PsValType vt);
 extern PsPartial *ps_partial_new(PsAggFn fn, int n, PsValType vt);
 extern void ps_partial_add(PsPartial *p, Oid typid, Datum value, TimestampTz ts, int64 ord);
 extern void ps_partial_combine(PsPartial *a, PsPartial *b);
+extern PsPartial *ps_partial_copy(PsPartial *p);
 extern Datum ps_partial_final(PsPartial *p, bool *isnull);
 extern bytea *ps_partial_flatten(PsPartial *p);
 extern PsPartial *ps_partial_unflatten(Datum d);
