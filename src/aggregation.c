@@ -896,7 +896,11 @@ tiles_plan(PsView *v)
 	appendStringInfoString(&sql, " GROUP BY ");
 	for (int i = 0; i <= v->nkeys; i++)
 		appendStringInfo(&sql, "%s%d", i ? ", " : "", i + 1);
-	appendStringInfoString(&sql, ") s ON CONFLICT (");
+	/* in the primary key's order: the index is then written page after page */
+	appendStringInfoString(&sql, ") s ORDER BY ");
+	for (int i = 0; i <= v->nkeys; i++)
+		appendStringInfo(&sql, "%s%d", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, " ON CONFLICT (");
 	append_keys(&sql, v, "", true);
 	appendStringInfoString(&sql, "block_start) DO UPDATE SET"
 						   " totals = pushsource._tile_totals_merge(t.totals, excluded.totals),"
