@@ -15,6 +15,11 @@
  *		last_n, first_n       up to n values, the latest / earliest
  *		last_distinct_n,      up to n distinct values, each at its latest /
  *		first_distinct_n      earliest (event time, order)
+ *		approx_count_distinct the sorted 64-bit hashes of up to 2^precision / 8
+ *		                      distinct values, then 2^precision HyperLogLog
+ *		                      registers
+ *		approx_percentile     DDSketch bucket counts (1% relative accuracy),
+ *		                      special-value counts, the exact min and max
  *
  * Values are bigint (any integer input), double precision (float4/float8),
  * boolean, timestamptz (timestamp is read as UTC) or text; the order of
