@@ -527,6 +527,8 @@ SELECT level, fs_run_columns('agg_run_t', level) FROM unnest(ARRAY['disabled', '
 SELECT fs_run_columns('agg_run_c');
 -- the sketches' tile columns are named as their features, without window
 SELECT c FROM regexp_split_to_table(fs_run_columns('agg_tiled', 'partial'), ', ') c WHERE c LIKE '%approx%';
+-- (the naming helper refuses what is not a function spec, as fs_agg does)
+SELECT agg_try($$SELECT _agg_name_part('median')$$), agg_try($$SELECT _agg_name_part('approx_percentile(2)')$$);
 -- disabled: the events of [10:10, 11:00)
 SELECT * FROM fs_run('agg_run_t', '2024-05-01 10:10+00', '2024-05-01 11:00+00', 'disabled')
     AS t(user_id text, ts timestamptz, i bigint, t text);

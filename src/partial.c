@@ -1932,9 +1932,10 @@ json_hll(JsonIn *in, PsPartial *p, JsonbContainer *c)
 
 	if (json_get(c, "registers", &v))
 	{
-		if (json_get(c, "hashes", &v))
+		JsonbValue	other;
+
+		if (json_get(c, "hashes", &other))
 			json_fail(in, "%s", "a state has \"hashes\" or \"registers\", not both");
-		json_get(c, "registers", &v);
 		if (v.type != jbvString || v.val.string.len != 2 * m)
 			json_fail(in, "\"registers\" must be a string of %s hex digits (two per register)",
 					  psprintf("%d", 2 * m));
