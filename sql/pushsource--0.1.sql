@@ -146,6 +146,7 @@ CREATE TABLE @extschema@.view_catalog (
     online             boolean NOT NULL,
     offline            boolean NOT NULL,
     feature_start_time timestamptz,
+    batch_schedule     text,              -- cron expression of pushsource:materialize:<name>
     online_table       regclass,
     offline_table      regclass,
     description        text,
@@ -242,7 +243,7 @@ COMMENT ON VIEW @extschema@.push_sources IS 'registered push sources, their tabl
 
 CREATE VIEW @extschema@.feature_views AS
 SELECT name, source, entities, join_keys, features, aggregations, aggregation_interval, ttl, online, offline,
-       feature_start_time, online_table, offline_table,
+       feature_start_time, batch_schedule, online_table, offline_table,
        description, owner, tags, prevent_destroy, created_at
 FROM @extschema@.view_catalog;
 COMMENT ON VIEW @extschema@.feature_views IS 'registered feature views and their stores';
@@ -448,6 +449,7 @@ CREATE FUNCTION @extschema@.fs_create_feature_view(
     ttl interval DEFAULT NULL,
     online boolean DEFAULT true, offline boolean DEFAULT true,
     feature_start_time timestamptz DEFAULT NULL,
+    batch_schedule text DEFAULT NULL,
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
     prevent_destroy boolean DEFAULT false)
 RETURNS text LANGUAGE plpgsql AS $$
@@ -575,9 +577,12 @@ BEGIN
     keylist := (SELECT pg_catalog.string_agg(pg_catalog.format('%I', x) || ', ', '') FROM unnest(keys) x);
 
     IF fs_create_feature_view.online AND aggs IS NOT NULL AND fs_create_feature_view.aggregation_interval IS NOT NULL THEN
-        -- tiled: one row per entity per block of 60 tiles (see aggregation.c)
+        -- tiled: one row per entity per block of 60 tiles (see aggregation.c);
+        -- a backfill's states (_fs_batch) are kept apart from the pushed ones
+        -- so that fs_materialize can replace them
         EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s block_start timestamptz NOT NULL,'
-                                  ' totals bytea NOT NULL, tiles bytea NOT NULL, PRIMARY KEY (%s block_start))',
+                                  ' totals bytea NOT NULL, tiles bytea NOT NULL,'
+                                  ' _fs_batch boolean NOT NULL DEFAULT false, PRIMARY KEY (%s block_start, _fs_batch))',
             p_name || '_tiles', coalesce(keydefs || ',', ''), coalesce(keylist, ''));
         online_tbl := pg_catalog.format('pushsource_store.%I', p_name || '_tiles')::regclass;
         EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', online_tbl,
@@ -617,19 +622,22 @@ BEGIN
 
     INSERT INTO @extschema@.view_catalog (name, source, entities, join_keys, features, value_columns,
         aggregations, aggregation_interval, ttl, online, offline,
-        feature_start_time, online_table, offline_table, description, owner, tags, prevent_destroy)
+        feature_start_time, batch_schedule, online_table, offline_table, description, owner, tags, prevent_destroy)
     VALUES (p_name, src.name, fs_create_feature_view.entities, keys, feats, valcols,
             aggs, CASE WHEN aggs IS NOT NULL THEN fs_create_feature_view.aggregation_interval END,
             fs_create_feature_view.ttl,
             fs_create_feature_view.online, fs_create_feature_view.offline,
-            fs_create_feature_view.feature_start_time, online_tbl, offline_tbl,
+            fs_create_feature_view.feature_start_time, fs_create_feature_view.batch_schedule, online_tbl, offline_tbl,
             fs_create_feature_view.description, fs_create_feature_view.owner,
             @extschema@._check_tags('feature view', p_name, fs_create_feature_view.tags),
             coalesce(fs_create_feature_view.prevent_destroy, false));
+    IF fs_create_feature_view.batch_schedule IS NOT NULL THEN
+        PERFORM @extschema@._schedule_materialize(p_name, fs_create_feature_view.batch_schedule);
+    END IF;
     RETURN p_name;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.fs_create_feature_view(text, text, text[], text[], @extschema@.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, jsonb, boolean) IS
+COMMENT ON FUNCTION @extschema@.fs_create_feature_view(text, text, text[], text[], @extschema@.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean) IS
   'registers a feature view on a push source (attribute features or windowed aggregations) and creates its online and offline stores';
 
 CREATE FUNCTION @extschema@.fs_create_feature_service(
@@ -750,6 +758,7 @@ BEGIN
             EXECUTE pg_catalog.format('DROP TABLE %s', tbl);
         END IF;
     ELSIF p_kind = 'feature_view' THEN
+        PERFORM @extschema@._cron_unschedule('pushsource:materialize:' || p_name);
         FOR tbl IN SELECT t FROM @extschema@.view_catalog v, LATERAL (VALUES (v.online_table), (v.offline_table)) x(t)
                     WHERE v.name = p_name AND t IS NOT NULL
                       AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t) LOOP
@@ -1315,6 +1324,662 @@ COMMENT ON FUNCTION @extschema@._tiles_merge(bytea, bytea) IS
   'internal: combines two blocks'' tiles, tile by tile';
 
 ------------------------------------------------------------------------
+-- Operations: the job table, key deletion, backfill from batch tables,
+-- pg_cron schedules
+------------------------------------------------------------------------
+
+CREATE SEQUENCE @extschema@.job_id_seq;
+COMMENT ON SEQUENCE @extschema@.job_id_seq IS 'ids of pushsource.jobs';
+
+CREATE TABLE @extschema@.jobs (
+    id           bigint PRIMARY KEY DEFAULT pg_catalog.nextval('@extschema@.job_id_seq'),
+    kind         text NOT NULL CHECK (kind IN ('materialization', 'deletion', 'maintenance')),
+    object       text NOT NULL,           -- the feature view; '*' for maintenance
+    window_start timestamptz,             -- materialization: [window_start, window_end)
+    window_end   timestamptz,
+    state        text NOT NULL CHECK (state IN ('succeeded', 'failed')),
+    rows         bigint NOT NULL DEFAULT 0,
+    details      jsonb NOT NULL DEFAULT '{}',
+    error        text,
+    sqlstate     text,
+    attempt      int NOT NULL DEFAULT 1,
+    scheduled    boolean NOT NULL DEFAULT false,
+    run_by       name NOT NULL DEFAULT CURRENT_USER,
+    started_at   timestamptz NOT NULL,
+    finished_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE INDEX ON @extschema@.jobs (object, kind, id);
+COMMENT ON TABLE @extschema@.jobs IS
+  'every materialization, key deletion and maintenance run: what, which window, state, rows, error, attempt, times';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.job_id_seq', '');
+GRANT SELECT ON @extschema@.jobs TO pushsource_admin, pushsource_writer, pushsource_reader;
+GRANT INSERT ON @extschema@.jobs TO pushsource_admin;
+GRANT DELETE ON @extschema@.jobs TO pushsource_admin;
+GRANT USAGE ON SEQUENCE @extschema@.job_id_seq, @extschema@.ingest_batch_seq TO pushsource_admin;
+
+-- The try this is of a run: 1 + the failed runs of the same kind, object
+-- and window start since the last that succeeded.  Deletions of different
+-- keys are different jobs: each is its first attempt.
+CREATE FUNCTION @extschema@._job_attempt(p_kind text, p_object text, p_start timestamptz)
+RETURNS int LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p_kind = 'deletion' THEN 1 ELSE 1 + pg_catalog.count(*)::int END FROM @extschema@.jobs j
+     WHERE j.kind = p_kind AND j.object = p_object AND j.window_start IS NOT DISTINCT FROM p_start
+       AND j.state = 'failed'
+       AND j.id > coalesce((SELECT pg_catalog.max(s.id) FROM @extschema@.jobs s
+                             WHERE s.kind = p_kind AND s.object = p_object
+                               AND s.window_start IS NOT DISTINCT FROM p_start AND s.state = 'succeeded'), 0)
+$$;
+COMMENT ON FUNCTION @extschema@._job_attempt(text, text, timestamptz) IS
+  'internal: the attempt number of the next run of a job';
+
+CREATE FUNCTION @extschema@._job_failed(kind text, object text, window_start timestamptz,
+    window_end timestamptz, error text, sqlstate text, scheduled boolean, started_at timestamptz)
+RETURNS bigint LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_job_failed';
+COMMENT ON FUNCTION @extschema@._job_failed(text, text, timestamptz, timestamptz, text, text, boolean, timestamptz) IS
+  'internal: records a failed run in pushsource.jobs in its own transaction (a background worker)';
+
+CREATE FUNCTION @extschema@._reraise(sqlstate text, message text, detail text, hint text)
+RETURNS void LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_reraise';
+COMMENT ON FUNCTION @extschema@._reraise(text, text, text, text) IS
+  'internal: raises a caught error again, as it was';
+
+CREATE FUNCTION @extschema@._key_set(feature_view text, keys jsonb)
+RETURNS SETOF record LANGUAGE c CALLED ON NULL INPUT STABLE
+AS 'MODULE_PATHNAME', 'fs_key_set';
+COMMENT ON FUNCTION @extschema@._key_set(text, jsonb) IS
+  'internal: the checked, typed join keys of fs_delete_keys; AS k(<join keys>)';
+
+CREATE FUNCTION @extschema@._tiles_insert_sql(feature_view text, "from" text)
+RETURNS text LANGUAGE c STRICT STABLE
+AS 'MODULE_PATHNAME', 'fs_tiles_insert_sql';
+COMMENT ON FUNCTION @extschema@._tiles_insert_sql(text, text) IS
+  'internal: the INSERT of a backfill''s tile blocks from a query the caller built';
+
+-- Runs one job: its row in pushsource.jobs says how it went.  A failure is
+-- recorded (in its own transaction) and raised again; a scheduled run
+-- (pg_cron) returns it instead, so that the next run starts afresh.
+CREATE FUNCTION @extschema@._job(p_kind text, p_object text, p_start timestamptz, p_end timestamptz,
+    p_args jsonb, p_scheduled boolean)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    started timestamptz := pg_catalog.clock_timestamp();
+    r       jsonb;
+    jid     bigint;
+    st      text;
+    msg     text;
+    det     text;
+    hnt     text;
+BEGIN
+    BEGIN
+        IF p_kind = 'deletion' THEN
+            r := @extschema@._delete_keys(p_object, p_args -> 'keys', (p_args ->> 'online')::boolean,
+                                          (p_args ->> 'offline')::boolean);
+        ELSIF p_kind = 'materialization' THEN
+            r := @extschema@._materialize(p_object, p_start, p_end);
+        ELSE
+            r := @extschema@._maintain();
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
+                                hnt = PG_EXCEPTION_HINT;
+        jid := @extschema@._job_failed(p_kind, p_object, p_start, p_end, msg, st, p_scheduled, started);
+        IF p_scheduled THEN
+            RAISE WARNING 'pushsource: % of "%" failed: %', p_kind, p_object, msg
+                USING DETAIL = pg_catalog.format('Recorded as job %s in @extschema@.jobs.', coalesce(jid::text, '(not recorded)'));
+            RETURN pg_catalog.jsonb_build_object('job', jid, 'state', 'failed', 'sqlstate', st, 'error', msg);
+        END IF;
+        PERFORM @extschema@._reraise(st, msg, det, hnt);
+    END;
+    INSERT INTO @extschema@.jobs (kind, object, window_start, window_end, state, rows, details,
+                                  attempt, scheduled, started_at)
+    VALUES (p_kind, p_object, p_start, p_end, 'succeeded', coalesce((r ->> 'rows')::bigint, 0), r,
+            @extschema@._job_attempt(p_kind, p_object, p_start), p_scheduled, started)
+    RETURNING id INTO jid;
+    RETURN pg_catalog.jsonb_build_object('job', jid, 'state', 'succeeded') || r;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._job(text, text, timestamptz, timestamptz, jsonb, boolean) IS
+  'internal: runs a materialization, deletion or maintenance and records it in pushsource.jobs';
+
+-- A feature view for an operation, locked against other operations on it
+-- and against fs_drop (pushes do not take this lock).
+CREATE FUNCTION @extschema@._view_for(p_view text, p_what text)
+RETURNS @extschema@.view_catalog LANGUAGE plpgsql AS $$
+DECLARE
+    v @extschema@.view_catalog;
+BEGIN
+    PERFORM @extschema@._check_name(p_view, 'feature view');
+    SELECT * INTO v FROM @extschema@.view_catalog x WHERE x.name = p_view FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '%: feature view "%" does not exist', p_what, p_view
+            USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in @extschema@.feature_views.';
+    END IF;
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._view_for(text, text) IS 'internal: a feature view, locked for an operation';
+
+------------------------------------------------------------------------
+-- Key deletion
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@._delete_keys(p_view text, p_keys jsonb, p_online boolean, p_offline boolean)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v      @extschema@.view_catalog := @extschema@._view_for(p_view, 'fs_delete_keys');
+    src    @extschema@.source_catalog;
+    keyset text;
+    cond   text;
+    defs   text;
+    sql    text;
+    r      record;
+BEGIN
+    SELECT * INTO src FROM @extschema@.source_catalog s WHERE s.name = v.source;
+    -- pushes to the source wait for the deletion and it for them: every
+    -- store loses the same pushes, none is left half-deleted
+    EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', src.source_table);
+    IF pg_catalog.cardinality(v.join_keys) = 0 THEN
+        IF pg_catalog.jsonb_typeof(p_keys) = 'object' THEN
+            p_keys := pg_catalog.jsonb_build_array(p_keys);
+        END IF;
+        IF pg_catalog.jsonb_typeof(p_keys) <> 'array' OR EXISTS (
+               SELECT 1 FROM pg_catalog.jsonb_array_elements(p_keys) e WHERE e <> '{}'::jsonb) THEN
+            RAISE EXCEPTION 'feature view "%" has no join keys: keys must be an array of {}', p_view
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = '''[{}]'' deletes the view''s one entity; ''[]'' deletes nothing.';
+        END IF;
+        keyset := 'SELECT WHERE pg_catalog.jsonb_array_length($1) > 0';
+        cond := 'true';
+    ELSE
+        SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', j.k, pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY j.o),
+               pg_catalog.string_agg(pg_catalog.format('s.%I OPERATOR(pg_catalog.=) k.%I', j.k, j.k), ' AND ' ORDER BY j.o)
+          INTO defs, cond
+          FROM unnest(v.join_keys) WITH ORDINALITY AS j(k, o)
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = src.source_table AND a.attname = j.k AND NOT a.attisdropped;
+        keyset := pg_catalog.format('SELECT DISTINCT * FROM @extschema@._key_set($2, $1) AS k(%s)', defs);
+    END IF;
+    -- one statement: the keys are checked and hashed once for every store
+    sql := pg_catalog.format('WITH k AS MATERIALIZED (%s)', keyset);
+    sql := sql || pg_catalog.format(', d_online AS (%s)',
+        CASE WHEN p_online AND v.online_table IS NOT NULL
+             THEN pg_catalog.format('DELETE FROM %s s USING k WHERE %s RETURNING 1', v.online_table, cond)
+             ELSE 'SELECT 1 WHERE false' END);
+    sql := sql || pg_catalog.format(', d_offline AS (%s)',
+        CASE WHEN p_offline AND v.offline_table IS NOT NULL
+             THEN pg_catalog.format('DELETE FROM %s s USING k WHERE %s RETURNING 1', v.offline_table, cond)
+             ELSE 'SELECT 1 WHERE false' END);
+    sql := sql || pg_catalog.format(', d_log AS (%s)',
+        CASE WHEN p_offline
+             THEN pg_catalog.format('DELETE FROM %s s USING k WHERE %s RETURNING 1', src.source_table, cond)
+             ELSE 'SELECT 1 WHERE false' END);
+    sql := sql || ' SELECT (SELECT pg_catalog.count(*) FROM k) AS keys, (SELECT pg_catalog.count(*) FROM d_online) AS online,'
+               || ' (SELECT pg_catalog.count(*) FROM d_offline) AS offline, (SELECT pg_catalog.count(*) FROM d_log) AS source_log';
+    EXECUTE sql INTO r USING p_keys, p_view;
+    RETURN pg_catalog.jsonb_build_object('feature_view', p_view, 'keys', r.keys,
+        'rows', r.online + r.offline + r.source_log,
+        'online', r.online, 'offline', r.offline, 'source_log', r.source_log);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._delete_keys(text, jsonb, boolean, boolean) IS
+  'internal: the work of fs_delete_keys';
+
+CREATE FUNCTION @extschema@.fs_delete_keys(feature_view text, keys jsonb,
+    online boolean DEFAULT true, offline boolean DEFAULT true)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM @extschema@._check_name(feature_view, 'feature view');
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.view_catalog v WHERE v.name = feature_view) THEN
+        RAISE EXCEPTION 'fs_delete_keys: feature view "%" does not exist', feature_view
+            USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in @extschema@.feature_views.';
+    END IF;
+    IF keys IS NULL OR online IS NULL OR offline IS NULL THEN
+        RAISE EXCEPTION 'fs_delete_keys("%"): keys, online and offline must not be null', feature_view
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT online AND NOT offline THEN
+        RAISE EXCEPTION 'fs_delete_keys("%"): online and offline are both false: nothing to delete', feature_view
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN @extschema@._job('deletion', feature_view, NULL, NULL,
+        pg_catalog.jsonb_build_object('keys', keys, 'online', online, 'offline', offline), false);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_delete_keys(text, jsonb, boolean, boolean) IS
+  'deletes the rows of some entities (an array of join-key objects) from a view''s online store (online) and offline store and its source''s log (offline), in one transaction; returns the job';
+
+CREATE FUNCTION @extschema@.fs_deletion_status(name text DEFAULT NULL, errors_only boolean DEFAULT false)
+RETURNS SETOF @extschema@.jobs LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    -- a dropped view's jobs stay: the name need not exist, but must be a name
+    IF fs_deletion_status.name IS NOT NULL THEN
+        PERFORM @extschema@._check_name(fs_deletion_status.name, 'feature view');
+    END IF;
+    RETURN QUERY SELECT * FROM @extschema@.jobs j
+     WHERE j.kind = 'deletion' AND (fs_deletion_status.name IS NULL OR j.object = fs_deletion_status.name)
+       AND (NOT coalesce(errors_only, false) OR j.state = 'failed')
+     ORDER BY j.id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_deletion_status(text, boolean) IS
+  'the key deletions of a feature view (all when name is NULL), oldest first; errors_only: the failed ones';
+
+------------------------------------------------------------------------
+-- Backfill from a push source's batch table
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@._materialize(p_view text, p_start timestamptz, p_end timestamptz)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v       @extschema@.view_catalog := @extschema@._view_for(p_view, 'fs_materialize');
+    src     @extschema@.source_catalog;
+    ts      text;
+    cols    text;
+    keys    text;
+    filter  text;
+    dedupe  text := '';
+    tiled   boolean;
+    events  boolean;
+    lo      timestamptz := p_start;
+    hi      timestamptz := p_end;
+    done    tstzmultirange := tstzmultirange(tstzrange(p_start, p_end));
+    blk     bigint;
+    base    bigint;
+    sql     text;
+    store   regclass;
+    nread   bigint;
+    r       record;
+BEGIN
+    SELECT * INTO src FROM @extschema@.source_catalog s WHERE s.name = v.source;
+    IF src.batch_table IS NULL THEN
+        RAISE EXCEPTION 'fs_materialize: push source "%" of feature view "%" has no batch_table', src.name, p_view
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table'').';
+    END IF;
+    ts := src.timestamp_field;
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ' ORDER BY o) INTO cols
+      FROM unnest(v.join_keys || ts || v.value_columns) WITH ORDINALITY AS x(c, o);
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I', k), ', ' ORDER BY o) INTO keys
+      FROM unnest(v.join_keys) WITH ORDINALITY AS x(k, o);
+    tiled := v.aggregations IS NOT NULL AND v.aggregation_interval IS NOT NULL AND v.online_table IS NOT NULL;
+    events := v.aggregations IS NOT NULL AND v.aggregation_interval IS NULL AND v.online_table IS NOT NULL;
+    IF tiled THEN
+        -- a block's backfilled states are rebuilt whole: from the batch rows
+        -- of every window materialized so far that falls in it
+        blk := (EXTRACT(epoch FROM v.aggregation_interval) * 1000000)::bigint * 60;
+        lo := @extschema@._tile_block(p_start, blk);
+        hi := @extschema@._tile_block(p_end - interval '1 microsecond', blk)
+              + pg_catalog.make_interval(secs => blk / 1000000.0);
+        SELECT coalesce(pg_catalog.range_agg(tstzrange(j.window_start, j.window_end)), '{}') + done INTO done
+          FROM @extschema@.jobs j
+         WHERE j.kind = 'materialization' AND j.object = p_view AND j.state = 'succeeded'
+           AND j.started_at >= v.created_at;
+    END IF;
+    -- the rows of the batch table that become events of the view
+    filter := pg_catalog.format('b.%I >= $1 AND b.%I < $2 AND $4 OPERATOR(pg_catalog.@>) b.%I AND pg_catalog.isfinite(b.%I)',
+                                ts, ts, ts, ts)
+           || coalesce((SELECT pg_catalog.string_agg(pg_catalog.format(' AND b.%I IS NOT NULL', k), '')
+                          FROM unnest(v.join_keys) k), '')
+           || CASE WHEN v.feature_start_time IS NOT NULL THEN pg_catalog.format(' AND b.%I >= $7', ts) ELSE '' END;
+    -- an event pushed to the view is the same event as a batch row with the
+    -- same join keys and time: it is not added twice
+    store := CASE WHEN v.offline_table IS NOT NULL THEN v.offline_table WHEN events THEN v.online_table END;
+    IF store IS NOT NULL THEN
+        dedupe := pg_catalog.format(' AND NOT EXISTS (SELECT 1 FROM %s o WHERE %so.%I OPERATOR(pg_catalog.=) b.%I'
+                                    ' AND o._fs_ingest_id > 0 AND o.%I >= $1 AND o.%I < $2)',
+                                    store,
+                                    coalesce((SELECT pg_catalog.string_agg(pg_catalog.format('o.%I OPERATOR(pg_catalog.=) b.%I AND ', k, k), '')
+                                                FROM unnest(v.join_keys) k), ''),
+                                    ts, ts, ts, ts);
+    END IF;
+    -- batch rows order before every pushed row (ingest ids below zero): at
+    -- equal event times the pushed value wins
+    base := -4611686018427387904 + (pg_catalog.nextval('@extschema@.ingest_batch_seq') << 24);
+
+    EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s b WHERE b.%I >= $1 AND b.%I < $2',
+                              src.batch_table, ts, ts)
+       INTO nread USING p_start, p_end;
+    -- the window's earlier backfill goes; pushed rows stay
+    IF v.offline_table IS NOT NULL THEN
+        EXECUTE pg_catalog.format('DELETE FROM %s WHERE %I >= $1 AND %I < $2 AND _fs_ingest_id < 0',
+                                  v.offline_table, ts, ts) USING p_start, p_end;
+    END IF;
+    IF events THEN
+        EXECUTE pg_catalog.format('DELETE FROM %s WHERE %I >= $1 AND %I < $2 AND _fs_ingest_id < 0',
+                                  v.online_table, ts, ts) USING p_start, p_end;
+    END IF;
+    IF tiled THEN
+        EXECUTE pg_catalog.format('DELETE FROM %s WHERE _fs_batch AND block_start >= $1 AND block_start < $2',
+                                  v.online_table) USING lo, hi;
+    END IF;
+
+    -- one statement writes every store from the same rows, in the same order
+    sql := pg_catalog.format('WITH bt AS MATERIALIZED (SELECT %s, $3 + pg_catalog.row_number() OVER () AS _fs_ingest_id'
+                             ' FROM %s b WHERE %s%s), b AS (SELECT * FROM bt WHERE %I >= $5 AND %I < $6)',
+                             (SELECT pg_catalog.string_agg('b.' || x, ', ') FROM pg_catalog.regexp_split_to_table(cols, ', ') x),
+                             src.batch_table, filter, dedupe, ts, ts);
+    sql := sql || pg_catalog.format(', w_offline AS (%s)',
+        CASE WHEN v.offline_table IS NOT NULL
+             THEN pg_catalog.format('INSERT INTO %s (%s, _fs_ingest_id) SELECT %s, _fs_ingest_id FROM b RETURNING 1',
+                                    v.offline_table, cols, cols)
+             ELSE 'SELECT 1 WHERE false' END);
+    sql := sql || pg_catalog.format(', w_online AS (%s)',
+        CASE WHEN events
+             THEN pg_catalog.format('INSERT INTO %s (%s, _fs_ingest_id) SELECT %s, _fs_ingest_id FROM b RETURNING 1',
+                                    v.online_table, cols, cols)
+             WHEN tiled
+             THEN @extschema@._tiles_insert_sql(p_view, 'bt') || ' RETURNING 1'
+             WHEN v.online_table IS NOT NULL AND keys IS NULL
+             THEN pg_catalog.format('INSERT INTO %1$s AS t (%2$s, _fs_ingest_id) SELECT %2$s, _fs_ingest_id FROM b'
+                                    ' ORDER BY %3$I DESC, _fs_ingest_id DESC LIMIT 1'
+                                    ' ON CONFLICT (_fs_singleton) DO UPDATE SET %4$s, _fs_ingest_id = excluded._fs_ingest_id'
+                                    ' WHERE t.%3$I < excluded.%3$I OR (t.%3$I = excluded.%3$I AND t._fs_ingest_id < 0) RETURNING 1',
+                                    v.online_table, cols, ts,
+                                    (SELECT pg_catalog.string_agg(pg_catalog.format('%I = excluded.%I', c, c), ', ')
+                                       FROM unnest(ts || v.value_columns) c))
+             WHEN v.online_table IS NOT NULL
+             THEN pg_catalog.format('INSERT INTO %1$s AS t (%2$s, _fs_ingest_id) SELECT DISTINCT ON (%5$s) %2$s, _fs_ingest_id FROM b'
+                                    ' ORDER BY %5$s, %3$I DESC, _fs_ingest_id DESC'
+                                    ' ON CONFLICT (%5$s) DO UPDATE SET %4$s, _fs_ingest_id = excluded._fs_ingest_id'
+                                    ' WHERE t.%3$I < excluded.%3$I OR (t.%3$I = excluded.%3$I AND t._fs_ingest_id < 0) RETURNING 1',
+                                    v.online_table, cols, ts,
+                                    (SELECT pg_catalog.string_agg(pg_catalog.format('%I = excluded.%I', c, c), ', ')
+                                       FROM unnest(ts || v.value_columns) c), keys)
+             ELSE 'SELECT 1 WHERE false' END);
+    sql := sql || ' SELECT (SELECT pg_catalog.count(*) FROM b) AS n, (SELECT pg_catalog.count(*) FROM w_offline) AS offline,'
+               || ' (SELECT pg_catalog.count(*) FROM w_online) AS online';
+    EXECUTE sql INTO r USING lo, hi, base, done, p_start, p_end, v.feature_start_time;
+    RETURN pg_catalog.jsonb_build_object('feature_view', p_view, 'start_time', p_start, 'end_time', p_end,
+        'rows', r.n, 'skipped', nread - r.n, 'offline', r.offline,
+        CASE WHEN tiled THEN 'tile_blocks' WHEN events THEN 'online_events' ELSE 'online' END, r.online);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._materialize(text, timestamptz, timestamptz) IS
+  'internal: the work of fs_materialize';
+
+-- Checks what needs no job: the view, its batch table, the window.
+CREATE FUNCTION @extschema@._check_materialize(p_view text, p_start timestamptz, p_end timestamptz)
+RETURNS void LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    bt regclass;
+    sn text;
+BEGIN
+    PERFORM @extschema@._check_name(p_view, 'feature view');
+    SELECT s.batch_table, s.name INTO bt, sn FROM @extschema@.view_catalog v
+      JOIN @extschema@.source_catalog s ON s.name = v.source WHERE v.name = p_view;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'fs_materialize: feature view "%" does not exist', p_view
+            USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in @extschema@.feature_views.';
+    END IF;
+    IF bt IS NULL THEN
+        RAISE EXCEPTION 'fs_materialize: push source "%" of feature view "%" has no batch_table', sn, p_view
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table'').';
+    END IF;
+    IF p_start IS NULL OR p_end IS NULL THEN
+        RAISE EXCEPTION 'fs_materialize("%"): start_time and end_time must not be null', p_view
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) OR p_end <= p_start THEN
+        RAISE EXCEPTION 'fs_materialize("%"): [%, %) is not a window: end_time must be after start_time, both finite',
+                        p_view, p_start, p_end
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_materialize(text, timestamptz, timestamptz) IS
+  'internal: argument checks of fs_materialize';
+
+CREATE FUNCTION @extschema@.fs_materialize(feature_view text, start_time timestamptz, end_time timestamptz)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM @extschema@._check_materialize(feature_view, start_time, end_time);
+    RETURN @extschema@._job('materialization', feature_view, start_time, end_time, NULL, false);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_materialize(text, timestamptz, timestamptz) IS
+  'backfills [start_time, end_time) of a view''s stores from its source''s batch_table; idempotent; a fresher pushed online value stays';
+
+-- Where the next incremental run starts: the end of the last successful
+-- one, else feature_start_time, else the batch table's first event.
+CREATE FUNCTION @extschema@._materialize_next_start(p_view text)
+RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v  @extschema@.view_catalog;
+    s  @extschema@.source_catalog;
+    t  timestamptz;
+BEGIN
+    SELECT * INTO v FROM @extschema@.view_catalog x WHERE x.name = p_view;
+    SELECT * INTO s FROM @extschema@.source_catalog x WHERE x.name = v.source;
+    SELECT pg_catalog.max(j.window_end) INTO t FROM @extschema@.jobs j
+     WHERE j.kind = 'materialization' AND j.object = p_view AND j.state = 'succeeded'
+       AND j.started_at >= v.created_at;
+    IF t IS NULL THEN
+        t := v.feature_start_time;
+    END IF;
+    IF t IS NULL THEN
+        EXECUTE pg_catalog.format('SELECT pg_catalog.min(%I) FROM %s WHERE pg_catalog.isfinite(%I)',
+                                  s.timestamp_field, s.batch_table, s.timestamp_field) INTO t;
+    END IF;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._materialize_next_start(text) IS
+  'internal: the start of the next fs_materialize_incremental window';
+
+CREATE FUNCTION @extschema@._materialize_incremental(p_view text, p_end timestamptz, p_scheduled boolean)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    s timestamptz;
+BEGIN
+    IF p_end IS NULL OR NOT pg_catalog.isfinite(p_end) THEN
+        RAISE EXCEPTION 'fs_materialize_incremental("%"): end_time must be a finite time, got %', p_view,
+                        coalesce(p_end::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- the view and its batch table (the window below is checked when known)
+    PERFORM @extschema@._check_materialize(p_view, p_end - interval '1 microsecond', p_end);
+    s := @extschema@._materialize_next_start(p_view);
+    IF s IS NULL OR s >= p_end THEN
+        RETURN pg_catalog.jsonb_build_object('feature_view', p_view, 'state', 'up_to_date',
+                                             'start_time', s, 'end_time', p_end, 'rows', 0);
+    END IF;
+    RETURN @extschema@._job('materialization', p_view, s, p_end, NULL, p_scheduled);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._materialize_incremental(text, timestamptz, boolean) IS
+  'internal: fs_materialize_incremental, and its scheduled runs';
+
+CREATE FUNCTION @extschema@.fs_materialize_incremental(feature_view text, end_time timestamptz DEFAULT pg_catalog.now())
+RETURNS jsonb LANGUAGE sql AS $$
+    SELECT @extschema@._materialize_incremental(feature_view, end_time, false)
+$$;
+COMMENT ON FUNCTION @extschema@.fs_materialize_incremental(text, timestamptz) IS
+  'backfills from where the last successful materialization of the view ended (or its feature_start_time, or the batch table''s first event) to end_time';
+
+CREATE FUNCTION @extschema@.fs_materialization_status(name text DEFAULT NULL, errors_only boolean DEFAULT false)
+RETURNS SETOF @extschema@.jobs LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF fs_materialization_status.name IS NOT NULL THEN
+        PERFORM @extschema@._check_name(fs_materialization_status.name, 'feature view');
+    END IF;
+    RETURN QUERY SELECT * FROM @extschema@.jobs j
+     WHERE (fs_materialization_status.name IS NULL OR j.object = fs_materialization_status.name)
+       AND (NOT coalesce(errors_only, false) OR j.state = 'failed')
+     ORDER BY j.id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_materialization_status(text, boolean) IS
+  'the jobs (materializations, deletions, maintenance) of a feature view, or all when name is NULL, oldest first; errors_only: the failed ones';
+
+------------------------------------------------------------------------
+-- Maintenance: what no window or ttl can see any more
+------------------------------------------------------------------------
+
+-- "Now" of maintenance: pushsource.request_time when set (replay, tests).
+CREATE FUNCTION @extschema@._now() RETURNS timestamptz LANGUAGE sql STABLE AS $$
+    SELECT coalesce(NULLIF(pg_catalog.current_setting('pushsource.request_time', true), '')::timestamptz,
+                    pg_catalog.now())
+$$;
+COMMENT ON FUNCTION @extschema@._now() IS 'internal: pushsource.request_time, or now()';
+
+CREATE FUNCTION @extschema@._maintain()
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    t0      timestamptz := @extschema@._now();
+    v       record;
+    n       bigint;
+    total   bigint := 0;
+    views   jsonb := '{}';
+    keep    interval;
+BEGIN
+    FOR v IN SELECT x.name, x.online_table, x.ttl, x.aggregations, x.aggregation_interval, s.timestamp_field AS ts,
+                    (SELECT pg_catalog.max(a.time_window) FROM unnest(x.aggregations) a) AS max_window
+               FROM @extschema@.view_catalog x JOIN @extschema@.source_catalog s ON s.name = x.source
+              WHERE x.online_table IS NOT NULL AND (x.ttl IS NOT NULL OR x.aggregations IS NOT NULL)
+              ORDER BY x.name LOOP
+        IF v.aggregations IS NULL THEN
+            -- attribute view: rows past ttl are served as OUTSIDE_TTL anyway
+            EXECUTE pg_catalog.format('DELETE FROM %s WHERE %I < $1', v.online_table, v.ts) USING t0 - v.ttl;
+        ELSIF v.aggregation_interval IS NOT NULL THEN
+            -- tiled: blocks that end before the longest window of the current tile starts
+            EXECUTE pg_catalog.format('DELETE FROM %s WHERE block_start + $2 <= $1', v.online_table)
+                USING pg_catalog.date_bin(v.aggregation_interval, t0, '1970-01-01 00:00+00') - v.max_window,
+                      v.aggregation_interval * 60;
+        ELSE
+            -- continuous: events out of the longest window (R - W, R]
+            EXECUTE pg_catalog.format('DELETE FROM %s WHERE %I <= $1', v.online_table, v.ts) USING t0 - v.max_window;
+        END IF;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        views := views || pg_catalog.jsonb_build_object(v.name, n);
+        total := total + n;
+    END LOOP;
+    BEGIN
+        keep := coalesce(NULLIF(pg_catalog.current_setting('pushsource.rejected_retention', true), ''),
+                         '30 days')::interval;
+    EXCEPTION WHEN data_exception THEN
+        keep := NULL;
+    END;
+    IF keep IS NULL OR keep < interval '0' THEN
+        RAISE EXCEPTION 'pushsource.rejected_retention must be a positive interval such as ''30 days'', got %',
+                        pg_catalog.quote_literal(pg_catalog.current_setting('pushsource.rejected_retention', true))
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    DELETE FROM @extschema@.rejected_records r WHERE r.rejected_at < t0 - keep;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN pg_catalog.jsonb_build_object('rows', total + n, 'as_of', t0, 'online', views,
+                                         'rejected_records', n, 'rejected_retention', keep);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._maintain() IS 'internal: the work of a maintenance run';
+
+CREATE FUNCTION @extschema@.fs_run_maintenance() RETURNS jsonb LANGUAGE sql AS $$
+    SELECT @extschema@._job('maintenance', '*', NULL, NULL, NULL, false)
+$$;
+COMMENT ON FUNCTION @extschema@.fs_run_maintenance() IS
+  'one maintenance run now: online rows past ttl, tiles and events out of every window, rejected records past pushsource.rejected_retention (default 30 days)';
+
+------------------------------------------------------------------------
+-- pg_cron (optional)
+------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@._cron_check(p_what text) RETURNS void LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF pg_catalog.to_regprocedure('cron.schedule(text,text,text)') IS NULL THEN
+        RAISE EXCEPTION '%: pg_cron is not installed in database "%"', p_what, pg_catalog.current_database()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'CREATE EXTENSION pg_cron; it must be in shared_preload_libraries, with cron.database_name set to this database.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._cron_check(text) IS 'internal: fails with a hint when pg_cron is missing';
+
+CREATE FUNCTION @extschema@._cron_schedule(p_job text, p_schedule text, p_command text, p_what text)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    id bigint;
+BEGIN
+    PERFORM @extschema@._cron_check(p_what);
+    IF p_schedule IS NULL OR pg_catalog.btrim(p_schedule) = '' THEN
+        RAISE EXCEPTION '%: the schedule must be a cron expression, got %', p_what, coalesce(pg_catalog.quote_literal(p_schedule), 'null')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example ''*/5 * * * *'' (every five minutes).';
+    END IF;
+    EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO id USING p_job, p_schedule, p_command;
+    RETURN id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._cron_schedule(text, text, text, text) IS
+  'internal: schedules (or reschedules) a pg_cron job by name';
+
+CREATE FUNCTION @extschema@._cron_unschedule(p_pattern text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    n int := 0;
+BEGIN
+    IF pg_catalog.to_regclass('cron.job') IS NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE 'SELECT pg_catalog.count(cron.unschedule(j.jobid))::int FROM cron.job j'
+            ' WHERE j.jobname LIKE $1 AND j.database = pg_catalog.current_database()'
+       INTO n USING p_pattern;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._cron_unschedule(text) IS
+  'internal: unschedules the pg_cron jobs of this database whose names match a LIKE pattern';
+
+CREATE FUNCTION @extschema@._unschedule_all() RETURNS int LANGUAGE sql AS $$
+    SELECT @extschema@._cron_unschedule('pushsource:%')
+$$;
+COMMENT ON FUNCTION @extschema@._unschedule_all() IS 'internal: unschedules every pushsource pg_cron job';
+
+CREATE FUNCTION @extschema@._unschedule_on_drop() RETURNS event_trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_drop_extension_trigger';
+COMMENT ON FUNCTION @extschema@._unschedule_on_drop() IS
+  'internal: DROP EXTENSION pushsource unschedules its pg_cron jobs first';
+CREATE EVENT TRIGGER pushsource_unschedule_on_drop ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION @extschema@._unschedule_on_drop();
+
+CREATE FUNCTION @extschema@._scheduled_materialize(p_view text) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT @extschema@._materialize_incremental(p_view, pg_catalog.now(), true)
+$$;
+COMMENT ON FUNCTION @extschema@._scheduled_materialize(text) IS
+  'internal: the body of job pushsource:materialize:<view> (records a failure instead of raising it)';
+
+CREATE FUNCTION @extschema@._scheduled_maintenance() RETURNS jsonb LANGUAGE sql AS $$
+    SELECT @extschema@._job('maintenance', '*', NULL, NULL, NULL, true)
+$$;
+COMMENT ON FUNCTION @extschema@._scheduled_maintenance() IS
+  'internal: the body of job pushsource:maintenance (records a failure instead of raising it)';
+
+CREATE FUNCTION @extschema@._schedule_materialize(p_view text, p_schedule text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.view_catalog v JOIN @extschema@.source_catalog s ON s.name = v.source
+                    WHERE v.name = p_view AND s.batch_table IS NOT NULL) THEN
+        RAISE EXCEPTION 'feature view "%": batch_schedule needs a batch_table on its push source', p_view
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table'').';
+    END IF;
+    RETURN @extschema@._cron_schedule('pushsource:materialize:' || p_view, p_schedule,
+        pg_catalog.format('SELECT @extschema@._scheduled_materialize(%L)', p_view),
+        pg_catalog.format('feature view "%s": batch_schedule', p_view));
+END
+$$;
+COMMENT ON FUNCTION @extschema@._schedule_materialize(text, text) IS
+  'internal: schedules job pushsource:materialize:<view>';
+
+CREATE FUNCTION @extschema@.fs_schedule_maintenance(schedule text DEFAULT '*/5 * * * *')
+RETURNS bigint LANGUAGE sql AS $$
+    SELECT @extschema@._cron_schedule('pushsource:maintenance', schedule,
+                                      'SELECT @extschema@._scheduled_maintenance()', 'fs_schedule_maintenance')
+$$;
+COMMENT ON FUNCTION @extschema@.fs_schedule_maintenance(text) IS
+  'schedules the maintenance run (pg_cron job pushsource:maintenance); returns the cron job id';
+
+------------------------------------------------------------------------
 -- Privileges
 ------------------------------------------------------------------------
 
@@ -1325,7 +1990,7 @@ GRANT EXECUTE ON FUNCTION @extschema@._parse_schema(text), @extschema@._claim_na
     @extschema@._check_tags(text, text, jsonb), @extschema@._dependents(text),
     @extschema@.fs_create_entity(text, text[], text, text, jsonb),
     @extschema@.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean),
-    @extschema@.fs_create_feature_view(text, text, text[], text[], @extschema@.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, jsonb, boolean),
+    @extschema@.fs_create_feature_view(text, text, text[], text[], @extschema@.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean),
     @extschema@.fs_create_feature_service(text, text[], text, text, jsonb),
     @extschema@.fs_drop(text, boolean)
     TO pushsource_admin;
@@ -1349,6 +2014,28 @@ GRANT EXECUTE ON FUNCTION @extschema@.fs_get_online_features(text, jsonb, boolea
     @extschema@.fs_get_dataframe(text, timestamptz, timestamptz)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 -- fs_partial: values in, values out
+-- operations: admins run them (as themselves: they own the stores); anyone reads their status
+GRANT EXECUTE ON FUNCTION @extschema@._job_attempt(text, text, timestamptz),
+    @extschema@._job_failed(text, text, timestamptz, timestamptz, text, text, boolean, timestamptz),
+    @extschema@._reraise(text, text, text, text), @extschema@._key_set(text, jsonb),
+    @extschema@._tiles_insert_sql(text, text),
+    @extschema@._job(text, text, timestamptz, timestamptz, jsonb, boolean),
+    @extschema@._view_for(text, text), @extschema@._delete_keys(text, jsonb, boolean, boolean),
+    @extschema@.fs_delete_keys(text, jsonb, boolean, boolean),
+    @extschema@._materialize(text, timestamptz, timestamptz),
+    @extschema@._check_materialize(text, timestamptz, timestamptz),
+    @extschema@.fs_materialize(text, timestamptz, timestamptz),
+    @extschema@._materialize_next_start(text), @extschema@._materialize_incremental(text, timestamptz, boolean),
+    @extschema@.fs_materialize_incremental(text, timestamptz),
+    @extschema@._now(), @extschema@._maintain(), @extschema@.fs_run_maintenance(),
+    @extschema@._cron_check(text), @extschema@._cron_schedule(text, text, text, text),
+    @extschema@._cron_unschedule(text), @extschema@._unschedule_all(),
+    @extschema@._scheduled_materialize(text), @extschema@._scheduled_maintenance(),
+    @extschema@._schedule_materialize(text, text), @extschema@.fs_schedule_maintenance(text)
+    TO pushsource_admin;
+GRANT EXECUTE ON FUNCTION @extschema@.fs_deletion_status(text, boolean),
+    @extschema@.fs_materialization_status(text, boolean)
+    TO pushsource_reader, pushsource_writer, pushsource_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.fs_partial_in(cstring), @extschema@.fs_partial_out(@extschema@.fs_partial),
     @extschema@.fs_partial_recv(internal), @extschema@.fs_partial_send(@extschema@.fs_partial),
     @extschema@.fs_partial_combine(@extschema@.fs_partial, @extschema@.fs_partial),

@@ -866,46 +866,76 @@ append_keys(StringInfo sql, PsView *v, const char *prefix, bool trailing_comma)
 }
 
 /*
- * The statement that upserts a batch's blocks into the tiles.  Groups by
- * position: a source column may be named like any alias.
+ * INSERT of the blocks of the events of "from" (a relation or a
+ * parenthesized query with the store's columns) into the tiles.  Groups by
+ * position: a source column may be named like any alias.  Blocks are
+ * written in the primary key's order: the index is then written page after
+ * page.  batch: the rows are the backfill's (_fs_batch), kept apart from
+ * the pushed ones so that fs_materialize can replace them.
  */
+static void
+append_tiles_insert(StringInfo sql, PsView *v, const char *from, bool batch)
+{
+	const char *ts = colname(v, v->source->ts_col);
+
+	appendStringInfo(sql, "INSERT INTO %s AS t (", ps_qualified_relname(v->online_relid));
+	append_keys(sql, v, "", true);
+	appendStringInfo(sql, "block_start, totals, tiles%s) SELECT ", batch ? ", _fs_batch" : "");
+	append_keys(sql, v, "s.", true);
+	appendStringInfo(sql, "s._fs_block, pushsource._block_part(s._fs_tiles, 0),"
+					 " pushsource._block_part(s._fs_tiles, 1)%s FROM (SELECT ", batch ? ", true" : "");
+	append_keys(sql, v, "", true);
+	appendStringInfo(sql, "pushsource._tile_block(%s, " INT64_FORMAT ") AS _fs_block, pushsource._tile_agg('" INT64_FORMAT,
+					 ts, v->agg_interval * TILES_PER_BLOCK, v->agg_interval);
+	for (int s = 0; s < v->nslots; s++)
+		appendStringInfo(sql, " %s", ps_agg_spec(v->slots[s].fn, v->slots[s].n));
+	appendStringInfo(sql, "', %s, " PS_INGEST_COL, ts);
+	for (int s = 0; s < v->nslots; s++)
+		appendStringInfo(sql, ", %s", colname(v, v->slots[s].col));
+	appendStringInfo(sql, ") AS _fs_tiles FROM %s _fs_e WHERE pg_catalog.isfinite(%s)", from, ts);
+	if (v->has_start_time && !batch)
+		appendStringInfo(sql, " AND %s OPERATOR(pg_catalog.>=) $1", ts);
+	appendStringInfoString(sql, " GROUP BY ");
+	for (int i = 0; i <= v->nkeys; i++)
+		appendStringInfo(sql, "%s%d", i ? ", " : "", i + 1);
+	appendStringInfoString(sql, ") s ORDER BY ");
+	for (int i = 0; i <= v->nkeys; i++)
+		appendStringInfo(sql, "%s%d", i ? ", " : "", i + 1);
+}
+
+/* The statement that upserts a pushed batch's blocks into the tiles. */
 static SPIPlanPtr
 tiles_plan(PsView *v)
 {
 	StringInfoData sql;
-	const char *ts = colname(v, v->source->ts_col);
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO %s AS t (", ps_qualified_relname(v->online_relid));
-	append_keys(&sql, v, "", true);
-	appendStringInfoString(&sql, "block_start, totals, tiles) SELECT ");
-	append_keys(&sql, v, "s.", true);
-	appendStringInfoString(&sql, "s._fs_block, pushsource._block_part(s._fs_tiles, 0),"
-						   " pushsource._block_part(s._fs_tiles, 1) FROM (SELECT ");
-	append_keys(&sql, v, "", true);
-	appendStringInfo(&sql, "pushsource._tile_block(%s, " INT64_FORMAT ") AS _fs_block, pushsource._tile_agg('" INT64_FORMAT,
-					 ts, v->agg_interval * TILES_PER_BLOCK, v->agg_interval);
-	for (int s = 0; s < v->nslots; s++)
-		appendStringInfo(&sql, " %s", ps_agg_spec(v->slots[s].fn, v->slots[s].n));
-	appendStringInfo(&sql, "', %s, " PS_INGEST_COL, ts);
-	for (int s = 0; s < v->nslots; s++)
-		appendStringInfo(&sql, ", %s", colname(v, v->slots[s].col));
-	appendStringInfo(&sql, ") AS _fs_tiles FROM " PS_BATCH_ENR " WHERE pg_catalog.isfinite(%s)", ts);
-	if (v->has_start_time)
-		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.>=) $1", ts);
-	appendStringInfoString(&sql, " GROUP BY ");
-	for (int i = 0; i <= v->nkeys; i++)
-		appendStringInfo(&sql, "%s%d", i ? ", " : "", i + 1);
-	/* in the primary key's order: the index is then written page after page */
-	appendStringInfoString(&sql, ") s ORDER BY ");
-	for (int i = 0; i <= v->nkeys; i++)
-		appendStringInfo(&sql, "%s%d", i ? ", " : "", i + 1);
+	append_tiles_insert(&sql, v, PS_BATCH_ENR, false);
 	appendStringInfoString(&sql, " ON CONFLICT (");
 	append_keys(&sql, v, "", true);
-	appendStringInfoString(&sql, "block_start) DO UPDATE SET"
+	appendStringInfoString(&sql, "block_start, _fs_batch) DO UPDATE SET"
 						   " totals = pushsource._tile_totals_merge(t.totals, excluded.totals),"
 						   " tiles = pushsource._tiles_merge(t.tiles, excluded.tiles)");
 	return ps_prepare_fanout(sql.data, v);
+}
+
+/*
+ * _tiles_insert_sql(view, from): the INSERT of fs_materialize's tile
+ * blocks, from "from", a parenthesized query the caller built with quoted
+ * identifiers, which applies the view's feature_start_time itself.
+ */
+PG_FUNCTION_INFO_V1(fs_tiles_insert_sql);
+Datum
+fs_tiles_insert_sql(PG_FUNCTION_ARGS)
+{
+	PsView	   *v = ps_lookup_view(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	StringInfoData sql;
+
+	if (v->naggs == 0 || v->agg_interval == 0 || !OidIsValid(v->online_relid))
+		elog(ERROR, "_tiles_insert_sql: feature view \"%s\" has no tiles", v->name);
+	initStringInfo(&sql);
+	append_tiles_insert(&sql, v, text_to_cstring(PG_GETARG_TEXT_PP(1)), true);
+	PG_RETURN_TEXT_P(cstring_to_text(sql.data));
 }
 
 /* Continuous mode: the batch's events, as the offline store takes them. */

@@ -28,6 +28,7 @@
  * of aggregate features, ttl); empty means now(), the transaction's start.
  */
 static char *request_time_setting = NULL;
+static char *rejected_retention_setting = NULL;
 
 /* SET checks the value, so that a bad one is refused naming the setting. */
 static bool
@@ -65,6 +66,13 @@ ps_online_init(void)
 							   "Set it to replay or test reads at a fixed time.",
 							   &request_time_setting, "", PGC_USERSET, 0,
 							   check_request_time, NULL, NULL);
+	/* read by the maintenance run (SQL), which checks it */
+	DefineCustomStringVariable("pushsource.rejected_retention",
+							   "How long maintenance keeps rejected records (an interval).",
+							   "Maintenance (fs_run_maintenance, fs_schedule_maintenance) deletes "
+							   "pushsource.rejected_records older than this.",
+							   &rejected_retention_setting, "30 days", PGC_USERSET, 0,
+							   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pushsource");
 }
 

@@ -1,0 +1,463 @@
+/*
+ * operations.c
+ *		The C parts of the operations on feature views (DESIGN "Operations"):
+ *		the checked key set of fs_delete_keys, the recording of failed jobs,
+ *		re-raising an error caught in PL/pgSQL, and the event trigger that
+ *		unschedules pushsource's pg_cron jobs when the extension is dropped.
+ *		The operations themselves are PL/pgSQL in the install script: they
+ *		run rarely and are set-based statements.
+ *
+ * A failed job must leave a row in pushsource.jobs although its
+ * transaction rolls back: the row is written by a short-lived background
+ * worker, in its own transaction, while the failing backend waits (an
+ * autonomous transaction).  The backend has already rolled back the job's
+ * subtransaction, so it holds no lock of the job's; the worker gives up
+ * after lock_timeout if something else holds one.
+ */
+#include "pushsource.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_extension.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/jsonb.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+/* ---------------------------------------------------------------------
+ * The key set of fs_delete_keys
+ * --------------------------------------------------------------------- */
+
+static char *
+key_list(PsView *v)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < v->nkeys; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", v->source->cols[v->key_cols[i]].name);
+	return buf.data;
+}
+
+/*
+ * _key_set(view, keys) AS k(<join keys with their types>): one row per key
+ * object, each value checked with the rules of pushes and online reads.
+ * keys is an array of objects (or one object) with exactly the view's join
+ * keys, none null.  Errors name the view, the key's index and the join key.
+ */
+PG_FUNCTION_INFO_V1(fs_key_set);
+Datum
+fs_key_set(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name;
+	PsView	   *v;
+	Jsonb	   *keys;
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+	Datum	   *values;
+	bool	   *nulls;
+	int			index = 0;
+	bool		single;
+	StringInfoData path,
+				expected,
+				got;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("feature view and keys must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	v = ps_lookup_view(name, false);
+	keys = PG_GETARG_JSONB_P(1);
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL ||
+		rsinfo->expectedDesc->natts != v->nkeys)
+		elog(ERROR, "_key_set: the column list must have the view's %d join keys", v->nkeys);
+	for (int i = 0; i < v->nkeys; i++)
+		if (TupleDescAttr(rsinfo->expectedDesc, i)->atttypid != v->source->cols[v->key_cols[i]].type->typid)
+			elog(ERROR, "_key_set: column %d of the column list has the wrong type", i + 1);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+
+	if (JB_ROOT_IS_SCALAR(keys) || (!JB_ROOT_IS_ARRAY(keys) && !JB_ROOT_IS_OBJECT(keys)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feature view \"%s\": keys must be an array of join-key objects", name),
+				 errhint("For example: '[{\"%s\": ...}]'.",
+						 v->nkeys > 0 ? v->source->cols[v->key_cols[0]].name : "")));
+	single = JB_ROOT_IS_OBJECT(keys);
+	values = palloc(sizeof(Datum) * Max(v->nkeys, 1));
+	nulls = palloc(sizeof(bool) * Max(v->nkeys, 1));
+	initStringInfo(&path);
+	initStringInfo(&expected);
+	initStringInfo(&got);
+
+	it = JsonbIteratorInit(&keys->root);
+	if (single)
+	{
+		/* one object: treat the whole document as element 0 */
+		elem.type = jbvBinary;
+		elem.val.binary.data = &keys->root;
+		elem.val.binary.len = VARSIZE(keys);
+	}
+	for (;;)
+	{
+		JsonbIterator *kit;
+		JsonbValue	k;
+		JsonbValue	kv;
+
+		if (!single)
+		{
+			/* (the iterator frees itself, and becomes NULL, at the end) */
+			tok = JsonbIteratorNext(&it, &elem, true);
+			if (tok == WJB_DONE)
+				break;
+			if (tok != WJB_ELEM)
+				continue;
+		}
+		if (elem.type != jbvBinary || !JsonContainerIsObject(elem.val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("feature view \"%s\", key %d: expected an object of join keys, got %s",
+							name, index, ps_json_text(&elem, 80))));
+		/* no other fields: a typo must not widen or narrow what is deleted */
+		kit = JsonbIteratorInit(elem.val.binary.data);
+		while ((tok = JsonbIteratorNext(&kit, &k, true)) != WJB_DONE)
+		{
+			bool		known = false;
+
+			if (tok != WJB_KEY)
+				continue;
+			JsonbIteratorNext(&kit, &kv, true);
+			for (int i = 0; i < v->nkeys && !known; i++)
+			{
+				const char *kn = v->source->cols[v->key_cols[i]].name;
+
+				known = (int) strlen(kn) == k.val.string.len &&
+					memcmp(kn, k.val.string.val, k.val.string.len) == 0;
+			}
+			if (!known)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("feature view \"%s\", key %d: \"%.*s\" is not a join key", name, index,
+								k.val.string.len, k.val.string.val),
+						 errhint("The view's join keys are: %s.", key_list(v))));
+		}
+		for (int i = 0; i < v->nkeys; i++)
+		{
+			PsColumn   *c = &v->source->cols[v->key_cols[i]];
+			JsonbValue *val = getKeyJsonValueFromContainer(elem.val.binary.data, c->name,
+														   strlen(c->name), NULL);
+			int			code;
+
+			if (val == NULL || val->type == jbvNull)
+				ereport(ERROR,
+						(errcode(ERRCODE_NOT_NULL_VIOLATION),
+						 errmsg("feature view \"%s\", key %d: join key \"%s\" is %s", name, index,
+								c->name, val == NULL ? "missing" : "null"),
+						 errhint("A key names every join key of the view (%s): a partial key would delete other entities' rows.",
+								 key_list(v))));
+			resetStringInfo(&path);
+			resetStringInfo(&expected);
+			resetStringInfo(&got);
+			appendStringInfoString(&path, c->name);
+			code = ps_value_from_json(c->type, val, &values[i], &nulls[i], &path, &expected, &got);
+			if (code != 0)
+				ereport(ERROR,
+						(errcode(code),
+						 errmsg("feature view \"%s\", key %d, join key \"%s\": expected %s, got %s",
+								name, index, c->name, expected.data, got.data)));
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		index++;
+		if (single)
+			break;
+	}
+	return (Datum) 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Re-raising a caught error
+ * --------------------------------------------------------------------- */
+
+/*
+ * _reraise(sqlstate, message, detail, hint): raises the error a job caught
+ * (after recording it) as it was, without empty DETAIL / HINT lines.
+ */
+PG_FUNCTION_INFO_V1(fs_reraise);
+Datum
+fs_reraise(PG_FUNCTION_ARGS)
+{
+	const char *state = PG_ARGISNULL(0) ? "XX000" : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *msg = PG_ARGISNULL(1) ? "unknown error" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	const char *detail = PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	const char *hint = PG_ARGISNULL(3) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	int			code = ERRCODE_INTERNAL_ERROR;
+
+	if (strlen(state) == 5)
+		code = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg_internal("%s", msg),
+			 detail[0] ? errdetail_internal("%s", detail) : 0,
+			 hint[0] ? errhint("%s", hint) : 0));
+	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * Recording a failed job (autonomously)
+ * --------------------------------------------------------------------- */
+
+typedef struct FailedJob
+{
+	Oid			dboid;
+	Oid			roleid;
+	int64		job_id;			/* out: 0 if the worker could not write it */
+	bool		scheduled;
+	bool		has_start;
+	bool		has_end;
+	TimestampTz window_start;
+	TimestampTz window_end;
+	TimestampTz started_at;
+	char		kind[32];
+	char		object[PS_MAX_NAME_LEN + 16];
+	char		run_by[NAMEDATALEN];
+	char		sqlstate[8];
+	char		error[FLEXIBLE_ARRAY_MEMBER];
+} FailedJob;
+
+#define MAX_ERROR_LEN 4000
+
+static Oid
+extension_owner(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner = BOOTSTRAP_SUPERUSERID;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("pushsource"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+PGDLLEXPORT void ps_job_worker_main(Datum arg);
+
+void
+ps_job_worker_main(Datum arg)
+{
+	dsm_segment *seg;
+	FailedJob  *job;
+	Oid			argtypes[9] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
+	TEXTOID, BOOLOID, TIMESTAMPTZOID, NAMEOID};
+	Datum		args[9];
+	char		nulls[10] = "         ";
+	NameData	run_by;
+
+	BackgroundWorkerUnblockSignals();
+	seg = dsm_attach(DatumGetUInt32(arg));
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pushsource job recorder: could not attach to its shared memory")));
+	job = dsm_segment_address(seg);
+	BackgroundWorkerInitializeConnectionByOid(job->dboid, job->roleid, 0);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "pushsource: recording a failed job");
+	SPI_execute("SET LOCAL lock_timeout = '10s'", false, 0);
+	SPI_execute("SET LOCAL search_path = pg_catalog, pg_temp", false, 0);
+	args[0] = CStringGetTextDatum(job->kind);
+	args[1] = CStringGetTextDatum(job->object);
+	args[2] = TimestampTzGetDatum(job->window_start);
+	nulls[2] = job->has_start ? ' ' : 'n';
+	args[3] = TimestampTzGetDatum(job->window_end);
+	nulls[3] = job->has_end ? ' ' : 'n';
+	args[4] = CStringGetTextDatum(job->error);
+	args[5] = CStringGetTextDatum(job->sqlstate);
+	args[6] = BoolGetDatum(job->scheduled);
+	args[7] = TimestampTzGetDatum(job->started_at);
+	namestrcpy(&run_by, job->run_by);
+	args[8] = NameGetDatum(&run_by);
+	if (SPI_execute_with_args("INSERT INTO pushsource.jobs (kind, object, window_start, window_end, state,"
+							  " error, sqlstate, attempt, scheduled, run_by, started_at, finished_at)"
+							  " VALUES ($1, $2, $3, $4, 'failed', $5, $6,"
+							  " pushsource._job_attempt($1, $2, $3), $7, $9, $8, pg_catalog.clock_timestamp())"
+							  " RETURNING id",
+							  9, argtypes, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "pushsource job recorder: the insert failed");
+	{
+		bool		isnull;
+
+		job->job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	dsm_detach(seg);
+	proc_exit(0);
+}
+
+/*
+ * _job_failed(kind, object, window_start, window_end, error, sqlstate,
+ * scheduled, started_at) RETURNS bigint: writes the failed run's row in
+ * its own transaction and returns its id, or NULL (with a WARNING) if it
+ * could not.
+ */
+PG_FUNCTION_INFO_V1(fs_job_failed);
+Datum
+fs_job_failed(PG_FUNCTION_ARGS)
+{
+	const char *error = PG_ARGISNULL(4) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	Size		len = Min(strlen(error), MAX_ERROR_LEN);
+	dsm_segment *seg;
+	FailedJob  *job;
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	BgwHandleStatus status;
+	pid_t		pid;
+	int64		id;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(7))
+		elog(ERROR, "_job_failed: kind, object and started_at must not be null");
+	seg = dsm_create(offsetof(FailedJob, error) + len + 1, 0);
+	job = dsm_segment_address(seg);
+	memset(job, 0, offsetof(FailedJob, error));
+	job->dboid = MyDatabaseId;
+	/*
+	 * The recorder connects as the extension's owner: the failing user may
+	 * be a role that cannot log in (SET ROLE); the row names the user.
+	 */
+	job->roleid = extension_owner();
+	strlcpy(job->run_by, GetUserNameFromId(GetUserId(), false), NAMEDATALEN);
+	strlcpy(job->kind, text_to_cstring(PG_GETARG_TEXT_PP(0)), sizeof(job->kind));
+	strlcpy(job->object, text_to_cstring(PG_GETARG_TEXT_PP(1)), sizeof(job->object));
+	job->has_start = !PG_ARGISNULL(2);
+	job->window_start = job->has_start ? PG_GETARG_TIMESTAMPTZ(2) : 0;
+	job->has_end = !PG_ARGISNULL(3);
+	job->window_end = job->has_end ? PG_GETARG_TIMESTAMPTZ(3) : 0;
+	strlcpy(job->sqlstate, PG_ARGISNULL(5) ? "XX000" : text_to_cstring(PG_GETARG_TEXT_PP(5)),
+			sizeof(job->sqlstate));
+	job->scheduled = !PG_ARGISNULL(6) && PG_GETARG_BOOL(6);
+	job->started_at = PG_GETARG_TIMESTAMPTZ(7);
+	memcpy(job->error, error, len);
+	job->error[len] = '\0';
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "pushsource", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "ps_job_worker_main", BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pushsource job recorder for PID %d", MyProcPid);
+	strlcpy(worker.bgw_type, "pushsource job recorder", BGW_MAXLEN);
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		dsm_detach(seg);
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("pushsource: the failed %s of \"%s\" is not recorded in pushsource.jobs: no background worker slot is free",
+						job->kind, job->object),
+				 errhint("Raise max_worker_processes.")));
+		PG_RETURN_NULL();
+	}
+	status = WaitForBackgroundWorkerStartup(handle, &pid);
+	if (status == BGWH_STARTED || status == BGWH_STOPPED)
+		status = WaitForBackgroundWorkerShutdown(handle);
+	id = job->job_id;
+	dsm_detach(seg);
+	if (status != BGWH_STOPPED || id == 0)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pushsource: the failed %s is not recorded in pushsource.jobs",
+						text_to_cstring(PG_GETARG_TEXT_PP(0))),
+				 errhint("The server log says why the job recorder failed.")));
+		PG_RETURN_NULL();
+	}
+	PG_RETURN_INT64(id);
+}
+
+/* ---------------------------------------------------------------------
+ * DROP EXTENSION unschedules the pg_cron jobs
+ * --------------------------------------------------------------------- */
+
+/* Does the statement drop the extension (or its schema, which takes it)? */
+static bool
+drops_pushsource(Node *parsetree)
+{
+	DropStmt   *stmt;
+	ListCell   *lc;
+
+	if (parsetree == NULL || !IsA(parsetree, DropStmt))
+		return false;
+	stmt = (DropStmt *) parsetree;
+	if (stmt->removeType != OBJECT_EXTENSION &&
+		!(stmt->removeType == OBJECT_SCHEMA && stmt->behavior == DROP_CASCADE))
+		return false;
+	foreach(lc, stmt->objects)
+	{
+		Node	   *obj = lfirst(lc);
+
+		if (IsA(obj, String) && strcmp(strVal(obj), "pushsource") == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * ddl_command_start event trigger: before DROP EXTENSION pushsource (or
+ * DROP SCHEMA pushsource CASCADE) removes the functions our pg_cron jobs
+ * call, remove the jobs.  If the drop fails, its transaction takes the
+ * unscheduling back with it.
+ */
+PG_FUNCTION_INFO_V1(fs_drop_extension_trigger);
+Datum
+fs_drop_extension_trigger(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "_unschedule_on_drop: not called by an event trigger");
+	trigdata = (EventTriggerData *) fcinfo->context;
+	if (!drops_pushsource(trigdata->parsetree))
+		PG_RETURN_VOID();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT pushsource._unschedule_all()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pushsource: could not unschedule the pg_cron jobs");
+	SPI_finish();
+	PG_RETURN_VOID();
+}
