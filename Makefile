@@ -12,7 +12,7 @@ HEADERS     =
 
 REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations security drop
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/regress.conf
-ISOLATION      ?= concurrent_push
+ISOLATION      ?= concurrent_push delete_push materialize_push drop_push
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/regress.conf \
                  --inputdir=test/isolation \
                  --outputdir=test/isolation

@@ -33,6 +33,9 @@
  */
 #include "pushsource.h"
 
+#include "storage/lmgr.h"
+#include "utils/syscache.h"
+
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -433,6 +436,34 @@ prepare_view_plans(PsView *v)
 }
 
 /*
+ * Locks the stores a push writes, and checks that they still exist: a push
+ * that waited for a concurrent fs_drop of the view would otherwise fail on
+ * a missing table.  It fails clearly instead, and a retry (the view gone
+ * from the catalog) writes the views that remain.
+ */
+static void
+lock_stores(PsView *v, bool offline, bool online)
+{
+	Oid			rels[2];
+	int			n = 0;
+
+	if (offline && OidIsValid(v->offline_relid))
+		rels[n++] = v->offline_relid;
+	if (online && OidIsValid(v->online_relid))
+		rels[n++] = v->online_relid;
+	for (int i = 0; i < n; i++)
+	{
+		LockRelationOid(rels[i], RowExclusiveLock);
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(rels[i])))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("feature view \"%s\" was dropped while this push waited for it", v->name),
+					 errdetail("Nothing of this push was written."),
+					 errhint("Push again: the push then writes the feature views that remain.")));
+	}
+}
+
+/*
  * The offline store is append-only and, as created, a heap without indexes,
  * triggers, CHECK constraints or row security: then its rows are written with
  * table_multi_insert (batched pages and WAL) instead of INSERT ... SELECT.
@@ -588,6 +619,7 @@ flush_buffer(PsSource *src, PsBuffer *buf)
 			add_counts(v->name, 0, 0);
 			continue;
 		}
+		lock_stores(v, do_offline, do_online);
 		prepare_view_plans(v);
 		args[0] = TimestampTzGetDatum(v->start_time);
 
