@@ -200,6 +200,8 @@ SELECT count(*) AS u3_offline FROM pushsource_store.ops_cont_offline WHERE user_
 SELECT fs_delete_keys('ops_fv', '[]') - 'job';
 SELECT object, state, rows, error FROM fs_deletion_status(errors_only => true) LIMIT 2;
 SELECT count(*) AS deletions FROM fs_deletion_status();
+SELECT ops_try($$SELECT * FROM fs_deletion_status('Not A Name')$$);
+SELECT count(*) AS of_a_dropped_or_unknown_view FROM fs_deletion_status('ops_never');
 
 -- compound keys: the full key is required; typed values
 SELECT fs_create_push_source('ops_readings', 'user_id String, device Int64, ts Timestamp, v Float64', 'ts');

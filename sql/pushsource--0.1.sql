@@ -1592,12 +1592,8 @@ DECLARE
     nread   bigint;
     r       record;
 BEGIN
+    -- (_check_materialize has checked the batch table)
     SELECT * INTO src FROM @extschema@.source_catalog s WHERE s.name = v.source;
-    IF src.batch_table IS NULL THEN
-        RAISE EXCEPTION 'fs_materialize: push source "%" of feature view "%" has no batch_table', src.name, p_view
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table'').';
-    END IF;
     ts := src.timestamp_field;
     SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ' ORDER BY o) INTO cols
       FROM unnest(v.join_keys || ts || v.value_columns) WITH ORDINALITY AS x(c, o);
@@ -1658,7 +1654,8 @@ BEGIN
     -- one statement writes every store from the same rows, in the same order
     sql := pg_catalog.format('WITH bt AS MATERIALIZED (SELECT %s, $3 + pg_catalog.row_number() OVER () AS _fs_ingest_id'
                              ' FROM %s b WHERE %s%s), b AS (SELECT * FROM bt WHERE %I >= $5 AND %I < $6)',
-                             (SELECT pg_catalog.string_agg('b.' || x, ', ') FROM pg_catalog.regexp_split_to_table(cols, ', ') x),
+                             (SELECT pg_catalog.string_agg(pg_catalog.format('b.%I', c), ', ' ORDER BY o)
+                                FROM unnest(v.join_keys || ts || v.value_columns) WITH ORDINALITY AS x(c, o)),
                              src.batch_table, filter, dedupe, ts, ts);
     sql := sql || pg_catalog.format(', w_offline AS (%s)',
         CASE WHEN v.offline_table IS NOT NULL
@@ -1700,7 +1697,7 @@ COMMENT ON FUNCTION @extschema@._materialize(text, timestamptz, timestamptz) IS
   'internal: the work of fs_materialize';
 
 -- Checks what needs no job: the view, its batch table, the window.
-CREATE FUNCTION @extschema@._check_materialize(p_view text, p_start timestamptz, p_end timestamptz)
+CREATE FUNCTION @extschema@._check_materialize(p_what text, p_view text, p_start timestamptz, p_end timestamptz)
 RETURNS void LANGUAGE plpgsql STABLE AS $$
 DECLARE
     bt regclass;
@@ -1710,32 +1707,32 @@ BEGIN
     SELECT s.batch_table, s.name INTO bt, sn FROM @extschema@.view_catalog v
       JOIN @extschema@.source_catalog s ON s.name = v.source WHERE v.name = p_view;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'fs_materialize: feature view "%" does not exist', p_view
+        RAISE EXCEPTION '%: feature view "%" does not exist', p_what, p_view
             USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in @extschema@.feature_views.';
     END IF;
     IF bt IS NULL THEN
-        RAISE EXCEPTION 'fs_materialize: push source "%" of feature view "%" has no batch_table', sn, p_view
+        RAISE EXCEPTION '%: push source "%" of feature view "%" has no batch_table', p_what, sn, p_view
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table'').';
     END IF;
     IF p_start IS NULL OR p_end IS NULL THEN
-        RAISE EXCEPTION 'fs_materialize("%"): start_time and end_time must not be null', p_view
+        RAISE EXCEPTION '%("%"): start_time and end_time must not be null', p_what, p_view
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) OR p_end <= p_start THEN
-        RAISE EXCEPTION 'fs_materialize("%"): [%, %) is not a window: end_time must be after start_time, both finite',
-                        p_view, p_start, p_end
+        RAISE EXCEPTION '%("%"): [%, %) is not a window: end_time must be after start_time, both finite',
+                        p_what, p_view, p_start, p_end
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._check_materialize(text, timestamptz, timestamptz) IS
+COMMENT ON FUNCTION @extschema@._check_materialize(text, text, timestamptz, timestamptz) IS
   'internal: argument checks of fs_materialize';
 
 CREATE FUNCTION @extschema@.fs_materialize(feature_view text, start_time timestamptz, end_time timestamptz)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM @extschema@._check_materialize(feature_view, start_time, end_time);
+    PERFORM @extschema@._check_materialize('fs_materialize', feature_view, start_time, end_time);
     RETURN @extschema@._job('materialization', feature_view, start_time, end_time, NULL, false);
 END
 $$;
@@ -1780,7 +1777,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- the view and its batch table (the window below is checked when known)
-    PERFORM @extschema@._check_materialize(p_view, p_end - interval '1 microsecond', p_end);
+    PERFORM @extschema@._check_materialize('fs_materialize_incremental', p_view, p_end - interval '1 microsecond', p_end);
     s := @extschema@._materialize_next_start(p_view);
     IF s IS NULL OR s >= p_end THEN
         RETURN pg_catalog.jsonb_build_object('feature_view', p_view, 'state', 'up_to_date',
@@ -2023,7 +2020,7 @@ GRANT EXECUTE ON FUNCTION @extschema@._job_attempt(text, text, timestamptz),
     @extschema@._view_for(text, text), @extschema@._delete_keys(text, jsonb, boolean, boolean),
     @extschema@.fs_delete_keys(text, jsonb, boolean, boolean),
     @extschema@._materialize(text, timestamptz, timestamptz),
-    @extschema@._check_materialize(text, timestamptz, timestamptz),
+    @extschema@._check_materialize(text, text, timestamptz, timestamptz),
     @extschema@.fs_materialize(text, timestamptz, timestamptz),
     @extschema@._materialize_next_start(text), @extschema@._materialize_incremental(text, timestamptz, boolean),
     @extschema@.fs_materialize_incremental(text, timestamptz),

@@ -216,6 +216,56 @@ read_aggregates(Target *t, Datum *keys, JsonbParseState **st, List **meta)
 	}
 }
 
+/*
+ * The values of a view's join keys in a JSON key object, checked with the
+ * rules of pushes: every join key present and not null, typed as the source
+ * declares it.  index >= 0 names the object's place in a list of keys
+ * (fs_delete_keys); online reads pass -1.  nulls may be NULL.
+ */
+/* formatted only when an error is raised */
+#define KEY_AT(index) ((index) < 0 ? "" : psprintf(", key %d", (index)))
+
+void
+ps_view_key_from_json(PsView *v, JsonbValue *keyobj, int index, Datum *values, bool *nulls)
+{
+	StringInfoData path,
+				expected,
+				got;
+
+	initStringInfo(&path);
+	initStringInfo(&expected);
+	initStringInfo(&got);
+	for (int i = 0; i < v->nkeys; i++)
+	{
+		PsColumn   *c = &v->source->cols[v->key_cols[i]];
+		JsonbValue *kv = getKeyJsonValueFromContainer(keyobj->val.binary.data, c->name,
+													  strlen(c->name), NULL);
+		bool		isnull;
+		int			code;
+
+		if (kv == NULL || kv->type == jbvNull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("feature view \"%s\"%s: join key \"%s\" is %s", v->name, KEY_AT(index), c->name,
+							kv == NULL ? "missing" : "null"),
+					 index < 0 ?
+					 errhint("Pass every join key of the view: a JSON object like {\"%s\": ...}.", c->name) :
+					 errhint("A key names every join key of the view: a partial key would delete other entities' rows.")));
+		resetStringInfo(&path);
+		resetStringInfo(&expected);
+		resetStringInfo(&got);
+		appendStringInfoString(&path, c->name);
+		code = ps_value_from_json(c->type, kv, &values[i], &isnull, &path, &expected, &got);
+		if (code != 0)
+			ereport(ERROR,
+					(errcode(code),
+					 errmsg("feature view \"%s\"%s, join key \"%s\": expected %s, got %s",
+							v->name, KEY_AT(index), c->name, expected.data, got.data)));
+		if (nulls)
+			nulls[i] = isnull;
+	}
+}
+
 /* Read one view for one key; push its features into st, metadata to *meta. */
 static void
 read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
@@ -227,36 +277,8 @@ read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
 	char	   *effective = NULL;
 	Jsonb	   *features = NULL;
 	MemoryContext outer = CurrentMemoryContext;
-	StringInfoData path,
-				expected,
-				got;
 
-	initStringInfo(&path);
-	initStringInfo(&expected);
-	initStringInfo(&got);
-	for (int i = 0; i < v->nkeys; i++)
-	{
-		PsColumn   *c = &src->cols[v->key_cols[i]];
-		JsonbValue *kv = getKeyJsonValueFromContainer(keyobj->val.binary.data, c->name,
-													  strlen(c->name), NULL);
-		bool		isnull;
-		int			code;
-
-		if (kv == NULL || kv->type == jbvNull)
-			ereport(ERROR,
-					(errcode(ERRCODE_NOT_NULL_VIOLATION),
-					 errmsg("feature view \"%s\": join key \"%s\" is %s", v->name, c->name,
-							kv == NULL ? "missing" : "null"),
-					 errhint("Pass every join key of the view: a JSON object like {\"%s\": ...}.", c->name)));
-		resetStringInfo(&path);
-		appendStringInfoString(&path, c->name);
-		code = ps_value_from_json(c->type, kv, &args[i], &isnull, &path, &expected, &got);
-		if (code != 0)
-			ereport(ERROR,
-					(errcode(code),
-					 errmsg("feature view \"%s\", join key \"%s\": expected %s, got %s",
-							v->name, c->name, expected.data, got.data)));
-	}
+	ps_view_key_from_json(v, keyobj, -1, args, NULL);
 
 	if (v->naggs > 0)
 	{

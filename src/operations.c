@@ -76,9 +76,6 @@ fs_key_set(PG_FUNCTION_ARGS)
 	bool	   *nulls;
 	int			index = 0;
 	bool		single;
-	StringInfoData path,
-				expected,
-				got;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -104,10 +101,6 @@ fs_key_set(PG_FUNCTION_ARGS)
 	single = JB_ROOT_IS_OBJECT(keys);
 	values = palloc(sizeof(Datum) * Max(v->nkeys, 1));
 	nulls = palloc(sizeof(bool) * Max(v->nkeys, 1));
-	initStringInfo(&path);
-	initStringInfo(&expected);
-	initStringInfo(&got);
-
 	it = JsonbIteratorInit(&keys->root);
 	if (single)
 	{
@@ -159,31 +152,7 @@ fs_key_set(PG_FUNCTION_ARGS)
 								k.val.string.len, k.val.string.val),
 						 errhint("The view's join keys are: %s.", key_list(v))));
 		}
-		for (int i = 0; i < v->nkeys; i++)
-		{
-			PsColumn   *c = &v->source->cols[v->key_cols[i]];
-			JsonbValue *val = getKeyJsonValueFromContainer(elem.val.binary.data, c->name,
-														   strlen(c->name), NULL);
-			int			code;
-
-			if (val == NULL || val->type == jbvNull)
-				ereport(ERROR,
-						(errcode(ERRCODE_NOT_NULL_VIOLATION),
-						 errmsg("feature view \"%s\", key %d: join key \"%s\" is %s", name, index,
-								c->name, val == NULL ? "missing" : "null"),
-						 errhint("A key names every join key of the view (%s): a partial key would delete other entities' rows.",
-								 key_list(v))));
-			resetStringInfo(&path);
-			resetStringInfo(&expected);
-			resetStringInfo(&got);
-			appendStringInfoString(&path, c->name);
-			code = ps_value_from_json(c->type, val, &values[i], &nulls[i], &path, &expected, &got);
-			if (code != 0)
-				ereport(ERROR,
-						(errcode(code),
-						 errmsg("feature view \"%s\", key %d, join key \"%s\": expected %s, got %s",
-								name, index, c->name, expected.data, got.data)));
-		}
+		ps_view_key_from_json(v, &elem, index, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		index++;
 		if (single)
