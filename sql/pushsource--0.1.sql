@@ -176,8 +176,11 @@ CREATE TABLE @extschema@.service_feature (
 );
 CREATE INDEX ON @extschema@.service_feature (feature_view);
 
+-- A plain sequence, not an identity column: pg_extension_config_dump can
+-- mark it, so a restored database goes on numbering after the dumped rows.
+CREATE SEQUENCE @extschema@.rejected_records_id_seq;
 CREATE TABLE @extschema@.rejected_records (
-    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id           bigint PRIMARY KEY DEFAULT pg_catalog.nextval('@extschema@.rejected_records_id_seq'),
     source       text NOT NULL,
     record_index int NOT NULL,
     record       jsonb,
@@ -212,6 +215,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.view_catalog', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.service_catalog', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.service_feature', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rejected_records', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rejected_records_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.ingest_batch_seq', '');
 
 GRANT SELECT ON ALL TABLES IN SCHEMA @extschema@ TO pushsource_admin, pushsource_writer, pushsource_reader;
@@ -219,6 +223,7 @@ GRANT INSERT, UPDATE, DELETE ON @extschema@.object_registry, @extschema@.entity_
     @extschema@.source_catalog, @extschema@.view_catalog, @extschema@.service_catalog,
     @extschema@.service_feature TO pushsource_admin;
 GRANT INSERT ON @extschema@.rejected_records TO pushsource_writer;
+GRANT USAGE ON SEQUENCE @extschema@.rejected_records_id_seq TO pushsource_writer;
 GRANT DELETE ON @extschema@.rejected_records TO pushsource_admin;
 
 ------------------------------------------------------------------------
