@@ -410,3 +410,17 @@ INSERT INTO pushsource.push_nest SELECT 'u' || g, '2024-01-01', g FROM generate_
 SELECT (SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource.push_nest) AS source,
        (SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource_store.push_nest_fv_online) AS online,
        (SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource_store.push_nest_fv_offline) AS offline;
+
+------------------------------------------------------------------------
+-- A read-only transaction (and so a standby) refuses a push, a dry run and
+-- fs_ingest up front, naming the source; nothing is written.
+------------------------------------------------------------------------
+BEGIN READ ONLY;
+SELECT fs_push('push_nest', '{"user_id": "r1", "ts": "2024-01-03T00:00:00Z", "v": 1}');
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT push_try($$SELECT fs_push('push_nest', '{"user_id": "r1", "ts": "2024-01-03T00:00:00Z", "v": 1}')$$);
+SELECT push_try($$SELECT fs_push('push_nest', '{"user_id": "r1", "ts": "2024-01-03T00:00:00Z", "v": 1}', dry_run => true)$$);
+SELECT push_try($$SELECT fs_ingest('{"workspace_name": "w", "records": {"push_nest": [{"record": {"user_id": "r1", "ts": "2024-01-03T00:00:00Z", "v": 1}}]}}')$$);
+ROLLBACK;
+SELECT count(*) AS r1_rows FROM pushsource.push_nest WHERE user_id = 'r1';

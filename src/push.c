@@ -11,6 +11,7 @@
 #include "pushsource.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -113,9 +114,25 @@ parse_mode(const char *mode)
 	return PS_MODE_ONLINE_AND_OFFLINE;
 }
 
+/*
+ * May this transaction push to src?  It needs INSERT on the source table,
+ * and a writable transaction: on a standby, or in a read-only transaction,
+ * the push is refused before any record is read, with the source's name,
+ * rather than by the first INSERT of the fan-out.
+ */
 static void
-check_push_privilege(PsSource *src)
+check_can_push(PsSource *src)
 {
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot push to push source \"%s\" in a read-only transaction", src->name),
+				 RecoveryInProgress() ?
+				 errdetail("This server is a standby; it serves reads only.") :
+				 errdetail("transaction_read_only is on."),
+				 RecoveryInProgress() ?
+				 errhint("Push to the primary.") :
+				 errhint("Push in a read-write transaction.")));
 	if (pg_class_aclcheck(src->relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -412,7 +429,7 @@ fs_push(PG_FUNCTION_ARGS)
 				 errhint("on_error must be 'abort' or 'skip'.")));
 
 	src = ps_lookup_source(name, false);
-	check_push_privilege(src);
+	check_can_push(src);
 
 	memset(&list, 0, sizeof(list));
 	if (JB_ROOT_IS_ARRAY(records) && !JB_ROOT_IS_SCALAR(records))
@@ -581,7 +598,7 @@ fs_ingest(PG_FUNCTION_ARGS)
 		is->list.array = val.val.binary.data;
 		is->list.wrapped = true;
 		is->list.n = JsonContainerSize(val.val.binary.data);
-		check_push_privilege(is->src);
+		check_can_push(is->src);
 		sources = lappend(sources, is);
 	}
 
