@@ -265,7 +265,31 @@ SET pushsource.rejected_retention = '5 days';
 SELECT fs_run_maintenance() -> 'rejected_records' AS rejected_deleted;
 SET pushsource.rejected_retention = 'a week';
 SELECT ops_try($$SELECT fs_run_maintenance()$$);
+SET pushsource.rejected_retention = '-1 day';
+SELECT ops_try($$SELECT fs_run_maintenance()$$);
 RESET pushsource.rejected_retention;
+-- job rows past pushsource.job_retention go, except succeeded
+-- materializations, which say which windows are backfilled.  Four old rows
+-- of a dropped view; every real job row here finished later.
+RESET ROLE;
+INSERT INTO pushsource.jobs (kind, object, window_start, window_end, state, rows, scheduled, run_by, started_at, finished_at)
+VALUES ('materialization', 'ops_gone', '2023-01-01', '2023-01-02', 'succeeded', 1, true, 'x', '2023-01-02', '2023-01-02'),
+       ('materialization', 'ops_gone', '2023-01-02', '2023-01-03', 'failed', 0, true, 'x', '2023-01-03', '2023-01-03'),
+       ('deletion', 'ops_gone', NULL, NULL, 'succeeded', 1, false, 'x', '2023-01-03', '2023-01-03'),
+       ('maintenance', '*', NULL, NULL, 'succeeded', 0, true, 'x', '2023-10-03', '2023-10-03 23:59');
+SET ROLE ops_admin;
+-- 1 year as of 2024-01-02 12:00 keeps what finished after 2023-01-02 12:00:
+-- nothing goes (the succeeded materialization of 2023-01-02 is kept anyway)
+SET pushsource.job_retention = '1 year';
+SELECT r -> 'jobs' AS jobs_deleted, r ->> 'job_retention' AS job_retention FROM (SELECT fs_run_maintenance() AS r) x;
+-- the default, 90 days, keeps what finished after 2023-10-04 12:00: the
+-- failed materialization, the deletion and the maintenance row go
+RESET pushsource.job_retention;
+SELECT r -> 'jobs' AS jobs_deleted, r ->> 'job_retention' AS job_retention FROM (SELECT fs_run_maintenance() AS r) x;
+SELECT kind, object, state, window_start FROM pushsource.jobs WHERE run_by = 'x';
+SET pushsource.job_retention = 'forever';
+SELECT ops_try($$SELECT fs_run_maintenance()$$);
+RESET pushsource.job_retention;
 RESET pushsource.request_time;
 SELECT kind, object, state, error, attempt FROM public.ops_jobs WHERE kind = 'maintenance';
 

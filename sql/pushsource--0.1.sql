@@ -1827,6 +1827,29 @@ CREATE FUNCTION @extschema@._now() RETURNS timestamptz LANGUAGE sql STABLE AS $$
 $$;
 COMMENT ON FUNCTION @extschema@._now() IS 'internal: pushsource.request_time, or now()';
 
+-- A retention setting's value, checked when maintenance uses it.
+CREATE FUNCTION @extschema@._retention(p_setting text, p_default interval)
+RETURNS interval LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    raw  text := pg_catalog.current_setting(p_setting, true);
+    keep interval;
+BEGIN
+    BEGIN
+        keep := coalesce(NULLIF(raw, '')::interval, p_default);
+    EXCEPTION WHEN data_exception THEN
+        keep := NULL;
+    END;
+    IF keep IS NULL OR keep < interval '0' THEN
+        RAISE EXCEPTION '% must be an interval of zero or more, such as ''30 days'', got %',
+                        p_setting, pg_catalog.quote_literal(raw)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN keep;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._retention(text, interval) IS
+  'internal: the interval of a retention setting (empty: the default), or 22023 naming the setting';
+
 CREATE FUNCTION @extschema@._maintain()
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -1836,6 +1859,8 @@ DECLARE
     total   bigint := 0;
     views   jsonb := '{}';
     keep    interval;
+    keep_jobs interval;
+    n_jobs  bigint;
 BEGIN
     FOR v IN SELECT x.name, x.online_table, x.ttl, x.aggregations, x.aggregation_interval, s.timestamp_field AS ts,
                     (SELECT pg_catalog.max(a.time_window) FROM unnest(x.aggregations) a) AS max_window
@@ -1858,21 +1883,19 @@ BEGIN
         views := views || pg_catalog.jsonb_build_object(v.name, n);
         total := total + n;
     END LOOP;
-    BEGIN
-        keep := coalesce(NULLIF(pg_catalog.current_setting('pushsource.rejected_retention', true), ''),
-                         '30 days')::interval;
-    EXCEPTION WHEN data_exception THEN
-        keep := NULL;
-    END;
-    IF keep IS NULL OR keep < interval '0' THEN
-        RAISE EXCEPTION 'pushsource.rejected_retention must be a positive interval such as ''30 days'', got %',
-                        pg_catalog.quote_literal(pg_catalog.current_setting('pushsource.rejected_retention', true))
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    keep := @extschema@._retention('pushsource.rejected_retention', '30 days');
+    keep_jobs := @extschema@._retention('pushsource.job_retention', '90 days');
     DELETE FROM @extschema@.rejected_records r WHERE r.rejected_at < t0 - keep;
     GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN pg_catalog.jsonb_build_object('rows', total + n, 'as_of', t0, 'online', views,
-                                         'rejected_records', n, 'rejected_retention', keep);
+    -- A succeeded materialization is kept whatever its age: the windows
+    -- backfilled so far are where fs_materialize_incremental goes on from,
+    -- and the batch tiles are rebuilt from them.
+    DELETE FROM @extschema@.jobs j WHERE j.finished_at < t0 - keep_jobs
+       AND NOT (j.kind = 'materialization' AND j.state = 'succeeded');
+    GET DIAGNOSTICS n_jobs = ROW_COUNT;
+    RETURN pg_catalog.jsonb_build_object('rows', total + n + n_jobs, 'as_of', t0, 'online', views,
+                                         'rejected_records', n, 'rejected_retention', keep,
+                                         'jobs', n_jobs, 'job_retention', keep_jobs);
 END
 $$;
 COMMENT ON FUNCTION @extschema@._maintain() IS 'internal: the work of a maintenance run';
@@ -1881,7 +1904,7 @@ CREATE FUNCTION @extschema@.fs_run_maintenance() RETURNS jsonb LANGUAGE sql AS $
     SELECT @extschema@._job('maintenance', '*', NULL, NULL, NULL, false)
 $$;
 COMMENT ON FUNCTION @extschema@.fs_run_maintenance() IS
-  'one maintenance run now: online rows past ttl, tiles and events out of every window, rejected records past pushsource.rejected_retention (default 30 days)';
+  'one maintenance run now: online rows past ttl, tiles and events out of every window, rejected records past pushsource.rejected_retention (default 30 days), job rows past pushsource.job_retention (default 90 days) except succeeded materializations';
 
 ------------------------------------------------------------------------
 -- pg_cron (optional)
@@ -2029,7 +2052,8 @@ GRANT EXECUTE ON FUNCTION @extschema@._job_attempt(text, text, timestamptz),
     @extschema@.fs_materialize(text, timestamptz, timestamptz),
     @extschema@._materialize_next_start(text), @extschema@._materialize_incremental(text, timestamptz, boolean),
     @extschema@.fs_materialize_incremental(text, timestamptz),
-    @extschema@._now(), @extschema@._maintain(), @extschema@.fs_run_maintenance(),
+    @extschema@._now(), @extschema@._retention(text, interval), @extschema@._maintain(),
+    @extschema@.fs_run_maintenance(),
     @extschema@._cron_check(text), @extschema@._cron_schedule(text, text, text, text),
     @extschema@._cron_unschedule(text), @extschema@._unschedule_all(),
     @extschema@._scheduled_materialize(text), @extschema@._scheduled_maintenance(),

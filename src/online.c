@@ -29,6 +29,7 @@
  */
 static char *request_time_setting = NULL;
 static char *rejected_retention_setting = NULL;
+static char *job_retention_setting = NULL;
 
 /* SET checks the value, so that a bad one is refused naming the setting. */
 static bool
@@ -72,6 +73,12 @@ ps_online_init(void)
 							   "Maintenance (fs_run_maintenance, fs_schedule_maintenance) deletes "
 							   "pushsource.rejected_records older than this.",
 							   &rejected_retention_setting, "30 days", PGC_USERSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("pushsource.job_retention",
+							   "How long maintenance keeps job rows (an interval).",
+							   "Maintenance deletes rows of pushsource.jobs that finished longer ago "
+							   "than this, except succeeded materializations.",
+							   &job_retention_setting, "90 days", PGC_USERSET, 0,
 							   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pushsource");
 }
