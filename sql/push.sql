@@ -422,5 +422,6 @@ BEGIN READ ONLY;
 SELECT push_try($$SELECT fs_push('push_nest', '{"user_id": "r1", "ts": "2024-01-03T00:00:00Z", "v": 1}')$$);
 SELECT push_try($$SELECT fs_push('push_nest', '{"user_id": "r1", "ts": "2024-01-03T00:00:00Z", "v": 1}', dry_run => true)$$);
 SELECT push_try($$SELECT fs_ingest('{"workspace_name": "w", "records": {"push_nest": [{"record": {"user_id": "r1", "ts": "2024-01-03T00:00:00Z", "v": 1}}]}}')$$);
+-- up front: before the records are read (this one is invalid)
+SELECT push_try($$SELECT fs_push('push_nest', '{"user_id": "r1", "ts": "2024-01-03T00:00:00Z", "v": "x"}', on_error => 'skip')$$);
 ROLLBACK;
-SELECT count(*) AS r1_rows FROM pushsource.push_nest WHERE user_id = 'r1';

@@ -11,7 +11,7 @@
 #include "pushsource.h"
 
 #include "access/xact.h"
-#include "access/xlog.h"
+#include "access/transam.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -127,10 +127,10 @@ check_can_push(PsSource *src)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot push to push source \"%s\" in a read-only transaction", src->name),
-				 RecoveryInProgress() ?
+				 TransactionStartedDuringRecovery() ?
 				 errdetail("This server is a standby; it serves reads only.") :
 				 errdetail("transaction_read_only is on."),
-				 RecoveryInProgress() ?
+				 TransactionStartedDuringRecovery() ?
 				 errhint("Push to the primary.") :
 				 errhint("Push in a read-write transaction.")));
 	if (pg_class_aclcheck(src->relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
