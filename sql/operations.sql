@@ -293,6 +293,16 @@ RESET pushsource.job_retention;
 RESET pushsource.request_time;
 SELECT kind, object, state, error, attempt FROM public.ops_jobs WHERE kind = 'maintenance';
 
+-- a read-only transaction (or a standby) runs no job, and records none
+BEGIN READ ONLY;
+SELECT fs_materialize('ops_fv', '2024-01-01', '2024-01-03');
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT ops_try($$SELECT fs_materialize_incremental('ops_fv', '2030-01-01')$$);
+SELECT ops_try($$SELECT fs_delete_keys('ops_fv', '[{"user_id": "u1"}]')$$);
+SELECT ops_try($$SELECT fs_run_maintenance()$$);
+ROLLBACK;
+
 ------------------------------------------------------------------------
 -- pg_cron
 ------------------------------------------------------------------------

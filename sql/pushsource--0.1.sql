@@ -1418,6 +1418,18 @@ DECLARE
     det     text;
     hnt     text;
 BEGIN
+    -- a standby, or a read-only transaction, can neither run a job nor
+    -- record its failure: refused before anything starts
+    IF pg_catalog.current_setting('transaction_read_only')::boolean THEN
+        RAISE EXCEPTION 'cannot run % in a read-only transaction',
+                        CASE WHEN p_kind = 'maintenance' THEN 'maintenance'
+                             ELSE pg_catalog.format('the %s of feature view "%s"', p_kind, p_object) END
+            USING ERRCODE = 'read_only_sql_transaction',
+                  DETAIL = CASE WHEN pg_catalog.pg_is_in_recovery() THEN 'This server is a standby; it serves reads only.'
+                                ELSE 'transaction_read_only is on.' END,
+                  HINT = CASE WHEN pg_catalog.pg_is_in_recovery() THEN 'Run it on the primary.'
+                              ELSE 'Run it in a read-write transaction.' END;
+    END IF;
     BEGIN
         IF p_kind = 'deletion' THEN
             r := @extschema@._delete_keys(p_object, p_args -> 'keys', (p_args ->> 'online')::boolean,

@@ -2,8 +2,8 @@
 #
 # Pushes on the primary reach a hot standby; there, online reads (a view and
 # a service), aggregates and point-in-time joins return what the primary
-# returns, and a push is refused as a read-only transaction (25006) with
-# nothing written.
+# returns; a push, a key deletion and maintenance are refused as read-only
+# (25006), naming what was refused.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -67,6 +67,14 @@ SELECT pushsource.fs_push('clicks', '[{"user_id": "u1", "ts": "2024-01-01T11:59:
 isnt($ret, 0, 'a push on the standby fails');
 like($stderr, qr/ERROR:  25006: cannot push to push source "clicks" in a read-only transaction\n.*This server is a standby.*\n.*Push to the primary/,
 	'as a read-only transaction (25006), naming the source and the standby');
+
+# So are the operations, which could not record their run either.
+($ret, $stdout, $stderr) = $standby->psql('postgres', q{
+SELECT pushsource.fs_delete_keys('clicks_last', '[{"user_id": "u1"}]')});
+like($stderr, qr/ERROR:  cannot run the deletion of feature view "clicks_last" in a read-only transaction\n.*This server is a standby.*\n.*Run it on the primary/,
+	'fs_delete_keys on the standby is refused, naming the view and the standby');
+($ret, $stdout, $stderr) = $standby->psql('postgres', q{SELECT pushsource.fs_run_maintenance()});
+like($stderr, qr/ERROR:  cannot run maintenance in a read-only transaction/, 'so is maintenance');
 
 # A later push on the primary reaches the standby.
 $primary->safe_psql('postgres', q{
