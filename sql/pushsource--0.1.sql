@@ -1567,18 +1567,26 @@ $$;
 COMMENT ON FUNCTION @extschema@.fs_delete_keys(text, jsonb, boolean, boolean) IS
   'deletes the rows of some entities (an array of join-key objects) from a view''s online store (online) and offline store and its source''s log (offline), in one transaction; returns the job';
 
-CREATE FUNCTION @extschema@.fs_deletion_status(name text DEFAULT NULL, errors_only boolean DEFAULT false)
+-- The rows of both status functions.  A dropped view's jobs stay: the name
+-- need not exist, but must be a name.  p_kind NULL: every kind.
+CREATE FUNCTION @extschema@._jobs(p_name text, p_kind text, p_errors_only boolean)
 RETURNS SETOF @extschema@.jobs LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    -- a dropped view's jobs stay: the name need not exist, but must be a name
-    IF fs_deletion_status.name IS NOT NULL THEN
-        PERFORM @extschema@._check_name(fs_deletion_status.name, 'feature view');
+    IF p_name IS NOT NULL THEN
+        PERFORM @extschema@._check_name(p_name, 'feature view');
     END IF;
     RETURN QUERY SELECT * FROM @extschema@.jobs j
-     WHERE j.kind = 'deletion' AND (fs_deletion_status.name IS NULL OR j.object = fs_deletion_status.name)
-       AND (NOT coalesce(errors_only, false) OR j.state = 'failed')
+     WHERE (p_kind IS NULL OR j.kind = p_kind) AND (p_name IS NULL OR j.object = p_name)
+       AND (NOT coalesce(p_errors_only, false) OR j.state = 'failed')
      ORDER BY j.id;
 END
+$$;
+COMMENT ON FUNCTION @extschema@._jobs(text, text, boolean) IS
+  'internal: the job rows of fs_deletion_status and fs_materialization_status';
+
+CREATE FUNCTION @extschema@.fs_deletion_status(name text DEFAULT NULL, errors_only boolean DEFAULT false)
+RETURNS SETOF @extschema@.jobs LANGUAGE sql STABLE AS $$
+    SELECT * FROM @extschema@._jobs(name, 'deletion', errors_only)
 $$;
 COMMENT ON FUNCTION @extschema@.fs_deletion_status(text, boolean) IS
   'the key deletions of a feature view (all when name is NULL), oldest first; errors_only: the failed ones';
@@ -1814,16 +1822,8 @@ COMMENT ON FUNCTION @extschema@.fs_materialize_incremental(text, timestamptz) IS
   'backfills from where the last successful materialization of the view ended (or its feature_start_time, or the batch table''s first event) to end_time';
 
 CREATE FUNCTION @extschema@.fs_materialization_status(name text DEFAULT NULL, errors_only boolean DEFAULT false)
-RETURNS SETOF @extschema@.jobs LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    IF fs_materialization_status.name IS NOT NULL THEN
-        PERFORM @extschema@._check_name(fs_materialization_status.name, 'feature view');
-    END IF;
-    RETURN QUERY SELECT * FROM @extschema@.jobs j
-     WHERE (fs_materialization_status.name IS NULL OR j.object = fs_materialization_status.name)
-       AND (NOT coalesce(errors_only, false) OR j.state = 'failed')
-     ORDER BY j.id;
-END
+RETURNS SETOF @extschema@.jobs LANGUAGE sql STABLE AS $$
+    SELECT * FROM @extschema@._jobs(name, NULL, errors_only)
 $$;
 COMMENT ON FUNCTION @extschema@.fs_materialization_status(text, boolean) IS
   'the jobs (materializations, deletions, maintenance) of a feature view, or all when name is NULL, oldest first; errors_only: the failed ones';
@@ -2071,7 +2071,7 @@ GRANT EXECUTE ON FUNCTION @extschema@._job_attempt(text, text, timestamptz),
     @extschema@._scheduled_materialize(text), @extschema@._scheduled_maintenance(),
     @extschema@._schedule_materialize(text, text), @extschema@.fs_schedule_maintenance(text)
     TO pushsource_admin;
-GRANT EXECUTE ON FUNCTION @extschema@.fs_deletion_status(text, boolean),
+GRANT EXECUTE ON FUNCTION @extschema@._jobs(text, text, boolean), @extschema@.fs_deletion_status(text, boolean),
     @extschema@.fs_materialization_status(text, boolean)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.fs_partial_in(cstring), @extschema@.fs_partial_out(@extschema@.fs_partial),

@@ -223,15 +223,29 @@ read_aggregates(Target *t, Datum *keys, JsonbParseState **st, List **meta)
 	}
 }
 
+/* Is the JSON key name[0 .. len) one of v's join keys? */
+bool
+ps_view_is_join_key(const PsView *v, const char *name, int len)
+{
+	for (int i = 0; i < v->nkeys; i++)
+	{
+		const char *kn = v->source->cols[v->key_cols[i]].name;
+
+		if ((int) strlen(kn) == len && memcmp(kn, name, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* formatted only when an error is raised */
+#define KEY_AT(index) ((index) < 0 ? "" : psprintf(", key %d", (index)))
+
 /*
  * The values of a view's join keys in a JSON key object, checked with the
  * rules of pushes: every join key present and not null, typed as the source
  * declares it.  index >= 0 names the object's place in a list of keys
  * (fs_delete_keys); online reads pass -1.  nulls may be NULL.
  */
-/* formatted only when an error is raised */
-#define KEY_AT(index) ((index) < 0 ? "" : psprintf(", key %d", (index)))
-
 void
 ps_view_key_from_json(PsView *v, JsonbValue *keyobj, int index, Datum *values, bool *nulls)
 {
@@ -379,15 +393,8 @@ check_key_object(const char *name, List *targets, JsonbValue *keyobj, int index)
 		JsonbIteratorNext(&it, &val, true);
 		foreach(lc, targets)
 		{
-			PsView	   *v = ((Target *) lfirst(lc))->view;
-
-			for (int i = 0; i < v->nkeys && !known; i++)
-			{
-				const char *kn = v->source->cols[v->key_cols[i]].name;
-
-				known = (int) strlen(kn) == k.val.string.len &&
-					memcmp(kn, k.val.string.val, k.val.string.len) == 0;
-			}
+			known = known || ps_view_is_join_key(((Target *) lfirst(lc))->view,
+												 k.val.string.val, k.val.string.len);
 		}
 		if (!known)
 			ereport(ERROR,

@@ -133,19 +133,10 @@ fs_key_set(PG_FUNCTION_ARGS)
 		kit = JsonbIteratorInit(elem.val.binary.data);
 		while ((tok = JsonbIteratorNext(&kit, &k, true)) != WJB_DONE)
 		{
-			bool		known = false;
-
 			if (tok != WJB_KEY)
 				continue;
 			JsonbIteratorNext(&kit, &kv, true);
-			for (int i = 0; i < v->nkeys && !known; i++)
-			{
-				const char *kn = v->source->cols[v->key_cols[i]].name;
-
-				known = (int) strlen(kn) == k.val.string.len &&
-					memcmp(kn, k.val.string.val, k.val.string.len) == 0;
-			}
-			if (!known)
+			if (!ps_view_is_join_key(v, k.val.string.val, k.val.string.len))
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
 						 errmsg("feature view \"%s\", key %d: \"%.*s\" is not a join key", name, index,

@@ -343,6 +343,7 @@ extern void ps_agg_sweep(PsView *v, int nsel, const int *sel, const PsAggEvents 
 /* online.c */
 extern TimestampTz ps_request_time(void);
 extern void ps_online_init(void);
+extern bool ps_view_is_join_key(const PsView *v, const char *name, int len);
 extern void ps_view_key_from_json(PsView *v, JsonbValue *keyobj, int index,
 								  Datum *values, bool *nulls);
 
