@@ -6,11 +6,11 @@ EXTENSION   = pushsource
 MODULE_big  = pushsource
 OBJS        = src/init.o src/catalog.o src/typespec.o src/validate.o \
               src/fanout.o src/push.o src/online.o src/pit.o src/partial.o \
-              src/aggregation.o src/operations.o
+              src/aggregation.o src/operations.o src/security.o
 DATA        = sql/pushsource--0.1.sql
 HEADERS     =
 
-REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations security drop
+REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations trojan security drop
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/regress.conf
 ISOLATION      ?= concurrent_push delete_push materialize_push drop_push
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/regress.conf \

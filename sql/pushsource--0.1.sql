@@ -287,7 +287,7 @@ GRANT SELECT ON @extschema@.entities, @extschema@.push_sources, @extschema@.feat
 
 -- Claims a name in the single namespace; errors if it is taken.
 CREATE FUNCTION @extschema@._claim_name(p_name text, p_kind text)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     existing text;
 BEGIN
@@ -304,7 +304,7 @@ $$;
 COMMENT ON FUNCTION @extschema@._claim_name(text, text) IS 'internal: reserves an object name';
 
 CREATE FUNCTION @extschema@._check_tags(p_what text, p_name text, p_tags jsonb)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_tags IS NULL THEN
         RETURN '{}'::jsonb;
@@ -321,7 +321,7 @@ COMMENT ON FUNCTION @extschema@._check_tags(text, text, jsonb) IS 'internal: val
 CREATE FUNCTION @extschema@.fs_create_entity(
     name text, join_keys text[],
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
-RETURNS text LANGUAGE plpgsql AS $$
+RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text;
 BEGIN
@@ -354,7 +354,7 @@ CREATE FUNCTION @extschema@.fs_create_push_source(
     log_offline boolean DEFAULT true, batch_table regclass DEFAULT NULL,
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
     prevent_destroy boolean DEFAULT false)
-RETURNS regclass LANGUAGE plpgsql AS $$
+RETURNS regclass LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p_name  text := fs_create_push_source.name;
     cols    text[];
@@ -457,7 +457,7 @@ CREATE FUNCTION @extschema@.fs_create_feature_view(
     batch_schedule text DEFAULT NULL,
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
     prevent_destroy boolean DEFAULT false)
-RETURNS text LANGUAGE plpgsql AS $$
+RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p_name text := fs_create_feature_view.name;
     src    @extschema@.source_catalog;
@@ -648,7 +648,7 @@ COMMENT ON FUNCTION @extschema@.fs_create_feature_view(text, text, text[], text[
 CREATE FUNCTION @extschema@.fs_create_feature_service(
     name text, features text[],
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
-RETURNS text LANGUAGE plpgsql AS $$
+RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p_name text := fs_create_feature_service.name;
     ref    text;
@@ -703,7 +703,7 @@ COMMENT ON FUNCTION @extschema@.fs_create_feature_service(text, text[], text, te
 ------------------------------------------------------------------------
 
 CREATE FUNCTION @extschema@._dependents(p_name text)
-RETURNS TABLE (name text, kind text) LANGUAGE sql STABLE AS $$
+RETURNS TABLE (name text, kind text) LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT v.name, 'feature_view' FROM @extschema@.view_catalog v
      WHERE v.source = p_name OR p_name = ANY (v.entities)
     UNION
@@ -713,7 +713,7 @@ $$;
 COMMENT ON FUNCTION @extschema@._dependents(text) IS 'internal: objects that use an object';
 
 CREATE FUNCTION @extschema@.fs_drop(name text, "cascade" boolean DEFAULT false)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p_name text := fs_drop.name;
     p_kind text;
@@ -829,37 +829,8 @@ COMMENT ON FUNCTION @extschema@.fs_historical_features_columns(text, text[], tex
 CREATE FUNCTION @extschema@.fs_save_historical_features(save_as text, spine text, features text[],
     timestamp_key text DEFAULT NULL, full_feature_names boolean DEFAULT true,
     from_source boolean DEFAULT false)
-RETURNS regclass LANGUAGE plpgsql AS $$
-DECLARE
-    cols   text;
-    parts  text[];
-    target text;
-BEGIN
-    IF save_as IS NULL THEN
-        RAISE EXCEPTION 'save_as must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    parts := pg_catalog.parse_ident(save_as);
-    IF pg_catalog.cardinality(parts) > 2 THEN
-        RAISE EXCEPTION 'save_as "%" must be a table name or schema.table', save_as
-            USING ERRCODE = 'invalid_name';
-    END IF;
-    target := CASE pg_catalog.cardinality(parts) WHEN 2 THEN pg_catalog.format('%I.%I', parts[1], parts[2])
-                                                  ELSE pg_catalog.format('%I', parts[1]) END;
-    IF pg_catalog.to_regclass(target) IS NOT NULL THEN
-        RAISE EXCEPTION 'relation "%" already exists', save_as
-            USING ERRCODE = 'duplicate_table',
-                  HINT = 'Pick another save_as name, or drop the old training set first.';
-    END IF;
-    -- cols is built in C from quote_identifier() and format_type(): safe to splice
-    cols := @extschema@.fs_historical_features_columns(spine, features, timestamp_key,
-                                                       full_feature_names, from_source);
-    EXECUTE pg_catalog.format('CREATE TABLE %s (%s)', target, cols);
-    EXECUTE pg_catalog.format('INSERT INTO %s SELECT * FROM @extschema@.fs_get_historical_features($1, $2, $3, $4, $5) AS t(%s)',
-                              target, cols)
-        USING spine, features, timestamp_key, full_feature_names, from_source;
-    RETURN target::regclass;
-END
-$$;
+RETURNS regclass LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_save_historical_features';
 COMMENT ON FUNCTION @extschema@.fs_save_historical_features(text, text, text[], text, boolean, boolean) IS
   'creates table save_as with proper column types and fills it with fs_get_historical_features (Tecton''s save_as)';
 
@@ -868,7 +839,7 @@ COMMENT ON FUNCTION @extschema@.fs_save_historical_features(text, text, text[], 
 CREATE FUNCTION @extschema@._range_plan(feature_view text, start_time timestamptz,
     end_time timestamptz, entities jsonb,
     OUT sql text, OUT columns text)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v    @extschema@.view_catalog;
     ts   text;
@@ -936,7 +907,7 @@ COMMENT ON FUNCTION @extschema@._range_plan(text, timestamptz, timestamptz, json
 
 CREATE FUNCTION @extschema@.fs_get_historical_features(feature_view text, start_time timestamptz,
     end_time timestamptz, entities jsonb DEFAULT NULL)
-RETURNS SETOF record LANGUAGE plpgsql STABLE AS $$
+RETURNS SETOF record LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN QUERY EXECUTE (@extschema@._range_plan(feature_view, start_time, end_time, entities)).sql
         USING start_time, end_time, entities;
@@ -947,7 +918,7 @@ COMMENT ON FUNCTION @extschema@.fs_get_historical_features(text, timestamptz, ti
 
 CREATE FUNCTION @extschema@.fs_historical_features_columns(feature_view text, start_time timestamptz,
     end_time timestamptz, entities jsonb DEFAULT NULL)
-RETURNS text LANGUAGE sql STABLE AS $$
+RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT (@extschema@._range_plan(feature_view, start_time, end_time, entities)).columns
 $$;
 COMMENT ON FUNCTION @extschema@.fs_historical_features_columns(text, timestamptz, timestamptz, jsonb) IS
@@ -965,7 +936,7 @@ COMMENT ON FUNCTION @extschema@.fs_historical_features_columns(text, timestamptz
 CREATE FUNCTION @extschema@._run_plan(feature_view text, start_time timestamptz,
     end_time timestamptz, aggregation_level text,
     OUT sql text, OUT columns text, OUT spine text, OUT specs text[])
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v       @extschema@.view_catalog;
     ts      text;
@@ -1048,7 +1019,7 @@ COMMENT ON FUNCTION @extschema@._run_plan(text, timestamptz, timestamptz, text) 
 
 CREATE FUNCTION @extschema@.fs_run(feature_view text, start_time timestamptz, end_time timestamptz,
     aggregation_level text DEFAULT 'full')
-RETURNS SETOF record LANGUAGE plpgsql AS $$
+RETURNS SETOF record LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p   record;
     iv  interval;
@@ -1073,7 +1044,7 @@ COMMENT ON FUNCTION @extschema@.fs_run(text, timestamptz, timestamptz, text) IS
   'what a feature view computes over [start_time, end_time): its events (disabled), tiles (partial) or features (full); AS t(...) from fs_run_columns()';
 
 CREATE FUNCTION @extschema@.fs_run_columns(feature_view text, aggregation_level text DEFAULT 'full')
-RETURNS text LANGUAGE sql STABLE AS $$
+RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT (@extschema@._run_plan(feature_view, '-infinity', 'infinity', aggregation_level)).columns
 $$;
 COMMENT ON FUNCTION @extschema@.fs_run_columns(text, text) IS
@@ -1083,7 +1054,7 @@ COMMENT ON FUNCTION @extschema@.fs_run_columns(text, text) IS
 -- Introspection
 ------------------------------------------------------------------------
 
-CREATE FUNCTION @extschema@._kind(p_name text) RETURNS text LANGUAGE plpgsql STABLE AS $$
+CREATE FUNCTION @extschema@._kind(p_name text) RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text;
 BEGIN
@@ -1099,7 +1070,7 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@._kind(text) IS 'internal: kind of a named object, or an error';
 
-CREATE FUNCTION @extschema@.fs_summary(name text) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+CREATE FUNCTION @extschema@.fs_summary(name text) RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text := @extschema@._kind(fs_summary.name);
     r jsonb;
@@ -1119,7 +1090,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.fs_summary(text) IS
   'describes an entity, push source, feature view or feature service as jsonb';
 
-CREATE FUNCTION @extschema@.fs_validate(name text) RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+CREATE FUNCTION @extschema@.fs_validate(name text) RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k        text := @extschema@._kind(fs_validate.name);
     problems text[] := '{}';
@@ -1170,7 +1141,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.fs_validate(text) IS
   'checks that an object''s tables, columns and triggers are in place; returns {"valid": ..., "problems": [...]}';
 
-CREATE FUNCTION @extschema@.fs_get_columns(name text) RETURNS text[] LANGUAGE plpgsql STABLE AS $$
+CREATE FUNCTION @extschema@.fs_get_columns(name text) RETURNS text[] LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text := @extschema@._kind(fs_get_columns.name);
     r text[];
@@ -1194,7 +1165,7 @@ COMMENT ON FUNCTION @extschema@.fs_get_columns(text) IS
 
 CREATE FUNCTION @extschema@.fs_get_dataframe(name text, start_time timestamptz DEFAULT NULL,
                                              end_time timestamptz DEFAULT NULL)
-RETURNS SETOF jsonb LANGUAGE plpgsql STABLE AS $$
+RETURNS SETOF jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k   text := @extschema@._kind(fs_get_dataframe.name);
     tbl regclass;
@@ -1367,7 +1338,7 @@ GRANT USAGE ON SEQUENCE @extschema@.job_id_seq, @extschema@.ingest_batch_seq TO 
 -- and window start since the last that succeeded.  Deletions of different
 -- keys are different jobs: each is its first attempt.
 CREATE FUNCTION @extschema@._job_attempt(p_kind text, p_object text, p_start timestamptz)
-RETURNS int LANGUAGE sql STABLE AS $$
+RETURNS int LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN p_kind = 'deletion' THEN 1 ELSE 1 + pg_catalog.count(*)::int END FROM @extschema@.jobs j
      WHERE j.kind = p_kind AND j.object = p_object AND j.window_start IS NOT DISTINCT FROM p_start
        AND j.state = 'failed'
@@ -1408,7 +1379,7 @@ COMMENT ON FUNCTION @extschema@._tiles_insert_sql(text, text) IS
 -- (pg_cron) returns it instead, so that the next run starts afresh.
 CREATE FUNCTION @extschema@._job(p_kind text, p_object text, p_start timestamptz, p_end timestamptz,
     p_args jsonb, p_scheduled boolean)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     started timestamptz := pg_catalog.clock_timestamp();
     r       jsonb;
@@ -1464,7 +1435,7 @@ COMMENT ON FUNCTION @extschema@._job(text, text, timestamptz, timestamptz, jsonb
 -- A feature view for an operation, locked against other operations on it
 -- and against fs_drop (pushes do not take this lock).
 CREATE FUNCTION @extschema@._view_for(p_view text, p_what text)
-RETURNS @extschema@.view_catalog LANGUAGE plpgsql AS $$
+RETURNS @extschema@.view_catalog LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v @extschema@.view_catalog;
 BEGIN
@@ -1484,7 +1455,7 @@ COMMENT ON FUNCTION @extschema@._view_for(text, text) IS 'internal: a feature vi
 ------------------------------------------------------------------------
 
 CREATE FUNCTION @extschema@._delete_keys(p_view text, p_keys jsonb, p_online boolean, p_offline boolean)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v      @extschema@.view_catalog := @extschema@._view_for(p_view, 'fs_delete_keys');
     src    @extschema@.source_catalog;
@@ -1545,7 +1516,7 @@ COMMENT ON FUNCTION @extschema@._delete_keys(text, jsonb, boolean, boolean) IS
 
 CREATE FUNCTION @extschema@.fs_delete_keys(feature_view text, keys jsonb,
     online boolean DEFAULT true, offline boolean DEFAULT true)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM @extschema@._check_name(feature_view, 'feature view');
     IF NOT EXISTS (SELECT 1 FROM @extschema@.view_catalog v WHERE v.name = feature_view) THEN
@@ -1570,7 +1541,7 @@ COMMENT ON FUNCTION @extschema@.fs_delete_keys(text, jsonb, boolean, boolean) IS
 -- The rows of both status functions.  A dropped view's jobs stay: the name
 -- need not exist, but must be a name.  p_kind NULL: every kind.
 CREATE FUNCTION @extschema@._jobs(p_name text, p_kind text, p_errors_only boolean)
-RETURNS SETOF @extschema@.jobs LANGUAGE plpgsql STABLE AS $$
+RETURNS SETOF @extschema@.jobs LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_name IS NOT NULL THEN
         PERFORM @extschema@._check_name(p_name, 'feature view');
@@ -1585,7 +1556,7 @@ COMMENT ON FUNCTION @extschema@._jobs(text, text, boolean) IS
   'internal: the job rows of fs_deletion_status and fs_materialization_status';
 
 CREATE FUNCTION @extschema@.fs_deletion_status(name text DEFAULT NULL, errors_only boolean DEFAULT false)
-RETURNS SETOF @extschema@.jobs LANGUAGE sql STABLE AS $$
+RETURNS SETOF @extschema@.jobs LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT * FROM @extschema@._jobs(name, 'deletion', errors_only)
 $$;
 COMMENT ON FUNCTION @extschema@.fs_deletion_status(text, boolean) IS
@@ -1596,7 +1567,7 @@ COMMENT ON FUNCTION @extschema@.fs_deletion_status(text, boolean) IS
 ------------------------------------------------------------------------
 
 CREATE FUNCTION @extschema@._materialize(p_view text, p_start timestamptz, p_end timestamptz)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v       @extschema@.view_catalog := @extschema@._view_for(p_view, 'fs_materialize');
     src     @extschema@.source_catalog;
@@ -1723,7 +1694,7 @@ COMMENT ON FUNCTION @extschema@._materialize(text, timestamptz, timestamptz) IS
 
 -- Checks what needs no job: the view, its batch table, the window.
 CREATE FUNCTION @extschema@._check_materialize(p_what text, p_view text, p_start timestamptz, p_end timestamptz)
-RETURNS void LANGUAGE plpgsql STABLE AS $$
+RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     bt regclass;
     sn text;
@@ -1755,7 +1726,7 @@ COMMENT ON FUNCTION @extschema@._check_materialize(text, text, timestamptz, time
   'internal: argument checks of fs_materialize';
 
 CREATE FUNCTION @extschema@.fs_materialize(feature_view text, start_time timestamptz, end_time timestamptz)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM @extschema@._check_materialize('fs_materialize', feature_view, start_time, end_time);
     RETURN @extschema@._job('materialization', feature_view, start_time, end_time, NULL, false);
@@ -1767,7 +1738,7 @@ COMMENT ON FUNCTION @extschema@.fs_materialize(text, timestamptz, timestamptz) I
 -- Where the next incremental run starts: the end of the last successful
 -- one, else feature_start_time, else the batch table's first event.
 CREATE FUNCTION @extschema@._materialize_next_start(p_view text)
-RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
+RETURNS timestamptz LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v  @extschema@.view_catalog;
     s  @extschema@.source_catalog;
@@ -1792,7 +1763,7 @@ COMMENT ON FUNCTION @extschema@._materialize_next_start(text) IS
   'internal: the start of the next fs_materialize_incremental window';
 
 CREATE FUNCTION @extschema@._materialize_incremental(p_view text, p_end timestamptz, p_scheduled boolean)
-RETURNS jsonb LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     s timestamptz;
 BEGIN
@@ -1815,14 +1786,14 @@ COMMENT ON FUNCTION @extschema@._materialize_incremental(text, timestamptz, bool
   'internal: fs_materialize_incremental, and its scheduled runs';
 
 CREATE FUNCTION @extschema@.fs_materialize_incremental(feature_view text, end_time timestamptz DEFAULT pg_catalog.now())
-RETURNS jsonb LANGUAGE sql AS $$
+RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT @extschema@._materialize_incremental(feature_view, end_time, false)
 $$;
 COMMENT ON FUNCTION @extschema@.fs_materialize_incremental(text, timestamptz) IS
   'backfills from where the last successful materialization of the view ended (or its feature_start_time, or the batch table''s first event) to end_time';
 
 CREATE FUNCTION @extschema@.fs_materialization_status(name text DEFAULT NULL, errors_only boolean DEFAULT false)
-RETURNS SETOF @extschema@.jobs LANGUAGE sql STABLE AS $$
+RETURNS SETOF @extschema@.jobs LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT * FROM @extschema@._jobs(name, NULL, errors_only)
 $$;
 COMMENT ON FUNCTION @extschema@.fs_materialization_status(text, boolean) IS
@@ -1833,7 +1804,7 @@ COMMENT ON FUNCTION @extschema@.fs_materialization_status(text, boolean) IS
 ------------------------------------------------------------------------
 
 -- "Now" of maintenance: pushsource.request_time when set (replay, tests).
-CREATE FUNCTION @extschema@._now() RETURNS timestamptz LANGUAGE sql STABLE AS $$
+CREATE FUNCTION @extschema@._now() RETURNS timestamptz LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(NULLIF(pg_catalog.current_setting('pushsource.request_time', true), '')::timestamptz,
                     pg_catalog.now())
 $$;
@@ -1841,7 +1812,7 @@ COMMENT ON FUNCTION @extschema@._now() IS 'internal: pushsource.request_time, or
 
 -- A retention setting's value, checked when maintenance uses it.
 CREATE FUNCTION @extschema@._retention(p_setting text, p_default interval)
-RETURNS interval LANGUAGE plpgsql STABLE AS $$
+RETURNS interval LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     raw  text := pg_catalog.current_setting(p_setting, true);
     keep interval;
@@ -1863,7 +1834,7 @@ COMMENT ON FUNCTION @extschema@._retention(text, interval) IS
   'internal: the interval of a retention setting (empty: the default), or 22023 naming the setting';
 
 CREATE FUNCTION @extschema@._maintain()
-RETURNS jsonb LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t0      timestamptz := @extschema@._now();
     v       record;
@@ -1912,7 +1883,7 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@._maintain() IS 'internal: the work of a maintenance run';
 
-CREATE FUNCTION @extschema@.fs_run_maintenance() RETURNS jsonb LANGUAGE sql AS $$
+CREATE FUNCTION @extschema@.fs_run_maintenance() RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT @extschema@._job('maintenance', '*', NULL, NULL, NULL, false)
 $$;
 COMMENT ON FUNCTION @extschema@.fs_run_maintenance() IS
@@ -1922,7 +1893,7 @@ COMMENT ON FUNCTION @extschema@.fs_run_maintenance() IS
 -- pg_cron (optional)
 ------------------------------------------------------------------------
 
-CREATE FUNCTION @extschema@._cron_check(p_what text) RETURNS void LANGUAGE plpgsql STABLE AS $$
+CREATE FUNCTION @extschema@._cron_check(p_what text) RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF pg_catalog.to_regprocedure('cron.schedule(text,text,text)') IS NULL THEN
         RAISE EXCEPTION '%: pg_cron is not installed in database "%"', p_what, pg_catalog.current_database()
@@ -1934,7 +1905,7 @@ $$;
 COMMENT ON FUNCTION @extschema@._cron_check(text) IS 'internal: fails with a hint when pg_cron is missing';
 
 CREATE FUNCTION @extschema@._cron_schedule(p_job text, p_schedule text, p_command text, p_what text)
-RETURNS bigint LANGUAGE plpgsql AS $$
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
 BEGIN
@@ -1950,7 +1921,7 @@ $$;
 COMMENT ON FUNCTION @extschema@._cron_schedule(text, text, text, text) IS
   'internal: schedules (or reschedules) a pg_cron job by name';
 
-CREATE FUNCTION @extschema@._cron_unschedule(p_pattern text) RETURNS int LANGUAGE plpgsql AS $$
+CREATE FUNCTION @extschema@._cron_unschedule(p_pattern text) RETURNS int LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n int := 0;
 BEGIN
@@ -1966,7 +1937,7 @@ $$;
 COMMENT ON FUNCTION @extschema@._cron_unschedule(text) IS
   'internal: unschedules the pg_cron jobs of this database whose names match a LIKE pattern';
 
-CREATE FUNCTION @extschema@._unschedule_all() RETURNS int LANGUAGE sql AS $$
+CREATE FUNCTION @extschema@._unschedule_all() RETURNS int LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT @extschema@._cron_unschedule('pushsource:%')
 $$;
 COMMENT ON FUNCTION @extschema@._unschedule_all() IS 'internal: unschedules every pushsource pg_cron job';
@@ -1979,20 +1950,20 @@ CREATE EVENT TRIGGER pushsource_unschedule_on_drop ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
     EXECUTE FUNCTION @extschema@._unschedule_on_drop();
 
-CREATE FUNCTION @extschema@._scheduled_materialize(p_view text) RETURNS jsonb LANGUAGE sql AS $$
+CREATE FUNCTION @extschema@._scheduled_materialize(p_view text) RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT @extschema@._materialize_incremental(p_view, pg_catalog.now(), true)
 $$;
 COMMENT ON FUNCTION @extschema@._scheduled_materialize(text) IS
   'internal: the body of job pushsource:materialize:<view> (records a failure instead of raising it)';
 
-CREATE FUNCTION @extschema@._scheduled_maintenance() RETURNS jsonb LANGUAGE sql AS $$
+CREATE FUNCTION @extschema@._scheduled_maintenance() RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT @extschema@._job('maintenance', '*', NULL, NULL, NULL, true)
 $$;
 COMMENT ON FUNCTION @extschema@._scheduled_maintenance() IS
   'internal: the body of job pushsource:maintenance (records a failure instead of raising it)';
 
 CREATE FUNCTION @extschema@._schedule_materialize(p_view text, p_schedule text) RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM @extschema@.view_catalog v JOIN @extschema@.source_catalog s ON s.name = v.source
                     WHERE v.name = p_view AND s.batch_table IS NOT NULL) THEN
@@ -2009,7 +1980,7 @@ COMMENT ON FUNCTION @extschema@._schedule_materialize(text, text) IS
   'internal: schedules job pushsource:materialize:<view>';
 
 CREATE FUNCTION @extschema@.fs_schedule_maintenance(schedule text DEFAULT '*/5 * * * *')
-RETURNS bigint LANGUAGE sql AS $$
+RETURNS bigint LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT @extschema@._cron_schedule('pushsource:maintenance', schedule,
                                       'SELECT @extschema@._scheduled_maintenance()', 'fs_schedule_maintenance')
 $$;

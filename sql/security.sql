@@ -107,9 +107,16 @@ SELECT p.oid::regprocedure FROM pg_proc p
  WHERE p.pronamespace = 'pushsource'::regnamespace
    AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))
  ORDER BY 1::text;
--- every SECURITY DEFINER function pins its search_path
-SELECT p.oid::regprocedure FROM pg_proc p
- WHERE p.pronamespace = 'pushsource'::regnamespace AND p.prosecdef
+-- every SQL and PL/pgSQL function pins its search_path (a C function pins
+-- it around the SQL it runs, src/security.c; test/run-tests.sh checks that
+-- the C code connects to SPI nowhere else); none is left out
+SELECT l.lanname, count(*) > 0 AS some,
+       count(*) FILTER (WHERE NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)) AS unpinned
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'pushsource'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
+ GROUP BY 1 ORDER BY 1;
+SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'pushsource'::regnamespace AND l.lanname NOT IN ('c', 'internal')
    AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false);
 -- a source's table and a view's stores are owned by pushsource_admin;
 -- writers may insert into the source, readers may read the stores

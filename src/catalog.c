@@ -305,6 +305,7 @@ ps_column_index(PsSource *src, const char *name, const char *view)
 static PsSource *
 load_source(const char *name, Oid relid)
 {
+	int			spi_nest;
 	PsGeneration *gen = generation();
 	MemoryContext old;
 	PsSource   *src;
@@ -317,9 +318,9 @@ load_source(const char *name, Oid relid)
 	List	   *coltypes;
 	char	   *tsname;
 	int			nviews;
+	Oid			store_role;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spi_nest = ps_spi_connect();
 	if (name != NULL)
 	{
 		arg = CStringGetTextDatum(name);
@@ -342,7 +343,7 @@ load_source(const char *name, Oid relid)
 		elog(ERROR, "could not read pushsource.source_catalog");
 	if (SPI_processed == 0)
 	{
-		SPI_finish();
+		ps_spi_finish(spi_nest);
 		return NULL;
 	}
 
@@ -397,15 +398,14 @@ load_source(const char *name, Oid relid)
 	argtype = TEXTOID;
 	ret = SPI_execute_with_args("SELECT v.name, v.join_keys, v.value_columns, v.ttl, v.online, v.offline,"
 								" v.feature_start_time, v.online_table::oid, v.offline_table::oid,"
-								" c.relowner, v.aggregations, v.aggregation_interval"
+								" v.aggregations, v.aggregation_interval"
 								" FROM pushsource.view_catalog v"
-								" LEFT JOIN pg_catalog.pg_class c"
-								"   ON c.oid OPERATOR(pg_catalog.=) coalesce(v.online_table, v.offline_table)::oid"
-								" WHERE v.source = $1 ORDER BY v.name",
+								" WHERE v.source OPERATOR(pg_catalog.=) $1 ORDER BY v.name",
 								1, &argtype, &arg, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read pushsource.view_catalog");
 	nviews = SPI_processed;
+	store_role = ps_store_role();
 	old = MemoryContextSwitchTo(gen->cxt);
 	src->nviews = nviews;
 	src->views = palloc0(sizeof(PsView *) * Max(nviews, 1));
@@ -448,13 +448,12 @@ load_source(const char *name, Oid relid)
 		v->online_relid = isnull ? InvalidOid : DatumGetObjectId(d);
 		d = SPI_getbinval(tup, desc, 9, &isnull);
 		v->offline_relid = isnull ? InvalidOid : DatumGetObjectId(d);
+		v->owner = store_role;
 		d = SPI_getbinval(tup, desc, 10, &isnull);
-		v->owner = isnull ? InvalidOid : DatumGetObjectId(d);
-		d = SPI_getbinval(tup, desc, 11, &isnull);
 		if (!isnull)
 		{
 			bool		ivnull;
-			Datum		iv = SPI_getbinval(tup, desc, 12, &ivnull);
+			Datum		iv = SPI_getbinval(tup, desc, 11, &ivnull);
 
 			ps_view_set_aggregations(v, d, ivnull ? 0 : ps_agg_interval_us(iv));
 		}
@@ -466,7 +465,7 @@ load_source(const char *name, Oid relid)
 	}
 	gen->sources = lappend(gen->sources, src);
 	MemoryContextSwitchTo(old);
-	SPI_finish();
+	ps_spi_finish(spi_nest);
 	return src;
 }
 
@@ -534,6 +533,7 @@ find_view(const char *name)
 PsView *
 ps_lookup_view(const char *name, bool missing_ok)
 {
+	int			spi_nest;
 	PsView	   *v;
 	Datum		arg;
 	Oid			argtype = TEXTOID;
@@ -544,8 +544,7 @@ ps_lookup_view(const char *name, bool missing_ok)
 	if (v != NULL)
 		return v;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spi_nest = ps_spi_connect();
 	arg = CStringGetTextDatum(name);
 	if (SPI_execute_with_args("SELECT source FROM pushsource.view_catalog WHERE name = $1",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
@@ -557,7 +556,7 @@ ps_lookup_view(const char *name, bool missing_ok)
 		source = get_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		MemoryContextSwitchTo(old);
 	}
-	SPI_finish();
+	ps_spi_finish(spi_nest);
 	if (source != NULL)
 	{
 		ps_lookup_source(source, false);
@@ -578,6 +577,7 @@ ps_lookup_view(const char *name, bool missing_ok)
 List *
 ps_lookup_service(const char *name, List **features)
 {
+	int			spi_nest;
 	Datum		arg;
 	Oid			argtype = TEXTOID;
 	List	   *names = NIL;
@@ -587,8 +587,7 @@ ps_lookup_service(const char *name, List **features)
 	MemoryContext outer = CurrentMemoryContext;
 
 	ps_catalog_refresh();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spi_nest = ps_spi_connect();
 	arg = CStringGetTextDatum(name);
 	if (SPI_execute_with_args("SELECT feature_view, array_agg(feature ORDER BY position)"
 							  " FROM pushsource.service_feature WHERE service = $1"
@@ -603,7 +602,7 @@ ps_lookup_service(const char *name, List **features)
 		feats = lappend(feats, get_text_array(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2));
 		MemoryContextSwitchTo(old);
 	}
-	SPI_finish();
+	ps_spi_finish(spi_nest);
 	foreach(lc, names)
 		views = lappend(views, ps_lookup_view(lfirst(lc), false));
 	*features = feats;

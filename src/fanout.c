@@ -23,8 +23,11 @@
  * (tiles, or the raw events of its windows) is written by ps_agg_fanout in
  * aggregation.c, in the same SPI connection and transaction.
  *
- * The stores' writes run as the stores' owner (as PostgreSQL's own RI
- * triggers do), so pushing needs INSERT on the source table only.
+ * The stores' writes run as pushsource_admin, the owner of every store (as
+ * PostgreSQL's own RI triggers run as a table's owner), so pushing needs
+ * INSERT on the source table only.  The role is fixed (ps_store_role), not
+ * read from a catalog row or from whoever owns the relation a row names,
+ * and the writes are a security-restricted operation.
  *
  * Ingest order: one sequence value per statement, shifted left 24 bits,
  * plus the row's position in the statement.  It orders rows within a batch
@@ -587,12 +590,12 @@ write_offline_direct(PsView *v, PsBuffer *buf)
 static void
 flush_buffer(PsSource *src, PsBuffer *buf)
 {
+	int			spi_nest;
 	EphemeralNamedRelation enr;
 
 	if (buf->nrows == 0 || src->nviews == 0)
 		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spi_nest = ps_spi_connect();
 	enr = palloc0(sizeof(EphemeralNamedRelationData));
 	enr->md.name = PS_BATCH_ENR;
 	enr->md.reliddesc = InvalidOid;
@@ -625,7 +628,8 @@ flush_buffer(PsSource *src, PsBuffer *buf)
 
 		GetUserIdAndSecContext(&save_userid, &save_sec);
 		SetUserIdAndSecContext(v->owner,
-							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
 		if (do_offline)
 		{
 			n_offline = write_offline_direct(v, buf);
@@ -647,7 +651,7 @@ flush_buffer(PsSource *src, PsBuffer *buf)
 		SetUserIdAndSecContext(save_userid, save_sec);
 		add_counts(v->name, n_online, n_offline);
 	}
-	SPI_finish();
+	ps_spi_finish(spi_nest);
 }
 
 PG_FUNCTION_INFO_V1(fs_push_statement_trigger);

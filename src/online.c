@@ -104,6 +104,7 @@ typedef struct Target
 static SPIPlanPtr
 read_plan(PsView *v)
 {
+	int			spi_nest;
 	PsSource   *src = v->source;
 	StringInfoData sql;
 	Oid		   *argtypes;
@@ -143,14 +144,13 @@ read_plan(PsView *v)
 		appendStringInfo(&sql, "%s %s OPERATOR(pg_catalog.=) $%d",
 						 i == 0 ? " WHERE" : " AND", quote_identifier(c->name), i + 1);
 	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spi_nest = ps_spi_connect();
 	plan = SPI_prepare(sql.data, v->nkeys, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "pushsource: could not prepare the online read of feature view \"%s\": %s",
 			 v->name, SPI_result_code_string(SPI_result));
 	ps_keep_plan(plan);
-	SPI_finish();
+	ps_spi_finish(spi_nest);
 	v->read_plan = plan;
 	return plan;
 }
@@ -195,6 +195,7 @@ add_meta(List **meta, char *feature, char *effective_time, const char *status)
 static void
 read_aggregates(Target *t, Datum *keys, JsonbParseState **st, List **meta)
 {
+	int			spi_nest;
 	PsView	   *v = t->view;
 	Datum	   *values = palloc(sizeof(Datum) * v->naggs);
 	bool	   *nulls = palloc(sizeof(bool) * v->naggs);
@@ -204,11 +205,10 @@ read_aggregates(Target *t, Datum *keys, JsonbParseState **st, List **meta)
 	MemoryContext outer = CurrentMemoryContext;
 	char	   *effective;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spi_nest = ps_spi_connect();
 	MemoryContextSwitchTo(outer);
 	ps_agg_read(v, keys, request, values, nulls, counts, &end);
-	SPI_finish();
+	ps_spi_finish(spi_nest);
 	effective = ps_format_timestamp_utc(end);
 	for (int a = 0; a < v->naggs; a++)
 	{
@@ -291,6 +291,7 @@ ps_view_key_from_json(PsView *v, JsonbValue *keyobj, int index, Datum *values, b
 static void
 read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
 {
+	int			spi_nest;
 	PsView	   *v = t->view;
 	PsSource   *src = v->source;
 	Datum	   *args = palloc(sizeof(Datum) * Max(v->nkeys, 1));
@@ -306,8 +307,7 @@ read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
 		read_aggregates(t, args, st, meta);
 		return;
 	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spi_nest = ps_spi_connect();
 	if (SPI_execute_plan(read_plan(v), args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "pushsource: online read of feature view \"%s\" failed", v->name);
 	if (SPI_processed == 0)
@@ -337,7 +337,7 @@ read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
 			features = DatumGetJsonbPCopy(d);
 		MemoryContextSwitchTo(spicxt);
 	}
-	SPI_finish();
+	ps_spi_finish(spi_nest);
 
 	for (int i = 0; i < v->nfeatures; i++)
 	{

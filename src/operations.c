@@ -230,6 +230,7 @@ PGDLLEXPORT void ps_job_worker_main(Datum arg);
 void
 ps_job_worker_main(Datum arg)
 {
+	int			spi_nest;
 	dsm_segment *seg;
 	FailedJob  *job;
 	Oid			argtypes[9] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID,
@@ -249,8 +250,7 @@ ps_job_worker_main(Datum arg)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spi_nest = ps_spi_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "pushsource: recording a failed job");
 	SPI_execute("SET LOCAL lock_timeout = '10s'", false, 0);
@@ -279,7 +279,7 @@ ps_job_worker_main(Datum arg)
 
 		job->job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	SPI_finish();
+	ps_spi_finish(spi_nest);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -407,6 +407,7 @@ PG_FUNCTION_INFO_V1(fs_drop_extension_trigger);
 Datum
 fs_drop_extension_trigger(PG_FUNCTION_ARGS)
 {
+	int			spi_nest;
 	EventTriggerData *trigdata;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
@@ -414,10 +415,9 @@ fs_drop_extension_trigger(PG_FUNCTION_ARGS)
 	trigdata = (EventTriggerData *) fcinfo->context;
 	if (!drops_pushsource(trigdata->parsetree))
 		PG_RETURN_VOID();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spi_nest = ps_spi_connect();
 	if (SPI_execute("SELECT pushsource._unschedule_all()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pushsource: could not unschedule the pg_cron jobs");
-	SPI_finish();
+	ps_spi_finish(spi_nest);
 	PG_RETURN_VOID();
 }

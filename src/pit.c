@@ -217,6 +217,7 @@ typedef struct PitPlan
 	List	   *views;			/* PitView * */
 	TupleDesc	out_desc;
 	char	   *columns;		/* "name type, ..." for AS t(...) */
+	char	   *columns_qualified;	/* the same, every type schema-qualified */
 	bool		from_source;
 	int64		nrows;			/* spine rows read */
 	int64		bucket_rows;	/* spine positions per result bucket */
@@ -486,6 +487,7 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 	char	   *from = spine_from_item(spine);
 	StringInfoData sql;
 	StringInfoData cols;
+	StringInfoData qcols;
 	ListCell   *lc;
 	int			t_col = -1;
 	int			extra;
@@ -499,8 +501,7 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 	{
 		MemoryContext outer = CurrentMemoryContext;
 
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+		ps_spi_connect_caller();	/* the spine is the caller's SQL */
 		if (SPI_execute_plan_with_paramlist(prepare_spine_statement(psprintf("SELECT * FROM %s s LIMIT 0", from),
 																	spine, spine_params),
 											spine_params, true, 0) != SPI_OK_SELECT)
@@ -641,6 +642,7 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 		nout += ((PitView *) lfirst(lc))->nfeat;
 	plan->out_desc = CreateTemplateTupleDesc(nout);
 	initStringInfo(&cols);
+	initStringInfo(&qcols);
 	for (int i = 0; i < plan->nspine; i++)
 	{
 		Form_pg_attribute a = TupleDescAttr(plan->spine_desc, i);
@@ -648,6 +650,9 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 		TupleDescInitEntry(plan->out_desc, i + 1, NameStr(a->attname), a->atttypid, a->atttypmod, 0);
 		appendStringInfo(&cols, "%s%s %s", i ? ", " : "", quote_identifier(NameStr(a->attname)),
 						 format_type_with_typemod(a->atttypid, a->atttypmod));
+		appendStringInfo(&qcols, "%s%s %s", i ? ", " : "", quote_identifier(NameStr(a->attname)),
+						 format_type_extended(a->atttypid, a->atttypmod,
+											  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
 	}
 	nout = plan->nspine;
 	foreach(lc, plan->views)
@@ -686,10 +691,14 @@ plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 			TupleDescInitEntry(plan->out_desc, nout + 1, name, type, typmod, 0);
 			appendStringInfo(&cols, ", %s %s", quote_identifier(name),
 							 format_type_with_typemod(type, typmod));
+			appendStringInfo(&qcols, ", %s %s", quote_identifier(name),
+							 format_type_extended(type, typmod,
+												  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
 			nout++;
 		}
 	}
 	plan->columns = cols.data;
+	plan->columns_qualified = qcols.data;
 	return plan;
 }
 
@@ -2192,6 +2201,7 @@ static void
 run_feature_query(PitView *pv, const char *sql, TimestampTz p1, TimestampTz p2,
 				  TimestampTz p3, DestReceiver *dest)
 {
+	int			spi_nest;
 	MemoryContext outer = CurrentMemoryContext;
 	ParamListInfo params = makeParamList(3);
 	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
@@ -2214,8 +2224,7 @@ run_feature_query(PitView *pv, const char *sql, TimestampTz p1, TimestampTz p2,
 	save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spi_nest = ps_spi_connect();
 	splan = SPI_prepare(sql, 3, argtypes);
 	if (splan == NULL)
 		elog(ERROR, "pushsource: could not prepare the feature scan of \"%s\": %s",
@@ -2227,7 +2236,7 @@ run_feature_query(PitView *pv, const char *sql, TimestampTz p1, TimestampTz p2,
 	ret = SPI_execute_plan_extended(splan, &opts);
 	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
 		elog(ERROR, "pushsource: the feature scan of \"%s\" failed", pv->view->name);
-	SPI_finish();
+	ps_spi_finish(spi_nest);
 	AtEOXact_GUC(true, save_nestlevel);
 	MemoryContextSwitchTo(outer);
 }
@@ -2886,8 +2895,7 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 	sr.max_t = DT_NOBEGIN;
 	sr.vals = palloc(sizeof(Datum) * (maxkeys + 2));
 	sr.nulls = palloc(sizeof(bool) * (maxkeys + 2));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	ps_spi_connect_caller();	/* the spine is the caller's SQL */
 	sp = prepare_spine_statement(plan->spine_sql, plan->spine_sql, plan->spine_params);
 	memset(&opts, 0, sizeof(opts));
 	opts.read_only = false;		/* the spine query is the user's own */
@@ -3042,4 +3050,86 @@ Datum
 fs_historical_features_columns(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(plan_from_args(fcinfo, 0)->columns));
+}
+
+/*
+ * fs_save_historical_features(save_as, spine, features, timestamp_key,
+ * full_feature_names, from_source): CREATE TABLE save_as with the join's
+ * column types, filled by fs_get_historical_features.  save_as and the
+ * spine are the caller's names, resolved in the caller's search_path; the
+ * statements we build around them name everything else qualified
+ * (pg_catalog.text, pushsource.fs_get_historical_features), and the
+ * CREATE TABLE runs with our pinned search_path.
+ */
+PG_FUNCTION_INFO_V1(fs_save_historical_features);
+Datum
+fs_save_historical_features(PG_FUNCTION_ARGS)
+{
+	char	   *save_as;
+	List	   *names;
+	RangeVar   *rv;
+	Oid			nsp;
+	char	   *target;
+	PitPlan    *plan;
+	Oid			argtypes[5] = {TEXTOID, TEXTARRAYOID, TEXTOID, BOOLOID, BOOLOID};
+	Datum		args[5];
+	char		nulls[5];
+	int			spi_nest;
+	Oid			relid;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("save_as must not be null")));
+	save_as = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	{
+		ArrayType  *parts = DatumGetArrayTypeP(DirectFunctionCall2(parse_ident,
+																	PG_GETARG_DATUM(0),
+																	BoolGetDatum(true)));
+		Datum	   *elems;
+		int			nelems;
+
+		deconstruct_array(parts, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+		names = NIL;
+		for (int i = 0; i < nelems; i++)
+			names = lappend(names, makeString(TextDatumGetCString(elems[i])));
+	}
+	if (list_length(names) > 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("save_as \"%s\" must be a table name or schema.table", save_as)));
+	rv = makeRangeVarFromNameList(names);
+	nsp = RangeVarGetCreationNamespace(rv);
+	if (OidIsValid(get_relname_relid(rv->relname, nsp)) ||
+		OidIsValid(RangeVarGetRelid(rv, NoLock, true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation \"%s\" already exists", save_as),
+				 errhint("Pick another save_as name, or drop the old training set first.")));
+	target = quote_qualified_identifier(isTempNamespace(nsp) ? "pg_temp" : get_namespace_name(nsp),
+										rv->relname);
+	plan = plan_from_args(fcinfo, 1);
+
+	spi_nest = ps_spi_connect();
+	if (SPI_execute(psprintf("CREATE TABLE %s (%s)", target, plan->columns_qualified),
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "pushsource: could not create \"%s\"", save_as);
+	relid = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(target)),
+							 NoLock, false);
+	ps_spi_finish(spi_nest);
+
+	/* the join, with the spine resolved as the caller wrote it */
+	for (int i = 0; i < 5; i++)
+	{
+		nulls[i] = PG_ARGISNULL(i + 1) ? 'n' : ' ';
+		args[i] = PG_ARGISNULL(i + 1) ? (Datum) 0 : PG_GETARG_DATUM(i + 1);
+	}
+	ps_spi_connect_caller();
+	if (SPI_execute_with_args(psprintf("INSERT INTO %s SELECT * FROM pushsource.fs_get_historical_features("
+									   "$1, $2, $3, $4, $5) AS t(%s)",
+									   target, plan->columns_qualified),
+							  5, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "pushsource: could not fill \"%s\"", save_as);
+	SPI_finish();
+	PG_RETURN_OID(relid);
 }

@@ -245,6 +245,7 @@ static List *
 insert_records(PsSource *src, Tuplestorestate *good, int64 nrows,
 			   PsPushMode mode, bool dry_run)
 {
+	int			spi_nest;
 	MemoryContext outer = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	List	   *counts = NIL;
@@ -261,8 +262,7 @@ insert_records(PsSource *src, Tuplestorestate *good, int64 nrows,
 		EphemeralNamedRelation enr;
 
 		ps_fanout_begin_push(src->relid, mode);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
+		spi_nest = ps_spi_connect();
 		enr = palloc0(sizeof(EphemeralNamedRelationData));
 		enr->md.name = PS_RECORDS_ENR;
 		enr->md.reliddesc = InvalidOid;
@@ -296,7 +296,7 @@ insert_records(PsSource *src, Tuplestorestate *good, int64 nrows,
 		}
 		if (SPI_execute_plan(src->insert_plan, NULL, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "pushsource: insert into push source \"%s\" failed", src->name);
-		SPI_finish();
+		ps_spi_finish(spi_nest);
 		MemoryContextSwitchTo(outer);
 		counts = ps_fanout_end_push();
 		if (dry_run)
@@ -330,13 +330,13 @@ insert_records(PsSource *src, Tuplestorestate *good, int64 nrows,
 static void
 save_rejects(PsSource *src, List *rejected)
 {
+	int			spi_nest;
 	ListCell   *lc;
 	Oid			argtypes[6] = {TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTOID, TEXTOID};
 
 	if (rejected == NIL)
 		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	spi_nest = ps_spi_connect();
 	foreach(lc, rejected)
 	{
 		RejectedRecord *r = lfirst(lc);
@@ -358,7 +358,7 @@ save_rejects(PsSource *src, List *rejected)
 								  6, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not save a rejected record");
 	}
-	SPI_finish();
+	ps_spi_finish(spi_nest);
 }
 
 static int64

@@ -130,7 +130,7 @@ typedef struct PsView
 	TimestampTz start_time;
 	Oid			online_relid;
 	Oid			offline_relid;
-	Oid			owner;			/* owner of the stores: fan-out runs as it */
+	Oid			owner;			/* pushsource_admin: the fan-out writes stores as it */
 	SPIPlanPtr	offline_plan;
 	SPIPlanPtr	online_plan;
 	SPIPlanPtr	read_plan;
@@ -170,6 +170,12 @@ extern List *ps_lookup_service(const char *name, List **features);
 extern int	ps_column_index(PsSource *src, const char *name, const char *view);
 extern void ps_keep_plan(SPIPlanPtr plan);
 extern void ps_catalog_init(void);
+
+/* security.c: our SQL runs with search_path pinned; stores' fixed writer */
+extern int	ps_spi_connect(void);
+extern void ps_spi_finish(int nest);
+extern void ps_spi_connect_caller(void);
+extern Oid	ps_store_role(void);
 
 /* ---------------------------------------------------------------------
  * Validation (validate.c)

@@ -9,6 +9,11 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 test/setup.sh
+# Static check: the C code runs SQL only through the SPI helpers of
+# src/security.c, which pin search_path (DESIGN.md, Security).
+if grep -n 'SPI_connect\s*(' src/*.c | grep -v '^src/security.c:'; then
+  echo "make test: SPI_connect outside src/security.c (use ps_spi_connect)" >&2; exit 1
+fi
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 make -s PG_CONFIG="$PG_CONFIG"
 if [ "$(id -u)" = 0 ]; then

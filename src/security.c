@@ -1,0 +1,80 @@
+/*
+ * security.c
+ *		Where our SQL resolves names, and which role writes the stores.
+ *
+ * Every SQL text the C code runs (catalog reads, the fan-out's statements,
+ * online reads, job rows) goes through ps_spi_connect(), which pins
+ * search_path to "pg_catalog, pg_temp" for the SPI session, as a
+ * `SET search_path` clause does for a SQL function.  A function planted
+ * in a schema the caller searches (public.unnest(text[]) beats
+ * pg_catalog.unnest(anyarray) by exact type) can then never run in place
+ * of the one we meant, whoever calls us.  Plans prepared inside keep that
+ * path when they are replanned (the plan cache saves it), and executing
+ * them under the same path keeps them from being replanned per call.
+ *
+ * The one SQL text that must see the caller's search_path is the caller's
+ * own: a spine query or relation of fs_get_historical_features.  pit.c
+ * prepares it with ps_spi_connect_caller(), and wraps it only in SQL that
+ * names nothing unqualified.
+ *
+ * The fan-out writes stores as one fixed role, pushsource_admin (the owner
+ * of every store), never as a role read from a catalog row or a relation's
+ * owner: ps_store_role().
+ */
+#include "pushsource.h"
+
+#include "catalog/pg_authid.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#define PS_SEARCH_PATH "pg_catalog, pg_temp"
+
+int
+ps_spi_connect(void)
+{
+	int			nest;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", PS_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+void
+ps_spi_finish(int nest)
+{
+	AtEOXact_GUC(true, nest);
+	SPI_finish();
+}
+
+/* SPI for the caller's own SQL text: their search_path, on purpose. */
+void
+ps_spi_connect_caller(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)	/* search_path: the caller's */
+		elog(ERROR, "SPI_connect failed");
+}
+
+/*
+ * The role the fan-out writes stores as: pushsource_admin, created by the
+ * install script.  Looked up by name each time the catalog is loaded (a
+ * role's OID survives nothing but itself), never taken from a table.
+ */
+Oid
+ps_store_role(void)
+{
+	Oid			role = get_role_oid("pushsource_admin", true);
+
+	if (!OidIsValid(role))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role \"pushsource_admin\" does not exist"),
+				 errhint("It is created by CREATE EXTENSION pushsource and owns every store; recreate it with CREATE ROLE pushsource_admin NOLOGIN.")));
+	return role;
+}
