@@ -31,6 +31,10 @@ all install installcheck:
 	@echo "PostgreSQL server development files not found; run 'make test' or 'make demo' (they install them), or apt-get install postgresql-server-dev-15" >&2; exit 1
 endif
 
+# Every object includes the shared header: a changed struct must rebuild
+# them all (PGXS tracks no header dependencies by default).
+$(OBJS): src/pushsource.h
+
 .PHONY: test demo bench bench-pit bench-agg
 test:
 	test/run-tests.sh

@@ -144,9 +144,18 @@ SELECT drop_try($$SELECT fs_drop('drop_user', cascade => true)$$);
 SELECT * FROM drop_state();
 -- the service on a protected view is not protected itself
 SELECT fs_drop('drop_v_svc');
--- clearing the flag as the hint says allows the drop
-UPDATE view_catalog SET prevent_destroy = false WHERE name = 'drop_v2';
-UPDATE source_catalog SET prevent_destroy = false WHERE name = 'drop_keep';
+-- clearing the flag as the hint says allows the drop; it is set and
+-- cleared through the API only (entities and services have no flag)
+SELECT fs_set_prevent_destroy('drop_v2', false);
+SELECT fs_set_prevent_destroy('drop_keep', true);
+SELECT drop_try($$SELECT fs_drop('drop_keep')$$);
+SELECT fs_set_prevent_destroy('drop_keep', false);
+SELECT name, prevent_destroy FROM push_sources WHERE name = 'drop_keep'
+UNION ALL SELECT name, prevent_destroy FROM feature_views WHERE name = 'drop_v2';
+SELECT drop_try($$SELECT fs_set_prevent_destroy('drop_user', true)$$);
+SELECT drop_try($$SELECT fs_set_prevent_destroy('drop_nosuch', true)$$);
+SELECT drop_try($$SELECT fs_set_prevent_destroy('drop_keep', NULL)$$);
+SELECT drop_try($$SELECT fs_set_prevent_destroy('Drop Keep', true)$$);
 SELECT fs_drop('drop_src', cascade => true);
 SELECT fs_drop('drop_keep');
 SELECT fs_drop('drop_user');

@@ -28,6 +28,7 @@ SELECT kind, object, window_start, CASE WHEN NOT scheduled THEN window_end END A
 SELECT fs_create_entity('ops_user', ARRAY['user_id']);
 SELECT fs_create_entity('ops_device', ARRAY['device']);
 CREATE TABLE public.ops_batch (user_id text, ts timestamptz, clicks int8, note text);
+GRANT SELECT ON public.ops_batch TO pushsource_admin;
 SELECT fs_create_push_source('ops_clicks', 'user_id text, ts timestamptz, clicks int8', 'ts',
                              batch_table => 'public.ops_batch');
 -- attribute view (ttl 1 day), tiled aggregates (1 hour tiles), continuous aggregates
@@ -147,7 +148,7 @@ SELECT fs_materialize_incremental('ops_started', '2024-01-02') - 'job';
 -- A failing run is recorded, raised, and does not wedge the next runs
 ------------------------------------------------------------------------
 RESET ROLE;
-REVOKE SELECT ON public.ops_batch FROM ops_admin;
+REVOKE SELECT ON public.ops_batch FROM ops_admin, pushsource_admin;
 ALTER TABLE public.ops_batch OWNER TO postgres;
 SET ROLE ops_admin;
 SELECT ops_try($$SELECT fs_materialize('ops_fv', '2024-01-06', '2024-01-07')$$);
@@ -155,7 +156,7 @@ SELECT ops_try($$SELECT fs_materialize('ops_fv', '2024-01-06', '2024-01-07')$$);
 -- a scheduled run returns its failure instead of raising it
 SELECT pushsource._scheduled_materialize('ops_fv') - 'job';
 RESET ROLE;
-GRANT SELECT ON public.ops_batch TO ops_admin;
+GRANT SELECT ON public.ops_batch TO ops_admin, pushsource_admin;
 SET ROLE ops_admin;
 SELECT fs_materialize('ops_fv', '2024-01-06', '2024-01-07') ->> 'state' AS state;
 SELECT * FROM public.ops_jobs WHERE object = 'ops_fv';

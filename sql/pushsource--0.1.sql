@@ -30,7 +30,10 @@ COMMENT ON SCHEMA pushsource_store IS 'online and offline stores of pushsource f
 
 GRANT USAGE ON SCHEMA @extschema@ TO pushsource_admin, pushsource_writer, pushsource_reader;
 GRANT USAGE ON SCHEMA pushsource_store TO pushsource_admin, pushsource_writer, pushsource_reader;
-GRANT CREATE ON SCHEMA @extschema@, pushsource_store TO pushsource_admin;
+-- No role but the extension owner may CREATE in the extension's schemas:
+-- a function planted there (an overload of fs_push, say) would be found by
+-- every caller with pushsource in its search_path.  Registration creates
+-- source tables and stores as the extension owner (SECURITY DEFINER).
 
 ------------------------------------------------------------------------
 -- C helpers used by the registration functions and triggers
@@ -219,9 +222,9 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.rejected_records_id_seq'
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.ingest_batch_seq', '');
 
 GRANT SELECT ON ALL TABLES IN SCHEMA @extschema@ TO pushsource_admin, pushsource_writer, pushsource_reader;
-GRANT INSERT, UPDATE, DELETE ON @extschema@.object_registry, @extschema@.entity_catalog,
-    @extschema@.source_catalog, @extschema@.view_catalog, @extschema@.service_catalog,
-    @extschema@.service_feature TO pushsource_admin;
+-- The catalog is written only by the registration functions (SECURITY
+-- DEFINER, executable by pushsource_admin): no role but the extension's
+-- owner may INSERT, UPDATE or DELETE its rows directly.
 GRANT INSERT ON @extschema@.rejected_records TO pushsource_writer;
 GRANT USAGE ON SEQUENCE @extschema@.rejected_records_id_seq TO pushsource_writer;
 GRANT DELETE ON @extschema@.rejected_records TO pushsource_admin;
@@ -321,7 +324,7 @@ COMMENT ON FUNCTION @extschema@._check_tags(text, text, jsonb) IS 'internal: val
 CREATE FUNCTION @extschema@.fs_create_entity(
     name text, join_keys text[],
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
-RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text;
 BEGIN
@@ -354,7 +357,7 @@ CREATE FUNCTION @extschema@.fs_create_push_source(
     log_offline boolean DEFAULT true, batch_table regclass DEFAULT NULL,
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
     prevent_destroy boolean DEFAULT false)
-RETURNS regclass LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+RETURNS regclass LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p_name  text := fs_create_push_source.name;
     cols    text[];
@@ -400,6 +403,13 @@ BEGIN
             USING ERRCODE = 'duplicate_table';
     END IF;
     IF fs_create_push_source.batch_table IS NOT NULL THEN
+        -- backfills read it as pushsource_admin may, whoever runs them
+        IF NOT pg_catalog.has_table_privilege('pushsource_admin', fs_create_push_source.batch_table, 'SELECT') THEN
+            RAISE EXCEPTION 'push source "%": role pushsource_admin may not read batch table %', p_name,
+                            fs_create_push_source.batch_table
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = pg_catalog.format('GRANT SELECT ON %s TO pushsource_admin;', fs_create_push_source.batch_table);
+        END IF;
         SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', c, t), ', ') INTO missing
           FROM unnest(cols, pgtypes) AS x(c, t)
          WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
@@ -446,7 +456,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean) IS
   'registers a push source and creates its table (INSERT, COPY or fs_push into it)';
 
-CREATE FUNCTION @extschema@.fs_create_feature_view(
+CREATE FUNCTION @extschema@._create_feature_view(
     name text, source text, entities text[],
     features text[] DEFAULT NULL,
     aggregations @extschema@.aggregation[] DEFAULT NULL,
@@ -457,9 +467,9 @@ CREATE FUNCTION @extschema@.fs_create_feature_view(
     batch_schedule text DEFAULT NULL,
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
     prevent_destroy boolean DEFAULT false)
-RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    p_name text := fs_create_feature_view.name;
+    p_name text := _create_feature_view.name;
     src    @extschema@.source_catalog;
     keys   text[] := '{}';
     feats  text[];
@@ -477,17 +487,17 @@ DECLARE
     keylist text;
 BEGIN
     PERFORM @extschema@._claim_name(p_name, 'feature_view');
-    SELECT * INTO src FROM @extschema@.source_catalog s WHERE s.name = fs_create_feature_view.source;
+    SELECT * INTO src FROM @extschema@.source_catalog s WHERE s.name = _create_feature_view.source;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'feature view "%": push source "%" does not exist', p_name, fs_create_feature_view.source
+        RAISE EXCEPTION 'feature view "%": push source "%" does not exist', p_name, _create_feature_view.source
             USING ERRCODE = 'undefined_object',
                   HINT = 'Push sources are listed in @extschema@.push_sources.';
     END IF;
-    IF fs_create_feature_view.entities IS NULL THEN
+    IF _create_feature_view.entities IS NULL THEN
         RAISE EXCEPTION 'feature view "%": entities must not be null (use ''{}'' for a view without entities)', p_name
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    FOREACH e IN ARRAY fs_create_feature_view.entities LOOP
+    FOREACH e IN ARRAY _create_feature_view.entities LOOP
         SELECT ec.join_keys INTO ekeys FROM @extschema@.entity_catalog ec WHERE ec.name = e;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'feature view "%": entity "%" does not exist', p_name, e
@@ -512,32 +522,32 @@ BEGIN
             keys := keys || k;
         END LOOP;
     END LOOP;
-    IF fs_create_feature_view.aggregations IS NOT NULL THEN
-        IF fs_create_feature_view.features IS NOT NULL THEN
+    IF _create_feature_view.aggregations IS NOT NULL THEN
+        IF _create_feature_view.features IS NOT NULL THEN
             RAISE EXCEPTION 'feature view "%": a view has attribute features or aggregations, not both', p_name
                 USING ERRCODE = 'invalid_parameter_value',
                       HINT = 'Make two feature views on the same source: one with features, one with aggregations.';
         END IF;
-        IF fs_create_feature_view.ttl IS NOT NULL THEN
+        IF _create_feature_view.ttl IS NOT NULL THEN
             RAISE EXCEPTION 'feature view "%": ttl applies to attribute features; aggregate features are bounded by their windows', p_name
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        aggs := @extschema@._resolve_aggregations(p_name, src.source_table, fs_create_feature_view.aggregations,
-                                                  fs_create_feature_view.aggregation_interval);
+        aggs := @extschema@._resolve_aggregations(p_name, src.source_table, _create_feature_view.aggregations,
+                                                  _create_feature_view.aggregation_interval);
         feats := ARRAY(SELECT a.name FROM unnest(aggs) WITH ORDINALITY AS a(c, f, w, name, o) ORDER BY a.o);
         -- the aggregated columns, each once, in order of first use
         valcols := ARRAY(SELECT a.c FROM unnest(aggs) WITH ORDINALITY AS a(c, f, w, name, o)
                           GROUP BY a.c ORDER BY pg_catalog.min(a.o));
-    ELSIF fs_create_feature_view.aggregation_interval IS NOT NULL THEN
+    ELSIF _create_feature_view.aggregation_interval IS NOT NULL THEN
         RAISE EXCEPTION 'feature view "%": aggregation_interval needs aggregations', p_name
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass aggregations => ARRAY[fs_agg(column, function, time_window), ...].';
-    ELSIF fs_create_feature_view.features IS NULL THEN
+    ELSIF _create_feature_view.features IS NULL THEN
         SELECT coalesce(pg_catalog.array_agg(c ORDER BY o), '{}') INTO feats
           FROM unnest(src.column_names) WITH ORDINALITY AS x(c, o)
          WHERE c <> ALL (keys) AND c <> src.timestamp_field;
     ELSE
-        feats := fs_create_feature_view.features;
+        feats := _create_feature_view.features;
         FOREACH f IN ARRAY feats LOOP
             IF f IS NULL OR pg_catalog.array_position(src.column_names, f) IS NULL THEN
                 RAISE EXCEPTION 'feature view "%": feature "%" is not a column of push source "%"', p_name, f, src.name
@@ -554,12 +564,12 @@ BEGIN
                 USING ERRCODE = 'duplicate_column';
         END IF;
     END IF;
-    IF fs_create_feature_view.ttl IS NOT NULL AND fs_create_feature_view.ttl <= interval '0' THEN
-        RAISE EXCEPTION 'feature view "%": ttl must be positive, got %', p_name, fs_create_feature_view.ttl
+    IF _create_feature_view.ttl IS NOT NULL AND _create_feature_view.ttl <= interval '0' THEN
+        RAISE EXCEPTION 'feature view "%": ttl must be positive, got %', p_name, _create_feature_view.ttl
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use NULL for values that never expire.';
     END IF;
-    IF fs_create_feature_view.online IS NULL OR fs_create_feature_view.offline IS NULL THEN
+    IF _create_feature_view.online IS NULL OR _create_feature_view.offline IS NULL THEN
         RAISE EXCEPTION 'feature view "%": online and offline must be true or false', p_name
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -581,7 +591,7 @@ BEGIN
     ts_col := src.timestamp_field;
     keylist := (SELECT pg_catalog.string_agg(pg_catalog.format('%I', x) || ', ', '') FROM unnest(keys) x);
 
-    IF fs_create_feature_view.online AND aggs IS NOT NULL AND fs_create_feature_view.aggregation_interval IS NOT NULL THEN
+    IF _create_feature_view.online AND aggs IS NOT NULL AND _create_feature_view.aggregation_interval IS NOT NULL THEN
         -- tiled: one row per entity per block of 60 tiles (see aggregation.c);
         -- a backfill's states (_fs_batch) are kept apart from the pushed ones
         -- so that fs_materialize can replace them
@@ -592,7 +602,7 @@ BEGIN
         online_tbl := pg_catalog.format('pushsource_store.%I', p_name || '_tiles')::regclass;
         EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', online_tbl,
             pg_catalog.format('online state of aggregate feature view %s: partial aggregates per entity, block and tile', p_name));
-    ELSIF fs_create_feature_view.online AND aggs IS NOT NULL THEN
+    ELSIF _create_feature_view.online AND aggs IS NOT NULL THEN
         -- continuous: the raw events of the longest window
         EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s, _fs_ingest_id bigint NOT NULL)',
             p_name || '_events', coldefs);
@@ -600,7 +610,7 @@ BEGIN
         EXECUTE pg_catalog.format('CREATE INDEX ON %s (%s %I)', online_tbl, coalesce(keylist, ''), ts_col);
         EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', online_tbl,
             pg_catalog.format('online state of aggregate feature view %s: the events of its longest window', p_name));
-    ELSIF fs_create_feature_view.online THEN
+    ELSIF _create_feature_view.online THEN
         EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s, _fs_ingest_id bigint NOT NULL%s)',
             p_name || '_online', coldefs,
             CASE WHEN pg_catalog.cardinality(keys) = 0
@@ -615,7 +625,7 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO pushsource_admin', online_tbl);
         EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', online_tbl);
     END IF;
-    IF fs_create_feature_view.offline THEN
+    IF _create_feature_view.offline THEN
         EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s, _fs_ingest_id bigint NOT NULL)',
             p_name || '_offline', coldefs);
         offline_tbl := pg_catalog.format('pushsource_store.%I', p_name || '_offline')::regclass;
@@ -628,18 +638,42 @@ BEGIN
     INSERT INTO @extschema@.view_catalog (name, source, entities, join_keys, features, value_columns,
         aggregations, aggregation_interval, ttl, online, offline,
         feature_start_time, batch_schedule, online_table, offline_table, description, owner, tags, prevent_destroy)
-    VALUES (p_name, src.name, fs_create_feature_view.entities, keys, feats, valcols,
-            aggs, CASE WHEN aggs IS NOT NULL THEN fs_create_feature_view.aggregation_interval END,
-            fs_create_feature_view.ttl,
-            fs_create_feature_view.online, fs_create_feature_view.offline,
-            fs_create_feature_view.feature_start_time, fs_create_feature_view.batch_schedule, online_tbl, offline_tbl,
-            fs_create_feature_view.description, fs_create_feature_view.owner,
-            @extschema@._check_tags('feature view', p_name, fs_create_feature_view.tags),
-            coalesce(fs_create_feature_view.prevent_destroy, false));
-    IF fs_create_feature_view.batch_schedule IS NOT NULL THEN
-        PERFORM @extschema@._schedule_materialize(p_name, fs_create_feature_view.batch_schedule);
-    END IF;
+    VALUES (p_name, src.name, _create_feature_view.entities, keys, feats, valcols,
+            aggs, CASE WHEN aggs IS NOT NULL THEN _create_feature_view.aggregation_interval END,
+            _create_feature_view.ttl,
+            _create_feature_view.online, _create_feature_view.offline,
+            _create_feature_view.feature_start_time, _create_feature_view.batch_schedule, online_tbl, offline_tbl,
+            _create_feature_view.description, _create_feature_view.owner,
+            @extschema@._check_tags('feature view', p_name, _create_feature_view.tags),
+            coalesce(_create_feature_view.prevent_destroy, false));
     RETURN p_name;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._create_feature_view(text, text, text[], text[], @extschema@.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean) IS
+  'internal: fs_create_feature_view as the extension owner: checks, stores, the catalog row (not the schedule)';
+
+-- The pg_cron job is scheduled as the caller (pg_cron runs it as its
+-- owner), after the view was registered as the extension's owner.
+CREATE FUNCTION @extschema@.fs_create_feature_view(
+    name text, source text, entities text[],
+    features text[] DEFAULT NULL,
+    aggregations @extschema@.aggregation[] DEFAULT NULL,
+    aggregation_interval interval DEFAULT NULL,
+    ttl interval DEFAULT NULL,
+    online boolean DEFAULT true, offline boolean DEFAULT true,
+    feature_start_time timestamptz DEFAULT NULL,
+    batch_schedule text DEFAULT NULL,
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
+    prevent_destroy boolean DEFAULT false)
+RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM @extschema@._create_feature_view(name, source, entities, features, aggregations,
+        aggregation_interval, ttl, online, offline, feature_start_time, batch_schedule,
+        description, owner, tags, prevent_destroy);
+    IF batch_schedule IS NOT NULL THEN
+        PERFORM @extschema@._schedule_materialize(name, batch_schedule);
+    END IF;
+    RETURN name;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.fs_create_feature_view(text, text, text[], text[], @extschema@.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean) IS
@@ -648,7 +682,7 @@ COMMENT ON FUNCTION @extschema@.fs_create_feature_view(text, text, text[], text[
 CREATE FUNCTION @extschema@.fs_create_feature_service(
     name text, features text[],
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}')
-RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p_name text := fs_create_feature_service.name;
     ref    text;
@@ -713,7 +747,7 @@ $$;
 COMMENT ON FUNCTION @extschema@._dependents(text) IS 'internal: objects that use an object';
 
 CREATE FUNCTION @extschema@.fs_drop(name text, "cascade" boolean DEFAULT false)
-RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p_name text := fs_drop.name;
     p_kind text;
@@ -737,8 +771,7 @@ BEGIN
     IF prevent THEN
         RAISE EXCEPTION 'cannot drop % "%": prevent_destroy is set', pg_catalog.replace(p_kind, '_', ' '), p_name
             USING ERRCODE = 'object_in_use',
-                  HINT = pg_catalog.format('Clear it first: UPDATE @extschema@.%s SET prevent_destroy = false WHERE name = %L.',
-                                           CASE p_kind WHEN 'push_source' THEN 'source_catalog' ELSE 'view_catalog' END, p_name);
+                  HINT = pg_catalog.format('Clear it first: SELECT @extschema@.fs_set_prevent_destroy(%L, false);', p_name);
     END IF;
     SELECT pg_catalog.string_agg(pg_catalog.format('%s "%s"', pg_catalog.replace(x.kind, '_', ' '), x.name), ', ' ORDER BY x.name)
       INTO deps FROM @extschema@._dependents(p_name) x;
@@ -780,6 +813,36 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.fs_drop(text, boolean) IS
   'drops an entity, push source, feature view or feature service; refuses prevent_destroy, and dependents unless cascade';
+
+CREATE FUNCTION @extschema@.fs_set_prevent_destroy(name text, prevent_destroy boolean)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p_kind text;
+BEGIN
+    PERFORM @extschema@._check_name(fs_set_prevent_destroy.name, 'object');
+    IF fs_set_prevent_destroy.prevent_destroy IS NULL THEN
+        RAISE EXCEPTION '"%": prevent_destroy must be true or false', fs_set_prevent_destroy.name
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT r.kind INTO p_kind FROM @extschema@.object_registry r WHERE r.name = fs_set_prevent_destroy.name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'object "%" does not exist', fs_set_prevent_destroy.name
+            USING ERRCODE = 'undefined_object';
+    ELSIF p_kind = 'push_source' THEN
+        UPDATE @extschema@.source_catalog s SET prevent_destroy = fs_set_prevent_destroy.prevent_destroy
+         WHERE s.name = fs_set_prevent_destroy.name;
+    ELSIF p_kind = 'feature_view' THEN
+        UPDATE @extschema@.view_catalog v SET prevent_destroy = fs_set_prevent_destroy.prevent_destroy
+         WHERE v.name = fs_set_prevent_destroy.name;
+    ELSE
+        RAISE EXCEPTION '% "%" has no prevent_destroy', pg_catalog.replace(p_kind, '_', ' '), fs_set_prevent_destroy.name
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Push sources and feature views have one.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fs_set_prevent_destroy(text, boolean) IS
+  'sets or clears prevent_destroy of a push source or feature view (fs_drop refuses while it is set)';
 
 ------------------------------------------------------------------------
 -- Ingest and serving (C)
@@ -1090,6 +1153,43 @@ $$;
 COMMENT ON FUNCTION @extschema@.fs_summary(text) IS
   'describes an entity, push source, feature view or feature service as jsonb';
 
+-- The problems of one table against what it should hold: it exists, is
+-- owned by pushsource_admin (the role the fan-out writes as), and has each
+-- column with its type (format_type).
+CREATE FUNCTION @extschema@._table_problems(p_tbl regclass, p_what text, p_cols text[], p_types text[])
+RETURNS text[] LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    problems text[] := '{}';
+    t        text;
+    own      regrole;
+BEGIN
+    IF p_tbl IS NULL THEN
+        RETURN ARRAY[pg_catalog.format('%s is not in the catalog', p_what)];
+    END IF;
+    SELECT c.relowner::regrole INTO own FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p_tbl;
+    IF NOT FOUND THEN
+        RETURN ARRAY[pg_catalog.format('%s is missing', p_what)];
+    END IF;
+    IF own::text <> 'pushsource_admin' THEN
+        problems := problems || pg_catalog.format('%s (%s) is owned by %s, not pushsource_admin', p_what, p_tbl, own);
+    END IF;
+    FOR i IN 1 .. coalesce(pg_catalog.cardinality(p_cols), 0) LOOP
+        SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO t FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid OPERATOR(pg_catalog.=) p_tbl AND a.attname OPERATOR(pg_catalog.=) p_cols[i]
+           AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            problems := problems || pg_catalog.format('column "%s" is missing from %s (%s)', p_cols[i], p_what, p_tbl);
+        ELSIF t <> p_types[i] THEN
+            problems := problems || pg_catalog.format('column "%s" of %s (%s) is of type %s, not %s',
+                                                      p_cols[i], p_what, p_tbl, t, p_types[i]);
+        END IF;
+    END LOOP;
+    RETURN problems;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._table_problems(regclass, text, text[], text[]) IS
+  'internal: fs_validate''s checks of one table: present, owned by pushsource_admin, its columns and their types';
+
 CREATE FUNCTION @extschema@.fs_validate(name text) RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k        text := @extschema@._kind(fs_validate.name);
@@ -1097,19 +1197,19 @@ DECLARE
     s        @extschema@.source_catalog;
     v        @extschema@.view_catalog;
     c        text;
-    i        int;
+    cols     text[];
+    types    text[];
 BEGIN
     IF k = 'push_source' THEN
         SELECT * INTO s FROM @extschema@.source_catalog x WHERE x.name = fs_validate.name;
-        IF pg_catalog.to_regclass(s.source_table::text) IS NULL THEN
-            problems := problems || pg_catalog.format('table of push source "%s" is missing', s.name);
-        ELSE
-            FOR i IN 1 .. pg_catalog.cardinality(s.column_names) LOOP
-                IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = s.source_table
-                                  AND a.attname = s.column_names[i] AND a.attnum > 0 AND NOT a.attisdropped) THEN
-                    problems := problems || pg_catalog.format('column "%s" is missing from table %s', s.column_names[i], s.source_table);
-                END IF;
-            END LOOP;
+        -- the types the declared schema gives, as when the table was created
+        SELECT pg_catalog.array_agg(p.pg_type ORDER BY p.o) INTO types
+          FROM @extschema@._parse_schema(pg_catalog.array_to_string(ARRAY(
+                   SELECT pg_catalog.format('%s %s', n, t) FROM unnest(s.column_names, s.column_types) WITH ORDINALITY AS d(n, t, o)
+                    ORDER BY d.o), ', ')) WITH ORDINALITY AS p(column_name, declared_type, pg_type, o);
+        problems := @extschema@._table_problems(s.source_table, pg_catalog.format('table of push source "%s"', s.name),
+                                                s.column_names, types);
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) s.source_table) THEN
             FOREACH c IN ARRAY ARRAY['zz_pushsource_row', 'zz_pushsource_fanout'] LOOP
                 IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = s.source_table
                                   AND t.tgname = c AND t.tgenabled <> 'D') THEN
@@ -1117,13 +1217,31 @@ BEGIN
                 END IF;
             END LOOP;
         END IF;
+        IF s.batch_table IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class r
+                                                      WHERE r.oid OPERATOR(pg_catalog.=) s.batch_table) THEN
+            problems := problems || pg_catalog.format('batch table of push source "%s" is missing', s.name);
+        END IF;
     ELSIF k = 'feature_view' THEN
         SELECT * INTO v FROM @extschema@.view_catalog x WHERE x.name = fs_validate.name;
-        IF v.online AND (v.online_table IS NULL OR pg_catalog.to_regclass(v.online_table::text) IS NULL) THEN
-            problems := problems || pg_catalog.format('online store of feature view "%s" is missing', v.name);
+        SELECT * INTO s FROM @extschema@.source_catalog x WHERE x.name = v.source;
+        -- keys, event time and values, typed as in the source's table
+        SELECT pg_catalog.array_agg(x.c ORDER BY x.o),
+               pg_catalog.array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY x.o)
+          INTO cols, types
+          FROM unnest(v.join_keys || s.timestamp_field || v.value_columns) WITH ORDINALITY AS x(c, o)
+          LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.source_table
+                AND a.attname OPERATOR(pg_catalog.=) x.c AND a.attnum > 0 AND NOT a.attisdropped;
+        IF v.online AND v.aggregations IS NOT NULL AND v.aggregation_interval IS NOT NULL THEN
+            problems := problems || @extschema@._table_problems(v.online_table, pg_catalog.format('online store of feature view "%s"', v.name),
+                v.join_keys || ARRAY['block_start', 'totals', 'tiles', '_fs_batch'],
+                types[1:pg_catalog.cardinality(v.join_keys)] || ARRAY['timestamp with time zone', 'bytea', 'bytea', 'boolean']);
+        ELSIF v.online THEN
+            problems := problems || @extschema@._table_problems(v.online_table, pg_catalog.format('online store of feature view "%s"', v.name),
+                cols || '_fs_ingest_id'::text, types || 'bigint'::text);
         END IF;
-        IF v.offline AND (v.offline_table IS NULL OR pg_catalog.to_regclass(v.offline_table::text) IS NULL) THEN
-            problems := problems || pg_catalog.format('offline store of feature view "%s" is missing', v.name);
+        IF v.offline THEN
+            problems := problems || @extschema@._table_problems(v.offline_table, pg_catalog.format('offline store of feature view "%s"', v.name),
+                cols || '_fs_ingest_id'::text, types || 'bigint'::text);
         END IF;
         problems := problems || ARRAY(SELECT pg_catalog.jsonb_array_elements_text(
                                           @extschema@.fs_validate(v.source) -> 'problems'));
@@ -1139,7 +1257,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.fs_validate(text) IS
-  'checks that an object''s tables, columns and triggers are in place; returns {"valid": ..., "problems": [...]}';
+  'checks that an object''s tables (owned by pushsource_admin), columns with their types and triggers are in place; returns {"valid": ..., "problems": [...]}';
 
 CREATE FUNCTION @extschema@.fs_get_columns(name text) RETURNS text[] LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1433,9 +1551,10 @@ COMMENT ON FUNCTION @extschema@._job(text, text, timestamptz, timestamptz, jsonb
   'internal: runs a materialization, deletion or maintenance and records it in pushsource.jobs';
 
 -- A feature view for an operation, locked against other operations on it
--- and against fs_drop (pushes do not take this lock).
+-- and against fs_drop (pushes do not take this lock).  As the owner: a row
+-- lock needs UPDATE on the catalog, which no other role has.
 CREATE FUNCTION @extschema@._view_for(p_view text, p_what text)
-RETURNS @extschema@.view_catalog LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+RETURNS @extschema@.view_catalog LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v @extschema@.view_catalog;
 BEGIN
@@ -1992,18 +2111,16 @@ COMMENT ON FUNCTION @extschema@.fs_schedule_maintenance(text) IS
 ------------------------------------------------------------------------
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@._check_name(text, text), @extschema@._kind(text)
+GRANT EXECUTE ON FUNCTION @extschema@._check_name(text, text), @extschema@._kind(text),
+    @extschema@._parse_schema(text)
     TO pushsource_admin, pushsource_writer, pushsource_reader;
-GRANT EXECUTE ON FUNCTION @extschema@._parse_schema(text), @extschema@._claim_name(text, text),
-    @extschema@._check_tags(text, text, jsonb), @extschema@._dependents(text),
+GRANT EXECUTE ON FUNCTION @extschema@._dependents(text),
     @extschema@.fs_create_entity(text, text[], text, text, jsonb),
     @extschema@.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean),
     @extschema@.fs_create_feature_view(text, text, text[], text[], @extschema@.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean),
+    @extschema@._create_feature_view(text, text, text[], text[], @extschema@.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean),
     @extschema@.fs_create_feature_service(text, text[], text, text, jsonb),
-    @extschema@.fs_drop(text, boolean)
-    TO pushsource_admin;
--- creating a source's triggers needs EXECUTE; firing them does not
-GRANT EXECUTE ON FUNCTION @extschema@._push_row(), @extschema@._push_statement()
+    @extschema@.fs_drop(text, boolean), @extschema@.fs_set_prevent_destroy(text, boolean)
     TO pushsource_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.fs_push(text, jsonb, text, boolean, text),
     @extschema@.fs_ingest(jsonb) TO pushsource_writer, pushsource_admin;
@@ -2018,7 +2135,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.fs_get_historical_features(text, text[], t
     @extschema@._run_features(text, text[], timestamptz, timestamptz, interval)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 GRANT EXECUTE ON FUNCTION @extschema@.fs_get_online_features(text, jsonb, boolean, boolean),
-    @extschema@.fs_summary(text), @extschema@.fs_validate(text), @extschema@.fs_get_columns(text),
+    @extschema@.fs_summary(text), @extschema@.fs_validate(text), @extschema@._table_problems(regclass, text, text[], text[]),
+    @extschema@.fs_get_columns(text),
     @extschema@.fs_get_dataframe(text, timestamptz, timestamptz)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 -- fs_partial: values in, values out

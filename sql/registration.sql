@@ -99,8 +99,12 @@ SELECT fs_create_push_source('reg_orders',
 SELECT fs_create_push_source('reg_pairs',
         'user_id text, merchant_id text, region text, ts timestamptz, spent float8', 'ts');
 
--- a batch table with every column of the push schema (same types) is accepted
+-- a batch table with every column of the push schema (same types), that
+-- pushsource_admin may read (backfills read it as that role), is accepted
 CREATE TABLE public.reg_batch_ok (user_id text, ts timestamptz, v int8, extra text);
+SELECT reg_try($$SELECT fs_create_push_source('reg_batched', 'user_id text, ts timestamptz, v int8', 'ts',
+                                              batch_table => 'public.reg_batch_ok')$$);
+GRANT SELECT ON public.reg_batch_ok TO pushsource_admin;
 SELECT fs_create_push_source('reg_batched', 'user_id text, ts timestamptz, v int8', 'ts',
                              batch_table => 'public.reg_batch_ok');
 
@@ -127,6 +131,7 @@ SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'a text, ts timestamp',
 SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'a text, ts String', 'ts')$$);
 -- batch table lacking a column, or with a column of another type
 CREATE TABLE public.reg_batch_bad (user_id text, ts timestamptz, v int4);
+GRANT SELECT ON public.reg_batch_bad TO pushsource_admin;
 SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'user_id text, ts timestamptz, v int8, w text', 'ts',
                                               batch_table => 'public.reg_batch_bad')$$);
 -- a table of that name already exists in schema pushsource
@@ -280,11 +285,30 @@ SELECT fs_create_push_source('reg_broken', 'k text, ts timestamptz, v int8', 'ts
 SELECT fs_create_entity('reg_k', ARRAY['k']);
 SELECT fs_create_feature_view('reg_broken_fv', 'reg_broken', ARRAY['reg_k']);
 SELECT fs_create_feature_service('reg_broken_svc', ARRAY['reg_broken_fv']);
+SELECT fs_create_feature_view('reg_broken_ok', 'reg_broken', ARRAY['reg_k']);
+SELECT fs_push('reg_broken', '{"k": "a", "ts": "2024-01-01T00:00:00Z", "v": 1}') -> 'records' AS pushed;
 ALTER TABLE pushsource.reg_broken DISABLE TRIGGER zz_pushsource_fanout;
 DROP TABLE pushsource_store.reg_broken_fv_online;
 SELECT fs_validate('reg_broken');
 SELECT fs_validate('reg_broken_fv');
 SELECT fs_validate('reg_broken_svc');
+-- a view with a store dropped by hand is refused by name when it is used
+-- (42P01, not a retryable 40001, nor "relation with OID n"): a push to its
+-- source writes nothing; its sibling view is still served
+ALTER TABLE pushsource.reg_broken ENABLE TRIGGER zz_pushsource_fanout;
+SELECT reg_try($$SELECT fs_push('reg_broken', '{"k": "b", "ts": "2024-01-01T00:00:00Z", "v": 2}')$$);
+SELECT reg_try($$INSERT INTO pushsource.reg_broken VALUES ('b', '2024-01-01 00:00+00', 2)$$);
+SELECT reg_try($$SELECT fs_get_online_features('reg_broken_fv', '{"k": "a"}')$$);
+SELECT reg_try($$SELECT fs_get_online_features('reg_broken_svc', '{"k": "a"}')$$);
+SELECT reg_try($$SELECT * FROM fs_get_historical_features('SELECT ''a''::text AS k, now() AS t', ARRAY['reg_broken_fv']) AS t(k text, t timestamptz, v bigint)$$);
+SELECT fs_get_online_features('reg_broken_ok', '{"k": "a"}');
+SELECT count(*) FROM pushsource.reg_broken;
+-- fs_validate sees a column's type changed, a store column dropped, and
+-- a store owned by another role than pushsource_admin
+ALTER TABLE pushsource.reg_broken ALTER COLUMN v TYPE numeric;
+ALTER TABLE pushsource_store.reg_broken_ok_offline DROP COLUMN _fs_ingest_id;
+ALTER TABLE pushsource_store.reg_broken_ok_online OWNER TO postgres;
+SELECT jsonb_array_elements_text(fs_validate('reg_broken_ok') -> 'problems');
 SELECT reg_try($$SELECT fs_validate('reg_nosuch')$$);
 
 ------------------------------------------------------------------------
@@ -342,6 +366,7 @@ SELECT fs_drop('reg_broken_svc');
 -- is missing is tested in drop.sql)
 DROP TABLE pushsource_store.reg_broken_fv_offline;
 DELETE FROM object_registry WHERE name = 'reg_broken_fv';
+SELECT fs_drop('reg_broken_ok');
 SELECT fs_drop(name, cascade => true) FROM push_sources WHERE name LIKE 'reg\_%' ORDER BY name;
 SELECT fs_drop(name) FROM entities WHERE name LIKE 'reg\_%' ORDER BY name;
 SELECT count(*) FROM object_registry WHERE name LIKE 'reg\_%';

@@ -106,7 +106,7 @@ SELECT name, kind FROM object_registry WHERE name LIKE 'sec\_%' ORDER BY name;
 SELECT p.oid::regprocedure FROM pg_proc p
  WHERE p.pronamespace = 'pushsource'::regnamespace
    AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 -- every SQL and PL/pgSQL function pins its search_path (a C function pins
 -- it around the SQL it runs, src/security.c; test/run-tests.sh checks that
 -- the C code connects to SPI nowhere else); none is left out
@@ -239,7 +239,7 @@ RESET ROLE;
 SELECT c.oid::regclass, c.relowner::regrole FROM pg_class c
  WHERE c.oid IN (to_regclass('pushsource.sec_admin_src'), to_regclass('pushsource_store.sec_admin_fv_online'),
                  to_regclass('pushsource_store.sec_admin_fv_offline'))
- ORDER BY 1::text;
+ ORDER BY c.oid::regclass::text;
 -- what the admin registered, a writer can push to and a reader can serve
 SET ROLE sec_writer;
 SELECT fs_push('sec_admin_src', '{"user_id": "u2", "ts": "2024-01-01T00:00:00Z", "v": 1.5}') ->> 'records' AS pushed;
@@ -249,6 +249,64 @@ SET ROLE sec_admin;
 SELECT fs_drop('sec_admin_src', cascade => true);
 SELECT fs_drop('sec_admin_user');
 RESET ROLE;
+
+------------------------------------------------------------------------
+-- The catalog changes only through the API
+------------------------------------------------------------------------
+-- an admin may not write a catalog table directly (42501), nor plant
+-- objects in the extension's schemas
+CREATE TABLE public.sec_victim (user_id text PRIMARY KEY, ts timestamptz, clicks int8, _fs_ingest_id int8);
+SET ROLE sec_admin;
+SELECT t, sec_try(format('INSERT INTO pushsource.%I SELECT * FROM pushsource.%I LIMIT 1', t, t)) AS ins,
+          sec_try(format('UPDATE pushsource.%I SET %I = %I', t, c, c)) AS upd,
+          sec_try(format('DELETE FROM pushsource.%I', t)) AS del
+  FROM (VALUES ('object_registry', 'kind'), ('entity_catalog', 'tags'), ('source_catalog', 'log_offline'),
+               ('view_catalog', 'online_table'), ('service_catalog', 'tags'), ('service_feature', 'position')) x(t, c);
+SELECT sec_try($$UPDATE pushsource.view_catalog SET online_table = 'public.sec_victim' WHERE name = 'sec_fv'$$);
+SELECT sec_try($$CREATE FUNCTION pushsource.fs_push(source text, records text) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb'$$);
+SELECT sec_try($$CREATE TABLE pushsource.sec_planted (x int)$$);
+SELECT sec_try($$CREATE TABLE pushsource_store.sec_planted (x int)$$);
+-- nor run the registration's internals or the trigger functions as itself
+SELECT sec_try($$SELECT pushsource._claim_name('sec_x', 'entity')$$);
+RESET ROLE;
+SELECT online_table FROM pushsource.view_catalog WHERE name = 'sec_fv';
+
+-- the fan-out writes the stores as pushsource_admin, whoever pushes: a
+-- trigger on a store sees that role, for a writer and for a superuser
+CREATE TABLE public.sec_seen (pusher name, writer name);
+GRANT INSERT ON public.sec_seen TO PUBLIC;
+CREATE FUNCTION public.sec_seen_trg() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.sec_seen VALUES (session_user, current_user);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER sec_seen AFTER INSERT ON pushsource_store.sec_fv_offline
+    FOR EACH STATEMENT EXECUTE FUNCTION public.sec_seen_trg();
+SET ROLE sec_writer;
+SELECT fs_push('sec_events', '{"user_id": "u7", "ts": "2024-01-01T00:00:00Z", "clicks": 7}') ->> 'records' AS pushed;
+RESET ROLE;
+SELECT fs_push('sec_events', '{"user_id": "u8", "ts": "2024-01-01T00:00:00Z", "clicks": 8}') ->> 'records' AS pushed;
+SELECT writer FROM public.sec_seen;
+DROP TRIGGER sec_seen ON pushsource_store.sec_fv_offline;
+
+-- a catalog a superuser broke by hand: a view pointed at another table is
+-- written as pushsource_admin (who may not), never as that table's owner;
+-- stores set to NULL are a clear error, not a crash; fs_validate names both
+UPDATE pushsource.view_catalog SET online_table = 'public.sec_victim' WHERE name = 'sec_fv';
+SELECT sec_try($$SELECT fs_push('sec_events', '{"user_id": "u9", "ts": "2024-01-01T00:00:00Z", "clicks": 9}')$$);
+SELECT count(*) FROM public.sec_victim;
+SELECT jsonb_array_elements_text(fs_validate('sec_fv') -> 'problems');
+UPDATE pushsource.view_catalog SET online_table = NULL, offline_table = NULL WHERE name = 'sec_fv';
+SELECT sec_try($$SELECT fs_push('sec_events', '{"user_id": "u9", "ts": "2024-01-01T00:00:00Z", "clicks": 9}')$$);
+SELECT sec_try($$SELECT fs_get_online_features('sec_fv', '{"user_id": "u1"}')$$);
+SELECT jsonb_array_elements_text(fs_validate('sec_fv') -> 'problems');
+UPDATE pushsource.view_catalog SET online_table = 'pushsource_store.sec_fv_online',
+                                   offline_table = 'pushsource_store.sec_fv_offline' WHERE name = 'sec_fv';
+SELECT fs_push('sec_events', '{"user_id": "u9", "ts": "2024-01-01T00:00:00Z", "clicks": 9}') ->> 'records' AS pushed;
+SELECT fs_validate('sec_fv') ->> 'valid' AS valid;
+DROP TABLE public.sec_victim, public.sec_seen;
+DROP FUNCTION public.sec_seen_trg();
 
 ------------------------------------------------------------------------
 -- clean up: objects, roles, and the helpers

@@ -28,6 +28,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 typedef struct PsGeneration
@@ -457,6 +458,21 @@ load_source(const char *name, Oid relid)
 
 			ps_view_set_aggregations(v, d, ivnull ? 0 : ps_agg_interval_us(iv));
 		}
+		/*
+		 * A store that is not in the catalog, or was dropped by hand, makes
+		 * the view unusable (ps_check_view says so when it is used), not
+		 * its sibling views: they are served and pushed to as before.
+		 */
+		if (v->online && !OidIsValid(v->online_relid))
+			v->problem = "its online store is not in the catalog";
+		else if (v->offline && !OidIsValid(v->offline_relid))
+			v->problem = "its offline store is not in the catalog";
+		else if (OidIsValid(v->online_relid) &&
+				 !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(v->online_relid)))
+			v->problem = "its online store was dropped";
+		else if (OidIsValid(v->offline_relid) &&
+				 !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(v->offline_relid)))
+			v->problem = "its offline store was dropped";
 		if (OidIsValid(v->online_relid))
 			gen->relids = lappend_oid(gen->relids, v->online_relid);
 		if (OidIsValid(v->offline_relid))
@@ -467,6 +483,38 @@ load_source(const char *name, Oid relid)
 	MemoryContextSwitchTo(old);
 	ps_spi_finish(spi_nest);
 	return src;
+}
+
+/*
+ * Refuses a view whose stores are not what the catalog says (see
+ * load_source): 42P01 naming the view, never a crash or a relation OID.
+ */
+void
+ps_check_view(PsView *v)
+{
+	if (v->problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("feature view \"%s\" is broken: %s", v->name, v->problem),
+				 errhint("SELECT pushsource.fs_validate('%s') lists its problems; fs_drop('%s') and create it again to start over.",
+						 v->name, v->name)));
+}
+
+/* Is the view in the catalog now (a fresh snapshot in READ COMMITTED)? */
+bool
+ps_view_in_catalog(const char *name)
+{
+	Datum		arg = CStringGetTextDatum(name);
+	Oid			argtype = TEXTOID;
+	int			spi_nest = ps_spi_connect();
+	bool		found;
+
+	if (SPI_execute_with_args("SELECT 1 FROM pushsource.view_catalog WHERE name OPERATOR(pg_catalog.=) $1",
+							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pushsource.view_catalog");
+	found = SPI_processed > 0;
+	ps_spi_finish(spi_nest);
+	return found;
 }
 
 PsSource *

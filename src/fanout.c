@@ -454,9 +454,19 @@ lock_stores(PsView *v, bool offline, bool online)
 		rels[n++] = v->offline_relid;
 	if (online && OidIsValid(v->online_relid))
 		rels[n++] = v->online_relid;
+	ps_check_view(v);
 	for (int i = 0; i < n; i++)
 	{
 		LockRelationOid(rels[i], RowExclusiveLock);
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(rels[i])) &&
+			ps_view_in_catalog(v->name))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("feature view \"%s\" is broken: its %s store was dropped",
+							v->name, rels[i] == v->online_relid ? "online" : "offline"),
+					 errdetail("Nothing of this push was written."),
+					 errhint("SELECT pushsource.fs_validate('%s') lists its problems; fs_drop('%s') and create it again to start over.",
+							 v->name, v->name)));
 		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(rels[i])))
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),

@@ -448,6 +448,7 @@ features_for_key(const char *name, List *targets, JsonbValue *keyobj, int index,
 static void
 check_read_privilege(PsView *v)
 {
+	ps_check_view(v);
 	if (!v->online || !OidIsValid(v->online_relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -326,6 +326,8 @@ find_or_add_view(List **views, PsView *v)
 	ListCell   *lc;
 	PitView    *pv;
 
+	ps_check_view(v);
+
 	foreach(lc, *views)
 	{
 		pv = lfirst(lc);

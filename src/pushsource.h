@@ -131,6 +131,7 @@ typedef struct PsView
 	Oid			online_relid;
 	Oid			offline_relid;
 	Oid			owner;			/* pushsource_admin: the fan-out writes stores as it */
+	char	   *problem;		/* why the view cannot be used (a store is gone), or NULL */
 	SPIPlanPtr	offline_plan;
 	SPIPlanPtr	online_plan;
 	SPIPlanPtr	read_plan;
@@ -168,6 +169,8 @@ extern PsSource *ps_lookup_source_by_relid(Oid relid);
 extern PsView *ps_lookup_view(const char *name, bool missing_ok);
 extern List *ps_lookup_service(const char *name, List **features);
 extern int	ps_column_index(PsSource *src, const char *name, const char *view);
+extern void ps_check_view(PsView *v);
+extern bool ps_view_in_catalog(const char *name);
 extern void ps_keep_plan(SPIPlanPtr plan);
 extern void ps_catalog_init(void);
 

@@ -46,6 +46,7 @@ SELECT fs_create_entity('user', ARRAY['user_id']);
 SELECT fs_create_entity('merchant', ARRAY['merchant_id']);
 CREATE TABLE public.tx_history (user_id text, merchant_id int8, ts timestamptz, amount float8);
 INSERT INTO public.tx_history VALUES ('u1', 7, '2024-01-01 09:00+00', 5), ('u2', 7, '2024-01-01 09:30+00', 8);
+GRANT SELECT ON public.tx_history TO pushsource_admin;
 SELECT fs_create_push_source('tx', 'user_id text, merchant_id int8, ts timestamptz, amount float8', 'ts',
                              batch_table => 'public.tx_history', description => 'card transactions');
 SELECT fs_create_feature_view('tx_last', 'tx', ARRAY['user'], features => ARRAY['amount'],

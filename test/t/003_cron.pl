@@ -45,6 +45,7 @@ CREATE TABLE public.good_batch (user_id text, ts timestamptz, clicks int8);
 INSERT INTO public.good_batch VALUES ('u1', '2024-01-01 10:00+00', 1), ('u1', '2024-01-01 11:00+00', 2),
                                      ('u2', '2024-01-01 10:30+00', 5);
 CREATE TABLE public.bad_batch (user_id text, ts timestamptz, clicks int8);
+GRANT SELECT ON public.good_batch, public.bad_batch TO pushsource_admin;
 INSERT INTO public.bad_batch VALUES ('u1', '2024-01-01 10:00+00', 7);
 SELECT fs_create_push_source('good', 'user_id text, ts timestamptz, clicks int8', 'ts', batch_table => 'public.good_batch');
 SELECT fs_create_push_source('bad', 'user_id text, ts timestamptz, clicks int8', 'ts', batch_table => 'public.bad_batch');
