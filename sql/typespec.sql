@@ -285,3 +285,21 @@ SELECT id, meta, m FROM ts_all;
 SELECT count(*) AS source_rows FROM ts_all WHERE id <> 'k';
 SELECT id, count(*) AS offline_rows FROM pushsource_store.ts_all_fv_offline GROUP BY id ORDER BY id;
 SELECT id, ts, i64 FROM pushsource_store.ts_all_fv_online ORDER BY id;
+
+------------------------------------------------------------------------
+-- Nesting: at most 32 levels of types; deeper is 54000 (it crashed the
+-- server at about 50,000 levels before the bound and stack checks)
+------------------------------------------------------------------------
+SELECT ts_try(format($$SELECT fs_create_push_source('ts_deep', %L, 'ts')$$,
+              'a ' || repeat('Array(', 50000) || 'String' || repeat(')', 50000) || ', ts Timestamp'));
+SELECT ts_try(format($$SELECT fs_create_push_source('ts_deep', %L, 'ts')$$,
+              'a ' || repeat('Struct(x ', 50000) || 'Int64' || repeat(')', 50000) || ', ts Timestamp'));
+SELECT ts_try(format($$SELECT fs_create_push_source('ts_deep', %L, 'ts')$$,
+              'a ' || repeat('Map(String, ', 33) || 'Bool' || repeat(')', 33) || ', ts Timestamp'));
+-- 32 levels are accepted, and a record nested that deep is validated
+SELECT fs_create_push_source('ts_deep', 'a ' || repeat('Struct(x ', 31) || 'Array(Int64' || repeat(')', 32) || ', ts Timestamp', 'ts');
+SELECT fs_push('ts_deep', format('{"a": %s, "ts": "2024-01-01T00:00:00Z"}',
+               repeat('{"x": ', 31) || '[1, 2]' || repeat('}', 31))::jsonb) ->> 'records' AS pushed;
+SELECT ts_try(format($$SELECT fs_push('ts_deep', %L)$$,
+              format('{"a": %s, "ts": "2024-01-01T00:00:00Z"}', repeat('{"x": ', 31) || '[1, "z"]' || repeat('}', 31))));
+SELECT fs_drop('ts_deep');

@@ -26,6 +26,9 @@
 /* Longest object name accepted (DESIGN: at most 48 bytes). */
 #define PS_MAX_NAME_LEN 48
 
+/* Deepest nesting of types in a push schema: Array(Struct(x Map(...))). */
+#define PS_MAX_TYPE_DEPTH 32
+
 /* Name of the hidden ingest-order column in buffers and stores. */
 #define PS_INGEST_COL "_fs_ingest_id"
 

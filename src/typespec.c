@@ -13,6 +13,8 @@
  */
 #include "pushsource.h"
 
+#include "miscadmin.h"
+
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "parser/parse_type.h"
@@ -53,8 +55,19 @@ ps_split_schema(const char *schema, List **types)
 		start = p;
 		while (p < end && (depth > 0 || *p != ','))
 		{
+			/*
+			 * Types nest a few levels in practice; a bound keeps the
+			 * recursive parse short (each level rescans its text).
+			 */
 			if (*p == '(')
-				depth++;
+			{
+				if (++depth > PS_MAX_TYPE_DEPTH)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("invalid push schema: types nest more than %d levels deep",
+									PS_MAX_TYPE_DEPTH),
+							 errdetail("At byte %d of the schema.", (int) (p - schema) + 1)));
+			}
 			else if (*p == ')')
 			{
 				if (--depth < 0)
@@ -296,6 +309,9 @@ parse_tecton(const char *str, int len, const char *column, bool *matched)
 	int			innerlen;
 	PsTypeSpec *spec;
 	bool		sub;
+
+	/* Array(Array(...)) nests as deep as the text: 54001, not a crash */
+	check_stack_depth();
 
 	trim(&str, &len);
 	*matched = true;

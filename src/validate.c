@@ -20,6 +20,8 @@
  */
 #include "pushsource.h"
 
+#include "miscadmin.h"
+
 #include <math.h>
 
 #include "access/xact.h"
@@ -485,6 +487,8 @@ push_canonical(PsTypeSpec *t, JsonbValue *v, JsonbParseState **st,
 	Timestamp	ts;
 	bool		had_zone;
 
+	check_stack_depth();
+
 	if (v->type == jbvNull)
 		return pushJsonbValue(st, tok, v);
 	switch (t->kind)
@@ -568,6 +572,7 @@ value_from_json(PsTypeSpec *t, JsonbValue *v, Datum *value, bool *isnull,
 	int64		i64;
 	int			code;
 
+	check_stack_depth();
 	*isnull = false;
 	switch (t->kind)
 	{
