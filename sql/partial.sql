@@ -441,6 +441,40 @@ UPDATE ps_bytes SET b = overlay(b PLACING '\x0000000000000000' FROM length(b) - 
 \copy ps_from_bytes FROM 'results/partial_bytes.bin' WITH (FORMAT binary)
 SELECT count(*) AS still_only_the_valid_one FROM ps_from_bytes;
 
+------------------------------------------------------------------------
+-- Every input the push path could produce is accepted (these raised
+-- XX001 "invalid fs_partial" before): events with equal (ts, ord), and a
+-- state combined with itself
+------------------------------------------------------------------------
+-- equal (ts, ord): items then sort by value, so the order the events come
+-- in does not matter; lists keep duplicates
+SELECT fs_partial_final(fs_partial_agg('last_n(3)', x, '2024-01-01', 1), NULL::bigint[]) AS last3_of_3121,
+       fs_partial_agg('last_n(3)', x, '2024-01-01', 1)::text =
+       (SELECT fs_partial_agg('last_n(3)', y, '2024-01-01', 1)::text FROM (VALUES (1::bigint), (2), (1), (3)) w(y)) AS same_state
+  FROM (VALUES (3::bigint), (1), (2), (1)) v(x);
+SELECT fs_partial_final(fs_partial_agg('last', x, '2024-01-01', 1), NULL::text) AS last_of_bac,
+       fs_partial_final(fs_partial_agg('first_distinct_n(2)', x, '2024-01-01', 1), NULL::text[]) AS first_distinct_2,
+       fs_partial_final(fs_partial_agg('last_distinct_n(2)', x, '2024-01-01', 1), NULL::text[]) AS last_distinct_2
+  FROM (VALUES ('b'), ('a'), ('c'), ('b')) v(x);
+-- combined with itself: the state of every event twice (values 1..5 at
+-- distinct times; var_samp of 1,1,2,2,..,5,5 is 20/9)
+CREATE TEMP TABLE ps_self AS
+SELECT f, fs_partial_agg(f, x, timestamptz '2024-01-01' + x * interval '1 second', x) AS p
+  FROM generate_series(1::bigint, 5) x,
+       unnest(ARRAY['count', 'sum', 'mean', 'min', 'max', 'last', 'last_n(2)', 'first_n(2)', 'last_distinct_n(2)',
+                    'first_distinct_n(2)', 'var_samp', 'approx_count_distinct', 'approx_percentile(0.5)']) f
+ GROUP BY f;
+SELECT f, CASE WHEN f IN ('mean', 'var_samp', 'approx_percentile(0.5)')
+               THEN round(fs_partial_final(fs_partial_combine(p, p), NULL::float8)::numeric, 4)::text
+               WHEN f LIKE '%(2)' THEN fs_partial_final(fs_partial_combine(p, p), NULL::bigint[])::text
+               ELSE fs_partial_final(fs_partial_combine(p, p), NULL::bigint)::text END AS doubled
+  FROM ps_self ORDER BY f;
+-- and merging a state with itself through the aggregate gives the same
+SELECT count(*) FILTER (WHERE m::text = fs_partial_combine(p, p)::text) AS same, count(*) AS of
+  FROM (SELECT s.f, s.p, (SELECT fs_partial_merge(q.p) FROM (SELECT s.p UNION ALL SELECT s.p) q(p)) AS m
+          FROM ps_self s) x;
+DROP TABLE ps_self;
+
 DROP TABLE public.pe, public.ps_fns, public.ps_part_states, public.ps_whole, public.ps_parts, public.ps_ref, public.ps_copy, public.ps_bytes, public.ps_from_bytes, public.ps_pct;
 DROP FUNCTION public.ps_value(fs_partial, text, text), public.ps_same(text, text), public.partial_try(text),
     public.ps_within_1pct(float8, float8);

@@ -432,6 +432,39 @@ cmp_value(PsValType vt, Datum a, Datum b)
 	return 0;
 }
 
+/*
+ * The total order of list items: event order, then the value (its bytes
+ * last), so that items of equal (ts, ord) -- which fs_partial_agg may be
+ * given, and a state combined with itself holds -- still sort one way and a
+ * state stays a function of the multiset of its events.
+ */
+static inline int
+cmp_item(PsValType vt, const PsItem *a, const PsItem *b)
+{
+	int			c = cmp_event(a, b);
+
+	if (c != 0)
+		return c;
+	if (vt == PS_VT_TEXT)
+	{
+		int			la = VARSIZE_ANY_EXHDR(DatumGetPointer(a->v));
+		int			lb = VARSIZE_ANY_EXHDR(DatumGetPointer(b->v));
+		int			m = memcmp(VARDATA_ANY(DatumGetPointer(a->v)),
+							   VARDATA_ANY(DatumGetPointer(b->v)), Min(la, lb));
+
+		if (m != 0)
+			return m < 0 ? -1 : 1;
+		return la == lb ? 0 : (la < lb ? -1 : 1);
+	}
+	c = cmp_value(vt, a->v, b->v);
+	if (c != 0)
+		return c;
+	/* -0 and 0, or two NaNs: their bits decide */
+	if (DatumGetInt64(a->v) != DatumGetInt64(b->v))
+		return DatumGetInt64(a->v) < DatumGetInt64(b->v) ? -1 : 1;
+	return 0;
+}
+
 /* Equality of values (the distinct lists): as SQL's = (-0 = 0, NaN = NaN). */
 static inline bool
 eq_value(PsValType vt, Datum a, Datum b)
@@ -512,7 +545,7 @@ list_insert(PsPartial *p, PsItem *it)
 				break;
 		if (i < p->nitems)
 		{
-			int			c = cmp_event(it, &p->items[i]);
+			int			c = cmp_item(p->vt, it, &p->items[i]);
 
 			if (latest ? c <= 0 : c >= 0)
 				return;			/* the one kept is already the latest/earliest */
@@ -522,7 +555,7 @@ list_insert(PsPartial *p, PsItem *it)
 		}
 	}
 	/* where it goes in event order; a full list keeps it only if it beats an end */
-	for (i = p->nitems; i > 0 && cmp_event(&p->items[i - 1], it) > 0; i--)
+	for (i = p->nitems; i > 0 && cmp_item(p->vt, &p->items[i - 1], it) > 0; i--)
 		;
 	if (p->nitems == p->n && (latest ? i == 0 : i == p->nitems))
 		return;
@@ -1023,11 +1056,12 @@ ps_partial_add(PsPartial *p, Oid typid, Datum value, TimestampTz ts, int64 ord)
 			}
 			return;
 		case PS_AGG_LAST:
-			if (p->nitems == 0 || cmp_event(&it, &p->items[0]) > 0)
+			it.v = own_value(p->vt, typid, value);
+			if (p->nitems == 0 || cmp_item(p->vt, &it, &p->items[0]) > 0)
 			{
 				if (p->nitems == 1)
 					drop_value(p, p->items[0].v);
-				it.v = keep_value(p, own_value(p->vt, typid, value));
+				it.v = keep_value(p, it.v);
 				p->items[0] = it;
 				p->nitems = 1;
 			}
@@ -1111,7 +1145,7 @@ ps_partial_combine(PsPartial *a, PsPartial *b)
 			}
 			return;
 		case PS_AGG_LAST:
-			if (b->nitems == 1 && (a->nitems == 0 || cmp_event(&b->items[0], &a->items[0]) > 0))
+			if (b->nitems == 1 && (a->nitems == 0 || cmp_item(a->vt, &b->items[0], &a->items[0]) > 0))
 			{
 				if (a->nitems == 1)
 					drop_value(a, a->items[0].v);
@@ -1418,8 +1452,8 @@ check_state(PsPartial *p, int errc, bool trusted)
 		if (p->count > 0 && p->nitems == 0)
 			reader_fail(&r, "no items although count is above 0");
 		for (int i = 1; i < p->nitems; i++)
-			if (cmp_event(&p->items[i - 1], &p->items[i]) >= 0)
-				reader_fail(&r, "items are not in strictly increasing (ts, ord) order");
+			if (cmp_item(p->vt, &p->items[i - 1], &p->items[i]) > 0)
+				reader_fail(&r, "items are not in (ts, ord, value) order");
 		/* quadratic: only for states from outside */
 		if (IS_DISTINCT(p->fn) && !trusted)
 			for (int i = 0; i < p->nitems; i++)
