@@ -220,6 +220,30 @@ SELECT fs_ingest('{"workspace_name": "ws", "records": {"ing_clicks": [
   {"record": {"user_id": "zz", "ts": "2024-09-01T00:00:00Z"}, "recrod": {}}]}}');
 SELECT count(*) AS zz_rows FROM pushsource.ing_clicks WHERE user_id = 'zz';
 
+-- many bad records: the reply lists the first 100 errors (in record order,
+-- across sources) and "recordErrorCount" counts them all; nothing written
+WITH r AS (
+  SELECT fs_ingest(jsonb_build_object('workspace_name', 'ws', 'records', jsonb_build_object(
+           'ing_clicks', (SELECT jsonb_agg(jsonb_build_object('record', jsonb_build_object(
+                             'user_id', 'many', 'ts', '2024-09-01T00:00:00Z', 'clicks', CASE WHEN i % 2 = 0 THEN 'bad' ELSE '1' END)))
+                            FROM generate_series(1, 300) i),
+           'ing_orders', (SELECT jsonb_agg(jsonb_build_object('record', jsonb_build_object('user_id', 'many')))
+                            FROM generate_series(1, 100) i)))) AS j)
+SELECT jsonb_array_length(j -> 'recordErrors') AS listed, j -> 'recordErrorCount' AS counted,
+       j -> 'recordErrors' -> 0 ->> 'errorMessage' AS first, j -> 'recordErrors' -> 99 ->> 'errorMessage' AS last_listed
+  FROM r;
+SELECT count(*) AS many_rows FROM pushsource.ing_clicks WHERE user_id = 'many';
+-- 100 errors or fewer: no count beside the list
+SELECT fs_ingest('{"workspace_name": "ws", "records": {"ing_clicks": [{"record": {}}]}}') ? 'recordErrorCount' AS counted;
+-- fs_push(on_error => 'skip') keeps every rejected record, whatever their number
+SELECT fs_push('ing_clicks', (SELECT jsonb_agg(jsonb_build_object('user_id', 'many', 'ts', '2024-09-01T00:00:00Z',
+                                   'clicks', CASE WHEN i % 3 = 0 THEN '1' ELSE 'bad' END))
+                                FROM generate_series(1, 2500) i), on_error => 'skip') - 'feature_views';
+SELECT count(*), min(record_index), max(record_index), count(DISTINCT record_index) AS distinct_index
+  FROM pushsource.rejected_records WHERE source = 'ing_clicks' AND record ->> 'user_id' = 'many';
+SELECT count(*) AS many_rows FROM pushsource.ing_clicks WHERE user_id = 'many';
+DELETE FROM pushsource.rejected_records WHERE source = 'ing_clicks';
+
 -- clean up
 SELECT fs_drop('ing_clicks', cascade => true);
 SELECT fs_drop('ing_orders', cascade => true);

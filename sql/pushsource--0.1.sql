@@ -225,9 +225,26 @@ GRANT SELECT ON ALL TABLES IN SCHEMA @extschema@ TO pushsource_admin, pushsource
 -- The catalog is written only by the registration functions (SECURITY
 -- DEFINER, executable by pushsource_admin): no role but the extension's
 -- owner may INSERT, UPDATE or DELETE its rows directly.
-GRANT INSERT ON @extschema@.rejected_records TO pushsource_writer;
-GRANT USAGE ON SEQUENCE @extschema@.rejected_records_id_seq TO pushsource_writer;
+-- Rejected records: only the push path writes them (as the extension's
+-- owner, from C); a role sees the records of the sources it may read.
 GRANT DELETE ON @extschema@.rejected_records TO pushsource_admin;
+
+-- May the current role read push source p_source (SELECT on its table)?
+CREATE FUNCTION @extschema@._may_read_source(p_source text) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT pg_catalog.has_table_privilege(s.source_table, 'SELECT')
+                       FROM @extschema@.source_catalog s
+                      WHERE s.name OPERATOR(pg_catalog.=) p_source
+                        AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                                     WHERE c.oid OPERATOR(pg_catalog.=) s.source_table)), false)
+$$;
+COMMENT ON FUNCTION @extschema@._may_read_source(text) IS
+  'internal: whether the current role may SELECT from a push source''s table (rejected records follow it)';
+ALTER TABLE @extschema@.rejected_records ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable_source ON @extschema@.rejected_records FOR SELECT
+    USING (@extschema@._may_read_source(source));
+CREATE POLICY admin_retention ON @extschema@.rejected_records FOR DELETE TO pushsource_admin
+    USING (true);
 
 ------------------------------------------------------------------------
 -- Catalog views
@@ -2112,7 +2129,7 @@ COMMENT ON FUNCTION @extschema@.fs_schedule_maintenance(text) IS
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@._check_name(text, text), @extschema@._kind(text),
-    @extschema@._parse_schema(text)
+    @extschema@._parse_schema(text), @extschema@._may_read_source(text)
     TO pushsource_admin, pushsource_writer, pushsource_reader;
 GRANT EXECUTE ON FUNCTION @extschema@._dependents(text),
     @extschema@.fs_create_entity(text, text[], text, text, jsonb),

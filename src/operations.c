@@ -204,26 +204,6 @@ typedef struct FailedJob
 
 #define MAX_ERROR_LEN 4000
 
-static Oid
-extension_owner(void)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Oid			owner = BOOTSTRAP_SUPERUSERID;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
-				CStringGetDatum("pushsource"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return owner;
-}
 
 PGDLLEXPORT void ps_job_worker_main(Datum arg);
 
@@ -317,7 +297,7 @@ fs_job_failed(PG_FUNCTION_ARGS)
 	 * The recorder connects as the extension's owner: the failing user may
 	 * be a role that cannot log in (SET ROLE); the row names the user.
 	 */
-	job->roleid = extension_owner();
+	job->roleid = ps_extension_owner();
 	strlcpy(job->run_by, GetUserNameFromId(GetUserId(), false), NAMEDATALEN);
 	strlcpy(job->kind, text_to_cstring(PG_GETARG_TEXT_PP(0)), sizeof(job->kind));
 	strlcpy(job->object, text_to_cstring(PG_GETARG_TEXT_PP(1)), sizeof(job->object));

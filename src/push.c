@@ -35,9 +35,29 @@ typedef struct RecordList
 typedef struct RejectedRecord
 {
 	int			index;
-	Jsonb	   *record;
+	Jsonb	   *record;			/* NULL unless it is to be saved */
 	PsRecordError err;
+	const char *source;
 } RejectedRecord;
+
+/*
+ * Where rejected records go: fs_push(on_error => 'skip') saves them to
+ * pushsource.rejected_records in batches, fs_ingest keeps the first
+ * PS_MAX_RECORD_ERRORS for its reply; both count them all.  Memory stays
+ * bounded however many records are bad.
+ */
+#define PS_MAX_RECORD_ERRORS 100
+#define PS_REJECT_BATCH 1000
+
+typedef struct Rejects
+{
+	bool		save;			/* write them to rejected_records */
+	int64		count;
+	List	   *kept;			/* RejectedRecord * */
+	MemoryContext cxt;
+} Rejects;
+
+static void save_rejects(PsSource *src, List *rejected);
 
 
 /* ---------------------------------------------------------------------
@@ -181,7 +201,7 @@ get_record(RecordList *list, int i, JsonbValue *out, JsonbValue *raw)
  */
 static int64
 validate_records(PsSource *src, RecordList *list, bool stop_at_error,
-				 Tuplestorestate **good, List **rejected)
+				 Tuplestorestate **good, Rejects *rejects)
 {
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext rowcxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -220,14 +240,27 @@ validate_records(PsSource *src, RecordList *list, bool stop_at_error,
 			ps_raise_record_error(&err);
 		else
 		{
-			RejectedRecord *r = palloc(sizeof(RejectedRecord));
+			rejects->count++;
+			if (rejects->save || list_length(rejects->kept) < PS_MAX_RECORD_ERRORS)
+			{
+				MemoryContext old = MemoryContextSwitchTo(rejects->cxt);
+				RejectedRecord *r = palloc(sizeof(RejectedRecord));
 
-			r->index = i;
-			r->record = JsonbValueToJsonb(&raw);
-			r->err.sqlstate = err.sqlstate;
-			r->err.field = err.field ? pstrdup(err.field) : NULL;
-			r->err.message = pstrdup(err.message);
-			*rejected = lappend(*rejected, r);
+				r->index = i;
+				r->source = src->name;
+				r->record = rejects->save ? JsonbValueToJsonb(&raw) : NULL;
+				r->err.sqlstate = err.sqlstate;
+				r->err.field = err.field ? pstrdup(err.field) : NULL;
+				r->err.message = pstrdup(err.message);
+				rejects->kept = lappend(rejects->kept, r);
+				MemoryContextSwitchTo(old);
+			}
+			if (rejects->save && list_length(rejects->kept) >= PS_REJECT_BATCH)
+			{
+				save_rejects(src, rejects->kept);
+				rejects->kept = NIL;
+				MemoryContextReset(rejects->cxt);
+			}
 		}
 		MemoryContextReset(rowcxt);
 	}
@@ -327,21 +360,32 @@ insert_records(PsSource *src, Tuplestorestate *good, int64 nrows,
 	return counts;
 }
 
+/*
+ * Only the push path writes rejected records: as the extension's owner
+ * (no other role may INSERT there), recording who pushed them.
+ */
 static void
 save_rejects(PsSource *src, List *rejected)
 {
 	int			spi_nest;
 	ListCell   *lc;
-	Oid			argtypes[6] = {TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			argtypes[7] = {TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, NAMEOID};
+	Oid			save_userid;
+	int			save_sec;
+	Datum		pusher;
 
 	if (rejected == NIL)
 		return;
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	pusher = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(save_userid, false)));
 	spi_nest = ps_spi_connect();
+	SetUserIdAndSecContext(ps_extension_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	foreach(lc, rejected)
 	{
 		RejectedRecord *r = lfirst(lc);
-		Datum		args[6];
-		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+		Datum		args[7];
+		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 		args[0] = CStringGetTextDatum(src->name);
 		args[1] = Int32GetDatum(r->index);
@@ -352,12 +396,14 @@ save_rejects(PsSource *src, List *rejected)
 			nulls[3] = 'n';
 		args[4] = CStringGetTextDatum(unpack_sql_state(r->err.sqlstate));
 		args[5] = CStringGetTextDatum(r->err.message);
+		args[6] = pusher;
 		if (SPI_execute_with_args("INSERT INTO pushsource.rejected_records"
-								  " (source, record_index, record, field, sqlstate, error)"
-								  " VALUES ($1, $2, $3, $4, $5, $6)",
-								  6, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+								  " (source, record_index, record, field, sqlstate, error, rejected_by)"
+								  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+								  7, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not save a rejected record");
 	}
+	SetUserIdAndSecContext(save_userid, save_sec);
 	ps_spi_finish(spi_nest);
 }
 
@@ -392,7 +438,7 @@ fs_push(PG_FUNCTION_ARGS)
 	PsSource   *src;
 	RecordList	list;
 	Tuplestorestate *good;
-	List	   *rejected = NIL;
+	Rejects		rejects = {0};
 	List	   *counts;
 	int64		accepted;
 	JsonbParseState *st = NULL;
@@ -449,16 +495,20 @@ fs_push(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("records for push source \"%s\" must be a JSON array of objects or one object", name)));
 
-	accepted = validate_records(src, &list, !skip, &good, &rejected);
+	rejects.save = !dry_run;
+	rejects.cxt = AllocSetContextCreate(CurrentMemoryContext, "pushsource rejects",
+										ALLOCSET_DEFAULT_SIZES);
+	accepted = validate_records(src, &list, !skip, &good, &rejects);
 	counts = insert_records(src, good, accepted, mode, dry_run);
 	tuplestore_end(good);
 	if (!dry_run)
-		save_rejects(src, rejected);
+		save_rejects(src, rejects.kept);
+	MemoryContextDelete(rejects.cxt);
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	ps_jsonb_string(&st, "source", src->name);
 	push_int(&st, "records", accepted);
-	push_int(&st, "rejected", list_length(rejected));
+	push_int(&st, "rejected", rejects.count);
 	if (dry_run)
 		push_bool(&st, "dry_run", true);
 	ps_jsonb_key(&st, "feature_views");
@@ -537,7 +587,7 @@ fs_ingest(PG_FUNCTION_ARGS)
 	JsonbValue	val;
 	JsonbIteratorToken tok;
 	List	   *sources = NIL;
-	List	   *errors = NIL;	/* pairs: source name, PsRecordError * */
+	Rejects		rejects = {0};
 	ListCell   *lc;
 	JsonbParseState *st = NULL;
 	JsonbValue *out;
@@ -602,37 +652,44 @@ fs_ingest(PG_FUNCTION_ARGS)
 		sources = lappend(sources, is);
 	}
 
-	/* validate every record of every source; any error means no writes */
+	/*
+	 * Validate every record of every source; any error means no writes.
+	 * The reply lists the first PS_MAX_RECORD_ERRORS errors and counts all.
+	 */
+	rejects.cxt = CurrentMemoryContext;
 	foreach(lc, sources)
 	{
 		IngestSource *is = lfirst(lc);
-		List	   *rejected = NIL;
-		ListCell   *lr;
 
-		is->accepted = validate_records(is->src, &is->list, false, &is->good, &rejected);
-		foreach(lr, rejected)
-			errors = lappend(errors,
-							 list_make2(is->src->name, &((RejectedRecord *) lfirst(lr))->err));
+		is->accepted = validate_records(is->src, &is->list, false, &is->good, &rejects);
 	}
-	if (errors != NIL)
+	if (rejects.count > 0)
 	{
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		ps_jsonb_string(&st, "workspaceName", workspace);
 		ps_jsonb_key(&st, "recordErrors");
 		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
-		foreach(lc, errors)
+		foreach(lc, rejects.kept)
 		{
-			List	   *pair = lfirst(lc);
-			PsRecordError *err = lsecond(pair);
+			RejectedRecord *r = lfirst(lc);
 
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-			ps_jsonb_string(&st, "pushSourceName", linitial(pair));
+			ps_jsonb_string(&st, "pushSourceName", r->source);
 			ps_jsonb_string(&st, "featureViewName", NULL);
 			ps_jsonb_string(&st, "errorType", "TectonObjectValidationError");
-			ps_jsonb_string(&st, "errorMessage", err->message);
+			ps_jsonb_string(&st, "errorMessage", r->err.message);
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}
 		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+		if (rejects.count > list_length(rejects.kept))
+		{
+			JsonbValue	n;
+
+			ps_jsonb_key(&st, "recordErrorCount");
+			n.type = jbvNumeric;
+			n.val.numeric = int64_to_numeric(rejects.count);
+			pushJsonbValue(&st, WJB_VALUE, &n);
+		}
 		out = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		PG_RETURN_JSONB_P(JsonbValueToJsonb(out));
 	}

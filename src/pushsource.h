@@ -182,6 +182,7 @@ extern int	ps_spi_connect(void);
 extern void ps_spi_finish(int nest);
 extern void ps_spi_connect_caller(void);
 extern Oid	ps_store_role(void);
+extern Oid	ps_extension_owner(void);
 
 /* ---------------------------------------------------------------------
  * Validation (validate.c)

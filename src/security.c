@@ -23,7 +23,13 @@
  */
 #include "pushsource.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_extension.h"
+#include "utils/fmgroids.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
@@ -77,4 +83,29 @@ ps_store_role(void)
 				 errmsg("role \"pushsource_admin\" does not exist"),
 				 errhint("It is created by CREATE EXTENSION pushsource and owns every store; recreate it with CREATE ROLE pushsource_admin NOLOGIN.")));
 	return role;
+}
+
+/*
+ * The extension's owner (the superuser who ran CREATE EXTENSION): the only
+ * role that writes the catalog and rejected_records directly.
+ */
+Oid
+ps_extension_owner(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner = BOOTSTRAP_SUPERUSERID;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("pushsource"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return owner;
 }
