@@ -258,6 +258,7 @@ SELECT what, run_as FROM public.tro_hits;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'tro_attacker';
 
 -- clean up
+DELETE FROM pushsource.rejected_records WHERE source LIKE 'tro\_%';
 DROP TABLE public.tro_spine, public.tro_saved, public.tro_batch, public.tro_hits;
 DROP OWNED BY tro_attacker;
 DROP ROLE tro_attacker;
