@@ -813,6 +813,15 @@ BEGIN
             EXECUTE pg_catalog.format('DROP TABLE %s', tbl);
         END IF;
     ELSIF p_kind = 'feature_view' THEN
+        -- Locks in the order a push takes them: the source table, then the
+        -- stores.  SHARE ROW EXCLUSIVE waits for pushes in flight and holds
+        -- off new ones (as fs_delete_keys does); dropping a store first
+        -- would deadlock with a push that holds the other one.
+        SELECT s.source_table INTO tbl FROM @extschema@.view_catalog v
+          JOIN @extschema@.source_catalog s ON s.name = v.source WHERE v.name = p_name;
+        IF tbl IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = tbl) THEN
+            EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+        END IF;
         PERFORM @extschema@._cron_unschedule('pushsource:materialize:' || p_name);
         FOR tbl IN SELECT t FROM @extschema@.view_catalog v, LATERAL (VALUES (v.online_table), (v.offline_table)) x(t)
                     WHERE v.name = p_name AND t IS NOT NULL

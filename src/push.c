@@ -501,6 +501,8 @@ fs_push(PG_FUNCTION_ARGS)
 	accepted = validate_records(src, &list, !skip, &good, &rejects);
 	counts = insert_records(src, good, accepted, mode, dry_run);
 	tuplestore_end(good);
+	/* the views as of the write: a view dropped while we waited is gone */
+	src = ps_lookup_source(src->name, false);
 	if (!dry_run)
 		save_rejects(src, rejects.kept);
 	MemoryContextDelete(rejects.cxt);
@@ -706,6 +708,8 @@ fs_ingest(PG_FUNCTION_ARGS)
 		IngestSource *is = lfirst(lc);
 		List	   *counts = insert_records(is->src, is->good, is->accepted,
 											PS_MODE_ONLINE_AND_OFFLINE, dry_run);
+
+		is->src = ps_lookup_source(is->src->name, false);
 
 		for (int i = 0; i < is->src->nviews; i++)
 		{
