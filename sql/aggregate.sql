@@ -86,6 +86,16 @@ SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['a
     aggregations => ARRAY[fs_agg('i', 'sum', '1h'), NULL])$$);
 SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['agg_user'],
     aggregations => '{}')$$);
+-- a feature may not take the name of a join key, of the timestamp field or
+-- of a pushsource column (fs_run failed with 42701 on such a view)
+SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['agg_user'],
+    aggregations => ARRAY[fs_agg('i', 'count', '1h', 'user_id')])$$);
+SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['agg_user'],
+    aggregations => ARRAY[fs_agg('i', 'sum', '1h', 'ts')], aggregation_interval => '1 minute')$$);
+SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['agg_user'],
+    aggregations => ARRAY[fs_agg('i', 'sum', '1h', '_fs_ingest_id')])$$);
+-- nor may a join key (entity registration refuses the prefix)
+SELECT agg_try($$SELECT fs_create_entity('agg_bad', ARRAY['user_id', '_fs_ingest_id'])$$);
 -- a composite built by hand is checked like fs_agg's
 SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['agg_user'],
     aggregations => ARRAY[ROW('i', 'sum', NULL, NULL)::aggregation])$$);

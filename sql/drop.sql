@@ -208,4 +208,49 @@ SELECT fs_drop('drop_user');
 
 -- nothing drop_* is left
 SELECT * FROM drop_state();
+
 DROP FUNCTION public.drop_try(text), public.drop_state();
+
+------------------------------------------------------------------------
+-- DROP EXTENSION: the schemas pushsource and pushsource_store are the
+-- extension's own, so it refuses while push sources exist (their tables
+-- live in pushsource) and CASCADE drops them with their data; then
+-- nothing of it is left and a source of an old name can be made again.
+-- (In a database of its own: the other test files leave their sources.)
+------------------------------------------------------------------------
+CREATE DATABASE drop_ext_db;
+\c drop_ext_db
+SET search_path = pushsource, public;
+CREATE FUNCTION public.ext_try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+CREATE EXTENSION pushsource;
+SELECT n.nspname, d.deptype FROM pg_depend d JOIN pg_namespace n ON n.oid = d.objid
+ WHERE d.classid = 'pg_namespace'::regclass AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pushsource')
+ ORDER BY 1;
+-- without sources (an entity only): dropped, and created again
+SELECT fs_create_entity('drop_ext_user', ARRAY['user_id']);
+SELECT ext_try('DROP EXTENSION pushsource');
+CREATE EXTENSION pushsource;
+SELECT fs_create_entity('drop_ext_user', ARRAY['user_id']);
+SELECT fs_create_push_source('drop_ext_src', 'user_id text, ts timestamptz, v int8', 'ts');
+SELECT fs_create_feature_view('drop_ext_fv', 'drop_ext_src', ARRAY['drop_ext_user']);
+SELECT fs_push('drop_ext_src', '{"user_id": "u1", "ts": "2024-01-01T00:00:00Z", "v": 1}') ->> 'records' AS pushed;
+SELECT ext_try('DROP EXTENSION pushsource') AS refused;
+SELECT extname FROM pg_extension WHERE extname = 'pushsource';
+SELECT count(*) FROM pushsource.drop_ext_src;
+SET client_min_messages = warning;
+DROP EXTENSION pushsource CASCADE;
+RESET client_min_messages;
+SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pushsource%';
+SELECT count(*) AS pushsource_relations FROM pg_class WHERE relname LIKE 'drop\_ext%';
+CREATE EXTENSION pushsource;
+SELECT fs_create_push_source('drop_ext_src', 'user_id text, ts timestamptz, v int8', 'ts');
+SELECT count(*) FROM pushsource.drop_ext_src;
+\c contrib_regression
+DROP DATABASE drop_ext_db;

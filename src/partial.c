@@ -576,6 +576,29 @@ list_insert(PsPartial *p, PsItem *it)
 	}
 }
 
+/*
+ * Counts of combined states: states read from outside may hold any count,
+ * so adding two can overflow; that is an error of the input (22003), never
+ * a state that later fails its own checks.
+ */
+static inline void
+count_add(int64 *count, int64 n)
+{
+	if (pg_add_s64_overflow(*count, n, count))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("fs_partial: count out of range")));
+}
+
+static inline void
+isum_add(PsPartial *p, int128 n)
+{
+	if (__builtin_add_overflow(p->isum, n, &p->isum))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("fs_partial: sum out of range")));
+}
+
 /* Fold a float into a compensated sum (Neumaier). */
 static inline void
 fsum_add(PsPartial *p, float8 x)
@@ -1007,7 +1030,7 @@ ps_partial_add(PsPartial *p, Oid typid, Datum value, TimestampTz ts, int64 ord)
 
 	it.ts = ts;
 	it.ord = ord;
-	p->count++;
+	count_add(&p->count, 1);
 	switch (p->fn)
 	{
 		case PS_AGG_COUNT:
@@ -1016,7 +1039,7 @@ ps_partial_add(PsPartial *p, Oid typid, Datum value, TimestampTz ts, int64 ord)
 		case PS_AGG_MEAN:
 			value = own_value(p->vt, typid, value);
 			if (p->vt == PS_VT_INT8)
-				p->isum += DatumGetInt64(value);
+				isum_add(p, DatumGetInt64(value));
 			else
 				fsum_add(p, DatumGetFloat8(value));
 			return;
@@ -1109,10 +1132,10 @@ ps_partial_combine(PsPartial *a, PsPartial *b)
 			a->mean += delta * nb / n;
 			a->m2 += b->m2 + delta * delta * na * nb / n;
 		}
-		a->count += b->count;
+		count_add(&a->count, b->count);
 		return;
 	}
-	a->count += b->count;
+	count_add(&a->count, b->count);
 	switch (a->fn)
 	{
 		case PS_AGG_COUNT:
@@ -1126,7 +1149,7 @@ ps_partial_combine(PsPartial *a, PsPartial *b)
 		case PS_AGG_SUM:
 		case PS_AGG_MEAN:
 			if (a->vt == PS_VT_INT8)
-				a->isum += b->isum;
+				isum_add(a, b->isum);
 			else
 			{
 				fsum_add(a, b->fsum);
