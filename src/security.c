@@ -3,9 +3,9 @@
  *		Where our SQL resolves names, and which role writes the stores.
  *
  * Every SQL text the C code runs (catalog reads, the fan-out's statements,
- * online reads, job rows) goes through ps_spi_connect(), which pins
- * search_path to "pg_catalog, pg_temp" for the SPI session, as a
- * `SET search_path` clause does for a SQL function.  A function planted
+ * online reads, job rows) goes through ps_spi_connect(), which pins the
+ * search path to pg_catalog for the SPI session, as a `SET search_path =
+ * pg_catalog, pg_temp` clause does for a SQL function.  A function planted
  * in a schema the caller searches (public.unnest(text[]) beats
  * pg_catalog.unnest(anyarray) by exact type) can then never run in place
  * of the one we meant, whoever calls us.  Plans prepared inside keep that
@@ -30,6 +30,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_extension.h"
 #include "utils/fmgroids.h"
+#include "catalog/namespace.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
@@ -41,21 +42,43 @@
 int
 ps_spi_connect(void)
 {
-	int			nest;
+	int			nest = 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+#if PG_VERSION_NUM < 170000
+	{
+		/*
+		 * An override search path: pg_catalog alone, without the GUC
+		 * machinery (which costs an online read about 8,000 instructions,
+		 * AtEOXact_GUC walking every setting).  Relations are never looked
+		 * up unqualified here, so leaving pg_temp out changes nothing.
+		 * (Transaction and subtransaction abort pop it.)
+		 */
+		OverrideSearchPath path = {0};
+
+		path.schemas = NIL;
+		path.addCatalog = true;
+		path.addTemp = false;
+		PushOverrideSearchPath(&path);
+	}
+#else
 	nest = NewGUCNestLevel();
 	(void) set_config_option("search_path", PS_SEARCH_PATH,
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+#endif
 	return nest;
 }
 
 void
 ps_spi_finish(int nest)
 {
+#if PG_VERSION_NUM < 170000
+	PopOverrideSearchPath();
+#else
 	AtEOXact_GUC(true, nest);
+#endif
 	SPI_finish();
 }
 
