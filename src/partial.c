@@ -1495,6 +1495,17 @@ check_state(PsPartial *p, int errc, bool trusted)
 		for (int i = 0; i < p->nitems; i++)
 			if (DatumGetInt64(p->items[i].v) != 0 && DatumGetInt64(p->items[i].v) != 1)
 				reader_fail(&r, "a boolean item is neither 0 nor 1");
+	/* times PostgreSQL can hold: the binary form could carry any 64 bits */
+	for (int i = 0; i < p->nitems; i++)
+	{
+		TimestampTz ts = p->items[i].ts;
+
+		if (!TIMESTAMP_NOT_FINITE(ts) && !IS_VALID_TIMESTAMP(ts))
+			reader_fail(&r, "an item's time is out of range");
+		ts = DatumGetTimestampTz(p->items[i].v);
+		if (p->vt == PS_VT_TS && !TIMESTAMP_NOT_FINITE(ts) && !IS_VALID_TIMESTAMP(ts))
+			reader_fail(&r, "a timestamp value is out of range");
+	}
 	if (p->fn == PS_AGG_APPROX_COUNT_DISTINCT)
 	{
 		if (p->regs != NULL)
@@ -2256,17 +2267,24 @@ state_from_json(const char *str)
 			char	   *digits;
 			int128		acc = 0;
 			bool		neg;
+			uint128		u = 0;
+			bool		over = false;
 
 			if (!json_get(c, "sum", &v) || v.type != jbvNumeric)
 				json_fail(&in, "\"%s\" must be an integer", "sum");
 			digits = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
 			neg = digits[0] == '-';
-			if (strlen(digits + neg) == 0 || strlen(digits + neg) > 38 ||
+			if (strlen(digits + neg) == 0 ||
 				strspn(digits + neg, "0123456789") != strlen(digits + neg))
-				json_fail(&in, "\"sum\" must be an integer of at most 38 digits, not %s", digits);
-			for (char *d = digits + neg; *d; d++)
-				acc = acc * 10 + (*d - '0');
-			p->isum = neg ? -acc : acc;
+				json_fail(&in, "\"sum\" must be an integer, not %s", digits);
+			/* the whole 128-bit range, as the binary form and the output have it */
+			for (char *d = digits + neg; *d && !over; d++)
+				over = __builtin_mul_overflow(u, (uint128) 10, &u) ||
+					__builtin_add_overflow(u, (uint128) (*d - '0'), &u);
+			if (over || u > ((uint128) 1 << 127) - (neg ? 0 : 1))
+				json_fail(&in, "\"sum\" %s is out of the range of a 128-bit integer", digits);
+			acc = neg ? (int128) (-u) : (int128) u;
+			p->isum = acc;
 		}
 		else if (fsum)
 		{

@@ -101,12 +101,20 @@ ps_format_timestamp_utc(TimestampTz ts)
 		return pstrdup(TIMESTAMP_IS_NOBEGIN(ts) ? "-infinity" : "infinity");
 	if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
 		return pstrdup("?");
+
+	/*
+	 * Years before 1 as PostgreSQL writes them ("4713-01-01 ... BC"), which
+	 * its input reads back; ISO's year -4712 it does not.
+	 */
 	if (fsec != 0)
-		return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year,
+		return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ%s",
+						tm.tm_year > 0 ? tm.tm_year : 1 - tm.tm_year,
 						tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
-						tm.tm_sec, (int) fsec);
-	return psprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year, tm.tm_mon,
-					tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+						tm.tm_sec, (int) fsec, tm.tm_year > 0 ? "" : " BC");
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02dZ%s",
+					tm.tm_year > 0 ? tm.tm_year : 1 - tm.tm_year, tm.tm_mon,
+					tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+					tm.tm_year > 0 ? "" : " BC");
 }
 
 /* ---------------------------------------------------------------------
