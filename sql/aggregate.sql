@@ -96,6 +96,10 @@ SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['a
     aggregations => ARRAY[fs_agg('i', 'sum', '1h', '_fs_ingest_id')])$$);
 -- nor may a join key (entity registration refuses the prefix)
 SELECT agg_try($$SELECT fs_create_entity('agg_bad', ARRAY['user_id', '_fs_ingest_id'])$$);
+-- the internal helpers refuse what would be a crash or an internal error
+-- (a zero block length was a division by zero: SIGFPE)
+SELECT agg_try($$SELECT pushsource._tile_block(now(), 0)$$);
+SELECT agg_try($$SELECT pushsource._reraise(NULL, NULL, NULL, NULL)$$);
 -- a composite built by hand is checked like fs_agg's
 SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['agg_user'],
     aggregations => ARRAY[ROW('i', 'sum', NULL, NULL)::aggregation])$$);

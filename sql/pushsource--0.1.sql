@@ -433,13 +433,8 @@ BEGIN
             USING ERRCODE = 'duplicate_table';
     END IF;
     IF fs_create_push_source.batch_table IS NOT NULL THEN
-        -- backfills read it as pushsource_admin may, whoever runs them
-        IF NOT pg_catalog.has_table_privilege('pushsource_admin', fs_create_push_source.batch_table, 'SELECT') THEN
-            RAISE EXCEPTION 'push source "%": role pushsource_admin may not read batch table %', p_name,
-                            fs_create_push_source.batch_table
-                USING ERRCODE = 'insufficient_privilege',
-                      HINT = pg_catalog.format('GRANT SELECT ON %s TO pushsource_admin;', fs_create_push_source.batch_table);
-        END IF;
+        PERFORM pushsource._check_batch_table(pg_catalog.format('push source "%s"', p_name),
+                                              fs_create_push_source.batch_table);
         SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', c, t), ', ') INTO missing
           FROM unnest(cols, pgtypes) AS x(c, t)
          WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
@@ -467,7 +462,10 @@ BEGIN
     -- a log is appended in roughly event-time order: BRIN serves time ranges
     -- (fs_get_dataframe, backfills) at almost no cost per pushed row
     EXECUTE pg_catalog.format('CREATE INDEX ON %s USING brin (%I)', tbl, fs_create_push_source.timestamp_field);
-    EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO pushsource_admin', tbl);
+    -- The extension's owner keeps the table: an owner could add triggers,
+    -- rules or row security that run as whoever pushes or reads.  Admins
+    -- get what the operations need (DELETE and TRUNCATE: log retention).
+    EXECUTE pg_catalog.format('GRANT SELECT, INSERT, DELETE, TRUNCATE ON %s TO pushsource_admin', tbl);
     EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON %s TO pushsource_writer', tbl);
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', tbl);
     EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', tbl,
@@ -609,6 +607,11 @@ BEGIN
                 USING ERRCODE = 'duplicate_column';
         END IF;
     END IF;
+    IF _create_feature_view.ttl IS NOT NULL AND _create_feature_view.ttl > interval '36525 days' THEN
+        RAISE EXCEPTION 'feature view "%": ttl must be at most 36525 days, got %', p_name, _create_feature_view.ttl
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use NULL for values that never expire.';
+    END IF;
     IF _create_feature_view.ttl IS NOT NULL AND _create_feature_view.ttl <= interval '0' THEN
         RAISE EXCEPTION 'feature view "%": ttl must be positive, got %', p_name, _create_feature_view.ttl
             USING ERRCODE = 'invalid_parameter_value',
@@ -667,14 +670,16 @@ BEGIN
             pg_catalog.format('online store of feature view %s: newest row per entity', p_name));
     END IF;
     IF online_tbl IS NOT NULL THEN
-        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO pushsource_admin', online_tbl);
+        -- owned by the extension's owner (see fs_create_push_source); the
+        -- fan-out and the operations write as pushsource_admin
+        EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO pushsource_admin', online_tbl);
         EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', online_tbl);
     END IF;
     IF _create_feature_view.offline THEN
         EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s, _fs_ingest_id bigint NOT NULL)',
             p_name || '_offline', coldefs);
         offline_tbl := pg_catalog.format('pushsource_store.%I', p_name || '_offline')::regclass;
-        EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO pushsource_admin', offline_tbl);
+        EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO pushsource_admin', offline_tbl);
         EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', offline_tbl);
         EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', offline_tbl,
             pg_catalog.format('offline store of feature view %s: every row with event time and ingest order', p_name));
@@ -836,6 +841,9 @@ BEGIN
     IF p_kind = 'push_source' THEN
         SELECT s.source_table INTO tbl FROM pushsource.source_catalog s WHERE s.name = p_name;
         DELETE FROM pushsource.source_catalog s WHERE s.name = p_name;
+        -- its rejected records go with it: a source made again under the
+        -- name, with other privileges, must not show them
+        DELETE FROM pushsource.rejected_records r WHERE r.source = p_name;
         -- a table dropped by hand is gone already; the catalog entry still goes
         IF tbl IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = tbl) THEN
             EXECUTE pg_catalog.format('DROP TABLE %s', tbl);
@@ -850,7 +858,8 @@ BEGIN
         IF tbl IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = tbl) THEN
             EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
         END IF;
-        PERFORM pushsource._cron_unschedule('pushsource:materialize:' || p_name);
+        -- a LIKE pattern: the name's underscores are literal
+        PERFORM pushsource._cron_unschedule('pushsource:materialize:' || pg_catalog.replace(p_name, '_', '\_'));
         FOR tbl IN SELECT t FROM pushsource.view_catalog v, LATERAL (VALUES (v.online_table), (v.offline_table)) x(t)
                     WHERE v.name = p_name AND t IS NOT NULL
                       AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t) LOOP
@@ -1208,24 +1217,30 @@ COMMENT ON FUNCTION pushsource.fs_summary(text) IS
   'describes an entity, push source, feature view or feature service as jsonb';
 
 -- The problems of one table against what it should hold: it exists, is
--- owned by pushsource_admin (the role the fan-out writes as), and has each
+-- owned by the extension's owner (nobody else may alter it), and has each
 -- column with its type (format_type).
-CREATE FUNCTION pushsource._table_problems(p_tbl regclass, p_what text, p_cols text[], p_types text[])
+CREATE FUNCTION pushsource._table_problems(p_tbl regclass, p_what text, p_schema text, p_cols text[], p_types text[])
 RETURNS text[] LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     problems text[] := '{}';
     t        text;
     own      regrole;
+    nsp      text;
 BEGIN
     IF p_tbl IS NULL THEN
         RETURN ARRAY[pg_catalog.format('%s is not in the catalog', p_what)];
     END IF;
-    SELECT c.relowner::regrole INTO own FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p_tbl;
+    SELECT c.relowner::regrole, c.relnamespace::regnamespace::text INTO own, nsp
+      FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) p_tbl;
     IF NOT FOUND THEN
         RETURN ARRAY[pg_catalog.format('%s is missing', p_what)];
     END IF;
-    IF own::text <> 'pushsource_admin' THEN
-        problems := problems || pg_catalog.format('%s (%s) is owned by %s, not pushsource_admin', p_what, p_tbl, own);
+    IF nsp <> p_schema THEN
+        problems := problems || pg_catalog.format('%s (%s) is not in schema %s', p_what, p_tbl, p_schema);
+    END IF;
+    IF own OPERATOR(pg_catalog.<>) (SELECT e.extowner FROM pg_catalog.pg_extension e
+                                     WHERE e.extname OPERATOR(pg_catalog.=) 'pushsource') THEN
+        problems := problems || pg_catalog.format('%s (%s) is owned by %s, not by the extension''s owner', p_what, p_tbl, own);
     END IF;
     FOR i IN 1 .. coalesce(pg_catalog.cardinality(p_cols), 0) LOOP
         SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO t FROM pg_catalog.pg_attribute a
@@ -1241,8 +1256,8 @@ BEGIN
     RETURN problems;
 END
 $$;
-COMMENT ON FUNCTION pushsource._table_problems(regclass, text, text[], text[]) IS
-  'internal: fs_validate''s checks of one table: present, owned by pushsource_admin, its columns and their types';
+COMMENT ON FUNCTION pushsource._table_problems(regclass, text, text, text[], text[]) IS
+  'internal: fs_validate''s checks of one table: present, in its schema, owned by the extension''s owner, its columns and their types';
 
 CREATE FUNCTION pushsource.fs_validate(name text) RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1262,7 +1277,7 @@ BEGIN
                    SELECT pg_catalog.format('%s %s', n, t) FROM unnest(s.column_names, s.column_types) WITH ORDINALITY AS d(n, t, o)
                     ORDER BY d.o), ', ')) WITH ORDINALITY AS p(column_name, declared_type, pg_type, o);
         problems := pushsource._table_problems(s.source_table, pg_catalog.format('table of push source "%s"', s.name),
-                                                s.column_names, types);
+                                                'pushsource', s.column_names, types);
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) s.source_table) THEN
             FOREACH c IN ARRAY ARRAY['zz_pushsource_row', 'zz_pushsource_fanout'] LOOP
                 IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = s.source_table
@@ -1286,15 +1301,15 @@ BEGIN
           LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.source_table
                 AND a.attname OPERATOR(pg_catalog.=) x.c AND a.attnum > 0 AND NOT a.attisdropped;
         IF v.online AND v.aggregations IS NOT NULL AND v.aggregation_interval IS NOT NULL THEN
-            problems := problems || pushsource._table_problems(v.online_table, pg_catalog.format('online store of feature view "%s"', v.name),
+            problems := problems || pushsource._table_problems(v.online_table, pg_catalog.format('online store of feature view "%s"', v.name), 'pushsource_store',
                 v.join_keys || ARRAY['block_start', 'totals', 'tiles', '_fs_batch'],
                 types[1:pg_catalog.cardinality(v.join_keys)] || ARRAY['timestamp with time zone', 'bytea', 'bytea', 'boolean']);
         ELSIF v.online THEN
-            problems := problems || pushsource._table_problems(v.online_table, pg_catalog.format('online store of feature view "%s"', v.name),
+            problems := problems || pushsource._table_problems(v.online_table, pg_catalog.format('online store of feature view "%s"', v.name), 'pushsource_store',
                 cols || '_fs_ingest_id'::text, types || 'bigint'::text);
         END IF;
         IF v.offline THEN
-            problems := problems || pushsource._table_problems(v.offline_table, pg_catalog.format('offline store of feature view "%s"', v.name),
+            problems := problems || pushsource._table_problems(v.offline_table, pg_catalog.format('offline store of feature view "%s"', v.name), 'pushsource_store',
                 cols || '_fs_ingest_id'::text, types || 'bigint'::text);
         END IF;
         problems := problems || ARRAY(SELECT pg_catalog.jsonb_array_elements_text(
@@ -1311,7 +1326,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pushsource.fs_validate(text) IS
-  'checks that an object''s tables (owned by pushsource_admin), columns with their types and triggers are in place; returns {"valid": ..., "problems": [...]}';
+  'checks that an object''s tables (owned by the extension''s owner), columns with their types and triggers are in place; returns {"valid": ..., "problems": [...]}';
 
 CREATE FUNCTION pushsource.fs_get_columns(name text) RETURNS text[] LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1867,6 +1882,34 @@ COMMENT ON FUNCTION pushsource._materialize(text, timestamptz, timestamptz) IS
   'internal: the work of fs_materialize';
 
 -- Checks what needs no job: the view, its batch table, the window.
+-- A batch table backfills read: a plain table (a view's or a function's
+-- code would run as whoever backfills), without row security (its
+-- policies too), not temporary, readable by pushsource_admin.
+CREATE FUNCTION pushsource._check_batch_table(p_what text, p_table regclass)
+RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    c pg_catalog.pg_class;
+BEGIN
+    SELECT * INTO c FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) p_table;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '%: its batch table (relation %) does not exist', p_what, p_table::oid
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF c.relkind NOT IN ('r', 'p') OR c.relrowsecurity OR c.relpersistence = 't' THEN
+        RAISE EXCEPTION '%: batch table % must be a plain, permanent table without row security', p_what, p_table
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'A view, a foreign table, row security policies or a temporary table would run code or vanish; copy the rows into a table.';
+    END IF;
+    IF NOT pg_catalog.has_table_privilege('pushsource_admin', p_table, 'SELECT') THEN
+        RAISE EXCEPTION '%: role pushsource_admin may not read batch table %', p_what, p_table
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = pg_catalog.format('GRANT SELECT ON %s TO pushsource_admin;', p_table);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pushsource._check_batch_table(text, regclass) IS
+  'internal: a batch table must be a plain permanent table without row security that pushsource_admin may read';
+
 CREATE FUNCTION pushsource._check_materialize(p_what text, p_view text, p_start timestamptz, p_end timestamptz)
 RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1885,6 +1928,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table'').';
     END IF;
+    PERFORM pushsource._check_batch_table(pg_catalog.format('%s("%s")', p_what, p_view), bt);
     IF p_start IS NULL OR p_end IS NULL THEN
         RAISE EXCEPTION '%("%"): start_time and end_time must not be null', p_what, p_view
             USING ERRCODE = 'null_value_not_allowed';
@@ -1978,10 +2022,11 @@ COMMENT ON FUNCTION pushsource.fs_materialization_status(text, boolean) IS
 ------------------------------------------------------------------------
 
 -- "Now" of maintenance: pushsource.request_time when set (replay, tests).
-CREATE FUNCTION pushsource._now() RETURNS timestamptz LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT coalesce(NULLIF(pg_catalog.current_setting('pushsource.request_time', true), '')::timestamptz,
-                    pg_catalog.now())
-$$;
+-- In C: calling it loads the library, whose check of the setting then
+-- refuses what was SET before it was loaded (infinity would have made
+-- maintenance delete every row).
+CREATE FUNCTION pushsource._now() RETURNS timestamptz LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'fs_request_time';
 COMMENT ON FUNCTION pushsource._now() IS 'internal: pushsource.request_time, or now()';
 
 -- A retention setting's value, checked when maintenance uses it.
@@ -2190,7 +2235,7 @@ GRANT EXECUTE ON FUNCTION pushsource.fs_get_historical_features(text, text[], te
     pushsource._run_features(text, text[], timestamptz, timestamptz, interval)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 GRANT EXECUTE ON FUNCTION pushsource.fs_get_online_features(text, jsonb, boolean, boolean),
-    pushsource.fs_summary(text), pushsource.fs_validate(text), pushsource._table_problems(regclass, text, text[], text[]),
+    pushsource.fs_summary(text), pushsource.fs_validate(text), pushsource._table_problems(regclass, text, text, text[], text[]),
     pushsource.fs_get_columns(text),
     pushsource.fs_get_dataframe(text, timestamptz, timestamptz)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
@@ -2205,6 +2250,7 @@ GRANT EXECUTE ON FUNCTION pushsource._job_attempt(text, text, timestamptz),
     pushsource.fs_delete_keys(text, jsonb, boolean, boolean),
     pushsource._materialize(text, timestamptz, timestamptz),
     pushsource._check_materialize(text, text, timestamptz, timestamptz),
+    pushsource._check_batch_table(text, regclass),
     pushsource.fs_materialize(text, timestamptz, timestamptz),
     pushsource._materialize_next_start(text), pushsource._materialize_incremental(text, timestamptz, boolean),
     pushsource.fs_materialize_incremental(text, timestamptz),

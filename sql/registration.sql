@@ -79,7 +79,8 @@ SELECT t, pg_typeof(t), t::oid = to_regclass('pushsource.reg_clicks')::oid AS is
         'ts') t;
 -- a real table: its columns, owner, triggers
 SELECT * FROM reg_columns('pushsource.reg_clicks');
-SELECT relowner::regrole, relkind FROM pg_class WHERE oid = 'pushsource.reg_clicks'::regclass;
+SELECT relowner = (SELECT extowner FROM pg_extension WHERE extname = 'pushsource') AS extension_owner, relkind
+  FROM pg_class WHERE oid = 'pushsource.reg_clicks'::regclass;
 SELECT tgname, tgenabled, pg_get_triggerdef(oid)
   FROM pg_trigger WHERE tgrelid = 'pushsource.reg_clicks'::regclass AND NOT tgisinternal
  ORDER BY tgname;
@@ -304,11 +305,15 @@ SELECT reg_try($$SELECT * FROM fs_get_historical_features('SELECT ''a''::text AS
 SELECT fs_get_online_features('reg_broken_ok', '{"k": "a"}');
 SELECT count(*) FROM pushsource.reg_broken;
 -- fs_validate sees a column's type changed, a store column dropped, and
--- a store owned by another role than pushsource_admin
+-- a store owned by another role than the extension's owner
 ALTER TABLE pushsource.reg_broken ALTER COLUMN v TYPE numeric;
 ALTER TABLE pushsource_store.reg_broken_ok_offline DROP COLUMN _fs_ingest_id;
-ALTER TABLE pushsource_store.reg_broken_ok_online OWNER TO postgres;
+ALTER TABLE pushsource_store.reg_broken_ok_online OWNER TO pushsource_admin;
 SELECT jsonb_array_elements_text(fs_validate('reg_broken_ok') -> 'problems');
+-- and a view whose store no longer has the source's column types is refused
+-- by name before any stored row is decoded (signal 11 before)
+SELECT reg_try($$SELECT fs_get_online_features('reg_broken_ok', '{"k": "a"}')$$);
+SELECT reg_try($$SELECT * FROM fs_get_historical_features('SELECT ''a''::text AS k, now() AS t', ARRAY['reg_broken_ok']) AS t(k text, t timestamptz, v numeric)$$);
 SELECT reg_try($$SELECT fs_validate('reg_nosuch')$$);
 
 ------------------------------------------------------------------------

@@ -118,9 +118,15 @@ SELECT l.lanname, count(*) > 0 AS some,
 SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'pushsource'::regnamespace AND l.lanname NOT IN ('c', 'internal')
    AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false);
--- a source's table and a view's stores are owned by pushsource_admin;
--- writers may insert into the source, readers may read the stores
-SELECT c.oid::regclass, c.relowner::regrole,
+-- a source's table and a view's stores are owned by the extension's owner
+-- (no member of a pushsource role may alter them, add triggers, rules or
+-- row security); admins may write what the operations write, writers may
+-- insert into the source, readers may read the stores
+SELECT c.oid::regclass, c.relowner = (SELECT extowner FROM pg_extension WHERE extname = 'pushsource') AS extension_owner,
+       has_table_privilege('pushsource_admin', c.oid, 'INSERT') AS admin_insert,
+       has_table_privilege('pushsource_admin', c.oid, 'UPDATE') AS admin_update,
+       has_table_privilege('pushsource_admin', c.oid, 'DELETE') AS admin_delete,
+       has_table_privilege('pushsource_admin', c.oid, 'TRUNCATE') AS admin_truncate,
        has_table_privilege('pushsource_writer', c.oid, 'INSERT') AS writer_insert,
        has_table_privilege('pushsource_writer', c.oid, 'SELECT') AS writer_select,
        has_table_privilege('pushsource_reader', c.oid, 'INSERT') AS reader_insert,
@@ -259,7 +265,8 @@ SELECT fs_push('sec_admin_src', '{"user_id": "u1", "ts": "2024-01-01T00:00:00Z",
 SELECT fs_get_online_features('sec_admin_svc', '{"user_id": "u2"}');
 SELECT fs_validate('sec_admin_src') ->> 'valid' AS valid;
 RESET ROLE;
-SELECT c.oid::regclass, c.relowner::regrole FROM pg_class c
+SELECT c.oid::regclass, c.relowner = (SELECT extowner FROM pg_extension WHERE extname = 'pushsource') AS extension_owner
+  FROM pg_class c
  WHERE c.oid IN (to_regclass('pushsource.sec_admin_src'), to_regclass('pushsource_store.sec_admin_fv_online'),
                  to_regclass('pushsource_store.sec_admin_fv_offline'))
  ORDER BY c.oid::regclass::text;
@@ -289,6 +296,18 @@ SELECT sec_try($$UPDATE pushsource.view_catalog SET online_table = 'public.sec_v
 SELECT sec_try($$CREATE FUNCTION pushsource.fs_push(source text, records text) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb'$$);
 SELECT sec_try($$CREATE TABLE pushsource.sec_planted (x int)$$);
 SELECT sec_try($$CREATE TABLE pushsource_store.sec_planted (x int)$$);
+-- nor alter, trigger, police or rewrite a source table or a store, nor take
+-- them over: they are the extension owner's (an admin's trigger, policy or
+-- rule would run as whoever pushes or reads; an altered column type made
+-- the point-in-time scan decode garbage, signal 11)
+SELECT sec_try($$ALTER TABLE pushsource_store.sec_fv_offline ALTER COLUMN clicks TYPE text$$);
+SELECT sec_try($$CREATE TRIGGER sec_t BEFORE INSERT ON pushsource.sec_events FOR EACH ROW EXECUTE FUNCTION pushsource._push_row()$$);
+SELECT sec_try($$ALTER TABLE pushsource_store.sec_fv_online ENABLE ROW LEVEL SECURITY$$);
+SELECT sec_try($$CREATE RULE "_RETURN" AS ON SELECT TO pushsource_store.sec_fv_offline DO INSTEAD SELECT 1$$);
+SELECT sec_try($$REASSIGN OWNED BY pushsource_admin TO sec_admin$$);
+SELECT count(*) AS taken FROM pg_class WHERE relowner = 'sec_admin'::regrole;
+-- but it may still trim a source's log and write the stores (operations)
+SELECT sec_try($$DELETE FROM pushsource.sec_events WHERE false$$), sec_try($$TRUNCATE pushsource.sec_other$$);
 -- nor run the registration's internals or the trigger functions as itself
 SELECT sec_try($$SELECT pushsource._claim_name('sec_x', 'entity')$$);
 RESET ROLE;
@@ -334,8 +353,11 @@ DROP FUNCTION public.sec_seen_trg();
 ------------------------------------------------------------------------
 -- clean up: objects, roles, and the helpers
 ------------------------------------------------------------------------
-DELETE FROM rejected_records WHERE source = 'sec_events';
+-- a source's rejected records go with it (a source made again under the
+-- name, with other privileges, showed them)
+SELECT count(*) AS rejected_before FROM rejected_records WHERE source = 'sec_events';
 SELECT fs_drop('sec_events', cascade => true);
+SELECT count(*) AS rejected_after FROM rejected_records WHERE source = 'sec_events';
 SELECT fs_drop('sec_other', cascade => true);
 SELECT fs_drop('sec_user');
 SELECT fs_drop(name, cascade => true) FROM object_registry WHERE name LIKE 'sec\_%' ORDER BY name;  -- none left

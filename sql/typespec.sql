@@ -287,6 +287,31 @@ SELECT id, count(*) AS offline_rows FROM pushsource_store.ts_all_fv_offline GROU
 SELECT id, ts, i64 FROM pushsource_store.ts_all_fv_online ORDER BY id;
 
 ------------------------------------------------------------------------
+-- Built-in types only: a domain's CHECK (or any user-defined type's code)
+-- would run as whoever pushes or reads, a superuser too.  Refused when the
+-- source is registered, and when a column was altered to one afterwards.
+------------------------------------------------------------------------
+CREATE TABLE public.ts_ran (who name);
+CREATE FUNCTION public.ts_spy(v text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.ts_ran VALUES (current_user); RETURN true; END $$;
+CREATE DOMAIN public.ts_key AS text CHECK (public.ts_spy(VALUE));
+SELECT ts_try($$SELECT fs_create_push_source('ts_dom', 'id public.ts_key, ts Timestamp', 'ts')$$);
+CREATE TEMP TABLE ts_tmp_type_holder (x int);
+SELECT ts_try($$SELECT fs_create_push_source('ts_dom', 'id text, ts Timestamp, c pg_temp.ts_tmp_type_holder', 'ts')$$);
+SELECT fs_create_entity('ts_dom_e', ARRAY['id']);
+SELECT fs_create_push_source('ts_dom', 'id text, ts Timestamp, v Int64', 'ts');
+SELECT fs_create_feature_view('ts_dom_fv', 'ts_dom', ARRAY['ts_dom_e']);
+ALTER TABLE pushsource.ts_dom ALTER COLUMN id TYPE public.ts_key;
+SELECT ts_try($$SELECT fs_get_online_features('ts_dom_fv', '{"id": "x"}')$$);
+SELECT ts_try($$SELECT fs_push('ts_dom', '{"id": "x", "ts": "2024-01-01T00:00:00Z", "v": 1}')$$);
+SELECT count(*) AS check_ran FROM public.ts_ran;
+SELECT fs_drop('ts_dom', cascade => true);
+SELECT fs_drop('ts_dom_e');
+DROP DOMAIN public.ts_key;
+DROP FUNCTION public.ts_spy(text);
+DROP TABLE public.ts_ran;
+
+------------------------------------------------------------------------
 -- Nesting: at most 32 levels of types; deeper is 54000 (it crashed the
 -- server at about 50,000 levels before the bound and stack checks)
 ------------------------------------------------------------------------

@@ -303,8 +303,8 @@ fs_resolve_aggregations(PG_FUNCTION_ARGS)
 		if (attnum <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("%s: \"%s\" is not a column of push source \"%s\"", what, d->col,
-							get_rel_name(relid)),
+					 errmsg("%s: \"%s\" is not a column of push source table %s", what, d->col,
+							get_rel_name(relid) ? get_rel_name(relid) : psprintf("%u", relid)),
 					 errhint("The source's columns are listed by fs_get_columns(source).")));
 		fn = ps_agg_fn_parse(d->spec, &n, what);
 		ps_agg_check_input(fn, get_atttype(relid, attnum), what);
@@ -560,7 +560,7 @@ parse_tile_spec(FunctionCallInfo fcinfo)
 	if (ts != NULL)
 		return ts;
 	if (PG_ARGISNULL(1))
-		elog(ERROR, "_tile_agg: spec must not be null");
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("_tile_agg: spec must not be null")));
 	ts = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(TileSpec));
 	s = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	nargs = PG_NARGS() - 4;
@@ -571,19 +571,20 @@ parse_tile_spec(FunctionCallInfo fcinfo)
 	tok = strtok_r(s, " ", &save);
 	ts->interval = tok ? strtoi64(tok, NULL, 10) : 0;
 	if (ts->interval <= 0)
-		elog(ERROR, "_tile_agg: bad spec");
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("_tile_agg: bad spec")));
 	ts->block = ts->interval * TILES_PER_BLOCK;
 	while ((tok = strtok_r(NULL, " ", &save)) != NULL)
 	{
 		if (ts->m == nargs)
-			elog(ERROR, "_tile_agg: more functions than values");
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("_tile_agg: more functions than values")));
 		ts->fn[ts->m] = ps_agg_fn_parse(tok, &ts->n[ts->m], "_tile_agg");
 		ts->typid[ts->m] = get_fn_expr_argtype(fcinfo->flinfo, 4 + ts->m);
 		ts->vt[ts->m] = ps_agg_check_input(ts->fn[ts->m], ts->typid[ts->m], "_tile_agg");
 		ts->m++;
 	}
 	if (ts->m != nargs)
-		elog(ERROR, "_tile_agg: %d functions for %d values", ts->m, nargs);
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("_tile_agg: %d functions for %d values", ts->m, nargs)));
 	fcinfo->flinfo->fn_extra = ts;
 	return ts;
 }
@@ -615,7 +616,7 @@ fs_tile_agg_add(PG_FUNCTION_ARGS)
 		elog(ERROR, "_tile_agg_add called in non-aggregate context");
 	spec = parse_tile_spec(fcinfo);
 	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		elog(ERROR, "_tile_agg: event time and ingest order must not be null");
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("_tile_agg: event time and ingest order must not be null")));
 	ts = PG_GETARG_TIMESTAMPTZ(2);
 	ord = PG_GETARG_INT64(3);
 	old = MemoryContextSwitchTo(aggcxt);
@@ -630,7 +631,7 @@ fs_tile_agg_add(PG_FUNCTION_ARGS)
 		st = (TileAgg *) PG_GETARG_POINTER(0);
 	off = (int) ((floor_to(ts, spec->interval) - st->block_start) / spec->interval);
 	if (off < 0 || off >= TILES_PER_BLOCK)
-		elog(ERROR, "_tile_agg: an event outside the group's block");
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("_tile_agg: an event outside the group's block")));
 	for (int i = 0; i < st->ntiles; i++)
 		if (st->tiles[i].offset == off)
 			tile = &st->tiles[i];
@@ -701,6 +702,11 @@ fs_tile_block(PG_FUNCTION_ARGS)
 {
 	TimestampTz ts = PG_GETARG_TIMESTAMPTZ(0);
 
+	if (PG_GETARG_INT64(1) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("_tile_block: the block length must be positive, got " INT64_FORMAT,
+						PG_GETARG_INT64(1))));
 	if (TIMESTAMP_NOT_FINITE(ts))
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(floor_to(ts, PG_GETARG_INT64(1)));
@@ -932,7 +938,7 @@ fs_tiles_insert_sql(PG_FUNCTION_ARGS)
 	StringInfoData sql;
 
 	if (v->naggs == 0 || v->agg_interval == 0 || !OidIsValid(v->online_relid))
-		elog(ERROR, "_tiles_insert_sql: feature view \"%s\" has no tiles", v->name);
+		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("_tiles_insert_sql: feature view \"%s\" has no tiles", v->name)));
 	initStringInfo(&sql);
 	append_tiles_insert(&sql, v, text_to_cstring(PG_GETARG_TEXT_PP(1)), true);
 	PG_RETURN_TEXT_P(cstring_to_text(sql.data));

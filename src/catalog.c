@@ -299,6 +299,59 @@ ps_column_index(PsSource *src, const char *name, const char *view)
 	return -1;
 }
 
+/* Is column name of relid there, of type typid?  NULL, or what is wrong. */
+static char *
+column_mismatch(Oid relid, const char *name, Oid typid, const char *what)
+{
+	AttrNumber	att = get_attnum(relid, name);
+	Oid			has;
+
+	if (att == InvalidAttrNumber)
+		return psprintf("its %s store has no column \"%s\"", what, name);
+	has = get_atttype(relid, att);
+	if (has != typid)
+		return psprintf("column \"%s\" of its %s store is of type %s, not %s",
+						name, what, format_type_be(has), format_type_be(typid));
+	return NULL;
+}
+
+/*
+ * Are a store's columns what the view reads and writes?  The fan-out and the
+ * point-in-time scan decode stored rows with the source's types: a store
+ * column of another type (ALTER TABLE by hand) must stop the view, not be
+ * decoded as something it is not.
+ */
+static char *
+store_mismatch(PsView *v, Oid relid, const char *what, bool tiles)
+{
+	PsSource   *src = v->source;
+	char	   *m = NULL;
+
+	for (int i = 0; m == NULL && i < v->nkeys; i++)
+		m = column_mismatch(relid, src->cols[v->key_cols[i]].name,
+							src->cols[v->key_cols[i]].type->typid, what);
+	if (tiles)
+	{
+		if (m == NULL)
+			m = column_mismatch(relid, "block_start", TIMESTAMPTZOID, what);
+		if (m == NULL)
+			m = column_mismatch(relid, "totals", BYTEAOID, what);
+		if (m == NULL)
+			m = column_mismatch(relid, "tiles", BYTEAOID, what);
+		if (m == NULL)
+			m = column_mismatch(relid, "_fs_batch", BOOLOID, what);
+		return m;
+	}
+	if (m == NULL)
+		m = column_mismatch(relid, src->cols[src->ts_col].name, TIMESTAMPTZOID, what);
+	for (int i = 0; m == NULL && i < v->nfeatures; i++)
+		m = column_mismatch(relid, src->cols[v->feature_cols[i]].name,
+							src->cols[v->feature_cols[i]].type->typid, what);
+	if (m == NULL)
+		m = column_mismatch(relid, PS_INGEST_COL, INT8OID, what);
+	return m;
+}
+
 /*
  * Load one source (by name or by table OID) and its views into the current
  * generation.  Returns NULL when there is no such source.
@@ -473,6 +526,11 @@ load_source(const char *name, Oid relid)
 		else if (OidIsValid(v->offline_relid) &&
 				 !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(v->offline_relid)))
 			v->problem = "its offline store was dropped";
+		if (v->problem == NULL && OidIsValid(v->online_relid))
+			v->problem = store_mismatch(v, v->online_relid, "online",
+										v->naggs > 0 && v->agg_interval > 0);
+		if (v->problem == NULL && OidIsValid(v->offline_relid))
+			v->problem = store_mismatch(v, v->offline_relid, "offline", false);
 		if (OidIsValid(v->online_relid))
 			gen->relids = lappend_oid(gen->relids, v->online_relid);
 		if (OidIsValid(v->offline_relid))

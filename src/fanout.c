@@ -23,9 +23,9 @@
  * (tiles, or the raw events of its windows) is written by ps_agg_fanout in
  * aggregation.c, in the same SPI connection and transaction.
  *
- * The stores' writes run as pushsource_admin, the owner of every store (as
- * PostgreSQL's own RI triggers run as a table's owner), so pushing needs
- * INSERT on the source table only.  The role is fixed (ps_store_role), not
+ * The stores' writes run as pushsource_admin, which may write every store
+ * (as PostgreSQL's own RI triggers run as a table's owner), so pushing
+ * needs INSERT on the source table only.  The role is fixed (ps_store_role), not
  * read from a catalog row or from whoever owns the relation a row names,
  * and the writes are a security-restricted operation.
  *

@@ -551,3 +551,11 @@ fs_get_online_features(PG_FUNCTION_ARGS)
 		PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_ARRAY, NULL)));
 	}
 }
+
+/* _now(): the request time (pushsource.request_time, or now()) */
+PG_FUNCTION_INFO_V1(fs_request_time);
+Datum
+fs_request_time(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(ps_request_time());
+}

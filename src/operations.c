@@ -86,10 +86,12 @@ fs_key_set(PG_FUNCTION_ARGS)
 	keys = PG_GETARG_JSONB_P(1);
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL ||
 		rsinfo->expectedDesc->natts != v->nkeys)
-		elog(ERROR, "_key_set: the column list must have the view's %d join keys", v->nkeys);
+		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+						errmsg("_key_set: the column list must have the view's %d join keys", v->nkeys)));
 	for (int i = 0; i < v->nkeys; i++)
 		if (TupleDescAttr(rsinfo->expectedDesc, i)->atttypid != v->source->cols[v->key_cols[i]].type->typid)
-			elog(ERROR, "_key_set: column %d of the column list has the wrong type", i + 1);
+			ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+							errmsg("_key_set: column %d of the column list has the wrong type", i + 1)));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
 	if (JB_ROOT_IS_SCALAR(keys) || (!JB_ROOT_IS_ARRAY(keys) && !JB_ROOT_IS_OBJECT(keys)))
@@ -164,11 +166,11 @@ PG_FUNCTION_INFO_V1(fs_reraise);
 Datum
 fs_reraise(PG_FUNCTION_ARGS)
 {
-	const char *state = PG_ARGISNULL(0) ? "XX000" : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *state = PG_ARGISNULL(0) ? "P0001" : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	const char *msg = PG_ARGISNULL(1) ? "unknown error" : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	const char *detail = PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	const char *hint = PG_ARGISNULL(3) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	int			code = ERRCODE_INTERNAL_ERROR;
+	int			code = ERRCODE_RAISE_EXCEPTION;
 
 	if (strlen(state) == 5)
 		code = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
@@ -288,7 +290,8 @@ fs_job_failed(PG_FUNCTION_ARGS)
 	int64		id;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(7))
-		elog(ERROR, "_job_failed: kind, object and started_at must not be null");
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						errmsg("_job_failed: kind, object and started_at must not be null")));
 	seg = dsm_create(offsetof(FailedJob, error) + len + 1, 0);
 	job = dsm_segment_address(seg);
 	memset(job, 0, offsetof(FailedJob, error));

@@ -17,9 +17,10 @@
  * prepares it with ps_spi_connect_caller(), and wraps it only in SQL that
  * names nothing unqualified.
  *
- * The fan-out writes stores as one fixed role, pushsource_admin (the owner
- * of every store), never as a role read from a catalog row or a relation's
- * owner: ps_store_role().
+ * The fan-out writes stores as one fixed role, pushsource_admin (granted
+ * INSERT, UPDATE and DELETE on every store, which the extension's owner
+ * owns), never as a role read from a catalog row or a relation's owner:
+ * ps_store_role().
  */
 #include "pushsource.h"
 
@@ -104,7 +105,7 @@ ps_store_role(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("role \"pushsource_admin\" does not exist"),
-				 errhint("It is created by CREATE EXTENSION pushsource and owns every store; recreate it with CREATE ROLE pushsource_admin NOLOGIN.")));
+				 errhint("It is created by CREATE EXTENSION pushsource; the fan-out writes the stores as it.  Recreate it with CREATE ROLE pushsource_admin NOLOGIN and grant it INSERT, UPDATE, DELETE on the stores.")));
 	return role;
 }
 

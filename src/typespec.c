@@ -15,6 +15,7 @@
 
 #include "miscadmin.h"
 
+#include "access/transam.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "parser/parse_type.h"
@@ -156,6 +157,21 @@ spec_for_pg_type(Oid typid, int32 typmod, const char *column)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("column \"%s\" cannot have pseudo-type %s",
 						column, format_type_be(typid))));
+
+	/*
+	 * Built-in types only: a user-defined type (a domain's CHECK, an input
+	 * function) is code its owner wrote, which would run as whoever pushes,
+	 * reads features by key or deletes keys -- a superuser too.  Checked
+	 * when a source is registered and whenever its catalog entry is loaded
+	 * (a column can be altered afterwards).
+	 */
+	if (typid >= FirstNormalObjectId)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("column \"%s\": type %s is not a built-in type",
+						column, format_type_be_qualified(typid)),
+				 errdetail("A push schema takes Tecton's types and PostgreSQL's built-in types: a user-defined type's functions would run as whoever pushes or reads."),
+				 errhint("Use the built-in type underneath, e.g. text for a domain over text.")));
 
 	elemtype = get_element_type(typid);
 	if (OidIsValid(elemtype) && get_typlen(typid) == -1)
