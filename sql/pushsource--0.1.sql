@@ -617,6 +617,12 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use NULL for values that never expire.';
     END IF;
+    -- (also refused when scheduling; checked here too, for a direct call)
+    IF _create_feature_view.batch_schedule IS NOT NULL AND src.batch_table IS NULL THEN
+        RAISE EXCEPTION 'feature view "%": batch_schedule needs a batch_table on its push source', p_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table'').';
+    END IF;
     IF _create_feature_view.online IS NULL OR _create_feature_view.offline IS NULL THEN
         RAISE EXCEPTION 'feature view "%": online and offline must be true or false', p_name
             USING ERRCODE = 'null_value_not_allowed';

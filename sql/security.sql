@@ -310,6 +310,9 @@ SELECT count(*) AS taken FROM pg_class WHERE relowner = 'sec_admin'::regrole;
 SELECT sec_try($$DELETE FROM pushsource.sec_events WHERE false$$), sec_try($$TRUNCATE pushsource.sec_other$$);
 -- nor run the registration's internals or the trigger functions as itself
 SELECT sec_try($$SELECT pushsource._claim_name('sec_x', 'entity')$$);
+-- the definer part of fs_create_feature_view, called directly, checks what
+-- the wrapper would (a schedule needs a batch table)
+SELECT sec_try($$SELECT pushsource._create_feature_view('sec_x', 'sec_events', ARRAY['sec_user'], batch_schedule => '0 * * * *')$$);
 RESET ROLE;
 SELECT online_table FROM pushsource.view_catalog WHERE name = 'sec_fv';
 
