@@ -147,9 +147,18 @@ SELECT fs_materialize_incremental('ops_started', '2024-01-02') - 'job';
 ------------------------------------------------------------------------
 -- A failing run is recorded, raised, and does not wedge the next runs
 ------------------------------------------------------------------------
--- (a column of the batch table is gone: the run fails, not its checks)
+-- (a batch row is refused by a trigger a DBA put on the offline store: the
+-- run fails, not its checks)
 RESET ROLE;
-ALTER TABLE public.ops_batch RENAME COLUMN clicks TO clicks_gone;
+CREATE FUNCTION public.ops_sane() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+    IF NEW.clicks >= 1000 THEN
+        RAISE EXCEPTION 'ops_sane: % clicks is too many', NEW.clicks USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $f$;
+CREATE TRIGGER ops_sane BEFORE INSERT ON pushsource_store.ops_fv_offline FOR EACH ROW EXECUTE FUNCTION public.ops_sane();
+INSERT INTO public.ops_batch VALUES ('u9', '2024-01-06 12:00+00', 5000, 'too many');
 SET ROLE ops_admin;
 SELECT ops_try($$SELECT fs_materialize('ops_fv', '2024-01-06', '2024-01-07')$$);
 SELECT ops_try($$SELECT fs_materialize('ops_fv', '2024-01-06', '2024-01-07')$$);
@@ -159,7 +168,9 @@ SELECT ops_try($$SELECT fs_materialize('ops_fv', '2024-01-06', '2024-01-07')$$);
 SELECT pushsource._scheduled_materialize('ops_fv') - 'job';
 \set SHOW_CONTEXT errors
 RESET ROLE;
-ALTER TABLE public.ops_batch RENAME COLUMN clicks_gone TO clicks;
+DELETE FROM public.ops_batch WHERE user_id = 'u9';
+DROP TRIGGER ops_sane ON pushsource_store.ops_fv_offline;
+DROP FUNCTION public.ops_sane();
 SET ROLE ops_admin;
 -- a batch table pushsource_admin may not read is refused before the run
 RESET ROLE;
@@ -351,6 +362,41 @@ SELECT jobname FROM cron.job ORDER BY jobname;
 -- a ttl is at most 36525 days, as windows are (a larger one broke every
 -- maintenance run with 22008)
 SELECT ops_try($$SELECT fs_create_feature_view('ops_ttl', 'ops_clicks', ARRAY['ops_user'], ttl => '1000000 years')$$);
+
+-- a batch table's owner (any role) cannot run code as whoever backfills:
+-- its column altered to the owner's type with an implicit cast is refused
+-- (the cast ran as the superuser who materialized, before)
+RESET ROLE;
+CREATE ROLE ops_evil LOGIN;
+GRANT CREATE ON SCHEMA public TO ops_evil;
+CREATE TABLE public.ops_evil_ran (who name);
+GRANT INSERT ON public.ops_evil_ran TO PUBLIC;
+SET ROLE ops_evil;
+CREATE TABLE public.ops_evil_bt (user_id text, ts timestamptz, clicks int8);
+INSERT INTO public.ops_evil_bt VALUES ('e1', '2024-01-01 00:05+00', 5);
+GRANT SELECT ON public.ops_evil_bt TO pushsource_admin;
+SET ROLE ops_admin;
+SELECT fs_create_push_source('ops_evil_src', 'user_id text, ts timestamptz, clicks int8', 'ts',
+                             batch_table => 'public.ops_evil_bt');
+SELECT fs_create_feature_view('ops_evil_fv', 'ops_evil_src', ARRAY['ops_user']);
+SELECT fs_materialize('ops_evil_fv', '2024-01-01', '2024-01-02') ->> 'rows' AS rows;
+SET ROLE ops_evil;
+CREATE TYPE public.ops_evi AS (x bigint);
+CREATE FUNCTION public.ops_evcast(public.ops_evi) RETURNS bigint LANGUAGE plpgsql AS $f$
+BEGIN INSERT INTO public.ops_evil_ran VALUES (current_user); RETURN ($1).x; END $f$;
+CREATE CAST (public.ops_evi AS bigint) WITH FUNCTION public.ops_evcast(public.ops_evi) AS IMPLICIT;
+ALTER TABLE public.ops_evil_bt ALTER COLUMN clicks TYPE public.ops_evi USING ROW(clicks)::public.ops_evi;
+RESET ROLE;
+SELECT ops_try($$SELECT fs_materialize('ops_evil_fv', '2024-01-01', '2024-01-02')$$);
+SELECT ops_try($$SELECT fs_materialize_incremental('ops_evil_fv', '2024-01-03')$$);
+SELECT count(*) AS cast_ran FROM public.ops_evil_ran;
+SELECT fs_drop('ops_evil_src', cascade => true);
+DROP TABLE public.ops_evil_bt, public.ops_evil_ran;
+SET client_min_messages = warning;
+DROP TYPE public.ops_evi CASCADE;   -- and its cast and cast function
+RESET client_min_messages;
+REVOKE CREATE ON SCHEMA public FROM ops_evil;
+DROP ROLE ops_evil;
 
 RESET ROLE;
 DROP VIEW public.ops_jobs;

@@ -1783,9 +1783,13 @@ DECLARE
     nread   bigint;
     r       record;
 BEGIN
-    -- (_check_materialize has checked the batch table)
     SELECT * INTO src FROM pushsource.source_catalog s WHERE s.name = v.source;
     ts := src.timestamp_field;
+    -- every column it reads has the source's type (locked since
+    -- _check_materialize, which checked the timestamp column); a failure
+    -- here is a failed run, recorded
+    PERFORM pushsource._check_batch_table(pg_catalog.format('fs_materialize("%s")', p_view),
+                                          src.batch_table, src.source_table, src.column_names);
     SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ' ORDER BY o) INTO cols
       FROM unnest(v.join_keys || ts || v.value_columns) WITH ORDINALITY AS x(c, o);
     SELECT pg_catalog.string_agg(pg_catalog.format('%I', k), ', ' ORDER BY o) INTO keys
@@ -1890,12 +1894,21 @@ COMMENT ON FUNCTION pushsource._materialize(text, timestamptz, timestamptz) IS
 -- Checks what needs no job: the view, its batch table, the window.
 -- A batch table backfills read: a plain table (a view's or a function's
 -- code would run as whoever backfills), without row security (its
--- policies too), not temporary, readable by pushsource_admin.
-CREATE FUNCTION pushsource._check_batch_table(p_what text, p_table regclass)
-RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+-- policies too), not temporary, readable by pushsource_admin, and -- when
+-- p_source is given, before a backfill reads it -- with the source table's
+-- column types (a type of its owner's, with an implicit cast, would run
+-- the owner's code as the backfiller).  Locked first, so that its owner
+-- cannot change any of this before the backfill has read it.
+CREATE FUNCTION pushsource._check_batch_table(p_what text, p_table regclass,
+    p_source regclass DEFAULT NULL, p_cols text[] DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c pg_catalog.pg_class;
+    bad text;
 BEGIN
+    IF p_source IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) p_table) THEN
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS SHARE MODE', p_table);
+    END IF;
     SELECT * INTO c FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) p_table;
     IF NOT FOUND THEN
         RAISE EXCEPTION '%: its batch table (relation %) does not exist', p_what, p_table::oid
@@ -1911,19 +1924,52 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = pg_catalog.format('GRANT SELECT ON %s TO pushsource_admin;', p_table);
     END IF;
+    IF p_source IS NOT NULL THEN
+        IF EXISTS (SELECT 1 FROM unnest(p_cols) x(col)
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute b
+                                       WHERE b.attrelid OPERATOR(pg_catalog.=) p_table
+                                         AND b.attname OPERATOR(pg_catalog.=) x.col
+                                         AND b.attnum > 0 AND NOT b.attisdropped)) THEN
+            RAISE EXCEPTION '%: batch table % lacks columns of the push schema: %', p_what, p_table,
+                  (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(x.col), ', ') FROM unnest(p_cols) x(col)
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute b
+                                       WHERE b.attrelid OPERATOR(pg_catalog.=) p_table
+                                         AND b.attname OPERATOR(pg_catalog.=) x.col
+                                         AND b.attnum > 0 AND NOT b.attisdropped))
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'A batch table must contain every column of the push schema with the same type.';
+        END IF;
+        SELECT pg_catalog.string_agg(pg_catalog.format('%I (%s, not %s)', x.col,
+                   coalesce(pg_catalog.format_type(b.atttypid, b.atttypmod), 'missing'),
+                   pg_catalog.format_type(s.atttypid, s.atttypmod)), ', ' ORDER BY x.o)
+          INTO bad
+          FROM unnest(p_cols) WITH ORDINALITY AS x(col, o)
+          JOIN pg_catalog.pg_attribute s ON s.attrelid OPERATOR(pg_catalog.=) p_source
+                AND s.attname OPERATOR(pg_catalog.=) x.col AND s.attnum > 0 AND NOT s.attisdropped
+          LEFT JOIN pg_catalog.pg_attribute b ON b.attrelid OPERATOR(pg_catalog.=) p_table
+                AND b.attname OPERATOR(pg_catalog.=) x.col AND b.attnum > 0 AND NOT b.attisdropped
+         WHERE b.atttypid IS DISTINCT FROM s.atttypid;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: batch table % no longer has the push schema''s column types: %', p_what, p_table, bad
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'A batch table must contain every column of the push schema with the same type.';
+        END IF;
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION pushsource._check_batch_table(text, regclass) IS
-  'internal: a batch table must be a plain permanent table without row security that pushsource_admin may read';
+COMMENT ON FUNCTION pushsource._check_batch_table(text, regclass, regclass, text[]) IS
+  'internal: a batch table must be a plain permanent table without row security that pushsource_admin may read, with the source''s column types (checked under a lock before a backfill)';
 
 CREATE FUNCTION pushsource._check_materialize(p_what text, p_view text, p_start timestamptz, p_end timestamptz)
-RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     bt regclass;
     sn text;
+    st regclass;
+    sc text[];
 BEGIN
     PERFORM pushsource._check_name(p_view, 'feature view');
-    SELECT s.batch_table, s.name INTO bt, sn FROM pushsource.view_catalog v
+    SELECT s.batch_table, s.name, s.source_table, ARRAY[s.timestamp_field] INTO bt, sn, st, sc FROM pushsource.view_catalog v
       JOIN pushsource.source_catalog s ON s.name = v.source WHERE v.name = p_view;
     IF NOT FOUND THEN
         RAISE EXCEPTION '%: feature view "%" does not exist', p_what, p_view
@@ -1934,7 +1980,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table'').';
     END IF;
-    PERFORM pushsource._check_batch_table(pg_catalog.format('%s("%s")', p_what, p_view), bt);
+    PERFORM pushsource._check_batch_table(pg_catalog.format('%s("%s")', p_what, p_view), bt, st, sc);
     IF p_start IS NULL OR p_end IS NULL THEN
         RAISE EXCEPTION '%("%"): start_time and end_time must not be null', p_what, p_view
             USING ERRCODE = 'null_value_not_allowed';
@@ -2256,7 +2302,7 @@ GRANT EXECUTE ON FUNCTION pushsource._job_attempt(text, text, timestamptz),
     pushsource.fs_delete_keys(text, jsonb, boolean, boolean),
     pushsource._materialize(text, timestamptz, timestamptz),
     pushsource._check_materialize(text, text, timestamptz, timestamptz),
-    pushsource._check_batch_table(text, regclass),
+    pushsource._check_batch_table(text, regclass, regclass, text[]),
     pushsource.fs_materialize(text, timestamptz, timestamptz),
     pushsource._materialize_next_start(text), pushsource._materialize_incremental(text, timestamptz, boolean),
     pushsource.fs_materialize_incremental(text, timestamptz),

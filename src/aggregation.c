@@ -570,7 +570,8 @@ parse_tile_spec(FunctionCallInfo fcinfo)
 	ts->typid = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(Oid) * Max(nargs, 1));
 	tok = strtok_r(s, " ", &save);
 	ts->interval = tok ? strtoi64(tok, NULL, 10) : 0;
-	if (ts->interval <= 0)
+	/* an interval is at most 36525 days (fs_agg's bound): the block fits */
+	if (ts->interval <= 0 || ts->interval > (int64) 36525 * USECS_PER_DAY)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("_tile_agg: bad spec")));
 	ts->block = ts->interval * TILES_PER_BLOCK;
 	while ((tok = strtok_r(NULL, " ", &save)) != NULL)
@@ -1142,7 +1143,11 @@ read_tiled(PsView *v, Datum *args, TimestampTz F, PsPartial **acc)
 				bytea	   *tb;
 
 				if (tiles_null)
-					elog(ERROR, "pushsource: tiles of a cut block were not read");
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("feature view \"%s\": a tile block of its online store is not on the block grid",
+									v->name),
+							 errhint("The tiles table was written by hand; fs_materialize the window again, or fs_drop and recreate the view.")));
 				tb = DatumGetByteaPP(td);
 				ntiles = read_tiles(VARDATA_ANY(tb), VARSIZE_ANY_EXHDR(tb), tiles);
 				memset(tile_sets, 0, sizeof(tile_sets));
