@@ -100,6 +100,18 @@ SELECT agg_try($$SELECT fs_create_entity('agg_bad', ARRAY['user_id', '_fs_ingest
 -- (a zero block length was a division by zero: SIGFPE)
 SELECT agg_try($$SELECT pushsource._tile_block(now(), 0)$$);
 SELECT agg_try($$SELECT pushsource._reraise(NULL, NULL, NULL, NULL)$$);
+SELECT agg_try($$SELECT pushsource._tile_agg('4611686018427387904 sum', now(), 1::bigint, 1::bigint)$$);
+-- a tile block moved off the block grid by hand is data_corrupted naming
+-- the view (XX000 before)
+SELECT fs_create_push_source('agg_grid', 'user_id String, ts Timestamp, i Int64', 'ts');
+SELECT fs_create_feature_view('agg_grid_fv', 'agg_grid', ARRAY['agg_user'],
+    aggregations => ARRAY[fs_agg('i', 'sum', '1h')], aggregation_interval => '1 minute');
+SELECT fs_push('agg_grid', '{"user_id": "u1", "ts": "2024-01-01T00:10:00Z", "i": 1}') ->> 'records' AS pushed;
+UPDATE pushsource_store.agg_grid_fv_tiles SET block_start = block_start + interval '30 seconds';
+SET pushsource.request_time = '2024-01-01 00:30:00+00';
+SELECT agg_try($$SELECT fs_get_online_features('agg_grid_fv', '{"user_id": "u1"}')$$);
+RESET pushsource.request_time;
+SELECT fs_drop('agg_grid', cascade => true);
 -- a composite built by hand is checked like fs_agg's
 SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['agg_user'],
     aggregations => ARRAY[ROW('i', 'sum', NULL, NULL)::aggregation])$$);
