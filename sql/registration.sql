@@ -135,6 +135,23 @@ CREATE TABLE public.reg_batch_bad (user_id text, ts timestamptz, v int4);
 GRANT SELECT ON public.reg_batch_bad TO pushsource_admin;
 SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'user_id text, ts timestamptz, v int8, w text', 'ts',
                                               batch_table => 'public.reg_batch_bad')$$);
+-- a batch table must be a plain permanent table without row security: a
+-- view, a table with row security or a temporary table is refused (42809)
+CREATE VIEW public.reg_batch_view AS SELECT * FROM public.reg_batch_ok;
+GRANT SELECT ON public.reg_batch_view TO pushsource_admin;
+SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'user_id text, ts timestamptz, v int8', 'ts',
+                                              batch_table => 'public.reg_batch_view')$$);
+ALTER TABLE public.reg_batch_ok ENABLE ROW LEVEL SECURITY;
+SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'user_id text, ts timestamptz, v int8', 'ts',
+                                              batch_table => 'public.reg_batch_ok')$$);
+ALTER TABLE public.reg_batch_ok DISABLE ROW LEVEL SECURITY;
+CREATE TEMP TABLE reg_batch_tmp (user_id text, ts timestamptz, v int8);
+GRANT SELECT ON reg_batch_tmp TO pushsource_admin;
+SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'user_id text, ts timestamptz, v int8', 'ts',
+                                              batch_table => 'reg_batch_tmp')$$);
+DROP VIEW public.reg_batch_view;
+DROP TABLE reg_batch_tmp;
+SELECT count(*) AS left_behind FROM object_registry WHERE name = 'reg_src';
 -- a table of that name already exists in schema pushsource
 CREATE TABLE pushsource.reg_squatter (x int);
 SELECT reg_try($$SELECT fs_create_push_source('reg_squatter', 'a text, ts timestamptz', 'ts')$$);

@@ -572,7 +572,10 @@ parse_tile_spec(FunctionCallInfo fcinfo)
 	ts->interval = tok ? strtoi64(tok, NULL, 10) : 0;
 	/* an interval is at most 36525 days (fs_agg's bound): the block fits */
 	if (ts->interval <= 0 || ts->interval > (int64) 36525 * USECS_PER_DAY)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("_tile_agg: bad spec")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("_tile_agg: the spec must start with the tile interval in microseconds, from 1 to 36525 days, not \"%s\"",
+						tok ? tok : "")));
 	ts->block = ts->interval * TILES_PER_BLOCK;
 	while ((tok = strtok_r(NULL, " ", &save)) != NULL)
 	{

@@ -326,7 +326,7 @@ parse_tecton(const char *str, int len, const char *column, bool *matched)
 	PsTypeSpec *spec;
 	bool		sub;
 
-	/* Array(Array(...)) nests as deep as the text: 54001, not a crash */
+	/* a backstop: ps_split_schema already bounds the nesting (54000) */
 	check_stack_depth();
 
 	trim(&str, &len);
