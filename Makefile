@@ -6,11 +6,12 @@ EXTENSION   = pushsource
 MODULE_big  = pushsource
 OBJS        = src/init.o src/catalog.o src/typespec.o src/validate.o \
               src/fanout.o src/push.o src/online.o src/pit.o src/partial.o \
-              src/aggregation.o src/operations.o src/security.o
+              src/aggregation.o src/operations.o src/security.o \
+              src/apikey.o src/endpoints.o
 DATA        = sql/pushsource--0.1.sql
 HEADERS     =
 
-REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations trojan security drop
+REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations trojan security gateway drop
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/regress.conf
 ISOLATION      ?= concurrent_push delete_push materialize_push drop_push
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/regress.conf \
@@ -30,6 +31,23 @@ else
 all install installcheck:
 	@echo "PostgreSQL server development files not found; run 'make test' or 'make demo' (they install them), or apt-get install postgresql-server-dev-15" >&2; exit 1
 endif
+
+# The HTTP gateway: a separate program (libmicrohttpd + libpq), built and
+# installed next to the extension, into PostgreSQL's bindir.
+GATEWAY      = src/gateway/pushsource_gateway
+GATEWAY_OBJS = src/gateway/main.o src/gateway/http.o src/gateway/pool.o src/gateway/metrics.o
+GATEWAY_CFLAGS = -O2 -g -Wall -Wextra -Werror -pthread -I$(shell $(PG_CONFIG) --includedir)
+EXTRA_CLEAN  = $(GATEWAY) $(GATEWAY_OBJS)
+
+all: $(GATEWAY)
+$(GATEWAY): $(GATEWAY_OBJS)
+	$(CC) $(GATEWAY_CFLAGS) -o $@ $(GATEWAY_OBJS) -L$(shell $(PG_CONFIG) --libdir) -lpq -lmicrohttpd -pthread
+src/gateway/%.o: src/gateway/%.c src/gateway/gateway.h
+	$(CC) $(GATEWAY_CFLAGS) -c -o $@ $<
+install: install-gateway
+.PHONY: install-gateway
+install-gateway: $(GATEWAY)
+	$(INSTALL_PROGRAM) $(GATEWAY) '$(DESTDIR)$(bindir)/pushsource_gateway'
 
 # Every object includes the shared header: a changed struct must rebuild
 # them all (PGXS tracks no header dependencies by default).

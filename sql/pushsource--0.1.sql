@@ -2259,6 +2259,101 @@ COMMENT ON FUNCTION pushsource.fs_schedule_maintenance(text) IS
   'schedules the maintenance run (pg_cron job pushsource:maintenance); returns the cron job id';
 
 ------------------------------------------------------------------------
+-- HTTP gateway: API keys and the endpoints' SQL functions (C)
+------------------------------------------------------------------------
+
+-- The role pushsource_gateway's login role belongs to: it may call
+-- fs_gateway_request, which runs each request as its API key's role (the
+-- login must also be a member of that role, as SET ROLE requires).
+DO $gw$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pushsource_gateway') THEN
+        CREATE ROLE pushsource_gateway NOLOGIN;
+    END IF;
+END
+$gw$;
+GRANT USAGE ON SCHEMA pushsource TO pushsource_gateway;
+
+-- Keys are kept as their SHA-256 digest only; the role is a regrole so a
+-- dump restores it by name.  Written only by fs_create_api_key and
+-- fs_revoke_api_key (as the extension's owner).
+CREATE SEQUENCE pushsource.api_key_id_seq;
+CREATE TABLE pushsource.api_key_catalog (
+    id          bigint PRIMARY KEY DEFAULT pg_catalog.nextval('pushsource.api_key_id_seq'),
+    role        regrole NOT NULL,
+    description text NOT NULL DEFAULT '',
+    key_prefix  text NOT NULL,
+    key_hash    bytea NOT NULL UNIQUE,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by  regrole NOT NULL,
+    revoked_at  timestamptz
+);
+COMMENT ON TABLE pushsource.api_key_catalog IS
+  'API keys of the HTTP gateway: the SHA-256 of each key and the role it acts as';
+CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pushsource.api_key_catalog
+    FOR EACH STATEMENT EXECUTE FUNCTION pushsource._catalog_changed();
+SELECT pg_catalog.pg_extension_config_dump('pushsource.api_key_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('pushsource.api_key_id_seq', '');
+
+CREATE VIEW pushsource.api_keys AS
+    SELECT id, role, description, key_prefix, created_at, created_by, revoked_at,
+           revoked_at IS NULL AS active
+      FROM pushsource.api_key_catalog;
+COMMENT ON VIEW pushsource.api_keys IS
+  'API keys of the HTTP gateway (without their digests): key_prefix is how a key starts';
+GRANT SELECT ON pushsource.api_keys TO pushsource_admin;
+
+CREATE FUNCTION pushsource.fs_create_api_key(role regrole, description text DEFAULT '')
+RETURNS text LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_create_api_key';
+COMMENT ON FUNCTION pushsource.fs_create_api_key(regrole, text) IS
+  'makes an API key for the HTTP gateway that acts as role; the key is shown once, only its SHA-256 is kept';
+
+CREATE FUNCTION pushsource.fs_revoke_api_key(key_id bigint)
+RETURNS boolean LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_revoke_api_key';
+COMMENT ON FUNCTION pushsource.fs_revoke_api_key(bigint) IS
+  'revokes an API key (by its id in pushsource.api_keys): refused from its next request on';
+
+CREATE FUNCTION pushsource.fs_tecton_get_features(request jsonb)
+RETURNS jsonb LANGUAGE c CALLED ON NULL INPUT STABLE
+AS 'MODULE_PATHNAME', 'fs_tecton_get_features';
+COMMENT ON FUNCTION pushsource.fs_tecton_get_features(jsonb) IS
+  'Tecton feature serving: a get-features request in ({"params": ...}), its reply out';
+
+CREATE FUNCTION pushsource.fs_tecton_get_features_batch(request jsonb)
+RETURNS jsonb LANGUAGE c CALLED ON NULL INPUT STABLE
+AS 'MODULE_PATHNAME', 'fs_tecton_get_features_batch';
+COMMENT ON FUNCTION pushsource.fs_tecton_get_features_batch(jsonb) IS
+  'Tecton feature serving: a get-features-batch request in ({"params": {"request_data": [...]}}), its reply out';
+
+CREATE FUNCTION pushsource.fs_feast_push(request jsonb)
+RETURNS jsonb LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_feast_push';
+COMMENT ON FUNCTION pushsource.fs_feast_push(jsonb) IS
+  'Feast feature server /push: {"push_source_name", "df": {column: [values]}, "to"} in, JSON null out';
+
+CREATE FUNCTION pushsource.fs_feast_get_online_features(request jsonb)
+RETURNS jsonb LANGUAGE c CALLED ON NULL INPUT STABLE
+AS 'MODULE_PATHNAME', 'fs_feast_get_online_features';
+COMMENT ON FUNCTION pushsource.fs_feast_get_online_features(jsonb) IS
+  'Feast feature server /get-online-features: features or feature_service and entities in, columnar results out';
+
+CREATE FUNCTION pushsource.fs_gateway_request(endpoint text, request jsonb, api_key text,
+    OUT status int, OUT body jsonb, OUT records bigint, OUT pushed text)
+RETURNS record LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_gateway_request';
+COMMENT ON FUNCTION pushsource.fs_gateway_request(text, jsonb, text) IS
+  'the HTTP gateway''s call: runs one endpoint as the role of the API key, returns the HTTP status and body';
+
+CREATE FUNCTION pushsource.fs_gateway_error(endpoint text, sqlstate text, message text,
+    detail text DEFAULT NULL, hint text DEFAULT NULL, OUT status int, OUT body jsonb)
+RETURNS record LANGUAGE c CALLED ON NULL INPUT IMMUTABLE
+AS 'MODULE_PATHNAME', 'fs_gateway_error';
+COMMENT ON FUNCTION pushsource.fs_gateway_error(text, text, text, text, text) IS
+  'the HTTP status and error body (in the endpoint''s API shape) of an error a gateway request raised';
+
+------------------------------------------------------------------------
 -- Privileges
 ------------------------------------------------------------------------
 
@@ -2291,6 +2386,15 @@ GRANT EXECUTE ON FUNCTION pushsource.fs_get_online_features(text, jsonb, boolean
     pushsource.fs_get_columns(text),
     pushsource.fs_get_dataframe(text, timestamptz, timestamptz)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
+GRANT EXECUTE ON FUNCTION pushsource.fs_create_api_key(regrole, text),
+    pushsource.fs_revoke_api_key(bigint) TO pushsource_admin;
+GRANT EXECUTE ON FUNCTION pushsource.fs_feast_push(jsonb) TO pushsource_writer, pushsource_admin;
+GRANT EXECUTE ON FUNCTION pushsource.fs_tecton_get_features(jsonb),
+    pushsource.fs_tecton_get_features_batch(jsonb),
+    pushsource.fs_feast_get_online_features(jsonb)
+    TO pushsource_reader, pushsource_writer, pushsource_admin;
+GRANT EXECUTE ON FUNCTION pushsource.fs_gateway_request(text, jsonb, text),
+    pushsource.fs_gateway_error(text, text, text, text, text) TO pushsource_gateway;
 -- fs_partial: values in, values out
 -- operations: admins run them (as themselves: they own the stores); anyone reads their status
 GRANT EXECUTE ON FUNCTION pushsource._job_attempt(text, text, timestamptz),

@@ -18,4 +18,5 @@ _PG_init(void)
 	ps_catalog_init();
 	ps_fanout_init();
 	ps_online_init();
+	ps_apikey_init();
 }

@@ -94,13 +94,6 @@ ps_request_time(void)
 												   Int32GetDatum(-1)));
 }
 
-/* A view to read and the features wanted from it (NIL = all). */
-typedef struct Target
-{
-	PsView	   *view;
-	List	   *features;
-} Target;
-
 static SPIPlanPtr
 read_plan(PsView *v)
 {
@@ -156,35 +149,41 @@ read_plan(PsView *v)
 }
 
 static bool
-wanted(Target *t, const char *key)
+wanted(PsServeTarget *t, const char *feature)
 {
 	ListCell   *lc;
-	size_t		prefix = strlen(t->view->name) + 1;
 
 	if (t->features == NIL)
 		return true;
 	foreach(lc, t->features)
-		if (strcmp(lfirst(lc), key + prefix) == 0)
+		if (strcmp(lfirst(lc), feature) == 0)
 			return true;
 	return false;
 }
 
-typedef struct FeatureMeta
+static PsServed *
+served(PsView *v, const char *feature, PsTypeSpec *type, char *effective_time, const char *status)
 {
-	char	   *feature;		/* "view.feature" */
-	char	   *effective_time;
-	const char *status;
-} FeatureMeta;
+	PsServed   *f = palloc0(sizeof(PsServed));
 
-static void
-add_meta(List **meta, char *feature, char *effective_time, const char *status)
+	f->view = v;
+	f->feature = feature;
+	f->name = psprintf("%s.%s", v->name, feature);
+	f->type = type;
+	f->effective_time = effective_time;
+	f->status = status;
+	f->value.type = jbvNull;
+	return f;
+}
+
+/*
+ * The type an aggregate feature is served as: the result type of its
+ * function (int8, float8, an array of the column's type, ...).
+ */
+static PsTypeSpec *
+agg_type(PsView *v, int agg)
 {
-	FeatureMeta *m = palloc(sizeof(FeatureMeta));
-
-	m->feature = feature;
-	m->effective_time = effective_time;
-	m->status = status;
-	*meta = lappend(*meta, m);
+	return ps_type_for_column("", ps_agg_feature_type(v, agg), -1, v->aggs[agg].name);
 }
 
 /*
@@ -193,7 +192,7 @@ add_meta(List **meta, char *feature, char *effective_time, const char *status)
  * value is then 0, [] or null); effective_time is the end of the window.
  */
 static void
-read_aggregates(Target *t, Datum *keys, JsonbParseState **st, List **meta)
+read_aggregates(PsServeTarget *t, Datum *keys, List **out)
 {
 	int			spi_nest;
 	PsView	   *v = t->view;
@@ -212,14 +211,28 @@ read_aggregates(Target *t, Datum *keys, JsonbParseState **st, List **meta)
 	effective = ps_format_timestamp_utc(end);
 	for (int a = 0; a < v->naggs; a++)
 	{
-		char	   *key = psprintf("%s.%s", v->name, v->aggs[a].name);
+		PsServed   *f;
+		JsonbParseState *st = NULL;
+		JsonbValue *obj;
 
-		if (!wanted(t, key))
+		if (!wanted(t, v->aggs[a].name))
 			continue;
-		ps_jsonb_key(st, key);
-		ps_push_json_value(st, values[a], ps_agg_feature_type(v, a), nulls[a]);
-		if (meta)
-			add_meta(meta, key, effective, counts[a] > 0 ? "PRESENT" : "MISSING_DATA");
+		f = served(v, v->aggs[a].name, agg_type(v, a), effective,
+				   counts[a] > 0 ? "PRESENT" : "MISSING_DATA");
+		/* the value as JSON: rendered as the value of a one-key object */
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		ps_jsonb_key(&st, "v");
+		ps_push_json_value(&st, values[a], ps_agg_feature_type(v, a), nulls[a]);
+		obj = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		if (IsAJsonbScalar(&obj->val.object.pairs[0].value))
+			f->value = obj->val.object.pairs[0].value;
+		else
+		{
+			Jsonb	   *j = JsonbValueToJsonb(obj);
+
+			f->value = *getKeyJsonValueFromContainer(&j->root, "v", 1, NULL);
+		}
+		*out = lappend(*out, f);
 	}
 }
 
@@ -287,9 +300,9 @@ ps_view_key_from_json(PsView *v, JsonbValue *keyobj, int index, Datum *values, b
 	}
 }
 
-/* Read one view for one key; push its features into st, metadata to *meta. */
+/* Read one view for one key: append its features to *out. */
 static void
-read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
+read_view(PsServeTarget *t, JsonbValue *keyobj, List **out)
 {
 	int			spi_nest;
 	PsView	   *v = t->view;
@@ -304,7 +317,7 @@ read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
 
 	if (v->naggs > 0)
 	{
-		read_aggregates(t, args, st, meta);
+		read_aggregates(t, args, out);
 		return;
 	}
 	spi_nest = ps_spi_connect();
@@ -341,23 +354,21 @@ read_view(Target *t, JsonbValue *keyobj, JsonbParseState **st, List **meta)
 
 	for (int i = 0; i < v->nfeatures; i++)
 	{
-		char	   *key = psprintf("%s.%s", v->name, src->cols[v->feature_cols[i]].name);
-		JsonbValue	val;
-		JsonbValue *found = NULL;
+		PsColumn   *c = &src->cols[v->feature_cols[i]];
+		PsServed   *f;
 
-		if (!wanted(t, key))
+		if (!wanted(t, c->name))
 			continue;
+		f = served(v, c->name, c->type, effective, status);
 		if (features != NULL)
-			found = getKeyJsonValueFromContainer(&features->root, key, strlen(key), &val);
-		ps_jsonb_key(st, key);
-		if (found == NULL)
 		{
-			val.type = jbvNull;
-			found = &val;
+			JsonbValue *found = getKeyJsonValueFromContainer(&features->root, f->name,
+															 strlen(f->name), NULL);
+
+			if (found != NULL)
+				f->value = *found;
 		}
-		pushJsonbValue(st, WJB_VALUE, found);
-		if (meta)
-			add_meta(meta, key, effective, status);
+		*out = lappend(*out, f);
 	}
 }
 
@@ -393,7 +404,7 @@ check_key_object(const char *name, List *targets, JsonbValue *keyobj, int index)
 		JsonbIteratorNext(&it, &val, true);
 		foreach(lc, targets)
 		{
-			known = known || ps_view_is_join_key(((Target *) lfirst(lc))->view,
+			known = known || ps_view_is_join_key(((PsServeTarget *) lfirst(lc))->view,
 												 k.val.string.val, k.val.string.len);
 		}
 		if (!known)
@@ -404,15 +415,33 @@ check_key_object(const char *name, List *targets, JsonbValue *keyobj, int index)
 	}
 }
 
+/*
+ * The features of every target for one key object (index >= 0: its place
+ * in a list of keys, for messages), as a list of PsServed in target order.
+ * Unknown fields in the key object are errors; name is what the caller
+ * asked for (a view, a service), for messages.
+ */
+List *
+ps_serve_key(List *targets, const char *name, JsonbValue *keyobj, int index)
+{
+	List	   *out = NIL;
+	ListCell   *lc;
+
+	check_key_object(name, targets, keyobj, index);
+	foreach(lc, targets)
+		read_view(lfirst(lc), keyobj, &out);
+	return out;
+}
+
+/* fs_get_online_features' shape: {"view.feature": value, ..., "metadata": {...}} */
 static Jsonb *
 features_for_key(const char *name, List *targets, JsonbValue *keyobj, int index,
 				 bool include_join_keys, bool include_metadata)
 {
 	JsonbParseState *st = NULL;
-	List	   *meta = NIL;
+	List	   *features = ps_serve_key(targets, name, keyobj, index);
 	ListCell   *lc;
 
-	check_key_object(name, targets, keyobj, index);
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	if (include_join_keys)
 	{
@@ -424,20 +453,25 @@ features_for_key(const char *name, List *targets, JsonbValue *keyobj, int index,
 			if (tok == WJB_KEY || tok == WJB_VALUE)
 				pushJsonbValue(&st, tok, &k);
 	}
-	foreach(lc, targets)
-		read_view(lfirst(lc), keyobj, &st, include_metadata ? &meta : NULL);
+	foreach(lc, features)
+	{
+		PsServed   *f = lfirst(lc);
+
+		ps_jsonb_key(&st, f->name);
+		pushJsonbValue(&st, WJB_VALUE, &f->value);
+	}
 	if (include_metadata)
 	{
 		ps_jsonb_key(&st, "metadata");
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		foreach(lc, meta)
+		foreach(lc, features)
 		{
-			FeatureMeta *m = lfirst(lc);
+			PsServed   *f = lfirst(lc);
 
-			ps_jsonb_key(&st, m->feature);
+			ps_jsonb_key(&st, f->name);
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-			ps_jsonb_string(&st, "effective_time", m->effective_time);
-			ps_jsonb_string(&st, "status", m->status);
+			ps_jsonb_string(&st, "effective_time", f->effective_time);
+			ps_jsonb_string(&st, "status", f->status);
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
@@ -445,8 +479,9 @@ features_for_key(const char *name, List *targets, JsonbValue *keyobj, int index,
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
 
-static void
-check_read_privilege(PsView *v)
+/* May the current user serve v online?  Else an error naming it. */
+void
+ps_serve_check_view(PsView *v)
 {
 	ps_check_view(v);
 	if (!v->online || !OidIsValid(v->online_relid))
@@ -464,35 +499,21 @@ check_read_privilege(PsView *v)
 				 errhint("GRANT pushsource_reader, or SELECT on that table, to the reading role.")));
 }
 
-PG_FUNCTION_INFO_V1(fs_get_online_features);
-Datum
-fs_get_online_features(PG_FUNCTION_ARGS)
+/*
+ * What serving `name` reads: the view, or each view of the service with
+ * the features the service takes from it.  42704 when neither exists;
+ * each view is checked with ps_serve_check_view.
+ */
+List *
+ps_serve_targets(const char *name)
 {
-	char	   *name;
-	Jsonb	   *keys;
-	bool		include_join_keys = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
-	bool		include_metadata = PG_ARGISNULL(3) ? false : PG_GETARG_BOOL(3);
-	PsView	   *view;
+	PsView	   *view = ps_lookup_view(name, true);
 	List	   *targets = NIL;
 	ListCell   *lc;
-	JsonbValue	root;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("feature view or feature service name must not be null")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	ps_check_name(name, "feature view or feature service");
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("join keys for \"%s\" must not be null", name)));
-	keys = PG_GETARG_JSONB_P(1);
-
-	view = ps_lookup_view(name, true);
 	if (view != NULL)
 	{
-		Target	   *t = palloc0(sizeof(Target));
+		PsServeTarget *t = palloc0(sizeof(PsServeTarget));
 
 		t->view = view;
 		targets = list_make1(t);
@@ -510,7 +531,7 @@ fs_get_online_features(PG_FUNCTION_ARGS)
 					 errhint("They are listed in pushsource.feature_views and pushsource.feature_services.")));
 		forboth(lc, views, lf, features)
 		{
-			Target	   *t = palloc0(sizeof(Target));
+			PsServeTarget *t = palloc0(sizeof(PsServeTarget));
 
 			t->view = lfirst(lc);
 			t->features = lfirst(lf);
@@ -518,7 +539,33 @@ fs_get_online_features(PG_FUNCTION_ARGS)
 		}
 	}
 	foreach(lc, targets)
-		check_read_privilege(((Target *) lfirst(lc))->view);
+		ps_serve_check_view(((PsServeTarget *) lfirst(lc))->view);
+	return targets;
+}
+
+PG_FUNCTION_INFO_V1(fs_get_online_features);
+Datum
+fs_get_online_features(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	Jsonb	   *keys;
+	bool		include_join_keys = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
+	bool		include_metadata = PG_ARGISNULL(3) ? false : PG_GETARG_BOOL(3);
+	List	   *targets;
+	JsonbValue	root;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("feature view or feature service name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ps_check_name(name, "feature view or feature service");
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("join keys for \"%s\" must not be null", name)));
+	keys = PG_GETARG_JSONB_P(1);
+	targets = ps_serve_targets(name);
 
 	if (JB_ROOT_IS_SCALAR(keys) || !JB_ROOT_IS_ARRAY(keys))
 	{

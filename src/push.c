@@ -423,18 +423,14 @@ count_for(List *counts, const char *view, bool online)
 }
 
 /*
- * fs_push(source, records, mode, dry_run, on_error) returns jsonb
+ * Push records (a JSON array of objects, or one object) to the source
+ * named: the one push path of fs_push and Feast's /push.  Returns fs_push's
+ * reply; *accepted is the number of records written (may be NULL).
  */
-PG_FUNCTION_INFO_V1(fs_push);
-Datum
-fs_push(PG_FUNCTION_ARGS)
+Jsonb *
+ps_push(const char *name, Jsonb *records, PsPushMode mode, bool dry_run, bool skip,
+		int64 *accepted_out)
 {
-	char	   *name;
-	Jsonb	   *records;
-	PsPushMode mode;
-	bool		dry_run;
-	bool		skip;
-	char	   *on_error;
 	PsSource   *src;
 	RecordList	list;
 	Tuplestorestate *good;
@@ -444,36 +440,7 @@ fs_push(PG_FUNCTION_ARGS)
 	JsonbParseState *st = NULL;
 	JsonbValue *out;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("push source name must not be null")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	ps_check_name(name, "push source");
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("records to push to push source \"%s\" must not be null", name)));
-	records = PG_GETARG_JSONB_P(1);
-	if (PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s of a push to push source \"%s\" must not be null",
-						PG_ARGISNULL(2) ? "mode" : PG_ARGISNULL(3) ? "dry_run" : "on_error", name),
-				 errhint("Leave the argument out to get its default.")));
-	mode = parse_mode(text_to_cstring(PG_GETARG_TEXT_PP(2)));
-	dry_run = PG_GETARG_BOOL(3);
-	on_error = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	if (strcmp(on_error, "abort") == 0)
-		skip = false;
-	else if (strcmp(on_error, "skip") == 0)
-		skip = true;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid on_error \"%s\"", on_error),
-				 errhint("on_error must be 'abort' or 'skip'.")));
-
 	src = ps_lookup_source(name, false);
 	check_can_push(src);
 
@@ -506,6 +473,8 @@ fs_push(PG_FUNCTION_ARGS)
 	if (!dry_run)
 		save_rejects(src, rejects.kept);
 	MemoryContextDelete(rejects.cxt);
+	if (accepted_out)
+		*accepted_out = dry_run ? 0 : accepted;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	ps_jsonb_string(&st, "source", src->name);
@@ -527,17 +496,65 @@ fs_push(PG_FUNCTION_ARGS)
 	}
 	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	out = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(out));
+	return JsonbValueToJsonb(out);
+}
+
+PsPushMode
+ps_parse_push_mode(const char *mode)
+{
+	return parse_mode(mode);
+}
+
+/*
+ * fs_push(source, records, mode, dry_run, on_error) returns jsonb
+ */
+PG_FUNCTION_INFO_V1(fs_push);
+Datum
+fs_push(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *on_error;
+	bool		skip;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("push source name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ps_check_name(name, "push source");
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("records to push to push source \"%s\" must not be null", name)));
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s of a push to push source \"%s\" must not be null",
+						PG_ARGISNULL(2) ? "mode" : PG_ARGISNULL(3) ? "dry_run" : "on_error", name),
+				 errhint("Leave the argument out to get its default.")));
+	on_error = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	if (strcmp(on_error, "abort") == 0)
+		skip = false;
+	else if (strcmp(on_error, "skip") == 0)
+		skip = true;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid on_error \"%s\"", on_error),
+				 errhint("on_error must be 'abort' or 'skip'.")));
+	PG_RETURN_JSONB_P(ps_push(name, PG_GETARG_JSONB_P(1),
+							  parse_mode(text_to_cstring(PG_GETARG_TEXT_PP(2))),
+							  PG_GETARG_BOOL(3), skip, NULL));
 }
 
 /* ---------------------------------------------------------------------
  * fs_ingest: the Tecton Stream Ingest API request and response shapes
  * --------------------------------------------------------------------- */
 
-static Datum
+static Jsonb *
 request_error(const char *fmt,...) pg_attribute_printf(1, 2);
 
-static Datum
+static Jsonb *
 request_error(const char *fmt,...)
 {
 	JsonbParseState *st = NULL;
@@ -564,8 +581,11 @@ request_error(const char *fmt,...)
 	ps_jsonb_string(&st, "errorType", "RequestValidationError");
 	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	out = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbPGetDatum(JsonbValueToJsonb(out));
+	return JsonbValueToJsonb(out);
 }
+
+/* a request error: the request is refused, nothing is written */
+#define REFUSE(...) do { *bad = true; return request_error(__VA_ARGS__); } while (0)
 
 typedef struct IngestSource
 {
@@ -575,11 +595,14 @@ typedef struct IngestSource
 	int64		accepted;
 } IngestSource;
 
-PG_FUNCTION_INFO_V1(fs_ingest);
-Datum
-fs_ingest(PG_FUNCTION_ARGS)
+/*
+ * The Tecton Stream Ingest request req (NULL: none) in, its reply out.
+ * *bad is set when the reply is a requestError or recordErrors (nothing
+ * was written); *pushed gets a PsPushed per source written.
+ */
+Jsonb *
+ps_ingest(Jsonb *req, bool *bad, List **pushed)
 {
-	Jsonb	   *req;
 	JsonbValue *v;
 	char	   *workspace;
 	bool		dry_run = false;
@@ -594,11 +617,12 @@ fs_ingest(PG_FUNCTION_ARGS)
 	JsonbParseState *st = NULL;
 	JsonbValue *out;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_DATUM(request_error("the request must not be null"));
-	req = PG_GETARG_JSONB_P(0);
+	*bad = false;
+	*pushed = NIL;
+	if (req == NULL)
+		REFUSE("the request must not be null");
 	if (!JB_ROOT_IS_OBJECT(req))
-		PG_RETURN_DATUM(request_error("the request must be a JSON object with \"workspace_name\" and \"records\""));
+		REFUSE("the request must be a JSON object with \"workspace_name\" and \"records\"");
 
 	/* top-level fields */
 	it = JsonbIteratorInit(&req->root);
@@ -612,22 +636,22 @@ fs_ingest(PG_FUNCTION_ARGS)
 		k = pnstrdup(key.val.string.val, key.val.string.len);
 		if (strcmp(k, "workspace_name") != 0 && strcmp(k, "dry_run") != 0 &&
 			strcmp(k, "records") != 0)
-			PG_RETURN_DATUM(request_error("unknown request field \"%s\"; expected \"workspace_name\", \"dry_run\" and \"records\"", k));
+			REFUSE("unknown request field \"%s\"; expected \"workspace_name\", \"dry_run\" and \"records\"", k);
 	}
 	v = getKeyJsonValueFromContainer(&req->root, "workspace_name", 14, NULL);
 	if (v == NULL || v->type != jbvString || v->val.string.len == 0)
-		PG_RETURN_DATUM(request_error("\"workspace_name\" is required and must be a non-empty string"));
+		REFUSE("\"workspace_name\" is required and must be a non-empty string");
 	workspace = pnstrdup(v->val.string.val, v->val.string.len);
 	v = getKeyJsonValueFromContainer(&req->root, "dry_run", 7, NULL);
 	if (v != NULL)
 	{
 		if (v->type != jbvBool)
-			PG_RETURN_DATUM(request_error("\"dry_run\" must be true or false"));
+			REFUSE("\"dry_run\" must be true or false");
 		dry_run = v->val.boolean;
 	}
 	v = getKeyJsonValueFromContainer(&req->root, "records", 7, NULL);
 	if (v == NULL || v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-		PG_RETURN_DATUM(request_error("\"records\" is required and must be an object mapping push source names to arrays of {\"record\": {...}}"));
+		REFUSE("\"records\" is required and must be an object mapping push source names to arrays of {\"record\": {...}}");
 	recs = v->val.binary.data;
 
 	/* resolve every source before touching anything */
@@ -642,9 +666,9 @@ fs_ingest(PG_FUNCTION_ARGS)
 		JsonbIteratorNext(&it, &val, true);
 		name = pnstrdup(key.val.string.val, key.val.string.len);
 		if (!ps_name_is_valid(name) || ps_lookup_source(name, true) == NULL)
-			PG_RETURN_DATUM(request_error("push source \"%s\" does not exist", name));
+			REFUSE("push source \"%s\" does not exist", name);
 		if (val.type != jbvBinary || !JsonContainerIsArray(val.val.binary.data))
-			PG_RETURN_DATUM(request_error("records of push source \"%s\" must be an array of {\"record\": {...}}", name));
+			REFUSE("records of push source \"%s\" must be an array of {\"record\": {...}}", name);
 		is = palloc0(sizeof(IngestSource));
 		is->src = ps_lookup_source(name, false);
 		is->list.array = val.val.binary.data;
@@ -693,7 +717,8 @@ fs_ingest(PG_FUNCTION_ARGS)
 			pushJsonbValue(&st, WJB_VALUE, &n);
 		}
 		out = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-		PG_RETURN_JSONB_P(JsonbValueToJsonb(out));
+		*bad = true;
+		return JsonbValueToJsonb(out);
 	}
 
 	/* write: the same path as fs_push */
@@ -710,6 +735,14 @@ fs_ingest(PG_FUNCTION_ARGS)
 											PS_MODE_ONLINE_AND_OFFLINE, dry_run);
 
 		is->src = ps_lookup_source(is->src->name, false);
+		if (!dry_run && is->accepted > 0)
+		{
+			PsPushed   *p = palloc(sizeof(PsPushed));
+
+			p->source = is->src->name;
+			p->records = is->accepted;
+			*pushed = lappend(*pushed, p);
+		}
 
 		for (int i = 0; i < is->src->nviews; i++)
 		{
@@ -727,5 +760,15 @@ fs_ingest(PG_FUNCTION_ARGS)
 	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	out = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(out));
+	return JsonbValueToJsonb(out);
+}
+
+PG_FUNCTION_INFO_V1(fs_ingest);
+Datum
+fs_ingest(PG_FUNCTION_ARGS)
+{
+	bool		bad;
+	List	   *pushed;
+
+	PG_RETURN_JSONB_P(ps_ingest(PG_ARGISNULL(0) ? NULL : PG_GETARG_JSONB_P(0), &bad, &pushed));
 }

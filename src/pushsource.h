@@ -184,6 +184,10 @@ extern void ps_spi_connect_caller(void);
 extern Oid	ps_store_role(void);
 extern Oid	ps_extension_owner(void);
 
+/* apikey.c: the HTTP gateway's API keys */
+extern void ps_apikey_init(void);
+extern Oid	ps_api_key_role(const char *key);
+
 /* ---------------------------------------------------------------------
  * Validation (validate.c)
  * --------------------------------------------------------------------- */
@@ -225,6 +229,18 @@ typedef struct PsViewCounts
 	int64		online;
 	int64		offline;
 } PsViewCounts;
+
+/* push.c: the push path of fs_push, fs_ingest and Feast's /push */
+typedef struct PsPushed
+{
+	const char *source;
+	int64		records;
+} PsPushed;
+
+extern Jsonb *ps_push(const char *name, Jsonb *records, PsPushMode mode, bool dry_run,
+					  bool skip, int64 *accepted);
+extern Jsonb *ps_ingest(Jsonb *req, bool *bad, List **pushed);
+extern PsPushMode ps_parse_push_mode(const char *mode);
 
 extern char *ps_qualified_relname(Oid relid);
 extern void ps_append_store_columns(StringInfo buf, PsView *v, const char *prefix);
@@ -353,7 +369,27 @@ extern TimestampTz ps_agg_window_hi(PsView *v, TimestampTz t);
 extern void ps_agg_sweep(PsView *v, int nsel, const int *sel, const PsAggEvents *ev,
 						 int64 nrec, const TimestampTz *t, Datum *out, bool *outnull);
 
-/* online.c */
+/* online.c: one reader; every serving shape is rendered from its PsServed */
+typedef struct PsServeTarget
+{
+	PsView	   *view;
+	List	   *features;		/* names wanted from the view, NIL = all */
+} PsServeTarget;
+
+typedef struct PsServed
+{
+	PsView	   *view;
+	const char *feature;		/* the feature's name in its view */
+	char	   *name;			/* "view.feature" */
+	PsTypeSpec *type;			/* what the value is (a column's or an aggregate's type) */
+	JsonbValue	value;			/* jbvNull when there is none */
+	char	   *effective_time; /* RFC 3339 UTC, NULL when no row */
+	const char *status;			/* PRESENT, MISSING_DATA, OUTSIDE_TTL */
+} PsServed;
+
+extern List *ps_serve_targets(const char *name);
+extern void ps_serve_check_view(PsView *v);
+extern List *ps_serve_key(List *targets, const char *name, JsonbValue *keyobj, int index);
 extern TimestampTz ps_request_time(void);
 extern void ps_online_init(void);
 extern bool ps_view_is_join_key(const PsView *v, const char *name, int len);

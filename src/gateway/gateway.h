@@ -1,0 +1,86 @@
+/*
+ * gateway.h
+ *		pushsource_gateway: Tecton's and Feast's HTTP APIs in front of the
+ *		pushsource extension.
+ *
+ * The program routes, authenticates, pools connections and maps SQLSTATEs
+ * to HTTP statuses; it never parses or builds JSON from data.  A request's
+ * body goes to pushsource.fs_gateway_request() as one jsonb parameter and
+ * the reply is the jsonb that function returns, so what a request means is
+ * decided in the extension, where psql users get the same shapes.
+ *
+ *   main.c     options, the HTTP daemon, signals, shutdown
+ *   http.c     routes, request bodies, replies, the request log
+ *   pool.c     persistent libpq connections with a prepared statement
+ *   metrics.c  counters and latency histograms, Prometheus text
+ */
+#ifndef GATEWAY_H
+#define GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+/* options (main.c) */
+typedef struct GwOptions
+{
+	char	   *listen_host;
+	int			listen_port;
+	char	   *db;				/* libpq connection string */
+	int			pool;			/* database connections */
+	size_t		max_body;		/* bytes */
+	int			timeout;		/* seconds: clients' idle time, statements */
+	bool		quiet;			/* no request log */
+} GwOptions;
+
+extern GwOptions gw_opts;
+extern volatile int gw_shutting_down;
+
+/* Where a request goes: the routes of http.c. */
+typedef enum GwEndpoint
+{
+	EP_INGEST,					/* Tecton Stream Ingest */
+	EP_GET_FEATURES,			/* Tecton feature serving */
+	EP_GET_FEATURES_BATCH,
+	EP_PUSH,					/* Feast feature server */
+	EP_GET_ONLINE_FEATURES,
+	EP_HEALTH,
+	EP_METRICS,
+	EP_OTHER,					/* unknown path */
+	EP_COUNT
+} GwEndpoint;
+
+extern const char *gw_endpoint_path(GwEndpoint ep);
+
+/* http.c */
+struct MHD_Daemon;
+extern struct MHD_Daemon *gw_http_start(void);
+extern int	gw_http_in_flight(void);
+
+/* pool.c */
+typedef struct GwConn GwConn;
+
+typedef struct GwResult
+{
+	int			status;			/* HTTP status */
+	char	   *body;			/* malloc'd JSON text */
+	long long	records;		/* records pushed or keys served */
+	char	   *pushed;			/* malloc'd "source=n source=n", or NULL */
+} GwResult;
+
+extern void gw_pool_init(int size);
+extern void gw_pool_close(void);
+extern int	gw_pool_in_use(void);
+extern bool gw_request(const char *endpoint, const char *body, const char *key,
+					   bool retry_safe, GwResult *res);
+extern bool gw_health(void);
+
+/* metrics.c */
+extern void gw_metrics_init(void);
+extern void gw_metrics_observe(GwEndpoint ep, int status, double seconds);
+extern void gw_metrics_pushed(const char *pushed);
+extern char *gw_metrics_text(void);
+
+#endif							/* GATEWAY_H */
