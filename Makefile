@@ -53,7 +53,7 @@ install-gateway: $(GATEWAY)
 # them all (PGXS tracks no header dependencies by default).
 $(OBJS): src/pushsource.h
 
-.PHONY: test demo bench bench-pit bench-agg
+.PHONY: test demo bench bench-pit bench-agg bench-gateway
 test:
 	test/run-tests.sh
 
@@ -62,9 +62,13 @@ demo:
 
 bench:
 	test/bench/run.sh
+	test/bench/gateway.sh
 
 bench-pit:
 	test/bench/pit.sh
 
 bench-agg:
 	test/bench/agg.sh
+
+bench-gateway:
+	test/bench/gateway.sh

@@ -65,6 +65,9 @@ my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $db = 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres user=gw_login';
 my $log = "${PostgreSQL::Test::Utils::tmp_check}/gateway.log";
 my $gw;
+my $ro;
+# a test that dies must not leave a gateway running
+END { for my $h ($gw, $ro) { $h->kill_kill if $h && $h->pumpable; } }
 
 sub start_gateway
 {
@@ -361,7 +364,7 @@ $key{app_reader} = $node->safe_psql('postgres', q{SELECT pushsource.fs_create_ap
 ########################################################################
 # 503: a read-only database; the server down, then back
 ########################################################################
-my $ro = start([ $gateway_bin, '--listen', "127.0.0.1:" . ($port + 1) , '--db',
+$ro = start([ $gateway_bin, '--listen', "127.0.0.1:" . ($port + 1) , '--db',
 	"$db options='-c default_transaction_read_only=on'", '--quiet' ], '>>', $log, '2>>', $log);
 for (1 .. 300)
 {
