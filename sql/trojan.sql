@@ -172,12 +172,32 @@ SELECT fs_push('tro_pg', '{"user_id": "u2", "ts": "2024-01-01T00:33:00Z", "click
 SELECT fs_ingest('{"workspace_name": "tro", "records": {"tro_pg": [{"record": {"user_id": "u3", "ts": "2024-01-01T00:34:00Z", "clicks": 7}}]}}');
 SELECT fs_ingest('{"workspace_name": "tro", "records": {"tro_pg": [{"record": {"user_id": "u3", "ts": "bad", "clicks": 7}}]}}');
 INSERT INTO pushsource.tro_pg VALUES ('u4', '2024-01-01 00:35+00', 8);
+-- the HTTP gateway's push functions, and a request as an API key's role
+SELECT fs_feast_push('{"push_source_name": "tro_pg", "df": {"user_id": ["u5"], "ts": ["2024-01-01T00:36:00Z"], "clicks": [9]}, "to": "both"}');
+CREATE ROLE tro_app IN ROLE pushsource_writer, pushsource_reader;
+SELECT fs_create_api_key('tro_app', 'trojan') AS tro_key \gset
+SELECT status, records, pushed FROM fs_gateway_request('ingest',
+  '{"workspace_name": "tro", "records": {"tro_pg": [{"record": {"user_id": "u6", "ts": "2024-01-01T00:37:00Z", "clicks": 1}}]}}', :'tro_key');
+SELECT status, body, records FROM fs_gateway_request('push',
+  '{"push_source_name": "tro_pg", "df": {"user_id": ["u7"], "ts": ["2024-01-01T00:38:00Z"], "clicks": [2]}}', :'tro_key');
+SELECT status, body FROM fs_gateway_error('ingest', '42501', 'permission denied', NULL, NULL);
 
 -- serving: views, a service, metadata, several keys
 SET pushsource.request_time = '2024-01-01 01:00+00';
 SELECT fs_get_online_features('tro_fv', '{"user_id": "u1"}', include_metadata => true);
 SELECT fs_get_online_features('tro_pair_fv', '[{"user_id": "u1", "item": 1}, {"user_id": "u1", "item": "2"}]', include_join_keys => true);
 SELECT fs_get_online_features('tro_svc', '[{"user_id": "u1"}, {"user_id": "u3"}]', include_metadata => true);
+-- ... and through the HTTP gateway's shapes
+SELECT fs_tecton_get_features('{"params": {"feature_service_name": "tro_svc", "workspace_name": "w",
+  "join_key_map": {"user_id": "u1"}, "metadata_options": {"include_names": true, "include_data_types": true,
+  "include_effective_times": true, "include_serving_status": true}}}');
+SELECT fs_tecton_get_features_batch('{"params": {"feature_service_name": "tro_pair_fv", "workspace_name": "w",
+  "request_data": [{"join_key_map": {"user_id": "u1", "item": "1"}}, {"join_key_map": {"user_id": "u9", "item": 2}}]}}');
+SELECT fs_feast_get_online_features('{"features": ["tro_fv:clicks", "tro_tiled:clicks_sum_1h_1m"],
+  "entities": {"user_id": ["u1", "u3"]}, "full_feature_names": true}');
+SELECT status, records FROM fs_gateway_request('get-online-features',
+  '{"feature_service": "tro_svc", "entities": {"user_id": ["u1"]}, "full_feature_names": true}', :'tro_key');
+SELECT fs_revoke_api_key(id) FROM api_keys WHERE role = 'tro_app'::regrole;
 RESET pushsource.request_time;
 
 -- point in time: a spine table, a spine query, columns, save, no-spine, fs_run
