@@ -327,6 +327,15 @@ INSERT INTO gw_keys VALUES ('gone', fs_create_api_key('gw_gone'));
 DROP ROLE gw_gone;
 SELECT regexp_replace(gw_try($$SELECT * FROM gw_req('push', '{}', 'gone')$$), '[0-9]+', 'N', 'g') AS gone_key;
 
+-- keys keep working across catalog changes: the key lookup's plan is not
+-- the feature catalog's (a new view retires that cache, and its plans)
+INSERT INTO gw_keys VALUES ('after', fs_create_api_key('gw_reader'));
+SELECT status FROM gw_req('get-online-features', '{"features": ["gw_fv2:clicks"], "entities": {"user_id": ["k1"]}}', 'after');
+SELECT fs_create_feature_view('gw_fv3', 'gw_events', ARRAY['gw_user'], features => ARRAY['amount']);
+SELECT status FROM gw_req('get-online-features', '{"features": ["gw_fv3:amount"], "entities": {"user_id": ["k1"]}}', 'after');
+INSERT INTO gw_keys VALUES ('after2', fs_create_api_key('gw_reader'));
+SELECT status FROM gw_req('get-online-features', '{"features": ["gw_fv3:amount"], "entities": {"user_id": ["k1"]}}', 'after2');
+
 ------------------------------------------------------------------------
 -- fs_gateway_error: SQLSTATE to HTTP status, body in the endpoint's shape
 ------------------------------------------------------------------------

@@ -258,7 +258,12 @@ lookup_key(const uint8 *digest, Oid *role, int64 *id, bool *revoked)
 		if (plan == NULL)
 			elog(ERROR, "could not prepare the API key lookup: %s",
 				 SPI_result_code_string(SPI_result));
-		ps_keep_plan(plan);
+		/*
+		 * Kept for the backend's life, not with the feature catalog's plans
+		 * (ps_keep_plan), which are freed whenever that catalog changes.
+		 */
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
 		lookup_plan = plan;
 	}
 	if (SPI_execute_plan(lookup_plan, args, NULL, true, 1) != SPI_OK_SELECT)
