@@ -37,9 +37,19 @@ typedef struct PsGeneration
 	List	   *sources;		/* PsSource * */
 	List	   *plans;			/* kept SPIPlanPtr, freed with the generation */
 	List	   *relids;			/* relations whose invalidation makes us stale */
+	SPIPlanPtr	service_plan;	/* ps_lookup_service's query */
+	List	   *services;		/* ServiceEntry *: services read so far */
 	bool		stale;
 	struct PsGeneration *next;	/* in the retired list */
 } PsGeneration;
+
+/* A feature service as ps_lookup_service found it, kept for its generation. */
+typedef struct ServiceEntry
+{
+	char	   *name;
+	List	   *view_names;		/* char * */
+	List	   *features;		/* per view, a List of char * */
+} ServiceEntry;
 
 static PsGeneration *current_gen = NULL;
 static PsGeneration *retired_gens = NULL;
@@ -686,31 +696,59 @@ ps_lookup_service(const char *name, List **features)
 	int			spi_nest;
 	Datum		arg;
 	Oid			argtype = TEXTOID;
-	List	   *names = NIL;
 	List	   *views = NIL;
-	List	   *feats = NIL;
 	ListCell   *lc;
+	ServiceEntry *e = NULL;
+	MemoryContext old;
 	MemoryContext outer = CurrentMemoryContext;
+	bool		keep;
 
 	ps_catalog_refresh();
-	spi_nest = ps_spi_connect();
-	arg = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT feature_view, array_agg(feature ORDER BY position)"
-							  " FROM pushsource.service_feature WHERE service = $1"
-							  " GROUP BY feature_view ORDER BY min(position)",
-							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pushsource.service_feature");
-	for (uint64 r = 0; r < SPI_processed; r++)
+	foreach(lc, generation()->services)
+		if (strcmp(((ServiceEntry *) lfirst(lc))->name, name) == 0)
+			e = lfirst(lc);
+	if (e == NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(outer);
+		PsGeneration *gen = current_gen;
 
-		names = lappend(names, get_text(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
-		feats = lappend(feats, get_text_array(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2));
+		spi_nest = ps_spi_connect();
+		arg = CStringGetTextDatum(name);
+		/* prepared once per catalog generation: a service read is a hot path */
+		if (gen->service_plan == NULL)
+		{
+			SPIPlanPtr	plan = SPI_prepare("SELECT feature_view, array_agg(feature ORDER BY position)"
+										   " FROM pushsource.service_feature WHERE service = $1"
+										   " GROUP BY feature_view ORDER BY min(position)",
+										   1, &argtype);
+
+			if (plan == NULL)
+				elog(ERROR, "could not prepare the read of pushsource.service_feature: %s",
+					 SPI_result_code_string(SPI_result));
+			ps_keep_plan(plan);
+			gen->service_plan = plan;
+		}
+		if (SPI_execute_plan(gen->service_plan, &arg, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pushsource.service_feature");
+		/*
+		 * Kept with the generation (an unknown name too: NIL views), up to
+		 * a few hundred names: a flood of unknown ones must not grow it.
+		 */
+		keep = list_length(gen->services) < 256;
+		old = MemoryContextSwitchTo(keep ? gen->cxt : outer);
+		e = palloc0(sizeof(ServiceEntry));
+		e->name = pstrdup(name);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			e->view_names = lappend(e->view_names, get_text(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
+			e->features = lappend(e->features, get_text_array(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2));
+		}
+		if (keep)
+			gen->services = lappend(gen->services, e);
 		MemoryContextSwitchTo(old);
+		ps_spi_finish(spi_nest);
 	}
-	ps_spi_finish(spi_nest);
-	foreach(lc, names)
+	foreach(lc, e->view_names)
 		views = lappend(views, ps_lookup_view(lfirst(lc), false));
-	*features = feats;
+	*features = e->features;
 	return views;
 }
