@@ -256,7 +256,7 @@ RESET ROLE;
 -- gw_req(endpoint, body, key name): status, body and metrics columns
 CREATE FUNCTION public.gw_req(endpoint text, body text, key_name text)
 RETURNS TABLE (status int, body jsonb, records bigint, pushed text) LANGUAGE sql AS $$
-    SELECT * FROM pushsource.fs_gateway_request(endpoint, body::jsonb,
+    SELECT * FROM pushsource.fs_gateway_request(endpoint, body,
                                                 (SELECT key FROM gw_keys WHERE name = key_name))
 $$;
 SET SESSION AUTHORIZATION gw_login;
@@ -297,6 +297,10 @@ SELECT count(*) AS k6_rows FROM pushsource.gw_events WHERE user_id = 'k6';
 SELECT gw_try($$SELECT * FROM fs_gateway_request('ingest', '{}', NULL)$$);
 SELECT gw_try($$SELECT * FROM fs_gateway_request('ingest', '{}', '')$$);
 SELECT gw_try($$SELECT * FROM fs_gateway_request('ingest', '{}', 'psk_000000000000000000000000000000000000000000000000')$$);
+-- the body is parsed only for a known key: an unknown key with a body that
+-- is not JSON is refused for the key (401), a known one for the body (400)
+SELECT gw_try($$SELECT * FROM fs_gateway_request('ingest', 'not json', 'psk_000000000000000000000000000000000000000000000000')$$);
+SELECT gw_try($$SELECT * FROM gw_req('ingest', 'not json', 'reader')$$);
 SELECT gw_try($$SELECT * FROM gw_req('metrics', '{}', 'reader')$$);
 SELECT gw_try($$SELECT * FROM fs_gateway_request(NULL, '{}', 'x')$$);
 -- only the gateway's role may call it

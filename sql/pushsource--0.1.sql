@@ -2339,11 +2339,12 @@ AS 'MODULE_PATHNAME', 'fs_feast_get_online_features';
 COMMENT ON FUNCTION pushsource.fs_feast_get_online_features(jsonb) IS
   'Feast feature server /get-online-features: features or feature_service and entities in, columnar results out';
 
-CREATE FUNCTION pushsource.fs_gateway_request(endpoint text, request jsonb, api_key text,
+-- The body is text, parsed as JSON only once the key is known.
+CREATE FUNCTION pushsource.fs_gateway_request(endpoint text, request text, api_key text,
     OUT status int, OUT body jsonb, OUT records bigint, OUT pushed text)
 RETURNS record LANGUAGE c CALLED ON NULL INPUT VOLATILE
 AS 'MODULE_PATHNAME', 'fs_gateway_request';
-COMMENT ON FUNCTION pushsource.fs_gateway_request(text, jsonb, text) IS
+COMMENT ON FUNCTION pushsource.fs_gateway_request(text, text, text) IS
   'the HTTP gateway''s call: runs one endpoint as the role of the API key, returns the HTTP status and body';
 
 CREATE FUNCTION pushsource.fs_gateway_error(endpoint text, sqlstate text, message text,
@@ -2393,7 +2394,7 @@ GRANT EXECUTE ON FUNCTION pushsource.fs_tecton_get_features(jsonb),
     pushsource.fs_tecton_get_features_batch(jsonb),
     pushsource.fs_feast_get_online_features(jsonb)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
-GRANT EXECUTE ON FUNCTION pushsource.fs_gateway_request(text, jsonb, text),
+GRANT EXECUTE ON FUNCTION pushsource.fs_gateway_request(text, text, text),
     pushsource.fs_gateway_error(text, text, text, text, text) TO pushsource_gateway;
 -- fs_partial: values in, values out
 -- operations: admins run them (as themselves: they own the stores); anyone reads their status

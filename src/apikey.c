@@ -266,7 +266,12 @@ lookup_key(const uint8 *digest, Oid *role, int64 *id, bool *revoked)
 			elog(ERROR, "SPI_keepplan failed");
 		lookup_plan = plan;
 	}
-	if (SPI_execute_plan(lookup_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+	/*
+	 * Not read-only: a fresh snapshot, taken after the lock that delivers
+	 * the invalidations, so a key revoked since the statement began is
+	 * seen revoked (and never cached as valid).
+	 */
+	if (SPI_execute_plan(lookup_plan, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up an API key");
 	if (SPI_processed > 0)
 	{

@@ -13,7 +13,7 @@
  * reader (ps_serve_key), records are pushed by push.c (ps_push), so a
  * request over HTTP and the same call from psql give the same answer.
  *
- * fs_gateway_request(endpoint, request, api_key) is what the gateway
+ * fs_gateway_request(endpoint, request text, api_key) is what the gateway
  * calls: it turns the key into its role, runs the endpoint as that role,
  * and returns the HTTP status with the reply.  fs_gateway_error() turns an
  * error the request raised into the endpoint's status and error body.
@@ -1208,7 +1208,7 @@ gateway_row(FunctionCallInfo fcinfo, int status, Jsonb *body, int64 records, Lis
 }
 
 /*
- * fs_gateway_request(endpoint, request, api_key)
+ * fs_gateway_request(endpoint, request text, api_key)
  *		returns (status int, body jsonb, records bigint, pushed text)
  *
  * Runs one request of the gateway as the role of its API key: the user
@@ -1224,7 +1224,7 @@ Datum
 fs_gateway_request(PG_FUNCTION_ARGS)
 {
 	char	   *endpoint;
-	Jsonb	   *req = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	Jsonb	   *req = NULL;
 	char	   *key = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	Oid			role;
 	Oid			save_userid;
@@ -1247,6 +1247,10 @@ fs_gateway_request(PG_FUNCTION_ARGS)
 				 errmsg("unknown gateway endpoint \"%s\"", endpoint),
 				 errhint("Endpoints: ingest, get-features, get-features-batch, push, get-online-features.")));
 	role = ps_api_key_role(key);
+	/* the body is parsed only for a known key: no work for strangers */
+	if (!PG_ARGISNULL(1))
+		req = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+												 CStringGetDatum(text_to_cstring(PG_GETARG_TEXT_PP(1)))));
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE);

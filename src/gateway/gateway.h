@@ -33,6 +33,7 @@ typedef struct GwOptions
 	size_t		max_body;		/* bytes */
 	int			timeout;		/* seconds: clients' idle time, statements */
 	bool		quiet;			/* no request log */
+	int			max_connections;	/* client connections (threads) at once */
 } GwOptions;
 
 extern GwOptions gw_opts;

@@ -299,6 +299,12 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 		if (!content_type_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 														 MHD_HTTP_HEADER_CONTENT_TYPE)))
 			return reply_own(conn, r, 415, "the request body must be JSON (Content-Type: application/json)");
+		/* no key: refused before a byte of the body is read or kept */
+		if (api_key(conn) == NULL)
+			return reply_own(conn, r, 401,
+							 MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) ?
+							 "the Authorization header must be Tecton-key <key> or Bearer <key>" :
+							 "missing API key: send Authorization: Tecton-key <key> or Bearer <key>");
 		len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (len != NULL && strtoull(len, NULL, 10) > gw_opts.max_body)
 			return reply_own(conn, r, 413, "the request body is larger than the gateway accepts (--max-body)");
@@ -425,6 +431,7 @@ gw_http_start(void)
 						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) gw_opts.timeout,
 						 MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 						 MHD_OPTION_THREAD_STACK_SIZE, (size_t) (512 * 1024),
+						 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) gw_opts.max_connections,
 						 MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 						 MHD_OPTION_END);
 	return d;

@@ -30,6 +30,7 @@ GwOptions	gw_opts = {
 	.max_body = 10 * 1024 * 1024,
 	.timeout = 30,
 	.quiet = false,
+	.max_connections = 512,
 };
 volatile int gw_shutting_down = 0;
 
@@ -49,6 +50,7 @@ usage(FILE *f)
 			"  --timeout SECONDS    statement timeout, and how long a client may\n"
 			"                       stay idle or a request wait for a connection\n"
 			"                       (default 30)\n"
+			"  --max-connections N  client connections at once (default 512)\n"
 			"  --quiet              no request log on stderr\n"
 			"  --help               this text\n");
 }
@@ -105,6 +107,7 @@ main(int argc, char **argv)
 		{"max-body", required_argument, NULL, 'm'},
 		{"timeout", required_argument, NULL, 't'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"max-connections", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -135,6 +138,9 @@ main(int argc, char **argv)
 				break;
 			case 'q':
 				gw_opts.quiet = true;
+				break;
+			case 'c':
+				gw_opts.max_connections = (int) number("--max-connections", optarg, 1, 100000);
 				break;
 			case 'h':
 				usage(stdout);

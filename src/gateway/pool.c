@@ -44,7 +44,7 @@ static pthread_cond_t pool_free = PTHREAD_COND_INITIALIZER;
 
 #define REQUEST_SQL \
 	"SELECT status, body, records, pushed" \
-	" FROM pushsource.fs_gateway_request($1, $2::pg_catalog.jsonb, $3)"
+	" FROM pushsource.fs_gateway_request($1, $2, $3)"
 #define ERROR_SQL \
 	"SELECT status, body FROM pushsource.fs_gateway_error($1, $2, $3, $4, $5)"
 
@@ -186,17 +186,20 @@ static bool
 conn_open(GwConn *c)
 {
 	/* ours first: what --db says wins (later keywords override) */
-	const char *keys[] = {"application_name", "options", "dbname", NULL};
+	const char *keys[] = {"application_name", "options", "connect_timeout", "dbname", NULL};
 	char		options[128];
-	const char *values[4];
+	char		connect_timeout[16];
+	const char *values[5];
 	PGresult   *r;
 
 	drop_conn(c);
 	snprintf(options, sizeof(options), "-c statement_timeout=%d", gw_opts.timeout * 1000);
+	snprintf(connect_timeout, sizeof(connect_timeout), "%d", gw_opts.timeout);
 	values[0] = "pushsource_gateway";
 	values[1] = options;
-	values[2] = gw_opts.db;		/* expanded: the whole connection string */
-	values[3] = NULL;
+	values[2] = connect_timeout;
+	values[3] = gw_opts.db;		/* expanded: the whole connection string */
+	values[4] = NULL;
 	c->conn = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(c->conn) != CONNECTION_OK)
 	{

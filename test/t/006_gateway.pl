@@ -179,6 +179,17 @@ is(decode($body)->{requestError}{errorType}, 'AuthenticationError', '401 in the 
 is($code, 401, 'an unknown key: 401');
 ($code, $body) = http('POST', '/ingest', $ingest, "Authorization: Basic $key{app_writer}", $json_ct);
 is($code, 401, 'an Authorization that is neither Tecton-key nor Bearer: 401');
+($code, $body) = http('POST', '/ingest', 'not json {', 'Authorization: Tecton-key psk_nope', $json_ct);
+is($code, 401, 'an unknown key with a body that is not JSON: 401 (the key is checked before the body is parsed)');
+{
+	# no key: refused on the headers, before the body is sent or kept
+	my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port") or die "connect: $!";
+	print $s "POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n";
+	my $got = '';
+	sysread($s, $got, 4096);
+	like($got, qr/^HTTP\/1\.1 401 /, 'no key: 401 on the headers alone, the body never read');
+	close($s);
+}
 
 $before = count_rows(q{SELECT count(*) FROM pushsource.transactions});
 ($code, $body) = http('POST', '/ingest', $ingest, auth('app_reader'), $json_ct);
