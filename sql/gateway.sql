@@ -330,6 +330,15 @@ CREATE ROLE gw_gone IN ROLE pushsource_writer;
 INSERT INTO gw_keys VALUES ('gone', fs_create_api_key('gw_gone'));
 DROP ROLE gw_gone;
 SELECT regexp_replace(gw_try($$SELECT * FROM gw_req('push', '{}', 'gone')$$), '[0-9]+', 'N', 'g') AS gone_key;
+-- a role renamed, or a new role that got a dropped one's OID, is not the
+-- key's role: the name is checked too
+CREATE ROLE gw_renamed IN ROLE pushsource_writer;
+GRANT gw_renamed TO gw_login;
+INSERT INTO gw_keys VALUES ('renamed', fs_create_api_key('gw_renamed'));
+ALTER ROLE gw_renamed RENAME TO gw_renamed2;
+SET SESSION AUTHORIZATION gw_login;
+SELECT regexp_replace(gw_try($$SELECT * FROM gw_req('push', '{}', 'renamed')$$), '[0-9]+', 'N', 'g') AS renamed_key;
+RESET SESSION AUTHORIZATION;
 
 -- keys keep working across catalog changes: the key lookup's plan is not
 -- the feature catalog's (a new view retires that cache, and its plans)

@@ -2281,6 +2281,7 @@ CREATE SEQUENCE pushsource.api_key_id_seq;
 CREATE TABLE pushsource.api_key_catalog (
     id          bigint PRIMARY KEY DEFAULT pg_catalog.nextval('pushsource.api_key_id_seq'),
     role        regrole NOT NULL,
+    role_name   name NOT NULL,      -- checked at each request: a new role reusing a dropped one's OID is not it
     description text NOT NULL DEFAULT '',
     key_prefix  text NOT NULL,
     key_hash    bytea NOT NULL UNIQUE,

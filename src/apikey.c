@@ -41,6 +41,7 @@ typedef struct KeyEntry
 	uint8		digest[PG_SHA256_DIGEST_LENGTH];	/* hash key */
 	Oid			role;
 	int64		id;
+	char	   *role_name;		/* in TopMemoryContext; the role's name when the key was made */
 } KeyEntry;
 
 static HTAB *key_cache = NULL;
@@ -51,7 +52,15 @@ static void
 key_cache_reset(void)
 {
 	if (key_cache != NULL)
+	{
+		HASH_SEQ_STATUS st;
+		KeyEntry   *e;
+
+		hash_seq_init(&st, key_cache);
+		while ((e = hash_seq_search(&st)) != NULL)
+			pfree(e->role_name);
 		hash_destroy(key_cache);
+	}
 	key_cache = NULL;
 }
 
@@ -138,8 +147,8 @@ fs_create_api_key(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 	int			spi_nest;
-	Oid			argtypes[5] = {REGROLEOID, TEXTOID, TEXTOID, BYTEAOID, REGROLEOID};
-	Datum		args[5];
+	Oid			argtypes[6] = {REGROLEOID, TEXTOID, TEXTOID, BYTEAOID, REGROLEOID, NAMEOID};
+	Datum		args[6];
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -173,14 +182,15 @@ fs_create_api_key(PG_FUNCTION_ARGS)
 	args[2] = PointerGetDatum(cstring_to_text_with_len(key.data, KEY_SHOWN_CHARS));
 	args[3] = PointerGetDatum(digest_bytea(digest));
 	args[4] = ObjectIdGetDatum(GetUserId());
+	args[5] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(role, false)));
 	/* the catalog is written as the extension's owner, never by its callers */
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(ps_extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	spi_nest = ps_spi_connect();
 	if (SPI_execute_with_args("INSERT INTO pushsource.api_key_catalog"
-							  " (role, description, key_prefix, key_hash, created_by)"
-							  " VALUES ($1, $2, $3, $4, $5)",
-							  5, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+							  " (role, description, key_prefix, key_hash, created_by, role_name)"
+							  " VALUES ($1, $2, $3, $4, $5, $6)",
+							  6, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store an API key");
 	ps_spi_finish(spi_nest);
 	SetUserIdAndSecContext(save_userid, save_sec);
@@ -235,13 +245,14 @@ fs_revoke_api_key(PG_FUNCTION_ARGS)
 
 /* The key's catalog row, as the extension's owner: false when unknown. */
 static bool
-lookup_key(const uint8 *digest, Oid *role, int64 *id, bool *revoked)
+lookup_key(const uint8 *digest, Oid *role, int64 *id, bool *revoked, char **role_name)
 {
 	Oid			save_userid;
 	int			save_sec;
 	int			spi_nest;
 	Datum		args[1];
 	bool		found = false;
+	MemoryContext outer = CurrentMemoryContext;
 
 	args[0] = PointerGetDatum(digest_bytea(digest));
 	GetUserIdAndSecContext(&save_userid, &save_sec);
@@ -250,7 +261,7 @@ lookup_key(const uint8 *digest, Oid *role, int64 *id, bool *revoked)
 	if (lookup_plan == NULL)
 	{
 		Oid			argtypes[1] = {BYTEAOID};
-		SPIPlanPtr	plan = SPI_prepare("SELECT role, id, revoked_at IS NOT NULL"
+		SPIPlanPtr	plan = SPI_prepare("SELECT role, id, revoked_at IS NOT NULL, role_name::pg_catalog.text"
 									   " FROM pushsource.api_key_catalog"
 									   " WHERE key_hash OPERATOR(pg_catalog.=) $1",
 									   1, argtypes);
@@ -281,6 +292,7 @@ lookup_key(const uint8 *digest, Oid *role, int64 *id, bool *revoked)
 		*role = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 		*id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 		*revoked = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		*role_name = MemoryContextStrdup(outer, SPI_getvalue(tup, SPI_tuptable->tupdesc, 4));
 		found = true;
 	}
 	ps_spi_finish(spi_nest);
@@ -301,6 +313,7 @@ ps_api_key_role(const char *key)
 	bool		found;
 	Oid			role;
 	int64		id;
+	char	   *role_name;
 
 	if (key == NULL || key[0] == '\0')
 		ereport(ERROR,
@@ -324,12 +337,14 @@ ps_api_key_role(const char *key)
 	{
 		role = e->role;
 		id = e->id;
+		role_name = pstrdup(e->role_name);
 	}
 	else
 	{
 		bool		revoked;
+		char	   *kept;
 
-		if (!lookup_key(digest, &role, &id, &revoked))
+		if (!lookup_key(digest, &role, &id, &revoked, &kept))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 					 errmsg("unknown API key"),
@@ -346,11 +361,14 @@ ps_api_key_role(const char *key)
 		e = hash_search(key_cache, digest, HASH_ENTER, &found);
 		e->role = role;
 		e->id = id;
+		e->role_name = MemoryContextStrdup(TopMemoryContext, kept);
+		role_name = kept;
 	}
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)) ||
+		strcmp(GetUserNameFromId(role, false), role_name) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("the role of API key " INT64_FORMAT " no longer exists", id),
+				 errmsg("the role of API key " INT64_FORMAT " no longer exists (it was \"%s\")", id, role_name),
 				 errhint("Revoke the key with fs_revoke_api_key(" INT64_FORMAT ") and make a new one.", id)));
 	if (superuser_arg(role))
 		ereport(ERROR,
