@@ -69,6 +69,7 @@ typedef struct GwResult
 	char	   *body;			/* malloc'd JSON text */
 	long long	records;		/* records pushed or keys served */
 	char	   *pushed;			/* malloc'd "source=n source=n", or NULL */
+	const char *own_message;	/* body is NULL: the gateway's own error, this message */
 } GwResult;
 
 extern void gw_pool_init(int size);

@@ -140,7 +140,9 @@ own_body(Family family, int status, const char *message)
 	{
 		case FAM_TECTON_INGEST:
 			type = status == 401 ? "AuthenticationError" :
-				status == 413 ? "RequestTooLargeError" : "RequestValidationError";
+				status == 413 ? "RequestTooLargeError" :
+				status == 503 ? "ServiceUnavailableError" :
+				status >= 500 ? "InternalError" : "RequestValidationError";
 			snprintf(buf, sizeof(buf),
 					 "{\"requestError\": {\"errorMessage\": \"%s\", \"errorType\": \"%s\"}}",
 					 message, type);
@@ -148,7 +150,7 @@ own_body(Family family, int status, const char *message)
 		case FAM_TECTON_SERVING:
 			/* gRPC codes, as Tecton's gateway reports them */
 			code = status == 401 ? 16 : status == 404 ? 5 : status == 413 ? 8 :
-				status == 503 ? 14 : 3;
+				status == 503 ? 14 : status >= 500 ? 13 : 3;
 			snprintf(buf, sizeof(buf), "{\"error\": \"%s\", \"code\": %d, \"message\": \"%s\"}",
 					 message, code, message);
 			break;
@@ -257,11 +259,14 @@ run_request(struct MHD_Connection *conn, Req *r)
 	else if (memchr(r->body, '\0', r->len) != NULL)
 		return reply_own(conn, r, 400, "the request body contains a NUL byte; send UTF-8 JSON");
 	r->body[r->len] = '\0';
+	memset(&res, 0, sizeof(res));
 	gw_request(r->route->sql_endpoint, r->body, key, r->route->retry_safe, &res);
 	free(r->body);
 	r->body = NULL;
 	gw_metrics_pushed(res.pushed);
 	free(res.pushed);
+	if (res.body == NULL)
+		res.body = own_body(r->route->family, res.status, res.own_message);
 	return reply(conn, r, res.status, res.body, "application/json", res.records);
 }
 

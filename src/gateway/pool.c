@@ -48,16 +48,10 @@ static pthread_cond_t pool_free = PTHREAD_COND_INITIALIZER;
 #define ERROR_SQL \
 	"SELECT status, body FROM pushsource.fs_gateway_error($1, $2, $3, $4, $5)"
 
-/* Bodies for failures the database cannot describe (it is not there). */
-#define BODY_DB_DOWN \
-	"{\"error\": \"database unavailable\", \"code\": 14, " \
-	"\"message\": \"the database is unreachable or restarting; retry later\"}"
-#define BODY_POOL_TIMEOUT \
-	"{\"error\": \"gateway busy\", \"code\": 14, " \
-	"\"message\": \"no database connection became free in time; retry later\"}"
-#define BODY_INTERNAL \
-	"{\"error\": \"internal error\", \"code\": 13, " \
-	"\"message\": \"the database reply was not understood; see the gateway's log\"}"
+/* Failures the database cannot describe (it is not there): http.c shapes them. */
+#define BODY_DB_DOWN "the database is unreachable or restarting; retry later"
+#define BODY_POOL_TIMEOUT "no database connection became free in time; retry later"
+#define BODY_INTERNAL "the database reply was not understood; see the gateway's log"
 
 void
 gw_pool_init(int size)
@@ -237,10 +231,11 @@ dup_or_die(const char *s)
 }
 
 static void
-set_fixed(GwResult *res, int status, const char *body)
+set_fixed(GwResult *res, int status, const char *message)
 {
 	res->status = status;
-	res->body = dup_or_die(body);
+	res->body = NULL;
+	res->own_message = message;
 	res->records = 0;
 	res->pushed = NULL;
 }
