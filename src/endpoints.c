@@ -863,10 +863,8 @@ add_feature_ref(List **targets, List **requested, const char *ref, const char *w
 		*targets = lappend(*targets, t);
 	}
 	v = t->view;
-	for (int i = 0; i < v->nfeatures && !known && v->naggs == 0; i++)
-		known = strcmp(v->source->cols[v->feature_cols[i]].name, feature) == 0;
-	for (int a = 0; a < v->naggs && !known; a++)
-		known = strcmp(v->aggs[a].name, feature) == 0;
+	for (int i = 0; i < ps_view_nserved(v) && !known; i++)
+		known = strcmp(ps_view_served_name(v, i), feature) == 0;
 	if (!known)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -1012,19 +1010,12 @@ feast_get_online_features(Jsonb *req, int64 *nkeys)
 			PsServeTarget *t = lfirst(lc);
 			PsView	   *vw = t->view;
 
-			int			nf = vw->naggs > 0 ? vw->naggs : vw->nfeatures;
-
-			for (int i = 0; i < nf; i++)
+			for (int i = 0; i < ps_view_nserved(vw); i++)
 			{
-				const char *fname = vw->naggs > 0 ? vw->aggs[i].name :
-					vw->source->cols[vw->feature_cols[i]].name;
+				const char *fname = ps_view_served_name(vw, i);
 				PsServed   *f;
-				ListCell   *lf;
-				bool		want = t->features == NIL;
 
-				foreach(lf, t->features)
-					want = want || strcmp(lfirst(lf), fname) == 0;
-				if (!want)
+				if (!ps_serve_wants(t, fname))
 					continue;
 				f = palloc0(sizeof(PsServed));
 				f->view = vw;

@@ -148,8 +148,9 @@ read_plan(PsView *v)
 	return plan;
 }
 
-static bool
-wanted(PsServeTarget *t, const char *feature)
+/* Does t want the feature named so (NIL features: every one)? */
+bool
+ps_serve_wants(const PsServeTarget *t, const char *feature)
 {
 	ListCell   *lc;
 
@@ -159,6 +160,19 @@ wanted(PsServeTarget *t, const char *feature)
 		if (strcmp(lfirst(lc), feature) == 0)
 			return true;
 	return false;
+}
+
+/* How many features v serves, and the i-th one's name, in the view's order. */
+int
+ps_view_nserved(const PsView *v)
+{
+	return v->naggs > 0 ? v->naggs : v->nfeatures;
+}
+
+const char *
+ps_view_served_name(const PsView *v, int i)
+{
+	return v->naggs > 0 ? v->aggs[i].name : v->source->cols[v->feature_cols[i]].name;
 }
 
 static PsServed *
@@ -215,7 +229,7 @@ read_aggregates(PsServeTarget *t, Datum *keys, List **out)
 		JsonbParseState *st = NULL;
 		JsonbValue *obj;
 
-		if (!wanted(t, v->aggs[a].name))
+		if (!ps_serve_wants(t, v->aggs[a].name))
 			continue;
 		f = served(v, v->aggs[a].name, agg_type(v, a), effective,
 				   counts[a] > 0 ? "PRESENT" : "MISSING_DATA");
@@ -357,7 +371,7 @@ read_view(PsServeTarget *t, JsonbValue *keyobj, List **out)
 		PsColumn   *c = &src->cols[v->feature_cols[i]];
 		PsServed   *f;
 
-		if (!wanted(t, c->name))
+		if (!ps_serve_wants(t, c->name))
 			continue;
 		f = served(v, c->name, c->type, effective, status);
 		if (features != NULL)

@@ -388,6 +388,9 @@ typedef struct PsServed
 } PsServed;
 
 extern List *ps_serve_targets(const char *name);
+extern bool ps_serve_wants(const PsServeTarget *t, const char *feature);
+extern int	ps_view_nserved(const PsView *v);
+extern const char *ps_view_served_name(const PsView *v, int i);
 extern void ps_serve_check_view(PsView *v);
 extern List *ps_serve_key(List *targets, const char *name, JsonbValue *keyobj, int index);
 extern TimestampTz ps_request_time(void);
