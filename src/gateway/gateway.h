@@ -9,9 +9,16 @@
  * the reply is the jsonb that function returns, so what a request means is
  * decided in the extension, where psql users get the same shapes.
  *
- *   main.c     options, the HTTP daemon, signals, shutdown
+ * One thread runs everything, as an event loop over one epoll set: the
+ * HTTP daemon's sockets (libmicrohttpd in external-epoll mode), the
+ * database connections (non-blocking libpq) and the signals.  A request
+ * whose body has arrived is handed to the pool and its HTTP connection
+ * suspended; the database's reply resumes it.  No thread waits on a
+ * socket, so a request costs no wakeups beyond its own I/O.
+ *
+ *   main.c     options, the event loop, signals, shutdown
  *   http.c     routes, request bodies, replies, the request log
- *   pool.c     persistent libpq connections with a prepared statement
+ *   pool.c     persistent non-blocking libpq connections, the job queue
  *   metrics.c  counters and latency histograms, Prometheus text
  */
 #ifndef GATEWAY_H
@@ -33,7 +40,7 @@ typedef struct GwOptions
 	size_t		max_body;		/* bytes */
 	int			timeout;		/* seconds: clients' idle time, statements */
 	bool		quiet;			/* no request log */
-	int			max_connections;	/* client connections (threads) at once */
+	int			max_connections;	/* client connections at once */
 } GwOptions;
 
 extern GwOptions gw_opts;
@@ -55,14 +62,25 @@ typedef enum GwEndpoint
 
 extern const char *gw_endpoint_path(GwEndpoint ep);
 
+/*
+ * Something the event loop watches: the loop calls ready() with the epoll
+ * events of its file descriptor.  Embedded first in what it belongs to.
+ */
+typedef struct GwWatch
+{
+	void		(*ready) (struct GwWatch *w, uint32_t events);
+} GwWatch;
+
+/* main.c: the loop's epoll set, and its clock */
+extern int	gw_epoll_fd;
+extern double gw_now(void);		/* monotonic seconds */
+
 /* http.c */
 struct MHD_Daemon;
 extern struct MHD_Daemon *gw_http_start(void);
 extern int	gw_http_in_flight(void);
 
 /* pool.c */
-typedef struct GwConn GwConn;
-
 typedef struct GwResult
 {
 	int			status;			/* HTTP status */
@@ -72,12 +90,33 @@ typedef struct GwResult
 	const char *own_message;	/* body is NULL: the gateway's own error, this message */
 } GwResult;
 
+/*
+ * A unit of database work.  endpoint NULL is a health check (SELECT 1:
+ * status 200 or 503).  done() is called exactly once, with res filled,
+ * possibly from inside gw_pool_submit() itself.
+ */
+typedef struct GwJob
+{
+	struct GwJob *next;			/* the pool's queue */
+	const char *endpoint;		/* fs_gateway_request's endpoint */
+	const char *body;
+	const char *key;
+	bool		retry_safe;		/* a read: may be retried on a new connection */
+	int			attempts;
+	double		deadline;		/* gw_now() by which it must have a connection */
+	GwResult	res;
+	void		(*done) (struct GwJob *job);
+	void	   *arg;
+} GwJob;
+
 extern void gw_pool_init(int size);
+extern void gw_pool_submit(GwJob *job);
+extern void gw_pool_tick(void);
+extern int	gw_pool_timeout_ms(void);
+extern void gw_pool_abort(const char *message);
 extern void gw_pool_close(void);
+extern bool gw_db_reachable(void);
 extern int	gw_pool_in_use(void);
-extern bool gw_request(const char *endpoint, const char *body, const char *key,
-					   bool retry_safe, GwResult *res);
-extern bool gw_health(void);
 
 /* metrics.c */
 extern void gw_metrics_init(void);

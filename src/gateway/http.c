@@ -2,10 +2,12 @@
  * http.c
  *		Routes, request bodies, replies and the request log.
  *
- * libmicrohttpd runs one thread per client connection (keep-alive holds
- * it); a request takes a database connection from the pool only once its
- * whole body has arrived, so a slow client costs a thread, never a
- * database connection.  What the gateway answers by itself, before the
+ * libmicrohttpd runs in external-epoll mode inside the event loop of
+ * main.c.  A request becomes a job for the pool only once its whole body
+ * has arrived, so a slow client costs a socket, never a database
+ * connection; while the job runs its HTTP connection is suspended, and
+ * the job's completion resumes it to send the reply.  What the gateway
+ * answers by itself, before the
  * database: 404 unknown path, 405 wrong method, 415 wrong content type,
  * 413 body over --max-body, 401 no API key, 400 a body with a NUL byte.
  * Everything else is the database's answer.
@@ -65,12 +67,18 @@ gw_endpoint_path(GwEndpoint ep)
 typedef struct Req
 {
 	const Route *route;			/* NULL: unknown path */
+	struct MHD_Connection *conn;
 	char	   *body;
 	size_t		len;
 	size_t		cap;
 	bool		too_big;
 	bool		answered;
-	struct timespec start;
+	GwJob		job;			/* the database's part */
+	bool		job_sent;		/* given to the pool */
+	bool		job_done;		/* and back, job.res filled */
+	bool		suspended;		/* the connection waits for the job */
+	bool		orphan;			/* the connection is gone: job_done frees */
+	double		start;
 	char		method[16];
 	char		path[128];
 } Req;
@@ -80,16 +88,13 @@ static int	in_flight;
 int
 gw_http_in_flight(void)
 {
-	return __atomic_load_n(&in_flight, __ATOMIC_SEQ_CST);
+	return in_flight;
 }
 
 static double
-seconds_since(const struct timespec *t0)
+seconds_since(double t0)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+	return gw_now() - t0;
 }
 
 /* Printable copy of client-supplied text for the log. */
@@ -170,7 +175,7 @@ reply(struct MHD_Connection *conn, Req *r, int status, char *body,
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	double		secs = seconds_since(&r->start);
+	double		secs = seconds_since(r->start);
 
 	if (body == NULL)
 		body = strdup("{}");
@@ -241,11 +246,82 @@ api_key(struct MHD_Connection *conn)
 	return *h != '\0' ? h : NULL;
 }
 
+static void
+free_req(Req *r)
+{
+	free(r->body);
+	free(r->job.res.body);
+	free(r->job.res.pushed);
+	free(r);
+	in_flight--;
+}
+
+/* The pool is done with r's job: wake the connection to send the reply. */
+static void
+job_done(GwJob *job)
+{
+	Req		   *r = job->arg;
+
+	r->job_done = true;
+	if (r->orphan)
+		free_req(r);
+	else if (r->suspended)
+	{
+		r->suspended = false;
+		MHD_resume_connection(r->conn);
+	}
+}
+
+/*
+ * Hand r's job to the pool.  The answer may come at once (the database is
+ * down); otherwise the connection sleeps until job_done() wakes it.
+ */
+static enum MHD_Result
+send_job(struct MHD_Connection *conn, Req *r, const char *endpoint, const char *key)
+{
+	r->conn = conn;
+	r->job.endpoint = endpoint;
+	r->job.body = r->body;
+	r->job.key = key;
+	r->job.retry_safe = r->route->retry_safe;
+	r->job.done = job_done;
+	r->job.arg = r;
+	r->job_sent = true;
+	gw_pool_submit(&r->job);
+	if (!r->job_done)
+	{
+		MHD_suspend_connection(conn);
+		r->suspended = true;
+	}
+	return MHD_YES;
+}
+
+/* The database's answer to r, or the gateway's own when it had none. */
+static enum MHD_Result
+reply_job(struct MHD_Connection *conn, Req *r)
+{
+	GwResult   *res = &r->job.res;
+	char	   *body = res->body;
+
+	res->body = NULL;
+	if (r->route->ep == EP_HEALTH)
+	{
+		free(body);
+		return reply(conn, r, res->status == 200 ? 200 : 503,
+					 strdup(res->status == 200 ? "{\"status\": \"ok\"}" :
+							"{\"status\": \"unavailable\", \"error\": \"no database round trip\"}"),
+					 "application/json", 0);
+	}
+	gw_metrics_pushed(res->pushed);
+	if (body == NULL)
+		body = own_body(r->route->family, res->status, res->own_message);
+	return reply(conn, r, res->status, body, "application/json", res->records);
+}
+
 static enum MHD_Result
 run_request(struct MHD_Connection *conn, Req *r)
 {
 	const char *key = api_key(conn);
-	GwResult	res;
 
 	if (r->too_big)
 		return reply_own(conn, r, 413, "the request body is larger than the gateway accepts (--max-body)");
@@ -255,19 +331,15 @@ run_request(struct MHD_Connection *conn, Req *r)
 						 "the Authorization header must be Tecton-key <key> or Bearer <key>" :
 						 "missing API key: send Authorization: Tecton-key <key> or Bearer <key>");
 	if (r->body == NULL)
+	{
 		r->body = strdup("");
+		if (r->body == NULL)
+			return MHD_NO;
+	}
 	else if (memchr(r->body, '\0', r->len) != NULL)
 		return reply_own(conn, r, 400, "the request body contains a NUL byte; send UTF-8 JSON");
 	r->body[r->len] = '\0';
-	memset(&res, 0, sizeof(res));
-	gw_request(r->route->sql_endpoint, r->body, key, r->route->retry_safe, &res);
-	free(r->body);
-	r->body = NULL;
-	gw_metrics_pushed(res.pushed);
-	free(res.pushed);
-	if (res.body == NULL)
-		res.body = own_body(r->route->family, res.status, res.own_message);
-	return reply(conn, r, res.status, res.body, "application/json", res.records);
+	return send_job(conn, r, r->route->sql_endpoint, key);
 }
 
 static enum MHD_Result
@@ -287,8 +359,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 		if (r == NULL)
 			return MHD_NO;
 		*con_cls = r;
-		__atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
-		clock_gettime(CLOCK_MONOTONIC, &r->start);
+		in_flight++;
+		r->start = gw_now();
 		copy_printable(r->method, sizeof(r->method), method);
 		copy_printable(r->path, sizeof(r->path), url);
 		for (int i = 0; i < NROUTES; i++)
@@ -320,6 +392,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (r->job_sent)
+		return r->job_done ? reply_job(conn, r) : MHD_YES;
 	if (*upload_data_size > 0)
 	{
 		size_t		n = *upload_data_size;
@@ -354,14 +428,7 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 		return MHD_YES;
 	}
 	if (r->route->ep == EP_HEALTH)
-	{
-		bool		ok = gw_health();
-
-		return reply(conn, r, ok ? 200 : 503,
-					 strdup(ok ? "{\"status\": \"ok\"}" :
-							"{\"status\": \"unavailable\", \"error\": \"no database round trip\"}"),
-					 "application/json", 0);
-	}
+		return send_job(conn, r, NULL, NULL);
 	if (r->route->ep == EP_METRICS)
 		return reply(conn, r, 200, gw_metrics_text(), "text/plain; version=0.0.4", 0);
 	return run_request(conn, r);
@@ -380,16 +447,17 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!r->answered)
 	{
 		/* the client went away (or timed out) before a reply: nothing sent */
-		double		secs = seconds_since(&r->start);
+		double		secs = seconds_since(r->start);
 
 		gw_metrics_observe(r->route ? r->route->ep : EP_OTHER, 499, secs);
 		log_request(r, 499, secs, 0);
 	}
 	(void) toe;
-	free(r->body);
-	free(r);
 	*con_cls = NULL;
-	__atomic_sub_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
+	if (r->job_sent && !r->job_done)
+		r->orphan = true;		/* the pool still holds its job */
+	else
+		free_req(r);
 }
 
 static void
@@ -427,15 +495,14 @@ gw_http_start(void)
 		if (inet_pton(AF_INET, gw_opts.listen_host, &a->sin_addr) != 1)
 			return NULL;
 	}
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-						 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+	d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
+						 MHD_USE_ERROR_LOG |
 						 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 						 (uint16_t) gw_opts.listen_port, NULL, NULL, handle, NULL,
 						 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 						 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
 						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) gw_opts.timeout,
 						 MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-						 MHD_OPTION_THREAD_STACK_SIZE, (size_t) (512 * 1024),
 						 MHD_OPTION_CONNECTION_LIMIT, (unsigned int) gw_opts.max_connections,
 						 MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 						 MHD_OPTION_END);

@@ -1,6 +1,6 @@
 /*
  * main.c
- *		pushsource_gateway: options, the HTTP daemon, signals, shutdown.
+ *		pushsource_gateway: options, the event loop, signals, shutdown.
  *
  *   pushsource_gateway --listen 127.0.0.1:8080 --db "host=... dbname=..."
  *                      [--pool N] [--max-body BYTES] [--timeout SECONDS]
@@ -8,6 +8,14 @@
  *
  * SIGTERM or SIGINT: stop accepting connections, let the requests in
  * flight finish (at most --timeout seconds), close, exit 0.
+ *
+ * The loop: one epoll set holds libmicrohttpd's own epoll descriptor, a
+ * signalfd and every database socket.  Each turn waits for the earliest
+ * of their events and the daemon's and pool's timeouts, lets the ready
+ * database connections read their replies (which resumes the HTTP
+ * connections waiting on them), enforces the pool's deadlines, then runs
+ * the daemon: it accepts, reads requests (whose handler hands jobs to the
+ * pool, sent at once), and writes the replies of resumed connections.
  */
 #include "gateway.h"
 
@@ -19,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +43,123 @@ GwOptions	gw_opts = {
 	.max_connections = 512,
 };
 volatile int gw_shutting_down = 0;
+int			gw_epoll_fd = -1;
+
+double
+gw_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* The daemon's and the signals' descriptors: the loop tells them apart. */
+static GwWatch mhd_watch;
+static GwWatch signal_watch;
+static int	signal_fd = -1;
+
+/* The stop signal read from the signalfd, or 0 (none, or SIGHUP: ignored). */
+static int
+read_signal(void)
+{
+	struct signalfd_siginfo si;
+
+	while (read(signal_fd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo != SIGHUP)
+			return (int) si.ssi_signo;
+	return 0;
+}
+
+static bool
+watch_fd(int fd, GwWatch *w)
+{
+	struct epoll_event ev;
+
+	ev.events = EPOLLIN;
+	ev.data.ptr = w;
+	return epoll_ctl(gw_epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+/* ms until the daemon or the pool need a turn, -1 for never, at most cap */
+static int
+loop_timeout(struct MHD_Daemon *d, int cap)
+{
+	MHD_UNSIGNED_LONG_LONG mt;
+	int			t = -1;
+	int			pt = gw_pool_timeout_ms();
+
+	if (MHD_get_timeout(d, &mt) == MHD_YES)
+		t = mt > INT_MAX ? INT_MAX : (int) mt;
+	if (pt >= 0 && (t < 0 || pt < t))
+		t = pt;
+	if (cap >= 0 && (t < 0 || cap < t))
+		t = cap;
+	return t;
+}
+
+/* Run the loop until a stop signal; false if the loop itself failed. */
+static int
+run_loop(struct MHD_Daemon *d)
+{
+	struct epoll_event evs[64];
+
+	for (;;)
+	{
+		int			n = epoll_wait(gw_epoll_fd, evs, 64, loop_timeout(d, -1));
+
+		if (n < 0 && errno != EINTR)
+		{
+			fprintf(stderr, "pushsource_gateway: epoll_wait: %s\n", strerror(errno));
+			return SIGTERM;
+		}
+		for (int i = 0; i < n; i++)
+		{
+			GwWatch    *w = evs[i].data.ptr;
+
+			if (w == &signal_watch)
+			{
+				int			sig = read_signal();
+
+				if (sig != 0)
+					return sig;
+			}
+			else if (w != &mhd_watch)
+				w->ready(w, evs[i].events);
+		}
+		gw_pool_tick();
+		MHD_run(d);
+	}
+}
+
+/* After a stop signal: the requests in flight finish, within --timeout. */
+static void
+drain(struct MHD_Daemon *d)
+{
+	double		deadline = gw_now() + gw_opts.timeout;
+	struct epoll_event evs[64];
+
+	while (gw_http_in_flight() > 0 && gw_now() < deadline)
+	{
+		int			n = epoll_wait(gw_epoll_fd, evs, 64, loop_timeout(d, 100));
+
+		for (int i = 0; i < n; i++)
+		{
+			GwWatch    *w = evs[i].data.ptr;
+
+			if (w == &signal_watch)
+				(void) read_signal();	/* already stopping */
+			else if (w != &mhd_watch)
+				w->ready(w, evs[i].events);
+		}
+		gw_pool_tick();
+		MHD_run(d);
+	}
+	/* still running: they fail, and their replies go out if they can */
+	gw_pool_abort("the gateway is shutting down; retry later");
+	for (int i = 0; i < 3; i++)
+		MHD_run(d);
+}
 
 static void
 usage(FILE *f)
@@ -115,7 +242,8 @@ main(int argc, char **argv)
 	sigset_t	sigs;
 	int			sig;
 	struct MHD_Daemon *d;
-	time_t		deadline;
+	const union MHD_DaemonInfo *info;
+	MHD_socket	listen_fd;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
 	{
@@ -157,13 +285,20 @@ main(int argc, char **argv)
 		return 2;
 	}
 
-	/* Signals are taken by this thread alone, with sigwait. */
+	/* Signals come to the loop through a signalfd. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	gw_epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (signal_fd < 0 || gw_epoll_fd < 0 || !watch_fd(signal_fd, &signal_watch))
+	{
+		fprintf(stderr, "pushsource_gateway: cannot set up the event loop: %s\n", strerror(errno));
+		return 1;
+	}
 
 	gw_metrics_init();
 	gw_pool_init(gw_opts.pool);
@@ -174,25 +309,28 @@ main(int argc, char **argv)
 				gw_opts.listen_host, gw_opts.listen_port);
 		return 1;
 	}
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL || !watch_fd(info->epoll_fd, &mhd_watch))
+	{
+		fprintf(stderr, "pushsource_gateway: cannot watch the HTTP daemon: %s\n", strerror(errno));
+		return 1;
+	}
 	fprintf(stderr, "pushsource_gateway: listening on %s:%d, pool %d, max body %zu bytes, timeout %d s\n",
 			gw_opts.listen_host, gw_opts.listen_port, gw_opts.pool, gw_opts.max_body,
 			gw_opts.timeout);
-	if (!gw_health())
+	if (!gw_db_reachable())
 		fprintf(stderr, "pushsource_gateway: the database is not reachable yet; /health says 503 until it is\n");
 
-	do
-	{
-		if (sigwait(&sigs, &sig) != 0)
-			sig = SIGTERM;
-	} while (sig == SIGHUP);
+	sig = run_loop(d);
 
 	fprintf(stderr, "pushsource_gateway: %s: finishing %d request(s) in flight\n",
 			sig == SIGINT ? "SIGINT" : "SIGTERM", gw_http_in_flight());
 	gw_shutting_down = 1;
-	MHD_quiesce_daemon(d);
-	deadline = time(NULL) + gw_opts.timeout;
-	while (gw_http_in_flight() > 0 && time(NULL) < deadline)
-		usleep(10000);
+	/* no new connections: the listening socket closes now */
+	listen_fd = MHD_quiesce_daemon(d);
+	if (listen_fd != MHD_INVALID_SOCKET)
+		close(listen_fd);
+	drain(d);
 	MHD_stop_daemon(d);
 	gw_pool_close();
 	fprintf(stderr, "pushsource_gateway: stopped\n");

@@ -8,8 +8,10 @@
 # records: nothing written), 503 (a read-only database; the server down,
 # with a request in flight, and the gateway recovering by itself when it
 # is back), a slow client and one that disconnects mid-body, /metrics, and
-# SIGTERM finishing the request in flight.  Nothing here waits on a clock:
-# a request is held in flight by a table lock, and polled for.
+# SIGTERM finishing the request in flight.  Nothing here waits on a clock
+# (a request is held in flight by a table lock, and polled for) except one
+# check, which waits out the gateway's statement deadline (--timeout + 1 s)
+# against a server whose backends are frozen with SIGSTOP.
 use strict;
 use warnings;
 use IPC::Run qw(start run timeout);
@@ -438,6 +440,22 @@ is($code, 200, 'the gateway recovers by itself: get-features 200 once the server
 is($code, 200, '... and /ingest 200');
 is(count_rows(q{SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource.transactions WHERE user_id IN ('C_inflight', 'C_after')}),
 	'C_after', 'the request cut by the stop wrote nothing; the one after did');
+
+# a server that stops answering (its backends frozen: no statement_timeout
+# can fire): the gateway gives up after --timeout + 1 s with 503, drops the
+# connection and serves again once the server answers
+my @frozen = split /\n/, $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE application_name = 'pushsource_gateway'});
+ok(@frozen > 0, 'the gateway has connections to freeze');
+kill 'STOP', @frozen;
+($code, $body) = http('POST', '/ingest', q({"workspace_name": "prod", "records": {"transactions": [{"record": {"user_id": "C_hung", "timestamp": "2022-01-03T00:00:00Z", "amount": 1}}]}}),
+	auth('app_writer'), $json_ct);
+kill 'CONT', @frozen;
+is($code, 503, 'a statement the server never answers: 503 after the deadline');
+like(decode($body)->{requestError}{errorMessage}, qr/did not answer in time/, '... saying so');
+like(slurp_file($log), qr/did not answer a statement in 5 s; dropping the connection/, '... and the log says so');
+($code, $body) = http('POST', '/api/v1/feature-service/get-features', $get, auth('app_reader'), $json_ct);
+is($code, 200, 'the gateway serves again once the server answers');
 
 ########################################################################
 # SIGTERM: the request in flight finishes, then the gateway exits 0
