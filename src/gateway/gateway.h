@@ -14,7 +14,7 @@
  * database connections (non-blocking libpq) and the signals.  A request
  * whose body has arrived is handed to the pool and its HTTP connection
  * suspended; the database's reply resumes it.  No thread waits on a
- * socket, so a request costs no wakeups beyond its own I/O.
+ * socket, and no request is handed from one thread to another.
  *
  *   main.c     options, the event loop, signals, shutdown
  *   http.c     routes, request bodies, replies, the request log

@@ -98,63 +98,54 @@ loop_timeout(struct MHD_Daemon *d, int cap)
 	return t;
 }
 
-/* Run the loop until a stop signal; false if the loop itself failed. */
+/*
+ * One turn of the loop: wait at most cap ms (-1: as long as the daemon and
+ * the pool allow), let the ready database connections read, enforce the
+ * pool's deadlines, run the daemon.  Returns a stop signal that arrived
+ * (SIGTERM when the loop itself failed), or 0.
+ */
 static int
-run_loop(struct MHD_Daemon *d)
+turn(struct MHD_Daemon *d, int cap)
 {
 	struct epoll_event evs[64];
+	int			n = epoll_wait(gw_epoll_fd, evs, 64, loop_timeout(d, cap));
+	int			sig = 0;
 
-	for (;;)
+	if (n < 0 && errno != EINTR)
 	{
-		int			n = epoll_wait(gw_epoll_fd, evs, 64, loop_timeout(d, -1));
-
-		if (n < 0 && errno != EINTR)
-		{
-			fprintf(stderr, "pushsource_gateway: epoll_wait: %s\n", strerror(errno));
-			return SIGTERM;
-		}
-		for (int i = 0; i < n; i++)
-		{
-			GwWatch    *w = evs[i].data.ptr;
-
-			if (w == &signal_watch)
-			{
-				int			sig = read_signal();
-
-				if (sig != 0)
-					return sig;
-			}
-			else if (w != &mhd_watch)
-				w->ready(w, evs[i].events);
-		}
-		gw_pool_tick();
-		MHD_run(d);
+		fprintf(stderr, "pushsource_gateway: epoll_wait: %s\n", strerror(errno));
+		return SIGTERM;
 	}
+	for (int i = 0; i < n; i++)
+	{
+		GwWatch    *w = evs[i].data.ptr;
+
+		if (w == &signal_watch)
+		{
+			int			s = read_signal();
+
+			if (s != 0)
+				sig = s;
+		}
+		else if (w != &mhd_watch)
+			w->ready(w, evs[i].events);
+	}
+	gw_pool_tick();
+	MHD_run(d);
+	return sig;
 }
 
-/* After a stop signal: the requests in flight finish, within --timeout. */
+/*
+ * After a stop signal: the requests in flight finish, within --timeout;
+ * a second signal changes nothing.
+ */
 static void
 drain(struct MHD_Daemon *d)
 {
 	double		deadline = gw_now() + gw_opts.timeout;
-	struct epoll_event evs[64];
 
 	while (gw_http_in_flight() > 0 && gw_now() < deadline)
-	{
-		int			n = epoll_wait(gw_epoll_fd, evs, 64, loop_timeout(d, 100));
-
-		for (int i = 0; i < n; i++)
-		{
-			GwWatch    *w = evs[i].data.ptr;
-
-			if (w == &signal_watch)
-				(void) read_signal();	/* already stopping */
-			else if (w != &mhd_watch)
-				w->ready(w, evs[i].events);
-		}
-		gw_pool_tick();
-		MHD_run(d);
-	}
+		(void) turn(d, 100);
 	/* still running: they fail, and their replies go out if they can */
 	gw_pool_abort("the gateway is shutting down; retry later");
 	for (int i = 0; i < 3; i++)
@@ -321,7 +312,8 @@ main(int argc, char **argv)
 	if (!gw_db_reachable())
 		fprintf(stderr, "pushsource_gateway: the database is not reachable yet; /health says 503 until it is\n");
 
-	sig = run_loop(d);
+	while ((sig = turn(d, -1)) == 0)
+		;
 
 	fprintf(stderr, "pushsource_gateway: %s: finishing %d request(s) in flight\n",
 			sig == SIGINT ? "SIGINT" : "SIGTERM", gw_http_in_flight());
