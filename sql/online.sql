@@ -235,6 +235,19 @@ SELECT onl_try($$SELECT fs_get_online_features('onl_user_fv', '[["u1"]]')$$);
 -- a view with online => false is not served
 SELECT onl_try($$SELECT fs_get_online_features('onl_offline_fv', '{"user_id": "u1"}')$$);
 
+-- a name read and found to be neither a view nor a service, then created
+-- as a view in the same session (the cache of names that are not views
+-- forgets them when the catalog changes): it is served at once
+SELECT onl_try($$SELECT fs_get_online_features('onl_late_fv', '{"user_id": "u1"}')$$);
+SELECT fs_create_feature_view('onl_late_fv', 'onl_events', ARRAY['onl_user'], features => ARRAY['i']);
+SELECT fs_get_online_features('onl_late_fv', '{"user_id": "u1"}');
+-- and in one transaction
+BEGIN;
+SELECT onl_try($$SELECT fs_get_online_features('onl_later_fv', '{"user_id": "u1"}')$$);
+SELECT fs_create_feature_view('onl_later_fv', 'onl_events', ARRAY['onl_user'], features => ARRAY['i']);
+SELECT fs_get_online_features('onl_later_fv', '{"user_id": "u1"}');
+COMMIT;
+
 -- clean up
 SELECT fs_drop('onl_events', cascade => true);
 SELECT fs_drop('onl_merchants', cascade => true);

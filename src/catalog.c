@@ -39,6 +39,7 @@ typedef struct PsGeneration
 	List	   *relids;			/* relations whose invalidation makes us stale */
 	SPIPlanPtr	service_plan;	/* ps_lookup_service's query */
 	List	   *services;		/* ServiceEntry *: services read so far */
+	List	   *not_views;		/* char *: names read and found not to be views */
 	bool		stale;
 	struct PsGeneration *next;	/* in the retired list */
 } PsGeneration;
@@ -654,29 +655,50 @@ ps_lookup_view(const char *name, bool missing_ok)
 	Datum		arg;
 	Oid			argtype = TEXTOID;
 	char	   *source = NULL;
+	ListCell   *lc;
+	bool		known_missing = false;
 
 	ps_catalog_refresh();
 	v = find_view(name);
 	if (v != NULL)
 		return v;
+	/*
+	 * A name read before and found not to be a view is not read again in
+	 * this generation (fs_get_online_features tries a name as a view before
+	 * a service: each service read would query the catalog).
+	 */
+	foreach(lc, generation()->not_views)
+		if (strcmp(lfirst(lc), name) == 0)
+			known_missing = true;
 
-	spi_nest = ps_spi_connect();
-	arg = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT source FROM pushsource.view_catalog WHERE name = $1",
-							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pushsource.view_catalog");
-	if (SPI_processed > 0)
+	if (!known_missing)
 	{
-		MemoryContext old = MemoryContextSwitchTo(generation()->cxt);
+		spi_nest = ps_spi_connect();
+		arg = CStringGetTextDatum(name);
+		if (SPI_execute_with_args("SELECT source FROM pushsource.view_catalog WHERE name = $1",
+								  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read pushsource.view_catalog");
+		if (SPI_processed > 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(generation()->cxt);
 
-		source = get_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		MemoryContextSwitchTo(old);
-	}
-	ps_spi_finish(spi_nest);
-	if (source != NULL)
-	{
-		ps_lookup_source(source, false);
-		v = find_view(name);
+			source = get_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			MemoryContextSwitchTo(old);
+		}
+		ps_spi_finish(spi_nest);
+		if (source != NULL)
+		{
+			ps_lookup_source(source, false);
+			v = find_view(name);
+		}
+		else if (list_length(generation()->not_views) < 256)
+		{
+			/* a few hundred names at most: a flood of unknown ones must not grow it */
+			MemoryContext old = MemoryContextSwitchTo(generation()->cxt);
+
+			current_gen->not_views = lappend(current_gen->not_views, pstrdup(name));
+			MemoryContextSwitchTo(old);
+		}
 	}
 	if (v == NULL && !missing_ok)
 		ereport(ERROR,
