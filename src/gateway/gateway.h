@@ -93,7 +93,8 @@ typedef struct GwResult
 /*
  * A unit of database work.  endpoint NULL is a health check (SELECT 1:
  * status 200 or 503).  done() is called exactly once, with res filled,
- * possibly from inside gw_pool_submit() itself.
+ * possibly from inside gw_pool_submit() itself.  next links the job into
+ * the pool's queue, or into one connection's pipeline.
  */
 typedef struct GwJob
 {
@@ -104,6 +105,7 @@ typedef struct GwJob
 	bool		retry_safe;		/* a read: may be retried on a new connection */
 	int			attempts;
 	double		deadline;		/* gw_now() by which it must have a connection */
+	PGresult   *failed;			/* pool.c: the error being described, or NULL */
 	GwResult	res;
 	void		(*done) (struct GwJob *job);
 	void	   *arg;
@@ -116,7 +118,7 @@ extern int	gw_pool_timeout_ms(void);
 extern void gw_pool_abort(const char *message);
 extern void gw_pool_close(void);
 extern bool gw_db_reachable(void);
-extern int	gw_pool_in_use(void);
+extern void gw_pool_stats(int *in_use, int *sent, int *queued);
 
 /* metrics.c */
 extern void gw_metrics_init(void);

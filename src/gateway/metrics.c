@@ -150,10 +150,13 @@ char *
 gw_metrics_text(void)
 {
 	Buf			b = {malloc(8192), 0, 8192};
-	int			in_use = gw_pool_in_use();
+	int			in_use,
+				sent,
+				queued;
 
 	if (b.data == NULL)
 		abort();
+	gw_pool_stats(&in_use, &sent, &queued);
 	pthread_mutex_lock(&lock);
 	put(&b, "# HELP pushsource_gateway_requests_total HTTP requests answered, by endpoint and status.\n"
 		"# TYPE pushsource_gateway_requests_total counter\n");
@@ -195,8 +198,14 @@ gw_metrics_text(void)
 	put(&b, "# HELP pushsource_gateway_pool_connections Database connections of the pool.\n"
 		"# TYPE pushsource_gateway_pool_connections gauge\n"
 		"pushsource_gateway_pool_connections %d\n"
-		"# HELP pushsource_gateway_pool_in_use Database connections running a request now.\n"
+		"# HELP pushsource_gateway_pool_in_use Database connections with requests sent and not yet answered.\n"
 		"# TYPE pushsource_gateway_pool_in_use gauge\n"
-		"pushsource_gateway_pool_in_use %d\n", gw_opts.pool, in_use);
+		"pushsource_gateway_pool_in_use %d\n"
+		"# HELP pushsource_gateway_pool_requests_sent Requests sent to the database and not yet answered (pipelined).\n"
+		"# TYPE pushsource_gateway_pool_requests_sent gauge\n"
+		"pushsource_gateway_pool_requests_sent %d\n"
+		"# HELP pushsource_gateway_pool_requests_queued Requests waiting for a database connection.\n"
+		"# TYPE pushsource_gateway_pool_requests_queued gauge\n"
+		"pushsource_gateway_pool_requests_queued %d\n", gw_opts.pool, in_use, sent, queued);
 	return b.data;
 }

@@ -1,18 +1,29 @@
 /*
  * pool.c
- *		A fixed pool of persistent, non-blocking libpq connections and the
- *		queue of jobs waiting for one.
+ *		A fixed pool of persistent, non-blocking libpq connections in
+ *		pipeline mode, and the queue of jobs waiting for one.
  *
  * Each connection prepares one statement, the whole of a request:
  *
  *   SELECT status, body, records, pushed
  *     FROM pushsource.fs_gateway_request($1, $2, $3)
  *
- * so a request is one round trip in one implicit transaction (the function
- * acts as the key's role for its duration; an error rolls everything
- * back).  Only when it fails does a second statement,
+ * and then enters libpq's pipeline mode.  A job is that statement followed
+ * by its own Sync, so each request is one implicit transaction (the
+ * function acts as the key's role for its duration; an error rolls it
+ * back, and a failed request does not abort the ones behind it).  A job is
+ * answered only at its Sync, that is after its commit: a commit that fails
+ * reports an error after the statement's rows, and the error wins.  Only
+ * when a request fails does a second statement,
  * pushsource.fs_gateway_error(...), turn the SQLSTATE and message into the
- * endpoint's status and error body.
+ * endpoint's status and error body; it joins the end of the same pipeline.
+ *
+ * Why a pipeline: under load, the requests that arrive in one turn of the
+ * event loop go to the database together, and the server reads them in one
+ * go instead of being woken once per request (the wake-ups between
+ * processes are what a request costs here; see README, Performance).  An
+ * idle connection is always preferred, so a pipeline only forms when every
+ * connection is busy, and it never holds more than PIPELINE_DEPTH jobs.
  *
  * Everything here runs on the event loop's thread and never blocks:
  * connecting (PQconnectStartParams/PQconnectPoll), sending (non-blocking
@@ -20,17 +31,18 @@
  * readable).  Each connection's socket is in the loop's epoll set for its
  * whole life, so an idle connection the server closed (a restart: it sends
  * FATAL, then EOF) is noticed and dropped when it happens, and no request
- * is sent to it.  One that dies during a request fails that request with
- * 503: a push may or may not have committed, so only requests marked
+ * is sent to it.  When one dies with jobs in its pipeline, a push may or
+ * may not have committed, so those fail with 503; only jobs marked
  * retry_safe (reads) are tried once more.  When a connection attempt fails
  * and no other connection is alive, the database is down: every queued job
  * fails at once with 503 rather than waiting out its deadline.
  *
  * Deadlines, checked by gw_pool_tick(): a queued job waits at most
  * --timeout for a connection; a connection attempt (libpq does not apply
- * connect_timeout to non-blocking connects) at most --timeout; a statement
- * at most --timeout plus a grace second after the server's own
- * statement_timeout should have ended it (a server that stopped answering).
+ * connect_timeout to non-blocking connects) at most --timeout; a busy
+ * connection must finish a job at least every --timeout plus a grace
+ * second after the server's own statement_timeout should have ended the
+ * statement (a server that stopped answering).
  */
 #include "gateway.h"
 
@@ -45,9 +57,7 @@ typedef enum ConnState
 	CS_DOWN,					/* no connection */
 	CS_CONNECTING,				/* PQconnectPoll in progress */
 	CS_PREPARING,				/* the request statement being prepared */
-	CS_IDLE,
-	CS_BUSY,					/* a job's statement sent */
-	CS_DESCRIBING				/* its error being turned into a reply */
+	CS_READY					/* in pipeline mode: jobs may be sent */
 } ConnState;
 
 typedef struct GwConn
@@ -57,10 +67,11 @@ typedef struct GwConn
 	ConnState	state;
 	int			fd;				/* registered in the epoll set, or -1 */
 	uint32_t	events;			/* registered events */
-	GwJob	   *job;			/* CS_BUSY, CS_DESCRIBING */
-	PGresult   *result;			/* the statement's first result */
-	PGresult   *failed;			/* CS_DESCRIBING: the error described */
-	double		deadline;		/* CS_CONNECTING .. CS_DESCRIBING */
+	GwJob	   *head;			/* the pipeline: jobs sent, oldest first */
+	GwJob	   *tail;
+	int			depth;			/* jobs in the pipeline */
+	PGresult   *result;			/* the head job's result so far */
+	double		deadline;		/* CS_CONNECTING, CS_PREPARING, or jobs sent */
 } GwConn;
 
 static GwConn *pool;
@@ -70,6 +81,7 @@ static GwJob *queue_tail;
 static double next_scan;		/* gw_now() of the next deadline scan */
 
 #define SCAN_INTERVAL 0.1		/* seconds between deadline scans */
+#define PIPELINE_DEPTH 16		/* jobs sent on one connection at most */
 #define STATEMENT_GRACE 1.0		/* past statement_timeout, seconds */
 
 #define REQUEST_SQL \
@@ -106,14 +118,18 @@ gw_pool_init(int size)
 	conn_params();
 }
 
-int
-gw_pool_in_use(void)
+/* For /metrics: connections with jobs sent, jobs sent, jobs queued. */
+void
+gw_pool_stats(int *in_use, int *sent, int *queued)
 {
-	int			n = 0;
-
+	*in_use = *sent = *queued = 0;
 	for (int i = 0; i < pool_size; i++)
-		n += pool[i].state == CS_BUSY || pool[i].state == CS_DESCRIBING;
-	return n;
+	{
+		*in_use += pool[i].depth > 0;
+		*sent += pool[i].depth;
+	}
+	for (GwJob *j = queue_head; j != NULL; j = j->next)
+		(*queued)++;
 }
 
 static char *
@@ -224,25 +240,30 @@ dequeue(void)
 static void
 fail_job(GwJob *job, int status, const char *message)
 {
+	PQclear(job->failed);
+	job->failed = NULL;
 	set_fixed(&job->res, status, message);
 	job->done(job);
 }
 
 /* ---- connections ---- */
 
-static void
+/* Close c; its pipeline's jobs are the caller's (returned, oldest first). */
+static GwJob *
 drop_conn(GwConn *c)
 {
+	GwJob	   *jobs = c->head;
+
 	unwatch(c);					/* before PQfinish closes the socket */
 	if (c->conn != NULL)
 		PQfinish(c->conn);
 	c->conn = NULL;
 	PQclear(c->result);
 	c->result = NULL;
-	PQclear(c->failed);
-	c->failed = NULL;
 	c->state = CS_DOWN;
-	c->job = NULL;
+	c->head = c->tail = NULL;
+	c->depth = 0;
+	return jobs;
 }
 
 static bool
@@ -261,7 +282,7 @@ any_alive(void)
 static void
 connect_failed(GwConn *c)
 {
-	drop_conn(c);
+	(void) drop_conn(c);		/* not ready: no jobs were sent */
 	if (!any_alive())
 	{
 		GwJob	   *job;
@@ -272,24 +293,44 @@ connect_failed(GwConn *c)
 }
 
 /*
- * A connection was lost (or stopped answering): its job, if any, is tried
- * once more when it is a read, and fails with 503 otherwise.
+ * A connection was lost (or stopped answering): the jobs in its pipeline
+ * are tried once more, ahead of the queue and in their order, when they
+ * are reads, and fail with 503 otherwise.
  */
 static void
 conn_lost(GwConn *c, const char *message)
 {
-	GwJob	   *job = c->job;
+	GwJob	   *job = drop_conn(c);
+	GwJob	   *retry_head = NULL;
+	GwJob	   *retry_last = NULL;
 
-	drop_conn(c);
-	if (job == NULL)
-		return;
-	if (job->retry_safe && job->attempts < 2)
+	while (job != NULL)
 	{
-		enqueue(job, true);
+		GwJob	   *next = job->next;
+
+		job->next = NULL;
+		if (job->retry_safe && job->attempts < 2)
+		{
+			PQclear(job->failed);
+			job->failed = NULL;
+			if (retry_last == NULL)
+				retry_head = job;
+			else
+				retry_last->next = job;
+			retry_last = job;
+		}
+		else
+			fail_job(job, 503, message);
+		job = next;
+	}
+	if (retry_head != NULL)
+	{
+		retry_last->next = queue_head;
+		if (queue_head == NULL)
+			queue_tail = retry_last;
+		queue_head = retry_head;
 		dispatch();
 	}
-	else
-		fail_job(job, 503, message);
 }
 
 static void
@@ -403,134 +444,210 @@ connect_step(GwConn *c)
 	}
 }
 
-/* Send job's statement on the idle connection c. */
+/* Append job to c's pipeline: its statement, then its own Sync. */
 static void
-start_job(GwConn *c, GwJob *job)
+send_job(GwConn *c, GwJob *job)
 {
 	bool		sent;
 
-	c->job = job;
-	c->state = CS_BUSY;
-	c->deadline = gw_now() + gw_opts.timeout + STATEMENT_GRACE;
-	job->attempts++;
-	if (job->endpoint == NULL)
-		sent = PQsendQuery(c->conn, "SELECT 1");
+	job->next = NULL;
+	if (c->head == NULL)
+	{
+		c->head = job;
+		c->deadline = gw_now() + gw_opts.timeout + STATEMENT_GRACE;
+	}
+	else
+		c->tail->next = job;
+	c->tail = job;
+	c->depth++;
+	if (job->failed != NULL)
+	{
+		/* its request failed: ask the database for the endpoint's reply */
+		const char *params[5];
+
+		params[0] = job->endpoint;
+		params[1] = PQresultErrorField(job->failed, PG_DIAG_SQLSTATE);
+		params[2] = PQresultErrorField(job->failed, PG_DIAG_MESSAGE_PRIMARY);
+		params[3] = PQresultErrorField(job->failed, PG_DIAG_MESSAGE_DETAIL);
+		params[4] = PQresultErrorField(job->failed, PG_DIAG_MESSAGE_HINT);
+		if (params[1] == NULL)
+			params[1] = "XX000";
+		if (params[2] == NULL)
+			params[2] = "unknown error";
+		sent = PQsendQueryParams(c->conn, ERROR_SQL, 5, NULL, params, NULL, NULL, 0);
+	}
+	else if (job->endpoint == NULL)
+		sent = PQsendQueryParams(c->conn, "SELECT 1", 0, NULL, NULL, NULL, NULL, 0);
 	else
 	{
 		const char *params[3] = {job->endpoint, job->body, job->key};
 
+		job->attempts++;
 		sent = PQsendQueryPrepared(c->conn, "request", 3, params, NULL, NULL, 0);
 	}
-	if (!sent || !flush(c))
+	if (!sent || !PQpipelineSync(c->conn) || !flush(c))
 		conn_lost(c, BODY_DB_DOWN);
 }
 
-/* The job's statement failed: ask the database for the endpoint's reply. */
-static void
-describe_error(GwConn *c, PGresult *failed)
+/* Fill res from the request statement's row. */
+static bool
+request_reply(GwResult *res, PGresult *r)
 {
-	const char *params[5];
-
-	params[0] = c->job->endpoint;
-	params[1] = PQresultErrorField(failed, PG_DIAG_SQLSTATE);
-	params[2] = PQresultErrorField(failed, PG_DIAG_MESSAGE_PRIMARY);
-	params[3] = PQresultErrorField(failed, PG_DIAG_MESSAGE_DETAIL);
-	params[4] = PQresultErrorField(failed, PG_DIAG_MESSAGE_HINT);
-	if (params[1] == NULL)
-		params[1] = "XX000";
-	if (params[2] == NULL)
-		params[2] = "unknown error";
-	c->failed = failed;
-	c->state = CS_DESCRIBING;
-	if (!PQsendQueryParams(c->conn, ERROR_SQL, 5, NULL, params, NULL, NULL, 0) ||
-		!flush(c))
-		conn_lost(c, BODY_DB_DOWN);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 4)
+		return false;
+	res->status = atoi(PQgetvalue(r, 0, 0));
+	res->body = dup_or_die(PQgetvalue(r, 0, 1));
+	res->records = PQgetisnull(r, 0, 2) ? 0 : atoll(PQgetvalue(r, 0, 2));
+	res->pushed = PQgetisnull(r, 0, 3) ? NULL : dup_or_die(PQgetvalue(r, 0, 3));
+	res->own_message = NULL;
+	return true;
 }
 
-/* The job is answered: hand it back, and the connection to the queue. */
-static void
-finish_job(GwConn *c)
+/* Fill res from the error statement's row. */
+static bool
+error_reply(GwResult *res, PGresult *r)
 {
-	GwJob	   *job = c->job;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != 2)
+		return false;
+	res->status = atoi(PQgetvalue(r, 0, 0));
+	res->body = dup_or_die(PQgetvalue(r, 0, 1));
+	res->records = 0;
+	res->pushed = NULL;
+	res->own_message = NULL;
+	return true;
+}
 
-	c->job = NULL;
-	c->state = CS_IDLE;
+/*
+ * The head job's Sync came back: everything it sent has run and committed
+ * (or failed; r is then the error).  Answer it, or send its error to be
+ * described.  Takes r.
+ */
+static void
+job_synced(GwConn *c, PGresult *r)
+{
+	GwJob	   *job = c->head;
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+
+	c->head = job->next;
+	if (c->head == NULL)
+		c->tail = NULL;
+	c->depth--;
+	c->deadline = gw_now() + gw_opts.timeout + STATEMENT_GRACE;
+	job->next = NULL;
+
+	if (job->failed != NULL)
+	{
+		if (!error_reply(&job->res, r))
+		{
+			fprintf(stderr, "pushsource_gateway: could not describe error %s (%s): %s",
+					PQresultErrorField(job->failed, PG_DIAG_SQLSTATE),
+					PQresultErrorField(job->failed, PG_DIAG_MESSAGE_PRIMARY),
+					r ? PQresultErrorMessage(r) : "no result\n");
+			set_fixed(&job->res, 500, BODY_INTERNAL);
+		}
+		PQclear(job->failed);
+		job->failed = NULL;
+	}
+	else if (job->endpoint == NULL)
+		set_fixed(&job->res, st == PGRES_TUPLES_OK ? 200 : 503, BODY_DB_DOWN);
+	else if (st == PGRES_FATAL_ERROR && r != NULL)
+	{
+		job->failed = r;
+		send_job(c, job);
+		return;
+	}
+	else if (!request_reply(&job->res, r))
+	{
+		fprintf(stderr, "pushsource_gateway: unexpected reply to a request: %s\n",
+				PQresStatus(st));
+		set_fixed(&job->res, 500, BODY_INTERNAL);
+	}
+	PQclear(r);
 	job->done(job);
+}
+
+/* The request statement is prepared: enter pipeline mode, take jobs. */
+static void
+prepared(GwConn *c)
+{
+	bool		done = false;
+
+	while (!PQisBusy(c->conn))
+	{
+		PGresult   *r = PQgetResult(c->conn);
+
+		if (r == NULL)
+		{
+			done = true;
+			break;
+		}
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		{
+			fprintf(stderr, "pushsource_gateway: cannot prepare the request statement: %s",
+					PQresultErrorMessage(r));
+			PQclear(r);
+			connect_failed(c);
+			return;
+		}
+		PQclear(r);
+	}
+	if (!done)
+		return;					/* not all in yet */
+	if (!PQenterPipelineMode(c->conn))
+	{
+		fprintf(stderr, "pushsource_gateway: cannot enter pipeline mode: %s",
+				PQerrorMessage(c->conn));
+		connect_failed(c);
+		return;
+	}
+	c->state = CS_READY;
 	dispatch();
 }
 
-/* All results of the statement in flight are in: act on the first. */
+/*
+ * Read the pipeline's results.  Each job yields its statement's results,
+ * a NULL, then its Sync; an error (the statement's, or the commit's, which
+ * comes after the rows) wins over rows.
+ */
 static void
-statement_done(GwConn *c)
+read_pipeline(GwConn *c)
 {
-	PGresult   *r = c->result;
-	ExecStatusType st = PQresultStatus(r);
-	GwResult   *res = c->job ? &c->job->res : NULL;
+	int			nulls = 0;
 
-	c->result = NULL;
-	switch (c->state)
+	while (c->state == CS_READY && c->head != NULL && !PQisBusy(c->conn))
 	{
-		case CS_PREPARING:
-			if (st != PGRES_COMMAND_OK)
-			{
-				fprintf(stderr, "pushsource_gateway: cannot prepare the request statement: %s",
-						PQresultErrorMessage(r));
-				PQclear(r);
-				connect_failed(c);
-				return;
-			}
-			c->state = CS_IDLE;
-			dispatch();
-			break;
-		case CS_BUSY:
-			if (c->job->endpoint == NULL)
-				set_fixed(res, st == PGRES_TUPLES_OK ? 200 : 503, BODY_DB_DOWN);
-			else if (st == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 4)
-			{
-				res->status = atoi(PQgetvalue(r, 0, 0));
-				res->body = dup_or_die(PQgetvalue(r, 0, 1));
-				res->records = PQgetisnull(r, 0, 2) ? 0 : atoll(PQgetvalue(r, 0, 2));
-				res->pushed = PQgetisnull(r, 0, 3) ? NULL : dup_or_die(PQgetvalue(r, 0, 3));
-				res->own_message = NULL;
-			}
-			else if (st == PGRES_FATAL_ERROR)
-			{
-				describe_error(c, r);	/* keeps r */
-				return;
-			}
-			else
-			{
-				fprintf(stderr, "pushsource_gateway: unexpected reply to a request: %s\n",
-						PQresStatus(st));
-				set_fixed(res, 500, BODY_INTERNAL);
-			}
-			finish_job(c);
-			break;
-		case CS_DESCRIBING:
-			if (st == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 2)
-			{
-				res->status = atoi(PQgetvalue(r, 0, 0));
-				res->body = dup_or_die(PQgetvalue(r, 0, 1));
-				res->records = 0;
-				res->pushed = NULL;
-				res->own_message = NULL;
-			}
-			else
-			{
-				fprintf(stderr, "pushsource_gateway: could not describe error %s (%s): %s",
-						PQresultErrorField(c->failed, PG_DIAG_SQLSTATE),
-						PQresultErrorField(c->failed, PG_DIAG_MESSAGE_PRIMARY),
-						PQresultErrorMessage(r));
-				set_fixed(res, 500, BODY_INTERNAL);
-			}
-			PQclear(c->failed);
-			c->failed = NULL;
-			finish_job(c);
-			break;
-		default:
-			break;
+		PGresult   *r = PQgetResult(c->conn);
+		ExecStatusType st;
+
+		if (r == NULL)
+		{
+			if (++nulls > 1)
+				break;			/* nothing more: libpq is between results */
+			continue;
+		}
+		nulls = 0;
+		st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC)
+		{
+			PGresult   *result = c->result;
+
+			PQclear(r);
+			c->result = NULL;
+			job_synced(c, result);
+		}
+		else if (c->result == NULL ||
+				 (st == PGRES_FATAL_ERROR && PQresultStatus(c->result) != PGRES_FATAL_ERROR))
+		{
+			PQclear(c->result);
+			c->result = r;
+		}
+		else
+			PQclear(r);
 	}
-	PQclear(r);
+	if (c->state == CS_READY && PQstatus(c->conn) != CONNECTION_OK)
+		conn_lost(c, BODY_DB_DOWN);
+	else if (c->state == CS_READY)
+		dispatch();
 }
 
 /* The connection's socket is ready. */
@@ -564,58 +681,53 @@ conn_ready(GwWatch *w, uint32_t events)
 	}
 	for (PGnotify *n; (n = PQnotifies(c->conn)) != NULL;)
 		PQfreemem(n);
-	if (c->state == CS_IDLE)
-		return;					/* a NOTICE or a parameter change: harmless */
-	while (!PQisBusy(c->conn))
-	{
-		PGresult   *r = PQgetResult(c->conn);
-
-		if (r == NULL)
-		{
-			if (c->result == NULL)
-				c->result = PQmakeEmptyPGresult(c->conn, PGRES_FATAL_ERROR);
-			statement_done(c);
-			return;
-		}
-		if (c->result == NULL)
-			c->result = r;
-		else
-			PQclear(r);
-	}
+	if (c->state == CS_PREPARING)
+		prepared(c);
+	else if (c->head != NULL)
+		read_pipeline(c);
+	/* else a NOTICE or a parameter change on an idle one: harmless */
 }
 
 /*
- * Give queued jobs to idle connections, and open connections (at most one
- * per job waiting) while jobs wait and connections are down.
+ * Give queued jobs to connections: an idle one first, else the least
+ * loaded whose pipeline has room.  While every connection is busy and jobs
+ * wait, open more (at most one per job waiting); the waiting jobs do not
+ * wait for them if a pipeline can take them now.
  */
 static void
 dispatch(void)
 {
 	while (queue_head != NULL)
 	{
-		GwConn	   *idle = NULL;
+		GwConn	   *best = NULL;
 		GwConn	   *down = NULL;
 		int			coming = 0;
 		int			waiting = 0;
 
 		for (int i = 0; i < pool_size; i++)
 		{
-			if (pool[i].state == CS_IDLE && idle == NULL)
-				idle = &pool[i];
-			else if (pool[i].state == CS_DOWN && down == NULL)
-				down = &pool[i];
-			else if (pool[i].state == CS_CONNECTING || pool[i].state == CS_PREPARING)
+			GwConn	   *c = &pool[i];
+
+			if (c->state == CS_READY && c->depth < PIPELINE_DEPTH &&
+				(best == NULL || c->depth < best->depth))
+				best = c;
+			else if (c->state == CS_DOWN && down == NULL)
+				down = c;
+			else if (c->state == CS_CONNECTING || c->state == CS_PREPARING)
 				coming++;
 		}
-		if (idle != NULL)
+		if (best != NULL && best->depth == 0)
 		{
-			start_job(idle, dequeue());
+			send_job(best, dequeue());
 			continue;
 		}
 		for (GwJob *j = queue_head; j != NULL && waiting <= coming; j = j->next)
 			waiting++;
-		if (down == NULL || coming >= waiting || !conn_start(down))
+		if (down != NULL && coming < waiting && conn_start(down))
+			continue;
+		if (best == NULL)
 			break;
+		send_job(best, dequeue());
 	}
 }
 
@@ -623,6 +735,7 @@ void
 gw_pool_submit(GwJob *job)
 {
 	job->attempts = 0;
+	job->failed = NULL;
 	job->deadline = gw_now() + gw_opts.timeout;
 	memset(&job->res, 0, sizeof(job->res));
 	enqueue(job, false);
@@ -642,7 +755,8 @@ gw_pool_tick(void)
 	{
 		GwConn	   *c = &pool[i];
 
-		if (c->state == CS_IDLE || c->state == CS_DOWN || now < c->deadline)
+		if (c->state == CS_DOWN || (c->state == CS_READY && c->depth == 0) ||
+			now < c->deadline)
 			continue;
 		if (c->state == CS_CONNECTING || c->state == CS_PREPARING)
 		{
@@ -684,7 +798,8 @@ gw_pool_timeout_ms(void)
 	double		ms;
 
 	for (int i = 0; i < pool_size && !pending; i++)
-		pending = pool[i].state != CS_IDLE && pool[i].state != CS_DOWN;
+		pending = pool[i].state == CS_CONNECTING || pool[i].state == CS_PREPARING ||
+			pool[i].depth > 0;
 	if (!pending)
 		return -1;
 	ms = (next_scan - gw_now()) * 1000;
@@ -701,10 +816,15 @@ gw_pool_abort(const char *message)
 		fail_job(job, 503, message);
 	for (int i = 0; i < pool_size; i++)
 	{
-		job = pool[i].job;
-		drop_conn(&pool[i]);
-		if (job != NULL)
+		job = drop_conn(&pool[i]);
+		while (job != NULL)
+		{
+			GwJob	   *next = job->next;
+
+			job->next = NULL;
 			fail_job(job, 503, message);
+			job = next;
+		}
 	}
 }
 
@@ -712,5 +832,5 @@ void
 gw_pool_close(void)
 {
 	for (int i = 0; i < pool_size; i++)
-		drop_conn(&pool[i]);
+		(void) drop_conn(&pool[i]);
 }

@@ -7,8 +7,10 @@
 # 405, 413 (by Content-Length and chunked), 415, 400 (not JSON, bad
 # records: nothing written), 503 (a read-only database; the server down,
 # with a request in flight, and the gateway recovering by itself when it
-# is back), a slow client and one that disconnects mid-body, /metrics, and
-# SIGTERM finishing the request in flight.  Nothing here waits on a clock
+# is back), a slow client and one that disconnects mid-body, /metrics,
+# pipelining (--pool 1: requests behind a busy one, failing and not, each
+# its own transaction), a commit that fails after its rows (the reply is
+# the error), and SIGTERM finishing the request in flight.  Nothing here waits on a clock
 # (a request is held in flight by a table lock, and polled for) except one
 # check, which waits out the gateway's statement deadline (--timeout + 1 s)
 # against a server whose backends are frozen with SIGSTOP.
@@ -69,7 +71,8 @@ my $log = "${PostgreSQL::Test::Utils::tmp_check}/gateway.log";
 my $gw;
 my $ro;
 # a test that dies must not leave a gateway running
-END { for my $h ($gw, $ro) { $h->kill_kill if $h && $h->pumpable; } }
+my $pgw;
+END { for my $h ($gw, $ro, $pgw) { $h->kill_kill if $h && $h->pumpable; } }
 
 sub start_gateway
 {
@@ -364,6 +367,109 @@ like($body, qr/^pushsource_gateway_pool_in_use 0$/m, 'connections in use');
 my $logtext = slurp_file($log);
 like($logtext, qr/^\S+Z POST \/ingest 200 [\d.]+ms records=3$/m, 'one log line per request, with its records');
 like($logtext, qr/^\S+Z POST \/ingest 499 /m, 'the cut-off request is logged as 499');
+
+########################################################################
+# Pipelining: with --pool 1, requests that arrive while the connection is
+# busy are sent behind it on that connection, each its own transaction;
+# one that fails (and is described there too) does not fail its neighbours
+########################################################################
+my $pport = $port + 2;
+$pgw = start([ $gateway_bin, '--listen', "127.0.0.1:$pport", '--db', $db, '--pool', '1',
+		'--timeout', '30', '--quiet' ], '>>', $log, '2>>', $log);
+for (1 .. 300)
+{
+	last if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$pport");
+	select(undef, undef, undef, 0.05);
+}
+# send(path, body, header): a curl in the background; (harness, \output)
+sub send_to_pool1
+{
+	my ($path, $body, $header) = @_;
+	my $out = '';
+	my $h = start([ 'curl', '-s', '-w', "\n%{http_code}", '-H', $header, '-H', $json_ct,
+		'--data-binary', $body, "http://127.0.0.1:$pport$path" ], '>', \$out);
+	return [ $h, \$out ];
+}
+sub pool1_metric
+{
+	my $out = '';
+	run([ 'curl', '-s', "http://127.0.0.1:$pport/metrics" ], '>', \$out);
+	return $out =~ /^pushsource_gateway_pool_requests_sent (\d+)$/m ? $1 : -1;
+}
+{
+	my ($lin, $lout) = ('', '');
+	my $locker = start([ "$bindir/psql", '-X', '-A', '-t', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
+		'<', \$lin, '>', \$lout);
+	$lin .= "BEGIN; LOCK TABLE pushsource.transactions IN EXCLUSIVE MODE; SELECT 'locked';\n";
+	pump $locker until $lout =~ /locked/;
+	my $rec = sub { qq({"workspace_name": "prod", "records": {"transactions": [{"record": {"user_id": "$_[0]", "timestamp": "2022-01-04T00:00:00Z", "amount": $_[1]}}]}}) };
+	my %sent;
+	# the first holds the one connection: it waits for the lock
+	$sent{first} = send_to_pool1('/ingest', $rec->('C_p1', 1), auth('app_writer'));
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pushsource_gateway' AND wait_event_type = 'Lock'})
+	  or die 'the first request never waited for the lock';
+	$sent{read} = send_to_pool1('/api/v1/feature-service/get-features', $get, auth('app_reader'));
+	$sent{unknown} = send_to_pool1('/api/v1/feature-service/get-features',
+		q({"params": {"feature_service_name": "no_such_service", "workspace_name": "prod", "join_key_map": {"user_id": "C2"}}}), auth('app_reader'));
+	$sent{bad} = send_to_pool1('/ingest', $rec->('C_p_bad', '"many"'), auth('app_writer'));
+	$sent{last} = send_to_pool1('/ingest', $rec->('C_p2', 2), auth('app_writer'));
+	my $n = -1;
+	for (1 .. 600)
+	{
+		$n = pool1_metric();
+		last if $n == 5;
+		select(undef, undef, undef, 0.05);
+	}
+	is($n, 5, 'with --pool 1 and its connection busy, four more requests are sent on it (pipelined)');
+	$lin .= "COMMIT;\n\\q\n";
+	$locker->finish;
+	my %got;
+	for my $k (keys %sent)
+	{
+		$sent{$k}[0]->finish;
+		my $out = ${ $sent{$k}[1] };
+		$out =~ s/\n(\d{3})$//;
+		$got{$k} = [ $1 // 0, decode($out) ];
+	}
+	is($got{first}[0], 200, '... the one that held the connection: 200');
+	is($got{read}[0], 200, '... a read behind it: 200');
+	is($got{read}[1]{result}{features}[0], '12.25', '... with its features');
+	is($got{unknown}[0], 404, '... a read that fails behind it: 404');
+	like($got{unknown}[1]{message}, qr/no_such_service/, '... described on the same connection');
+	is($got{bad}[0], 400, '... a bad record: 400');
+	ok(exists $got{bad}[1]{recordErrors}, '... with recordErrors');
+	is($got{last}[0], 200, '... and the push after the failures: 200');
+	is(count_rows(q{SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource.transactions WHERE user_id LIKE 'C\_p%'}),
+		'C_p1,C_p2', '... each its own transaction: both good pushes written, the bad one not');
+	is(pool1_metric(), 0, 'nothing left sent after the replies');
+}
+$pgw->signal('TERM');
+ok($pgw->finish, 'the --pool 1 gateway exits 0');
+
+# A commit that fails after the statement returned its rows (a deferred
+# constraint trigger): the reply is the error, never 200 -- a gateway
+# that answered from the statement's rows would report a push that was
+# rolled back.
+$node->safe_psql('postgres', q{
+CREATE FUNCTION public.refuse_666() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF NEW.amount = 666 THEN
+    RAISE EXCEPTION 'amount 666 is refused at commit' USING ERRCODE = '23514';
+  END IF;
+  RETURN NULL;
+END $f$;
+CREATE CONSTRAINT TRIGGER refuse_666 AFTER INSERT ON pushsource.transactions
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.refuse_666();
+});
+($code, $body) = http('POST', '/ingest',
+	q({"workspace_name": "prod", "records": {"transactions": [{"record": {"user_id": "C_666", "timestamp": "2022-01-04T00:00:00Z", "amount": 666}}]}}),
+	auth('app_writer'), $json_ct);
+is($code, 400, 'a push whose commit fails is answered with the error, not 200');
+like(decode($body)->{requestError}{errorMessage}, qr/refused at commit/, '... naming it');
+is(count_rows(q{SELECT count(*) FROM pushsource.transactions WHERE user_id = 'C_666'}), '0',
+	'... and nothing was written');
+$node->safe_psql('postgres', q{DROP TRIGGER refuse_666 ON pushsource.transactions; DROP FUNCTION public.refuse_666()});
 
 ########################################################################
 # Revoking a key
