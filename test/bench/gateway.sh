@@ -8,8 +8,14 @@
 #      SELECT fs_get_online_features(...) for one key;
 #   each: peak throughput of both sides, their ratio, then p99 latency of
 #   both at half of their own peak rate (wrk: Poisson arrivals by delay(),
-#   pgbench: -R), and the gateway's RSS at the start and end of a
-#   BENCH_GW_MEM_SECONDS run.
+#   pgbench: -R);
+#   3. the same peak throughputs (get-features, /ingest) at each client
+#      count of BENCH_GW_SWEEP, with the HTTP ceiling: test/bench/
+#      http_ceiling.c, libmicrohttpd set up as the gateway sets it up,
+#      answering a fixed reply with no database -- what HTTP alone costs
+#      here; a table in results/gateway_clients.txt and, when gnuplot is
+#      there, the plot results/gateway_clients.png;
+#   4. the gateway's RSS at the start and end of a BENCH_GW_MEM_SECONDS run.
 #
 # Keys are drawn at random from BENCH_GW_KEYS pre-pushed users on both
 # sides.  Nothing here fails on speed; a request that does not answer 200
@@ -19,6 +25,8 @@
 #   BENCH_GW_CLIENTS=4        connections (wrk) and clients (pgbench)
 #   BENCH_GW_POOL=4           the gateway's --pool
 #   BENCH_GW_MEM_SECONDS=60   the run the gateway's memory is watched over
+#   BENCH_GW_SWEEP="4 8 16 32 64"  client counts of part 3 ("" skips it)
+#   BENCH_GW_SWEEP_SECONDS=5  duration of each run of part 3
 #   BENCH_GW_KEYS=10000
 #   BENCH_PORT=55496          port of the throwaway cluster (unix socket)
 #   BENCH_GW_HTTP_PORT=18080  port of the gateway
@@ -32,11 +40,15 @@ cd "$top"
 require_root bench-gateway
 build_and_install
 command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+command -v gnuplot >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox >/dev/null ||
+  echo "gateway.sh: gnuplot could not be installed; the client sweep is written as a table only" >&2
 
 SECS=${BENCH_SECONDS:-10}
 CLIENTS=${BENCH_GW_CLIENTS:-4}
 POOL=${BENCH_GW_POOL:-4}
 MEMSECS=${BENCH_GW_MEM_SECONDS:-60}
+SWEEP=${BENCH_GW_SWEEP-4 8 16 32 64}
+SWEEP_SECS=${BENCH_GW_SWEEP_SECONDS:-5}
 KEYS=${BENCH_GW_KEYS:-10000}
 PORT=${BENCH_PORT:-55496}
 HTTP=${BENCH_GW_HTTP_PORT:-18080}
@@ -156,7 +168,63 @@ gw feast /get-online-features "$FEAST_BODY" 0 "$SECS"; gw_rps=$RPS
 gw feast_half /get-online-features "$FEAST_BODY" "$(half_delay "$gw_rps")" "$SECS"
 row "/get-online-features, 1 key" "$gw_rps" "$pg_tps" "$P99" "$pg_p99"
 
-# 3. memory over a long run
+# 3. throughput by client count, with the HTTP ceiling
+if [ -n "$SWEEP" ]; then
+  gcc -O2 -o "$work/http_ceiling" "$bench/http_ceiling.c" -lmicrohttpd
+  "$work/http_ceiling" "$((HTTP + 1))" & BGPIDS+=("$!")
+  sleep 0.3
+  sweep=$bench/results/gateway_clients.txt
+  say ""
+  say "by client count (${SWEEP_SECS}s runs; ceiling: bare libmicrohttpd, no database):"
+  printf '# clients get-features/s libpq-read/s http-ceiling/s ingest/s libpq-ingest/s\n' >"$sweep"
+  printf '%8s %13s %11s %13s %11s %9s %13s %7s\n' clients get-features libpq-read http-ceiling "read ratio" ingest libpq-ingest ratio | tee -a "$results"
+  saved_clients=$CLIENTS saved_secs=$SECS
+  SECS=$SWEEP_SECS
+  for CLIENTS in $SWEEP; do
+    gw tecton /api/v1/feature-service/get-features "$TECTON_BODY" 0 "$SECS"; r_gw=$RPS
+    pg read "$READ_SQL"; r_pg=$TPS
+    ceiling=$(wrk -t 2 -c "$CLIENTS" -d "${SECS}s" -s "$work/tecton.lua" "http://127.0.0.1:$((HTTP + 1))/" 2>/dev/null |
+      awk '/^RPS/ { print $2 }')
+    gw ingest /ingest "$INGEST_BODY" 0 "$SECS"; i_gw=$RPS
+    pg ingest "$ING_SQL"; i_pg=$TPS
+    printf '%s %s %s %s %s %s\n' "$CLIENTS" "$r_gw" "$r_pg" "$ceiling" "$i_gw" "$i_pg" >>"$sweep"
+    printf '%8d %13.0f %11.0f %13.0f %10.2fx %9.0f %13.0f %6.2fx\n' "$CLIENTS" "$r_gw" "$r_pg" "$ceiling" \
+      "$(awk -v a="$r_gw" -v b="$r_pg" 'BEGIN { print a / b }')" "$i_gw" "$i_pg" \
+      "$(awk -v a="$i_gw" -v b="$i_pg" 'BEGIN { print a / b }')" | tee -a "$results"
+  done
+  CLIENTS=$saved_clients SECS=$saved_secs
+  if command -v gnuplot >/dev/null; then
+    gnuplot <<EOF
+set terminal pngcairo size 1100,460 font "sans,10" noenhanced
+set output "$bench/results/gateway_clients.png"
+set multiplot layout 1,2 title "pushsource_gateway (--pool $POOL) and the same SQL over libpq, by clients; $(nproc) cores, one machine"
+set logscale x 2
+set xrange [3.4:76]
+set xtics ($(echo "$SWEEP" | sed 's/ /, /g'))
+set xlabel "clients (wrk connections = pgbench clients)"
+set grid
+set key bottom right
+set title "one-key reads: requests/s"
+set yrange [0:*]
+set format y "%.0s%c"
+plot "$sweep" using 1:3 with linespoints lw 2 title "libpq: SELECT fs_get_online_features", \
+     "$sweep" using 1:2 with linespoints lw 2 title "gateway: get-features", \
+     "$sweep" using 1:4 with linespoints dt 2 title "HTTP alone (no database)"
+set title "gateway / libpq throughput"
+set format y "%.1f"
+set yrange [0:1.6]
+set key top left
+plot "$sweep" using 1:(\$2/\$3) with linespoints lw 2 title "get-features, 1 key", \
+     "$sweep" using 1:(\$5/\$6) with linespoints lw 2 title "POST /ingest, 1 record", \
+     0.8 with lines lc rgb "black" dt 3 title "target 0.8"
+unset multiplot
+EOF
+    say "plot: $bench/results/gateway_clients.png"
+  fi
+fi
+
+# 4. memory over a long run
+
 rss0=$(rss)
 gw mem /api/v1/feature-service/get-features "$TECTON_BODY" 0 "$MEMSECS"
 rss1=$(rss)
