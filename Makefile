@@ -11,12 +11,12 @@ OBJS        = src/init.o src/catalog.o src/typespec.o src/validate.o \
 DATA        = sql/pushsource--0.1.sql
 HEADERS     =
 
+# `make installcheck` runs against the server of PGHOST/PGPORT (as
+# pgvector's does); it needs pg_cron preloaded there, with the settings of
+# test/regress.conf.  `make test` starts a throwaway server for it.
 REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations trojan security gateway drop
-REGRESS_OPTS = --temp-instance=tmp_check --temp-config=test/regress.conf
 ISOLATION      ?= concurrent_push delete_push materialize_push drop_push
-ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=test/regress.conf \
-                 --inputdir=test/isolation \
-                 --outputdir=test/isolation
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation
 
 # Warnings are errors; unused-parameter and missing-field-initializers are
 # PostgreSQL's own header/macro noise (PG_FUNCTION_ARGS, designated inits).

@@ -366,3 +366,7 @@ SELECT (fs_gateway_error('ingest', s, 'm')).body -> 'requestError' ->> 'errorTyp
 SELECT (fs_gateway_error('push', '22P02', 'message ends.', '', NULL)).body;
 
 RESET pushsource.request_time;
+
+-- clean up: roles are cluster-wide, and installcheck may run again on this server
+DROP OWNED BY gw_writer, gw_reader, gw_admin, gw_super, gw_login, gw_renamed2;
+DROP ROLE gw_writer, gw_reader, gw_admin, gw_super, gw_login, gw_renamed2;

@@ -409,3 +409,7 @@ DROP FUNCTION public.ops_try(text);
 SET pushsource.request_time = 'infinity';
 SELECT pushsource._now() = now() AS now_not_infinity;
 RESET pushsource.request_time;
+
+-- clean up: roles are cluster-wide, and installcheck may run again on this server
+DROP OWNED BY ops_admin;
+DROP ROLE ops_admin;

@@ -280,5 +280,5 @@ SELECT rolsuper FROM pg_roles WHERE rolname = 'tro_attacker';
 -- clean up
 DELETE FROM pushsource.rejected_records WHERE source LIKE 'tro\_%';
 DROP TABLE public.tro_spine, public.tro_saved, public.tro_batch, public.tro_hits;
-DROP OWNED BY tro_attacker;
-DROP ROLE tro_attacker;
+DROP OWNED BY tro_attacker, tro_app;
+DROP ROLE tro_attacker, tro_app;

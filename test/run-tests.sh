@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# `make test`: installs what it needs, builds, installs, then runs every
-# suite against temporary instances (pg_regress with pg_cron preloaded, the
-# isolation specs, and TAP tests when there are any).  The server refuses to
-# run as root, so as root the suites run as the postgres user in a scratch
-# copy of the tree.  Override the lists with REGRESS=... / ISOLATION=...
+# `make test`: installs what it needs, builds, installs, then starts a
+# throwaway server (pg_cron preloaded, test/regress.conf) and runs
+# `make installcheck` against it -- pg_regress and the isolation specs, the
+# way a developer runs them against their own server -- checks that the
+# suites left no roles behind (so they run again on the same server), stops
+# it, and runs the TAP tests (each starts its own clusters).  The server
+# refuses to run as root, so as root the suites run as the postgres user in
+# a scratch copy of the tree.  Override the lists with REGRESS=... /
+# ISOLATION=...
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -23,24 +27,51 @@ else
 fi
 
 work=$(mktemp -d /tmp/pushsource-test.XXXXXX)
-# kept when a suite fails, so its results/ can be read
-trap 'if [ "${status:-1}" = 0 ]; then rm -rf "$work"; else echo "test results kept in $work" >&2; fi' EXIT
-tar --exclude=.git -cf - . | tar -xf - -C "$work"
-# specs live in test/isolation/*.spec; pg_isolation_regress reads <dir>/specs/
-mkdir -p "$work/test/isolation/specs"
-cp test/isolation/*.spec "$work/test/isolation/specs/"
+bindir=$("$PG_CONFIG" --bindir)
 run() { bash -c "$1"; }
 if [ "$(id -u)" = 0 ]; then
-  chown -R postgres "$work"
   run() { su postgres -s /bin/bash -c "$1"; }
 fi
+# the server is stopped whatever happens; the tree is kept when a suite
+# fails, so its results/ can be read
+finish() {
+  [ -f "$work/data/postmaster.pid" ] && run "'$bindir/pg_ctl' -D '$work/data' -m immediate -w stop" >/dev/null 2>&1
+  if [ "${status:-1}" = 0 ]; then rm -rf "$work"; else echo "test results kept in $work" >&2; fi
+}
+trap finish EXIT
+tar --exclude=.git -cf - . | tar -xf - -C "$work"
+[ "$(id -u)" = 0 ] && chown -R postgres "$work"
+
+# the throwaway server: a unix socket in the scratch directory only
+port=55432
+run "'$bindir/initdb' -D '$work/data' -U postgres -A trust -E UTF8 --no-sync" >"$work/initdb.log" 2>&1 ||
+  { cat "$work/initdb.log" >&2; exit 1; }
+{ cat test/regress.conf
+  echo "port = $port"
+  echo "listen_addresses = ''"
+  echo "unix_socket_directories = '$work'"
+} >>"$work/data/postgresql.conf"
+run "'$bindir/pg_ctl' -D '$work/data' -l '$work/server.log' -w start" >/dev/null ||
+  { cat "$work/server.log" >&2; exit 1; }
+pgenv="PGHOST='$work' PGPORT=$port PGUSER=postgres"
+roles_sql="SELECT string_agg(rolname, ' ' ORDER BY rolname) FROM pg_roles
+            WHERE rolname !~ '^pg_' AND rolname <> 'postgres' AND rolname !~ '^pushsource_'"
 
 # REGRESS / ISOLATION select a subset; ISOLATION= (set but empty) skips it.
 args=""
 [ -n "${REGRESS+x}" ] && args+=" REGRESS='$REGRESS'"
 [ -n "${ISOLATION+x}" ] && args+=" ISOLATION='$ISOLATION'"
 status=0
-run "cd '$work' && make -s installcheck PG_CONFIG='$PG_CONFIG' $args" || status=$?
+run "cd '$work' && $pgenv make -s installcheck PG_CONFIG='$PG_CONFIG' $args" || status=$?
+if [ $status -eq 0 ]; then
+  left=$(run "$pgenv '$bindir/psql' -X -At -d postgres -c \"$roles_sql\"")
+  if [ -n "$left" ]; then
+    echo "make test: the suites left roles behind (a second installcheck on this server would fail): $left" >&2
+    status=1
+    exit 1
+  fi
+fi
+run "'$bindir/pg_ctl' -D '$work/data' -m fast -w stop" >/dev/null
 if [ $status -ne 0 ]; then
   for f in "$work/regression.diffs" "$work/test/isolation/regression.diffs"; do
     [ -s "$f" ] && { echo "==== $f"; cat "$f"; }
