@@ -8,7 +8,7 @@ OBJS        = src/init.o src/catalog.o src/typespec.o src/validate.o \
               src/fanout.o src/push.o src/online.o src/pit.o src/partial.o \
               src/aggregation.o src/operations.o src/security.o \
               src/apikey.o src/endpoints.o
-DATA        = sql/pushsource--0.1.sql
+DATA        = sql/pushsource--0.1.sql sql/pushsource--0.2.sql sql/pushsource--0.1--0.2.sql
 HEADERS     =
 
 # `make installcheck` runs against the server of PGHOST/PGPORT (as

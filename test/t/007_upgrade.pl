@@ -1,0 +1,268 @@
+# The upgrade path, and stores that logical replication can publish.
+#
+# 1. A fresh 0.2 and a 0.1 updated to 0.2 are the same extension: their
+#    schema-only dumps are equal (the full script and the update script do
+#    not drift apart).
+# 2. Data in place: a database on 0.1 with entities, a source with a batch
+#    table, attribute, tiled and continuous views, a service, pushed and
+#    backfilled data and a deletion is updated with ALTER EXTENSION
+#    pushsource UPDATE; every definition, store row, job and served feature
+#    is unchanged, and pushing, reading, joining, backfilling, deleting and
+#    maintenance all work afterwards.
+# 3. Replicable stores, with wal_level = logical and a FOR ALL TABLES
+#    publication (as CDC setups have): on 0.1, fs_delete_keys and a push
+#    to a continuous aggregate fail (tables without replica identity); the
+#    update fixes the existing tables; on 0.2 every table the extension
+#    created has a replica identity, push, fs_delete_keys, maintenance and
+#    fs_materialize run, and a logical decoding slot shows the deleted
+#    rows whole.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('upgrade');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+wal_level = logical
+max_replication_slots = 4
+timezone = 'UTC'
+});
+$node->start;
+my $latest = $node->safe_psql('postgres',
+	q{SELECT default_version FROM pg_available_extensions WHERE name = 'pushsource'});
+is($latest, '0.2', 'the default version is 0.2');
+
+########################################################################
+# 1. fresh 0.2 == 0.1 updated
+########################################################################
+$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+$node->safe_psql('postgres', 'CREATE DATABASE updated');
+$node->safe_psql('fresh', 'CREATE EXTENSION pushsource');
+$node->safe_psql('updated', q{CREATE EXTENSION pushsource VERSION '0.1'});
+is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
+	'0.1', 'version 0.1 installs from its own script');
+$node->safe_psql('updated', 'ALTER EXTENSION pushsource UPDATE');
+is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
+	'0.2', 'ALTER EXTENSION pushsource UPDATE goes to 0.2');
+# pg_dump leaves extension members out: each member object is described
+# here, one line each, with its definition, privileges and comment
+my $members = q{
+WITH m AS (
+  SELECT d.classid, d.objid, d.objsubid FROM pg_depend d
+   WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+     AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pushsource'))
+SELECT pg_describe_object(m.classid, m.objid, m.objsubid) || E'\n  ' || coalesce(CASE
+  WHEN m.classid = 'pg_proc'::regclass THEN
+    (SELECT CASE WHEN p.prokind = 'a' THEN 'aggregate' ELSE pg_get_functiondef(p.oid) END || ' acl=' || coalesce(p.proacl::text, '')
+       FROM pg_proc p WHERE p.oid = m.objid)
+  WHEN m.classid = 'pg_class'::regclass THEN
+    (SELECT c.relkind::text || ' replident=' || c.relreplident::text || ' acl=' || coalesce(c.relacl::text, '')
+        || ' cols=' || coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                 || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                 || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), ''), ', ' ORDER BY a.attnum)
+               FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
+        || ' cons=' || coalesce((SELECT string_agg(k.conname || ' ' || pg_get_constraintdef(k.oid), ', ' ORDER BY k.conname)
+               FROM pg_constraint k WHERE k.conrelid = c.oid), '')
+        || ' idx=' || coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), ', ' ORDER BY 1)
+               FROM pg_index i WHERE i.indrelid = c.oid), '')
+        || ' trg=' || coalesce((SELECT string_agg(pg_get_triggerdef(t.oid), ', ' ORDER BY 1)
+               FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '')
+        || CASE WHEN c.relkind IN ('v', 'm') THEN ' view=' || pg_get_viewdef(c.oid) ELSE '' END
+       FROM pg_class c WHERE c.oid = m.objid)
+  WHEN m.classid = 'pg_type'::regclass THEN
+    (SELECT format_type(t.oid, NULL) || ' ' || t.typtype::text || ' ' || coalesce((SELECT string_agg(a.attname || ' '
+               || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+               FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0), '')
+       FROM pg_type t WHERE t.oid = m.objid)
+  WHEN m.classid = 'pg_namespace'::regclass THEN
+    (SELECT 'acl=' || coalesce(n.nspacl::text, '') FROM pg_namespace n WHERE n.oid = m.objid)
+  ELSE '' END, '')
+  || ' comment=' || coalesce(obj_description(m.objid, (SELECT relname FROM pg_class WHERE oid = m.classid)), '')
+FROM m ORDER BY 1};
+my ($fresh, $updated) = map { $node->safe_psql($_, $members) } qw(fresh updated);
+cmp_ok(scalar(() = $fresh =~ /^\S/mg), '>', 100, 'the fresh 0.2 has its member objects described (functions, tables, views, types)');
+like($fresh, qr/^function pushsource\.fs_create_push_source\(.*\n  CREATE OR REPLACE FUNCTION/m, '... with their definitions');
+is($updated, $fresh, 'the updated 0.1 and a fresh 0.2 have the same member objects, definitions, privileges and comments');
+
+########################################################################
+# 2. data in place
+########################################################################
+$node->safe_psql('postgres', q{
+CREATE EXTENSION pushsource VERSION '0.1';
+CREATE ROLE app_writer LOGIN IN ROLE pushsource_writer, pushsource_reader;
+CREATE ROLE app_admin LOGIN IN ROLE pushsource_admin;
+GRANT CREATE ON SCHEMA public TO app_admin;
+});
+$node->safe_psql('postgres', q{
+SET ROLE app_admin;
+SET search_path = pushsource, public;
+SELECT fs_create_entity('user', ARRAY['user_id']);
+SELECT fs_create_entity('merchant', ARRAY['merchant_id']);
+CREATE TABLE public.tx_history (user_id text, merchant_id int8, ts timestamptz, amount float8);
+INSERT INTO public.tx_history VALUES ('u1', 7, '2024-01-01 09:00+00', 5), ('u2', 7, '2024-01-01 09:30+00', 8);
+GRANT SELECT ON public.tx_history TO pushsource_admin;
+SELECT fs_create_push_source('tx', 'user_id text, merchant_id int8, ts timestamptz, amount float8', 'ts',
+                             batch_table => 'public.tx_history');
+SELECT fs_create_feature_view('tx_last', 'tx', ARRAY['user'], features => ARRAY['amount'], ttl => '7 days');
+SELECT fs_create_feature_view('tx_pair', 'tx', ARRAY['user', 'merchant'], features => ARRAY['amount']);
+SELECT fs_create_feature_view('tx_sum', 'tx', ARRAY['user'],
+    aggregations => ARRAY[fs_agg('amount', 'sum', '1 day'), fs_agg('amount', 'count', '1 day')],
+    aggregation_interval => '1 hour');
+SELECT fs_create_feature_view('tx_max', 'tx', ARRAY['user'],
+    aggregations => ARRAY[fs_agg('amount', 'max', '1 day')]);
+SELECT fs_create_feature_service('tx_svc', ARRAY['tx_last', 'tx_sum']);
+});
+$node->safe_psql('postgres', q{
+SET ROLE app_writer;
+SELECT pushsource.fs_push('tx', '[
+    {"user_id": "u1", "merchant_id": 7, "ts": "2024-01-01T10:00:00Z", "amount": 10},
+    {"user_id": "u1", "merchant_id": 8, "ts": "2024-01-01T11:00:00Z", "amount": 20},
+    {"user_id": "u2", "merchant_id": 7, "ts": "2024-01-01T10:30:00Z", "amount": 3},
+    {"user_id": "u9", "merchant_id": 9, "ts": "2024-01-01T10:00:00Z", "amount": 1}]');
+});
+$node->safe_psql('postgres', q{
+SET ROLE app_admin;
+SELECT pushsource.fs_materialize(v, '2024-01-01', '2024-01-02') FROM unnest(ARRAY['tx_last', 'tx_pair', 'tx_sum', 'tx_max']) v;
+SELECT pushsource.fs_delete_keys('tx_last', '[{"user_id": "u9"}]', offline => false);
+});
+
+my $request = '[{"user_id": "u1"}, {"user_id": "u2"}, {"user_id": "u9"}]';
+my %checks = (
+	'definitions' => q{
+SELECT to_jsonb(e) FROM pushsource.entities e
+UNION ALL SELECT to_jsonb(s) FROM pushsource.push_sources s
+UNION ALL SELECT to_jsonb(v) FROM pushsource.feature_views v
+UNION ALL SELECT to_jsonb(f) FROM pushsource.feature_services f ORDER BY 1},
+	'jobs' => q{SELECT to_jsonb(j) FROM pushsource.jobs j ORDER BY id},
+	'online features' => qq{
+SET pushsource.request_time = '2024-01-01 12:00+00';
+SELECT pushsource.fs_get_online_features('tx_svc', '$request');
+SELECT pushsource.fs_get_online_features('tx_max', '$request');
+SELECT pushsource.fs_get_online_features('tx_pair', '[{"user_id": "u1", "merchant_id": 8}]')},
+	'historical features' => q{
+SELECT * FROM pushsource.fs_get_historical_features(
+    $$SELECT * FROM (VALUES ('u1', 7::int8, '2024-01-01 10:45+00'::timestamptz),
+                            ('u2', 7, '2024-01-01 12:00+00')) s(user_id, merchant_id, ts)$$,
+    ARRAY['tx_last', 'tx_pair', 'tx_sum', 'tx_max'])
+    AS t(user_id text, merchant_id int8, ts timestamptz, tx_last__amount float8, tx_pair__amount float8,
+         tx_sum__amount_sum_1d_1h float8, tx_sum__amount_count_1d_1h int8, tx_max__amount_max_1d_continuous float8)
+ ORDER BY 1},
+	'store rows' => q{
+SELECT string_agg(format('%s: %s', c.oid::regclass,
+         (xpath('//n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', c.oid::regclass), false, false, '')))[1]),
+       ', ' ORDER BY c.oid::regclass::text)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r' AND n.nspname IN ('pushsource', 'pushsource_store')});
+
+my %before;
+$before{$_} = $node->safe_psql('postgres', $checks{$_}) for keys %checks;
+# the figures the comparison rests on, checked by hand: u1 10:00 (10) and
+# 11:00 (20) pushed plus 09:00 (5) backfilled; u2 10:30 (3) pushed plus
+# 09:30 (8) backfilled; u9 deleted online from tx_last only.  u1 at 10:45:
+# newest 10 for user and pair; the 1-hour tiles end at 10:00, so the sum
+# holds 09:00's 5 only; the continuous max sees 5 and 10.  u2 at 12:00: 3
+# is newest; 8 + 3 = 11 over 2 events; max 8.
+is($before{'historical features'},
+	"u1|7|2024-01-01 10:45:00+00|10|10|5|1|10\nu2|7|2024-01-01 12:00:00+00|3|3|11|2|8",
+	'on 0.1: the point-in-time join as computed by hand');
+like($before{'store rows'}, qr/pushsource_store\.tx_last_offline: 6\b/, 'on 0.1: the offline store holds 4 pushed + 2 backfilled rows');
+
+$node->safe_psql('postgres', 'ALTER EXTENSION pushsource UPDATE');
+is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
+	'0.2', 'the database with data is on 0.2');
+for my $what (sort keys %checks)
+{
+	is($node->safe_psql('postgres', $checks{$what}), $before{$what}, "after the update: $what unchanged");
+}
+
+# everything works on the updated database
+$node->safe_psql('postgres', q{
+SET ROLE app_writer;
+SELECT pushsource.fs_push('tx', '[{"user_id": "u1", "merchant_id": 8, "ts": "2024-01-01T11:30:00Z", "amount": 100}]');
+});
+is($node->safe_psql('postgres', q{
+SET pushsource.request_time = '2024-01-01 12:00+00';
+SELECT pushsource.fs_get_online_features('tx_svc', '[{"user_id": "u1"}]')}),
+	'[{"tx_last.amount": 100, "tx_sum.amount_sum_1d_1h": 135, "tx_sum.amount_count_1d_1h": 4}]',
+	'after the update: a push is served (10 + 20 + 5 + 100, four events)');
+$node->safe_psql('postgres', q{
+SET ROLE app_admin;
+SELECT pushsource.fs_create_feature_view('tx_new', 'tx', ARRAY['user'], features => ARRAY['amount']);
+SELECT pushsource.fs_materialize('tx_new', '2024-01-01', '2024-01-02');
+SELECT pushsource.fs_delete_keys('tx_pair', '[{"user_id": "u2", "merchant_id": 7}]');
+SELECT pushsource.fs_run_maintenance();
+});
+is($node->safe_psql('postgres', q{SELECT string_agg(user_id || ':' || amount, ',' ORDER BY user_id) FROM pushsource_store.tx_new_offline}),
+	'u1:5,u2:8', 'after the update: a new view is backfilled from the batch table');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM pushsource_store.tx_pair_offline WHERE user_id = 'u2' AND merchant_id = 7}), '0',
+	'after the update: fs_delete_keys deletes');
+
+########################################################################
+# 3. replicable stores under a FOR ALL TABLES publication
+########################################################################
+my $setup = q{
+SET search_path = pushsource, public;
+SELECT fs_create_entity('r_user', ARRAY['user_id']);
+CREATE TABLE public.r_batch (user_id text, ts timestamptz, v float8);
+INSERT INTO public.r_batch VALUES ('b1', '2024-01-01 01:00+00', 1);
+GRANT SELECT ON public.r_batch TO pushsource_admin;
+SELECT fs_create_push_source('r_src', 'user_id text, ts timestamptz, v float8', 'ts', batch_table => 'public.r_batch');
+SELECT fs_create_feature_view('r_last', 'r_src', ARRAY['r_user'], features => ARRAY['v']);
+SELECT fs_create_feature_view('r_tiles', 'r_src', ARRAY['r_user'],
+    aggregations => ARRAY[fs_agg('v', 'sum', '1 hour')], aggregation_interval => '1 minute');
+SELECT fs_create_feature_view('r_cont', 'r_src', ARRAY['r_user'],
+    aggregations => ARRAY[fs_agg('v', 'sum', '1 hour')]);
+CREATE PUBLICATION r_all FOR ALL TABLES;
+};
+# pushes two events an hour apart: the continuous view drops the older
+# one from its events table (a DELETE)
+my $push = q{SELECT pushsource.fs_push('r_src', '[{"user_id": "p1", "ts": "2024-01-01T10:00:00Z", "v": 1},
+                                                 {"user_id": "p1", "ts": "2024-01-01T12:00:00Z", "v": 2}]')};
+my $delete = q{SELECT pushsource.fs_delete_keys('r_last', '[{"user_id": "p1"}]')};
+
+$node->safe_psql('postgres', 'CREATE DATABASE repl_old');
+$node->safe_psql('repl_old', q{CREATE EXTENSION pushsource VERSION '0.1';} . $setup);
+my ($ret, $out, $err) = $node->psql('repl_old', $delete);
+isnt($ret, 0, 'on 0.1 with a FOR ALL TABLES publication, fs_delete_keys fails');
+like($err, qr/does not have a replica identity and publishes deletes/, '... for want of a replica identity');
+($ret, $out, $err) = $node->psql('repl_old', $push);
+like($err, qr/does not have a replica identity/, '... and so does a push to a continuous aggregate');
+$node->safe_psql('repl_old', 'ALTER EXTENSION pushsource UPDATE');
+($ret, $out, $err) = $node->psql('repl_old', "$push; $delete");
+is($ret, 0, 'after the update, the same push and fs_delete_keys run') or diag($err);
+
+$node->safe_psql('postgres', 'CREATE DATABASE repl');
+$node->safe_psql('repl', 'CREATE EXTENSION pushsource;' . $setup);
+$node->safe_psql('repl', q{SELECT pg_create_logical_replication_slot('r_slot', 'test_decoding')});
+is($node->safe_psql('repl', q{
+SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY 1)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('pushsource', 'pushsource_store')
+   AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS
+        (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')))}),
+	'', 'every table the extension created has a replica identity');
+is($node->safe_psql('repl', q{
+SELECT string_agg(c.relname || '=' || c.relreplident::text, ' ' ORDER BY c.relname)
+  FROM pg_class c WHERE c.relname LIKE 'r\_%' AND c.relkind = 'r'}),
+	'r_batch=d r_cont_events=f r_cont_offline=f r_last_offline=f r_last_online=d r_src=f r_tiles_offline=f r_tiles_tiles=d',
+	'... the log, offline stores and events whole rows; online stores and tiles their primary keys');
+($ret, $out, $err) = $node->psql('repl', qq{
+$push;
+$delete;
+SELECT pushsource.fs_run_maintenance();
+SELECT pushsource.fs_materialize(v, '2024-01-01', '2024-01-02') FROM unnest(ARRAY['r_last', 'r_tiles', 'r_cont']) v;
+}, on_error_stop => 1);
+is($ret, 0, 'push, fs_delete_keys, maintenance and fs_materialize run under the publication') or diag($err);
+is($err, '', '... without an error or warning');
+my $changes = $node->safe_psql('repl', q{
+SELECT string_agg(data, E'\n') FROM pg_logical_slot_get_changes('r_slot', NULL, NULL)
+ WHERE data LIKE 'table pushsource_store.r_last_offline: DELETE:%'});
+like($changes, qr/^table pushsource_store\.r_last_offline: DELETE: user_id\[text\]:'p1' ts\[timestamp with time zone\]:'2024-01-01 10:00:00\+00' v\[double precision\]:1 _fs_ingest_id\[bigint\]:\d+$/m,
+	'logical decoding shows a key deleted from an offline store as the whole old row');
+
+$node->stop;
+done_testing();
