@@ -41,6 +41,8 @@ typedef struct GwOptions
 	int			timeout;		/* seconds: clients' idle time, statements */
 	bool		quiet;			/* no request log */
 	int			max_connections;	/* client connections at once */
+	int			pipeline_window_ms; /* join a busy connection's pipeline only
+									 * if its head started this recently */
 } GwOptions;
 
 extern GwOptions gw_opts;
@@ -106,6 +108,7 @@ typedef struct GwJob
 	int			attempts;
 	double		deadline;		/* gw_now() by which it must have a connection */
 	PGresult   *failed;			/* pool.c: the error being described, or NULL */
+	bool		abandoned;		/* pool.c: a stand-in whose reply nobody waits for */
 	GwResult	res;
 	void		(*done) (struct GwJob *job);
 	void	   *arg;

@@ -41,6 +41,7 @@ GwOptions	gw_opts = {
 	.timeout = 30,
 	.quiet = false,
 	.max_connections = 512,
+	.pipeline_window_ms = 2,
 };
 volatile int gw_shutting_down = 0;
 int			gw_epoll_fd = -1;
@@ -169,6 +170,10 @@ usage(FILE *f)
 			"                       stay idle or a request wait for a connection\n"
 			"                       (default 30)\n"
 			"  --max-connections N  client connections at once (default 512)\n"
+			"  --pipeline-window MS when every connection is busy, send a request\n"
+			"                       behind one whose current request started at\n"
+			"                       most MS ago (default 2; 0: never, requests\n"
+			"                       wait for a free connection)\n"
 			"  --quiet              no request log on stderr\n"
 			"  --help               this text\n");
 }
@@ -226,6 +231,7 @@ main(int argc, char **argv)
 		{"timeout", required_argument, NULL, 't'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"max-connections", required_argument, NULL, 'c'},
+		{"pipeline-window", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -260,6 +266,9 @@ main(int argc, char **argv)
 				break;
 			case 'c':
 				gw_opts.max_connections = (int) number("--max-connections", optarg, 1, 100000);
+				break;
+			case 'w':
+				gw_opts.pipeline_window_ms = (int) number("--pipeline-window", optarg, 0, 86400000);
 				break;
 			case 'h':
 				usage(stdout);

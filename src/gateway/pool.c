@@ -23,7 +23,11 @@
  * go instead of being woken once per request (the wake-ups between
  * processes are what a request costs here; see README, Performance).  An
  * idle connection is always preferred, so a pipeline only forms when every
- * connection is busy, and it never holds more than PIPELINE_DEPTH jobs.
+ * connection is busy; it is joined only while its head job is moving
+ * (started within --pipeline-window: not one waiting for a lock), never
+ * while a connection is being opened, and never past PIPELINE_DEPTH jobs.
+ * A failed request's error is described on the first connection free,
+ * not at the end of its pipeline.
  *
  * Everything here runs on the event loop's thread and never blocks:
  * connecting (PQconnectStartParams/PQconnectPoll), sending (non-blocking
@@ -42,7 +46,10 @@
  * connect_timeout to non-blocking connects) at most --timeout; a busy
  * connection must finish a job at least every --timeout plus a grace
  * second after the server's own statement_timeout should have ended the
- * statement (a server that stopped answering).
+ * statement (a server that stopped answering); a job sent behind others
+ * is answered 503 once --timeout plus the grace second has passed since
+ * it was sent (a stand-in keeps its place and swallows its reply, which
+ * libpq cannot take back).
  */
 #include "gateway.h"
 
@@ -72,6 +79,10 @@ typedef struct GwConn
 	int			depth;			/* jobs in the pipeline */
 	PGresult   *result;			/* the head job's result so far */
 	double		deadline;		/* CS_CONNECTING, CS_PREPARING, or jobs sent */
+	double		progress;		/* gw_now() the head job started (was sent to
+								 * an empty pipeline, or the one before it
+								 * synced) */
+	bool		recheck;		/* libpq may hold results no event will announce */
 } GwConn;
 
 static GwConn *pool;
@@ -242,8 +253,32 @@ fail_job(GwJob *job, int status, const char *message)
 {
 	PQclear(job->failed);
 	job->failed = NULL;
+	if (job->abandoned)
+	{
+		free(job);				/* a stand-in: its request was answered */
+		return;
+	}
 	set_fixed(&job->res, status, message);
 	job->done(job);
+}
+
+/* A job's place in a pipeline, for a job answered before its turn came. */
+static GwJob *
+stand_in(GwJob *job)
+{
+	GwJob	   *s = calloc(1, sizeof(GwJob));
+
+	if (s == NULL)
+	{
+		fprintf(stderr, "pushsource_gateway: out of memory\n");
+		abort();
+	}
+	s->next = job->next;
+	s->abandoned = true;
+	s->failed = job->failed;	/* its description, if that is what was sent */
+	job->failed = NULL;
+	job->next = NULL;
+	return s;
 }
 
 /* ---- connections ---- */
@@ -295,7 +330,8 @@ connect_failed(GwConn *c)
 /*
  * A connection was lost (or stopped answering): the jobs in its pipeline
  * are tried once more, ahead of the queue and in their order, when they
- * are reads, and fail with 503 otherwise.
+ * are reads or their request already failed (only its error was being
+ * described: nothing was written), and fail with 503 otherwise.
  */
 static void
 conn_lost(GwConn *c, const char *message)
@@ -303,16 +339,17 @@ conn_lost(GwConn *c, const char *message)
 	GwJob	   *job = drop_conn(c);
 	GwJob	   *retry_head = NULL;
 	GwJob	   *retry_last = NULL;
+	double		now = gw_now();
 
 	while (job != NULL)
 	{
 		GwJob	   *next = job->next;
 
 		job->next = NULL;
-		if (job->retry_safe && job->attempts < 2)
+		if (!job->abandoned && job->attempts < 3 &&
+			(job->failed != NULL || (job->retry_safe && job->attempts < 2)))
 		{
-			PQclear(job->failed);
-			job->failed = NULL;
+			job->deadline = now + gw_opts.timeout;
 			if (retry_last == NULL)
 				retry_head = job;
 			else
@@ -450,11 +487,17 @@ send_job(GwConn *c, GwJob *job)
 {
 	bool		sent;
 
+	double		now = gw_now();
+
 	job->next = NULL;
+	job->deadline = now + gw_opts.timeout + STATEMENT_GRACE;
+	if (job->failed == NULL)
+		job->attempts++;
 	if (c->head == NULL)
 	{
 		c->head = job;
-		c->deadline = gw_now() + gw_opts.timeout + STATEMENT_GRACE;
+		c->deadline = job->deadline;
+		c->progress = now;
 	}
 	else
 		c->tail->next = job;
@@ -482,11 +525,12 @@ send_job(GwConn *c, GwJob *job)
 	{
 		const char *params[3] = {job->endpoint, job->body, job->key};
 
-		job->attempts++;
 		sent = PQsendQueryPrepared(c->conn, "request", 3, params, NULL, NULL, 0);
 	}
 	if (!sent || !PQpipelineSync(c->conn) || !flush(c))
 		conn_lost(c, BODY_DB_DOWN);
+	else if (!PQisBusy(c->conn))
+		c->recheck = true;		/* sending read results in: no event will come */
 }
 
 /* Fill res from the request statement's row. */
@@ -527,14 +571,22 @@ job_synced(GwConn *c, PGresult *r)
 {
 	GwJob	   *job = c->head;
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	double		now = gw_now();
 
 	c->head = job->next;
 	if (c->head == NULL)
 		c->tail = NULL;
 	c->depth--;
-	c->deadline = gw_now() + gw_opts.timeout + STATEMENT_GRACE;
+	c->deadline = now + gw_opts.timeout + STATEMENT_GRACE;
+	c->progress = now;
 	job->next = NULL;
 
+	if (job->abandoned)
+	{
+		PQclear(r);
+		fail_job(job, 0, NULL);	/* frees the stand-in */
+		return;
+	}
 	if (job->failed != NULL)
 	{
 		if (!error_reply(&job->res, r))
@@ -552,8 +604,13 @@ job_synced(GwConn *c, PGresult *r)
 		set_fixed(&job->res, st == PGRES_TUPLES_OK ? 200 : 503, BODY_DB_DOWN);
 	else if (st == PGRES_FATAL_ERROR && r != NULL)
 	{
+		/*
+		 * Described on the first connection free, ahead of the queue: not
+		 * at the end of this pipeline, behind jobs that may take long.
+		 */
 		job->failed = r;
-		send_job(c, job);
+		job->deadline = now + gw_opts.timeout;
+		enqueue(job, true);
 		return;
 	}
 	else if (!request_reply(&job->res, r))
@@ -668,15 +725,23 @@ conn_ready(GwWatch *w, uint32_t events)
 		conn_lost(c, BODY_DB_DOWN);
 		return;
 	}
-	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-		return;
-	if (!PQconsumeInput(c->conn) || PQstatus(c->conn) != CONNECTION_OK)
+	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
+		(!PQconsumeInput(c->conn) || PQstatus(c->conn) != CONNECTION_OK))
 	{
-		/* an idle one the server closed (a restart), or one lost mid-statement */
+		/*
+		 * An idle one the server closed (a restart), or one lost
+		 * mid-statement.  What libpq read before the end is still
+		 * answered (a push whose Sync came back did commit).
+		 */
 		if (c->state == CS_PREPARING)
 			connect_failed(c);
 		else
-			conn_lost(c, BODY_DB_DOWN);
+		{
+			if (c->head != NULL)
+				read_pipeline(c);
+			if (c->state != CS_DOWN)
+				conn_lost(c, BODY_DB_DOWN);
+		}
 		return;
 	}
 	for (PGnotify *n; (n = PQnotifies(c->conn)) != NULL;)
@@ -684,15 +749,17 @@ conn_ready(GwWatch *w, uint32_t events)
 	if (c->state == CS_PREPARING)
 		prepared(c);
 	else if (c->head != NULL)
-		read_pipeline(c);
+		read_pipeline(c);		/* also after EPOLLOUT: flushing may have read */
 	/* else a NOTICE or a parameter change on an idle one: harmless */
 }
 
 /*
- * Give queued jobs to connections: an idle one first, else the least
- * loaded whose pipeline has room.  While every connection is busy and jobs
- * wait, open more (at most one per job waiting); the waiting jobs do not
- * wait for them if a pipeline can take them now.
+ * Give queued jobs to connections: an idle one first; else, when every
+ * connection is busy, the least loaded one with room whose head job
+ * started within --pipeline-window (moving: a job behind a statement that
+ * waits for a lock would wait with it).  While jobs wait, open more
+ * connections (at most one per job waiting); while any is opening, jobs
+ * wait for it rather than join a pipeline.
  */
 static void
 dispatch(void)
@@ -709,7 +776,8 @@ dispatch(void)
 			GwConn	   *c = &pool[i];
 
 			if (c->state == CS_READY && c->depth < PIPELINE_DEPTH &&
-				(best == NULL || c->depth < best->depth))
+				(best == NULL || c->depth < best->depth ||
+				 (c->depth == best->depth && c->progress > best->progress)))
 				best = c;
 			else if (c->state == CS_DOWN && down == NULL)
 				down = c;
@@ -725,7 +793,8 @@ dispatch(void)
 			waiting++;
 		if (down != NULL && coming < waiting && conn_start(down))
 			continue;
-		if (best == NULL)
+		if (best == NULL || coming > 0 ||
+			(gw_now() - best->progress) * 1000 >= gw_opts.pipeline_window_ms)
 			break;
 		send_job(best, dequeue());
 	}
@@ -736,6 +805,7 @@ gw_pool_submit(GwJob *job)
 {
 	job->attempts = 0;
 	job->failed = NULL;
+	job->abandoned = false;
 	job->deadline = gw_now() + gw_opts.timeout;
 	memset(&job->res, 0, sizeof(job->res));
 	enqueue(job, false);
@@ -748,6 +818,17 @@ gw_pool_tick(void)
 {
 	double		now = gw_now();
 
+	for (int i = 0; i < pool_size; i++)
+	{
+		GwConn	   *c = &pool[i];
+
+		if (c->recheck)
+		{
+			c->recheck = false;
+			if (c->state == CS_READY && c->head != NULL)
+				read_pipeline(c);
+		}
+	}
 	if (now < next_scan)
 		return;
 	next_scan = now + SCAN_INTERVAL;
@@ -755,6 +836,22 @@ gw_pool_tick(void)
 	{
 		GwConn	   *c = &pool[i];
 
+		/*
+		 * A job behind the head that is past its deadline (it joined a
+		 * pipeline whose head then stalled) is answered now; a stand-in
+		 * takes its place and swallows its reply.
+		 */
+		for (GwJob **p = c->head ? &c->head->next : NULL; p != NULL && *p != NULL; p = &(*p)->next)
+		{
+			GwJob	   *j = *p;
+
+			if (j->abandoned || now < j->deadline)
+				continue;
+			*p = stand_in(j);
+			if (c->tail == j)
+				c->tail = *p;
+			fail_job(j, 503, BODY_NO_REPLY);
+		}
 		if (c->state == CS_DOWN || (c->state == CS_READY && c->depth == 0) ||
 			now < c->deadline)
 			continue;

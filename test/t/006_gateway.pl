@@ -369,89 +369,149 @@ like($logtext, qr/^\S+Z POST \/ingest 200 [\d.]+ms records=3$/m, 'one log line p
 like($logtext, qr/^\S+Z POST \/ingest 499 /m, 'the cut-off request is logged as 499');
 
 ########################################################################
-# Pipelining: with --pool 1, requests that arrive while the connection is
-# busy are sent behind it on that connection, each its own transaction;
-# one that fails (and is described there too) does not fail its neighbours
+# Pipelining.  A request joins a busy connection's pipeline only while
+# that connection's current request is moving (started within
+# --pipeline-window); each is its own transaction, and a failed one does
+# not fail its neighbours.  Here a huge window forces pipelining behind a
+# request that waits for a lock, and the default one keeps requests out
+# of such a pipeline.
 ########################################################################
-my $pport = $port + 2;
-$pgw = start([ $gateway_bin, '--listen', "127.0.0.1:$pport", '--db', $db, '--pool', '1',
-		'--timeout', '30', '--quiet' ], '>>', $log, '2>>', $log);
-for (1 .. 300)
+# helper gateways, each with its own port: (harness, port)
+sub side_gateway
 {
-	last if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$pport");
-	select(undef, undef, undef, 0.05);
-}
-# send(path, body, header): a curl in the background; (harness, \output)
-sub send_to_pool1
-{
-	my ($path, $body, $header) = @_;
-	my $out = '';
-	my $h = start([ 'curl', '-s', '-w', "\n%{http_code}", '-H', $header, '-H', $json_ct,
-		'--data-binary', $body, "http://127.0.0.1:$pport$path" ], '>', \$out);
-	return [ $h, \$out ];
-}
-sub pool1_metric
-{
-	my $out = '';
-	run([ 'curl', '-s', "http://127.0.0.1:$pport/metrics" ], '>', \$out);
-	return $out =~ /^pushsource_gateway_pool_requests_sent (\d+)$/m ? $1 : -1;
-}
-{
-	my ($lin, $lout) = ('', '');
-	my $locker = start([ "$bindir/psql", '-X', '-A', '-t', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
-		'<', \$lin, '>', \$lout);
-	$lin .= "BEGIN; LOCK TABLE pushsource.transactions IN EXCLUSIVE MODE; SELECT 'locked';\n";
-	pump $locker until $lout =~ /locked/;
-	my $rec = sub { qq({"workspace_name": "prod", "records": {"transactions": [{"record": {"user_id": "$_[0]", "timestamp": "2022-01-04T00:00:00Z", "amount": $_[1]}}]}}) };
-	my %sent;
-	# the first holds the one connection: it waits for the lock
-	$sent{first} = send_to_pool1('/ingest', $rec->('C_p1', 1), auth('app_writer'));
-	$node->poll_query_until('postgres',
-		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pushsource_gateway' AND wait_event_type = 'Lock'})
-	  or die 'the first request never waited for the lock';
-	$sent{read} = send_to_pool1('/api/v1/feature-service/get-features', $get, auth('app_reader'));
-	$sent{unknown} = send_to_pool1('/api/v1/feature-service/get-features',
-		q({"params": {"feature_service_name": "no_such_service", "workspace_name": "prod", "join_key_map": {"user_id": "C2"}}}), auth('app_reader'));
-	$sent{bad} = send_to_pool1('/ingest', $rec->('C_p_bad', '"many"'), auth('app_writer'));
-	$sent{last} = send_to_pool1('/ingest', $rec->('C_p2', 2), auth('app_writer'));
-	my $n = -1;
-	for (1 .. 600)
+	my ($offset, @opts) = @_;
+	my $p = $port + $offset;
+	my $h = start([ $gateway_bin, '--listen', "127.0.0.1:$p", '--db', $db, '--timeout', '30', '--quiet', @opts ],
+		'>>', $log, '2>>', $log);
+	for (1 .. 300)
 	{
-		$n = pool1_metric();
-		last if $n == 5;
+		last if IO::Socket::INET->new(PeerAddr => "127.0.0.1:$p");
 		select(undef, undef, undef, 0.05);
 	}
-	is($n, 5, 'with --pool 1 and its connection busy, four more requests are sent on it (pipelined)');
-	$lin .= "COMMIT;\n\\q\n";
-	$locker->finish;
-	my %got;
-	for my $k (keys %sent)
+	return ($h, $p);
+}
+# send_to(port, path, body, header): a curl in the background; [harness, \output]
+sub send_to
+{
+	my ($p, $path, $body, $header) = @_;
+	my $out = '';
+	my $h = start([ 'curl', '-s', '-w', "\n%{http_code}", '-H', $header, '-H', $json_ct,
+		'--data-binary', $body, "http://127.0.0.1:$p$path" ], '>', \$out);
+	return [ $h, \$out ];
+}
+# reply(sent): wait for it; (status, decoded body)
+sub reply
+{
+	my ($sent) = @_;
+	$sent->[0]->finish;
+	my $out = ${ $sent->[1] };
+	$out =~ s/\n(\d{3})$//;
+	return ($1 // 0, decode($out));
+}
+# pool_gauges(port): "sent/queued" from /metrics
+sub pool_gauges
+{
+	my ($p) = @_;
+	my $out = '';
+	run([ 'curl', '-s', "http://127.0.0.1:$p/metrics" ], '>', \$out);
+	my ($sent) = $out =~ /^pushsource_gateway_pool_requests_sent (\d+)$/m;
+	my ($queued) = $out =~ /^pushsource_gateway_pool_requests_queued (\d+)$/m;
+	return ($sent // '?') . '/' . ($queued // '?');
+}
+sub wait_gauges
+{
+	my ($p, $want) = @_;
+	my $got = '';
+	for (1 .. 600)
 	{
-		$sent{$k}[0]->finish;
-		my $out = ${ $sent{$k}[1] };
-		$out =~ s/\n(\d{3})$//;
-		$got{$k} = [ $1 // 0, decode($out) ];
+		$got = pool_gauges($p);
+		last if $got eq $want;
+		select(undef, undef, undef, 0.05);
 	}
+	return $got;
+}
+# a session holding a lock: (harness, \input)
+sub locker
+{
+	my ($sql) = @_;
+	my ($lin, $lout) = ('', '');
+	my $h = start([ "$bindir/psql", '-X', '-A', '-t', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
+		'<', \$lin, '>', \$lout);
+	$lin .= "$sql; SELECT 'locked';\n";
+	pump $h until $lout =~ /locked/;
+	return ($h, \$lin, \$lout);
+}
+sub waiting_backends
+{
+	my ($n, $event) = @_;
+	$node->poll_query_until('postgres',
+		qq{SELECT count(*) = $n FROM pg_stat_activity WHERE application_name = 'pushsource_gateway' AND wait_event = '$event'})
+	  or die "never $n gateway backends waiting on $event";
+}
+my $rec = sub { qq({"workspace_name": "prod", "records": {"transactions": [{"record": {"user_id": "$_[0]", "timestamp": "2022-01-04T00:00:00Z", "amount": $_[1]}}]}}) };
+
+my ($pgw_port);
+($pgw, $pgw_port) = side_gateway(2, '--pool', '1', '--pipeline-window', '600000');
+{
+	my ($lh, $lin) = locker('BEGIN; LOCK TABLE pushsource.transactions IN EXCLUSIVE MODE');
+	my %sent;
+	# the first holds the one connection: it waits for the lock
+	$sent{first} = send_to($pgw_port, '/ingest', $rec->('C_p1', 1), auth('app_writer'));
+	waiting_backends(1, 'relation');
+	$sent{read} = send_to($pgw_port, '/api/v1/feature-service/get-features', $get, auth('app_reader'));
+	$sent{unknown} = send_to($pgw_port, '/api/v1/feature-service/get-features',
+		q({"params": {"feature_service_name": "no_such_service", "workspace_name": "prod", "join_key_map": {"user_id": "C2"}}}), auth('app_reader'));
+	$sent{bad} = send_to($pgw_port, '/ingest', $rec->('C_p_bad', '"many"'), auth('app_writer'));
+	$sent{last} = send_to($pgw_port, '/ingest', $rec->('C_p2', 2), auth('app_writer'));
+	is(wait_gauges($pgw_port, '5/0'), '5/0',
+		'with --pool 1 and a huge --pipeline-window, four more requests are sent behind the waiting one');
+	$$lin .= "COMMIT;\n\\q\n";
+	$lh->finish;
+	my %got = map { $_ => [ reply($sent{$_}) ] } keys %sent;
 	is($got{first}[0], 200, '... the one that held the connection: 200');
 	is($got{read}[0], 200, '... a read behind it: 200');
 	is($got{read}[1]{result}{features}[0], '12.25', '... with its features');
 	is($got{unknown}[0], 404, '... a read that fails behind it: 404');
-	like($got{unknown}[1]{message}, qr/no_such_service/, '... described on the same connection');
+	like($got{unknown}[1]{message}, qr/no_such_service/, '... with its error described');
 	is($got{bad}[0], 400, '... a bad record: 400');
 	ok(exists $got{bad}[1]{recordErrors}, '... with recordErrors');
 	is($got{last}[0], 200, '... and the push after the failures: 200');
 	is(count_rows(q{SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource.transactions WHERE user_id LIKE 'C\_p%'}),
 		'C_p1,C_p2', '... each its own transaction: both good pushes written, the bad one not');
-	is(pool1_metric(), 0, 'nothing left sent after the replies');
+	is(pool_gauges($pgw_port), '0/0', 'nothing left sent or queued after the replies');
 }
 $pgw->signal('TERM');
-ok($pgw->finish, 'the --pool 1 gateway exits 0');
+ok($pgw->finish, 'the pipelining gateway exits 0');
 
-# A commit that fails after the statement returned its rows (a deferred
-# constraint trigger): the reply is the error, never 200 -- a gateway
-# that answered from the statement's rows would report a push that was
-# rolled back.
+# The default window: a request does not join a pipeline whose current
+# request is waiting (for a lock); it waits for a free connection instead.
+($pgw, $pgw_port) = side_gateway(2, '--pool', '1');
+{
+	my ($lh, $lin) = locker('BEGIN; LOCK TABLE pushsource.transactions IN EXCLUSIVE MODE');
+	my $first = send_to($pgw_port, '/ingest', $rec->('C_w1', 1), auth('app_writer'));
+	waiting_backends(1, 'relation');
+	my $read = send_to($pgw_port, '/api/v1/feature-service/get-features', $get, auth('app_reader'));
+	is(wait_gauges($pgw_port, '1/1'), '1/1',
+		'default --pipeline-window: a read does not join the pipeline of a push waiting for a lock; it is queued');
+	$$lin .= "COMMIT;\n\\q\n";
+	$lh->finish;
+	is((reply($first))[0], 200, '... the push: 200 once the lock is gone');
+	is((reply($read))[0], 200, '... the read: 200 on the connection it waited for');
+}
+$pgw->signal('TERM');
+ok($pgw->finish, 'that gateway exits 0 too');
+
+# A failed request's error is described on the first connection free, not
+# behind the requests pipelined after it.  Pushes wait on advisory locks
+# by their amount (a trigger); one of R's records fails at commit.
 $node->safe_psql('postgres', q{
+CREATE FUNCTION public.wait_by_amount() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF NEW.amount >= 1000 THEN PERFORM pg_advisory_xact_lock(NEW.amount::bigint); END IF;
+  RETURN NEW;
+END $f$;
+CREATE TRIGGER aa_wait_by_amount BEFORE INSERT ON pushsource.transactions
+  FOR EACH ROW EXECUTE FUNCTION public.wait_by_amount();
 CREATE FUNCTION public.refuse_666() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
   IF NEW.amount = 666 THEN
@@ -462,6 +522,41 @@ END $f$;
 CREATE CONSTRAINT TRIGGER refuse_666 AFTER INSERT ON pushsource.transactions
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.refuse_666();
 });
+($pgw, $pgw_port) = side_gateway(2, '--pool', '2', '--pipeline-window', '600000');
+{
+	my ($lh, $lin, $lout) = locker('SELECT pg_advisory_lock(1001), pg_advisory_lock(1002), pg_advisory_lock(1003)');
+	my $s0 = send_to($pgw_port, '/ingest', $rec->('C_d0', 1001), auth('app_writer'));
+	waiting_backends(1, 'advisory');
+	my $r = send_to($pgw_port, '/ingest',
+		q({"workspace_name": "prod", "records": {"transactions": [
+		   {"record": {"user_id": "C_dr", "timestamp": "2022-01-04T00:00:00Z", "amount": 1002}},
+		   {"record": {"user_id": "C_dr", "timestamp": "2022-01-04T00:00:01Z", "amount": 666}}]}}), auth('app_writer'));
+	waiting_backends(2, 'advisory');
+	my $s = send_to($pgw_port, '/ingest', $rec->('C_ds', 1003), auth('app_writer'));
+	is(wait_gauges($pgw_port, '3/0'), '3/0', 'two connections busy, a third push pipelined behind the newer one (R)');
+	my $unlock = sub { $$lin .= "SELECT 'unlocked', pg_advisory_unlock($_[0]);\n"; pump $lh until $$lout =~ /unlocked\|t/; $$lout = ''; };
+	$unlock->(1001);
+	is((reply($s0))[0], 200, 'the first connection frees: its push 200');
+	$unlock->(1002);
+	my ($code, $body) = reply($r);
+	is($code, 400, 'R fails at commit and is answered (described on the free connection) ...');
+	like($body->{requestError}{errorMessage}, qr/refused at commit/, '... with its error');
+	is(pool_gauges($pgw_port), '1/0', '... while the push pipelined behind it still waits');
+	$$lin .= "SELECT pg_advisory_unlock(1003);\n\\q\n";
+	$lh->finish;
+	is((reply($s))[0], 200, 'then that push: 200');
+	is(count_rows(q{SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource.transactions WHERE user_id LIKE 'C\_d%'}),
+		'C_d0,C_ds', 'the two good pushes are written, R is not');
+}
+$pgw->signal('TERM');
+ok($pgw->finish, 'that gateway exits 0 too');
+$node->safe_psql('postgres', q{DROP TRIGGER aa_wait_by_amount ON pushsource.transactions; DROP FUNCTION public.wait_by_amount()});
+
+# A commit that fails after the statement returned its rows (a deferred
+# constraint trigger): the reply is the error, never 200 -- a gateway
+# that answered from the statement's rows would report a push that was
+# rolled back.
+# (the trigger refuse_666 of the test above is still in place)
 ($code, $body) = http('POST', '/ingest',
 	q({"workspace_name": "prod", "records": {"transactions": [{"record": {"user_id": "C_666", "timestamp": "2022-01-04T00:00:00Z", "amount": 666}}]}}),
 	auth('app_writer'), $json_ct);
