@@ -51,7 +51,7 @@ install-gateway: $(GATEWAY)
 
 # Every object includes the shared header: a changed struct must rebuild
 # them all (PGXS tracks no header dependencies by default).
-$(OBJS): src/pushsource.h
+$(OBJS): src/pushsource.h src/catalog_columns.h
 
 .PHONY: test demo bench bench-pit bench-agg bench-gateway
 test:

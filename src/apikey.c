@@ -15,6 +15,7 @@
  * in every backend.
  */
 #include "pushsource.h"
+#include "catalog_columns.h"
 
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
@@ -261,9 +262,7 @@ lookup_key(const uint8 *digest, Oid *role, int64 *id, bool *revoked, char **role
 	if (lookup_plan == NULL)
 	{
 		Oid			argtypes[1] = {BYTEAOID};
-		SPIPlanPtr	plan = SPI_prepare("SELECT role, id, revoked_at IS NOT NULL, role_name::pg_catalog.text"
-									   " FROM pushsource.api_key_catalog"
-									   " WHERE key_hash OPERATOR(pg_catalog.=) $1",
+		SPIPlanPtr	plan = SPI_prepare(API_KEY_SELECT " WHERE key_hash OPERATOR(pg_catalog.=) $1",
 									   1, argtypes);
 
 		if (plan == NULL)
@@ -289,10 +288,10 @@ lookup_key(const uint8 *digest, Oid *role, int64 *id, bool *revoked, char **role
 		bool		isnull;
 		HeapTuple	tup = SPI_tuptable->vals[0];
 
-		*role = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-		*id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-		*revoked = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
-		*role_name = MemoryContextStrdup(outer, SPI_getvalue(tup, SPI_tuptable->tupdesc, 4));
+		*role = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_api_key_role, &isnull));
+		*id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_api_key_id, &isnull));
+		*revoked = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, Anum_api_key_revoked, &isnull));
+		*role_name = MemoryContextStrdup(outer, SPI_getvalue(tup, SPI_tuptable->tupdesc, Anum_api_key_role_name));
 		found = true;
 	}
 	ps_spi_finish(spi_nest);

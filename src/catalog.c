@@ -17,6 +17,7 @@
  * is freed at the end of the transaction, when nobody can still hold it.
  */
 #include "pushsource.h"
+#include "catalog_columns.h"
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -59,6 +60,14 @@ static Oid	catalog_relids[4];
 /* ---------------------------------------------------------------------
  * Names
  * --------------------------------------------------------------------- */
+
+/* schema.table of a relation, each part quoted as needed: for SQL and messages */
+char *
+ps_qualified_relname(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
 
 bool
 ps_name_is_valid(const char *name)
@@ -390,18 +399,14 @@ load_source(const char *name, Oid relid)
 	{
 		arg = CStringGetTextDatum(name);
 		argtype = TEXTOID;
-		ret = SPI_execute_with_args("SELECT name, source_table::oid, column_names, column_types,"
-									" timestamp_field, log_offline"
-									" FROM pushsource.source_catalog WHERE name = $1",
+		ret = SPI_execute_with_args(SOURCE_CATALOG_SELECT " WHERE name = $1",
 									1, &argtype, &arg, NULL, true, 1);
 	}
 	else
 	{
 		arg = ObjectIdGetDatum(relid);
 		argtype = OIDOID;
-		ret = SPI_execute_with_args("SELECT name, source_table::oid, column_names, column_types,"
-									" timestamp_field, log_offline"
-									" FROM pushsource.source_catalog WHERE source_table::oid = $1",
+		ret = SPI_execute_with_args(SOURCE_CATALOG_SELECT " WHERE source_table::oid = $1",
 									1, &argtype, &arg, NULL, true, 1);
 	}
 	if (ret != SPI_OK_SELECT)
@@ -416,12 +421,12 @@ load_source(const char *name, Oid relid)
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	src = palloc0(sizeof(PsSource));
-	src->name = get_text(tup, desc, 1);
-	src->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &(bool) {false}));
-	colnames = get_text_array(tup, desc, 3);
-	coltypes = get_text_array(tup, desc, 4);
-	tsname = get_text(tup, desc, 5);
-	src->log_offline = DatumGetBool(SPI_getbinval(tup, desc, 6, &(bool) {false}));
+	src->name = get_text(tup, desc, Anum_source_name);
+	src->relid = DatumGetObjectId(SPI_getbinval(tup, desc, Anum_source_relid, &(bool) {false}));
+	colnames = get_text_array(tup, desc, Anum_source_column_names);
+	coltypes = get_text_array(tup, desc, Anum_source_column_types);
+	tsname = get_text(tup, desc, Anum_source_timestamp_field);
+	src->log_offline = DatumGetBool(SPI_getbinval(tup, desc, Anum_source_log_offline, &(bool) {false}));
 	src->ncols = list_length(colnames);
 	src->cols = palloc0(sizeof(PsColumn) * src->ncols);
 	src->record_desc = CreateTemplateTupleDesc(src->ncols);
@@ -461,10 +466,7 @@ load_source(const char *name, Oid relid)
 	/* its feature views */
 	arg = CStringGetTextDatum(src->name);
 	argtype = TEXTOID;
-	ret = SPI_execute_with_args("SELECT v.name, v.join_keys, v.value_columns, v.ttl, v.online, v.offline,"
-								" v.feature_start_time, v.online_table::oid, v.offline_table::oid,"
-								" v.aggregations, v.aggregation_interval"
-								" FROM pushsource.view_catalog v"
+	ret = SPI_execute_with_args(VIEW_CATALOG_SELECT
 								" WHERE v.source OPERATOR(pg_catalog.=) $1 ORDER BY v.name",
 								1, &argtype, &arg, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
@@ -484,10 +486,10 @@ load_source(const char *name, Oid relid)
 		Datum		d;
 
 		tup = SPI_tuptable->vals[r];
-		v->name = get_text(tup, desc, 1);
+		v->name = get_text(tup, desc, Anum_view_name);
 		v->source = src;
-		keys = get_text_array(tup, desc, 2);
-		features = get_text_array(tup, desc, 3);
+		keys = get_text_array(tup, desc, Anum_view_join_keys);
+		features = get_text_array(tup, desc, Anum_view_value_columns);
 		v->nkeys = list_length(keys);
 		v->key_cols = palloc(sizeof(int) * Max(v->nkeys, 1));
 		for (int i = 0; i < v->nkeys; i++)
@@ -499,26 +501,26 @@ load_source(const char *name, Oid relid)
 		v->feature_cols = palloc(sizeof(int) * Max(v->nfeatures, 1));
 		for (int i = 0; i < v->nfeatures; i++)
 			v->feature_cols[i] = ps_column_index(src, list_nth(features, i), v->name);
-		d = SPI_getbinval(tup, desc, 4, &isnull);
+		d = SPI_getbinval(tup, desc, Anum_view_ttl, &isnull);
 		v->has_ttl = !isnull;
 		if (!isnull)
 			v->ttl = *DatumGetIntervalP(d);
-		v->online = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
-		v->offline = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		d = SPI_getbinval(tup, desc, 7, &isnull);
+		v->online = DatumGetBool(SPI_getbinval(tup, desc, Anum_view_online, &isnull));
+		v->offline = DatumGetBool(SPI_getbinval(tup, desc, Anum_view_offline, &isnull));
+		d = SPI_getbinval(tup, desc, Anum_view_feature_start_time, &isnull);
 		v->has_start_time = !isnull;
 		if (!isnull)
 			v->start_time = DatumGetTimestampTz(d);
-		d = SPI_getbinval(tup, desc, 8, &isnull);
+		d = SPI_getbinval(tup, desc, Anum_view_online_relid, &isnull);
 		v->online_relid = isnull ? InvalidOid : DatumGetObjectId(d);
-		d = SPI_getbinval(tup, desc, 9, &isnull);
+		d = SPI_getbinval(tup, desc, Anum_view_offline_relid, &isnull);
 		v->offline_relid = isnull ? InvalidOid : DatumGetObjectId(d);
 		v->owner = store_role;
-		d = SPI_getbinval(tup, desc, 10, &isnull);
+		d = SPI_getbinval(tup, desc, Anum_view_aggregations, &isnull);
 		if (!isnull)
 		{
 			bool		ivnull;
-			Datum		iv = SPI_getbinval(tup, desc, 11, &ivnull);
+			Datum		iv = SPI_getbinval(tup, desc, Anum_view_aggregation_interval, &ivnull);
 
 			ps_view_set_aggregations(v, d, ivnull ? 0 : ps_agg_interval_us(iv));
 		}
@@ -738,8 +740,7 @@ ps_lookup_service(const char *name, List **features)
 		/* prepared once per catalog generation: a service read is a hot path */
 		if (gen->service_plan == NULL)
 		{
-			SPIPlanPtr	plan = SPI_prepare("SELECT feature_view, array_agg(feature ORDER BY position)"
-										   " FROM pushsource.service_feature WHERE service = $1"
+			SPIPlanPtr	plan = SPI_prepare(SERVICE_FEATURE_SELECT " WHERE service = $1"
 										   " GROUP BY feature_view ORDER BY min(position)",
 										   1, &argtype);
 
@@ -761,8 +762,8 @@ ps_lookup_service(const char *name, List **features)
 		e->name = pstrdup(name);
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
-			e->view_names = lappend(e->view_names, get_text(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1));
-			e->features = lappend(e->features, get_text_array(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2));
+			e->view_names = lappend(e->view_names, get_text(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, Anum_service_view));
+			e->features = lappend(e->features, get_text_array(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, Anum_service_features));
 		}
 		if (keep)
 			gen->services = lappend(gen->services, e);

@@ -339,13 +339,6 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
  * Statement trigger: the fan-out
  * --------------------------------------------------------------------- */
 
-char *
-ps_qualified_relname(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
 /* "k1, k2, ts, f1, f2, _fs_ingest_id" with an optional prefix per name */
 void
 ps_append_store_columns(StringInfo buf, PsView *v, const char *prefix)

@@ -1,12 +1,14 @@
 /*
  * init.c
  *		Module entry point: registers the backend callbacks the catalog cache
- *		and the fan-out buffers need.  Everything else lives in one file per
+ *		and the fan-out buffers need, and the settings (each defined next to
+ *		the code that reads it).  Everything else lives in one file per
  *		concept (see pushsource.h).
  */
 #include "pushsource.h"
 
 #include "fmgr.h"
+#include "utils/guc.h"
 
 PG_MODULE_MAGIC;
 
@@ -18,5 +20,8 @@ _PG_init(void)
 	ps_catalog_init();
 	ps_fanout_init();
 	ps_online_init();
+	ps_operations_init();
 	ps_apikey_init();
+	/* every setting is defined: the rest of the prefix is nobody's */
+	MarkGUCPrefixReserved("pushsource");
 }

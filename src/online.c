@@ -28,8 +28,6 @@
  * of aggregate features, ttl); empty means now(), the transaction's start.
  */
 static char *request_time_setting = NULL;
-static char *rejected_retention_setting = NULL;
-static char *job_retention_setting = NULL;
 
 /* SET checks the value, so that a bad one is refused naming the setting. */
 static bool
@@ -67,20 +65,6 @@ ps_online_init(void)
 							   "Set it to replay or test reads at a fixed time.",
 							   &request_time_setting, "", PGC_USERSET, 0,
 							   check_request_time, NULL, NULL);
-	/* read by the maintenance run (SQL), which checks it */
-	DefineCustomStringVariable("pushsource.rejected_retention",
-							   "How long maintenance keeps rejected records (an interval).",
-							   "Maintenance (fs_run_maintenance, fs_schedule_maintenance) deletes "
-							   "pushsource.rejected_records older than this.",
-							   &rejected_retention_setting, "30 days", PGC_USERSET, 0,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("pushsource.job_retention",
-							   "How long maintenance keeps job rows (an interval).",
-							   "Maintenance deletes rows of pushsource.jobs that finished longer ago "
-							   "than this, except succeeded materializations.",
-							   &job_retention_setting, "90 days", PGC_USERSET, 0,
-							   NULL, NULL, NULL);
-	MarkGUCPrefixReserved("pushsource");
 }
 
 TimestampTz
@@ -125,9 +109,7 @@ read_plan(PsView *v)
 		}
 		appendStringInfoChar(&sql, ')');
 	}
-	appendStringInfo(&sql, " FROM %s",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(v->online_relid)),
-												get_rel_name(v->online_relid)));
+	appendStringInfo(&sql, " FROM %s", ps_qualified_relname(v->online_relid));
 	argtypes = palloc(sizeof(Oid) * Max(v->nkeys, 1));
 	for (int i = 0; i < v->nkeys; i++)
 	{
@@ -508,8 +490,7 @@ ps_serve_check_view(PsView *v)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to read feature view \"%s\"", v->name),
 				 errdetail("Reading requires SELECT on table %s.",
-						   quote_qualified_identifier(get_namespace_name(get_rel_namespace(v->online_relid)),
-													  get_rel_name(v->online_relid))),
+						   ps_qualified_relname(v->online_relid)),
 				 errhint("GRANT pushsource_reader, or SELECT on that table, to the reading role.")));
 }
 

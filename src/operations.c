@@ -37,8 +37,30 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
+#include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+
+/* read by the maintenance run (SQL, through current_setting), which checks them */
+static char *rejected_retention_setting = NULL;
+static char *job_retention_setting = NULL;
+
+void
+ps_operations_init(void)
+{
+	DefineCustomStringVariable("pushsource.rejected_retention",
+							   "How long maintenance keeps rejected records (an interval).",
+							   "Maintenance (fs_run_maintenance, fs_schedule_maintenance) deletes "
+							   "pushsource.rejected_records older than this.",
+							   &rejected_retention_setting, "30 days", PGC_USERSET, 0,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("pushsource.job_retention",
+							   "How long maintenance keeps job rows (an interval).",
+							   "Maintenance deletes rows of pushsource.jobs that finished longer ago "
+							   "than this, except succeeded materializations.",
+							   &job_retention_setting, "90 days", PGC_USERSET, 0,
+							   NULL, NULL, NULL);
+}
 
 /* ---------------------------------------------------------------------
  * The key set of fs_delete_keys

@@ -287,8 +287,7 @@ spine_from_item(const char *spine)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("spine \"%s\" is neither a table or view nor a SELECT query", spine),
 				 errhint("Pass a table or view name, or a query such as 'SELECT user_id, ts FROM labels'.")));
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
+	return ps_qualified_relname(relid);
 }
 
 /*
@@ -1161,8 +1160,7 @@ feature_query(PitView *pv, bool from_source, bool bounded_below, int ncols, cons
 	for (int f = 0; f < ncols; f++)
 		appendStringInfo(&sql, ", %s", quote_identifier(src->cols[cols[f]].name));
 	appendStringInfo(&sql, " FROM %s WHERE %s OPERATOR(pg_catalog.<=) $1",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(from_source ? src->relid : v->offline_relid)),
-												get_rel_name(from_source ? src->relid : v->offline_relid)),
+					 ps_qualified_relname(from_source ? src->relid : v->offline_relid),
 					 ts);
 	if (from_source && v->has_start_time)
 		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.>=) $3", ts);

@@ -158,8 +158,7 @@ check_can_push(PsSource *src)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to push to push source \"%s\"", src->name),
 				 errdetail("Pushing requires INSERT on table %s.",
-						   quote_qualified_identifier(get_namespace_name(get_rel_namespace(src->relid)),
-													  get_rel_name(src->relid))),
+						   ps_qualified_relname(src->relid)),
 				 errhint("GRANT pushsource_writer, or INSERT on that table, to the pushing role.")));
 }
 
@@ -317,8 +316,7 @@ insert_records(PsSource *src, Tuplestorestate *good, int64 nrows,
 				appendStringInfo(&cols, "%s%s", c ? ", " : "",
 								 quote_identifier(src->cols[c].name));
 			appendStringInfo(&sql, "INSERT INTO %s (%s) SELECT %s FROM " PS_RECORDS_ENR,
-							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(src->relid)),
-														get_rel_name(src->relid)),
+							 ps_qualified_relname(src->relid),
 							 cols.data, cols.data);
 			plan = SPI_prepare(sql.data, 0, NULL);
 			if (plan == NULL)

@@ -395,6 +395,7 @@ extern void ps_serve_check_view(PsView *v);
 extern List *ps_serve_key(List *targets, const char *name, JsonbValue *keyobj, int index);
 extern TimestampTz ps_request_time(void);
 extern void ps_online_init(void);
+extern void ps_operations_init(void);
 extern bool ps_view_is_join_key(const PsView *v, const char *name, int len);
 extern void ps_view_key_from_json(PsView *v, JsonbValue *keyobj, int index,
 								  Datum *values, bool *nulls);
