@@ -4,9 +4,9 @@
 
 EXTENSION   = pushsource
 MODULE_big  = pushsource
-OBJS        = src/init.o src/catalog.o src/typespec.o src/validate.o \
-              src/fanout.o src/push.o src/online.o src/pit.o src/partial.o \
-              src/aggregation.o src/operations.o src/security.o \
+OBJS        = src/init.o src/names.o src/catalog.o src/typespec.o src/validate.o \
+              src/fanout.o src/push.o src/online.o src/pit.o src/partial.o src/aggdecl.o \
+              src/aggregation.o src/store.o src/operations.o src/security.o \
               src/apikey.o src/endpoints.o
 DATA        = sql/pushsource--0.1.sql sql/pushsource--0.2.sql sql/pushsource--0.1--0.2.sql
 HEADERS     =

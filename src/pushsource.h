@@ -2,8 +2,12 @@
  * pushsource.h
  *		Shared declarations of the pushsource extension.
  *
- * The extension is split by concept: catalog.c caches the SQL catalog
- * (sources, views, services) per backend; typespec.c parses push schemas
+ * The extension is split by concept, and no two files call each other in
+ * a loop (test/module_loops.pl): names.c holds the naming rules;
+ * catalog.c caches the SQL catalog (sources, views, services) per backend,
+ * reading rows by the column names of catalog_columns.h; aggdecl.c
+ * declares aggregate features; store.c spells the stores' layout for the
+ * statements that write them; typespec.c parses push schemas
  * (PostgreSQL or Tecton type names); validate.c turns JSON records and
  * table rows into checked values with one set of rules; fanout.c is the
  * trigger pair that buffers a statement's rows and writes every feature
@@ -164,18 +168,30 @@ typedef struct PsSource
 	SPIPlanPtr	insert_plan;	/* INSERT INTO source SELECT FROM records */
 } PsSource;
 
-extern bool ps_name_is_valid(const char *name);
-extern void ps_check_name(const char *name, const char *what);
 extern void ps_catalog_refresh(void);
 extern PsSource *ps_lookup_source(const char *name, bool missing_ok);
 extern PsSource *ps_lookup_source_by_relid(Oid relid);
 extern PsView *ps_lookup_view(const char *name, bool missing_ok);
 extern List *ps_lookup_service(const char *name, List **features);
-extern int	ps_column_index(PsSource *src, const char *name, const char *view);
 extern void ps_check_view(PsView *v);
 extern bool ps_view_in_catalog(const char *name);
 extern void ps_keep_plan(SPIPlanPtr plan);
 extern void ps_catalog_init(void);
+
+/* names.c: what objects and columns may be called; qualified relation names */
+extern bool ps_name_is_valid(const char *name);
+extern void ps_check_name(const char *name, const char *what);
+extern char *ps_qualified_relname(Oid relid);
+extern int	ps_column_index(PsSource *src, const char *name, const char *view);
+
+/* store.c: the stores' layout as statements spell it */
+extern void ps_append_store_columns(StringInfo buf, PsView *v, const char *prefix);
+extern SPIPlanPtr ps_prepare_fanout(const char *sql, PsView *v);
+
+/* aggdecl.c: declarations of aggregate features, the catalog's view of them */
+extern void ps_view_set_aggregations(PsView *v, Datum aggs, int64 interval);
+extern int64 ps_agg_interval_us(Datum interval);
+extern Oid	ps_agg_feature_type(PsView *v, int agg);
 
 /* security.c: our SQL runs with search_path pinned; stores' fixed writer */
 extern int	ps_spi_connect(void);
@@ -242,9 +258,6 @@ extern Jsonb *ps_push(const char *name, Jsonb *records, PsPushMode mode, bool dr
 extern Jsonb *ps_ingest(Jsonb *req, bool *bad, List **pushed);
 extern PsPushMode ps_parse_push_mode(const char *mode);
 
-extern char *ps_qualified_relname(Oid relid);
-extern void ps_append_store_columns(StringInfo buf, PsView *v, const char *prefix);
-extern SPIPlanPtr ps_prepare_fanout(const char *sql, PsView *v);
 extern void ps_fanout_begin_push(Oid relid, PsPushMode mode);
 extern List *ps_fanout_end_push(void);
 extern void ps_fanout_abort_push(void);
@@ -347,13 +360,10 @@ extern PsPartial *ps_partial_read(const char *data, int len);
 /* ---------------------------------------------------------------------
  * Aggregate feature views (aggregation.c)
  * --------------------------------------------------------------------- */
-extern void ps_view_set_aggregations(PsView *v, Datum aggs, int64 interval);
-extern int64 ps_agg_interval_us(Datum interval);
 extern int64 ps_agg_fanout(PsView *v, Datum start);
 extern void ps_agg_read(PsView *v, Datum *keys, TimestampTz request,
 						Datum *values, bool *nulls, int64 *counts, TimestampTz *window_end);
 extern void ps_push_json_value(JsonbParseState **st, Datum value, Oid typid, bool isnull);
-extern Oid	ps_agg_feature_type(PsView *v, int agg);
 
 /* One key's events for the historical sweep, sorted by (ts, ord). */
 typedef struct PsAggEvents

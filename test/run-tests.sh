@@ -18,6 +18,9 @@ test/setup.sh
 if grep -n 'SPI_connect\s*(' src/*.c | grep -v '^src/security.c:'; then
   echo "make test: SPI_connect outside src/security.c (use ps_spi_connect)" >&2; exit 1
 fi
+# Static check: no two C modules call each other in a loop (one owner per
+# concern; see test/module_loops.pl).
+perl test/module_loops.pl || exit 1
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 make -s PG_CONFIG="$PG_CONFIG"
 if [ "$(id -u)" = 0 ]; then
