@@ -13,8 +13,10 @@
  * trigger pair that buffers a statement's rows and writes every feature
  * view's stores; push.c holds fs_push and fs_ingest; online.c serves
  * features by key; pit.c builds point-in-time-correct training data;
- * partial.c is the partial aggregate state (fs_partial) and aggregation.c
- * the aggregate feature views built on it (tiles, fan-out, online reads).
+ * partial.c is the partial aggregate state (fs_partial; its sketches in
+ * sketch.c, its stored and text forms in partial_io.c, its SQL interface
+ * in partial_sql.c) and aggregation.c the aggregate feature views built
+ * on it (tiles, fan-out, online reads).
  */
 #ifndef PUSHSOURCE_H
 #define PUSHSOURCE_H

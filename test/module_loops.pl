@@ -1,6 +1,7 @@
 #!/usr/bin/perl
-# The C modules must not call each other in a loop (issue 18): each file's
-# ps_* functions are its own; a file that calls another's depends on it.
+# The C modules must not call each other in a loop (issue 18): the
+# functions a file defines without "static" are its own; a file that calls
+# another's depends on it.
 # Prints the dependencies and exits 1 if any loop exists.
 use strict;
 use warnings;
@@ -13,7 +14,11 @@ for my $f (@files)
 	local $/;
 	open my $fh, '<', $f or die "$f: $!";
 	$text{$m} = <$fh>;
-	$owner{$1} //= $m while $text{$m} =~ /^(ps_[a-z_0-9]+)\(/mg;
+	# comments and string literals name functions without calling them
+	$text{$m} =~ s{/\*.*?\*/}{ }gs;
+	$text{$m} =~ s{"(?:[^"\\\n]|\\.)*"}{""}g;
+	# a definition starts a line, after a line that is its (non-static) type
+	$owner{$2} //= $m while $text{$m} =~ /^(?!static\b)([A-Za-z_][^\n(;]*)\n([a-z_][a-z_0-9]*)\(/mg;
 }
 for my $m (keys %text)
 {
