@@ -5,7 +5,8 @@
 EXTENSION   = pushsource
 MODULE_big  = pushsource
 OBJS        = src/init.o src/names.o src/catalog.o src/typespec.o src/validate.o \
-              src/fanout.o src/push.o src/online.o src/pit.o src/partial.o src/sketch.o \
+              src/fanout.o src/push.o src/online.o src/pit.o src/pit_plan.o src/pit_join.o \
+              src/pit_agg.o src/partial.o src/sketch.o \
               src/partial_io.o src/partial_sql.o src/aggdecl.o \
               src/aggregation.o src/store.o src/operations.o src/security.o \
               src/apikey.o src/endpoints.o
@@ -52,7 +53,7 @@ install-gateway: $(GATEWAY)
 
 # Every object includes the shared header: a changed struct must rebuild
 # them all (PGXS tracks no header dependencies by default).
-$(OBJS): src/pushsource.h src/catalog_columns.h src/partial_int.h
+$(OBJS): src/pushsource.h src/catalog_columns.h src/partial_int.h src/pit_int.h
 
 .PHONY: test demo bench bench-pit bench-agg bench-gateway
 test:

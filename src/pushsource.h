@@ -12,7 +12,9 @@
  * table rows into checked values with one set of rules; fanout.c is the
  * trigger pair that buffers a statement's rows and writes every feature
  * view's stores; push.c holds fs_push and fs_ingest; online.c serves
- * features by key; pit.c builds point-in-time-correct training data;
+ * features by key; pit.c builds point-in-time-correct training data (its
+ * arguments in pit_plan.c, the as-of join in pit_join.c, aggregate views in
+ * pit_agg.c);
  * partial.c is the partial aggregate state (fs_partial; its sketches in
  * sketch.c, its stored and text forms in partial_io.c, its SQL interface
  * in partial_sql.c) and aggregation.c the aggregate feature views built
