@@ -48,7 +48,6 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#define TILES_PER_BLOCK 60
 /* 1970-01-01 00:00 UTC as a TimestampTz */
 #define UNIX_EPOCH_TS ((int64) (UNIX_EPOCH_JDATE - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
 
@@ -489,138 +488,12 @@ view_context(void *arg)
  * Fan-out
  * --------------------------------------------------------------------- */
 
-static const char *
-colname(PsView *v, int col)
-{
-	return quote_identifier(v->source->cols[col].name);
-}
 
-static void
-append_keys(StringInfo sql, PsView *v, const char *prefix, bool trailing_comma)
-{
-	for (int i = 0; i < v->nkeys; i++)
-		appendStringInfo(sql, "%s%s%s", prefix, colname(v, v->key_cols[i]),
-						 trailing_comma || i < v->nkeys - 1 ? ", " : "");
-}
 
-/*
- * INSERT of the blocks of the events of "from" (a relation or a
- * parenthesized query with the store's columns) into the tiles.  Groups by
- * position: a source column may be named like any alias.  Blocks are
- * written in the primary key's order: the index is then written page after
- * page.  batch: the rows are the backfill's (_fs_batch), kept apart from
- * the pushed ones so that fs_materialize can replace them.
- */
-static void
-append_tiles_insert(StringInfo sql, PsView *v, const char *from, bool batch)
-{
-	const char *ts = colname(v, v->source->ts_col);
 
-	appendStringInfo(sql, "INSERT INTO %s AS t (", ps_qualified_relname(v->online_relid));
-	append_keys(sql, v, "", true);
-	appendStringInfo(sql, "block_start, totals, tiles%s) SELECT ", batch ? ", _fs_batch" : "");
-	append_keys(sql, v, "s.", true);
-	appendStringInfo(sql, "s._fs_block, pushsource._block_part(s._fs_tiles, 0),"
-					 " pushsource._block_part(s._fs_tiles, 1)%s FROM (SELECT ", batch ? ", true" : "");
-	append_keys(sql, v, "", true);
-	appendStringInfo(sql, "pushsource._tile_block(%s, " INT64_FORMAT ") AS _fs_block, pushsource._tile_agg('" INT64_FORMAT,
-					 ts, v->agg_interval * TILES_PER_BLOCK, v->agg_interval);
-	for (int s = 0; s < v->nslots; s++)
-		appendStringInfo(sql, " %s", ps_agg_spec(v->slots[s].fn, v->slots[s].n));
-	appendStringInfo(sql, "', %s, " PS_INGEST_COL, ts);
-	for (int s = 0; s < v->nslots; s++)
-		appendStringInfo(sql, ", %s", colname(v, v->slots[s].col));
-	appendStringInfo(sql, ") AS _fs_tiles FROM %s _fs_e WHERE pg_catalog.isfinite(%s)", from, ts);
-	if (v->has_start_time && !batch)
-		appendStringInfo(sql, " AND %s OPERATOR(pg_catalog.>=) $1", ts);
-	appendStringInfoString(sql, " GROUP BY ");
-	for (int i = 0; i <= v->nkeys; i++)
-		appendStringInfo(sql, "%s%d", i ? ", " : "", i + 1);
-	appendStringInfoString(sql, ") s ORDER BY ");
-	for (int i = 0; i <= v->nkeys; i++)
-		appendStringInfo(sql, "%s%d", i ? ", " : "", i + 1);
-}
 
-/* The statement that upserts a pushed batch's blocks into the tiles. */
-static SPIPlanPtr
-tiles_plan(PsView *v)
-{
-	StringInfoData sql;
 
-	initStringInfo(&sql);
-	append_tiles_insert(&sql, v, PS_BATCH_ENR, false);
-	appendStringInfoString(&sql, " ON CONFLICT (");
-	append_keys(&sql, v, "", true);
-	appendStringInfoString(&sql, "block_start, _fs_batch) DO UPDATE SET"
-						   " totals = pushsource._tile_totals_merge(t.totals, excluded.totals),"
-						   " tiles = pushsource._tiles_merge(t.tiles, excluded.tiles)");
-	return ps_prepare_fanout(sql.data, v);
-}
 
-/*
- * _tiles_insert_sql(view, from): the INSERT of fs_materialize's tile
- * blocks, from "from", a parenthesized query the caller built with quoted
- * identifiers, which applies the view's feature_start_time itself.
- */
-PG_FUNCTION_INFO_V1(fs_tiles_insert_sql);
-Datum
-fs_tiles_insert_sql(PG_FUNCTION_ARGS)
-{
-	PsView	   *v = ps_lookup_view(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
-	StringInfoData sql;
-
-	if (v->naggs == 0 || v->agg_interval == 0 || !OidIsValid(v->online_relid))
-		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("_tiles_insert_sql: feature view \"%s\" has no tiles", v->name)));
-	initStringInfo(&sql);
-	append_tiles_insert(&sql, v, text_to_cstring(PG_GETARG_TEXT_PP(1)), true);
-	PG_RETURN_TEXT_P(cstring_to_text(sql.data));
-}
-
-/* Continuous mode: the batch's events, as the offline store takes them. */
-static SPIPlanPtr
-events_plan(PsView *v)
-{
-	StringInfoData sql;
-
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO %s (", ps_qualified_relname(v->online_relid));
-	ps_append_store_columns(&sql, v, "");
-	appendStringInfoString(&sql, ") SELECT ");
-	ps_append_store_columns(&sql, v, "");
-	appendStringInfoString(&sql, " FROM " PS_BATCH_ENR);
-	if (v->has_start_time)
-		appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1", colname(v, v->source->ts_col));
-	return ps_prepare_fanout(sql.data, v);
-}
-
-/*
- * Continuous mode: per pushed key, the events no window sees at any request
- * time at or after min(the key's newest pushed event, now()).
- */
-static SPIPlanPtr
-prune_plan(PsView *v)
-{
-	StringInfoData sql;
-	const char *ts = colname(v, v->source->ts_col);
-
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "DELETE FROM %s e USING (SELECT ", ps_qualified_relname(v->online_relid));
-	append_keys(&sql, v, "", true);
-	appendStringInfo(&sql, "pg_catalog.max(%s) AS m FROM " PS_BATCH_ENR, ts);
-	if (v->nkeys > 0)
-	{
-		appendStringInfoString(&sql, " GROUP BY ");
-		append_keys(&sql, v, "", false);
-	}
-	appendStringInfoString(&sql, ") b WHERE ");
-	for (int i = 0; i < v->nkeys; i++)
-		appendStringInfo(&sql, "e.%s OPERATOR(pg_catalog.=) b.%s AND ",
-						 colname(v, v->key_cols[i]), colname(v, v->key_cols[i]));
-	appendStringInfo(&sql, "e.%s OPERATOR(pg_catalog.<=) (LEAST(b.m, pg_catalog.now())"
-					 " OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => " INT64_FORMAT "))",
-					 ts, v->max_window / USECS_PER_SEC);
-	return ps_prepare_fanout(sql.data, v);
-}
 
 /*
  * The online part of the fan-out of an aggregate view, inside the fan-out's
@@ -636,14 +509,14 @@ ps_agg_fanout(PsView *v, Datum start)
 	error_context_stack = &ctx;
 
 	if (v->online_plan == NULL)
-		v->online_plan = v->agg_interval > 0 ? tiles_plan(v) : events_plan(v);
+		v->online_plan = v->agg_interval > 0 ? ps_store_tiles_plan(v) : ps_store_events_plan(v);
 	if (SPI_execute_plan(v->online_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "pushsource: online write of aggregate feature view \"%s\" failed", v->name);
 	n = (int64) SPI_processed;
 	if (v->agg_interval == 0)
 	{
 		if (v->prune_plan == NULL)
-			v->prune_plan = prune_plan(v);
+			v->prune_plan = ps_store_prune_plan(v);
 		if (SPI_execute_plan(v->prune_plan, args, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "pushsource: pruning the events of feature view \"%s\" failed", v->name);
 	}
@@ -655,55 +528,11 @@ ps_agg_fanout(PsView *v, Datum start)
  * Online computation
  * --------------------------------------------------------------------- */
 
-static SPIPlanPtr
-read_plan(PsView *v)
-{
-	StringInfoData sql;
-	Oid		   *argtypes = palloc(sizeof(Oid) * (v->nkeys + 3));
-	int			nargs = v->nkeys + 2;
-	SPIPlanPtr	plan;
-	const char *ts = colname(v, v->source->ts_col);
-
-	if (v->read_plan != NULL)
-		return v->read_plan;
-	initStringInfo(&sql);
-	if (v->agg_interval > 0)
-	{
-		appendStringInfo(&sql, "SELECT block_start, totals, CASE WHEN block_start OPERATOR(pg_catalog.=) ANY ($%d)"
-						 " THEN tiles END FROM %s WHERE block_start OPERATOR(pg_catalog.>=) $%d"
-						 " AND block_start OPERATOR(pg_catalog.<) $%d",
-						 v->nkeys + 3, ps_qualified_relname(v->online_relid), v->nkeys + 1, v->nkeys + 2);
-		argtypes[v->nkeys + 2] = TIMESTAMPTZARRAYOID;
-		nargs++;
-	}
-	else
-	{
-		appendStringInfo(&sql, "SELECT %s, " PS_INGEST_COL, ts);
-		for (int f = 0; f < v->nfeatures; f++)
-			appendStringInfo(&sql, ", %s", colname(v, v->feature_cols[f]));
-		appendStringInfo(&sql, " FROM %s WHERE %s OPERATOR(pg_catalog.>) $%d AND %s OPERATOR(pg_catalog.<=) $%d",
-						 ps_qualified_relname(v->online_relid), ts, v->nkeys + 1, ts, v->nkeys + 2);
-	}
-	for (int i = 0; i < v->nkeys; i++)
-	{
-		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.=) $%d", colname(v, v->key_cols[i]), i + 1);
-		argtypes[i] = v->source->cols[v->key_cols[i]].type->typid;
-	}
-	argtypes[v->nkeys] = TIMESTAMPTZOID;
-	argtypes[v->nkeys + 1] = TIMESTAMPTZOID;
-	plan = SPI_prepare(sql.data, nargs, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "pushsource: could not prepare the online read of feature view \"%s\": %s",
-			 v->name, SPI_result_code_string(SPI_result));
-	ps_keep_plan(plan);
-	v->read_plan = plan;
-	return plan;
-}
 
 static void
 run_read(PsView *v, Datum *args)
 {
-	if (SPI_execute_plan(read_plan(v), args, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(ps_store_agg_read_plan(v), args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pushsource: online read of feature view \"%s\" failed", v->name);
 }
 

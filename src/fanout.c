@@ -339,71 +339,6 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
  * Statement trigger: the fan-out
  * --------------------------------------------------------------------- */
 
-static void
-prepare_view_plans(PsView *v)
-{
-	PsSource   *src = v->source;
-	const char *ts = quote_identifier(src->cols[src->ts_col].name);
-	StringInfoData sql;
-
-	if (v->offline && v->offline_plan == NULL)
-	{
-		initStringInfo(&sql);
-		appendStringInfo(&sql, "INSERT INTO %s (", ps_qualified_relname(v->offline_relid));
-		ps_append_store_columns(&sql, v, "");
-		appendStringInfoString(&sql, ") SELECT ");
-		ps_append_store_columns(&sql, v, "");
-		appendStringInfoString(&sql, " FROM " PS_BATCH_ENR);
-		if (v->has_start_time)
-			appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1", ts);
-		v->offline_plan = ps_prepare_fanout(sql.data, v);
-	}
-	if (v->online && v->online_plan == NULL && v->naggs == 0)
-	{
-		initStringInfo(&sql);
-		appendStringInfo(&sql, "INSERT INTO %s AS t (", ps_qualified_relname(v->online_relid));
-		ps_append_store_columns(&sql, v, "");
-		appendStringInfoString(&sql, ") SELECT ");
-		if (v->nkeys > 0)
-		{
-			appendStringInfoString(&sql, "DISTINCT ON (");
-			for (int i = 0; i < v->nkeys; i++)
-				appendStringInfo(&sql, "%s%s", i ? ", " : "",
-								 quote_identifier(src->cols[v->key_cols[i]].name));
-			appendStringInfoString(&sql, ") ");
-		}
-		ps_append_store_columns(&sql, v, "");
-		appendStringInfoString(&sql, " FROM " PS_BATCH_ENR);
-		if (v->has_start_time)
-			appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1", ts);
-		appendStringInfoString(&sql, " ORDER BY ");
-		for (int i = 0; i < v->nkeys; i++)
-			appendStringInfo(&sql, "%s, ", quote_identifier(src->cols[v->key_cols[i]].name));
-		appendStringInfo(&sql, "%s DESC, " PS_INGEST_COL " DESC", ts);
-		if (v->nkeys == 0)
-			appendStringInfoString(&sql, " LIMIT 1 ON CONFLICT (_fs_singleton)");
-		else
-		{
-			appendStringInfoString(&sql, " ON CONFLICT (");
-			for (int i = 0; i < v->nkeys; i++)
-				appendStringInfo(&sql, "%s%s", i ? ", " : "",
-								 quote_identifier(src->cols[v->key_cols[i]].name));
-			appendStringInfoChar(&sql, ')');
-		}
-		appendStringInfo(&sql, " DO UPDATE SET %s = excluded.%s", ts, ts);
-		for (int i = 0; i < v->nfeatures; i++)
-		{
-			const char *f = quote_identifier(src->cols[v->feature_cols[i]].name);
-
-			appendStringInfo(&sql, ", %s = excluded.%s", f, f);
-		}
-		appendStringInfo(&sql, ", " PS_INGEST_COL " = excluded." PS_INGEST_COL
-						 " WHERE (t.%s, t." PS_INGEST_COL ") OPERATOR(pg_catalog.<)"
-						 " (excluded.%s, excluded." PS_INGEST_COL ")", ts, ts);
-		v->online_plan = ps_prepare_fanout(sql.data, v);
-	}
-}
-
 /*
  * Locks the stores a push writes, and checks that they still exist: a push
  * that waited for a concurrent fs_drop of the view would otherwise fail on
@@ -599,7 +534,7 @@ flush_buffer(PsSource *src, PsBuffer *buf)
 			continue;
 		}
 		lock_stores(v, do_offline, do_online);
-		prepare_view_plans(v);
+		ps_store_prepare_view(v);
 		args[0] = TimestampTzGetDatum(v->start_time);
 
 		GetUserIdAndSecContext(&save_userid, &save_sec);

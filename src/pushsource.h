@@ -31,6 +31,9 @@
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
+/* Tiles per block row of a tiled aggregate view's online state. */
+#define TILES_PER_BLOCK 60
+
 /* Longest object name accepted (DESIGN: at most 48 bytes). */
 #define PS_MAX_NAME_LEN 48
 
@@ -191,6 +194,11 @@ extern int	ps_column_index(PsSource *src, const char *name, const char *view);
 /* store.c: the stores' layout as statements spell it */
 extern void ps_append_store_columns(StringInfo buf, PsView *v, const char *prefix);
 extern SPIPlanPtr ps_prepare_fanout(const char *sql, PsView *v);
+extern void ps_store_prepare_view(PsView *v);
+extern SPIPlanPtr ps_store_tiles_plan(PsView *v);
+extern SPIPlanPtr ps_store_events_plan(PsView *v);
+extern SPIPlanPtr ps_store_prune_plan(PsView *v);
+extern SPIPlanPtr ps_store_agg_read_plan(PsView *v);
 
 /* aggdecl.c: declarations of aggregate features, the catalog's view of them */
 extern void ps_view_set_aggregations(PsView *v, Datum aggs, int64 interval);
