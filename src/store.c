@@ -42,6 +42,24 @@ ps_prepare_fanout(const char *sql, PsView *v)
 	return plan;
 }
 
+/* Append the batch's rows (from feature_start_time on) to relid, a store of v's. */
+static SPIPlanPtr
+batch_append_plan(PsView *v, Oid relid)
+{
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s (", ps_qualified_relname(relid));
+	ps_append_store_columns(&sql, v, "");
+	appendStringInfoString(&sql, ") SELECT ");
+	ps_append_store_columns(&sql, v, "");
+	appendStringInfoString(&sql, " FROM " PS_BATCH_ENR);
+	if (v->has_start_time)
+		appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1",
+						 quote_identifier(v->source->cols[v->source->ts_col].name));
+	return ps_prepare_fanout(sql.data, v);
+}
+
 /*
  * A view's fan-out statements over the statement's batch (PS_BATCH_ENR):
  * the append to its offline store, and the newest-wins upsert into its
@@ -58,17 +76,7 @@ ps_store_prepare_view(PsView *v)
 	StringInfoData sql;
 
 	if (v->offline && v->offline_plan == NULL)
-	{
-		initStringInfo(&sql);
-		appendStringInfo(&sql, "INSERT INTO %s (", ps_qualified_relname(v->offline_relid));
-		ps_append_store_columns(&sql, v, "");
-		appendStringInfoString(&sql, ") SELECT ");
-		ps_append_store_columns(&sql, v, "");
-		appendStringInfoString(&sql, " FROM " PS_BATCH_ENR);
-		if (v->has_start_time)
-			appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1", ts);
-		v->offline_plan = ps_prepare_fanout(sql.data, v);
-	}
+		v->offline_plan = batch_append_plan(v, v->offline_relid);
 	if (v->online && v->online_plan == NULL && v->naggs == 0)
 	{
 		initStringInfo(&sql);
@@ -211,17 +219,7 @@ fs_tiles_insert_sql(PG_FUNCTION_ARGS)
 SPIPlanPtr
 ps_store_events_plan(PsView *v)
 {
-	StringInfoData sql;
-
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO %s (", ps_qualified_relname(v->online_relid));
-	ps_append_store_columns(&sql, v, "");
-	appendStringInfoString(&sql, ") SELECT ");
-	ps_append_store_columns(&sql, v, "");
-	appendStringInfoString(&sql, " FROM " PS_BATCH_ENR);
-	if (v->has_start_time)
-		appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1", colname(v, v->source->ts_col));
-	return ps_prepare_fanout(sql.data, v);
+	return batch_append_plan(v, v->online_relid);
 }
 
 /*
