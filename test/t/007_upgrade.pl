@@ -1,14 +1,19 @@
 # The upgrade path, and stores that logical replication can publish.
 #
-# 1. A fresh 0.2 and a 0.1 updated to 0.2 are the same extension: their
-#    schema-only dumps are equal (the full script and the update script do
-#    not drift apart).
+# 1. A fresh 0.2 (in a cluster of its own, so that it creates the roles
+#    itself) and a 0.1 updated to 0.2 are the same extension: every member
+#    object described with its definition, privileges, comment, row
+#    security, aggregate and event trigger details, the configuration
+#    tables pg_dump keeps, and the roles (the full script and the update
+#    script do not drift apart).
 # 2. Data in place: a database on 0.1 with entities, a source with a batch
 #    table, attribute, tiled and continuous views, a service, pushed and
 #    backfilled data and a deletion is updated with ALTER EXTENSION
 #    pushsource UPDATE; every definition, store row, job and served feature
 #    is unchanged, and pushing, reading, joining, backfilling, deleting and
-#    maintenance all work afterwards.
+#    maintenance all work afterwards.  A pg_dump of the 0.1 database,
+#    restored the way README says (CREATE EXTENSION ... VERSION '0.1',
+#    pg_restore, ALTER EXTENSION ... UPDATE), gets the update's fixes too.
 # 3. Replicable stores, with wal_level = logical and a FOR ALL TABLES
 #    publication (as CDC setups have): on 0.1, fs_delete_keys and a push
 #    to a continuous aggregate fail (tables without replica identity); the
@@ -30,6 +35,10 @@ max_replication_slots = 4
 timezone = 'UTC'
 });
 $node->start;
+# the fresh install's own cluster
+my $fresh_node = PostgreSQL::Test::Cluster->new('fresh');
+$fresh_node->init;
+$fresh_node->start;
 my $latest = $node->safe_psql('postgres',
 	q{SELECT default_version FROM pg_available_extensions WHERE name = 'pushsource'});
 is($latest, '0.2', 'the default version is 0.2');
@@ -37,9 +46,8 @@ is($latest, '0.2', 'the default version is 0.2');
 ########################################################################
 # 1. fresh 0.2 == 0.1 updated
 ########################################################################
-$node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('postgres', 'CREATE DATABASE updated');
-$node->safe_psql('fresh', 'CREATE EXTENSION pushsource');
+$fresh_node->safe_psql('postgres', 'CREATE EXTENSION pushsource');
 $node->safe_psql('updated', q{CREATE EXTENSION pushsource VERSION '0.1'});
 is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
 	'0.1', 'version 0.1 installs from its own script');
@@ -55,8 +63,16 @@ WITH m AS (
      AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pushsource'))
 SELECT pg_describe_object(m.classid, m.objid, m.objsubid) || E'\n  ' || coalesce(CASE
   WHEN m.classid = 'pg_proc'::regclass THEN
-    (SELECT CASE WHEN p.prokind = 'a' THEN 'aggregate' ELSE pg_get_functiondef(p.oid) END || ' acl=' || coalesce(p.proacl::text, '')
+    (SELECT CASE WHEN p.prokind = 'a'
+                 THEN (SELECT format('aggregate sfunc=%s stype=%s final=%s combine=%s serial=%s deserial=%s init=%s',
+                                     a.aggtransfn::regprocedure, format_type(a.aggtranstype, NULL),
+                                     a.aggfinalfn, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn, a.agginitval)
+                         FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
+                 ELSE pg_get_functiondef(p.oid) END || ' acl=' || coalesce(p.proacl::text, '')
        FROM pg_proc p WHERE p.oid = m.objid)
+  WHEN m.classid = 'pg_event_trigger'::regclass THEN
+    (SELECT format('on %s tags %s enabled %s fn %s', e.evtevent, e.evttags, e.evtenabled, e.evtfoid::regproc)
+       FROM pg_event_trigger e WHERE e.oid = m.objid)
   WHEN m.classid = 'pg_class'::regclass THEN
     (SELECT c.relkind::text || ' replident=' || c.relreplident::text || ' acl=' || coalesce(c.relacl::text, '')
         || ' cols=' || coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
@@ -68,8 +84,19 @@ SELECT pg_describe_object(m.classid, m.objid, m.objsubid) || E'\n  ' || coalesce
                FROM pg_constraint k WHERE k.conrelid = c.oid), '')
         || ' idx=' || coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), ', ' ORDER BY 1)
                FROM pg_index i WHERE i.indrelid = c.oid), '')
-        || ' trg=' || coalesce((SELECT string_agg(pg_get_triggerdef(t.oid), ', ' ORDER BY 1)
+        || ' trg=' || coalesce((SELECT string_agg(pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text, ', ' ORDER BY 1)
                FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '')
+        || ' rls=' || c.relrowsecurity::text || '/' || c.relforcerowsecurity::text
+        || ' policies=' || coalesce((SELECT string_agg(format('%s %s %s %s %s', po.polname, po.polcmd, po.polroles::regrole[],
+                                                              pg_get_expr(po.polqual, po.polrelid), pg_get_expr(po.polwithcheck, po.polrelid)), ', ' ORDER BY 1)
+               FROM pg_policy po WHERE po.polrelid = c.oid), '')
+        || ' colacl=' || coalesce((SELECT string_agg(a.attname || ':' || a.attacl::text, ', ' ORDER BY a.attnum)
+               FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL), '')
+        || ' colcomments=' || coalesce((SELECT string_agg(a.attname || ':' || col_description(c.oid, a.attnum), ', ' ORDER BY a.attnum)
+               FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND col_description(c.oid, a.attnum) IS NOT NULL), '')
+        || ' reloptions=' || coalesce(c.reloptions::text, '')
+        || coalesce((SELECT format(' seq %s %s %s %s %s %s', q.seqtypid::regtype, q.seqstart, q.seqincrement, q.seqmax, q.seqmin, q.seqcycle)
+               FROM pg_sequence q WHERE q.seqrelid = c.oid), '')
         || CASE WHEN c.relkind IN ('v', 'm') THEN ' view=' || pg_get_viewdef(c.oid) ELSE '' END
        FROM pg_class c WHERE c.oid = m.objid)
   WHEN m.classid = 'pg_type'::regclass THEN
@@ -81,10 +108,26 @@ SELECT pg_describe_object(m.classid, m.objid, m.objsubid) || E'\n  ' || coalesce
     (SELECT 'acl=' || coalesce(n.nspacl::text, '') FROM pg_namespace n WHERE n.oid = m.objid)
   ELSE '' END, '')
   || ' comment=' || coalesce(obj_description(m.objid, (SELECT relname FROM pg_class WHERE oid = m.classid)), '')
-FROM m ORDER BY 1};
-my ($fresh, $updated) = map { $node->safe_psql($_, $members) } qw(fresh updated);
+FROM m
+UNION ALL
+SELECT 'configuration tables pg_dump keeps: ' || coalesce((SELECT string_agg(format('%s %s', t.c::regclass, coalesce(t.w, '')), ', ' ORDER BY t.c::regclass::text)
+         FROM pg_extension x, unnest(x.extconfig, x.extcondition) AS t(c, w) WHERE x.extname = 'pushsource'), '')
+UNION ALL
+SELECT format('role %s super=%s login=%s inherit=%s createrole=%s member of %s', r.rolname, r.rolsuper, r.rolcanlogin,
+              r.rolinherit, r.rolcreaterole,
+              (SELECT string_agg(g.rolname || CASE WHEN am.admin_option THEN ' (admin)' ELSE '' END, ', ' ORDER BY g.rolname)
+                 FROM pg_auth_members am JOIN pg_roles g ON g.oid = am.roleid WHERE am.member = r.oid))
+  FROM pg_roles r WHERE r.rolname LIKE 'pushsource\_%'
+ORDER BY 1};
+my $fresh = $fresh_node->safe_psql('postgres', $members);
+my $updated = $node->safe_psql('updated', $members);
+$fresh_node->stop;
 cmp_ok(scalar(() = $fresh =~ /^\S/mg), '>', 100, 'the fresh 0.2 has its member objects described (functions, tables, views, types)');
 like($fresh, qr/^function pushsource\.fs_create_push_source\(.*\n  CREATE OR REPLACE FUNCTION/m, '... with their definitions');
+like($fresh, qr/^function pushsource\.fs_partial_agg\(.*\n  aggregate sfunc=/m, '... aggregates by their support functions');
+like($fresh, qr/^table pushsource\.rejected_records\n.* rls=true\/false policies=\S/m, '... row security and its policies');
+like($fresh, qr/^configuration tables pg_dump keeps: .*pushsource\.jobs/m, '... the configuration tables');
+like($fresh, qr/^role pushsource_admin /m, '... and the roles');
 is($updated, $fresh, 'the updated 0.1 and a fresh 0.2 have the same member objects, definitions, privileges and comments');
 
 ########################################################################
@@ -170,6 +213,25 @@ is($before{'historical features'},
 	'on 0.1: the point-in-time join as computed by hand');
 like($before{'store rows'}, qr/pushsource_store\.tx_last_offline: 6\b/, 'on 0.1: the offline store holds 4 pushed + 2 backfilled rows');
 
+# a dump of the 0.1 database, restored as README says: the 0.1 extension
+# first, then the dump, then the update (a plain restore would install 0.2
+# and bring back the stores as 0.1 made them)
+my $dumpdir = PostgreSQL::Test::Utils::tempdir;
+$node->command_ok([ 'pg_dump', '-Fc', '-f', "$dumpdir/v01.dump", '-d', $node->connstr('postgres') ],
+	'pg_dump of the 0.1 database');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->safe_psql('restored', q{CREATE EXTENSION pushsource VERSION '0.1'});
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), "$dumpdir/v01.dump" ],
+	'pg_restore into a database with pushsource 0.1');
+$node->safe_psql('restored', 'ALTER EXTENSION pushsource UPDATE');
+is($node->safe_psql('restored', q{
+SELECT string_agg(c.relname || '=' || c.relreplident::text, ' ' ORDER BY c.relname)
+  FROM pg_class c WHERE c.relname IN ('tx', 'tx_last_offline', 'tx_max_events', 'tx_last_online')}),
+	'tx=f tx_last_offline=f tx_last_online=d tx_max_events=f',
+	'restored then updated: the stores have their replica identities');
+is($node->safe_psql('restored', $checks{'historical features'}), $before{'historical features'},
+	'... and join as before');
+
 $node->safe_psql('postgres', 'ALTER EXTENSION pushsource UPDATE');
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
 	'0.2', 'the database with data is on 0.2');
@@ -232,19 +294,22 @@ like($err, qr/does not have a replica identity and publishes deletes/, '... for 
 ($ret, $out, $err) = $node->psql('repl_old', $push);
 like($err, qr/does not have a replica identity/, '... and so does a push to a continuous aggregate');
 $node->safe_psql('repl_old', 'ALTER EXTENSION pushsource UPDATE');
-($ret, $out, $err) = $node->psql('repl_old', "$push; $delete");
-is($ret, 0, 'after the update, the same push and fs_delete_keys run') or diag($err);
+my $without_identity = q{
+SELECT coalesce(string_agg(c.oid::regclass::text, ', ' ORDER BY 1), '')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('pushsource', 'pushsource_store')
+   AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS
+        (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')))};
+is($node->safe_psql('repl_old', $without_identity), '', 'after the update, every table of 0.1 has a replica identity');
+($ret, $out, $err) = $node->psql('repl_old', "$push; $delete;
+SELECT pushsource.fs_run_maintenance();
+SELECT pushsource.fs_materialize(v, '2024-01-01', '2024-01-02') FROM unnest(ARRAY['r_last', 'r_tiles', 'r_cont']) v;", on_error_stop => 1);
+is($ret, 0, 'after the update, push, fs_delete_keys, maintenance and fs_materialize run') or diag($err);
 
 $node->safe_psql('postgres', 'CREATE DATABASE repl');
 $node->safe_psql('repl', 'CREATE EXTENSION pushsource;' . $setup);
 $node->safe_psql('repl', q{SELECT pg_create_logical_replication_slot('r_slot', 'test_decoding')});
-is($node->safe_psql('repl', q{
-SELECT string_agg(c.oid::regclass::text, ', ' ORDER BY 1)
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('pushsource', 'pushsource_store')
-   AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS
-        (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')))}),
-	'', 'every table the extension created has a replica identity');
+is($node->safe_psql('repl', $without_identity), '', 'every table the extension created has a replica identity');
 is($node->safe_psql('repl', q{
 SELECT string_agg(c.relname || '=' || c.relreplident::text, ' ' ORDER BY c.relname)
   FROM pg_class c WHERE c.relname LIKE 'r\_%' AND c.relkind = 'r'}),
