@@ -368,7 +368,9 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 				r->route = &routes[i];
 		if (r->route == NULL)
 			return reply_own(conn, r, 404, "no such endpoint; see POST /ingest, /push, /get-online-features, /api/v1/feature-service/get-features");
-		if (strcmp(method, r->route->method) != 0)
+		/* HEAD is GET without the body (RFC 9110): load balancers probe with it */
+		if (strcmp(method, r->route->method) != 0 &&
+			!(strcmp(method, "HEAD") == 0 && strcmp(r->route->method, "GET") == 0))
 			return reply_own(conn, r, 405, strcmp(r->route->method, "GET") == 0 ?
 							 "this endpoint takes GET" : "this endpoint takes POST");
 		if (r->route->ep == EP_HEALTH || r->route->ep == EP_METRICS)

@@ -285,6 +285,27 @@ main(int argc, char **argv)
 		return 2;
 	}
 
+	/* A --db libpq cannot parse is a mistake to say now, not a 503 later. */
+	{
+		char	   *err = NULL;
+		PQconninfoOption *parsed = PQconninfoParse(gw_opts.db, &err);
+
+		if (parsed == NULL)
+		{
+			/* libpq quotes a bad URI whole: it may hold a password */
+			char	   *at = err ? strstr(err, gw_opts.db) : NULL;
+
+			if (at != NULL && *gw_opts.db != '\0')
+				fprintf(stderr, "pushsource_gateway: invalid --db: %.*s(the --db value)%s",
+						(int) (at - err), err, at + strlen(gw_opts.db));
+			else
+				fprintf(stderr, "pushsource_gateway: invalid --db: %s", err ? err : "out of memory\n");
+			PQfreemem(err);
+			return 2;
+		}
+		PQconninfoFree(parsed);
+	}
+
 	/* Signals come to the loop through a signalfd. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

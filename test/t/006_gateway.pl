@@ -121,6 +121,22 @@ $gw = start_gateway();
 my ($code, $body) = http('GET', '/health');
 is($code, 200, '/health is 200 when a database round trip works');
 is_deeply(decode($body), { status => 'ok' }, '/health says ok');
+{
+	# HEAD is GET without a body (load balancers probe with it)
+	my ($out, $err) = ('', '');
+	run([ 'curl', '-s', '-I', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', "http://127.0.0.1:$port/health" ],
+		'>', \$out, '2>', \$err);
+	is($out, '200 0', 'HEAD /health: 200, no body');
+	run([ 'curl', '-s', '-I', '-o', '/dev/null', '-w', '%{http_code}', "http://127.0.0.1:$port/ingest" ],
+		'>', \$out, '2>', \$err);
+	is($out, '405', 'HEAD /ingest: 405 (it takes POST)');
+	# a --db libpq cannot parse stops the gateway at once, without echoing it
+	my $ok = run([ $gateway_bin, '--listen', '127.0.0.1:' . ($port + 5), '--db', 'postgresql://u:secret@[bad' ],
+		'>', \$out, '2>', \$err, timeout(30));
+	ok(!$ok && ($? >> 8) == 2, 'a malformed --db: the gateway exits 2 at startup');
+	like($err, qr/invalid --db: .*\(the --db value\)/, '... saying so');
+	unlike($err, qr/secret/, '... without printing the password in it');
+}
 
 ########################################################################
 # Tecton Stream Ingest API
