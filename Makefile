@@ -10,7 +10,8 @@ OBJS        = src/init.o src/names.o src/catalog.o src/typespec.o src/validate.o
               src/partial_io.o src/partial_sql.o src/aggdecl.o \
               src/aggregation.o src/store.o src/operations.o src/security.o \
               src/apikey.o src/endpoints.o
-DATA        = sql/pushsource--0.1.sql sql/pushsource--0.2.sql sql/pushsource--0.1--0.2.sql
+DATA        = sql/pushsource--0.1.sql sql/pushsource--0.2.sql sql/pushsource--0.1--0.2.sql \
+              sql/pushsource--0.3.sql sql/pushsource--0.2--0.3.sql
 HEADERS     =
 
 # `make installcheck` runs against the server of PGHOST/PGPORT (as

@@ -471,7 +471,18 @@ SELECT pit_try($$SELECT * FROM fs_get_historical_features(feature_view => 'pit_s
 SELECT pit_try($$SELECT * FROM fs_get_historical_features(feature_view => 'pit_online_only_fv', start_time => '2024-01-01', end_time => '2024-01-02') AS t(x int)$$);
 SELECT pit_try($$SELECT * FROM fs_get_historical_features(feature_view => 'pit_fv', start_time => '2024-01-02', end_time => '2024-01-01') AS t(user_id bigint, ts timestamptz, amount bigint, note text)$$);
 SELECT pit_try($$SELECT * FROM fs_get_historical_features(feature_view => 'pit_fv', start_time => NULL, end_time => '2024-01-01') AS t(user_id bigint, ts timestamptz, amount bigint, note text)$$);
+-- entities are read by the one key parser (as fs_delete_keys and online
+-- reads): one object is one entity; errors name the entity and join key
 SELECT pit_try($$SELECT * FROM fs_get_historical_features(feature_view => 'pit_fv', start_time => '2024-01-01', end_time => '2024-01-02', entities => '{"user_id": 1}') AS t(user_id bigint, ts timestamptz, amount bigint, note text)$$);
+SELECT count(*) AS one_object FROM fs_get_historical_features(feature_view => 'pit_fv', start_time => '2024-01-01 00:00+00', end_time => '2024-01-02 00:00+00', entities => '{"user_id": 1}')
+    AS t(user_id bigint, ts timestamptz, amount bigint, note text);
+SELECT count(*) AS same_as_array FROM fs_get_historical_features(feature_view => 'pit_fv', start_time => '2024-01-01 00:00+00', end_time => '2024-01-02 00:00+00', entities => '[{"user_id": 1}]')
+    AS t(user_id bigint, ts timestamptz, amount bigint, note text);
+-- a string holding an integer is an Int64, as in pushes
+SELECT count(*) AS string_integer FROM fs_get_historical_features(feature_view => 'pit_fv', start_time => '2024-01-01 00:00+00', end_time => '2024-01-02 00:00+00', entities => '[{"user_id": "1"}]')
+    AS t(user_id bigint, ts timestamptz, amount bigint, note text);
+-- the column list function checks the entities too
+SELECT pit_try($$SELECT fs_historical_features_columns(feature_view => 'pit_fv', start_time => '2024-01-01', end_time => '2024-01-02', entities => '[{"user_id": true}]')$$);
 SELECT pit_try($$SELECT * FROM fs_get_historical_features(feature_view => 'pit_fv', start_time => '2024-01-01', end_time => '2024-01-02', entities => '[{"user": 1}]') AS t(user_id bigint, ts timestamptz, amount bigint, note text)$$);
 SELECT pit_try($$SELECT * FROM fs_get_historical_features(feature_view => 'pit_fv', start_time => '2024-01-01', end_time => '2024-01-02', entities => '[{"user_id": 1, "x": 2}]') AS t(user_id bigint, ts timestamptz, amount bigint, note text)$$);
 SELECT pit_try($$SELECT * FROM fs_get_historical_features(feature_view => 'pit_fv', start_time => '2024-01-01', end_time => '2024-01-02', entities => '[1]') AS t(user_id bigint, ts timestamptz, amount bigint, note text)$$);

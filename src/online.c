@@ -280,7 +280,7 @@ ps_view_key_from_json(PsView *v, JsonbValue *keyobj, int index, Datum *values, b
 							kv == NULL ? "missing" : "null"),
 					 index < 0 ?
 					 errhint("Pass every join key of the view: a JSON object like {\"%s\": ...}.", c->name) :
-					 errhint("A key names every join key of the view: a partial key would delete other entities' rows.")));
+					 errhint("A key names every join key of the view: a partial key would match other entities' rows.")));
 		resetStringInfo(&path);
 		resetStringInfo(&expected);
 		resetStringInfo(&got);

@@ -1,7 +1,8 @@
 # The upgrade path, and stores that logical replication can publish.
 #
-# 1. A fresh 0.2 (in a cluster of its own, so that it creates the roles
-#    itself) and a 0.1 updated to 0.2 are the same extension: every member
+# 1. A fresh install of the latest version (in a cluster of its own, so
+#    that it creates the roles itself) and a 0.1 updated through every
+#    update script are the same extension: every member
 #    object described with its definition, privileges, comment, row
 #    security, aggregate and event trigger details, the configuration
 #    tables pg_dump keeps, and the roles (the full script and the update
@@ -17,7 +18,7 @@
 # 3. Replicable stores, with wal_level = logical and a FOR ALL TABLES
 #    publication (as CDC setups have): on 0.1, fs_delete_keys and a push
 #    to a continuous aggregate fail (tables without replica identity); the
-#    update fixes the existing tables; on 0.2 every table the extension
+#    update fixes the existing tables; on the latest every table the extension
 #    created has a replica identity, push, fs_delete_keys, maintenance and
 #    fs_materialize run, and a logical decoding slot shows the deleted
 #    rows whole.
@@ -41,10 +42,10 @@ $fresh_node->init;
 $fresh_node->start;
 my $latest = $node->safe_psql('postgres',
 	q{SELECT default_version FROM pg_available_extensions WHERE name = 'pushsource'});
-is($latest, '0.2', 'the default version is 0.2');
+is($latest, '0.3', 'the default version is 0.3');
 
 ########################################################################
-# 1. fresh 0.2 == 0.1 updated
+# 1. fresh latest == 0.1 updated
 ########################################################################
 $node->safe_psql('postgres', 'CREATE DATABASE updated');
 $fresh_node->safe_psql('postgres', 'CREATE EXTENSION pushsource');
@@ -53,7 +54,7 @@ is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extna
 	'0.1', 'version 0.1 installs from its own script');
 $node->safe_psql('updated', 'ALTER EXTENSION pushsource UPDATE');
 is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
-	'0.2', 'ALTER EXTENSION pushsource UPDATE goes to 0.2');
+	'0.3', 'ALTER EXTENSION pushsource UPDATE goes to the latest, 0.3');
 # pg_dump leaves extension members out: each member object is described
 # here, one line each, with its definition, privileges and comment
 my $members = q{
@@ -122,13 +123,13 @@ ORDER BY 1};
 my $fresh = $fresh_node->safe_psql('postgres', $members);
 my $updated = $node->safe_psql('updated', $members);
 $fresh_node->stop;
-cmp_ok(scalar(() = $fresh =~ /^\S/mg), '>', 100, 'the fresh 0.2 has its member objects described (functions, tables, views, types)');
+cmp_ok(scalar(() = $fresh =~ /^\S/mg), '>', 100, 'the fresh install has its member objects described (functions, tables, views, types)');
 like($fresh, qr/^function pushsource\.fs_create_push_source\(.*\n  CREATE OR REPLACE FUNCTION/m, '... with their definitions');
 like($fresh, qr/^function pushsource\.fs_partial_agg\(.*\n  aggregate sfunc=/m, '... aggregates by their support functions');
 like($fresh, qr/^table pushsource\.rejected_records\n.* rls=true\/false policies=\S/m, '... row security and its policies');
 like($fresh, qr/^configuration tables pg_dump keeps: .*pushsource\.jobs/m, '... the configuration tables');
 like($fresh, qr/^role pushsource_admin /m, '... and the roles');
-is($updated, $fresh, 'the updated 0.1 and a fresh 0.2 have the same member objects, definitions, privileges and comments');
+is($updated, $fresh, 'the updated 0.1 and a fresh install have the same member objects, definitions, privileges and comments');
 
 ########################################################################
 # 2. data in place
@@ -214,7 +215,7 @@ is($before{'historical features'},
 like($before{'store rows'}, qr/pushsource_store\.tx_last_offline: 6\b/, 'on 0.1: the offline store holds 4 pushed + 2 backfilled rows');
 
 # a dump of the 0.1 database, restored as README says: the 0.1 extension
-# first, then the dump, then the update (a plain restore would install 0.2
+# first, then the dump, then the update (a plain restore would install the latest
 # and bring back the stores as 0.1 made them)
 my $dumpdir = PostgreSQL::Test::Utils::tempdir;
 $node->command_ok([ 'pg_dump', '-Fc', '-f', "$dumpdir/v01.dump", '-d', $node->connstr('postgres') ],
@@ -234,7 +235,7 @@ is($node->safe_psql('restored', $checks{'historical features'}), $before{'histor
 
 $node->safe_psql('postgres', 'ALTER EXTENSION pushsource UPDATE');
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
-	'0.2', 'the database with data is on 0.2');
+	'0.3', 'the database with data is on 0.3');
 for my $what (sort keys %checks)
 {
 	is($node->safe_psql('postgres', $checks{$what}), $before{$what}, "after the update: $what unchanged");
