@@ -460,6 +460,11 @@ SELECT * FROM fs_get_historical_features(feature_view => 'pit_global_fv', start_
 SELECT * FROM fs_get_historical_features(feature_view => 'pit_global_fv', start_time => '2024-01-01 00:00+00', end_time => '2024-01-02 00:00+00',
                                          entities => '[{}]')
     AS t(ts timestamptz, level bigint);
+-- one object is one entity here too; anything but {} is refused
+SELECT count(*) AS one_object FROM fs_get_historical_features(feature_view => 'pit_global_fv', start_time => '2024-01-01 00:00+00', end_time => '2024-01-02 00:00+00',
+                                         entities => '{}')
+    AS t(ts timestamptz, level bigint);
+SELECT pit_try($$SELECT * FROM fs_get_historical_features(feature_view => 'pit_global_fv', start_time => '2024-01-01', end_time => '2024-01-02', entities => '[{"x": 1}]') AS t(ts timestamptz, level bigint)$$);
 -- an empty range, an empty entity list
 SELECT count(*) FROM fs_get_historical_features(feature_view => 'pit_fv', start_time => '2024-01-01 10:00+00', end_time => '2024-01-01 10:00+00')
     AS t(user_id bigint, ts timestamptz, amount bigint, note text);

@@ -48,13 +48,17 @@ BEGIN
        AND a.attname <> '_fs_ingest_id';
     sql := pg_catalog.format('SELECT %s FROM %s WHERE %I >= $1 AND %I < $2', cols, v.offline_table, ts, ts);
     IF entities IS NOT NULL AND pg_catalog.cardinality(v.join_keys) = 0 THEN
-        -- a view without entities: each element is {}; [] selects nothing
+        -- a view without entities: each element is {} (one object is one
+        -- entity, as for views with keys); [] selects nothing
+        IF pg_catalog.jsonb_typeof(entities) = 'object' THEN
+            entities := pg_catalog.jsonb_build_array(entities);
+        END IF;
         IF pg_catalog.jsonb_typeof(entities) <> 'array' OR EXISTS (
                SELECT 1 FROM pg_catalog.jsonb_array_elements(entities) e WHERE e <> '{}'::jsonb) THEN
-            RAISE EXCEPTION 'feature view "%" has no join keys: entities must be an array of {}', feature_view
+            RAISE EXCEPTION 'feature view "%" has no join keys: entities must be {} or an array of {}', feature_view
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        sql := sql || ' AND pg_catalog.jsonb_array_length($3) > 0';
+        sql := sql || ' AND (pg_catalog.jsonb_typeof($3) = ''object'' OR pg_catalog.jsonb_array_length($3) > 0)';
     ELSIF entities IS NOT NULL THEN
         -- the keys are read by the one key parser (pushes, online reads,
         -- fs_delete_keys): each value checked by its type's rules, an

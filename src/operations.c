@@ -37,6 +37,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -98,6 +99,8 @@ fs_key_set(PG_FUNCTION_ARGS)
 	bool	   *nulls;
 	int			index = 0;
 	bool		single;
+	MemoryContext keycxt;
+	MemoryContext oldcxt;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -123,6 +126,12 @@ fs_key_set(PG_FUNCTION_ARGS)
 				 errhint("For example: '[{\"%s\": ...}]'.",
 						 v->nkeys > 0 ? v->source->cols[v->key_cols[0]].name : "")));
 	single = JB_ROOT_IS_OBJECT(keys);
+	/*
+	 * Each key is checked in memory reset after its row is stored: a read
+	 * may pass a million entities (fs_get_historical_features).
+	 */
+	keycxt = AllocSetContextCreate(CurrentMemoryContext, "pushsource key set",
+								   ALLOCSET_DEFAULT_SIZES);
 	values = palloc(sizeof(Datum) * Max(v->nkeys, 1));
 	nulls = palloc(sizeof(bool) * Max(v->nkeys, 1));
 	it = JsonbIteratorInit(&keys->root);
@@ -148,6 +157,7 @@ fs_key_set(PG_FUNCTION_ARGS)
 			if (tok != WJB_ELEM)
 				continue;
 		}
+		oldcxt = MemoryContextSwitchTo(keycxt);
 		if (elem.type != jbvBinary || !JsonContainerIsObject(elem.val.binary.data))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -168,7 +178,10 @@ fs_key_set(PG_FUNCTION_ARGS)
 						 errhint("The view's join keys are: %s.", key_list(v))));
 		}
 		ps_view_key_from_json(v, &elem, index, values, nulls);
+		/* (copies the values into the tuplestore's own memory) */
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(keycxt);
 		index++;
 		if (single)
 			break;
