@@ -41,12 +41,12 @@ endif
 # installed next to the extension, into PostgreSQL's bindir.
 GATEWAY      = src/gateway/pushsource_gateway
 GATEWAY_OBJS = src/gateway/main.o src/gateway/http.o src/gateway/pool.o src/gateway/metrics.o
-GATEWAY_CFLAGS = -O2 -g -Wall -Wextra -Werror -pthread -I$(shell $(PG_CONFIG) --includedir)
+GATEWAY_CFLAGS = -O2 -g -Wall -Wextra -Werror -I$(shell $(PG_CONFIG) --includedir)
 EXTRA_CLEAN  = $(GATEWAY) $(GATEWAY_OBJS)
 
 all: $(GATEWAY)
 $(GATEWAY): $(GATEWAY_OBJS)
-	$(CC) $(GATEWAY_CFLAGS) -o $@ $(GATEWAY_OBJS) -L$(shell $(PG_CONFIG) --libdir) -lpq -lmicrohttpd -pthread
+	$(CC) $(GATEWAY_CFLAGS) -o $@ $(GATEWAY_OBJS) -L$(shell $(PG_CONFIG) --libdir) -lpq -lmicrohttpd
 src/gateway/%.o: src/gateway/%.c src/gateway/gateway.h
 	$(CC) $(GATEWAY_CFLAGS) -c -o $@ $<
 install: install-gateway

@@ -4,11 +4,11 @@
  *
  * Per endpoint: requests by status, errors (status >= 400) and a latency
  * histogram; per push source: records pushed; the pool's connections in
- * use.  One mutex guards it all: an update is a few increments.
+ * use, requests sent and queued.  Only the event loop's thread touches
+ * them, so nothing is locked.
  */
 #include "gateway.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +40,6 @@ typedef struct SourceStats
 static EndpointStats stats[EP_COUNT];
 static SourceStats sources[MAX_SOURCES];
 static int	nsources;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 void
 gw_metrics_init(void)
@@ -54,7 +53,6 @@ gw_metrics_observe(GwEndpoint ep, int status, double seconds)
 {
 	EndpointStats *s = &stats[ep];
 
-	pthread_mutex_lock(&lock);
 	if (status >= 100 && status < NSTATUS)
 		s->by_status[status]++;
 	if (status >= 400)
@@ -67,7 +65,6 @@ gw_metrics_observe(GwEndpoint ep, int status, double seconds)
 			s->bucket[b]++;
 			break;
 		}
-	pthread_mutex_unlock(&lock);
 }
 
 /*
@@ -81,7 +78,6 @@ gw_metrics_pushed(const char *pushed)
 
 	if (pushed == NULL)
 		return;
-	pthread_mutex_lock(&lock);
 	while (*p != '\0')
 	{
 		const char *eq = strchr(p, '=');
@@ -112,7 +108,6 @@ gw_metrics_pushed(const char *pushed)
 		while (*p == ' ')
 			p++;
 	}
-	pthread_mutex_unlock(&lock);
 }
 
 typedef struct Buf
@@ -157,7 +152,6 @@ gw_metrics_text(void)
 	if (b.data == NULL)
 		abort();
 	gw_pool_stats(&in_use, &sent, &queued);
-	pthread_mutex_lock(&lock);
 	put(&b, "# HELP pushsource_gateway_requests_total HTTP requests answered, by endpoint and status.\n"
 		"# TYPE pushsource_gateway_requests_total counter\n");
 	for (int e = 0; e < EP_COUNT; e++)
@@ -194,7 +188,6 @@ gw_metrics_text(void)
 	for (int i = 0; i < nsources; i++)
 		put(&b, "pushsource_gateway_records_pushed_total{source=\"%s\"} %llu\n",
 			sources[i].name, sources[i].records);
-	pthread_mutex_unlock(&lock);
 	put(&b, "# HELP pushsource_gateway_pool_connections Database connections of the pool.\n"
 		"# TYPE pushsource_gateway_pool_connections gauge\n"
 		"pushsource_gateway_pool_connections %d\n"
