@@ -72,7 +72,8 @@ SELECT fs_push('ops_clicks', '[{"user_id": "u1", "ts": "2024-01-01T12:00:00Z", "
                                {"user_id": "u2", "ts": "2024-01-01T10:30:00Z", "clicks": 5}]') ->> 'records' AS pushed;
 -- the window [2024-01-01, 2024-01-03) holds 6 batch rows (u4's infinite
 -- time and u5 are outside): 4 are events (u1 10:00 and 11:00, u2 13:00,
--- u3); skipped: the null key, and u2 10:30, which was pushed
+-- u3); skipped: u2 10:30, which was pushed; rejected by the push
+-- validator, as a pushed record would be: the null key, listed by its ctid
 SELECT fs_materialize('ops_fv', '2024-01-01', '2024-01-03') - 'job';
 SELECT fs_materialize('ops_tiled', '2024-01-01', '2024-01-03') - 'job';
 SELECT fs_materialize('ops_cont', '2024-01-01', '2024-01-03') - 'job';

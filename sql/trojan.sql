@@ -245,6 +245,7 @@ SELECT fs_partial_combine('{"fn": "count", "type": "bigint", "count": 1}', '{"fn
 SELECT fs_materialize('tro_attr', '2024-01-01', '2024-01-02') ->> 'state' AS state;
 SELECT fs_materialize('tro_tiled', '2024-01-01', '2024-01-02') ->> 'state' AS state;
 SELECT fs_materialize_incremental('tro_cont', '2024-01-02') ->> 'state' AS state;
+CALL fs_materialize_proc('tro_attr', '2024-01-01', '2024-01-03', '1 day');
 SELECT fs_schedule_maintenance('*/5 * * * *') > 0 AS scheduled;
 -- what pg_cron would run, run here under the same search_path
 DO $cron$

@@ -48,20 +48,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-/* 1970-01-01 00:00 UTC as a TimestampTz */
-#define UNIX_EPOCH_TS ((int64) (UNIX_EPOCH_JDATE - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
 
-/* The greatest multiple of step since the Unix epoch that is <= ts. */
-static inline TimestampTz
-floor_to(TimestampTz ts, int64 step)
-{
-	int128		rel = (int128) ts - UNIX_EPOCH_TS;
-	int128		q = rel / step;
-
-	if (rel % step < 0)
-		q--;
-	return (TimestampTz) (q * step + UNIX_EPOCH_TS);
-}
 
 /* ---------------------------------------------------------------------
  * Tile sets: the states of one tile (or a block's totals), one per slot
@@ -255,12 +242,12 @@ fs_tile_agg_add(PG_FUNCTION_ARGS)
 	{
 		st = palloc(offsetof(TileAgg, tiles));
 		st->spec = spec;
-		st->block_start = floor_to(ts, spec->block);
+		st->block_start = ps_floor_to(ts, spec->block);
 		st->ntiles = 0;
 	}
 	else
 		st = (TileAgg *) PG_GETARG_POINTER(0);
-	off = (int) ((floor_to(ts, spec->interval) - st->block_start) / spec->interval);
+	off = (int) ((ps_floor_to(ts, spec->interval) - st->block_start) / spec->interval);
 	if (off < 0 || off >= TILES_PER_BLOCK)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("_tile_agg: an event outside the group's block")));
 	for (int i = 0; i < st->ntiles; i++)
@@ -327,6 +314,13 @@ fs_tile_agg_final(PG_FUNCTION_ARGS)
 }
 
 /* _tile_block(ts, block microseconds): the start of ts's block, NULL if not finite */
+/* The start of the block of tiles of v that holds ts. */
+TimestampTz
+ps_tile_block_start(PsView *v, TimestampTz ts)
+{
+	return ps_floor_to(ts, v->agg_interval * TILES_PER_BLOCK);
+}
+
 PG_FUNCTION_INFO_V1(fs_tile_block);
 Datum
 fs_tile_block(PG_FUNCTION_ARGS)
@@ -340,7 +334,7 @@ fs_tile_block(PG_FUNCTION_ARGS)
 						PG_GETARG_INT64(1))));
 	if (TIMESTAMP_NOT_FINITE(ts))
 		PG_RETURN_NULL();
-	PG_RETURN_TIMESTAMPTZ(floor_to(ts, PG_GETARG_INT64(1)));
+	PG_RETURN_TIMESTAMPTZ(ps_floor_to(ts, PG_GETARG_INT64(1)));
 }
 
 /* _block_part(block, 0 | 1): the totals or the tiles of a _tile_agg block */
@@ -500,8 +494,9 @@ view_context(void *arg)
  * SPI connection with the batch registered.  Returns the rows written.
  */
 int64
-ps_agg_fanout(PsView *v, Datum start)
+ps_agg_fanout(PsView *v, Datum start, bool backfill)
 {
+	SPIPlanPtr	plan;
 	Datum		args[1] = {start};
 	int64		n;
 	ErrorContextCallback ctx = {error_context_stack, view_context, v};
@@ -509,8 +504,15 @@ ps_agg_fanout(PsView *v, Datum start)
 	error_context_stack = &ctx;
 
 	if (v->online_plan == NULL)
-		v->online_plan = v->agg_interval > 0 ? ps_store_tiles_plan(v) : ps_store_events_plan(v);
-	if (SPI_execute_plan(v->online_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+		v->online_plan = v->agg_interval > 0 ? ps_store_tiles_plan(v, false) : ps_store_events_plan(v);
+	plan = v->online_plan;
+	if (backfill && v->agg_interval > 0)
+	{
+		if (v->backfill_tiles_plan == NULL)
+			v->backfill_tiles_plan = ps_store_tiles_plan(v, true);
+		plan = v->backfill_tiles_plan;
+	}
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "pushsource: online write of aggregate feature view \"%s\" failed", v->name);
 	n = (int64) SPI_processed;
 	if (v->agg_interval == 0)
@@ -539,7 +541,7 @@ run_read(PsView *v, Datum *args)
 static void
 add_edge(Datum *edges, int *nedges, TimestampTz t, int64 block)
 {
-	TimestampTz b = floor_to(t, block);
+	TimestampTz b = ps_floor_to(t, block);
 
 	if (b == t)
 		return;					/* a block boundary: no block is cut */
@@ -560,7 +562,7 @@ read_tiled(PsView *v, Datum *args, TimestampTz F, PsPartial **acc)
 	for (int a = 0; a < v->naggs; a++)
 		add_edge(edges, &nedges, F - v->aggs[a].window, block);
 	add_edge(edges, &nedges, F, block);
-	args[v->nkeys] = TimestampTzGetDatum(floor_to(F - v->max_window, block));
+	args[v->nkeys] = TimestampTzGetDatum(ps_floor_to(F - v->max_window, block));
 	args[v->nkeys + 1] = TimestampTzGetDatum(F);
 	args[v->nkeys + 2] = PointerGetDatum(construct_array(edges, nedges, TIMESTAMPTZOID, 8,
 														   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -681,7 +683,7 @@ ps_agg_read(PsView *v, Datum *keys, TimestampTz R, Datum *values, bool *nulls,
 	}
 	if (v->agg_interval > 0)
 	{
-		*window_end = floor_to(R, v->agg_interval);
+		*window_end = ps_floor_to(R, v->agg_interval);
 		read_tiled(v, args, *window_end, acc);
 	}
 	else
@@ -770,7 +772,7 @@ is_walked(PsAggFn fn)
 TimestampTz
 ps_agg_window_hi(PsView *v, TimestampTz t)
 {
-	return v->agg_interval > 0 ? floor_to(t, v->agg_interval) - 1 : t;
+	return v->agg_interval > 0 ? ps_floor_to(t, v->agg_interval) - 1 : t;
 }
 
 /*

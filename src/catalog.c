@@ -363,6 +363,12 @@ load_source(const char *name, Oid relid)
 	coltypes = get_text_array(tup, desc, Anum_source_column_types);
 	tsname = get_text(tup, desc, Anum_source_timestamp_field);
 	src->log_offline = DatumGetBool(SPI_getbinval(tup, desc, Anum_source_log_offline, &(bool) {false}));
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(tup, desc, Anum_source_batch_relid, &isnull);
+
+		src->batch_relid = isnull ? InvalidOid : DatumGetObjectId(d);
+	}
 	src->ncols = list_length(colnames);
 	src->cols = palloc0(sizeof(PsColumn) * src->ncols);
 	src->record_desc = CreateTemplateTupleDesc(src->ncols);

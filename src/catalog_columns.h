@@ -11,7 +11,8 @@
 
 /* pushsource.source_catalog: one push source */
 #define SOURCE_CATALOG_SELECT \
-	"SELECT name, source_table::oid, column_names, column_types, timestamp_field, log_offline" \
+	"SELECT name, source_table::oid, column_names, column_types, timestamp_field, log_offline," \
+	" batch_table::oid" \
 	" FROM pushsource.source_catalog"
 #define Anum_source_name			1
 #define Anum_source_relid			2
@@ -19,6 +20,7 @@
 #define Anum_source_column_types	4
 #define Anum_source_timestamp_field 5
 #define Anum_source_log_offline		6
+#define Anum_source_batch_relid		7
 
 /* pushsource.view_catalog: the feature views of a source */
 #define VIEW_CATALOG_SELECT \

@@ -59,7 +59,6 @@
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
-#define ROWS_PER_BATCH_ID (INT64CONST(1) << 24)
 
 typedef struct PsBuffer
 {
@@ -272,7 +271,18 @@ next_batch_id(void)
 					 errdetail("Every push takes its ingest order from it."),
 					 errhint("Recreate it with CREATE SEQUENCE pushsource.ingest_batch_seq, or reinstall the extension.")));
 	}
-	return nextval_internal(ingest_seq_relid, false) * ROWS_PER_BATCH_ID;
+	return nextval_internal(ingest_seq_relid, false) * PS_ROWS_PER_BATCH_ID;
+}
+
+/*
+ * A backfill's batch ids: below every push's (which start at 1 << 24), so
+ * that at equal event times a pushed row wins over a backfilled one, and
+ * increasing, so that a later backfill wins over an earlier one.
+ */
+int64
+ps_backfill_batch_id(void)
+{
+	return PG_INT64_MIN / 2 + next_batch_id();
 }
 
 PG_FUNCTION_INFO_V1(fs_push_row_trigger);
@@ -323,9 +333,9 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 	if (!ps_check_row(src, buf->values, buf->nulls, (int) buf->nrows, &err))
 		ps_raise_record_error(&err);
 
-	if (buf->nrows % ROWS_PER_BATCH_ID == 0)
+	if (buf->nrows % PS_ROWS_PER_BATCH_ID == 0)
 		buf->batch = next_batch_id();
-	buf->values[src->ncols] = Int64GetDatum(buf->batch + buf->nrows % ROWS_PER_BATCH_ID);
+	buf->values[src->ncols] = Int64GetDatum(buf->batch + buf->nrows % PS_ROWS_PER_BATCH_ID);
 	buf->nulls[src->ncols] = false;
 	tuplestore_putvalues(buf->rows, buf->desc, buf->values, buf->nulls);
 	buf->nrows++;
@@ -387,7 +397,7 @@ lock_stores(PsView *v, bool offline, bool online)
 #define OFFLINE_BATCH 1000
 
 static int64
-write_offline_direct(PsView *v, PsBuffer *buf)
+write_offline_direct(PsView *v, Tuplestorestate *rows, TupleDesc bdesc, int64 nrows)
 {
 	PsSource   *src = v->source;
 	Relation	rel;
@@ -400,7 +410,7 @@ write_offline_direct(PsView *v, PsBuffer *buf)
 	int			n = 0;
 	int64		total = 0;
 	int			ts_col = src->ts_col;
-	int			nslots = (int) Min(buf->nrows, OFFLINE_BATCH);
+	int			nslots = (int) Min(nrows, OFFLINE_BATCH);
 
 	rel = table_open(v->offline_relid, RowExclusiveLock);
 	desc = RelationGetDescr(rel);
@@ -421,10 +431,10 @@ write_offline_direct(PsView *v, PsBuffer *buf)
 		map[j] = -2;
 		if (att->attisdropped)
 			continue;
-		for (int c = 0; c < buf->desc->natts; c++)
-			if (strcmp(NameStr(att->attname), NameStr(TupleDescAttr(buf->desc, c)->attname)) == 0 &&
-				att->atttypid == TupleDescAttr(buf->desc, c)->atttypid &&
-				att->atttypmod == TupleDescAttr(buf->desc, c)->atttypmod)
+		for (int c = 0; c < bdesc->natts; c++)
+			if (strcmp(NameStr(att->attname), NameStr(TupleDescAttr(bdesc, c)->attname)) == 0 &&
+				att->atttypid == TupleDescAttr(bdesc, c)->atttypid &&
+				att->atttypmod == TupleDescAttr(bdesc, c)->atttypmod)
 				map[j] = c;
 		if (map[j] < 0)
 		{
@@ -446,7 +456,7 @@ write_offline_direct(PsView *v, PsBuffer *buf)
 		}
 	}
 
-	in = MakeSingleTupleTableSlot(buf->desc, &TTSOpsMinimalTuple);
+	in = MakeSingleTupleTableSlot(bdesc, &TTSOpsMinimalTuple);
 	/* a slot per row of a batch, no more: a one-row push makes one slot */
 	slots = palloc(sizeof(TupleTableSlot *) * nslots);
 	for (int i = 0; i < nslots; i++)
@@ -454,8 +464,8 @@ write_offline_direct(PsView *v, PsBuffer *buf)
 	bistate = GetBulkInsertState();
 	cid = GetCurrentCommandId(true);
 
-	tuplestore_rescan(buf->rows);
-	while (tuplestore_gettupleslot(buf->rows, true, false, in))
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, in))
 	{
 		TupleTableSlot *slot = slots[n];
 
@@ -498,70 +508,117 @@ write_offline_direct(PsView *v, PsBuffer *buf)
 	return total;
 }
 
+/*
+ * Registers a batch of buffered rows (source columns + ingest id) as
+ * PS_BATCH_ENR in the current SPI connection.
+ */
+static void
+register_batch(Tuplestorestate *rows, TupleDesc desc, int64 nrows)
+{
+	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+
+	enr->md.name = PS_BATCH_ENR;
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = desc;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = (double) nrows;
+	enr->reldata = rows;
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "could not register the pushsource batch");
+}
+
+/*
+ * One view's share of a batch (registered as PS_BATCH_ENR): the append to
+ * its offline store and the write of its online state, as the store role.
+ * backfill: the rows are a backfill's (fs_materialize), whose tile blocks
+ * are kept apart from the pushed ones so that a later backfill of the same
+ * window can replace them.
+ */
+static void
+fanout_view(PsView *v, Tuplestorestate *rows, TupleDesc desc, int64 nrows,
+			bool do_offline, bool do_online, bool backfill,
+			int64 *n_online, int64 *n_offline)
+{
+	Datum		args[1];
+	Oid			save_userid;
+	int			save_sec;
+
+	*n_online = 0;
+	*n_offline = 0;
+	if (!do_offline && !do_online)
+		return;
+	lock_stores(v, do_offline, do_online);
+	ps_store_prepare_view(v);
+	args[0] = TimestampTzGetDatum(v->start_time);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(v->owner,
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
+	if (do_offline)
+	{
+		*n_offline = write_offline_direct(v, rows, desc, nrows);
+		if (*n_offline < 0)
+		{
+			if (SPI_execute_plan(v->offline_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "pushsource: offline write of feature view \"%s\" failed", v->name);
+			*n_offline = SPI_processed;
+		}
+	}
+	if (do_online && v->naggs > 0)
+		*n_online = ps_agg_fanout(v, args[0], backfill);
+	else if (do_online)
+	{
+		if (SPI_execute_plan(v->online_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "pushsource: online write of feature view \"%s\" failed", v->name);
+		*n_online = SPI_processed;
+	}
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
 static void
 flush_buffer(PsSource *src, PsBuffer *buf)
 {
 	int			spi_nest;
-	EphemeralNamedRelation enr;
 
 	if (buf->nrows == 0 || src->nviews == 0)
 		return;
 	spi_nest = ps_spi_connect();
-	enr = palloc0(sizeof(EphemeralNamedRelationData));
-	enr->md.name = PS_BATCH_ENR;
-	enr->md.reliddesc = InvalidOid;
-	enr->md.tupdesc = buf->desc;
-	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
-	enr->md.enrtuples = (double) buf->nrows;
-	enr->reldata = buf->rows;
-	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
-		elog(ERROR, "could not register the pushsource batch");
-
+	register_batch(buf->rows, buf->desc, buf->nrows);
 	for (int i = 0; i < src->nviews; i++)
 	{
 		PsView	   *v = src->views[i];
-		bool		do_offline = v->offline && buf->mode != PS_MODE_ONLINE;
-		bool		do_online = v->online && buf->mode != PS_MODE_OFFLINE;
-		Datum		args[1];
-		int64		n_online = 0;
-		int64		n_offline = 0;
-		Oid			save_userid;
-		int			save_sec;
+		int64		n_online;
+		int64		n_offline;
 
-		if (!do_offline && !do_online)
-		{
-			add_counts(v->name, 0, 0);
-			continue;
-		}
-		lock_stores(v, do_offline, do_online);
-		ps_store_prepare_view(v);
-		args[0] = TimestampTzGetDatum(v->start_time);
-
-		GetUserIdAndSecContext(&save_userid, &save_sec);
-		SetUserIdAndSecContext(v->owner,
-							   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
-		if (do_offline)
-		{
-			n_offline = write_offline_direct(v, buf);
-			if (n_offline < 0)
-			{
-				if (SPI_execute_plan(v->offline_plan, args, NULL, false, 0) != SPI_OK_INSERT)
-					elog(ERROR, "pushsource: offline write of feature view \"%s\" failed", v->name);
-				n_offline = SPI_processed;
-			}
-		}
-		if (do_online && v->naggs > 0)
-			n_online = ps_agg_fanout(v, args[0]);
-		else if (do_online)
-		{
-			if (SPI_execute_plan(v->online_plan, args, NULL, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "pushsource: online write of feature view \"%s\" failed", v->name);
-			n_online = SPI_processed;
-		}
-		SetUserIdAndSecContext(save_userid, save_sec);
+		fanout_view(v, buf->rows, buf->desc, buf->nrows,
+					v->offline && buf->mode != PS_MODE_ONLINE,
+					v->online && buf->mode != PS_MODE_OFFLINE, false,
+					&n_online, &n_offline);
 		add_counts(v->name, n_online, n_offline);
 	}
+	ps_spi_finish(spi_nest);
+}
+
+/*
+ * A backfill's rows (fs_materialize), already checked by the validator and
+ * stamped with backfill ingest ids (ps_backfill_batch_id), fanned out to
+ * one view's stores by the same statements as a push.
+ */
+void
+ps_fanout_backfill(PsView *v, Tuplestorestate *rows, int64 nrows, bool offline, bool online,
+				   int64 *n_online, int64 *n_offline)
+{
+	int			spi_nest;
+
+	*n_online = 0;
+	*n_offline = 0;
+	if (nrows == 0)
+		return;
+	spi_nest = ps_spi_connect();
+	register_batch(rows, v->source->buffer_desc, nrows);
+	fanout_view(v, rows, v->source->buffer_desc, nrows, offline && v->offline,
+				online && v->online, true, n_online, n_offline);
 	ps_spi_finish(spi_nest);
 }
 

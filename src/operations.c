@@ -36,6 +36,7 @@
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/guc.h"
@@ -438,4 +439,90 @@ fs_drop_extension_trigger(PG_FUNCTION_ARGS)
 		elog(ERROR, "pushsource: could not unschedule the pg_cron jobs");
 	ps_spi_finish(spi_nest);
 	PG_RETURN_VOID();
+}
+
+/*
+ * _delete_keys(view, keys, online, offline): the work of fs_delete_keys,
+ * whose arguments are checked.  The view is locked against other
+ * operations and fs_drop; the source table in SHARE ROW EXCLUSIVE mode, so
+ * that pushes in flight finish first and new ones wait: every store loses
+ * the same pushes, none is left half-deleted.  The statement is store.c's.
+ */
+PG_FUNCTION_INFO_V1(fs_delete_keys_run);
+Datum
+fs_delete_keys_run(PG_FUNCTION_ARGS)
+{
+	text	   *name_t = PG_GETARG_TEXT_PP(0);
+	char	   *name = text_to_cstring(name_t);
+	Jsonb	   *keys = PG_GETARG_JSONB_P(1);
+	bool		online = PG_GETARG_BOOL(2);
+	bool		offline = PG_GETARG_BOOL(3);
+	Oid			argtypes[2] = {JSONBOID, TEXTOID};
+	Datum		args[2];
+	int64		n[4];
+	int			spi_nest;
+	PsView	   *v;
+	char	   *res;
+
+	spi_nest = ps_spi_connect();
+	args[0] = PointerGetDatum(name_t);
+	if (SPI_execute_with_args("SELECT FROM pushsource._view_for($1, 'fs_delete_keys')",
+							  1, &argtypes[1], args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pushsource: could not lock feature view \"%s\"", name);
+	v = ps_lookup_view(name, false);
+	if (SPI_execute(psprintf("LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE",
+							 ps_qualified_relname(v->source->relid)), false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "pushsource: could not lock the table of push source \"%s\"", v->source->name);
+	if (v->nkeys == 0)
+	{
+		/* one object is the one entity; otherwise an array of {} */
+		bool		ok = true;
+
+		if (JB_ROOT_IS_OBJECT(keys))
+			keys = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(
+								  psprintf("[%s]", JsonbToCString(NULL, &keys->root, VARSIZE(keys))))));
+		if (!JB_ROOT_IS_ARRAY(keys) || JB_ROOT_IS_SCALAR(keys))
+			ok = false;
+		else
+		{
+			JsonbIterator *it = JsonbIteratorInit(&keys->root);
+			JsonbValue	jv;
+			JsonbIteratorToken tok;
+
+			while ((tok = JsonbIteratorNext(&it, &jv, true)) != WJB_DONE)
+				if (tok == WJB_ELEM && (jv.type != jbvBinary || !JsonContainerIsObject(jv.val.binary.data) ||
+										JsonContainerSize(jv.val.binary.data) != 0))
+					ok = false;
+		}
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("feature view \"%s\" has no join keys: keys must be an array of {}", v->name),
+					 errhint("'[{}]' deletes the view's one entity; '[]' deletes nothing.")));
+	}
+	args[0] = JsonbPGetDatum(keys);
+	args[1] = PointerGetDatum(name_t);
+	if (SPI_execute_with_args(ps_store_delete_keys_sql(v, online, offline), 2, argtypes, args,
+							  NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "pushsource: deleting keys of feature view \"%s\" failed", v->name);
+	for (int i = 0; i < 4; i++)
+	{
+		bool		isnull;
+
+		n[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull));
+	}
+	ps_spi_finish(spi_nest);
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, "{\"feature_view\": ");
+		escape_json(&buf, v->name);
+		appendStringInfo(&buf, ", \"keys\": " INT64_FORMAT ", \"rows\": " INT64_FORMAT
+						 ", \"online\": " INT64_FORMAT ", \"offline\": " INT64_FORMAT
+						 ", \"source_log\": " INT64_FORMAT "}",
+						 n[0], n[1] + n[2] + n[3], n[1], n[2], n[3]);
+		res = buf.data;
+	}
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(res)));
 }

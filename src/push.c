@@ -46,7 +46,6 @@ typedef struct RejectedRecord
  * PS_MAX_RECORD_ERRORS for its reply; both count them all.  Memory stays
  * bounded however many records are bad.
  */
-#define PS_MAX_RECORD_ERRORS 100
 #define PS_REJECT_BATCH 1000
 
 typedef struct Rejects

@@ -30,6 +30,7 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
+#include "utils/tuplestore.h"
 
 /* Tiles per block row of a tiled aggregate view's online state. */
 #define TILES_PER_BLOCK 60
@@ -150,6 +151,7 @@ typedef struct PsView
 	SPIPlanPtr	online_plan;
 	SPIPlanPtr	read_plan;
 	SPIPlanPtr	prune_plan;		/* continuous aggregates: drop events out of every window */
+	SPIPlanPtr	backfill_tiles_plan;	/* tiled: fs_materialize's blocks */
 } PsView;
 
 typedef struct PsColumn
@@ -168,6 +170,7 @@ typedef struct PsSource
 	PsColumn   *cols;
 	int			ts_col;
 	bool		log_offline;
+	Oid			batch_relid;	/* batch_table, InvalidOid if none */
 	int			nviews;
 	PsView	  **views;
 	TupleDesc	record_desc;	/* push schema columns, as fs_push forms them */
@@ -195,10 +198,14 @@ extern int	ps_column_index(PsSource *src, const char *name, const char *view);
 extern void ps_append_store_columns(StringInfo buf, PsView *v, const char *prefix);
 extern SPIPlanPtr ps_prepare_fanout(const char *sql, PsView *v);
 extern void ps_store_prepare_view(PsView *v);
-extern SPIPlanPtr ps_store_tiles_plan(PsView *v);
+extern SPIPlanPtr ps_store_tiles_plan(PsView *v, bool backfill);
 extern SPIPlanPtr ps_store_events_plan(PsView *v);
 extern SPIPlanPtr ps_store_prune_plan(PsView *v);
 extern SPIPlanPtr ps_store_agg_read_plan(PsView *v);
+extern char *ps_store_backfill_reader(PsView *v, Oid batch_relid);
+extern char *ps_store_delete_keys_sql(PsView *v, bool online, bool offline);
+extern void ps_store_clear_backfill(PsView *v, TimestampTz start, TimestampTz end,
+									TimestampTz block_lo, TimestampTz block_hi);
 
 /* aggdecl.c: declarations of aggregate features, the catalog's view of them */
 extern void ps_view_set_aggregations(PsView *v, Datum aggs, int64 interval);
@@ -224,6 +231,7 @@ typedef struct PsRecordError
 	int			sqlstate;
 	char	   *field;			/* path of the field, NULL for the record */
 	char	   *message;		/* full sentence, names source/record/field */
+	char	   *problem;		/* the part after the record: field, expected, got */
 } PsRecordError;
 
 extern bool ps_record_from_json(PsSource *src, JsonbValue *record, int index,
@@ -234,6 +242,9 @@ extern int	ps_value_from_json(PsTypeSpec *type, JsonbValue *v,
 							   Datum *value, bool *isnull, StringInfo path,
 							   StringInfo expected, StringInfo got);
 extern void ps_raise_record_error(PsRecordError *err);
+
+/* the bad records a reply or a job's result lists (all are counted) */
+#define PS_MAX_RECORD_ERRORS 100
 
 /* jsonb building (push.c) */
 extern void ps_jsonb_key(JsonbParseState **st, const char *key);
@@ -274,6 +285,12 @@ extern void ps_fanout_begin_push(Oid relid, PsPushMode mode);
 extern List *ps_fanout_end_push(void);
 extern void ps_fanout_abort_push(void);
 extern void ps_fanout_init(void);
+
+/* ingest order: a batch id (a sequence value << 24) + the row's position */
+#define PS_ROWS_PER_BATCH_ID (INT64CONST(1) << 24)
+extern int64 ps_backfill_batch_id(void);
+extern void ps_fanout_backfill(PsView *v, Tuplestorestate *rows, int64 nrows, bool offline,
+							   bool online, int64 *n_online, int64 *n_offline);
 
 /* ---------------------------------------------------------------------
  * Partial aggregate states (partial.c)
@@ -372,7 +389,24 @@ extern PsPartial *ps_partial_read(const char *data, int len);
 /* ---------------------------------------------------------------------
  * Aggregate feature views (aggregation.c)
  * --------------------------------------------------------------------- */
-extern int64 ps_agg_fanout(PsView *v, Datum start);
+extern int64 ps_agg_fanout(PsView *v, Datum start, bool backfill);
+extern TimestampTz ps_tile_block_start(PsView *v, TimestampTz ts);
+
+/* 1970-01-01 00:00 UTC as a TimestampTz */
+#define UNIX_EPOCH_TS ((int64) (UNIX_EPOCH_JDATE - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
+
+/* The greatest multiple of step since the Unix epoch that is <= ts. */
+static inline TimestampTz
+ps_floor_to(TimestampTz ts, int64 step)
+{
+	int128		rel = (int128) ts - UNIX_EPOCH_TS;
+	int128		q = rel / step;
+
+	if (rel % step < 0)
+		q--;
+	return (TimestampTz) (q * step + UNIX_EPOCH_TS);
+}
+
 extern void ps_agg_read(PsView *v, Datum *keys, TimestampTz request,
 						Datum *values, bool *nulls, int64 *counts, TimestampTz *window_end);
 extern void ps_push_json_value(JsonbParseState **st, Datum value, Oid typid, bool isnull);

@@ -5,8 +5,8 @@
  *		statements themselves.  The fan-out (fanout.c) has its offline
  *		append and online upsert made here; the aggregate fan-out
  *		(aggregation.c) builds its statements from the same column lists.
- *		(Issue 18 moves the rest of the store SQL here, piece by piece:
- *		tiles and events, pruning, deletion of keys.)
+ *		Backfill (backfill.c) reads batch rows and clears its earlier
+ *		writes with statements made here, and writes through the fan-out.
  */
 #include "pushsource.h"
 
@@ -14,6 +14,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 /* "k1, k2, ts, f1, f2, _fs_ingest_id" with an optional prefix per name */
 void
@@ -147,11 +148,11 @@ append_keys(StringInfo sql, PsView *v, const char *prefix, bool trailing_comma)
  * parenthesized query with the store's columns) into the tiles.  Groups by
  * position: a source column may be named like any alias.  Blocks are
  * written in the primary key's order: the index is then written page after
- * page.  batch: the rows are the backfill's (_fs_batch), kept apart from
- * the pushed ones so that fs_materialize can replace them.
+ * page.  batch: the rows are a backfill's (_fs_batch), kept apart from
+ * the pushed ones so that a later fs_materialize can replace them.
  */
 static void
-append_tiles_insert(StringInfo sql, PsView *v, const char *from, bool batch)
+append_tiles_insert(StringInfo sql, PsView *v, const char *from, bool batch, bool start_filter)
 {
 	const char *ts = colname(v, v->source->ts_col);
 
@@ -170,7 +171,7 @@ append_tiles_insert(StringInfo sql, PsView *v, const char *from, bool batch)
 	for (int s = 0; s < v->nslots; s++)
 		appendStringInfo(sql, ", %s", colname(v, v->slots[s].col));
 	appendStringInfo(sql, ") AS _fs_tiles FROM %s _fs_e WHERE pg_catalog.isfinite(%s)", from, ts);
-	if (v->has_start_time && !batch)
+	if (v->has_start_time && start_filter)
 		appendStringInfo(sql, " AND %s OPERATOR(pg_catalog.>=) $1", ts);
 	appendStringInfoString(sql, " GROUP BY ");
 	for (int i = 0; i <= v->nkeys; i++)
@@ -180,14 +181,18 @@ append_tiles_insert(StringInfo sql, PsView *v, const char *from, bool batch)
 		appendStringInfo(sql, "%s%d", i ? ", " : "", i + 1);
 }
 
-/* The statement that upserts a pushed batch's blocks into the tiles. */
+/*
+ * The statement that upserts a batch's blocks into the tiles: a push's,
+ * or a backfill's (kept apart, _fs_batch).  A block already there is
+ * merged with the batch's, tile by tile.
+ */
 SPIPlanPtr
-ps_store_tiles_plan(PsView *v)
+ps_store_tiles_plan(PsView *v, bool backfill)
 {
 	StringInfoData sql;
 
 	initStringInfo(&sql);
-	append_tiles_insert(&sql, v, PS_BATCH_ENR, false);
+	append_tiles_insert(&sql, v, PS_BATCH_ENR, backfill, true);
 	appendStringInfoString(&sql, " ON CONFLICT (");
 	append_keys(&sql, v, "", true);
 	appendStringInfoString(&sql, "block_start, _fs_batch) DO UPDATE SET"
@@ -197,9 +202,11 @@ ps_store_tiles_plan(PsView *v)
 }
 
 /*
- * _tiles_insert_sql(view, from): the INSERT of fs_materialize's tile
- * blocks, from "from", a parenthesized query the caller built with quoted
- * identifiers, which applies the view's feature_start_time itself.
+ * _tiles_insert_sql(view, from): the tile INSERT of the PL/pgSQL backfill
+ * of SQL versions 0.1 to 0.3, from "from", a parenthesized query that
+ * applies feature_start_time itself.  Kept so that a database keeps
+ * backfilling until ALTER EXTENSION pushsource UPDATE; since 0.4 a
+ * backfill goes through the fan-out (backfill.c).
  */
 PG_FUNCTION_INFO_V1(fs_tiles_insert_sql);
 Datum
@@ -209,9 +216,10 @@ fs_tiles_insert_sql(PG_FUNCTION_ARGS)
 	StringInfoData sql;
 
 	if (v->naggs == 0 || v->agg_interval == 0 || !OidIsValid(v->online_relid))
-		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("_tiles_insert_sql: feature view \"%s\" has no tiles", v->name)));
+		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+						errmsg("_tiles_insert_sql: feature view \"%s\" has no tiles", v->name)));
 	initStringInfo(&sql);
-	append_tiles_insert(&sql, v, text_to_cstring(PG_GETARG_TEXT_PP(1)), true);
+	append_tiles_insert(&sql, v, text_to_cstring(PG_GETARG_TEXT_PP(1)), true, false);
 	PG_RETURN_TEXT_P(cstring_to_text(sql.data));
 }
 
@@ -294,4 +302,213 @@ ps_store_agg_read_plan(PsView *v)
 	ps_keep_plan(plan);
 	v->read_plan = plan;
 	return plan;
+}
+
+/* ---------------------------------------------------------------------
+ * Backfill (backfill.c orchestrates; here is what it reads and clears)
+ * --------------------------------------------------------------------- */
+
+/* The store a batch row's pushed twin would be in, if any. */
+static Oid
+pushed_store(PsView *v)
+{
+	if (OidIsValid(v->offline_relid))
+		return v->offline_relid;
+	if (OidIsValid(v->online_relid) && v->naggs > 0 && v->agg_interval == 0)
+		return v->online_relid;
+	return InvalidOid;
+}
+
+/*
+ * The batch table's rows with event times in [$1, $2) and in $3 (a
+ * tstzmultirange: the windows backfilled so far), as the push schema's
+ * columns in order, followed by whether the same event (join keys and
+ * time) was pushed to the view (then the batch row is not added again)
+ * and by the row's ctid, which names it in error reports.
+ */
+char *
+ps_store_backfill_reader(PsView *v, Oid batch_relid)
+{
+	PsSource   *src = v->source;
+	const char *ts = colname(v, src->ts_col);
+	Oid			store = pushed_store(v);
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int i = 0; i < src->ncols; i++)
+		appendStringInfo(&sql, "b.%s, ", quote_identifier(src->cols[i].name));
+	if (OidIsValid(store))
+	{
+		appendStringInfo(&sql, "EXISTS (SELECT FROM %s o WHERE ", ps_qualified_relname(store));
+		for (int i = 0; i < v->nkeys; i++)
+			appendStringInfo(&sql, "o.%s OPERATOR(pg_catalog.=) b.%s AND ",
+							 colname(v, v->key_cols[i]), colname(v, v->key_cols[i]));
+		appendStringInfo(&sql, "o.%s OPERATOR(pg_catalog.=) b.%s AND o." PS_INGEST_COL
+						 " OPERATOR(pg_catalog.>) 0)", ts, ts);
+	}
+	else
+		appendStringInfoString(&sql, "false");
+	appendStringInfo(&sql, ", b.ctid FROM %s b WHERE b.%s OPERATOR(pg_catalog.>=) $1 AND b.%s OPERATOR(pg_catalog.<) $2"
+					 " AND $3 OPERATOR(pg_catalog.@>) b.%s",
+					 ps_qualified_relname(batch_relid), ts, ts, ts);
+	return sql.data;
+}
+
+/*
+ * Before a backfill of [start, end): the rows an earlier backfill of the
+ * window wrote (pushed rows stay), and, for tiles, the backfilled blocks
+ * of [block_lo, block_hi), which the backfill rebuilds whole.  An
+ * attribute view's online rows stay: the newest event still wins.
+ */
+void
+ps_store_clear_backfill(PsView *v, TimestampTz start, TimestampTz end,
+						TimestampTz block_lo, TimestampTz block_hi)
+{
+	const char *ts = colname(v, v->source->ts_col);
+	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		window[2] = {TimestampTzGetDatum(start), TimestampTzGetDatum(end)};
+	Datum		blocks[2] = {TimestampTzGetDatum(block_lo), TimestampTzGetDatum(block_hi)};
+	Oid			rels[2];
+	int			n = 0;
+
+	if (OidIsValid(v->offline_relid))
+		rels[n++] = v->offline_relid;
+	if (OidIsValid(v->online_relid) && v->naggs > 0 && v->agg_interval == 0)
+		rels[n++] = v->online_relid;
+	for (int i = 0; i < n; i++)
+	{
+		char	   *sql = psprintf("DELETE FROM %s WHERE %s OPERATOR(pg_catalog.>=) $1"
+								   " AND %s OPERATOR(pg_catalog.<) $2 AND " PS_INGEST_COL
+								   " OPERATOR(pg_catalog.<) 0",
+								   ps_qualified_relname(rels[i]), ts, ts);
+
+		if (SPI_execute_with_args(sql, 2, argtypes, window, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "pushsource: clearing the backfill of feature view \"%s\" failed", v->name);
+	}
+	if (OidIsValid(v->online_relid) && v->naggs > 0 && v->agg_interval > 0)
+	{
+		char	   *sql = psprintf("DELETE FROM %s WHERE _fs_batch AND block_start OPERATOR(pg_catalog.>=) $1"
+								   " AND block_start OPERATOR(pg_catalog.<) $2",
+								   ps_qualified_relname(v->online_relid));
+
+		if (SPI_execute_with_args(sql, 2, argtypes, blocks, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "pushsource: clearing the backfilled tiles of feature view \"%s\" failed", v->name);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Deletion of keys, and pruning of what no read can see
+ * --------------------------------------------------------------------- */
+
+/*
+ * fs_delete_keys's one statement: the keys ($1, a jsonb array of join-key
+ * objects; $2 the view's name) checked once by _key_set into a hashed set
+ * that each store's DELETE joins.  Returns the keys and the rows deleted
+ * from the online store, the offline store and the source's log.
+ */
+char *
+ps_store_delete_keys_sql(PsView *v, bool online, bool offline)
+{
+	PsSource   *src = v->source;
+	StringInfoData sql;
+	StringInfoData cond;
+	Oid			rels[3];
+	const char *names[3] = {"d_online", "d_offline", "d_log"};
+
+	initStringInfo(&cond);
+	if (v->nkeys == 0)
+		appendStringInfoString(&cond, "true");
+	for (int i = 0; i < v->nkeys; i++)
+		appendStringInfo(&cond, "%ss.%s OPERATOR(pg_catalog.=) k.%s", i ? " AND " : "",
+						 colname(v, v->key_cols[i]), colname(v, v->key_cols[i]));
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "WITH k AS MATERIALIZED (");
+	if (v->nkeys == 0)
+		appendStringInfoString(&sql, "SELECT WHERE pg_catalog.jsonb_array_length($1) OPERATOR(pg_catalog.>) 0");
+	else
+	{
+		appendStringInfoString(&sql, "SELECT DISTINCT * FROM pushsource._key_set($2, $1) AS k(");
+		for (int i = 0; i < v->nkeys; i++)
+		{
+			PsTypeSpec *t = src->cols[v->key_cols[i]].type;
+
+			appendStringInfo(&sql, "%s%s %s", i ? ", " : "", colname(v, v->key_cols[i]),
+							 format_type_with_typemod(t->typid, t->typmod));
+		}
+		appendStringInfoChar(&sql, ')');
+	}
+	appendStringInfoChar(&sql, ')');
+	rels[0] = online ? v->online_relid : InvalidOid;
+	rels[1] = offline ? v->offline_relid : InvalidOid;
+	rels[2] = offline ? src->relid : InvalidOid;
+	for (int i = 0; i < 3; i++)
+	{
+		if (OidIsValid(rels[i]))
+			appendStringInfo(&sql, ", %s AS (DELETE FROM %s s USING k WHERE %s RETURNING 1)",
+							 names[i], ps_qualified_relname(rels[i]), cond.data);
+		else
+			appendStringInfo(&sql, ", %s AS (SELECT 1 WHERE false)", names[i]);
+	}
+	appendStringInfoString(&sql, " SELECT (SELECT pg_catalog.count(*) FROM k),"
+						   " (SELECT pg_catalog.count(*) FROM d_online),"
+						   " (SELECT pg_catalog.count(*) FROM d_offline),"
+						   " (SELECT pg_catalog.count(*) FROM d_log)");
+	return sql.data;
+}
+
+/*
+ * _prune_online(view, now): deletes from a view's online store what no
+ * read at or after now can see: an attribute view's rows older than its
+ * ttl (they would be served as OUTSIDE_TTL), tile blocks that end before
+ * the longest window of the current tile starts, continuous-mode events
+ * out of the longest window (now - W, now].  Returns the rows deleted.
+ */
+PG_FUNCTION_INFO_V1(fs_prune_online);
+Datum
+fs_prune_online(PG_FUNCTION_ARGS)
+{
+	PsView	   *v = ps_lookup_view(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	TimestampTz now = PG_GETARG_TIMESTAMPTZ(1);
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1];
+	const char *ts;
+	char	   *sql;
+	int			spi_nest;
+	uint64		n;
+
+	if (TIMESTAMP_NOT_FINITE(now))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("_prune_online(\"%s\"): the time must be finite", v->name)));
+	if (!OidIsValid(v->online_relid) || (v->naggs == 0 && !v->has_ttl))
+		PG_RETURN_INT64(0);
+	ts = colname(v, v->source->ts_col);
+	if (v->naggs == 0)
+	{
+		args[0] = DirectFunctionCall2(timestamptz_mi_interval, TimestampTzGetDatum(now),
+									  IntervalPGetDatum(&v->ttl));
+		sql = psprintf("DELETE FROM %s WHERE %s OPERATOR(pg_catalog.<) $1",
+					   ps_qualified_relname(v->online_relid), ts);
+	}
+	else if (v->agg_interval > 0)
+	{
+		/* a block ends before F - W when it starts at or before F - W - block */
+		args[0] = TimestampTzGetDatum(ps_floor_to(now, v->agg_interval) - v->max_window -
+									  v->agg_interval * TILES_PER_BLOCK);
+		sql = psprintf("DELETE FROM %s WHERE block_start OPERATOR(pg_catalog.<=) $1",
+					   ps_qualified_relname(v->online_relid));
+	}
+	else
+	{
+		args[0] = TimestampTzGetDatum(now - v->max_window);
+		sql = psprintf("DELETE FROM %s WHERE %s OPERATOR(pg_catalog.<=) $1",
+					   ps_qualified_relname(v->online_relid), ts);
+	}
+	spi_nest = ps_spi_connect();
+	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "pushsource: pruning the online store of feature view \"%s\" failed", v->name);
+	n = SPI_processed;
+	ps_spi_finish(spi_nest);
+	PG_RETURN_INT64((int64) n);
 }

@@ -830,11 +830,11 @@ record_error(PsRecordError *err, PsSource *src, int index, const char *field,
 	err->sqlstate = sqlstate;
 	err->field = field ? pstrdup(field) : NULL;
 	if (field)
-		err->message = psprintf("push source \"%s\", record %d, field \"%s\": expected %s, got %s",
-								src->name, index, field, expected, got);
+		err->problem = psprintf("field \"%s\": expected %s, got %s", field, expected, got);
 	else
-		err->message = psprintf("push source \"%s\", record %d: expected %s, got %s",
-								src->name, index, expected, got);
+		err->problem = psprintf("expected %s, got %s", expected, got);
+	err->message = psprintf("push source \"%s\", record %d%s%s", src->name, index,
+							field ? ", " : ": ", err->problem);
 	return false;
 }
 

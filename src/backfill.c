@@ -1,0 +1,277 @@
+/*
+ * backfill.c
+ *		fs_materialize's work: a window of a source's batch table fed to one
+ *		feature view through the push path.
+ *
+ * Every batch row goes through the validator a pushed row goes through
+ * (ps_check_row: required join keys and timestamp, the shapes of Struct,
+ * Map and nested Array columns); a bad row is counted and reported in the
+ * job's result, with its ctid, and written nowhere.  The good rows are
+ * stamped with backfill ingest ids (below every push's, so that at equal
+ * event times a pushed row wins) and handed to the fan-out, which writes
+ * the view's stores with the very statements of a push: the same append,
+ * the same newest-wins upsert, the same tiles and events.
+ *
+ * PL/pgSQL orchestrates (pushsource._materialize): it locks the view,
+ * checks the batch table, says which windows were backfilled before (a
+ * tiled view's backfilled blocks are rebuilt whole from them), and keeps
+ * the job row.  The statements over the stores are store.c's.
+ */
+#include "pushsource.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#define FETCH_ROWS 10000
+
+typedef struct Batch
+{
+	Tuplestorestate *rows;
+	int64		n;
+} Batch;
+
+static void
+batch_init(Batch *b)
+{
+	b->rows = tuplestore_begin_heap(false, false, work_mem);
+	b->n = 0;
+}
+
+/*
+ * The view locked against other operations on it and against fs_drop, its
+ * batch table checked under a lock (a plain table with the source's column
+ * types: see _check_batch_table), and the windows backfilled so far plus
+ * [start, end): a tiled view's backfilled blocks are rebuilt whole from
+ * them.  Read after the lock, so that a backfill that ran meanwhile is seen.
+ */
+static Datum
+prepare_backfill(const char *name, TimestampTz start, TimestampTz end)
+{
+	Oid			argtypes[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[3] = {CStringGetTextDatum(name), TimestampTzGetDatum(start), TimestampTzGetDatum(end)};
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT FROM pushsource._view_for($1, 'fs_materialize')",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pushsource: could not lock feature view \"%s\"", name);
+	if (SPI_execute_with_args("SELECT pushsource._check_batch_table(pg_catalog.format('fs_materialize(\"%s\")', $1),"
+							  " s.batch_table, s.source_table, s.column_names)"
+							  " FROM pushsource.view_catalog v JOIN pushsource.source_catalog s"
+							  " ON s.name OPERATOR(pg_catalog.=) v.source WHERE v.name OPERATOR(pg_catalog.=) $1",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pushsource: could not check the batch table of feature view \"%s\"", name);
+	if (SPI_execute_with_args("SELECT COALESCE(pg_catalog.range_agg(pg_catalog.tstzrange(j.window_start, j.window_end)),"
+							  " '{}'::pg_catalog.tstzmultirange)"
+							  " OPERATOR(pg_catalog.+) pg_catalog.tstzmultirange(pg_catalog.tstzrange($2, $3))"
+							  " FROM pushsource.jobs j JOIN pushsource.view_catalog v ON v.name OPERATOR(pg_catalog.=) j.object"
+							  " WHERE j.kind OPERATOR(pg_catalog.=) 'materialization' AND j.object OPERATOR(pg_catalog.=) $1"
+							  " AND j.state OPERATOR(pg_catalog.=) 'succeeded' AND j.started_at OPERATOR(pg_catalog.>=) v.created_at",
+							  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "pushsource: could not read the backfilled windows of feature view \"%s\"", name);
+	return SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+							 false, -1);
+}
+
+/*
+ * _backfill(view, start, end): feeds the batch rows of [start, end), and
+ * for a tiled view those of the windows backfilled before that share a
+ * block with it, through the validator and the fan-out.  Returns the
+ * counts: rows written, skipped (pushed already, or before
+ * feature_start_time), rejected (with the first errors), and each store's.
+ */
+PG_FUNCTION_INFO_V1(fs_backfill);
+Datum
+fs_backfill(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	TimestampTz start;
+	TimestampTz end;
+	Datum		done;
+	PsView	   *v;
+	PsSource   *src;
+	bool		tiled;
+	TimestampTz lo;
+	TimestampTz hi;
+	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TSTZMULTIRANGEOID};
+	Datum		args[3];
+	Portal		portal;
+	Batch		window;			/* [start, end): every store */
+	Batch		tiles;			/* tiled: the window and its blocks' other windows */
+	Datum	   *values;
+	bool	   *nulls;
+	MemoryContext rowcxt;
+	MemoryContext outer;
+	int64		nread = 0;
+	int64		skipped = 0;
+	int64		rejected = 0;
+	int64		batch_id = 0;
+	int64		nstamped = 0;
+	int64		n_online = 0;
+	int64		n_offline = 0;
+	int64		n_tiles = 0;
+	int			spi_nest;
+	StringInfoData errors;
+	StringInfoData res;
+	Oid			save_userid;
+	int			save_sec;
+
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	start = PG_GETARG_TIMESTAMPTZ(1);
+	end = PG_GETARG_TIMESTAMPTZ(2);
+	if (TIMESTAMP_NOT_FINITE(start) || TIMESTAMP_NOT_FINITE(end) || end <= start)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("_backfill(\"%s\"): the window must be finite and end after it starts", name)));
+	spi_nest = ps_spi_connect();
+	done = prepare_backfill(name, start, end);
+	v = ps_lookup_view(name, false);
+	src = v->source;
+	tiled = v->naggs > 0 && v->agg_interval > 0 && OidIsValid(v->online_relid);
+	values = palloc(sizeof(Datum) * (src->ncols + 1));
+	nulls = palloc(sizeof(bool) * (src->ncols + 1));
+	if (!OidIsValid(src->batch_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("fs_materialize(\"%s\"): push source \"%s\" has no batch_table", v->name, src->name)));
+	lo = start;
+	hi = end;
+	if (tiled)
+	{
+		lo = ps_tile_block_start(v, start);
+		hi = ps_tile_block_start(v, end - 1) + v->agg_interval * TILES_PER_BLOCK;
+	}
+	batch_init(&window);
+	batch_init(&tiles);
+	initStringInfo(&errors);
+
+	/* the window's earlier backfill goes, as the stores' writer */
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(v->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
+	ps_store_clear_backfill(v, start, end, lo, hi);
+	SetUserIdAndSecContext(save_userid, save_sec);
+
+	/* the batch rows, read as the caller */
+	args[0] = TimestampTzGetDatum(lo);
+	args[1] = TimestampTzGetDatum(hi);
+	args[2] = done;
+	portal = SPI_cursor_open_with_args(NULL, ps_store_backfill_reader(v, src->batch_relid),
+									   3, argtypes, args, NULL, true, 0);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "pushsource backfill row",
+								   ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		pushed;
+			bool		in_window;
+			bool		isnull;
+			TimestampTz ts;
+			PsRecordError err;
+			bool		ok;
+
+			CHECK_FOR_INTERRUPTS();
+			for (int c = 0; c < src->ncols; c++)
+				values[c] = SPI_getbinval(tup, desc, c + 1, &nulls[c]);
+			pushed = DatumGetBool(SPI_getbinval(tup, desc, src->ncols + 1, &isnull));
+			/* the reader's WHERE clause saw a time: never null here */
+			ts = DatumGetTimestampTz(values[src->ts_col]);
+			in_window = ts >= start && ts < end;
+			if (in_window)
+				nread++;
+			if (pushed)
+			{
+				skipped += in_window;
+				continue;
+			}
+			outer = MemoryContextSwitchTo(rowcxt);
+			ok = ps_check_row(src, values, nulls, 0, &err);
+			MemoryContextSwitchTo(outer);
+			if (!ok)
+			{
+				/* a row of another window was reported by that window's run */
+				if (in_window && rejected++ < PS_MAX_RECORD_ERRORS)
+				{
+					appendStringInfo(&errors, "%s{\"ctid\": ", errors.len ? ", " : "");
+					escape_json(&errors, SPI_getvalue(tup, desc, src->ncols + 2));
+					appendStringInfoString(&errors, ", \"field\": ");
+					if (err.field)
+						escape_json(&errors, err.field);
+					else
+						appendStringInfoString(&errors, "null");
+					appendStringInfo(&errors, ", \"sqlstate\": \"%s\", \"error\": ",
+									 unpack_sql_state(err.sqlstate));
+					escape_json(&errors, psprintf("feature view \"%s\", batch table %s, row %s, %s",
+												  v->name, ps_qualified_relname(src->batch_relid),
+												  SPI_getvalue(tup, desc, src->ncols + 2), err.problem));
+					appendStringInfoChar(&errors, '}');
+				}
+				MemoryContextReset(rowcxt);
+				continue;
+			}
+			MemoryContextReset(rowcxt);
+			if (v->has_start_time && ts < v->start_time)
+			{
+				skipped += in_window;
+				continue;
+			}
+			if (nstamped % PS_ROWS_PER_BATCH_ID == 0)
+				batch_id = ps_backfill_batch_id();
+			values[src->ncols] = Int64GetDatum(batch_id + nstamped % PS_ROWS_PER_BATCH_ID);
+			nulls[src->ncols] = false;
+			nstamped++;
+			if (in_window && (!tiled || OidIsValid(v->offline_relid)))
+			{
+				tuplestore_putvalues(window.rows, src->buffer_desc, values, nulls);
+				window.n++;
+			}
+			else if (!in_window && !tiled)
+				continue;
+			if (tiled)
+			{
+				tuplestore_putvalues(tiles.rows, src->buffer_desc, values, nulls);
+				tiles.n++;
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+
+	/* the same fan-out as a push, to this view's stores only */
+	ps_fanout_backfill(v, window.rows, window.n, true, !tiled, &n_online, &n_offline);
+	if (tiled)
+	{
+		int64		ignored;
+
+		ps_fanout_backfill(v, tiles.rows, tiles.n, false, true, &n_tiles, &ignored);
+	}
+	tuplestore_end(window.rows);
+	tuplestore_end(tiles.rows);
+	ps_spi_finish(spi_nest);
+
+	initStringInfo(&res);
+	appendStringInfo(&res, "{\"rows\": " INT64_FORMAT ", \"skipped\": " INT64_FORMAT
+					 ", \"rejected\": " INT64_FORMAT ", \"offline\": " INT64_FORMAT ", ",
+					 nread - skipped - rejected, skipped, rejected, n_offline);
+	if (tiled)
+		appendStringInfo(&res, "\"tile_blocks\": " INT64_FORMAT, n_tiles);
+	else if (v->naggs > 0)
+		appendStringInfo(&res, "\"online_events\": " INT64_FORMAT, n_online);
+	else
+		appendStringInfo(&res, "\"online\": " INT64_FORMAT, n_online);
+	if (rejected > 0)
+		appendStringInfo(&res, ", \"errors\": [%s]", errors.data);
+	appendStringInfoChar(&res, '}');
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(res.data)));
+}
