@@ -3,7 +3,7 @@
 -- time (pushsource.request_time), at exact boundaries by hand, and every
 -- function at many request times against plain SQL aggregates written
 -- here over the offline history; late events; pruning of raw events.
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 SET extra_float_digits = 0;
 SET datestyle = ISO;
@@ -98,9 +98,9 @@ SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['a
 SELECT agg_try($$SELECT fs_create_entity('agg_bad', ARRAY['user_id', '_fs_ingest_id'])$$);
 -- the internal helpers refuse what would be a crash or an internal error
 -- (a zero block length was a division by zero: SIGFPE)
-SELECT agg_try($$SELECT pushsource._tile_block(now(), 0)$$);
-SELECT agg_try($$SELECT pushsource._reraise(NULL, NULL, NULL, NULL)$$);
-SELECT agg_try($$SELECT pushsource._tile_agg('4611686018427387904 sum', now(), 1::bigint, 1::bigint)$$);
+SELECT agg_try($$SELECT pushsource_internal._tile_block(now(), 0)$$);
+SELECT agg_try($$SELECT pushsource_internal._reraise(NULL, NULL, NULL, NULL)$$);
+SELECT agg_try($$SELECT pushsource_internal._tile_agg('4611686018427387904 sum', now(), 1::bigint, 1::bigint)$$);
 -- a tile block moved off the block grid by hand is data_corrupted naming
 -- the view (XX000 before)
 SELECT fs_create_push_source('agg_grid', 'user_id String, ts Timestamp, i Int64', 'ts');
@@ -125,7 +125,7 @@ SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['a
 SELECT agg_try($$SELECT fs_create_feature_view('agg_bad', 'agg_events', ARRAY['agg_user'],
     aggregation_interval => '1 hour')$$);
 -- nothing of the failed calls was left behind
-SELECT count(*) FROM object_registry WHERE name = 'agg_bad';
+SELECT count(*) FROM pushsource_internal.object_registry WHERE name = 'agg_bad';
 SELECT count(*) FROM pg_class WHERE relname LIKE 'agg\_bad%';
 
 ------------------------------------------------------------------------
@@ -554,7 +554,7 @@ SELECT fs_run_columns('agg_run_c');
 -- the sketches' tile columns are named as their features, without window
 SELECT c FROM regexp_split_to_table(fs_run_columns('agg_tiled', 'partial'), ', ') c WHERE c LIKE '%approx%';
 -- (the naming helper refuses what is not a function spec, as fs_agg does)
-SELECT agg_try($$SELECT _agg_name_part('median')$$), agg_try($$SELECT _agg_name_part('approx_percentile(2)')$$);
+SELECT agg_try($$SELECT pushsource_internal._agg_name_part('median')$$), agg_try($$SELECT pushsource_internal._agg_name_part('approx_percentile(2)')$$);
 -- disabled: the events of [10:10, 11:00)
 SELECT * FROM fs_run('agg_run_t', '2024-05-01 10:10+00', '2024-05-01 11:00+00', 'disabled')
     AS t(user_id text, ts timestamptz, i bigint, t text);
@@ -602,8 +602,8 @@ SELECT fs_create_feature_view('agg_run_on', 'agg_events', ARRAY['agg_user'],
     aggregations => ARRAY[fs_agg('i', 'sum', '1h')], offline => false);
 SELECT agg_try($$SELECT * FROM fs_run('agg_run_on', '2024-05-01', '2024-05-02') AS t(a text)$$);
 -- the internal join behind 'full' refuses a null spine or feature list too
-SELECT agg_try($$SELECT * FROM _run_features(NULL, ARRAY['agg_run_c'], NULL, NULL, NULL) AS t(a text)$$);
-SELECT agg_try($$SELECT * FROM _run_features('SELECT 1', NULL, NULL, NULL, NULL) AS t(a text)$$);
+SELECT agg_try($$SELECT * FROM pushsource_internal._run_features(NULL, ARRAY['agg_run_c'], NULL, NULL, NULL) AS t(a text)$$);
+SELECT agg_try($$SELECT * FROM pushsource_internal._run_features('SELECT 1', NULL, NULL, NULL, NULL) AS t(a text)$$);
 SELECT fs_drop('agg_run_t'), fs_drop('agg_run_c'), fs_drop('agg_run_on');
 
 ------------------------------------------------------------------------

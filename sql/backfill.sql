@@ -3,7 +3,7 @@
 -- the same stores and the same answers whether they were all pushed, half
 -- pushed and half backfilled, or half backfilled first and half pushed
 -- after; bad batch rows are rejected as a bad pushed record would be.
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 SET datestyle = ISO;
 SET intervalstyle = postgres;
@@ -48,10 +48,10 @@ $$;
 SELECT bf_setup('a'), bf_setup('b'), bf_setup('c');
 
 -- a: every event pushed (INSERT goes through the push path)
-INSERT INTO pushsource.bf_src_a SELECT user_id, ts, clicks, meta FROM bf_events ORDER BY ts;
+INSERT INTO pushsource_source.bf_src_a SELECT user_id, ts, clicks, meta FROM bf_events ORDER BY ts;
 -- b: the pushed half, then a backfill of the other half in two windows
 -- that share a tile block (the second rebuilds the block from both)
-INSERT INTO pushsource.bf_src_b SELECT user_id, ts, clicks, meta FROM bf_events WHERE pushed ORDER BY ts;
+INSERT INTO pushsource_source.bf_src_b SELECT user_id, ts, clicks, meta FROM bf_events WHERE pushed ORDER BY ts;
 INSERT INTO public.bf_batch_b SELECT user_id, ts, clicks, meta FROM bf_events WHERE NOT pushed;
 SELECT fs_materialize('bf_' || 'b' || v, '2024-03-01', '2024-03-01 03:00') ->> 'rows' AS rows_1,
        fs_materialize('bf_' || 'b' || v, '2024-03-01 03:00', '2024-03-02') ->> 'rows' AS rows_2
@@ -60,7 +60,7 @@ SELECT fs_materialize('bf_' || 'b' || v, '2024-03-01', '2024-03-01 03:00') ->> '
 INSERT INTO public.bf_batch_c SELECT user_id, ts, clicks, meta FROM bf_events WHERE NOT pushed;
 SELECT fs_materialize('bf_c' || v, '2024-03-01', '2024-03-02') ->> 'rows' AS rows
   FROM unnest(ARRAY['_attr', '_tiled', '_cont']) v;
-INSERT INTO pushsource.bf_src_c SELECT user_id, ts, clicks, meta FROM bf_events WHERE pushed ORDER BY ts;
+INSERT INTO pushsource_source.bf_src_c SELECT user_id, ts, clicks, meta FROM bf_events WHERE pushed ORDER BY ts;
 
 -- offline stores: the same events, each once
 CREATE FUNCTION public.bf_offline(run text, v text) RETURNS TABLE (n bigint, digest text) LANGUAGE plpgsql AS $$

@@ -1,7 +1,7 @@
 -- fs_drop: each kind, refusal with dependents unless cascade, cascade,
 -- prevent_destroy, unknown names, and re-creating a dropped name.
 -- Every object is named drop_*.
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 \set SHOW_CONTEXT never
 
@@ -20,13 +20,13 @@ $$;
 
 -- drop_state(): every drop_* object in the catalog and every drop_* table
 CREATE FUNCTION public.drop_state() RETURNS TABLE (what text, name text) LANGUAGE sql STABLE AS $$
-    SELECT 'object: ' || r.kind, r.name FROM pushsource.object_registry r WHERE r.name LIKE 'drop\_%'
+    SELECT 'object: ' || r.kind, r.name FROM pushsource_internal.object_registry r WHERE r.name LIKE 'drop\_%'
     UNION ALL
     SELECT 'service_feature', sf.service || ' -> ' || sf.feature_view || '.' || sf.feature
-      FROM pushsource.service_feature sf WHERE sf.service LIKE 'drop\_%'
+      FROM pushsource_internal.service_feature sf WHERE sf.service LIKE 'drop\_%'
     UNION ALL
     SELECT 'table', c.relnamespace::regnamespace || '.' || c.relname FROM pg_class c
-     WHERE c.relnamespace IN ('pushsource'::regnamespace, 'pushsource_store'::regnamespace)
+     WHERE c.relnamespace IN ('pushsource'::regnamespace, 'pushsource_source'::regnamespace, 'pushsource_store'::regnamespace)
        AND c.relname LIKE 'drop\_%' AND c.relkind = 'r'
     ORDER BY 1, 2
 $$;
@@ -58,16 +58,16 @@ SELECT drop_try($$SELECT fs_drop(NULL)$$);
 
 -- each kind, leaves first: service, view (its stores go), source (its table goes), entity
 SELECT fs_drop('drop_svc');
-SELECT count(*) FROM service_catalog WHERE name = 'drop_svc';
+SELECT count(*) FROM pushsource_internal.service_catalog WHERE name = 'drop_svc';
 SELECT fs_drop('drop_fv');
 SELECT to_regclass('pushsource_store.drop_fv_online') AS online,
        to_regclass('pushsource_store.drop_fv_offline') AS offline,
-       (SELECT count(*) FROM view_catalog WHERE name = 'drop_fv') AS catalog_rows;
+       (SELECT count(*) FROM pushsource_internal.view_catalog WHERE name = 'drop_fv') AS catalog_rows;
 SELECT fs_drop('drop_events');
-SELECT to_regclass('pushsource.drop_events') AS tbl,
-       (SELECT count(*) FROM source_catalog WHERE name = 'drop_events') AS catalog_rows;
+SELECT to_regclass('pushsource_source.drop_events') AS tbl,
+       (SELECT count(*) FROM pushsource_internal.source_catalog WHERE name = 'drop_events') AS catalog_rows;
 SELECT fs_drop('drop_user');
-SELECT count(*) FROM entity_catalog WHERE name = 'drop_user';
+SELECT count(*) FROM pushsource_internal.entity_catalog WHERE name = 'drop_user';
 SELECT * FROM drop_state();
 -- a dropped object is really gone: dropping it again, pushing, serving fail
 SELECT drop_try($$SELECT fs_drop('drop_events')$$);
@@ -103,7 +103,7 @@ SELECT * FROM drop_state();
 -- the entity stays
 SELECT fs_drop('drop_a', cascade => true);
 SELECT * FROM drop_state();
-SELECT to_regclass('pushsource.drop_a') AS tbl,
+SELECT to_regclass('pushsource_source.drop_a') AS tbl,
        to_regclass('pushsource_store.drop_a1_online') AS a1_online,
        to_regclass('pushsource_store.drop_a1_offline') AS a1_offline,
        to_regclass('pushsource_store.drop_a2_offline') AS a2_offline;
@@ -131,7 +131,7 @@ SELECT drop_try($$SELECT fs_drop('drop_keep', cascade => true)$$);
 -- its views can still be dropped
 SELECT fs_drop('drop_keep_fv');
 SELECT drop_try($$SELECT fs_drop('drop_keep', cascade => true)$$);
-SELECT to_regclass('pushsource.drop_keep') IS NOT NULL AS table_kept;
+SELECT to_regclass('pushsource_source.drop_keep') IS NOT NULL AS table_kept;
 -- a protected view under an unprotected source: the cascade is refused as a
 -- whole, so the other view (drop_v1, dropped first) survives as well
 SELECT fs_create_push_source('drop_src', 'user_id text, ts timestamptz, v int8', 'ts');
@@ -172,7 +172,7 @@ DROP TABLE pushsource_store.drop_gone_fv_online;
 SELECT drop_try($$SELECT fs_drop('drop_gone_fv')$$);
 SELECT to_regclass('pushsource_store.drop_gone_fv_offline') AS offline;
 -- the source's table was dropped: fs_drop removes the registration
-DROP TABLE pushsource.drop_gone;
+DROP TABLE pushsource_source.drop_gone;
 SELECT drop_try($$SELECT fs_drop('drop_gone')$$);
 SELECT drop_try($$SELECT fs_drop('drop_gone_user')$$);
 SELECT * FROM drop_state();
@@ -202,7 +202,7 @@ SELECT fs_push('drop_re', '{"user_id": "u1", "ts": "2024-01-03T00:00:00Z", "w": 
 SELECT fs_get_online_features('drop_re_fv', '{"user_id": "u1"}');
 SELECT fs_drop('drop_re', cascade => true);
 SELECT fs_create_entity('drop_re', ARRAY['k']);
-SELECT name, kind FROM object_registry WHERE name IN ('drop_re', 'drop_re_fv', 'drop_re_fv2', 'drop_user') ORDER BY name;
+SELECT name, kind FROM pushsource_internal.object_registry WHERE name IN ('drop_re', 'drop_re_fv', 'drop_re_fv2', 'drop_user') ORDER BY name;
 SELECT fs_drop('drop_re');
 SELECT fs_drop('drop_user');
 
@@ -220,7 +220,7 @@ DROP FUNCTION public.drop_try(text), public.drop_state();
 ------------------------------------------------------------------------
 CREATE DATABASE drop_ext_db;
 \c drop_ext_db
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 CREATE FUNCTION public.ext_try(sql text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     EXECUTE sql;
@@ -243,7 +243,7 @@ SELECT fs_create_feature_view('drop_ext_fv', 'drop_ext_src', ARRAY['drop_ext_use
 SELECT fs_push('drop_ext_src', '{"user_id": "u1", "ts": "2024-01-01T00:00:00Z", "v": 1}') ->> 'records' AS pushed;
 SELECT ext_try('DROP EXTENSION pushsource') AS refused;
 SELECT extname FROM pg_extension WHERE extname = 'pushsource';
-SELECT count(*) FROM pushsource.drop_ext_src;
+SELECT count(*) FROM pushsource_source.drop_ext_src;
 SET client_min_messages = warning;
 DROP EXTENSION pushsource CASCADE;
 RESET client_min_messages;
@@ -251,6 +251,6 @@ SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pushsource%';
 SELECT count(*) AS pushsource_relations FROM pg_class WHERE relname LIKE 'drop\_ext%';
 CREATE EXTENSION pushsource;
 SELECT fs_create_push_source('drop_ext_src', 'user_id text, ts timestamptz, v int8', 'ts');
-SELECT count(*) FROM pushsource.drop_ext_src;
+SELECT count(*) FROM pushsource_source.drop_ext_src;
 \c contrib_regression
 DROP DATABASE drop_ext_db;

@@ -3,7 +3,7 @@
 -- fs_feast_push, fs_feast_get_online_features; fs_ingest is in ingest.sql),
 -- the gateway's call (fs_gateway_request: a request runs as its key's role)
 -- and its error mapping (fs_gateway_error).  Objects and roles are gw_*.
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 \set SHOW_CONTEXT never
 
@@ -168,7 +168,7 @@ SELECT fs_feast_get_online_features('{"features": ["gw_fv:clicks", "gw_fv2:click
 -- df is columnar; row i takes the i-th value of each column.  Feast's
 -- default "to" is "online": no history (source log, offline stores).
 CREATE TEMP VIEW gw_counts AS
-  SELECT (SELECT count(*) FROM pushsource.gw_events) AS log,
+  SELECT (SELECT count(*) FROM pushsource_source.gw_events) AS log,
          (SELECT count(*) FROM pushsource_store.gw_fv_offline) AS offline,
          (SELECT count(*) FROM pushsource_store.gw_fv_online) AS online;
 SELECT * FROM gw_counts;
@@ -225,7 +225,7 @@ INSERT INTO gw_keys VALUES
 SELECT name, key ~ '^psk_[0-9a-f]{48}$' AS well_formed FROM gw_keys ORDER BY name;
 SELECT k.role, k.description, k.key_prefix = left(g.key, 12) AS prefix_ok, k.created_by, k.active,
        c.key_hash = sha256(convert_to(g.key, 'UTF8')) AS sha256_ok
-  FROM api_keys k JOIN api_key_catalog c USING (id)
+  FROM api_keys k JOIN pushsource_internal.api_key_catalog c USING (id)
   JOIN gw_keys g ON c.key_hash = sha256(convert_to(g.key, 'UTF8'))
  ORDER BY k.id;
 -- refused: a superuser role, a missing role, a null one
@@ -241,9 +241,9 @@ SET ROLE gw_admin;
 SELECT gw_try($$SELECT fs_create_api_key('gw_reader', 'made by an admin')$$);
 -- admins list keys but never see digests, and cannot write the table
 SELECT count(*) >= 3 AS listed FROM api_keys;
-SELECT gw_try($$SELECT key_hash FROM pushsource.api_key_catalog$$);
-SELECT gw_try($$INSERT INTO pushsource.api_key_catalog (role, key_prefix, key_hash, created_by) VALUES ('gw_reader', 'x', '\x00', 'gw_admin')$$);
-SELECT gw_try($$UPDATE pushsource.api_key_catalog SET revoked_at = NULL$$);
+SELECT gw_try($$SELECT key_hash FROM pushsource_internal.api_key_catalog$$);
+SELECT gw_try($$INSERT INTO pushsource_internal.api_key_catalog (role, key_prefix, key_hash, created_by) VALUES ('gw_reader', 'x', '\x00', 'gw_admin')$$);
+SELECT gw_try($$UPDATE pushsource_internal.api_key_catalog SET revoked_at = NULL$$);
 RESET ROLE;
 -- writers and readers may not make keys at all
 SET ROLE gw_writer;
@@ -260,7 +260,7 @@ RETURNS TABLE (status int, body jsonb, records bigint, pushed text) LANGUAGE sql
                                                 (SELECT key FROM gw_keys WHERE name = key_name))
 $$;
 SET SESSION AUTHORIZATION gw_login;
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 -- Tecton ingest with the writer's key: 200, one record, metrics per source
 SELECT status, body, records, pushed FROM gw_req('ingest', '{"workspace_name": "prod",
   "records": {"gw_events": [{"record": {"user_id": "k1", "ts": "2024-05-01T10:00:00Z", "clicks": 1}},
@@ -273,7 +273,7 @@ SELECT status, body FROM gw_req('ingest', '{"records": {}}', 'writer');
 -- Feast push with the writer's key
 SELECT status, body, records, pushed FROM gw_req('push', '{"push_source_name": "gw_events",
   "df": {"user_id": ["k5"], "ts": ["2024-05-01T10:00:00Z"]}, "to": "online_and_offline"}', 'writer');
-SELECT user_id FROM pushsource.gw_events WHERE user_id LIKE 'k%' ORDER BY 1;
+SELECT user_id FROM pushsource_source.gw_events WHERE user_id LIKE 'k%' ORDER BY 1;
 -- the writer's key may not read (neither may the login)
 SELECT gw_try($$SELECT * FROM gw_req('get-features', '{"params": {"feature_service_name": "gw_svc", "workspace_name": "w", "join_key_map": {"user_id": "k1"}}}', 'writer')$$);
 -- the reader's key: the login may not act as gw_reader
@@ -281,7 +281,7 @@ SELECT regexp_replace(gw_try($$SELECT * FROM gw_req('get-features', '{"params": 
 RESET SESSION AUTHORIZATION;
 GRANT gw_reader TO gw_login;
 SET SESSION AUTHORIZATION gw_login;
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SELECT status, body, records FROM gw_req('get-features', '{"params": {"feature_service_name": "gw_svc",
   "workspace_name": "w", "join_key_map": {"user_id": "k1"}}}', 'reader');
 SELECT status, body -> 'result' AS result, records FROM gw_req('get-features-batch', '{"params": {"feature_service_name": "gw_fv2",
@@ -289,10 +289,10 @@ SELECT status, body -> 'result' AS result, records FROM gw_req('get-features-bat
 SELECT status, body -> 'results' -> 1 AS clicks, records FROM gw_req('get-online-features',
   '{"features": ["gw_fv2:clicks"], "entities": {"user_id": ["k1", "k2", "k9"]}}', 'reader');
 -- a reader's key may not push, though the login could (the key decides)
-SELECT has_table_privilege('pushsource.gw_events', 'INSERT') AS login_may_push;
+SELECT has_table_privilege('pushsource_source.gw_events', 'INSERT') AS login_may_push;
 SELECT gw_try($$SELECT * FROM gw_req('push', '{"push_source_name": "gw_events", "df": {"user_id": ["k6"], "ts": ["2024-05-01T10:00:00Z"]}}', 'reader')$$);
 SELECT gw_try($$SELECT * FROM gw_req('ingest', '{"workspace_name": "w", "records": {"gw_events": [{"record": {"user_id": "k6", "ts": "2024-05-01T10:00:00Z"}}]}}', 'reader')$$);
-SELECT count(*) AS k6_rows FROM pushsource.gw_events WHERE user_id = 'k6';
+SELECT count(*) AS k6_rows FROM pushsource_source.gw_events WHERE user_id = 'k6';
 -- keys that are missing, unknown, or malformed; an unknown endpoint
 SELECT gw_try($$SELECT * FROM fs_gateway_request('ingest', '{}', NULL)$$);
 SELECT gw_try($$SELECT * FROM fs_gateway_request('ingest', '{}', '')$$);
@@ -310,13 +310,13 @@ SELECT gw_try($$SELECT * FROM pushsource.fs_gateway_request('ingest', '{}', 'x')
 RESET ROLE;
 
 -- revoking: true once, then false; refused on the next request
-SELECT fs_revoke_api_key(id) AS revoked FROM api_key_catalog
+SELECT fs_revoke_api_key(id) AS revoked FROM pushsource_internal.api_key_catalog
  WHERE key_hash = sha256(convert_to((SELECT key FROM gw_keys WHERE name = 'writer'), 'UTF8'));
-SELECT fs_revoke_api_key(id) AS revoked_again FROM api_key_catalog
+SELECT fs_revoke_api_key(id) AS revoked_again FROM pushsource_internal.api_key_catalog
  WHERE key_hash = sha256(convert_to((SELECT key FROM gw_keys WHERE name = 'writer'), 'UTF8'));
 SELECT active FROM api_keys WHERE description = 'producer of gw_events';
 SET SESSION AUTHORIZATION gw_login;
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SELECT regexp_replace(gw_try($$SELECT * FROM gw_req('push', '{}', 'writer')$$), '[0-9]+', 'N', 'g') AS revoked_key;
 RESET SESSION AUTHORIZATION;
 SELECT gw_try($$SELECT fs_revoke_api_key(999999)$$);

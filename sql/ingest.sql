@@ -1,6 +1,6 @@
 -- fs_ingest: the Tecton Stream Ingest API request/response shapes, what it
 -- writes, dry runs, request errors, record errors and atomicity.
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 
 -- Two push sources: ing_clicks feeds two views (one of them online only),
@@ -17,8 +17,8 @@ SELECT fs_create_feature_view('ing_orders_fv', 'ing_orders', ARRAY['ing_user']);
 
 -- Row counts of every store touched by this file, to prove what was (not) written.
 CREATE FUNCTION ing_counts() RETURNS TABLE (store text, n bigint) LANGUAGE sql AS $$
-    SELECT 'ing_clicks', count(*) FROM pushsource.ing_clicks
-    UNION ALL SELECT 'ing_orders', count(*) FROM pushsource.ing_orders
+    SELECT 'ing_clicks', count(*) FROM pushsource_source.ing_clicks
+    UNION ALL SELECT 'ing_orders', count(*) FROM pushsource_source.ing_orders
     UNION ALL SELECT 'ing_clicks_fv_online', count(*) FROM pushsource_store.ing_clicks_fv_online
     UNION ALL SELECT 'ing_clicks_fv_offline', count(*) FROM pushsource_store.ing_clicks_fv_offline
     UNION ALL SELECT 'ing_clicks_page_fv_online', count(*) FROM pushsource_store.ing_clicks_page_fv_online
@@ -78,8 +78,8 @@ SELECT jsonb_pretty(fs_ingest('{
 }'));
 
 -- the data really is in the source tables and in every store
-SELECT * FROM pushsource.ing_clicks ORDER BY user_id;
-SELECT * FROM pushsource.ing_orders ORDER BY user_id;
+SELECT * FROM pushsource_source.ing_clicks ORDER BY user_id;
+SELECT * FROM pushsource_source.ing_orders ORDER BY user_id;
 SELECT user_id, ts, clicks, page FROM pushsource_store.ing_clicks_fv_online ORDER BY user_id;
 SELECT user_id, ts, clicks, page FROM pushsource_store.ing_clicks_fv_offline ORDER BY user_id;
 SELECT user_id, ts, page FROM pushsource_store.ing_clicks_page_fv_online ORDER BY user_id;
@@ -106,7 +106,7 @@ SELECT count(*) FROM pushsource_store.ing_orders_fv_offline WHERE user_id = 'u4'
 -- (forget u4 again, so that the counts below stay simple)
 DELETE FROM pushsource_store.ing_orders_fv_online WHERE user_id = 'u4';
 DELETE FROM pushsource_store.ing_orders_fv_offline WHERE user_id = 'u4';
-DELETE FROM pushsource.ing_orders WHERE user_id = 'u4';
+DELETE FROM pushsource_source.ing_orders WHERE user_id = 'u4';
 
 -- an empty records object, and a source with an empty array, succeed and write nothing
 SELECT fs_ingest('{"workspace_name": "prod", "records": {}}');
@@ -198,7 +198,7 @@ SELECT fs_ingest('{"workspace_name": "prod", "records": {
     {"record": {"user_id": "u5", "ts": "2024-03-01T00:00:00Z", "amount": 1, "paid": true}},
     {"record": {"user_id": "u6", "ts": "2024-03-01T00:00:00Z", "amount": 2, "paid": null, "tip": 1}}]}}') -> 'recordErrors';
 SELECT * FROM ing_counts();
-SELECT count(*) FROM pushsource.ing_clicks WHERE user_id IN ('u5', 'u6');
+SELECT count(*) FROM pushsource_source.ing_clicks WHERE user_id IN ('u5', 'u6');
 SELECT count(*) FROM pushsource_store.ing_clicks_fv_online WHERE user_id IN ('u5', 'u6');
 -- the same request with the bad record fixed goes through entirely
 SELECT fs_ingest('{"workspace_name": "prod", "records": {
@@ -218,7 +218,7 @@ COMMIT;
 -- an element with a key beside "record" is a record error, like an unknown field
 SELECT fs_ingest('{"workspace_name": "ws", "records": {"ing_clicks": [
   {"record": {"user_id": "zz", "ts": "2024-09-01T00:00:00Z"}, "recrod": {}}]}}');
-SELECT count(*) AS zz_rows FROM pushsource.ing_clicks WHERE user_id = 'zz';
+SELECT count(*) AS zz_rows FROM pushsource_source.ing_clicks WHERE user_id = 'zz';
 
 -- many bad records: the reply lists the first 100 errors (in record order,
 -- across sources) and "recordErrorCount" counts them all; nothing written
@@ -232,7 +232,7 @@ WITH r AS (
 SELECT jsonb_array_length(j -> 'recordErrors') AS listed, j -> 'recordErrorCount' AS counted,
        j -> 'recordErrors' -> 0 ->> 'errorMessage' AS first, j -> 'recordErrors' -> 99 ->> 'errorMessage' AS last_listed
   FROM r;
-SELECT count(*) AS many_rows FROM pushsource.ing_clicks WHERE user_id = 'many';
+SELECT count(*) AS many_rows FROM pushsource_source.ing_clicks WHERE user_id = 'many';
 -- 100 errors or fewer: no count beside the list
 SELECT fs_ingest('{"workspace_name": "ws", "records": {"ing_clicks": [{"record": {}}]}}') ? 'recordErrorCount' AS counted;
 -- fs_push(on_error => 'skip') keeps every rejected record, whatever their number
@@ -241,7 +241,7 @@ SELECT fs_push('ing_clicks', (SELECT jsonb_agg(jsonb_build_object('user_id', 'ma
                                 FROM generate_series(1, 2500) i), on_error => 'skip') - 'feature_views';
 SELECT count(*), min(record_index), max(record_index), count(DISTINCT record_index) AS distinct_index
   FROM pushsource.rejected_records WHERE source = 'ing_clicks' AND record ->> 'user_id' = 'many';
-SELECT count(*) AS many_rows FROM pushsource.ing_clicks WHERE user_id = 'many';
+SELECT count(*) AS many_rows FROM pushsource_source.ing_clicks WHERE user_id = 'many';
 DELETE FROM pushsource.rejected_records WHERE source = 'ing_clicks';
 
 -- clean up

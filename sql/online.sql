@@ -1,6 +1,6 @@
 -- fs_get_online_features: one key or many, metadata, ttl at read time,
 -- composite and typed keys, feature services, value rendering, errors.
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 
 -- Runs a statement and shows its SQLSTATE and message instead of failing.
@@ -256,5 +256,5 @@ SELECT fs_drop('onl_global', cascade => true);
 SELECT fs_drop('onl_wide', cascade => true);
 SELECT fs_drop('onl_re', cascade => true);
 SELECT fs_drop(e, cascade => true) FROM unnest(ARRAY['onl_user', 'onl_merchant', 'onl_pair', 'onl_ea', 'onl_eb']) e;
-SELECT count(*) AS leftovers FROM pushsource.object_registry WHERE name LIKE 'onl\_%';
+SELECT count(*) AS leftovers FROM pushsource_internal.object_registry WHERE name LIKE 'onl\_%';
 DROP FUNCTION onl_try(text);

@@ -2,7 +2,7 @@
 -- key deletion (fs_delete_keys), the job table and its status functions,
 -- maintenance, and pg_cron schedules (asserted on cron.job; the job bodies
 -- are called directly, no test waits for a tick).
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 SET datestyle = ISO;
 SET intervalstyle = postgres;
@@ -166,7 +166,7 @@ SELECT ops_try($$SELECT fs_materialize('ops_fv', '2024-01-06', '2024-01-07')$$);
 -- a scheduled run raises its failure too (pg_cron then records the run as
 -- failed), after recording it as a job of its own
 \set SHOW_CONTEXT never
-SELECT pushsource._scheduled_materialize('ops_fv') - 'job';
+SELECT pushsource_internal._scheduled_materialize('ops_fv') - 'job';
 \set SHOW_CONTEXT errors
 RESET ROLE;
 DELETE FROM public.ops_batch WHERE user_id = 'u9';
@@ -209,7 +209,7 @@ SELECT count(*) AS offline_rows FROM pushsource_store.ops_fv_offline WHERE user_
 SELECT fs_delete_keys('ops_fv', '[{"user_id": "u1"}, {"user_id": "u2"}, {"user_id": "u2"}, {"user_id": "zz"}]') - 'job';
 SELECT user_id FROM pushsource_store.ops_fv_online ORDER BY 1;
 SELECT user_id, count(*) FROM pushsource_store.ops_fv_offline GROUP BY 1 ORDER BY 1;
-SELECT user_id, count(*) FROM pushsource.ops_clicks GROUP BY 1 ORDER BY 1;
+SELECT user_id, count(*) FROM pushsource_source.ops_clicks GROUP BY 1 ORDER BY 1;
 -- other views of the source keep their rows: deletion is per view
 SELECT user_id, count(*) FROM pushsource_store.ops_tiled_offline GROUP BY 1 ORDER BY 1;
 -- online only: the tiled view's u3 (pushed and backfilled tile rows go)
@@ -256,7 +256,7 @@ SELECT fs_delete_keys('ops_bulk_fv', (SELECT jsonb_agg(jsonb_build_object('user_
        - 'job';
 SELECT (SELECT count(*) FROM pushsource_store.ops_bulk_fv_online) AS online,
        (SELECT count(*) FROM pushsource_store.ops_bulk_fv_offline) AS offline,
-       (SELECT count(*) FROM pushsource.ops_bulk) AS source_log;
+       (SELECT count(*) FROM pushsource_source.ops_bulk) AS source_log;
 
 ------------------------------------------------------------------------
 -- Maintenance
@@ -349,9 +349,9 @@ SELECT ops_try($$SELECT fs_schedule_maintenance('')$$);
 SELECT ops_try($$SELECT fs_create_feature_view('ops_sched3', 'ops_nobatch', ARRAY['ops_user'], batch_schedule => '0 * * * *')$$);
 SELECT count(*) AS left_behind FROM pushsource.feature_views WHERE name IN ('ops_sched2', 'ops_sched3');
 -- the job's body, called as pg_cron would: an incremental materialization
-SELECT pushsource._scheduled_materialize('ops_sched') ->> 'state' AS state;
+SELECT pushsource_internal._scheduled_materialize('ops_sched') ->> 'state' AS state;
 SELECT kind, object, window_start, state, rows, scheduled FROM public.ops_jobs WHERE object = 'ops_sched';
-SELECT pushsource._scheduled_maintenance() ->> 'state' AS state;
+SELECT pushsource_internal._scheduled_maintenance() ->> 'state' AS state;
 -- dropping another view whose name matches it as a LIKE pattern ("_" is
 -- any character) leaves its job alone (it removed it before)
 SELECT fs_create_feature_view('ops_sche_', 'ops_clicks', ARRAY['ops_user']);
@@ -408,7 +408,7 @@ DROP FUNCTION public.ops_try(text);
 -- the library was loaded (infinity would have deleted every online row)
 \c
 SET pushsource.request_time = 'infinity';
-SELECT pushsource._now() = now() AS now_not_infinity;
+SELECT pushsource_internal._now() = now() AS now_not_infinity;
 RESET pushsource.request_time;
 
 -- clean up: roles are cluster-wide, and installcheck may run again on this

@@ -3,7 +3,7 @@
 -- from the implementation); states combined from parts equal the state of
 -- the whole; the *_n ordering and distinct rules; the text and binary forms,
 -- and every malformed literal refused.
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 SET extra_float_digits = 0;
 

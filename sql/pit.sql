@@ -4,7 +4,7 @@
 -- services, output names, spine forms, from_source, the column list,
 -- fs_save_historical_features, the no-spine variant, errors, and a
 -- randomized differential test against a brute-force reference in SQL.
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 
 -- Runs a statement and shows its SQLSTATE and message (and hint) instead
@@ -745,7 +745,7 @@ SELECT hashint8(2775) = hashint8(131913) AS same_hash;
 SELECT fs_create_entity('pit_coll_e', ARRAY['ck']);
 SELECT fs_create_push_source('pit_coll_src', 'ck Int64, ts Timestamp, v Int64', 'ts');
 SELECT fs_create_feature_view('pit_coll_fv', 'pit_coll_src', ARRAY['pit_coll_e']);
-INSERT INTO pushsource.pit_coll_src VALUES
+INSERT INTO pushsource_source.pit_coll_src VALUES
     (2775,   '2024-01-01 10:00+00', 1),
     (131913, '2024-01-01 10:30+00', 2),
     (2775,   '2024-01-01 11:00+00', 3),

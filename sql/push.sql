@@ -1,6 +1,6 @@
 -- push: fs_push modes, dry_run, on_error, newest-wins online state, and the
 -- same validation and fan-out for plain INSERT and COPY into a source table.
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 SET datestyle = 'ISO, YMD';
 
@@ -26,7 +26,7 @@ SELECT fs_create_feature_view('push_fv2', 'push_src', ARRAY['push_user'], ARRAY[
 CREATE FUNCTION public.push_counts() RETURNS TABLE (src bigint, fv1_off bigint, fv1_on bigint,
                                              fv2_off bigint, fv2_on bigint, rejected bigint)
 LANGUAGE sql AS $$
-    SELECT (SELECT count(*) FROM pushsource.push_src),
+    SELECT (SELECT count(*) FROM pushsource_source.push_src),
            (SELECT count(*) FROM pushsource_store.push_fv1_offline),
            (SELECT count(*) FROM pushsource_store.push_fv1_online),
            (SELECT count(*) FROM pushsource_store.push_fv2_offline),
@@ -37,7 +37,7 @@ $$;
 -- Empties the source table, the stores and the rejects.
 CREATE FUNCTION public.push_reset() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM pushsource.push_src;
+    DELETE FROM pushsource_source.push_src;
     TRUNCATE pushsource_store.push_fv1_offline, pushsource_store.push_fv1_online,
              pushsource_store.push_fv2_offline, pushsource_store.push_fv2_online;
     DELETE FROM pushsource.rejected_records WHERE source = 'push_src';
@@ -213,9 +213,9 @@ INSERT INTO push_src (user_id, ts, clicked, page) VALUES
 SELECT * FROM push_counts();
 SELECT user_id, ts, clicked, page FROM pushsource_store.push_fv1_online ORDER BY user_id;
 -- a null join key in the second row: error names record 1 and the field
-SELECT push_try($$INSERT INTO pushsource.push_src (user_id, ts, clicked) VALUES
+SELECT push_try($$INSERT INTO pushsource_source.push_src (user_id, ts, clicked) VALUES
     ('u5', '2024-01-01 10:00:00+00', 5), (NULL, '2024-01-01 10:00:00+00', 6)$$);
-SELECT push_try($$INSERT INTO pushsource.push_src (user_id, clicked) VALUES ('u5', 5)$$);
+SELECT push_try($$INSERT INTO pushsource_source.push_src (user_id, clicked) VALUES ('u5', 5)$$);
 SELECT * FROM push_counts();
 COPY push_src (user_id, ts, clicked, page) FROM STDIN;
 u3	2024-01-01 10:00:00+00	30	x
@@ -243,8 +243,8 @@ INSERT INTO push_src VALUES ('u9', '2024-01-01 10:00:00+00', 9) RETURNING user_i
 ------------------------------------------------------------------------
 -- The source table is an append-only log: UPDATE refused, DELETE allowed
 ------------------------------------------------------------------------
-SELECT push_try($$UPDATE pushsource.push_src SET clicked = 100 WHERE user_id = 'u1'$$);
-SELECT push_try($$UPDATE pushsource.push_src SET clicked = 100 WHERE false$$);
+SELECT push_try($$UPDATE pushsource_source.push_src SET clicked = 100 WHERE user_id = 'u1'$$);
+SELECT push_try($$UPDATE pushsource_source.push_src SET clicked = 100 WHERE false$$);
 SELECT count(*) FILTER (WHERE clicked = 100) FROM push_src;
 DELETE FROM push_src WHERE user_id IN ('u1', 'u3');
 SELECT * FROM push_counts();
@@ -254,9 +254,9 @@ SELECT user_id, clicked FROM pushsource_store.push_fv1_online ORDER BY user_id;
 -- A statement that fails after some rows leaves nothing in any store
 ------------------------------------------------------------------------
 SELECT push_reset();
-SELECT push_try($$INSERT INTO pushsource.push_src (user_id, ts, clicked)
+SELECT push_try($$INSERT INTO pushsource_source.push_src (user_id, ts, clicked)
     SELECT CASE WHEN i < 5 THEN 'g' || i END, '2024-01-01 10:00:00+00', i FROM generate_series(1, 5) i$$);
-SELECT push_try($$INSERT INTO pushsource.push_src (user_id, ts, clicked)
+SELECT push_try($$INSERT INTO pushsource_source.push_src (user_id, ts, clicked)
     SELECT 'g' || i, '2024-01-01 10:00:00+00', 10 / (5 - i) FROM generate_series(1, 5) i$$);
 SELECT * FROM push_counts();
 -- the same at top level, outside any subtransaction
@@ -353,7 +353,7 @@ SELECT fs_push('push_two', '[{"store_id": "1", "item_id": "12", "ts": "2024-01-0
 SELECT fs_push('push_two', '[{"store_id": "11", "item_id": "2", "ts": "2024-01-01T09:00:00Z", "qty": 3},
                              {"store_id": "1", "item_id": "12", "ts": "2024-01-01T10:00:00Z", "qty": 4}]') -> 'feature_views';
 SELECT store_id, item_id, ts, qty FROM pushsource_store.push_two_fv_online ORDER BY store_id, item_id;
-SELECT push_try($$INSERT INTO pushsource.push_two (store_id, ts, qty) VALUES ('1', '2024-01-01', 5)$$);
+SELECT push_try($$INSERT INTO pushsource_source.push_two (store_id, ts, qty) VALUES ('1', '2024-01-01', 5)$$);
 
 ------------------------------------------------------------------------
 -- Bulk: 10,000 rows by INSERT ... SELECT, timestamps out of order
@@ -398,16 +398,16 @@ SELECT count(*) AS out_of_order FROM (
 SELECT fs_create_push_source('push_shadow', 'user_id text, ts timestamptz, d date, v int8', 'ts');
 SELECT fs_create_feature_view('push_shadow_fv', 'push_shadow', ARRAY['push_user']);
 CREATE DOMAIN pg_temp.date AS text;
-INSERT INTO pushsource.push_shadow VALUES ('u1', '2024-01-01 00:00+00', '2024-01-01', 1);
+INSERT INTO pushsource_source.push_shadow VALUES ('u1', '2024-01-01 00:00+00', '2024-01-01', 1);
 SELECT user_id, d, pg_typeof(d) FROM pushsource_store.push_shadow_fv_online;
 DROP DOMAIN pg_temp.date;
 
 SELECT fs_create_push_source('push_nest', 'user_id String, ts Timestamp, v Int64', 'ts');
 SELECT fs_create_feature_view('push_nest_fv', 'push_nest', ARRAY['push_user']);
-INSERT INTO pushsource.push_nest SELECT 'u' || g, '2024-01-01', g FROM generate_series(1, 3) g
+INSERT INTO pushsource_source.push_nest SELECT 'u' || g, '2024-01-01', g FROM generate_series(1, 3) g
  WHERE fs_push('push_nest', jsonb_build_object('user_id', 'x' || g, 'ts', '2024-01-02T00:00:00Z', 'v', g),
                dry_run => true) IS NOT NULL;
-SELECT (SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource.push_nest) AS source,
+SELECT (SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource_source.push_nest) AS source,
        (SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource_store.push_nest_fv_online) AS online,
        (SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource_store.push_nest_fv_offline) AS offline;
 

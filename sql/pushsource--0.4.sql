@@ -23,21 +23,29 @@ BEGIN
 END
 $roles$;
 
--- The API's schema is created here, not by the control file (which names
+-- The schemas are created here, not by the control file (which names
 -- pg_catalog, as pg_cron does): a schema the script creates belongs to the
 -- extension, so DROP EXTENSION pushsource refuses while push sources exist
--- (their tables live in it) and DROP EXTENSION ... CASCADE drops it with
--- every source table.
+-- (their tables live in pushsource_source) and DROP EXTENSION ... CASCADE
+-- drops them with every source table.  Each schema holds one kind of
+-- thing, so that no later version's new name can collide with a user's:
+-- pushsource the API (fs_* functions, types, catalog views, the job and
+-- rejected-record tables), pushsource_internal the catalog tables and the
+-- `_` helpers, pushsource_source the users' source tables.
 CREATE SCHEMA pushsource;
-COMMENT ON SCHEMA pushsource IS 'pushsource: feature store push sources (fs_* functions, catalog views, source tables)';
+COMMENT ON SCHEMA pushsource IS 'pushsource: the API of feature store push sources (fs_* functions, types, catalog views, jobs, rejected records)';
+CREATE SCHEMA pushsource_internal;
+COMMENT ON SCHEMA pushsource_internal IS 'pushsource internals: catalog tables and helper functions; not an API';
+CREATE SCHEMA pushsource_source;
+COMMENT ON SCHEMA pushsource_source IS 'the tables of pushsource push sources (fs_create_push_source), one per source';
 
 -- Feature view stores live in their own schema, so that their names can
 -- never collide with push source tables.
 CREATE SCHEMA pushsource_store;
 COMMENT ON SCHEMA pushsource_store IS 'online and offline stores of pushsource feature views';
 
-GRANT USAGE ON SCHEMA pushsource TO pushsource_admin, pushsource_writer, pushsource_reader;
-GRANT USAGE ON SCHEMA pushsource_store TO pushsource_admin, pushsource_writer, pushsource_reader;
+GRANT USAGE ON SCHEMA pushsource, pushsource_internal, pushsource_source, pushsource_store
+    TO pushsource_admin, pushsource_writer, pushsource_reader;
 -- No role but the extension owner may CREATE in the extension's schemas:
 -- a function planted there (an overload of fs_push, say) would be found by
 -- every caller with pushsource in its search_path.  Registration creates
@@ -47,32 +55,32 @@ GRANT USAGE ON SCHEMA pushsource_store TO pushsource_admin, pushsource_writer, p
 -- C helpers used by the registration functions and triggers
 ------------------------------------------------------------------------
 
-CREATE FUNCTION pushsource._check_name(name text, what text)
+CREATE FUNCTION pushsource_internal._check_name(name text, what text)
 RETURNS void LANGUAGE c CALLED ON NULL INPUT
 AS 'MODULE_PATHNAME', 'fs_check_name';
-COMMENT ON FUNCTION pushsource._check_name(text, text) IS
+COMMENT ON FUNCTION pushsource_internal._check_name(text, text) IS
   'internal: rejects names outside ^[a-z_][a-z0-9_]*$ or longer than 48 bytes';
 
-CREATE FUNCTION pushsource._parse_schema(schema text,
+CREATE FUNCTION pushsource_internal._parse_schema(schema text,
     OUT column_name text, OUT declared_type text, OUT pg_type text)
 RETURNS SETOF record LANGUAGE c STRICT
 AS 'MODULE_PATHNAME', 'fs_parse_schema';
-COMMENT ON FUNCTION pushsource._parse_schema(text) IS
+COMMENT ON FUNCTION pushsource_internal._parse_schema(text) IS
   'internal: parses a push schema (PostgreSQL or Tecton type names)';
 
-CREATE FUNCTION pushsource._catalog_changed() RETURNS trigger
+CREATE FUNCTION pushsource_internal._catalog_changed() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'fs_catalog_changed';
-COMMENT ON FUNCTION pushsource._catalog_changed() IS
+COMMENT ON FUNCTION pushsource_internal._catalog_changed() IS
   'internal: invalidates every backend''s cached catalog when it changes';
 
-CREATE FUNCTION pushsource._push_row() RETURNS trigger
+CREATE FUNCTION pushsource_internal._push_row() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'fs_push_row_trigger';
-COMMENT ON FUNCTION pushsource._push_row() IS
+COMMENT ON FUNCTION pushsource_internal._push_row() IS
   'internal: BEFORE ROW trigger of push source tables: validates and buffers each row';
 
-CREATE FUNCTION pushsource._push_statement() RETURNS trigger
+CREATE FUNCTION pushsource_internal._push_statement() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'fs_push_statement_trigger';
-COMMENT ON FUNCTION pushsource._push_statement() IS
+COMMENT ON FUNCTION pushsource_internal._push_statement() IS
   'internal: AFTER STATEMENT trigger of push source tables: fans the rows out to feature views';
 
 -- One aggregation of an aggregate feature view (built with fs_agg).
@@ -86,42 +94,42 @@ AS 'MODULE_PATHNAME', 'fs_agg';
 COMMENT ON FUNCTION pushsource.fs_agg(text, text, interval, text) IS
   'an aggregation for fs_create_feature_view(aggregations => ...): function of column over time_window; name defaults to {column}_{function}_{window}_{interval|continuous}';
 
-CREATE FUNCTION pushsource._resolve_aggregations(view text, source_table regclass,
+CREATE FUNCTION pushsource_internal._resolve_aggregations(view text, source_table regclass,
     aggregations pushsource.aggregation[], aggregation_interval interval)
 RETURNS pushsource.aggregation[] LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'fs_resolve_aggregations';
-COMMENT ON FUNCTION pushsource._resolve_aggregations(text, regclass, pushsource.aggregation[], interval) IS
+COMMENT ON FUNCTION pushsource_internal._resolve_aggregations(text, regclass, pushsource.aggregation[], interval) IS
   'internal: checks a view''s aggregations against its source and interval, fills in default names';
 
-CREATE FUNCTION pushsource._agg_result_type(function text, column_type regtype)
+CREATE FUNCTION pushsource_internal._agg_result_type(function text, column_type regtype)
 RETURNS text LANGUAGE c STABLE STRICT
 AS 'MODULE_PATHNAME', 'fs_agg_result_type';
-COMMENT ON FUNCTION pushsource._agg_result_type(text, regtype) IS
+COMMENT ON FUNCTION pushsource_internal._agg_result_type(text, regtype) IS
   'internal: the type of an aggregate feature';
 
-CREATE FUNCTION pushsource._agg_name_part(function text)
+CREATE FUNCTION pushsource_internal._agg_name_part(function text)
 RETURNS text LANGUAGE c IMMUTABLE STRICT
 AS 'MODULE_PATHNAME', 'fs_agg_name_part';
-COMMENT ON FUNCTION pushsource._agg_name_part(text) IS
+COMMENT ON FUNCTION pushsource_internal._agg_name_part(text) IS
   'internal: a function''s part of a feature name, last_n_3 for last_n(3)';
 
 ------------------------------------------------------------------------
 -- Catalog
 ------------------------------------------------------------------------
 
-CREATE SEQUENCE pushsource.ingest_batch_seq;
-COMMENT ON SEQUENCE pushsource.ingest_batch_seq IS
+CREATE SEQUENCE pushsource_internal.ingest_batch_seq;
+COMMENT ON SEQUENCE pushsource_internal.ingest_batch_seq IS
   'one value per pushed statement; ingest order = value << 24 + row position';
 
 -- One namespace for every object: a name is an entity, a source, a view or
 -- a service, never two of them (fs_drop and serving take bare names).
-CREATE TABLE pushsource.object_registry (
+CREATE TABLE pushsource_internal.object_registry (
     name text PRIMARY KEY,
     kind text NOT NULL CHECK (kind IN ('entity', 'push_source', 'feature_view', 'feature_service'))
 );
 
-CREATE TABLE pushsource.entity_catalog (
-    name        text PRIMARY KEY REFERENCES pushsource.object_registry ON DELETE CASCADE,
+CREATE TABLE pushsource_internal.entity_catalog (
+    name        text PRIMARY KEY REFERENCES pushsource_internal.object_registry ON DELETE CASCADE,
     join_keys   text[] NOT NULL,
     description text,
     owner       text,
@@ -129,8 +137,8 @@ CREATE TABLE pushsource.entity_catalog (
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
-CREATE TABLE pushsource.source_catalog (
-    name            text PRIMARY KEY REFERENCES pushsource.object_registry ON DELETE CASCADE,
+CREATE TABLE pushsource_internal.source_catalog (
+    name            text PRIMARY KEY REFERENCES pushsource_internal.object_registry ON DELETE CASCADE,
     source_table    regclass NOT NULL,
     column_names    text[] NOT NULL,
     column_types    text[] NOT NULL,
@@ -144,9 +152,9 @@ CREATE TABLE pushsource.source_catalog (
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
-CREATE TABLE pushsource.view_catalog (
-    name               text PRIMARY KEY REFERENCES pushsource.object_registry ON DELETE CASCADE,
-    source             text NOT NULL REFERENCES pushsource.source_catalog,
+CREATE TABLE pushsource_internal.view_catalog (
+    name               text PRIMARY KEY REFERENCES pushsource_internal.object_registry ON DELETE CASCADE,
+    source             text NOT NULL REFERENCES pushsource_internal.source_catalog,
     entities           text[] NOT NULL,
     join_keys          text[] NOT NULL,
     features           text[] NOT NULL,   -- feature names
@@ -166,10 +174,10 @@ CREATE TABLE pushsource.view_catalog (
     prevent_destroy    boolean NOT NULL DEFAULT false,
     created_at         timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
-CREATE INDEX ON pushsource.view_catalog (source);
+CREATE INDEX ON pushsource_internal.view_catalog (source);
 
-CREATE TABLE pushsource.service_catalog (
-    name        text PRIMARY KEY REFERENCES pushsource.object_registry ON DELETE CASCADE,
+CREATE TABLE pushsource_internal.service_catalog (
+    name        text PRIMARY KEY REFERENCES pushsource_internal.object_registry ON DELETE CASCADE,
     features    text[] NOT NULL,
     description text,
     owner       text,
@@ -177,15 +185,15 @@ CREATE TABLE pushsource.service_catalog (
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
-CREATE TABLE pushsource.service_feature (
-    service      text NOT NULL REFERENCES pushsource.service_catalog ON DELETE CASCADE,
+CREATE TABLE pushsource_internal.service_feature (
+    service      text NOT NULL REFERENCES pushsource_internal.service_catalog ON DELETE CASCADE,
     position     int NOT NULL,
-    feature_view text NOT NULL REFERENCES pushsource.view_catalog,
+    feature_view text NOT NULL REFERENCES pushsource_internal.view_catalog,
     feature      text NOT NULL,
     PRIMARY KEY (service, position),
     UNIQUE (service, feature_view, feature)
 );
-CREATE INDEX ON pushsource.service_feature (feature_view);
+CREATE INDEX ON pushsource_internal.service_feature (feature_view);
 
 -- A plain sequence, not an identity column: pg_extension_config_dump can
 -- mark it, so a restored database goes on numbering after the dumped rows.
@@ -213,23 +221,23 @@ BEGIN
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I'
             ' FOR EACH STATEMENT EXECUTE FUNCTION %I._catalog_changed()',
-            'pushsource', t, 'pushsource');
+            'pushsource_internal', t, 'pushsource_internal');
     END LOOP;
 END
 $trg$;
 
 -- The catalog survives pg_dump / pg_restore.
-SELECT pg_catalog.pg_extension_config_dump('pushsource.object_registry', '');
-SELECT pg_catalog.pg_extension_config_dump('pushsource.entity_catalog', '');
-SELECT pg_catalog.pg_extension_config_dump('pushsource.source_catalog', '');
-SELECT pg_catalog.pg_extension_config_dump('pushsource.view_catalog', '');
-SELECT pg_catalog.pg_extension_config_dump('pushsource.service_catalog', '');
-SELECT pg_catalog.pg_extension_config_dump('pushsource.service_feature', '');
+SELECT pg_catalog.pg_extension_config_dump('pushsource_internal.object_registry', '');
+SELECT pg_catalog.pg_extension_config_dump('pushsource_internal.entity_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('pushsource_internal.source_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('pushsource_internal.view_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('pushsource_internal.service_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('pushsource_internal.service_feature', '');
 SELECT pg_catalog.pg_extension_config_dump('pushsource.rejected_records', '');
 SELECT pg_catalog.pg_extension_config_dump('pushsource.rejected_records_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('pushsource.ingest_batch_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pushsource_internal.ingest_batch_seq', '');
 
-GRANT SELECT ON ALL TABLES IN SCHEMA pushsource TO pushsource_admin, pushsource_writer, pushsource_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA pushsource, pushsource_internal TO pushsource_admin, pushsource_writer, pushsource_reader;
 -- The catalog is written only by the registration functions (SECURITY
 -- DEFINER, executable by pushsource_admin): no role but the extension's
 -- owner may INSERT, UPDATE or DELETE its rows directly.
@@ -238,19 +246,19 @@ GRANT SELECT ON ALL TABLES IN SCHEMA pushsource TO pushsource_admin, pushsource_
 GRANT DELETE ON pushsource.rejected_records TO pushsource_admin;
 
 -- May the current role read push source p_source (SELECT on its table)?
-CREATE FUNCTION pushsource._may_read_source(p_source text) RETURNS boolean
+CREATE FUNCTION pushsource_internal._may_read_source(p_source text) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce((SELECT pg_catalog.has_table_privilege(s.source_table, 'SELECT')
-                       FROM pushsource.source_catalog s
+                       FROM pushsource_internal.source_catalog s
                       WHERE s.name OPERATOR(pg_catalog.=) p_source
                         AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c
                                      WHERE c.oid OPERATOR(pg_catalog.=) s.source_table)), false)
 $$;
-COMMENT ON FUNCTION pushsource._may_read_source(text) IS
+COMMENT ON FUNCTION pushsource_internal._may_read_source(text) IS
   'internal: whether the current role may SELECT from a push source''s table (rejected records follow it)';
 ALTER TABLE pushsource.rejected_records ENABLE ROW LEVEL SECURITY;
 CREATE POLICY readable_source ON pushsource.rejected_records FOR SELECT
-    USING (pushsource._may_read_source(source));
+    USING (pushsource_internal._may_read_source(source));
 CREATE POLICY admin_retention ON pushsource.rejected_records FOR DELETE TO pushsource_admin
     USING (true);
 
@@ -260,7 +268,7 @@ CREATE POLICY admin_retention ON pushsource.rejected_records FOR DELETE TO pushs
 
 CREATE VIEW pushsource.entities AS
 SELECT name, join_keys, description, owner, tags, created_at
-FROM pushsource.entity_catalog;
+FROM pushsource_internal.entity_catalog;
 COMMENT ON VIEW pushsource.entities IS 'registered entities and their join keys';
 
 CREATE VIEW pushsource.push_sources AS
@@ -268,32 +276,32 @@ SELECT s.name, s.source_table,
        (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('name', n, 'type', t) ORDER BY o)
           FROM unnest(s.column_names, s.column_types) WITH ORDINALITY AS c(n, t, o)) AS schema,
        s.timestamp_field, s.log_offline, s.batch_table,
-       (SELECT pg_catalog.array_agg(v.name ORDER BY v.name) FROM pushsource.view_catalog v
+       (SELECT pg_catalog.array_agg(v.name ORDER BY v.name) FROM pushsource_internal.view_catalog v
          WHERE v.source = s.name) AS feature_views,
        s.description, s.owner, s.tags, s.prevent_destroy, s.created_at
-FROM pushsource.source_catalog s;
+FROM pushsource_internal.source_catalog s;
 COMMENT ON VIEW pushsource.push_sources IS 'registered push sources, their tables and schemas';
 
 CREATE VIEW pushsource.feature_views AS
 SELECT name, source, entities, join_keys, features, aggregations, aggregation_interval, ttl, online, offline,
        feature_start_time, batch_schedule, online_table, offline_table,
        description, owner, tags, prevent_destroy, created_at
-FROM pushsource.view_catalog;
+FROM pushsource_internal.view_catalog;
 COMMENT ON VIEW pushsource.feature_views IS 'registered feature views and their stores';
 
 CREATE VIEW pushsource.features AS
 SELECT v.name AS feature_view, f.name AS feature, f.position::int AS position,
        CASE WHEN v.aggregations IS NULL
             THEN s.column_types[pg_catalog.array_position(s.column_names, f.name)]
-            ELSE pushsource._agg_result_type(a.function,
+            ELSE pushsource_internal._agg_result_type(a.function,
                    (SELECT at.atttypid::regtype FROM pg_catalog.pg_attribute at
                      WHERE at.attrelid OPERATOR(pg_catalog.=) s.source_table
                        AND at.attname OPERATOR(pg_catalog.=) a."column" AND NOT at.attisdropped)) END AS type,
        CASE WHEN v.aggregations IS NULL THEN 'attribute' ELSE 'aggregate' END AS kind,
        a."column" AS aggregated_column, a.function, a.time_window,
        v.name OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) f.name AS full_name
-FROM pushsource.view_catalog v
-JOIN pushsource.source_catalog s ON s.name OPERATOR(pg_catalog.=) v.source
+FROM pushsource_internal.view_catalog v
+JOIN pushsource_internal.source_catalog s ON s.name OPERATOR(pg_catalog.=) v.source
 CROSS JOIN LATERAL unnest(v.features) WITH ORDINALITY AS f(name, position)
 LEFT JOIN LATERAL (SELECT x.* FROM unnest(v.aggregations) x
                     WHERE x.name OPERATOR(pg_catalog.=) f.name) a ON true;
@@ -302,7 +310,7 @@ COMMENT ON VIEW pushsource.features IS
 
 CREATE VIEW pushsource.feature_services AS
 SELECT name, features, description, owner, tags, created_at
-FROM pushsource.service_catalog;
+FROM pushsource_internal.service_catalog;
 COMMENT ON VIEW pushsource.feature_services IS 'registered feature services';
 
 GRANT SELECT ON pushsource.entities, pushsource.push_sources, pushsource.feature_views,
@@ -314,24 +322,24 @@ GRANT SELECT ON pushsource.entities, pushsource.push_sources, pushsource.feature
 ------------------------------------------------------------------------
 
 -- Claims a name in the single namespace; errors if it is taken.
-CREATE FUNCTION pushsource._claim_name(p_name text, p_kind text)
+CREATE FUNCTION pushsource_internal._claim_name(p_name text, p_kind text)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     existing text;
 BEGIN
-    PERFORM pushsource._check_name(p_name, pg_catalog.replace(p_kind, '_', ' '));
-    SELECT kind INTO existing FROM pushsource.object_registry WHERE name = p_name;
+    PERFORM pushsource_internal._check_name(p_name, pg_catalog.replace(p_kind, '_', ' '));
+    SELECT kind INTO existing FROM pushsource_internal.object_registry WHERE name = p_name;
     IF FOUND THEN
         RAISE EXCEPTION '% "%" already exists', pg_catalog.replace(existing, '_', ' '), p_name
             USING ERRCODE = 'duplicate_object',
                   HINT = 'Names are shared by entities, push sources, feature views and feature services; drop it with fs_drop() or pick another name.';
     END IF;
-    INSERT INTO pushsource.object_registry (name, kind) VALUES (p_name, p_kind);
+    INSERT INTO pushsource_internal.object_registry (name, kind) VALUES (p_name, p_kind);
 END
 $$;
-COMMENT ON FUNCTION pushsource._claim_name(text, text) IS 'internal: reserves an object name';
+COMMENT ON FUNCTION pushsource_internal._claim_name(text, text) IS 'internal: reserves an object name';
 
-CREATE FUNCTION pushsource._check_tags(p_what text, p_name text, p_tags jsonb)
+CREATE FUNCTION pushsource_internal._check_tags(p_what text, p_name text, p_tags jsonb)
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_tags IS NULL THEN
@@ -344,7 +352,7 @@ BEGIN
     RETURN p_tags;
 END
 $$;
-COMMENT ON FUNCTION pushsource._check_tags(text, text, jsonb) IS 'internal: validates tags';
+COMMENT ON FUNCTION pushsource_internal._check_tags(text, text, jsonb) IS 'internal: validates tags';
 
 CREATE FUNCTION pushsource.fs_create_entity(
     name text, join_keys text[],
@@ -353,14 +361,14 @@ RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_
 DECLARE
     k text;
 BEGIN
-    PERFORM pushsource._claim_name(fs_create_entity.name, 'entity');
+    PERFORM pushsource_internal._claim_name(fs_create_entity.name, 'entity');
     IF fs_create_entity.join_keys IS NULL OR pg_catalog.cardinality(fs_create_entity.join_keys) = 0 THEN
         RAISE EXCEPTION 'entity "%" needs at least one join key', fs_create_entity.name
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'For example: fs_create_entity(''user'', ARRAY[''user_id'']).';
     END IF;
     FOREACH k IN ARRAY fs_create_entity.join_keys LOOP
-        PERFORM pushsource._check_name(k, 'join key');
+        PERFORM pushsource_internal._check_name(k, 'join key');
         IF k LIKE '\_fs\_%' THEN
             RAISE EXCEPTION 'entity "%": join key "%" starts with _fs_, which is reserved for pushsource''s own columns',
                             fs_create_entity.name, k
@@ -372,10 +380,10 @@ BEGIN
         RAISE EXCEPTION 'entity "%": join keys % repeat a name', fs_create_entity.name, fs_create_entity.join_keys
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    INSERT INTO pushsource.entity_catalog (name, join_keys, description, owner, tags)
+    INSERT INTO pushsource_internal.entity_catalog (name, join_keys, description, owner, tags)
     VALUES (fs_create_entity.name, fs_create_entity.join_keys, fs_create_entity.description,
             fs_create_entity.owner,
-            pushsource._check_tags('entity', fs_create_entity.name, fs_create_entity.tags));
+            pushsource_internal._check_tags('entity', fs_create_entity.name, fs_create_entity.tags));
     RETURN fs_create_entity.name;
 END
 $$;
@@ -398,7 +406,7 @@ DECLARE
     tbl     regclass;
     missing text;
 BEGIN
-    PERFORM pushsource._claim_name(p_name, 'push_source');
+    PERFORM pushsource_internal._claim_name(p_name, 'push_source');
     IF fs_create_push_source.schema IS NULL THEN
         RAISE EXCEPTION 'push source "%": schema must not be null', p_name
             USING ERRCODE = 'null_value_not_allowed',
@@ -407,7 +415,7 @@ BEGIN
     SELECT pg_catalog.array_agg(column_name ORDER BY o), pg_catalog.array_agg(declared_type ORDER BY o),
            pg_catalog.array_agg(pg_type ORDER BY o)
       INTO cols, types, pgtypes
-      FROM pushsource._parse_schema(fs_create_push_source.schema) WITH ORDINALITY AS p(column_name, declared_type, pg_type, o);
+      FROM pushsource_internal._parse_schema(fs_create_push_source.schema) WITH ORDINALITY AS p(column_name, declared_type, pg_type, o);
     IF (SELECT pg_catalog.count(DISTINCT c) FROM unnest(cols) c) <> pg_catalog.cardinality(cols) THEN
         RAISE EXCEPTION 'push source "%": schema repeats a column name', p_name
             USING ERRCODE = 'duplicate_column';
@@ -428,12 +436,12 @@ BEGIN
                         p_name, fs_create_push_source.timestamp_field, ts_type
             USING ERRCODE = 'datatype_mismatch';
     END IF;
-    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', 'pushsource', p_name)) IS NOT NULL THEN
-        RAISE EXCEPTION 'push source "%": table pushsource.% already exists', p_name, p_name
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', 'pushsource_source', p_name)) IS NOT NULL THEN
+        RAISE EXCEPTION 'push source "%": table pushsource_source.% already exists', p_name, p_name
             USING ERRCODE = 'duplicate_table';
     END IF;
     IF fs_create_push_source.batch_table IS NOT NULL THEN
-        PERFORM pushsource._check_batch_table(pg_catalog.format('push source "%s"', p_name),
+        PERFORM pushsource_internal._check_batch_table(pg_catalog.format('push source "%s"', p_name),
                                               fs_create_push_source.batch_table);
         SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', c, t), ', ') INTO missing
           FROM unnest(cols, pgtypes) AS x(c, t)
@@ -453,15 +461,15 @@ BEGIN
         -- pgtypes come from format_type() of a resolved type OID, not from user text
         ddl := ddl || CASE WHEN i > 1 THEN ', ' ELSE '' END || pg_catalog.format('%I %s', cols[i], pgtypes[i]);
     END LOOP;
-    EXECUTE pg_catalog.format('CREATE TABLE %I.%I (%s)', 'pushsource', p_name, ddl);
-    tbl := pg_catalog.format('%I.%I', 'pushsource', p_name)::regclass;
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I (%s)', 'pushsource_source', p_name, ddl);
+    tbl := pg_catalog.format('%I.%I', 'pushsource_source', p_name)::regclass;
     -- no key: the whole row identifies a deleted one to logical replication
     -- (retention, fs_delete_keys under a FOR ALL TABLES publication)
     EXECUTE pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', tbl);
     EXECUTE pg_catalog.format('CREATE TRIGGER zz_pushsource_row BEFORE INSERT OR UPDATE ON %s'
-                              ' FOR EACH ROW EXECUTE FUNCTION %I._push_row()', tbl, 'pushsource');
+                              ' FOR EACH ROW EXECUTE FUNCTION %I._push_row()', tbl, 'pushsource_internal');
     EXECUTE pg_catalog.format('CREATE TRIGGER zz_pushsource_fanout AFTER INSERT ON %s'
-                              ' FOR EACH STATEMENT EXECUTE FUNCTION %I._push_statement()', tbl, 'pushsource');
+                              ' FOR EACH STATEMENT EXECUTE FUNCTION %I._push_statement()', tbl, 'pushsource_internal');
     -- a log is appended in roughly event-time order: BRIN serves time ranges
     -- (fs_get_dataframe, backfills) at almost no cost per pushed row
     EXECUTE pg_catalog.format('CREATE INDEX ON %s USING brin (%I)', tbl, fs_create_push_source.timestamp_field);
@@ -474,12 +482,12 @@ BEGIN
     EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', tbl,
                               pg_catalog.format('pushsource push source %s: INSERT or COPY events here, or call fs_push', p_name));
 
-    INSERT INTO pushsource.source_catalog (name, source_table, column_names, column_types,
+    INSERT INTO pushsource_internal.source_catalog (name, source_table, column_names, column_types,
         timestamp_field, log_offline, batch_table, description, owner, tags, prevent_destroy)
     VALUES (p_name, tbl, cols, types, fs_create_push_source.timestamp_field,
             coalesce(fs_create_push_source.log_offline, true), fs_create_push_source.batch_table,
             fs_create_push_source.description, fs_create_push_source.owner,
-            pushsource._check_tags('push source', p_name, fs_create_push_source.tags),
+            pushsource_internal._check_tags('push source', p_name, fs_create_push_source.tags),
             coalesce(fs_create_push_source.prevent_destroy, false));
     RETURN tbl;
 END
@@ -487,7 +495,7 @@ $$;
 COMMENT ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean) IS
   'registers a push source and creates its table (INSERT, COPY or fs_push into it)';
 
-CREATE FUNCTION pushsource._create_feature_view(
+CREATE FUNCTION pushsource_internal._create_feature_view(
     name text, source text, entities text[],
     features text[] DEFAULT NULL,
     aggregations pushsource.aggregation[] DEFAULT NULL,
@@ -501,7 +509,7 @@ CREATE FUNCTION pushsource._create_feature_view(
 RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p_name text := _create_feature_view.name;
-    src    pushsource.source_catalog;
+    src    pushsource_internal.source_catalog;
     keys   text[] := '{}';
     feats  text[];
     e      text;
@@ -517,8 +525,8 @@ DECLARE
     keydefs text;
     keylist text;
 BEGIN
-    PERFORM pushsource._claim_name(p_name, 'feature_view');
-    SELECT * INTO src FROM pushsource.source_catalog s WHERE s.name = _create_feature_view.source;
+    PERFORM pushsource_internal._claim_name(p_name, 'feature_view');
+    SELECT * INTO src FROM pushsource_internal.source_catalog s WHERE s.name = _create_feature_view.source;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'feature view "%": push source "%" does not exist', p_name, _create_feature_view.source
             USING ERRCODE = 'undefined_object',
@@ -529,7 +537,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     FOREACH e IN ARRAY _create_feature_view.entities LOOP
-        SELECT ec.join_keys INTO ekeys FROM pushsource.entity_catalog ec WHERE ec.name = e;
+        SELECT ec.join_keys INTO ekeys FROM pushsource_internal.entity_catalog ec WHERE ec.name = e;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'feature view "%": entity "%" does not exist', p_name, e
                 USING ERRCODE = 'undefined_object',
@@ -563,7 +571,7 @@ BEGIN
             RAISE EXCEPTION 'feature view "%": ttl applies to attribute features; aggregate features are bounded by their windows', p_name
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        aggs := pushsource._resolve_aggregations(p_name, src.source_table, _create_feature_view.aggregations,
+        aggs := pushsource_internal._resolve_aggregations(p_name, src.source_table, _create_feature_view.aggregations,
                                                   _create_feature_view.aggregation_interval);
         feats := ARRAY(SELECT a.name FROM unnest(aggs) WITH ORDINALITY AS a(c, f, w, name, o) ORDER BY a.o);
         -- a feature is a column of fs_run and the stores' rows beside the
@@ -696,7 +704,7 @@ BEGIN
             pg_catalog.format('offline store of feature view %s: every row with event time and ingest order', p_name));
     END IF;
 
-    INSERT INTO pushsource.view_catalog (name, source, entities, join_keys, features, value_columns,
+    INSERT INTO pushsource_internal.view_catalog (name, source, entities, join_keys, features, value_columns,
         aggregations, aggregation_interval, ttl, online, offline,
         feature_start_time, batch_schedule, online_table, offline_table, description, owner, tags, prevent_destroy)
     VALUES (p_name, src.name, _create_feature_view.entities, keys, feats, valcols,
@@ -705,12 +713,12 @@ BEGIN
             _create_feature_view.online, _create_feature_view.offline,
             _create_feature_view.feature_start_time, _create_feature_view.batch_schedule, online_tbl, offline_tbl,
             _create_feature_view.description, _create_feature_view.owner,
-            pushsource._check_tags('feature view', p_name, _create_feature_view.tags),
+            pushsource_internal._check_tags('feature view', p_name, _create_feature_view.tags),
             coalesce(_create_feature_view.prevent_destroy, false));
     RETURN p_name;
 END
 $$;
-COMMENT ON FUNCTION pushsource._create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean) IS
+COMMENT ON FUNCTION pushsource_internal._create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean) IS
   'internal: fs_create_feature_view as the extension owner: checks, stores, the catalog row (not the schedule)';
 
 -- The pg_cron job is scheduled as the caller (pg_cron runs it as its
@@ -728,11 +736,11 @@ CREATE FUNCTION pushsource.fs_create_feature_view(
     prevent_destroy boolean DEFAULT false)
 RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM pushsource._create_feature_view(name, source, entities, features, aggregations,
+    PERFORM pushsource_internal._create_feature_view(name, source, entities, features, aggregations,
         aggregation_interval, ttl, online, offline, feature_start_time, batch_schedule,
         description, owner, tags, prevent_destroy);
     IF batch_schedule IS NOT NULL THEN
-        PERFORM pushsource._schedule_materialize(name, batch_schedule);
+        PERFORM pushsource_internal._schedule_materialize(name, batch_schedule);
     END IF;
     RETURN name;
 END
@@ -752,20 +760,20 @@ DECLARE
     vfeats text[];
     pos    int := 0;
 BEGIN
-    PERFORM pushsource._claim_name(p_name, 'feature_service');
+    PERFORM pushsource_internal._claim_name(p_name, 'feature_service');
     IF fs_create_feature_service.features IS NULL OR pg_catalog.cardinality(fs_create_feature_service.features) = 0 THEN
         RAISE EXCEPTION 'feature service "%" needs at least one feature', p_name
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'List feature views (''fv'') or single features (''fv.feature'').';
     END IF;
-    INSERT INTO pushsource.service_catalog (name, features, description, owner, tags)
+    INSERT INTO pushsource_internal.service_catalog (name, features, description, owner, tags)
     VALUES (p_name, fs_create_feature_service.features, fs_create_feature_service.description,
             fs_create_feature_service.owner,
-            pushsource._check_tags('feature service', p_name, fs_create_feature_service.tags));
+            pushsource_internal._check_tags('feature service', p_name, fs_create_feature_service.tags));
     FOREACH ref IN ARRAY fs_create_feature_service.features LOOP
         fv := pg_catalog.split_part(ref, '.', 1);
         feat := CASE WHEN pg_catalog.strpos(ref, '.') > 0 THEN pg_catalog.substr(ref, pg_catalog.strpos(ref, '.') + 1) END;
-        SELECT v.features INTO vfeats FROM pushsource.view_catalog v WHERE v.name = fv;
+        SELECT v.features INTO vfeats FROM pushsource_internal.view_catalog v WHERE v.name = fv;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'feature service "%": feature view "%" does not exist', p_name, fv
                 USING ERRCODE = 'undefined_object',
@@ -777,13 +785,13 @@ BEGIN
                       HINT = pg_catalog.format('Its features are: %s.', pg_catalog.array_to_string(vfeats, ', '));
         END IF;
         FOREACH feat IN ARRAY CASE WHEN feat IS NULL THEN vfeats ELSE ARRAY[feat] END LOOP
-            IF EXISTS (SELECT 1 FROM pushsource.service_feature sf
+            IF EXISTS (SELECT 1 FROM pushsource_internal.service_feature sf
                         WHERE sf.service = p_name AND sf.feature_view = fv AND sf.feature = feat) THEN
                 RAISE EXCEPTION 'feature service "%": feature "%.%" is listed twice', p_name, fv, feat
                     USING ERRCODE = 'duplicate_column';
             END IF;
             pos := pos + 1;
-            INSERT INTO pushsource.service_feature (service, position, feature_view, feature)
+            INSERT INTO pushsource_internal.service_feature (service, position, feature_view, feature)
             VALUES (p_name, pos, fv, feat);
         END LOOP;
     END LOOP;
@@ -797,15 +805,15 @@ COMMENT ON FUNCTION pushsource.fs_create_feature_service(text, text[], text, tex
 -- Drop
 ------------------------------------------------------------------------
 
-CREATE FUNCTION pushsource._dependents(p_name text)
+CREATE FUNCTION pushsource_internal._dependents(p_name text)
 RETURNS TABLE (name text, kind text) LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT v.name, 'feature_view' FROM pushsource.view_catalog v
+    SELECT v.name, 'feature_view' FROM pushsource_internal.view_catalog v
      WHERE v.source = p_name OR p_name = ANY (v.entities)
     UNION
-    SELECT DISTINCT sf.service, 'feature_service' FROM pushsource.service_feature sf
+    SELECT DISTINCT sf.service, 'feature_service' FROM pushsource_internal.service_feature sf
      WHERE sf.feature_view = p_name
 $$;
-COMMENT ON FUNCTION pushsource._dependents(text) IS 'internal: objects that use an object';
+COMMENT ON FUNCTION pushsource_internal._dependents(text) IS 'internal: objects that use an object';
 
 CREATE FUNCTION pushsource.fs_drop(name text, "cascade" boolean DEFAULT false)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -817,17 +825,17 @@ DECLARE
     prevent boolean := false;
     tbl    regclass;
 BEGIN
-    PERFORM pushsource._check_name(p_name, 'object');
-    SELECT r.kind INTO p_kind FROM pushsource.object_registry r WHERE r.name = p_name FOR UPDATE;
+    PERFORM pushsource_internal._check_name(p_name, 'object');
+    SELECT r.kind INTO p_kind FROM pushsource_internal.object_registry r WHERE r.name = p_name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'object "%" does not exist', p_name
             USING ERRCODE = 'undefined_object',
                   HINT = 'fs_drop takes the name of an entity, push source, feature view or feature service.';
     END IF;
     IF p_kind = 'push_source' THEN
-        SELECT s.prevent_destroy INTO prevent FROM pushsource.source_catalog s WHERE s.name = p_name;
+        SELECT s.prevent_destroy INTO prevent FROM pushsource_internal.source_catalog s WHERE s.name = p_name;
     ELSIF p_kind = 'feature_view' THEN
-        SELECT v.prevent_destroy INTO prevent FROM pushsource.view_catalog v WHERE v.name = p_name;
+        SELECT v.prevent_destroy INTO prevent FROM pushsource_internal.view_catalog v WHERE v.name = p_name;
     END IF;
     IF prevent THEN
         RAISE EXCEPTION 'cannot drop % "%": prevent_destroy is set', pg_catalog.replace(p_kind, '_', ' '), p_name
@@ -835,23 +843,23 @@ BEGIN
                   HINT = pg_catalog.format('Clear it first: SELECT pushsource.fs_set_prevent_destroy(%L, false);', p_name);
     END IF;
     SELECT pg_catalog.string_agg(pg_catalog.format('%s "%s"', pg_catalog.replace(x.kind, '_', ' '), x.name), ', ' ORDER BY x.name)
-      INTO deps FROM pushsource._dependents(p_name) x;
+      INTO deps FROM pushsource_internal._dependents(p_name) x;
     IF deps IS NOT NULL AND NOT coalesce(fs_drop."cascade", false) THEN
         RAISE EXCEPTION 'cannot drop % "%" because other objects depend on it', pg_catalog.replace(p_kind, '_', ' '), p_name
             USING ERRCODE = 'dependent_objects_still_exist',
                   DETAIL = pg_catalog.format('Used by %s.', deps),
                   HINT = 'Drop them first, or use fs_drop(name, cascade => true).';
     END IF;
-    FOR d IN SELECT * FROM pushsource._dependents(p_name) x ORDER BY x.kind DESC LOOP
+    FOR d IN SELECT * FROM pushsource_internal._dependents(p_name) x ORDER BY x.kind DESC LOOP
         -- services before views: a view's services go with it
-        IF EXISTS (SELECT 1 FROM pushsource.object_registry r WHERE r.name = d.name) THEN
+        IF EXISTS (SELECT 1 FROM pushsource_internal.object_registry r WHERE r.name = d.name) THEN
             PERFORM pushsource.fs_drop(d.name, true);
         END IF;
     END LOOP;
 
     IF p_kind = 'push_source' THEN
-        SELECT s.source_table INTO tbl FROM pushsource.source_catalog s WHERE s.name = p_name;
-        DELETE FROM pushsource.source_catalog s WHERE s.name = p_name;
+        SELECT s.source_table INTO tbl FROM pushsource_internal.source_catalog s WHERE s.name = p_name;
+        DELETE FROM pushsource_internal.source_catalog s WHERE s.name = p_name;
         -- its rejected records go with it: a source made again under the
         -- name, with other privileges, must not show them
         DELETE FROM pushsource.rejected_records r WHERE r.source = p_name;
@@ -864,25 +872,25 @@ BEGIN
         -- stores.  SHARE ROW EXCLUSIVE waits for pushes in flight and holds
         -- off new ones (as fs_delete_keys does); dropping a store first
         -- would deadlock with a push that holds the other one.
-        SELECT s.source_table INTO tbl FROM pushsource.view_catalog v
-          JOIN pushsource.source_catalog s ON s.name = v.source WHERE v.name = p_name;
+        SELECT s.source_table INTO tbl FROM pushsource_internal.view_catalog v
+          JOIN pushsource_internal.source_catalog s ON s.name = v.source WHERE v.name = p_name;
         IF tbl IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = tbl) THEN
             EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
         END IF;
         -- a LIKE pattern: the name's underscores are literal
-        PERFORM pushsource._cron_unschedule('pushsource:materialize:' || pg_catalog.replace(p_name, '_', '\_'));
-        FOR tbl IN SELECT t FROM pushsource.view_catalog v, LATERAL (VALUES (v.online_table), (v.offline_table)) x(t)
+        PERFORM pushsource_internal._cron_unschedule('pushsource:materialize:' || pg_catalog.replace(p_name, '_', '\_'));
+        FOR tbl IN SELECT t FROM pushsource_internal.view_catalog v, LATERAL (VALUES (v.online_table), (v.offline_table)) x(t)
                     WHERE v.name = p_name AND t IS NOT NULL
                       AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t) LOOP
             EXECUTE pg_catalog.format('DROP TABLE %s', tbl);
         END LOOP;
-        DELETE FROM pushsource.view_catalog v WHERE v.name = p_name;
+        DELETE FROM pushsource_internal.view_catalog v WHERE v.name = p_name;
     ELSIF p_kind = 'feature_service' THEN
-        DELETE FROM pushsource.service_catalog s WHERE s.name = p_name;
+        DELETE FROM pushsource_internal.service_catalog s WHERE s.name = p_name;
     ELSE
-        DELETE FROM pushsource.entity_catalog en WHERE en.name = p_name;
+        DELETE FROM pushsource_internal.entity_catalog en WHERE en.name = p_name;
     END IF;
-    DELETE FROM pushsource.object_registry r WHERE r.name = p_name;
+    DELETE FROM pushsource_internal.object_registry r WHERE r.name = p_name;
 END
 $$;
 COMMENT ON FUNCTION pushsource.fs_drop(text, boolean) IS
@@ -893,20 +901,20 @@ RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_
 DECLARE
     p_kind text;
 BEGIN
-    PERFORM pushsource._check_name(fs_set_prevent_destroy.name, 'object');
+    PERFORM pushsource_internal._check_name(fs_set_prevent_destroy.name, 'object');
     IF fs_set_prevent_destroy.prevent_destroy IS NULL THEN
         RAISE EXCEPTION '"%": prevent_destroy must be true or false', fs_set_prevent_destroy.name
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT r.kind INTO p_kind FROM pushsource.object_registry r WHERE r.name = fs_set_prevent_destroy.name FOR UPDATE;
+    SELECT r.kind INTO p_kind FROM pushsource_internal.object_registry r WHERE r.name = fs_set_prevent_destroy.name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'object "%" does not exist', fs_set_prevent_destroy.name
             USING ERRCODE = 'undefined_object';
     ELSIF p_kind = 'push_source' THEN
-        UPDATE pushsource.source_catalog s SET prevent_destroy = fs_set_prevent_destroy.prevent_destroy
+        UPDATE pushsource_internal.source_catalog s SET prevent_destroy = fs_set_prevent_destroy.prevent_destroy
          WHERE s.name = fs_set_prevent_destroy.name;
     ELSIF p_kind = 'feature_view' THEN
-        UPDATE pushsource.view_catalog v SET prevent_destroy = fs_set_prevent_destroy.prevent_destroy
+        UPDATE pushsource_internal.view_catalog v SET prevent_destroy = fs_set_prevent_destroy.prevent_destroy
          WHERE v.name = fs_set_prevent_destroy.name;
     ELSE
         RAISE EXCEPTION '% "%" has no prevent_destroy', pg_catalog.replace(p_kind, '_', ' '), fs_set_prevent_destroy.name
@@ -973,19 +981,19 @@ COMMENT ON FUNCTION pushsource.fs_save_historical_features(text, text, text[], t
 
 -- The feature rows of one view with event time in [start_time, end_time),
 -- optionally only for some entities: keys, event time, features.
-CREATE FUNCTION pushsource._range_plan(feature_view text, start_time timestamptz,
+CREATE FUNCTION pushsource_internal._range_plan(feature_view text, start_time timestamptz,
     end_time timestamptz, entities jsonb,
     OUT sql text, OUT columns text)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v    pushsource.view_catalog;
+    v    pushsource_internal.view_catalog;
     ts   text;
     cols text;
     keys text;
     defs text;
 BEGIN
-    PERFORM pushsource._check_name(feature_view, 'feature view');
-    SELECT * INTO v FROM pushsource.view_catalog x WHERE x.name = feature_view;
+    PERFORM pushsource_internal._check_name(feature_view, 'feature view');
+    SELECT * INTO v FROM pushsource_internal.view_catalog x WHERE x.name = feature_view;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'feature view "%" does not exist', feature_view
             USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in pushsource.feature_views.';
@@ -1003,7 +1011,7 @@ BEGIN
         RAISE EXCEPTION 'feature view "%": end_time % is before start_time %', feature_view, end_time, start_time
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT s.timestamp_field INTO ts FROM pushsource.source_catalog s WHERE s.name = v.source;
+    SELECT s.timestamp_field INTO ts FROM pushsource_internal.source_catalog s WHERE s.name = v.source;
     SELECT pg_catalog.string_agg(pg_catalog.format('%I', a.attname), ', ' ORDER BY a.attnum),
            pg_catalog.string_agg(pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)
       INTO cols, columns
@@ -1033,22 +1041,22 @@ BEGIN
           FROM unnest(v.join_keys) WITH ORDINALITY AS j(k, o)
           JOIN pg_catalog.pg_attribute a ON a.attrelid = v.offline_table AND a.attname = j.k;
         -- checked now, so that fs_historical_features_columns refuses bad keys too
-        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM pushsource._key_set(%L, $1) AS e(%s)',
+        EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM pushsource_internal._key_set(%L, $1) AS e(%s)',
                                   feature_view, defs) USING entities;
-        sql := sql || pg_catalog.format(' AND (%s) IN (SELECT %s FROM pushsource._key_set(%L, $3) AS e(%s))',
+        sql := sql || pg_catalog.format(' AND (%s) IN (SELECT %s FROM pushsource_internal._key_set(%L, $3) AS e(%s))',
                                         keys, keys, feature_view, defs);
     END IF;
     sql := sql || pg_catalog.format(' ORDER BY %I, _fs_ingest_id', ts);
 END
 $$;
-COMMENT ON FUNCTION pushsource._range_plan(text, timestamptz, timestamptz, jsonb) IS
+COMMENT ON FUNCTION pushsource_internal._range_plan(text, timestamptz, timestamptz, jsonb) IS
   'internal: query and columns of the no-spine fs_get_historical_features';
 
 CREATE FUNCTION pushsource.fs_get_historical_features(feature_view text, start_time timestamptz,
     end_time timestamptz, entities jsonb DEFAULT NULL)
 RETURNS SETOF record LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    RETURN QUERY EXECUTE (pushsource._range_plan(feature_view, start_time, end_time, entities)).sql
+    RETURN QUERY EXECUTE (pushsource_internal._range_plan(feature_view, start_time, end_time, entities)).sql
         USING start_time, end_time, entities;
 END
 $$;
@@ -1058,7 +1066,7 @@ COMMENT ON FUNCTION pushsource.fs_get_historical_features(text, timestamptz, tim
 CREATE FUNCTION pushsource.fs_historical_features_columns(feature_view text, start_time timestamptz,
     end_time timestamptz, entities jsonb DEFAULT NULL)
 RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT (pushsource._range_plan(feature_view, start_time, end_time, entities)).columns
+    SELECT (pushsource_internal._range_plan(feature_view, start_time, end_time, entities)).columns
 $$;
 COMMENT ON FUNCTION pushsource.fs_historical_features_columns(text, timestamptz, timestamptz, jsonb) IS
   'the column definition list of the no-spine fs_get_historical_features';
@@ -1072,12 +1080,12 @@ COMMENT ON FUNCTION pushsource.fs_historical_features_columns(text, timestamptz,
 -- features.  Parameters: $1 start, $2 end, $3 the interval, $4 the slots'
 -- function specs; the 'full' query takes $1 the spine, $2 the view, then
 -- start, end and interval, which _run_features binds to the spine's $1-$3.
-CREATE FUNCTION pushsource._run_plan(feature_view text, start_time timestamptz,
+CREATE FUNCTION pushsource_internal._run_plan(feature_view text, start_time timestamptz,
     end_time timestamptz, aggregation_level text,
     OUT sql text, OUT columns text, OUT spine text, OUT specs text[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v       pushsource.view_catalog;
+    v       pushsource_internal.view_catalog;
     ts      text;
     tstype  text;
     tsdef   text;
@@ -1088,13 +1096,13 @@ DECLARE
     defs    text;
 BEGIN
     SELECT p.sql, p.columns INTO sql, columns
-      FROM pushsource._range_plan(feature_view, start_time, end_time, NULL) p;
+      FROM pushsource_internal._range_plan(feature_view, start_time, end_time, NULL) p;
     IF aggregation_level IS NULL OR aggregation_level NOT IN ('disabled', 'partial', 'full') THEN
         RAISE EXCEPTION 'feature view "%": aggregation_level must be ''disabled'', ''partial'' or ''full'', not %',
                         feature_view, coalesce(pg_catalog.quote_literal(aggregation_level), 'null')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT * INTO v FROM pushsource.view_catalog x WHERE x.name = feature_view;
+    SELECT * INTO v FROM pushsource_internal.view_catalog x WHERE x.name = feature_view;
     IF aggregation_level = 'disabled' OR (v.aggregations IS NULL AND aggregation_level = 'full') THEN
         RETURN;                 -- the rows as stored: an attribute view aggregates nothing
     END IF;
@@ -1106,7 +1114,7 @@ BEGIN
                               THEN 'It is an attribute view: ''disabled'' or ''full'' gives its rows.'
                               ELSE 'It aggregates continuously: ''disabled'' gives its events, ''full'' its features at each event.' END;
     END IF;
-    SELECT s.timestamp_field INTO ts FROM pushsource.source_catalog s WHERE s.name = v.source;
+    SELECT s.timestamp_field INTO ts FROM pushsource_internal.source_catalog s WHERE s.name = v.source;
     SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO tstype
       FROM pg_catalog.pg_attribute a WHERE a.attrelid = v.offline_table AND a.attname = ts;
     tsdef := pg_catalog.format('%I %s', ts, tstype);
@@ -1130,7 +1138,7 @@ BEGIN
                pg_catalog.string_agg(pg_catalog.format(', %I %s', x.name, pg_catalog.format_type('pushsource.fs_partial'::pg_catalog.regtype, NULL)), '' ORDER BY x.n),
                pg_catalog.array_agg(x.function ORDER BY x.n)
           INTO aggs, defs, specs
-          FROM (SELECT d."column", d.function, d."column" || '_' || pushsource._agg_name_part(d.function) AS name,
+          FROM (SELECT d."column", d.function, d."column" || '_' || pushsource_internal._agg_name_part(d.function) AS name,
                        pg_catalog.row_number() OVER (ORDER BY d.first) AS n
                   FROM (SELECT a."column", a.function, pg_catalog.min(a.o) AS first
                           FROM unnest(v.aggregations) WITH ORDINALITY AS a("column", function, time_window, name, o)
@@ -1149,11 +1157,11 @@ BEGIN
     SELECT pg_catalog.string_agg(pg_catalog.format(', %I %s', f.feature, f.type), '' ORDER BY f.position)
       INTO defs FROM pushsource.features f WHERE f.feature_view = v.name;
     columns := keydefs || tsdef || defs;
-    sql := pg_catalog.format('SELECT * FROM pushsource._run_features($1, $2, $3, $4, $5) AS t(%s)', columns);
+    sql := pg_catalog.format('SELECT * FROM pushsource_internal._run_features($1, $2, $3, $4, $5) AS t(%s)', columns);
     spine := spine || pg_catalog.format(' ORDER BY %s%I', keys, ts);
 END
 $$;
-COMMENT ON FUNCTION pushsource._run_plan(text, timestamptz, timestamptz, text) IS
+COMMENT ON FUNCTION pushsource_internal._run_plan(text, timestamptz, timestamptz, text) IS
   'internal: the queries and column list of fs_run';
 
 CREATE FUNCTION pushsource.fs_run(feature_view text, start_time timestamptz, end_time timestamptz,
@@ -1163,8 +1171,8 @@ DECLARE
     p   record;
     iv  interval;
 BEGIN
-    p := pushsource._run_plan(feature_view, start_time, end_time, aggregation_level);
-    SELECT v.aggregation_interval INTO iv FROM pushsource.view_catalog v WHERE v.name = feature_view;
+    p := pushsource_internal._run_plan(feature_view, start_time, end_time, aggregation_level);
+    SELECT v.aggregation_interval INTO iv FROM pushsource_internal.view_catalog v WHERE v.name = feature_view;
     IF p.spine IS NULL THEN
         RETURN QUERY EXECUTE p.sql USING start_time, end_time, iv, p.specs;
         RETURN;
@@ -1172,11 +1180,11 @@ BEGIN
     RETURN QUERY EXECUTE p.sql USING p.spine, ARRAY[feature_view], start_time, end_time, iv;
 END
 $$;
-CREATE FUNCTION pushsource._run_features(spine text, features text[], start_time timestamptz,
+CREATE FUNCTION pushsource_internal._run_features(spine text, features text[], start_time timestamptz,
     end_time timestamptz, iv interval)
 RETURNS SETOF record LANGUAGE c CALLED ON NULL INPUT VOLATILE
 AS 'MODULE_PATHNAME', 'fs_run_features';
-COMMENT ON FUNCTION pushsource._run_features(text, text[], timestamptz, timestamptz, interval) IS
+COMMENT ON FUNCTION pushsource_internal._run_features(text, text[], timestamptz, timestamptz, interval) IS
   'internal: fs_get_historical_features over fs_run''s spine query, its $1-$3 bound to the last arguments';
 
 COMMENT ON FUNCTION pushsource.fs_run(text, timestamptz, timestamptz, text) IS
@@ -1184,7 +1192,7 @@ COMMENT ON FUNCTION pushsource.fs_run(text, timestamptz, timestamptz, text) IS
 
 CREATE FUNCTION pushsource.fs_run_columns(feature_view text, aggregation_level text DEFAULT 'full')
 RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT (pushsource._run_plan(feature_view, '-infinity', 'infinity', aggregation_level)).columns
+    SELECT (pushsource_internal._run_plan(feature_view, '-infinity', 'infinity', aggregation_level)).columns
 $$;
 COMMENT ON FUNCTION pushsource.fs_run_columns(text, text) IS
   'the column definition list to write after fs_run(...) AS t(...)';
@@ -1193,12 +1201,12 @@ COMMENT ON FUNCTION pushsource.fs_run_columns(text, text) IS
 -- Introspection
 ------------------------------------------------------------------------
 
-CREATE FUNCTION pushsource._kind(p_name text) RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION pushsource_internal._kind(p_name text) RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text;
 BEGIN
-    PERFORM pushsource._check_name(p_name, 'object');
-    SELECT r.kind INTO k FROM pushsource.object_registry r WHERE r.name = p_name;
+    PERFORM pushsource_internal._check_name(p_name, 'object');
+    SELECT r.kind INTO k FROM pushsource_internal.object_registry r WHERE r.name = p_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'object "%" does not exist', p_name
             USING ERRCODE = 'undefined_object',
@@ -1207,11 +1215,11 @@ BEGIN
     RETURN k;
 END
 $$;
-COMMENT ON FUNCTION pushsource._kind(text) IS 'internal: kind of a named object, or an error';
+COMMENT ON FUNCTION pushsource_internal._kind(text) IS 'internal: kind of a named object, or an error';
 
 CREATE FUNCTION pushsource.fs_summary(name text) RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    k text := pushsource._kind(fs_summary.name);
+    k text := pushsource_internal._kind(fs_summary.name);
     r jsonb;
 BEGIN
     IF k = 'entity' THEN
@@ -1232,7 +1240,7 @@ COMMENT ON FUNCTION pushsource.fs_summary(text) IS
 -- The problems of one table against what it should hold: it exists, is
 -- owned by the extension's owner (nobody else may alter it), and has each
 -- column with its type (format_type).
-CREATE FUNCTION pushsource._table_problems(p_tbl regclass, p_what text, p_schema text, p_cols text[], p_types text[])
+CREATE FUNCTION pushsource_internal._table_problems(p_tbl regclass, p_what text, p_schema text, p_cols text[], p_types text[])
 RETURNS text[] LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     problems text[] := '{}';
@@ -1269,28 +1277,28 @@ BEGIN
     RETURN problems;
 END
 $$;
-COMMENT ON FUNCTION pushsource._table_problems(regclass, text, text, text[], text[]) IS
+COMMENT ON FUNCTION pushsource_internal._table_problems(regclass, text, text, text[], text[]) IS
   'internal: fs_validate''s checks of one table: present, in its schema, owned by the extension''s owner, its columns and their types';
 
 CREATE FUNCTION pushsource.fs_validate(name text) RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    k        text := pushsource._kind(fs_validate.name);
+    k        text := pushsource_internal._kind(fs_validate.name);
     problems text[] := '{}';
-    s        pushsource.source_catalog;
-    v        pushsource.view_catalog;
+    s        pushsource_internal.source_catalog;
+    v        pushsource_internal.view_catalog;
     c        text;
     cols     text[];
     types    text[];
 BEGIN
     IF k = 'push_source' THEN
-        SELECT * INTO s FROM pushsource.source_catalog x WHERE x.name = fs_validate.name;
+        SELECT * INTO s FROM pushsource_internal.source_catalog x WHERE x.name = fs_validate.name;
         -- the types the declared schema gives, as when the table was created
         SELECT pg_catalog.array_agg(p.pg_type ORDER BY p.o) INTO types
-          FROM pushsource._parse_schema(pg_catalog.array_to_string(ARRAY(
+          FROM pushsource_internal._parse_schema(pg_catalog.array_to_string(ARRAY(
                    SELECT pg_catalog.format('%s %s', n, t) FROM unnest(s.column_names, s.column_types) WITH ORDINALITY AS d(n, t, o)
                     ORDER BY d.o), ', ')) WITH ORDINALITY AS p(column_name, declared_type, pg_type, o);
-        problems := pushsource._table_problems(s.source_table, pg_catalog.format('table of push source "%s"', s.name),
-                                                'pushsource', s.column_names, types);
+        problems := pushsource_internal._table_problems(s.source_table, pg_catalog.format('table of push source "%s"', s.name),
+                                                'pushsource_source', s.column_names, types);
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) s.source_table) THEN
             FOREACH c IN ARRAY ARRAY['zz_pushsource_row', 'zz_pushsource_fanout'] LOOP
                 IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = s.source_table
@@ -1304,8 +1312,8 @@ BEGIN
             problems := problems || pg_catalog.format('batch table of push source "%s" is missing', s.name);
         END IF;
     ELSIF k = 'feature_view' THEN
-        SELECT * INTO v FROM pushsource.view_catalog x WHERE x.name = fs_validate.name;
-        SELECT * INTO s FROM pushsource.source_catalog x WHERE x.name = v.source;
+        SELECT * INTO v FROM pushsource_internal.view_catalog x WHERE x.name = fs_validate.name;
+        SELECT * INTO s FROM pushsource_internal.source_catalog x WHERE x.name = v.source;
         -- keys, event time and values, typed as in the source's table
         SELECT pg_catalog.array_agg(x.c ORDER BY x.o),
                pg_catalog.array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY x.o)
@@ -1314,22 +1322,22 @@ BEGIN
           LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.source_table
                 AND a.attname OPERATOR(pg_catalog.=) x.c AND a.attnum > 0 AND NOT a.attisdropped;
         IF v.online AND v.aggregations IS NOT NULL AND v.aggregation_interval IS NOT NULL THEN
-            problems := problems || pushsource._table_problems(v.online_table, pg_catalog.format('online store of feature view "%s"', v.name), 'pushsource_store',
+            problems := problems || pushsource_internal._table_problems(v.online_table, pg_catalog.format('online store of feature view "%s"', v.name), 'pushsource_store',
                 v.join_keys || ARRAY['block_start', 'totals', 'tiles', '_fs_batch'],
                 types[1:pg_catalog.cardinality(v.join_keys)] || ARRAY['timestamp with time zone', 'bytea', 'bytea', 'boolean']);
         ELSIF v.online THEN
-            problems := problems || pushsource._table_problems(v.online_table, pg_catalog.format('online store of feature view "%s"', v.name), 'pushsource_store',
+            problems := problems || pushsource_internal._table_problems(v.online_table, pg_catalog.format('online store of feature view "%s"', v.name), 'pushsource_store',
                 cols || '_fs_ingest_id'::text, types || 'bigint'::text);
         END IF;
         IF v.offline THEN
-            problems := problems || pushsource._table_problems(v.offline_table, pg_catalog.format('offline store of feature view "%s"', v.name), 'pushsource_store',
+            problems := problems || pushsource_internal._table_problems(v.offline_table, pg_catalog.format('offline store of feature view "%s"', v.name), 'pushsource_store',
                 cols || '_fs_ingest_id'::text, types || 'bigint'::text);
         END IF;
         problems := problems || ARRAY(SELECT pg_catalog.jsonb_array_elements_text(
                                           pushsource.fs_validate(v.source) -> 'problems'));
     ELSIF k = 'feature_service' THEN
         SELECT problems || coalesce(pg_catalog.array_agg(p), '{}') INTO problems
-          FROM (SELECT DISTINCT sf.feature_view FROM pushsource.service_feature sf
+          FROM (SELECT DISTINCT sf.feature_view FROM pushsource_internal.service_feature sf
                  WHERE sf.service = fs_validate.name) x,
                LATERAL pg_catalog.jsonb_array_elements_text(pushsource.fs_validate(x.feature_view) -> 'problems') p;
     END IF;
@@ -1343,14 +1351,14 @@ COMMENT ON FUNCTION pushsource.fs_validate(text) IS
 
 CREATE FUNCTION pushsource.fs_get_columns(name text) RETURNS text[] LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    k text := pushsource._kind(fs_get_columns.name);
+    k text := pushsource_internal._kind(fs_get_columns.name);
     r text[];
 BEGIN
     IF k = 'push_source' THEN
-        SELECT s.column_names INTO r FROM pushsource.source_catalog s WHERE s.name = fs_get_columns.name;
+        SELECT s.column_names INTO r FROM pushsource_internal.source_catalog s WHERE s.name = fs_get_columns.name;
     ELSIF k = 'feature_view' THEN
         SELECT v.join_keys || s.timestamp_field || v.features INTO r
-          FROM pushsource.view_catalog v JOIN pushsource.source_catalog s ON s.name = v.source
+          FROM pushsource_internal.view_catalog v JOIN pushsource_internal.source_catalog s ON s.name = v.source
          WHERE v.name = fs_get_columns.name;
     ELSE
         RAISE EXCEPTION '"%" is %, not a push source or feature view', fs_get_columns.name,
@@ -1367,7 +1375,7 @@ CREATE FUNCTION pushsource.fs_get_dataframe(name text, start_time timestamptz DE
                                              end_time timestamptz DEFAULT NULL)
 RETURNS SETOF jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    k   text := pushsource._kind(fs_get_dataframe.name);
+    k   text := pushsource_internal._kind(fs_get_dataframe.name);
     tbl regclass;
     ts  text;
     cols text;
@@ -1375,13 +1383,13 @@ BEGIN
     IF k = 'push_source' THEN
         SELECT s.source_table, s.timestamp_field,
                (SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ') FROM unnest(s.column_names) c)
-          INTO tbl, ts, cols FROM pushsource.source_catalog s WHERE s.name = fs_get_dataframe.name;
+          INTO tbl, ts, cols FROM pushsource_internal.source_catalog s WHERE s.name = fs_get_dataframe.name;
     ELSIF k = 'feature_view' THEN
         SELECT v.offline_table, s.timestamp_field,
                (SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ')
                   FROM unnest(v.join_keys || s.timestamp_field || v.value_columns) c)
           INTO tbl, ts, cols
-          FROM pushsource.view_catalog v JOIN pushsource.source_catalog s ON s.name = v.source
+          FROM pushsource_internal.view_catalog v JOIN pushsource_internal.source_catalog s ON s.name = v.source
          WHERE v.name = fs_get_dataframe.name;
         IF tbl IS NULL THEN
             RAISE EXCEPTION 'feature view "%" has no offline store', fs_get_dataframe.name
@@ -1441,28 +1449,28 @@ LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_final';
 COMMENT ON FUNCTION pushsource.fs_partial_final(pushsource.fs_partial, anyelement) IS
   'the feature value of a state; the second argument, a NULL of the result type, names the type';
 
-CREATE FUNCTION pushsource._partial_agg_add(internal, text, anyelement, timestamptz, bigint)
+CREATE FUNCTION pushsource_internal._partial_agg_add(internal, text, anyelement, timestamptz, bigint)
 RETURNS internal
 LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_agg_add';
-CREATE FUNCTION pushsource._partial_merge_add(internal, pushsource.fs_partial)
+CREATE FUNCTION pushsource_internal._partial_merge_add(internal, pushsource.fs_partial)
 RETURNS internal
 LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_merge_add';
-CREATE FUNCTION pushsource._partial_agg_final(internal) RETURNS pushsource.fs_partial
+CREATE FUNCTION pushsource_internal._partial_agg_final(internal) RETURNS pushsource.fs_partial
 LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_partial_agg_final';
-COMMENT ON FUNCTION pushsource._partial_agg_add(internal, text, anyelement, timestamptz, bigint) IS
+COMMENT ON FUNCTION pushsource_internal._partial_agg_add(internal, text, anyelement, timestamptz, bigint) IS
   'transition function of fs_partial_agg';
-COMMENT ON FUNCTION pushsource._partial_merge_add(internal, pushsource.fs_partial) IS
+COMMENT ON FUNCTION pushsource_internal._partial_merge_add(internal, pushsource.fs_partial) IS
   'transition function of fs_partial_merge';
-COMMENT ON FUNCTION pushsource._partial_agg_final(internal) IS
+COMMENT ON FUNCTION pushsource_internal._partial_agg_final(internal) IS
   'final function of fs_partial_agg and fs_partial_merge';
 CREATE AGGREGATE pushsource.fs_partial_agg(text, anyelement, timestamptz, bigint) (
-    SFUNC = pushsource._partial_agg_add, STYPE = internal,
-    FINALFUNC = pushsource._partial_agg_final);
+    SFUNC = pushsource_internal._partial_agg_add, STYPE = internal,
+    FINALFUNC = pushsource_internal._partial_agg_final);
 COMMENT ON AGGREGATE pushsource.fs_partial_agg(text, anyelement, timestamptz, bigint) IS
   'fs_partial_agg(function, value, event time, ingest order): the state of a set of events';
 CREATE AGGREGATE pushsource.fs_partial_merge(pushsource.fs_partial) (
-    SFUNC = pushsource._partial_merge_add, STYPE = internal,
-    FINALFUNC = pushsource._partial_agg_final);
+    SFUNC = pushsource_internal._partial_merge_add, STYPE = internal,
+    FINALFUNC = pushsource_internal._partial_agg_final);
 COMMENT ON AGGREGATE pushsource.fs_partial_merge(pushsource.fs_partial) IS
   'the combination of a set of states';
 
@@ -1470,33 +1478,33 @@ COMMENT ON AGGREGATE pushsource.fs_partial_merge(pushsource.fs_partial) IS
 -- Aggregate feature views: tiles (internal, called by the fan-out)
 ------------------------------------------------------------------------
 
-CREATE FUNCTION pushsource._tile_agg_add(internal, text, timestamptz, bigint, VARIADIC "any")
+CREATE FUNCTION pushsource_internal._tile_agg_add(internal, text, timestamptz, bigint, VARIADIC "any")
 RETURNS internal LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_tile_agg_add';
-CREATE FUNCTION pushsource._tile_agg_final(internal) RETURNS bytea
+CREATE FUNCTION pushsource_internal._tile_agg_final(internal) RETURNS bytea
 LANGUAGE c PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_tile_agg_final';
-COMMENT ON FUNCTION pushsource._tile_agg_add(internal, text, timestamptz, bigint, VARIADIC "any") IS
+COMMENT ON FUNCTION pushsource_internal._tile_agg_add(internal, text, timestamptz, bigint, VARIADIC "any") IS
   'internal: transition function of _tile_agg';
-COMMENT ON FUNCTION pushsource._tile_agg_final(internal) IS 'internal: final function of _tile_agg';
-CREATE AGGREGATE pushsource._tile_agg(text, timestamptz, bigint, VARIADIC "any") (
-    SFUNC = pushsource._tile_agg_add, STYPE = internal,
-    FINALFUNC = pushsource._tile_agg_final);
-COMMENT ON AGGREGATE pushsource._tile_agg(text, timestamptz, bigint, VARIADIC "any") IS
+COMMENT ON FUNCTION pushsource_internal._tile_agg_final(internal) IS 'internal: final function of _tile_agg';
+CREATE AGGREGATE pushsource_internal._tile_agg(text, timestamptz, bigint, VARIADIC "any") (
+    SFUNC = pushsource_internal._tile_agg_add, STYPE = internal,
+    FINALFUNC = pushsource_internal._tile_agg_final);
+COMMENT ON AGGREGATE pushsource_internal._tile_agg(text, timestamptz, bigint, VARIADIC "any") IS
   'internal: the tile block (totals and tiles) of a group of events';
-CREATE FUNCTION pushsource._tile_block(timestamptz, bigint) RETURNS timestamptz
+CREATE FUNCTION pushsource_internal._tile_block(timestamptz, bigint) RETURNS timestamptz
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_tile_block';
-COMMENT ON FUNCTION pushsource._tile_block(timestamptz, bigint) IS
+COMMENT ON FUNCTION pushsource_internal._tile_block(timestamptz, bigint) IS
   'internal: start of the block (microseconds since the Unix epoch, a multiple of the block) of an event';
-CREATE FUNCTION pushsource._block_part(bytea, int) RETURNS bytea
+CREATE FUNCTION pushsource_internal._block_part(bytea, int) RETURNS bytea
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_block_part';
-COMMENT ON FUNCTION pushsource._block_part(bytea, int) IS
+COMMENT ON FUNCTION pushsource_internal._block_part(bytea, int) IS
   'internal: the totals (0) or tiles (1) of a _tile_agg block';
-CREATE FUNCTION pushsource._tile_totals_merge(bytea, bytea) RETURNS bytea
+CREATE FUNCTION pushsource_internal._tile_totals_merge(bytea, bytea) RETURNS bytea
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_tile_totals_merge';
-COMMENT ON FUNCTION pushsource._tile_totals_merge(bytea, bytea) IS
+COMMENT ON FUNCTION pushsource_internal._tile_totals_merge(bytea, bytea) IS
   'internal: combines two blocks'' totals';
-CREATE FUNCTION pushsource._tiles_merge(bytea, bytea) RETURNS bytea
+CREATE FUNCTION pushsource_internal._tiles_merge(bytea, bytea) RETURNS bytea
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'fs_tiles_merge';
-COMMENT ON FUNCTION pushsource._tiles_merge(bytea, bytea) IS
+COMMENT ON FUNCTION pushsource_internal._tiles_merge(bytea, bytea) IS
   'internal: combines two blocks'' tiles, tile by tile';
 
 ------------------------------------------------------------------------
@@ -1532,12 +1540,12 @@ SELECT pg_catalog.pg_extension_config_dump('pushsource.job_id_seq', '');
 GRANT SELECT ON pushsource.jobs TO pushsource_admin, pushsource_writer, pushsource_reader;
 GRANT INSERT ON pushsource.jobs TO pushsource_admin;
 GRANT DELETE ON pushsource.jobs TO pushsource_admin;
-GRANT USAGE ON SEQUENCE pushsource.job_id_seq, pushsource.ingest_batch_seq TO pushsource_admin;
+GRANT USAGE ON SEQUENCE pushsource.job_id_seq, pushsource_internal.ingest_batch_seq TO pushsource_admin;
 
 -- The try this is of a run: 1 + the failed runs of the same kind, object
 -- and window start since the last that succeeded.  Deletions of different
 -- keys are different jobs: each is its first attempt.
-CREATE FUNCTION pushsource._job_attempt(p_kind text, p_object text, p_start timestamptz)
+CREATE FUNCTION pushsource_internal._job_attempt(p_kind text, p_object text, p_start timestamptz)
 RETURNS int LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN p_kind = 'deletion' THEN 1 ELSE 1 + pg_catalog.count(*)::int END FROM pushsource.jobs j
      WHERE j.kind = p_kind AND j.object = p_object AND j.window_start IS NOT DISTINCT FROM p_start
@@ -1546,32 +1554,32 @@ RETURNS int LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                              WHERE s.kind = p_kind AND s.object = p_object
                                AND s.window_start IS NOT DISTINCT FROM p_start AND s.state = 'succeeded'), 0)
 $$;
-COMMENT ON FUNCTION pushsource._job_attempt(text, text, timestamptz) IS
+COMMENT ON FUNCTION pushsource_internal._job_attempt(text, text, timestamptz) IS
   'internal: the attempt number of the next run of a job';
 
-CREATE FUNCTION pushsource._job_failed(kind text, object text, window_start timestamptz,
+CREATE FUNCTION pushsource_internal._job_failed(kind text, object text, window_start timestamptz,
     window_end timestamptz, error text, sqlstate text, scheduled boolean, started_at timestamptz)
 RETURNS bigint LANGUAGE c CALLED ON NULL INPUT VOLATILE
 AS 'MODULE_PATHNAME', 'fs_job_failed';
-COMMENT ON FUNCTION pushsource._job_failed(text, text, timestamptz, timestamptz, text, text, boolean, timestamptz) IS
+COMMENT ON FUNCTION pushsource_internal._job_failed(text, text, timestamptz, timestamptz, text, text, boolean, timestamptz) IS
   'internal: records a failed run in pushsource.jobs in its own transaction (a background worker)';
 
-CREATE FUNCTION pushsource._reraise(sqlstate text, message text, detail text, hint text)
+CREATE FUNCTION pushsource_internal._reraise(sqlstate text, message text, detail text, hint text)
 RETURNS void LANGUAGE c CALLED ON NULL INPUT VOLATILE
 AS 'MODULE_PATHNAME', 'fs_reraise';
-COMMENT ON FUNCTION pushsource._reraise(text, text, text, text) IS
+COMMENT ON FUNCTION pushsource_internal._reraise(text, text, text, text) IS
   'internal: raises a caught error again, as it was';
 
-CREATE FUNCTION pushsource._key_set(feature_view text, keys jsonb)
+CREATE FUNCTION pushsource_internal._key_set(feature_view text, keys jsonb)
 RETURNS SETOF record LANGUAGE c CALLED ON NULL INPUT STABLE
 AS 'MODULE_PATHNAME', 'fs_key_set';
-COMMENT ON FUNCTION pushsource._key_set(text, jsonb) IS
+COMMENT ON FUNCTION pushsource_internal._key_set(text, jsonb) IS
   'internal: the checked, typed join keys of fs_delete_keys; AS k(<join keys>)';
 
 -- Runs one job: its row in pushsource.jobs says how it went.  A failure is
 -- recorded (in its own transaction) and raised again; a scheduled run
 -- (pg_cron) returns it instead, so that the next run starts afresh.
-CREATE FUNCTION pushsource._job(p_kind text, p_object text, p_start timestamptz, p_end timestamptz,
+CREATE FUNCTION pushsource_internal._job(p_kind text, p_object text, p_start timestamptz, p_end timestamptz,
     p_args jsonb, p_scheduled boolean)
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1597,24 +1605,24 @@ BEGIN
     END IF;
     BEGIN
         IF p_kind = 'deletion' THEN
-            r := pushsource._delete_keys(p_object, p_args -> 'keys', (p_args ->> 'online')::boolean,
+            r := pushsource_internal._delete_keys(p_object, p_args -> 'keys', (p_args ->> 'online')::boolean,
                                           (p_args ->> 'offline')::boolean);
         ELSIF p_kind = 'materialization' THEN
-            r := pushsource._materialize(p_object, p_start, p_end);
+            r := pushsource_internal._materialize(p_object, p_start, p_end);
         ELSE
-            r := pushsource._maintain();
+            r := pushsource_internal._maintain();
         END IF;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
                                 hnt = PG_EXCEPTION_HINT;
-        jid := pushsource._job_failed(p_kind, p_object, p_start, p_end, msg, st, p_scheduled, started);
+        jid := pushsource_internal._job_failed(p_kind, p_object, p_start, p_end, msg, st, p_scheduled, started);
         -- raised for pg_cron too, so that cron.job_run_details says failed;
         -- the failure's row is in pushsource.jobs already (its own transaction)
         IF p_scheduled THEN
             det := pg_catalog.concat_ws(E'\n', NULLIF(det, ''),
                        pg_catalog.format('Recorded as job %s in pushsource.jobs.', coalesce(jid::text, '(not recorded)')));
         END IF;
-        PERFORM pushsource._reraise(st, msg, det, hnt);
+        PERFORM pushsource_internal._reraise(st, msg, det, hnt);
     END;
     -- a window of fs_materialize_proc: its progress, with this window's rows read
     IF p_kind = 'materialization' AND p_args ? 'progress' THEN
@@ -1626,24 +1634,24 @@ BEGIN
     INSERT INTO pushsource.jobs (kind, object, window_start, window_end, state, rows, details,
                                   attempt, scheduled, started_at)
     VALUES (p_kind, p_object, p_start, p_end, 'succeeded', coalesce((r ->> 'rows')::bigint, 0), r,
-            pushsource._job_attempt(p_kind, p_object, p_start), p_scheduled, started)
+            pushsource_internal._job_attempt(p_kind, p_object, p_start), p_scheduled, started)
     RETURNING id INTO jid;
     RETURN pg_catalog.jsonb_build_object('job', jid, 'state', 'succeeded') || r;
 END
 $$;
-COMMENT ON FUNCTION pushsource._job(text, text, timestamptz, timestamptz, jsonb, boolean) IS
+COMMENT ON FUNCTION pushsource_internal._job(text, text, timestamptz, timestamptz, jsonb, boolean) IS
   'internal: runs a materialization, deletion or maintenance and records it in pushsource.jobs';
 
 -- A feature view for an operation, locked against other operations on it
 -- and against fs_drop (pushes do not take this lock).  As the owner: a row
 -- lock needs UPDATE on the catalog, which no other role has.
-CREATE FUNCTION pushsource._view_for(p_view text, p_what text)
-RETURNS pushsource.view_catalog LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION pushsource_internal._view_for(p_view text, p_what text)
+RETURNS pushsource_internal.view_catalog LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v pushsource.view_catalog;
+    v pushsource_internal.view_catalog;
 BEGIN
-    PERFORM pushsource._check_name(p_view, 'feature view');
-    SELECT * INTO v FROM pushsource.view_catalog x WHERE x.name = p_view FOR NO KEY UPDATE;
+    PERFORM pushsource_internal._check_name(p_view, 'feature view');
+    SELECT * INTO v FROM pushsource_internal.view_catalog x WHERE x.name = p_view FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION '%: feature view "%" does not exist', p_what, p_view
             USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in pushsource.feature_views.';
@@ -1651,24 +1659,24 @@ BEGIN
     RETURN v;
 END
 $$;
-COMMENT ON FUNCTION pushsource._view_for(text, text) IS 'internal: a feature view, locked for an operation';
+COMMENT ON FUNCTION pushsource_internal._view_for(text, text) IS 'internal: a feature view, locked for an operation';
 
 ------------------------------------------------------------------------
 -- Key deletion
 ------------------------------------------------------------------------
 
-CREATE FUNCTION pushsource._delete_keys(p_view text, p_keys jsonb, p_online boolean, p_offline boolean)
+CREATE FUNCTION pushsource_internal._delete_keys(p_view text, p_keys jsonb, p_online boolean, p_offline boolean)
 RETURNS jsonb LANGUAGE c STRICT VOLATILE
 AS 'MODULE_PATHNAME', 'fs_delete_keys_run';
-COMMENT ON FUNCTION pushsource._delete_keys(text, jsonb, boolean, boolean) IS
+COMMENT ON FUNCTION pushsource_internal._delete_keys(text, jsonb, boolean, boolean) IS
   'internal: the work of fs_delete_keys';
 
 CREATE FUNCTION pushsource.fs_delete_keys(feature_view text, keys jsonb,
     online boolean DEFAULT true, offline boolean DEFAULT true)
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM pushsource._check_name(feature_view, 'feature view');
-    IF NOT EXISTS (SELECT 1 FROM pushsource.view_catalog v WHERE v.name = feature_view) THEN
+    PERFORM pushsource_internal._check_name(feature_view, 'feature view');
+    IF NOT EXISTS (SELECT 1 FROM pushsource_internal.view_catalog v WHERE v.name = feature_view) THEN
         RAISE EXCEPTION 'fs_delete_keys: feature view "%" does not exist', feature_view
             USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in pushsource.feature_views.';
     END IF;
@@ -1680,7 +1688,7 @@ BEGIN
         RAISE EXCEPTION 'fs_delete_keys("%"): online and offline are both false: nothing to delete', feature_view
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN pushsource._job('deletion', feature_view, NULL, NULL,
+    RETURN pushsource_internal._job('deletion', feature_view, NULL, NULL,
         pg_catalog.jsonb_build_object('keys', keys, 'online', online, 'offline', offline), false);
 END
 $$;
@@ -1689,11 +1697,11 @@ COMMENT ON FUNCTION pushsource.fs_delete_keys(text, jsonb, boolean, boolean) IS
 
 -- The rows of both status functions.  A dropped view's jobs stay: the name
 -- need not exist, but must be a name.  p_kind NULL: every kind.
-CREATE FUNCTION pushsource._jobs(p_name text, p_kind text, p_errors_only boolean)
+CREATE FUNCTION pushsource_internal._jobs(p_name text, p_kind text, p_errors_only boolean)
 RETURNS SETOF pushsource.jobs LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_name IS NOT NULL THEN
-        PERFORM pushsource._check_name(p_name, 'feature view');
+        PERFORM pushsource_internal._check_name(p_name, 'feature view');
     END IF;
     RETURN QUERY SELECT * FROM pushsource.jobs j
      WHERE (p_kind IS NULL OR j.kind = p_kind) AND (p_name IS NULL OR j.object = p_name)
@@ -1701,12 +1709,12 @@ BEGIN
      ORDER BY j.id;
 END
 $$;
-COMMENT ON FUNCTION pushsource._jobs(text, text, boolean) IS
+COMMENT ON FUNCTION pushsource_internal._jobs(text, text, boolean) IS
   'internal: the job rows of fs_deletion_status and fs_materialization_status';
 
 CREATE FUNCTION pushsource.fs_deletion_status(name text DEFAULT NULL, errors_only boolean DEFAULT false)
 RETURNS SETOF pushsource.jobs LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT * FROM pushsource._jobs(name, 'deletion', errors_only)
+    SELECT * FROM pushsource_internal._jobs(name, 'deletion', errors_only)
 $$;
 COMMENT ON FUNCTION pushsource.fs_deletion_status(text, boolean) IS
   'the key deletions of a feature view (all when name is NULL), oldest first; errors_only: the failed ones';
@@ -1715,18 +1723,18 @@ COMMENT ON FUNCTION pushsource.fs_deletion_status(text, boolean) IS
 -- Backfill from a push source's batch table
 ------------------------------------------------------------------------
 
-CREATE FUNCTION pushsource._backfill(feature_view text, start_time timestamptz, end_time timestamptz)
+CREATE FUNCTION pushsource_internal._backfill(feature_view text, start_time timestamptz, end_time timestamptz)
 RETURNS jsonb LANGUAGE c STRICT VOLATILE
 AS 'MODULE_PATHNAME', 'fs_backfill';
-COMMENT ON FUNCTION pushsource._backfill(text, timestamptz, timestamptz) IS
+COMMENT ON FUNCTION pushsource_internal._backfill(text, timestamptz, timestamptz) IS
   'internal: a window of the batch table through the push validator and fan-out, to one view''s stores';
 
-CREATE FUNCTION pushsource._materialize(p_view text, p_start timestamptz, p_end timestamptz)
+CREATE FUNCTION pushsource_internal._materialize(p_view text, p_start timestamptz, p_end timestamptz)
 RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT pg_catalog.jsonb_build_object('feature_view', p_view, 'start_time', p_start, 'end_time', p_end)
-           OPERATOR(pg_catalog.||) pushsource._backfill(p_view, p_start, p_end)
+           OPERATOR(pg_catalog.||) pushsource_internal._backfill(p_view, p_start, p_end)
 $$;
-COMMENT ON FUNCTION pushsource._materialize(text, timestamptz, timestamptz) IS
+COMMENT ON FUNCTION pushsource_internal._materialize(text, timestamptz, timestamptz) IS
   'internal: the work of fs_materialize';
 
 -- Checks what needs no job: the view, its batch table, the window.
@@ -1737,7 +1745,7 @@ COMMENT ON FUNCTION pushsource._materialize(text, timestamptz, timestamptz) IS
 -- column types (a type of its owner's, with an implicit cast, would run
 -- the owner's code as the backfiller).  Locked first, so that its owner
 -- cannot change any of this before the backfill has read it.
-CREATE FUNCTION pushsource._check_batch_table(p_what text, p_table regclass,
+CREATE FUNCTION pushsource_internal._check_batch_table(p_what text, p_table regclass,
     p_source regclass DEFAULT NULL, p_cols text[] DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1795,10 +1803,10 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION pushsource._check_batch_table(text, regclass, regclass, text[]) IS
+COMMENT ON FUNCTION pushsource_internal._check_batch_table(text, regclass, regclass, text[]) IS
   'internal: a batch table must be a plain permanent table without row security that pushsource_admin may read, with the source''s column types (checked under a lock before a backfill)';
 
-CREATE FUNCTION pushsource._check_materialize(p_what text, p_view text, p_start timestamptz, p_end timestamptz)
+CREATE FUNCTION pushsource_internal._check_materialize(p_what text, p_view text, p_start timestamptz, p_end timestamptz)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     bt regclass;
@@ -1806,9 +1814,9 @@ DECLARE
     st regclass;
     sc text[];
 BEGIN
-    PERFORM pushsource._check_name(p_view, 'feature view');
-    SELECT s.batch_table, s.name, s.source_table, ARRAY[s.timestamp_field] INTO bt, sn, st, sc FROM pushsource.view_catalog v
-      JOIN pushsource.source_catalog s ON s.name = v.source WHERE v.name = p_view;
+    PERFORM pushsource_internal._check_name(p_view, 'feature view');
+    SELECT s.batch_table, s.name, s.source_table, ARRAY[s.timestamp_field] INTO bt, sn, st, sc FROM pushsource_internal.view_catalog v
+      JOIN pushsource_internal.source_catalog s ON s.name = v.source WHERE v.name = p_view;
     IF NOT FOUND THEN
         RAISE EXCEPTION '%: feature view "%" does not exist', p_what, p_view
             USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in pushsource.feature_views.';
@@ -1818,7 +1826,7 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table'').';
     END IF;
-    PERFORM pushsource._check_batch_table(pg_catalog.format('%s("%s")', p_what, p_view), bt, st, sc);
+    PERFORM pushsource_internal._check_batch_table(pg_catalog.format('%s("%s")', p_what, p_view), bt, st, sc);
     IF p_start IS NULL OR p_end IS NULL THEN
         RAISE EXCEPTION '%("%"): start_time and end_time must not be null', p_what, p_view
             USING ERRCODE = 'null_value_not_allowed';
@@ -1830,14 +1838,14 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION pushsource._check_materialize(text, text, timestamptz, timestamptz) IS
+COMMENT ON FUNCTION pushsource_internal._check_materialize(text, text, timestamptz, timestamptz) IS
   'internal: argument checks of fs_materialize';
 
 CREATE FUNCTION pushsource.fs_materialize(feature_view text, start_time timestamptz, end_time timestamptz)
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM pushsource._check_materialize('fs_materialize', feature_view, start_time, end_time);
-    RETURN pushsource._job('materialization', feature_view, start_time, end_time, NULL, false);
+    PERFORM pushsource_internal._check_materialize('fs_materialize', feature_view, start_time, end_time);
+    RETURN pushsource_internal._job('materialization', feature_view, start_time, end_time, NULL, false);
 END
 $$;
 COMMENT ON FUNCTION pushsource.fs_materialize(text, timestamptz, timestamptz) IS
@@ -1845,15 +1853,15 @@ COMMENT ON FUNCTION pushsource.fs_materialize(text, timestamptz, timestamptz) IS
 
 -- Where the next incremental run starts: the end of the last successful
 -- one, else feature_start_time, else the batch table's first event.
-CREATE FUNCTION pushsource._materialize_next_start(p_view text)
+CREATE FUNCTION pushsource_internal._materialize_next_start(p_view text)
 RETURNS timestamptz LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    v  pushsource.view_catalog;
-    s  pushsource.source_catalog;
+    v  pushsource_internal.view_catalog;
+    s  pushsource_internal.source_catalog;
     t  timestamptz;
 BEGIN
-    SELECT * INTO v FROM pushsource.view_catalog x WHERE x.name = p_view;
-    SELECT * INTO s FROM pushsource.source_catalog x WHERE x.name = v.source;
+    SELECT * INTO v FROM pushsource_internal.view_catalog x WHERE x.name = p_view;
+    SELECT * INTO s FROM pushsource_internal.source_catalog x WHERE x.name = v.source;
     SELECT pg_catalog.max(j.window_end) INTO t FROM pushsource.jobs j
      WHERE j.kind = 'materialization' AND j.object = p_view AND j.state = 'succeeded'
        AND j.started_at >= v.created_at;
@@ -1867,10 +1875,10 @@ BEGIN
     RETURN t;
 END
 $$;
-COMMENT ON FUNCTION pushsource._materialize_next_start(text) IS
+COMMENT ON FUNCTION pushsource_internal._materialize_next_start(text) IS
   'internal: the start of the next fs_materialize_incremental window';
 
-CREATE FUNCTION pushsource._materialize_incremental(p_view text, p_end timestamptz, p_scheduled boolean)
+CREATE FUNCTION pushsource_internal._materialize_incremental(p_view text, p_end timestamptz, p_scheduled boolean)
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     s timestamptz;
@@ -1881,28 +1889,28 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- the view and its batch table (the window below is checked when known)
-    PERFORM pushsource._check_materialize('fs_materialize_incremental', p_view, p_end - interval '1 microsecond', p_end);
-    s := pushsource._materialize_next_start(p_view);
+    PERFORM pushsource_internal._check_materialize('fs_materialize_incremental', p_view, p_end - interval '1 microsecond', p_end);
+    s := pushsource_internal._materialize_next_start(p_view);
     IF s IS NULL OR s >= p_end THEN
         RETURN pg_catalog.jsonb_build_object('feature_view', p_view, 'state', 'up_to_date',
                                              'start_time', s, 'end_time', p_end, 'rows', 0);
     END IF;
-    RETURN pushsource._job('materialization', p_view, s, p_end, NULL, p_scheduled);
+    RETURN pushsource_internal._job('materialization', p_view, s, p_end, NULL, p_scheduled);
 END
 $$;
-COMMENT ON FUNCTION pushsource._materialize_incremental(text, timestamptz, boolean) IS
+COMMENT ON FUNCTION pushsource_internal._materialize_incremental(text, timestamptz, boolean) IS
   'internal: fs_materialize_incremental, and its scheduled runs';
 
 CREATE FUNCTION pushsource.fs_materialize_incremental(feature_view text, end_time timestamptz DEFAULT pg_catalog.now())
 RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT pushsource._materialize_incremental(feature_view, end_time, false)
+    SELECT pushsource_internal._materialize_incremental(feature_view, end_time, false)
 $$;
 COMMENT ON FUNCTION pushsource.fs_materialize_incremental(text, timestamptz) IS
   'backfills from where the last successful materialization of the view ended (or its feature_start_time, or the batch table''s first event) to end_time';
 
 CREATE FUNCTION pushsource.fs_materialization_status(name text DEFAULT NULL, errors_only boolean DEFAULT false)
 RETURNS SETOF pushsource.jobs LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT * FROM pushsource._jobs(name, NULL, errors_only)
+    SELECT * FROM pushsource_internal._jobs(name, NULL, errors_only)
 $$;
 COMMENT ON FUNCTION pushsource.fs_materialization_status(text, boolean) IS
   'the jobs (materializations, deletions, maintenance) of a feature view, or all when name is NULL, oldest first; errors_only: the failed ones';
@@ -1913,16 +1921,16 @@ COMMENT ON FUNCTION pushsource.fs_materialization_status(text, boolean) IS
 
 -- The windows of fs_materialize_proc, and how many batch rows they hold
 -- (read once, for the progress report).
-CREATE FUNCTION pushsource._materialize_windows(p_view text, p_start timestamptz, p_end timestamptz,
+CREATE FUNCTION pushsource_internal._materialize_windows(p_view text, p_start timestamptz, p_end timestamptz,
     p_window interval)
 RETURNS TABLE (n int, windows int, window_start timestamptz, window_end timestamptz, rows_total bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    s     pushsource.source_catalog;
+    s     pushsource_internal.source_catalog;
     total bigint;
     cnt   bigint;
 BEGIN
-    PERFORM pushsource._check_materialize('fs_materialize_proc', p_view, p_start, p_end);
+    PERFORM pushsource_internal._check_materialize('fs_materialize_proc', p_view, p_start, p_end);
     IF p_window IS NULL OR p_start + p_window <= p_start THEN
         RAISE EXCEPTION 'fs_materialize_proc("%"): window_size must be a positive interval, got %', p_view,
                         coalesce(p_window::text, 'null')
@@ -1934,7 +1942,7 @@ BEGIN
                         p_view, p_start, p_end, p_window, cnt
             USING ERRCODE = 'program_limit_exceeded', HINT = 'Choose a longer window_size.';
     END IF;
-    SELECT x.* INTO s FROM pushsource.view_catalog v JOIN pushsource.source_catalog x ON x.name = v.source
+    SELECT x.* INTO s FROM pushsource_internal.view_catalog v JOIN pushsource_internal.source_catalog x ON x.name = v.source
      WHERE v.name = p_view;
     EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I >= $1 AND %I < $2',
                               s.batch_table, s.timestamp_field, s.timestamp_field)
@@ -1945,12 +1953,12 @@ BEGIN
      ORDER BY g.o;
 END
 $$;
-COMMENT ON FUNCTION pushsource._materialize_windows(text, timestamptz, timestamptz, interval) IS
+COMMENT ON FUNCTION pushsource_internal._materialize_windows(text, timestamptz, timestamptz, interval) IS
   'internal: the windows of fs_materialize_proc and the batch rows they hold';
 
 -- One window of fs_materialize_proc: a materialization job, its progress
 -- in the job's details and as a NOTICE.  Returns the batch rows read so far.
-CREATE FUNCTION pushsource._materialize_window(p_view text, p_n int, p_windows int,
+CREATE FUNCTION pushsource_internal._materialize_window(p_view text, p_n int, p_windows int,
     p_start timestamptz, p_end timestamptz, p_total bigint, p_done bigint)
 RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1962,7 +1970,7 @@ DECLARE
     hnt  text;
 BEGIN
     BEGIN
-        r := pushsource._job('materialization', p_view, p_start, p_end,
+        r := pushsource_internal._job('materialization', p_view, p_start, p_end,
                  jsonb_build_object('progress', jsonb_build_object('window', p_n, 'windows', p_windows,
                                                                    'rows_before', p_done, 'rows_total', p_total)),
                  false);
@@ -1974,7 +1982,7 @@ BEGIN
         hnt := pg_catalog.concat_ws(E'\n', NULLIF(hnt, ''),
                    CASE WHEN p_n > 1 THEN pg_catalog.format('The windows before %s are committed; CALL the procedure again from there to go on.', p_start)
                         ELSE 'Nothing was committed.' END);
-        PERFORM pushsource._reraise(st, msg, det, hnt);
+        PERFORM pushsource_internal._reraise(st, msg, det, hnt);
     END;
     done := (r #>> '{progress,rows_done}')::bigint;
     RAISE NOTICE 'fs_materialize_proc("%"): window % of % [%, %) done, % rows written; batch rows read: % of % (%)',
@@ -1983,7 +1991,7 @@ BEGIN
     RETURN done;
 END
 $$;
-COMMENT ON FUNCTION pushsource._materialize_window(text, int, int, timestamptz, timestamptz, bigint, bigint) IS
+COMMENT ON FUNCTION pushsource_internal._materialize_window(text, int, int, timestamptz, timestamptz, bigint, bigint) IS
   'internal: one window of fs_materialize_proc';
 
 -- No SET clause: a procedure with one cannot commit.  Its body names only
@@ -1997,8 +2005,8 @@ DECLARE
     w    record;
     done bigint := 0;
 BEGIN
-    FOR w IN SELECT * FROM pushsource._materialize_windows(feature_view, start_time, end_time, window_size) LOOP
-        done := pushsource._materialize_window(feature_view, w.n, w.windows, w.window_start, w.window_end,
+    FOR w IN SELECT * FROM pushsource_internal._materialize_windows(feature_view, start_time, end_time, window_size) LOOP
+        done := pushsource_internal._materialize_window(feature_view, w.n, w.windows, w.window_start, w.window_end,
                                                 w.rows_total, done);
         COMMIT;
     END LOOP;
@@ -2015,12 +2023,12 @@ COMMENT ON PROCEDURE pushsource.fs_materialize_proc(text, timestamptz, timestamp
 -- In C: calling it loads the library, whose check of the setting then
 -- refuses what was SET before it was loaded (infinity would have made
 -- maintenance delete every row).
-CREATE FUNCTION pushsource._now() RETURNS timestamptz LANGUAGE c STABLE
+CREATE FUNCTION pushsource_internal._now() RETURNS timestamptz LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'fs_request_time';
-COMMENT ON FUNCTION pushsource._now() IS 'internal: pushsource.request_time, or now()';
+COMMENT ON FUNCTION pushsource_internal._now() IS 'internal: pushsource.request_time, or now()';
 
 -- A retention setting's value, checked when maintenance uses it.
-CREATE FUNCTION pushsource._retention(p_setting text, p_default interval)
+CREATE FUNCTION pushsource_internal._retention(p_setting text, p_default interval)
 RETURNS interval LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     raw  text := pg_catalog.current_setting(p_setting, true);
@@ -2039,19 +2047,19 @@ BEGIN
     RETURN keep;
 END
 $$;
-COMMENT ON FUNCTION pushsource._retention(text, interval) IS
+COMMENT ON FUNCTION pushsource_internal._retention(text, interval) IS
   'internal: the interval of a retention setting (empty: the default), or 22023 naming the setting';
 
-CREATE FUNCTION pushsource._prune_online(feature_view text, now timestamptz)
+CREATE FUNCTION pushsource_internal._prune_online(feature_view text, now timestamptz)
 RETURNS bigint LANGUAGE c STRICT VOLATILE
 AS 'MODULE_PATHNAME', 'fs_prune_online';
-COMMENT ON FUNCTION pushsource._prune_online(text, timestamptz) IS
+COMMENT ON FUNCTION pushsource_internal._prune_online(text, timestamptz) IS
   'internal: deletes from a view''s online store what no read at or after now can see (ttl, windows)';
 
-CREATE FUNCTION pushsource._maintain()
+CREATE FUNCTION pushsource_internal._maintain()
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    t0      timestamptz := pushsource._now();
+    t0      timestamptz := pushsource_internal._now();
     v       record;
     n       bigint;
     total   bigint := 0;
@@ -2060,15 +2068,15 @@ DECLARE
     keep_jobs interval;
     n_jobs  bigint;
 BEGIN
-    FOR v IN SELECT x.name FROM pushsource.view_catalog x
+    FOR v IN SELECT x.name FROM pushsource_internal.view_catalog x
               WHERE x.online_table IS NOT NULL AND (x.ttl IS NOT NULL OR x.aggregations IS NOT NULL)
               ORDER BY x.name LOOP
-        n := pushsource._prune_online(v.name, t0);
+        n := pushsource_internal._prune_online(v.name, t0);
         views := views || pg_catalog.jsonb_build_object(v.name, n);
         total := total + n;
     END LOOP;
-    keep := pushsource._retention('pushsource.rejected_retention', '30 days');
-    keep_jobs := pushsource._retention('pushsource.job_retention', '90 days');
+    keep := pushsource_internal._retention('pushsource.rejected_retention', '30 days');
+    keep_jobs := pushsource_internal._retention('pushsource.job_retention', '90 days');
     DELETE FROM pushsource.rejected_records r WHERE r.rejected_at < t0 - keep;
     GET DIAGNOSTICS n = ROW_COUNT;
     -- A succeeded materialization is kept whatever its age: the windows
@@ -2082,10 +2090,10 @@ BEGIN
                                          'jobs', n_jobs, 'job_retention', keep_jobs);
 END
 $$;
-COMMENT ON FUNCTION pushsource._maintain() IS 'internal: the work of a maintenance run';
+COMMENT ON FUNCTION pushsource_internal._maintain() IS 'internal: the work of a maintenance run';
 
 CREATE FUNCTION pushsource.fs_run_maintenance() RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT pushsource._job('maintenance', '*', NULL, NULL, NULL, false)
+    SELECT pushsource_internal._job('maintenance', '*', NULL, NULL, NULL, false)
 $$;
 COMMENT ON FUNCTION pushsource.fs_run_maintenance() IS
   'one maintenance run now: online rows past ttl, tiles and events out of every window, rejected records past pushsource.rejected_retention (default 30 days), job rows past pushsource.job_retention (default 90 days) except succeeded materializations';
@@ -2094,7 +2102,7 @@ COMMENT ON FUNCTION pushsource.fs_run_maintenance() IS
 -- pg_cron (optional)
 ------------------------------------------------------------------------
 
-CREATE FUNCTION pushsource._cron_check(p_what text) RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION pushsource_internal._cron_check(p_what text) RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF pg_catalog.to_regprocedure('cron.schedule(text,text,text)') IS NULL THEN
         RAISE EXCEPTION '%: pg_cron is not installed in database "%"', p_what, pg_catalog.current_database()
@@ -2103,14 +2111,14 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION pushsource._cron_check(text) IS 'internal: fails with a hint when pg_cron is missing';
+COMMENT ON FUNCTION pushsource_internal._cron_check(text) IS 'internal: fails with a hint when pg_cron is missing';
 
-CREATE FUNCTION pushsource._cron_schedule(p_job text, p_schedule text, p_command text, p_what text)
+CREATE FUNCTION pushsource_internal._cron_schedule(p_job text, p_schedule text, p_command text, p_what text)
 RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     id bigint;
 BEGIN
-    PERFORM pushsource._cron_check(p_what);
+    PERFORM pushsource_internal._cron_check(p_what);
     IF p_schedule IS NULL OR pg_catalog.btrim(p_schedule) = '' THEN
         RAISE EXCEPTION '%: the schedule must be a cron expression, got %', p_what, coalesce(pg_catalog.quote_literal(p_schedule), 'null')
             USING ERRCODE = 'invalid_parameter_value', HINT = 'For example ''*/5 * * * *'' (every five minutes).';
@@ -2119,10 +2127,10 @@ BEGIN
     RETURN id;
 END
 $$;
-COMMENT ON FUNCTION pushsource._cron_schedule(text, text, text, text) IS
+COMMENT ON FUNCTION pushsource_internal._cron_schedule(text, text, text, text) IS
   'internal: schedules (or reschedules) a pg_cron job by name';
 
-CREATE FUNCTION pushsource._cron_unschedule(p_pattern text) RETURNS int LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION pushsource_internal._cron_unschedule(p_pattern text) RETURNS int LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n int := 0;
 BEGIN
@@ -2135,55 +2143,55 @@ BEGIN
     RETURN n;
 END
 $$;
-COMMENT ON FUNCTION pushsource._cron_unschedule(text) IS
+COMMENT ON FUNCTION pushsource_internal._cron_unschedule(text) IS
   'internal: unschedules the pg_cron jobs of this database whose names match a LIKE pattern';
 
-CREATE FUNCTION pushsource._unschedule_all() RETURNS int LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT pushsource._cron_unschedule('pushsource:%')
+CREATE FUNCTION pushsource_internal._unschedule_all() RETURNS int LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT pushsource_internal._cron_unschedule('pushsource:%')
 $$;
-COMMENT ON FUNCTION pushsource._unschedule_all() IS 'internal: unschedules every pushsource pg_cron job';
+COMMENT ON FUNCTION pushsource_internal._unschedule_all() IS 'internal: unschedules every pushsource pg_cron job';
 
-CREATE FUNCTION pushsource._unschedule_on_drop() RETURNS event_trigger
+CREATE FUNCTION pushsource_internal._unschedule_on_drop() RETURNS event_trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'fs_drop_extension_trigger';
-COMMENT ON FUNCTION pushsource._unschedule_on_drop() IS
+COMMENT ON FUNCTION pushsource_internal._unschedule_on_drop() IS
   'internal: DROP EXTENSION pushsource unschedules its pg_cron jobs first';
 CREATE EVENT TRIGGER pushsource_unschedule_on_drop ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
-    EXECUTE FUNCTION pushsource._unschedule_on_drop();
+    EXECUTE FUNCTION pushsource_internal._unschedule_on_drop();
 
-CREATE FUNCTION pushsource._scheduled_materialize(p_view text) RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT pushsource._materialize_incremental(p_view, pg_catalog.now(), true)
+CREATE FUNCTION pushsource_internal._scheduled_materialize(p_view text) RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT pushsource_internal._materialize_incremental(p_view, pg_catalog.now(), true)
 $$;
-COMMENT ON FUNCTION pushsource._scheduled_materialize(text) IS
+COMMENT ON FUNCTION pushsource_internal._scheduled_materialize(text) IS
   'internal: the body of job pushsource:materialize:<view> (records a failure instead of raising it)';
 
-CREATE FUNCTION pushsource._scheduled_maintenance() RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT pushsource._job('maintenance', '*', NULL, NULL, NULL, true)
+CREATE FUNCTION pushsource_internal._scheduled_maintenance() RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT pushsource_internal._job('maintenance', '*', NULL, NULL, NULL, true)
 $$;
-COMMENT ON FUNCTION pushsource._scheduled_maintenance() IS
+COMMENT ON FUNCTION pushsource_internal._scheduled_maintenance() IS
   'internal: the body of job pushsource:maintenance (records a failure instead of raising it)';
 
-CREATE FUNCTION pushsource._schedule_materialize(p_view text, p_schedule text) RETURNS bigint
+CREATE FUNCTION pushsource_internal._schedule_materialize(p_view text, p_schedule text) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pushsource.view_catalog v JOIN pushsource.source_catalog s ON s.name = v.source
+    IF NOT EXISTS (SELECT 1 FROM pushsource_internal.view_catalog v JOIN pushsource_internal.source_catalog s ON s.name = v.source
                     WHERE v.name = p_view AND s.batch_table IS NOT NULL) THEN
         RAISE EXCEPTION 'feature view "%": batch_schedule needs a batch_table on its push source', p_view
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table'').';
     END IF;
-    RETURN pushsource._cron_schedule('pushsource:materialize:' || p_view, p_schedule,
-        pg_catalog.format('SELECT pushsource._scheduled_materialize(%L)', p_view),
+    RETURN pushsource_internal._cron_schedule('pushsource:materialize:' || p_view, p_schedule,
+        pg_catalog.format('SELECT pushsource_internal._scheduled_materialize(%L)', p_view),
         pg_catalog.format('feature view "%s": batch_schedule', p_view));
 END
 $$;
-COMMENT ON FUNCTION pushsource._schedule_materialize(text, text) IS
+COMMENT ON FUNCTION pushsource_internal._schedule_materialize(text, text) IS
   'internal: schedules job pushsource:materialize:<view>';
 
 CREATE FUNCTION pushsource.fs_schedule_maintenance(schedule text DEFAULT '*/5 * * * *')
 RETURNS bigint LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT pushsource._cron_schedule('pushsource:maintenance', schedule,
-                                      'SELECT pushsource._scheduled_maintenance()', 'fs_schedule_maintenance')
+    SELECT pushsource_internal._cron_schedule('pushsource:maintenance', schedule,
+                                      'SELECT pushsource_internal._scheduled_maintenance()', 'fs_schedule_maintenance')
 $$;
 COMMENT ON FUNCTION pushsource.fs_schedule_maintenance(text) IS
   'schedules the maintenance run (pg_cron job pushsource:maintenance); returns the cron job id';
@@ -2202,14 +2210,14 @@ BEGIN
     END IF;
 END
 $gw$;
-GRANT USAGE ON SCHEMA pushsource TO pushsource_gateway;
+GRANT USAGE ON SCHEMA pushsource, pushsource_internal TO pushsource_gateway;
 
 -- Keys are kept as their SHA-256 digest only; the role is a regrole so a
 -- dump restores it by name.  Written only by fs_create_api_key and
 -- fs_revoke_api_key (as the extension's owner).
-CREATE SEQUENCE pushsource.api_key_id_seq;
-CREATE TABLE pushsource.api_key_catalog (
-    id          bigint PRIMARY KEY DEFAULT pg_catalog.nextval('pushsource.api_key_id_seq'),
+CREATE SEQUENCE pushsource_internal.api_key_id_seq;
+CREATE TABLE pushsource_internal.api_key_catalog (
+    id          bigint PRIMARY KEY DEFAULT pg_catalog.nextval('pushsource_internal.api_key_id_seq'),
     role        regrole NOT NULL,
     role_name   name NOT NULL,      -- checked at each request: a new role reusing a dropped one's OID is not it
     description text NOT NULL DEFAULT '',
@@ -2219,17 +2227,17 @@ CREATE TABLE pushsource.api_key_catalog (
     created_by  regrole NOT NULL,
     revoked_at  timestamptz
 );
-COMMENT ON TABLE pushsource.api_key_catalog IS
+COMMENT ON TABLE pushsource_internal.api_key_catalog IS
   'API keys of the HTTP gateway: the SHA-256 of each key and the role it acts as';
-CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pushsource.api_key_catalog
-    FOR EACH STATEMENT EXECUTE FUNCTION pushsource._catalog_changed();
-SELECT pg_catalog.pg_extension_config_dump('pushsource.api_key_catalog', '');
-SELECT pg_catalog.pg_extension_config_dump('pushsource.api_key_id_seq', '');
+CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pushsource_internal.api_key_catalog
+    FOR EACH STATEMENT EXECUTE FUNCTION pushsource_internal._catalog_changed();
+SELECT pg_catalog.pg_extension_config_dump('pushsource_internal.api_key_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('pushsource_internal.api_key_id_seq', '');
 
 CREATE VIEW pushsource.api_keys AS
     SELECT id, role, description, key_prefix, created_at, created_by, revoked_at,
            revoked_at IS NULL AS active
-      FROM pushsource.api_key_catalog;
+      FROM pushsource_internal.api_key_catalog;
 COMMENT ON VIEW pushsource.api_keys IS
   'API keys of the HTTP gateway (without their digests): key_prefix is how a key starts';
 GRANT SELECT ON pushsource.api_keys TO pushsource_admin;
@@ -2289,17 +2297,17 @@ COMMENT ON FUNCTION pushsource.fs_gateway_error(text, text, text, text, text) IS
 -- Privileges
 ------------------------------------------------------------------------
 
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pushsource FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pushsource, pushsource_internal FROM PUBLIC;
 REVOKE ALL ON ALL PROCEDURES IN SCHEMA pushsource FROM PUBLIC;
 GRANT EXECUTE ON PROCEDURE pushsource.fs_materialize_proc(text, timestamptz, timestamptz, interval) TO pushsource_admin;
-GRANT EXECUTE ON FUNCTION pushsource._check_name(text, text), pushsource._kind(text),
-    pushsource._parse_schema(text), pushsource._may_read_source(text)
+GRANT EXECUTE ON FUNCTION pushsource_internal._check_name(text, text), pushsource_internal._kind(text),
+    pushsource_internal._parse_schema(text), pushsource_internal._may_read_source(text)
     TO pushsource_admin, pushsource_writer, pushsource_reader;
-GRANT EXECUTE ON FUNCTION pushsource._dependents(text),
+GRANT EXECUTE ON FUNCTION pushsource_internal._dependents(text),
     pushsource.fs_create_entity(text, text[], text, text, jsonb),
     pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean),
     pushsource.fs_create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean),
-    pushsource._create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean),
+    pushsource_internal._create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean),
     pushsource.fs_create_feature_service(text, text[], text, text, jsonb),
     pushsource.fs_drop(text, boolean), pushsource.fs_set_prevent_destroy(text, boolean)
     TO pushsource_admin;
@@ -2308,15 +2316,15 @@ GRANT EXECUTE ON FUNCTION pushsource.fs_push(text, jsonb, text, boolean, text),
 GRANT EXECUTE ON FUNCTION pushsource.fs_get_historical_features(text, text[], text, boolean, boolean),
     pushsource.fs_historical_features_columns(text, text[], text, boolean, boolean),
     pushsource.fs_save_historical_features(text, text, text[], text, boolean, boolean),
-    pushsource._range_plan(text, timestamptz, timestamptz, jsonb),
+    pushsource_internal._range_plan(text, timestamptz, timestamptz, jsonb),
     pushsource.fs_get_historical_features(text, timestamptz, timestamptz, jsonb),
     pushsource.fs_historical_features_columns(text, timestamptz, timestamptz, jsonb),
-    pushsource._run_plan(text, timestamptz, timestamptz, text),
+    pushsource_internal._run_plan(text, timestamptz, timestamptz, text),
     pushsource.fs_run(text, timestamptz, timestamptz, text), pushsource.fs_run_columns(text, text),
-    pushsource._run_features(text, text[], timestamptz, timestamptz, interval)
+    pushsource_internal._run_features(text, text[], timestamptz, timestamptz, interval)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 GRANT EXECUTE ON FUNCTION pushsource.fs_get_online_features(text, jsonb, boolean, boolean),
-    pushsource.fs_summary(text), pushsource.fs_validate(text), pushsource._table_problems(regclass, text, text, text[], text[]),
+    pushsource.fs_summary(text), pushsource.fs_validate(text), pushsource_internal._table_problems(regclass, text, text, text[], text[]),
     pushsource.fs_get_columns(text),
     pushsource.fs_get_dataframe(text, timestamptz, timestamptz)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
@@ -2331,52 +2339,52 @@ GRANT EXECUTE ON FUNCTION pushsource.fs_gateway_request(text, text, text),
     pushsource.fs_gateway_error(text, text, text, text, text) TO pushsource_gateway;
 -- fs_partial: values in, values out
 -- operations: admins run them (as themselves: they own the stores); anyone reads their status
-GRANT EXECUTE ON FUNCTION pushsource._job_attempt(text, text, timestamptz),
-    pushsource._job_failed(text, text, timestamptz, timestamptz, text, text, boolean, timestamptz),
-    pushsource._reraise(text, text, text, text), pushsource._key_set(text, jsonb),
-    pushsource._job(text, text, timestamptz, timestamptz, jsonb, boolean),
-    pushsource._view_for(text, text), pushsource._delete_keys(text, jsonb, boolean, boolean),
-    pushsource._prune_online(text, timestamptz),
+GRANT EXECUTE ON FUNCTION pushsource_internal._job_attempt(text, text, timestamptz),
+    pushsource_internal._job_failed(text, text, timestamptz, timestamptz, text, text, boolean, timestamptz),
+    pushsource_internal._reraise(text, text, text, text), pushsource_internal._key_set(text, jsonb),
+    pushsource_internal._job(text, text, timestamptz, timestamptz, jsonb, boolean),
+    pushsource_internal._view_for(text, text), pushsource_internal._delete_keys(text, jsonb, boolean, boolean),
+    pushsource_internal._prune_online(text, timestamptz),
     pushsource.fs_delete_keys(text, jsonb, boolean, boolean),
-    pushsource._materialize(text, timestamptz, timestamptz),
-    pushsource._backfill(text, timestamptz, timestamptz),
-    pushsource._check_materialize(text, text, timestamptz, timestamptz),
-    pushsource._check_batch_table(text, regclass, regclass, text[]),
+    pushsource_internal._materialize(text, timestamptz, timestamptz),
+    pushsource_internal._backfill(text, timestamptz, timestamptz),
+    pushsource_internal._check_materialize(text, text, timestamptz, timestamptz),
+    pushsource_internal._check_batch_table(text, regclass, regclass, text[]),
     pushsource.fs_materialize(text, timestamptz, timestamptz),
-    pushsource._materialize_windows(text, timestamptz, timestamptz, interval),
-    pushsource._materialize_window(text, int, int, timestamptz, timestamptz, bigint, bigint),
-    pushsource._materialize_next_start(text), pushsource._materialize_incremental(text, timestamptz, boolean),
+    pushsource_internal._materialize_windows(text, timestamptz, timestamptz, interval),
+    pushsource_internal._materialize_window(text, int, int, timestamptz, timestamptz, bigint, bigint),
+    pushsource_internal._materialize_next_start(text), pushsource_internal._materialize_incremental(text, timestamptz, boolean),
     pushsource.fs_materialize_incremental(text, timestamptz),
-    pushsource._now(), pushsource._retention(text, interval), pushsource._maintain(),
+    pushsource_internal._now(), pushsource_internal._retention(text, interval), pushsource_internal._maintain(),
     pushsource.fs_run_maintenance(),
-    pushsource._cron_check(text), pushsource._cron_schedule(text, text, text, text),
-    pushsource._cron_unschedule(text), pushsource._unschedule_all(),
-    pushsource._scheduled_materialize(text), pushsource._scheduled_maintenance(),
-    pushsource._schedule_materialize(text, text), pushsource.fs_schedule_maintenance(text)
+    pushsource_internal._cron_check(text), pushsource_internal._cron_schedule(text, text, text, text),
+    pushsource_internal._cron_unschedule(text), pushsource_internal._unschedule_all(),
+    pushsource_internal._scheduled_materialize(text), pushsource_internal._scheduled_maintenance(),
+    pushsource_internal._schedule_materialize(text, text), pushsource.fs_schedule_maintenance(text)
     TO pushsource_admin;
 -- the key parser of fs_get_historical_features(view, ..., entities) too
-GRANT EXECUTE ON FUNCTION pushsource._key_set(text, jsonb) TO pushsource_reader, pushsource_writer;
-GRANT EXECUTE ON FUNCTION pushsource._jobs(text, text, boolean), pushsource.fs_deletion_status(text, boolean),
+GRANT EXECUTE ON FUNCTION pushsource_internal._key_set(text, jsonb) TO pushsource_reader, pushsource_writer;
+GRANT EXECUTE ON FUNCTION pushsource_internal._jobs(text, text, boolean), pushsource.fs_deletion_status(text, boolean),
     pushsource.fs_materialization_status(text, boolean)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 GRANT EXECUTE ON FUNCTION pushsource.fs_partial_in(cstring), pushsource.fs_partial_out(pushsource.fs_partial),
     pushsource.fs_partial_recv(internal), pushsource.fs_partial_send(pushsource.fs_partial),
     pushsource.fs_partial_combine(pushsource.fs_partial, pushsource.fs_partial),
     pushsource.fs_partial_final(pushsource.fs_partial, anyelement),
-    pushsource._partial_agg_add(internal, text, anyelement, timestamptz, bigint),
-    pushsource._partial_merge_add(internal, pushsource.fs_partial),
-    pushsource._partial_agg_final(internal),
+    pushsource_internal._partial_agg_add(internal, text, anyelement, timestamptz, bigint),
+    pushsource_internal._partial_merge_add(internal, pushsource.fs_partial),
+    pushsource_internal._partial_agg_final(internal),
     pushsource.fs_partial_agg(text, anyelement, timestamptz, bigint),
     pushsource.fs_partial_merge(pushsource.fs_partial)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 -- aggregate views: declaring, describing, and the fan-out (which runs as the stores' owner)
 GRANT EXECUTE ON FUNCTION pushsource.fs_agg(text, text, interval, text),
-    pushsource._agg_result_type(text, regtype), pushsource._agg_name_part(text)
+    pushsource_internal._agg_result_type(text, regtype), pushsource_internal._agg_name_part(text)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
-GRANT EXECUTE ON FUNCTION pushsource._resolve_aggregations(text, regclass, pushsource.aggregation[], interval),
-    pushsource._tile_agg_add(internal, text, timestamptz, bigint, VARIADIC "any"),
-    pushsource._tile_agg_final(internal),
-    pushsource._tile_agg(text, timestamptz, bigint, VARIADIC "any"),
-    pushsource._tile_block(timestamptz, bigint), pushsource._block_part(bytea, int),
-    pushsource._tile_totals_merge(bytea, bytea), pushsource._tiles_merge(bytea, bytea)
+GRANT EXECUTE ON FUNCTION pushsource_internal._resolve_aggregations(text, regclass, pushsource.aggregation[], interval),
+    pushsource_internal._tile_agg_add(internal, text, timestamptz, bigint, VARIADIC "any"),
+    pushsource_internal._tile_agg_final(internal),
+    pushsource_internal._tile_agg(text, timestamptz, bigint, VARIADIC "any"),
+    pushsource_internal._tile_block(timestamptz, bigint), pushsource_internal._block_part(bytea, int),
+    pushsource_internal._tile_totals_merge(bytea, bytea), pushsource_internal._tiles_merge(bytea, bytea)
     TO pushsource_admin;

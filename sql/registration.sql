@@ -1,7 +1,7 @@
 -- Registration: entities, push sources, feature views, feature services,
 -- the catalog views and the introspection functions (fs_summary,
 -- fs_validate, fs_get_columns, fs_get_dataframe).  Every object is named reg_*.
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 \set SHOW_CONTEXT never
 
@@ -64,7 +64,7 @@ SELECT reg_try($$SELECT fs_create_entity('reg_e1', ARRAY['a'], tags => '"x"')$$)
 SELECT fs_create_entity('reg_e2', ARRAY['a'], tags => NULL);
 SELECT tags FROM entities WHERE name = 'reg_e2';
 -- a failed call claims no name: reg_e1 is free
-SELECT count(*) FROM object_registry WHERE name = 'reg_e1';
+SELECT count(*) FROM pushsource_internal.object_registry WHERE name = 'reg_e1';
 -- the name is taken (by an entity here; other kinds below)
 SELECT reg_try($$SELECT fs_create_entity('reg_user', ARRAY['x'])$$);
 
@@ -72,17 +72,17 @@ SELECT reg_try($$SELECT fs_create_entity('reg_user', ARRAY['x'])$$);
 -- fs_create_push_source
 ------------------------------------------------------------------------
 
--- PostgreSQL column list: returns the table, pushsource.reg_clicks
-SELECT t, pg_typeof(t), t::oid = to_regclass('pushsource.reg_clicks')::oid AS is_pushsource_reg_clicks
+-- PostgreSQL column list: returns the table, pushsource_source.reg_clicks
+SELECT t, pg_typeof(t), t::oid = to_regclass('pushsource_source.reg_clicks')::oid AS is_pushsource_reg_clicks
   FROM fs_create_push_source('reg_clicks',
         'user_id text, ts timestamptz, clicked int8, amount numeric(10,2), note varchar(20)',
         'ts') t;
 -- a real table: its columns, owner, triggers
-SELECT * FROM reg_columns('pushsource.reg_clicks');
+SELECT * FROM reg_columns('pushsource_source.reg_clicks');
 SELECT relowner = (SELECT extowner FROM pg_extension WHERE extname = 'pushsource') AS extension_owner, relkind
-  FROM pg_class WHERE oid = 'pushsource.reg_clicks'::regclass;
+  FROM pg_class WHERE oid = 'pushsource_source.reg_clicks'::regclass;
 SELECT tgname, tgenabled, pg_get_triggerdef(oid)
-  FROM pg_trigger WHERE tgrelid = 'pushsource.reg_clicks'::regclass AND NOT tgisinternal
+  FROM pg_trigger WHERE tgrelid = 'pushsource_source.reg_clicks'::regclass AND NOT tgisinternal
  ORDER BY tgname;
 
 -- Tecton type names, with description/owner/tags and log_offline => false
@@ -92,7 +92,7 @@ SELECT fs_create_push_source('reg_tecton',
         'meta Struct(a Int64, b String), counts Map(String, Int64)',
         'ts', log_offline => false, description => 'tecton types',
         owner => 'ml-team', tags => '{"env": "test"}');
-SELECT * FROM reg_columns('pushsource.reg_tecton');
+SELECT * FROM reg_columns('pushsource_source.reg_tecton');
 
 -- composite-key source for reg_merchant, and one with both user and merchant keys
 SELECT fs_create_push_source('reg_orders',
@@ -151,16 +151,16 @@ SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'user_id text, ts times
                                               batch_table => 'reg_batch_tmp')$$);
 DROP VIEW public.reg_batch_view;
 DROP TABLE reg_batch_tmp;
-SELECT count(*) AS left_behind FROM object_registry WHERE name = 'reg_src';
+SELECT count(*) AS left_behind FROM pushsource_internal.object_registry WHERE name = 'reg_src';
 -- a table of that name already exists in schema pushsource
-CREATE TABLE pushsource.reg_squatter (x int);
+CREATE TABLE pushsource_source.reg_squatter (x int);
 SELECT reg_try($$SELECT fs_create_push_source('reg_squatter', 'a text, ts timestamptz', 'ts')$$);
-DROP TABLE pushsource.reg_squatter;
+DROP TABLE pushsource_source.reg_squatter;
 -- tags not an object
 SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'a text, ts timestamptz', 'ts', tags => '1')$$);
 -- none of the failures left a name or a table behind
-SELECT count(*) FROM object_registry WHERE name IN ('reg_src', 'reg_squatter');
-SELECT to_regclass('pushsource.reg_src');
+SELECT count(*) FROM pushsource_internal.object_registry WHERE name IN ('reg_src', 'reg_squatter');
+SELECT to_regclass('pushsource_source.reg_src');
 -- names are shared across kinds: a source named like an entity and vice versa
 SELECT reg_try($$SELECT fs_create_push_source('reg_user', 'a text, ts timestamptz', 'ts')$$);
 SELECT reg_try($$SELECT fs_create_entity('reg_clicks', ARRAY['user_id'])$$);
@@ -237,7 +237,7 @@ SELECT reg_try($$SELECT fs_create_feature_view('reg_fv', 'reg_clicks', ARRAY['re
 SELECT reg_try($$SELECT fs_create_feature_view('reg_fv', 'reg_clicks', ARRAY['reg_user'], tags => '[]')$$);
 SELECT reg_try($$SELECT fs_create_feature_view('reg_clicks', 'reg_clicks', ARRAY['reg_user'])$$);
 -- nothing was left behind by the failures
-SELECT count(*) FROM object_registry WHERE name = 'reg_fv';
+SELECT count(*) FROM pushsource_internal.object_registry WHERE name = 'reg_fv';
 SELECT to_regclass('pushsource_store.reg_fv_online'), to_regclass('pushsource_store.reg_fv_offline');
 
 ------------------------------------------------------------------------
@@ -248,7 +248,7 @@ SELECT to_regclass('pushsource_store.reg_fv_online'), to_regclass('pushsource_st
 SELECT fs_create_feature_service('reg_svc', ARRAY['reg_user_fv', 'reg_merchant_fv.total'],
                                  description => 'scoring', owner => 'ml-team', tags => '{"p": 1}');
 SELECT service, position, feature_view, feature
-  FROM service_feature WHERE service = 'reg_svc' ORDER BY position;
+  FROM pushsource_internal.service_feature WHERE service = 'reg_svc' ORDER BY position;
 -- errors: empty / null list, unknown view, unknown feature, a feature twice,
 -- a key is not a feature, bad name, a name taken by a view
 SELECT reg_try($$SELECT fs_create_feature_service('reg_svc2', '{}')$$);
@@ -263,14 +263,14 @@ SELECT reg_try($$SELECT fs_create_feature_service('reg svc', ARRAY['reg_user_fv'
 SELECT reg_try($$SELECT fs_create_feature_service('reg_user_fv', ARRAY['reg_user_fv'])$$);
 SELECT reg_try($$SELECT fs_create_feature_service('reg_svc2', ARRAY['reg_user_fv'], tags => 'null')$$);
 SELECT reg_try($$SELECT fs_create_feature_view('reg_svc', 'reg_clicks', ARRAY['reg_user'])$$);
-SELECT count(*) FROM object_registry WHERE name = 'reg_svc2';
-SELECT count(*) FROM service_feature WHERE service = 'reg_svc2';
+SELECT count(*) FROM pushsource_internal.object_registry WHERE name = 'reg_svc2';
+SELECT count(*) FROM pushsource_internal.service_feature WHERE service = 'reg_svc2';
 
 ------------------------------------------------------------------------
 -- Catalog views
 ------------------------------------------------------------------------
 
-SELECT name, kind FROM object_registry WHERE name LIKE 'reg\_%' ORDER BY name;
+SELECT name, kind FROM pushsource_internal.object_registry WHERE name LIKE 'reg\_%' ORDER BY name;
 SELECT name, source_table, schema, timestamp_field, log_offline, batch_table, feature_views,
        description, owner, tags, prevent_destroy
   FROM push_sources WHERE name LIKE 'reg\_%' ORDER BY name;
@@ -305,7 +305,7 @@ SELECT fs_create_feature_view('reg_broken_fv', 'reg_broken', ARRAY['reg_k']);
 SELECT fs_create_feature_service('reg_broken_svc', ARRAY['reg_broken_fv']);
 SELECT fs_create_feature_view('reg_broken_ok', 'reg_broken', ARRAY['reg_k']);
 SELECT fs_push('reg_broken', '{"k": "a", "ts": "2024-01-01T00:00:00Z", "v": 1}') -> 'records' AS pushed;
-ALTER TABLE pushsource.reg_broken DISABLE TRIGGER zz_pushsource_fanout;
+ALTER TABLE pushsource_source.reg_broken DISABLE TRIGGER zz_pushsource_fanout;
 DROP TABLE pushsource_store.reg_broken_fv_online;
 SELECT fs_validate('reg_broken');
 SELECT fs_validate('reg_broken_fv');
@@ -313,17 +313,17 @@ SELECT fs_validate('reg_broken_svc');
 -- a view with a store dropped by hand is refused by name when it is used
 -- (42P01, not a retryable 40001, nor "relation with OID n"): a push to its
 -- source writes nothing; its sibling view is still served
-ALTER TABLE pushsource.reg_broken ENABLE TRIGGER zz_pushsource_fanout;
+ALTER TABLE pushsource_source.reg_broken ENABLE TRIGGER zz_pushsource_fanout;
 SELECT reg_try($$SELECT fs_push('reg_broken', '{"k": "b", "ts": "2024-01-01T00:00:00Z", "v": 2}')$$);
-SELECT reg_try($$INSERT INTO pushsource.reg_broken VALUES ('b', '2024-01-01 00:00+00', 2)$$);
+SELECT reg_try($$INSERT INTO pushsource_source.reg_broken VALUES ('b', '2024-01-01 00:00+00', 2)$$);
 SELECT reg_try($$SELECT fs_get_online_features('reg_broken_fv', '{"k": "a"}')$$);
 SELECT reg_try($$SELECT fs_get_online_features('reg_broken_svc', '{"k": "a"}')$$);
 SELECT reg_try($$SELECT * FROM fs_get_historical_features('SELECT ''a''::text AS k, now() AS t', ARRAY['reg_broken_fv']) AS t(k text, t timestamptz, v bigint)$$);
 SELECT fs_get_online_features('reg_broken_ok', '{"k": "a"}');
-SELECT count(*) FROM pushsource.reg_broken;
+SELECT count(*) FROM pushsource_source.reg_broken;
 -- fs_validate sees a column's type changed, a store column dropped, and
 -- a store owned by another role than the extension's owner
-ALTER TABLE pushsource.reg_broken ALTER COLUMN v TYPE numeric;
+ALTER TABLE pushsource_source.reg_broken ALTER COLUMN v TYPE numeric;
 ALTER TABLE pushsource_store.reg_broken_ok_offline DROP COLUMN _fs_ingest_id;
 ALTER TABLE pushsource_store.reg_broken_ok_online OWNER TO pushsource_admin;
 SELECT jsonb_array_elements_text(fs_validate('reg_broken_ok') -> 'problems');
@@ -358,7 +358,7 @@ SELECT fs_push('reg_clicks', '[
   {"user_id": "u1", "ts": "2024-01-01T02:00:00Z", "clicked": 4, "amount": 4.75, "note": "d"}
 ]') ->> 'records' AS pushed;
 -- a plain INSERT goes through the same path
-INSERT INTO pushsource.reg_clicks VALUES ('u3', '2023-12-31 23:59:59+00', 9, 9.99, 'early');
+INSERT INTO pushsource_source.reg_clicks VALUES ('u3', '2023-12-31 23:59:59+00', 9, 9.99, 'early');
 -- the online stores hold the newest row per user; reg_amount_fv ignores events
 -- before its feature_start_time (2024-01-01), so u3 is not there
 SELECT user_id, ts, clicked, amount, note FROM pushsource_store.reg_user_fv_online ORDER BY user_id;
@@ -387,11 +387,11 @@ SELECT fs_drop('reg_broken_svc');
 -- the hand-broken view is removed by hand (fs_drop of a view whose store
 -- is missing is tested in drop.sql)
 DROP TABLE pushsource_store.reg_broken_fv_offline;
-DELETE FROM object_registry WHERE name = 'reg_broken_fv';
+DELETE FROM pushsource_internal.object_registry WHERE name = 'reg_broken_fv';
 SELECT fs_drop('reg_broken_ok');
 SELECT fs_drop(name, cascade => true) FROM push_sources WHERE name LIKE 'reg\_%' ORDER BY name;
 SELECT fs_drop(name) FROM entities WHERE name LIKE 'reg\_%' ORDER BY name;
-SELECT count(*) FROM object_registry WHERE name LIKE 'reg\_%';
+SELECT count(*) FROM pushsource_internal.object_registry WHERE name LIKE 'reg\_%';
 SELECT c.oid::regclass FROM pg_class c
  WHERE c.relnamespace IN ('pushsource'::regnamespace, 'pushsource_store'::regnamespace)
    AND c.relname LIKE 'reg\_%' AND c.relkind = 'r';

@@ -2,7 +2,7 @@
 -- pushsource_writer and pushsource_reader (plus plain GRANT/REVOKE on the
 -- tables) control who registers, pushes and reads.  Every object and role
 -- is named sec_*.
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 \set SHOW_CONTEXT never
 
@@ -27,7 +27,7 @@ $$;
 
 -- what injected SQL would try to drop
 CREATE TABLE public.sec_canary (x int);
-CREATE TABLE pushsource.sec_y (x int);
+CREATE TABLE pushsource_source.sec_y (x int);
 
 -- a working set: entity, source, view, service
 SELECT fs_create_entity('sec_user', ARRAY['user_id']);
@@ -47,7 +47,7 @@ INSERT INTO sec_names VALUES
   (3, 'sec_y''; DROP TABLE public.sec_canary; --'),
   (4, 'Sec_Upper'),
   (5, 'sec-dash'),
-  (6, 'pushsource.sec_y'),
+  (6, 'pushsource_source.sec_y'),
   (7, ' sec_space'),
   (8, '1sec'),
   (9, 'sec_café'),
@@ -95,9 +95,9 @@ SELECT fs_push('sec_events', '{"user_id": "u''); DROP TABLE sec_y; --", "ts": "2
 SELECT fs_get_online_features('sec_fv', '{"user_id": "u''); DROP TABLE sec_y; --"}');
 SELECT fs_get_online_features('sec_fv', '{"user_id": "x'' OR ''1''=''1"}');
 -- nothing was created or dropped by any of it
-SELECT to_regclass('public.sec_canary') IS NOT NULL AS canary, to_regclass('pushsource.sec_y') IS NOT NULL AS sec_y,
+SELECT to_regclass('public.sec_canary') IS NOT NULL AS canary, to_regclass('pushsource_source.sec_y') IS NOT NULL AS sec_y,
        sec_relations() = (SELECT n FROM sec_before) AS same_relations;
-SELECT name, kind FROM object_registry WHERE name LIKE 'sec\_%' ORDER BY name;
+SELECT name, kind FROM pushsource_internal.object_registry WHERE name LIKE 'sec\_%' ORDER BY name;
 
 ------------------------------------------------------------------------
 -- Privileges of the extension's own objects
@@ -135,7 +135,7 @@ SELECT c.oid::regclass, c.relowner = (SELECT extowner FROM pg_extension WHERE ex
        has_table_privilege('pushsource_reader', c.oid, 'INSERT') AS reader_insert,
        has_table_privilege('pushsource_reader', c.oid, 'SELECT') AS reader_select
   FROM pg_class c
- WHERE c.oid IN ('pushsource.sec_events'::regclass, 'pushsource_store.sec_fv_online'::regclass,
+ WHERE c.oid IN ('pushsource_source.sec_events'::regclass, 'pushsource_store.sec_fv_online'::regclass,
                  'pushsource_store.sec_fv_offline'::regclass)
  ORDER BY c.oid::regclass::text;
 
@@ -153,7 +153,7 @@ SELECT fs_create_feature_view('sec_other_fv', 'sec_other', ARRAY['sec_user']);
 SET ROLE sec_nobody;
 SELECT sec_try($$SELECT pushsource.fs_create_entity('sec_e', ARRAY['k'])$$);
 SELECT sec_try($$SELECT pushsource.fs_push('sec_events', '{"user_id": "u1", "ts": "2024-01-01T00:00:00Z"}')$$);
-SELECT sec_try($$INSERT INTO pushsource.sec_events VALUES ('u1', '2024-01-01 00:00:00+00', 1)$$);
+SELECT sec_try($$INSERT INTO pushsource_source.sec_events VALUES ('u1', '2024-01-01 00:00:00+00', 1)$$);
 RESET ROLE;
 -- with USAGE on the schema it still may not call anything (42501)
 GRANT USAGE ON SCHEMA pushsource TO sec_nobody;
@@ -166,9 +166,9 @@ SELECT sec_try($$SELECT pushsource.fs_drop('sec_fv', true)$$);
 SELECT sec_try($$SELECT pushsource.fs_push('sec_events', '{"user_id": "u1", "ts": "2024-01-01T00:00:00Z"}')$$);
 SELECT sec_try($$SELECT pushsource.fs_ingest('{"workspace_name": "w", "records": {}}')$$);
 SELECT sec_try($$SELECT pushsource.fs_get_online_features('sec_fv', '{"user_id": "u1"}')$$);
-SELECT sec_try($$SELECT * FROM pushsource.source_catalog$$);
+SELECT sec_try($$SELECT * FROM pushsource_internal.source_catalog$$);
 RESET ROLE;
-SELECT count(*) FROM object_registry WHERE name IN ('sec_e', 'sec_s', 'sec_v');
+SELECT count(*) FROM pushsource_internal.object_registry WHERE name IN ('sec_e', 'sec_s', 'sec_v');
 
 -- a reader serves features, reads the catalog, but cannot push, insert or register
 SET ROLE sec_reader;
@@ -179,13 +179,13 @@ SELECT fs_summary('sec_events') ->> 'timestamp_field' AS ts_field;
 SELECT count(*) FROM fs_get_dataframe('sec_fv', '2024-01-01 00:00:00+00', '2024-01-02 00:00:00+00');
 SELECT sec_try($$SELECT fs_push('sec_events', '{"user_id": "u2", "ts": "2024-01-01T00:00:00Z", "clicks": 1}')$$);
 SELECT sec_try($$SELECT fs_ingest('{"workspace_name": "w", "records": {"sec_events": [{"record": {"user_id": "u2", "ts": "2024-01-01T00:00:00Z"}}]}}')$$);
-SELECT sec_try($$INSERT INTO pushsource.sec_events VALUES ('u2', '2024-01-01 00:00:00+00', 1)$$);
+SELECT sec_try($$INSERT INTO pushsource_source.sec_events VALUES ('u2', '2024-01-01 00:00:00+00', 1)$$);
 SELECT sec_try($$INSERT INTO pushsource_store.sec_fv_online VALUES ('u2', '2024-01-01 00:00:00+00', 1, 1)$$);
 SELECT sec_try($$SELECT fs_create_entity('sec_e', ARRAY['k'])$$);
 SELECT sec_try($$SELECT fs_drop('sec_svc')$$);
-SELECT sec_try($$DELETE FROM pushsource.object_registry WHERE name = 'sec_svc'$$);
+SELECT sec_try($$DELETE FROM pushsource_internal.object_registry WHERE name = 'sec_svc'$$);
 RESET ROLE;
-SELECT count(*) FROM pushsource.sec_events WHERE user_id = 'u2';
+SELECT count(*) FROM pushsource_source.sec_events WHERE user_id = 'u2';
 
 -- a writer pushes (fs_push, fs_ingest, INSERT); the fan-out writes the stores
 -- although the writer has no privilege on them
@@ -194,7 +194,7 @@ SELECT fs_push('sec_events', '[{"user_id": "u2", "ts": "2024-01-01T01:00:00Z", "
                                {"user_id": "u2", "ts": "2024-01-01T02:00:00Z", "clicks": 2}]');
 SELECT fs_ingest('{"workspace_name": "sec", "records": {"sec_events": [{"record": {"user_id": "u3", "ts": "2024-01-01T01:00:00Z", "clicks": 3}}]}}')
        -> 'ingestMetrics';
-INSERT INTO pushsource.sec_events VALUES ('u4', '2024-01-01 01:00:00+00', 4), ('u2', '2024-01-01 00:30:00+00', 0);
+INSERT INTO pushsource_source.sec_events VALUES ('u4', '2024-01-01 01:00:00+00', 4), ('u2', '2024-01-01 00:30:00+00', 0);
 -- bad records with on_error => 'skip' are kept in rejected_records by the writer
 SELECT fs_push('sec_events', '[{"user_id": "u5", "ts": "2024-01-01T01:00:00Z", "clicks": "many"}]', on_error => 'skip') ->> 'rejected' AS rejected;
 -- but the writer cannot read or write the stores directly, nor serve
@@ -222,7 +222,7 @@ SELECT source, count(*) FROM pushsource.rejected_records WHERE source LIKE 'sec\
 SET ROLE sec_reader;
 SELECT source, count(*) FROM pushsource.rejected_records WHERE source LIKE 'sec\_%' GROUP BY source ORDER BY source;
 RESET ROLE;
-REVOKE SELECT ON pushsource.sec_other FROM pushsource_writer, pushsource_reader;
+REVOKE SELECT ON pushsource_source.sec_other FROM pushsource_writer, pushsource_reader;
 SET ROLE sec_writer;
 SELECT source, count(*) FROM pushsource.rejected_records WHERE source LIKE 'sec\_%' GROUP BY source ORDER BY source;
 SET ROLE sec_reader;
@@ -230,23 +230,23 @@ SELECT source, count(*) FROM pushsource.rejected_records WHERE source LIKE 'sec\
 SET ROLE sec_nobody;
 SELECT sec_try($$SELECT count(*) FROM pushsource.rejected_records$$);
 RESET ROLE;
-GRANT SELECT ON pushsource.sec_other TO pushsource_writer, pushsource_reader;
+GRANT SELECT ON pushsource_source.sec_other TO pushsource_writer, pushsource_reader;
 SELECT source, count(*) FROM pushsource.rejected_records WHERE source LIKE 'sec\_%' GROUP BY source ORDER BY source;
 DELETE FROM pushsource.rejected_records WHERE source = 'sec_other';
 
 -- per-object control: REVOKE INSERT on one source from pushsource_writer
-REVOKE INSERT ON pushsource.sec_other FROM pushsource_writer;
+REVOKE INSERT ON pushsource_source.sec_other FROM pushsource_writer;
 SET ROLE sec_writer;
 SELECT sec_try($$SELECT fs_push('sec_other', '{"user_id": "u1", "ts": "2024-01-01T00:00:00Z", "n": 1}')$$);
 SELECT sec_try($$SELECT fs_push('sec_other', '{"user_id": "u1", "ts": "2024-01-01T00:00:00Z", "n": 1}', dry_run => true)$$);
-SELECT sec_try($$INSERT INTO pushsource.sec_other VALUES ('u1', '2024-01-01 00:00:00+00', 1)$$);
+SELECT sec_try($$INSERT INTO pushsource_source.sec_other VALUES ('u1', '2024-01-01 00:00:00+00', 1)$$);
 -- the other source is unaffected
 SELECT fs_push('sec_events', '{"user_id": "u6", "ts": "2024-01-01T00:00:00Z", "clicks": 6}') ->> 'records' AS pushed;
 RESET ROLE;
-SELECT count(*) FROM pushsource.sec_other;
+SELECT count(*) FROM pushsource_source.sec_other;
 SELECT count(*) FROM pushsource_store.sec_other_fv_offline;
 -- GRANT gives it back
-GRANT INSERT ON pushsource.sec_other TO pushsource_writer;
+GRANT INSERT ON pushsource_source.sec_other TO pushsource_writer;
 SET ROLE sec_writer;
 SELECT fs_push('sec_other', '{"user_id": "u1", "ts": "2024-01-01T00:00:00Z", "n": 1}') ->> 'records' AS pushed;
 RESET ROLE;
@@ -270,7 +270,7 @@ SELECT fs_validate('sec_admin_src') ->> 'valid' AS valid;
 RESET ROLE;
 SELECT c.oid::regclass, c.relowner = (SELECT extowner FROM pg_extension WHERE extname = 'pushsource') AS extension_owner
   FROM pg_class c
- WHERE c.oid IN (to_regclass('pushsource.sec_admin_src'), to_regclass('pushsource_store.sec_admin_fv_online'),
+ WHERE c.oid IN (to_regclass('pushsource_source.sec_admin_src'), to_regclass('pushsource_store.sec_admin_fv_online'),
                  to_regclass('pushsource_store.sec_admin_fv_offline'))
  ORDER BY c.oid::regclass::text;
 -- what the admin registered, a writer can push to and a reader can serve
@@ -290,34 +290,36 @@ RESET ROLE;
 -- objects in the extension's schemas
 CREATE TABLE public.sec_victim (user_id text PRIMARY KEY, ts timestamptz, clicks int8, _fs_ingest_id int8);
 SET ROLE sec_admin;
-SELECT t, sec_try(format('INSERT INTO pushsource.%I SELECT * FROM pushsource.%I LIMIT 1', t, t)) AS ins,
-          sec_try(format('UPDATE pushsource.%I SET %I = %I', t, c, c)) AS upd,
-          sec_try(format('DELETE FROM pushsource.%I', t)) AS del
+SELECT t, sec_try(format('INSERT INTO pushsource_internal.%I SELECT * FROM pushsource_internal.%I LIMIT 1', t, t)) AS ins,
+          sec_try(format('UPDATE pushsource_internal.%I SET %I = %I', t, c, c)) AS upd,
+          sec_try(format('DELETE FROM pushsource_internal.%I', t)) AS del
   FROM (VALUES ('object_registry', 'kind'), ('entity_catalog', 'tags'), ('source_catalog', 'log_offline'),
                ('view_catalog', 'online_table'), ('service_catalog', 'tags'), ('service_feature', 'position')) x(t, c);
-SELECT sec_try($$UPDATE pushsource.view_catalog SET online_table = 'public.sec_victim' WHERE name = 'sec_fv'$$);
+SELECT sec_try($$UPDATE pushsource_internal.view_catalog SET online_table = 'public.sec_victim' WHERE name = 'sec_fv'$$);
 SELECT sec_try($$CREATE FUNCTION pushsource.fs_push(source text, records text) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb'$$);
+SELECT sec_try($$CREATE TABLE pushsource_source.sec_planted (x int)$$);
 SELECT sec_try($$CREATE TABLE pushsource.sec_planted (x int)$$);
+SELECT sec_try($$CREATE FUNCTION pushsource_internal._check_name(name text, what text) RETURNS void LANGUAGE sql AS 'SELECT'$$);
 SELECT sec_try($$CREATE TABLE pushsource_store.sec_planted (x int)$$);
 -- nor alter, trigger, police or rewrite a source table or a store, nor take
 -- them over: they are the extension owner's (an admin's trigger, policy or
 -- rule would run as whoever pushes or reads; an altered column type made
 -- the point-in-time scan decode garbage, signal 11)
 SELECT sec_try($$ALTER TABLE pushsource_store.sec_fv_offline ALTER COLUMN clicks TYPE text$$);
-SELECT sec_try($$CREATE TRIGGER sec_t BEFORE INSERT ON pushsource.sec_events FOR EACH ROW EXECUTE FUNCTION pushsource._push_row()$$);
+SELECT sec_try($$CREATE TRIGGER sec_t BEFORE INSERT ON pushsource_source.sec_events FOR EACH ROW EXECUTE FUNCTION pushsource_internal._push_row()$$);
 SELECT sec_try($$ALTER TABLE pushsource_store.sec_fv_online ENABLE ROW LEVEL SECURITY$$);
 SELECT sec_try($$CREATE RULE "_RETURN" AS ON SELECT TO pushsource_store.sec_fv_offline DO INSTEAD SELECT 1$$);
 SELECT sec_try($$REASSIGN OWNED BY pushsource_admin TO sec_admin$$);
 SELECT count(*) AS taken FROM pg_class WHERE relowner = 'sec_admin'::regrole;
 -- but it may still trim a source's log and write the stores (operations)
-SELECT sec_try($$DELETE FROM pushsource.sec_events WHERE false$$), sec_try($$TRUNCATE pushsource.sec_other$$);
+SELECT sec_try($$DELETE FROM pushsource_source.sec_events WHERE false$$), sec_try($$TRUNCATE pushsource_source.sec_other$$);
 -- nor run the registration's internals or the trigger functions as itself
-SELECT sec_try($$SELECT pushsource._claim_name('sec_x', 'entity')$$);
+SELECT sec_try($$SELECT pushsource_internal._claim_name('sec_x', 'entity')$$);
 -- the definer part of fs_create_feature_view, called directly, checks what
 -- the wrapper would (a schedule needs a batch table)
-SELECT sec_try($$SELECT pushsource._create_feature_view('sec_x', 'sec_events', ARRAY['sec_user'], batch_schedule => '0 * * * *')$$);
+SELECT sec_try($$SELECT pushsource_internal._create_feature_view('sec_x', 'sec_events', ARRAY['sec_user'], batch_schedule => '0 * * * *')$$);
 RESET ROLE;
-SELECT online_table FROM pushsource.view_catalog WHERE name = 'sec_fv';
+SELECT online_table FROM pushsource_internal.view_catalog WHERE name = 'sec_fv';
 
 -- the fan-out writes the stores as pushsource_admin, whoever pushes: a
 -- trigger on a store sees that role, for a writer and for a superuser
@@ -341,15 +343,15 @@ DROP TRIGGER sec_seen ON pushsource_store.sec_fv_offline;
 -- a catalog a superuser broke by hand: a view pointed at another table is
 -- written as pushsource_admin (who may not), never as that table's owner;
 -- stores set to NULL are a clear error, not a crash; fs_validate names both
-UPDATE pushsource.view_catalog SET online_table = 'public.sec_victim' WHERE name = 'sec_fv';
+UPDATE pushsource_internal.view_catalog SET online_table = 'public.sec_victim' WHERE name = 'sec_fv';
 SELECT sec_try($$SELECT fs_push('sec_events', '{"user_id": "u9", "ts": "2024-01-01T00:00:00Z", "clicks": 9}')$$);
 SELECT count(*) FROM public.sec_victim;
 SELECT jsonb_array_elements_text(fs_validate('sec_fv') -> 'problems');
-UPDATE pushsource.view_catalog SET online_table = NULL, offline_table = NULL WHERE name = 'sec_fv';
+UPDATE pushsource_internal.view_catalog SET online_table = NULL, offline_table = NULL WHERE name = 'sec_fv';
 SELECT sec_try($$SELECT fs_push('sec_events', '{"user_id": "u9", "ts": "2024-01-01T00:00:00Z", "clicks": 9}')$$);
 SELECT sec_try($$SELECT fs_get_online_features('sec_fv', '{"user_id": "u1"}')$$);
 SELECT jsonb_array_elements_text(fs_validate('sec_fv') -> 'problems');
-UPDATE pushsource.view_catalog SET online_table = 'pushsource_store.sec_fv_online',
+UPDATE pushsource_internal.view_catalog SET online_table = 'pushsource_store.sec_fv_online',
                                    offline_table = 'pushsource_store.sec_fv_offline' WHERE name = 'sec_fv';
 SELECT fs_push('sec_events', '{"user_id": "u9", "ts": "2024-01-01T00:00:00Z", "clicks": 9}') ->> 'records' AS pushed;
 SELECT fs_validate('sec_fv') ->> 'valid' AS valid;
@@ -366,10 +368,10 @@ SELECT fs_drop('sec_events', cascade => true);
 SELECT count(*) AS rejected_after FROM rejected_records WHERE source = 'sec_events';
 SELECT fs_drop('sec_other', cascade => true);
 SELECT fs_drop('sec_user');
-SELECT fs_drop(name, cascade => true) FROM object_registry WHERE name LIKE 'sec\_%' ORDER BY name;  -- none left
+SELECT fs_drop(name, cascade => true) FROM pushsource_internal.object_registry WHERE name LIKE 'sec\_%' ORDER BY name;  -- none left
 DROP OWNED BY sec_nobody, sec_reader, sec_writer, sec_admin;
 DROP ROLE sec_nobody, sec_reader, sec_writer, sec_admin;
-DROP TABLE public.sec_canary, pushsource.sec_y;
+DROP TABLE public.sec_canary, pushsource_source.sec_y;
 DROP FUNCTION public.sec_try(text), public.sec_relations();
 SELECT count(*) FROM pg_roles WHERE rolname LIKE 'sec\_%';
 SELECT c.oid::regclass FROM pg_class c

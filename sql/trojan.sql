@@ -127,7 +127,7 @@ CREATE OPERATOR public.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = public
 CREATE OPERATOR public.= (LEFTARG = regclass, RIGHTARG = regclass, FUNCTION = public.tro_oideq);
 -- the look-alikes work: called unqualified with public first, they run
 -- (here as the attacker itself, who stays what it was)
-SET search_path = public, pushsource, pg_catalog;
+SET search_path = public, pushsource, pushsource_source, pg_catalog;
 SELECT count(*) FROM unnest(ARRAY['a', 'b']::text[]);
 SELECT count(*) FROM pg_catalog.unnest(ARRAY['a', 'b']::text[]);
 RESET ROLE;
@@ -135,7 +135,7 @@ RESET search_path;
 SELECT what, run_as FROM public.tro_hits;
 TRUNCATE public.tro_hits;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'tro_attacker';
-SET search_path = public, pushsource, pg_catalog;
+SET search_path = public, pushsource, pushsource_source, pg_catalog;
 
 ------------------------------------------------------------------------
 -- a superuser runs every entry point with that search_path
@@ -171,7 +171,7 @@ SELECT fs_push('tro_pg', '{"user_id": "u2", "ts": "2024-01-01T00:32:00Z", "click
 SELECT fs_push('tro_pg', '{"user_id": "u2", "ts": "2024-01-01T00:33:00Z", "clicks": 2}', mode => 'offline');
 SELECT fs_ingest('{"workspace_name": "tro", "records": {"tro_pg": [{"record": {"user_id": "u3", "ts": "2024-01-01T00:34:00Z", "clicks": 7}}]}}');
 SELECT fs_ingest('{"workspace_name": "tro", "records": {"tro_pg": [{"record": {"user_id": "u3", "ts": "bad", "clicks": 7}}]}}');
-INSERT INTO pushsource.tro_pg VALUES ('u4', '2024-01-01 00:35+00', 8);
+INSERT INTO pushsource_source.tro_pg VALUES ('u4', '2024-01-01 00:35+00', 8);
 -- the HTTP gateway's push functions, and a request as an API key's role
 SELECT fs_feast_push('{"push_source_name": "tro_pg", "df": {"user_id": ["u5"], "ts": ["2024-01-01T00:36:00Z"], "clicks": [9]}, "to": "both"}');
 CREATE ROLE tro_app IN ROLE pushsource_writer, pushsource_reader;
@@ -269,7 +269,7 @@ SELECT fs_drop('tro_src', cascade => true);
 SELECT fs_drop('tro_pg', cascade => true);
 SELECT fs_drop('tro_user');
 SELECT fs_drop('tro_pair');
-SELECT pushsource._unschedule_all() >= 0 AS unscheduled;
+SELECT pushsource_internal._unschedule_all() >= 0 AS unscheduled;
 
 ------------------------------------------------------------------------
 -- none of the look-alikes ran, and the attacker is no superuser

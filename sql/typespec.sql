@@ -1,7 +1,7 @@
 -- typespec: push schemas (Tecton and PostgreSQL type names) become the
 -- column types of the source table, and every JSON validation rule of
 -- DESIGN.md "Ingest" holds for a source with one column of each kind.
-SET search_path = pushsource, public;
+SET search_path = pushsource, pushsource_source, public;
 SET timezone = 'UTC';
 SET datestyle = 'ISO, YMD';
 
@@ -34,7 +34,7 @@ SELECT fs_create_push_source('ts_tecton',
      meta Struct(x Int64, y String), m Map(String, Float64),
      deep Map (String, Struct(a Array(Int64)))',
     'ts');
-SELECT * FROM ts_columns('pushsource.ts_tecton');
+SELECT * FROM ts_columns('pushsource_source.ts_tecton');
 -- the catalog keeps the declared (Tecton) types, normalized
 SELECT c->>'name' AS col, c->>'type' AS declared
   FROM push_sources, jsonb_array_elements(schema) c
@@ -47,7 +47,7 @@ SELECT fs_create_push_source('ts_pg',
     'id text, ts timestamptz, n int8, amt numeric(10,2), code varchar(5), u uuid,
      j jsonb, ia int4[], d date, c char(3), sa varchar(4)[]',
     'ts');
-SELECT * FROM ts_columns('pushsource.ts_pg');
+SELECT * FROM ts_columns('pushsource_source.ts_pg');
 SELECT c->>'name' AS col, c->>'type' AS declared
   FROM push_sources, jsonb_array_elements(schema) c
  WHERE name = 'ts_pg';
@@ -107,8 +107,8 @@ DECLARE
 BEGIN
     PERFORM pushsource.fs_push('ts_all',
         jsonb_build_object('id', 'k', 'ts', '2024-01-01T00:00:00Z') || jsonb_build_object(field, val));
-    EXECUTE format('SELECT %I::text FROM pushsource.ts_all', field) INTO STRICT r;
-    DELETE FROM pushsource.ts_all;
+    EXECUTE format('SELECT %I::text FROM pushsource_source.ts_all', field) INTO STRICT r;
+    DELETE FROM pushsource_source.ts_all;
     RETURN 'ok: ' || coalesce(r, 'NULL');
 EXCEPTION WHEN OTHERS THEN
     RETURN SQLSTATE || ': ' || SQLERRM;
@@ -271,12 +271,12 @@ SELECT n, v, ts_try(format('SELECT pushsource.fs_push(%L, %L)', 'ts_all', v)) FR
 
 -- a source table written by plain INSERT gets the checks its column types
 -- cannot express: Struct / Map shapes and required fields
-SELECT ts_try($$INSERT INTO pushsource.ts_all (id, ts, meta) VALUES ('k', '2024-01-01', '{"x": 1, "zz": 2}')$$);
-SELECT ts_try($$INSERT INTO pushsource.ts_all (id, ts, meta) VALUES ('k', '2024-01-01', '5')$$);
-SELECT ts_try($$INSERT INTO pushsource.ts_all (id, ts, m) VALUES ('k', '2024-01-01', '{"a": "x"}')$$);
-SELECT ts_try($$INSERT INTO pushsource.ts_all (id, ts, structs) VALUES ('k', '2024-01-01', '[{"a": 1}, {"a": 1.5}]')$$);
-SELECT ts_try($$INSERT INTO pushsource.ts_all (ts) VALUES ('2024-01-01')$$);
-SELECT ts_try($$INSERT INTO pushsource.ts_all (id, ts, meta, m) VALUES ('k', '2024-01-01', '{"x": 1}', '{"a": 2}')$$);
+SELECT ts_try($$INSERT INTO pushsource_source.ts_all (id, ts, meta) VALUES ('k', '2024-01-01', '{"x": 1, "zz": 2}')$$);
+SELECT ts_try($$INSERT INTO pushsource_source.ts_all (id, ts, meta) VALUES ('k', '2024-01-01', '5')$$);
+SELECT ts_try($$INSERT INTO pushsource_source.ts_all (id, ts, m) VALUES ('k', '2024-01-01', '{"a": "x"}')$$);
+SELECT ts_try($$INSERT INTO pushsource_source.ts_all (id, ts, structs) VALUES ('k', '2024-01-01', '[{"a": 1}, {"a": 1.5}]')$$);
+SELECT ts_try($$INSERT INTO pushsource_source.ts_all (ts) VALUES ('2024-01-01')$$);
+SELECT ts_try($$INSERT INTO pushsource_source.ts_all (id, ts, meta, m) VALUES ('k', '2024-01-01', '{"x": 1}', '{"a": 2}')$$);
 SELECT id, meta, m FROM ts_all;
 
 -- after all of the above: nothing rejected was written anywhere.  The
@@ -301,7 +301,7 @@ SELECT ts_try($$SELECT fs_create_push_source('ts_dom', 'id text, ts Timestamp, c
 SELECT fs_create_entity('ts_dom_e', ARRAY['id']);
 SELECT fs_create_push_source('ts_dom', 'id text, ts Timestamp, v Int64', 'ts');
 SELECT fs_create_feature_view('ts_dom_fv', 'ts_dom', ARRAY['ts_dom_e']);
-ALTER TABLE pushsource.ts_dom ALTER COLUMN id TYPE public.ts_key;
+ALTER TABLE pushsource_source.ts_dom ALTER COLUMN id TYPE public.ts_key;
 SELECT ts_try($$SELECT fs_get_online_features('ts_dom_fv', '{"id": "x"}')$$);
 SELECT ts_try($$SELECT fs_push('ts_dom', '{"id": "x", "ts": "2024-01-01T00:00:00Z", "v": 1}')$$);
 SELECT count(*) AS check_ran FROM public.ts_ran;

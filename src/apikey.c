@@ -188,9 +188,9 @@ fs_create_api_key(PG_FUNCTION_ARGS)
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(ps_extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	spi_nest = ps_spi_connect();
-	if (SPI_execute_with_args("INSERT INTO pushsource.api_key_catalog"
+	if (SPI_execute_with_args(psprintf("INSERT INTO %s.api_key_catalog"
 							  " (role, description, key_prefix, key_hash, created_by, role_name)"
-							  " VALUES ($1, $2, $3, $4, $5, $6)",
+							  " VALUES ($1, $2, $3, $4, $5, $6)", ps_internal_schema()),
 							  6, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not store an API key");
 	ps_spi_finish(spi_nest);
@@ -224,8 +224,8 @@ fs_revoke_api_key(PG_FUNCTION_ARGS)
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(ps_extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	spi_nest = ps_spi_connect();
-	if (SPI_execute_with_args("SELECT revoked_at IS NOT NULL FROM pushsource.api_key_catalog"
-							  " WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+	if (SPI_execute_with_args(psprintf("SELECT revoked_at IS NOT NULL FROM %s.api_key_catalog"
+							  " WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE", ps_internal_schema()),
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read API key " INT64_FORMAT, id);
 	if (SPI_processed == 0)
@@ -235,8 +235,8 @@ fs_revoke_api_key(PG_FUNCTION_ARGS)
 				 errhint("Keys are listed in pushsource.api_keys.")));
 	revoked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (!revoked &&
-		SPI_execute_with_args("UPDATE pushsource.api_key_catalog SET revoked_at = pg_catalog.now()"
-							  " WHERE id OPERATOR(pg_catalog.=) $1",
+		SPI_execute_with_args(psprintf("UPDATE %s.api_key_catalog SET revoked_at = pg_catalog.now()"
+							  " WHERE id OPERATOR(pg_catalog.=) $1", ps_internal_schema()),
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not revoke API key " INT64_FORMAT, id);
 	ps_spi_finish(spi_nest);
@@ -262,7 +262,7 @@ lookup_key(const uint8 *digest, Oid *role, int64 *id, bool *revoked, char **role
 	if (lookup_plan == NULL)
 	{
 		Oid			argtypes[1] = {BYTEAOID};
-		SPIPlanPtr	plan = SPI_prepare(API_KEY_SELECT " WHERE key_hash OPERATOR(pg_catalog.=) $1",
+		SPIPlanPtr	plan = SPI_prepare(psprintf(API_KEY_SELECT " WHERE key_hash OPERATOR(pg_catalog.=) $1", ps_internal_schema()),
 									   1, argtypes);
 
 		if (plan == NULL)
@@ -323,7 +323,7 @@ ps_api_key_role(const char *key)
 	if (!OidIsValid(key_relid))
 	{
 		key_cache_reset();
-		key_relid = get_relname_relid("api_key_catalog", get_namespace_oid("pushsource", false));
+		key_relid = get_relname_relid("api_key_catalog", get_namespace_oid(ps_internal_schema(), false));
 	}
 	if (key_cache == NULL)
 		key_cache_create();

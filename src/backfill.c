@@ -12,7 +12,7 @@
  * the view's stores with the very statements of a push: the same append,
  * the same newest-wins upsert, the same tiles and events.
  *
- * PL/pgSQL orchestrates (pushsource._materialize): it locks the view,
+ * PL/pgSQL orchestrates (_materialize): it locks the view,
  * checks the batch table, says which windows were backfilled before (a
  * tiled view's backfilled blocks are rebuilt whole from them), and keeps
  * the job row.  The statements over the stores are store.c's.
@@ -58,21 +58,25 @@ prepare_backfill(const char *name, TimestampTz start, TimestampTz end)
 	Datum		args[3] = {CStringGetTextDatum(name), TimestampTzGetDatum(start), TimestampTzGetDatum(end)};
 	bool		isnull;
 
-	if (SPI_execute_with_args("SELECT FROM pushsource._view_for($1, 'fs_materialize')",
+	const char *nsp = ps_internal_schema();
+
+	if (SPI_execute_with_args(psprintf("SELECT FROM %s._view_for($1, 'fs_materialize')", nsp),
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pushsource: could not lock feature view \"%s\"", name);
-	if (SPI_execute_with_args("SELECT pushsource._check_batch_table(pg_catalog.format('fs_materialize(\"%s\")', $1),"
-							  " s.batch_table, s.source_table, s.column_names)"
-							  " FROM pushsource.view_catalog v JOIN pushsource.source_catalog s"
-							  " ON s.name OPERATOR(pg_catalog.=) v.source WHERE v.name OPERATOR(pg_catalog.=) $1",
+	if (SPI_execute_with_args(psprintf("SELECT %1$s._check_batch_table(pg_catalog.format('fs_materialize(\"%%s\")', $1),"
+									   " s.batch_table, s.source_table, s.column_names)"
+									   " FROM %1$s.view_catalog v JOIN %1$s.source_catalog s"
+									   " ON s.name OPERATOR(pg_catalog.=) v.source WHERE v.name OPERATOR(pg_catalog.=) $1",
+									   nsp),
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pushsource: could not check the batch table of feature view \"%s\"", name);
-	if (SPI_execute_with_args("SELECT COALESCE(pg_catalog.range_agg(pg_catalog.tstzrange(j.window_start, j.window_end)),"
-							  " '{}'::pg_catalog.tstzmultirange)"
-							  " OPERATOR(pg_catalog.+) pg_catalog.tstzmultirange(pg_catalog.tstzrange($2, $3))"
-							  " FROM pushsource.jobs j JOIN pushsource.view_catalog v ON v.name OPERATOR(pg_catalog.=) j.object"
-							  " WHERE j.kind OPERATOR(pg_catalog.=) 'materialization' AND j.object OPERATOR(pg_catalog.=) $1"
-							  " AND j.state OPERATOR(pg_catalog.=) 'succeeded' AND j.started_at OPERATOR(pg_catalog.>=) v.created_at",
+	if (SPI_execute_with_args(psprintf("SELECT COALESCE(pg_catalog.range_agg(pg_catalog.tstzrange(j.window_start, j.window_end)),"
+									   " '{}'::pg_catalog.tstzmultirange)"
+									   " OPERATOR(pg_catalog.+) pg_catalog.tstzmultirange(pg_catalog.tstzrange($2, $3))"
+									   " FROM pushsource.jobs j JOIN %s.view_catalog v ON v.name OPERATOR(pg_catalog.=) j.object"
+									   " WHERE j.kind OPERATOR(pg_catalog.=) 'materialization' AND j.object OPERATOR(pg_catalog.=) $1"
+									   " AND j.state OPERATOR(pg_catalog.=) 'succeeded' AND j.started_at OPERATOR(pg_catalog.>=) v.created_at",
+									   nsp),
 							  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "pushsource: could not read the backfilled windows of feature view \"%s\"", name);
 	return SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),

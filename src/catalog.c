@@ -20,7 +20,10 @@
 #include "catalog_columns.h"
 
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "commands/extension.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
@@ -41,6 +44,7 @@ typedef struct PsGeneration
 	SPIPlanPtr	service_plan;	/* ps_lookup_service's query */
 	List	   *services;		/* ServiceEntry *: services read so far */
 	List	   *not_views;		/* char *: names read and found not to be views */
+	const char *internal_schema;	/* ps_internal_schema() */
 	bool		stale;
 	struct PsGeneration *next;	/* in the retired list */
 } PsGeneration;
@@ -114,7 +118,7 @@ fs_catalog_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("pushsource._catalog_changed() must be called as a trigger")));
+				 errmsg("_catalog_changed() must be called as a trigger")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
 }
@@ -184,6 +188,25 @@ ps_catalog_refresh(void)
 	}
 }
 
+/*
+ * The schema of the extension's internals (catalog tables, `_` functions):
+ * pushsource_internal since 0.4, pushsource in a database whose extension
+ * is not updated yet -- the library serves both.  A schema of that name
+ * counts only if it belongs to the extension: anyone with CREATE on the
+ * database could make one and fill it with a catalog of their own.
+ */
+static const char *
+find_internal_schema(void)
+{
+	Oid			nsp = get_namespace_oid("pushsource_internal", true);
+	Oid			ext = get_extension_oid("pushsource", true);
+
+	if (OidIsValid(nsp) && OidIsValid(ext) &&
+		getExtensionOfObject(NamespaceRelationId, nsp) == ext)
+		return "pushsource_internal";
+	return "pushsource";
+}
+
 static PsGeneration *
 generation(void)
 {
@@ -193,16 +216,24 @@ generation(void)
 												  "pushsource catalog cache",
 												  ALLOCSET_DEFAULT_SIZES);
 		PsGeneration *gen = MemoryContextAllocZero(cxt, sizeof(PsGeneration));
-		Oid			nsp = get_namespace_oid("pushsource", false);
+		Oid			nsp;
 		static const char *const tables[] = {"source_catalog", "view_catalog",
 		"service_catalog", "service_feature"};
 
+		gen->internal_schema = find_internal_schema();
+		nsp = get_namespace_oid(gen->internal_schema, false);
 		for (int i = 0; i < (int) lengthof(tables); i++)
 			catalog_relids[i] = get_relname_relid(tables[i], nsp);
 		gen->cxt = cxt;
 		current_gen = gen;
 	}
 	return current_gen;
+}
+
+const char *
+ps_internal_schema(void)
+{
+	return generation()->internal_schema;
 }
 
 void
@@ -335,18 +366,18 @@ load_source(const char *name, Oid relid)
 	{
 		arg = CStringGetTextDatum(name);
 		argtype = TEXTOID;
-		ret = SPI_execute_with_args(SOURCE_CATALOG_SELECT " WHERE name = $1",
+		ret = SPI_execute_with_args(psprintf(SOURCE_CATALOG_SELECT " WHERE name = $1", ps_internal_schema()),
 									1, &argtype, &arg, NULL, true, 1);
 	}
 	else
 	{
 		arg = ObjectIdGetDatum(relid);
 		argtype = OIDOID;
-		ret = SPI_execute_with_args(SOURCE_CATALOG_SELECT " WHERE source_table::oid = $1",
+		ret = SPI_execute_with_args(psprintf(SOURCE_CATALOG_SELECT " WHERE source_table::oid = $1", ps_internal_schema()),
 									1, &argtype, &arg, NULL, true, 1);
 	}
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read pushsource.source_catalog");
+		elog(ERROR, "could not read the catalog table source_catalog");
 	if (SPI_processed == 0)
 	{
 		ps_spi_finish(spi_nest);
@@ -408,11 +439,12 @@ load_source(const char *name, Oid relid)
 	/* its feature views */
 	arg = CStringGetTextDatum(src->name);
 	argtype = TEXTOID;
-	ret = SPI_execute_with_args(VIEW_CATALOG_SELECT
-								" WHERE v.source OPERATOR(pg_catalog.=) $1 ORDER BY v.name",
+	ret = SPI_execute_with_args(psprintf(VIEW_CATALOG_SELECT
+										 " WHERE v.source OPERATOR(pg_catalog.=) $1 ORDER BY v.name",
+										 ps_internal_schema()),
 								1, &argtype, &arg, NULL, true, 0);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read pushsource.view_catalog");
+		elog(ERROR, "could not read the catalog table view_catalog");
 	nviews = SPI_processed;
 	store_role = ps_store_role();
 	old = MemoryContextSwitchTo(gen->cxt);
@@ -522,9 +554,9 @@ ps_view_in_catalog(const char *name)
 	int			spi_nest = ps_spi_connect();
 	bool		found;
 
-	if (SPI_execute_with_args("SELECT 1 FROM pushsource.view_catalog WHERE name OPERATOR(pg_catalog.=) $1",
+	if (SPI_execute_with_args(psprintf("SELECT 1 FROM %s.view_catalog WHERE name OPERATOR(pg_catalog.=) $1", ps_internal_schema()),
 							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read pushsource.view_catalog");
+		elog(ERROR, "could not read the catalog table view_catalog");
 	found = SPI_processed > 0;
 	ps_spi_finish(spi_nest);
 	return found;
@@ -619,9 +651,9 @@ ps_lookup_view(const char *name, bool missing_ok)
 	{
 		spi_nest = ps_spi_connect();
 		arg = CStringGetTextDatum(name);
-		if (SPI_execute_with_args("SELECT source FROM pushsource.view_catalog WHERE name = $1",
+		if (SPI_execute_with_args(psprintf("SELECT source FROM %s.view_catalog WHERE name = $1", ps_internal_schema()),
 								  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read pushsource.view_catalog");
+			elog(ERROR, "could not read the catalog table view_catalog");
 		if (SPI_processed > 0)
 		{
 			MemoryContext old = MemoryContextSwitchTo(generation()->cxt);
@@ -682,18 +714,19 @@ ps_lookup_service(const char *name, List **features)
 		/* prepared once per catalog generation: a service read is a hot path */
 		if (gen->service_plan == NULL)
 		{
-			SPIPlanPtr	plan = SPI_prepare(SERVICE_FEATURE_SELECT " WHERE service = $1"
-										   " GROUP BY feature_view ORDER BY min(position)",
+			SPIPlanPtr	plan = SPI_prepare(psprintf(SERVICE_FEATURE_SELECT " WHERE service = $1"
+													" GROUP BY feature_view ORDER BY min(position)",
+													ps_internal_schema()),
 										   1, &argtype);
 
 			if (plan == NULL)
-				elog(ERROR, "could not prepare the read of pushsource.service_feature: %s",
+				elog(ERROR, "could not prepare the read of the catalog table service_feature: %s",
 					 SPI_result_code_string(SPI_result));
 			ps_keep_plan(plan);
 			gen->service_plan = plan;
 		}
 		if (SPI_execute_plan(gen->service_plan, &arg, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not read pushsource.service_feature");
+			elog(ERROR, "could not read the catalog table service_feature");
 		/*
 		 * Kept with the generation (an unknown name too: NIL views), up to
 		 * a few hundred names: a flood of unknown ones must not grow it.

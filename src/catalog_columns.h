@@ -4,7 +4,8 @@
  *		reads them with and the position of every column in that list, named
  *		once here (as pg_cron's cron_job.h names the columns of cron.job).
  *		A query over a catalog table is built from these and its fields are
- *		read by these names, never by a bare number.
+ *		read by these names, never by a bare number.  Each select list is a
+ *		format: its %s is the schema of the catalog, ps_internal_schema().
  */
 #ifndef CATALOG_COLUMNS_H
 #define CATALOG_COLUMNS_H
@@ -13,7 +14,7 @@
 #define SOURCE_CATALOG_SELECT \
 	"SELECT name, source_table::oid, column_names, column_types, timestamp_field, log_offline," \
 	" batch_table::oid" \
-	" FROM pushsource.source_catalog"
+	" FROM %s.source_catalog"
 #define Anum_source_name			1
 #define Anum_source_relid			2
 #define Anum_source_column_names	3
@@ -27,7 +28,7 @@
 	"SELECT v.name, v.join_keys, v.value_columns, v.ttl, v.online, v.offline," \
 	" v.feature_start_time, v.online_table::oid, v.offline_table::oid," \
 	" v.aggregations, v.aggregation_interval" \
-	" FROM pushsource.view_catalog v"
+	" FROM %s.view_catalog v"
 #define Anum_view_name				1
 #define Anum_view_join_keys			2
 #define Anum_view_value_columns		3
@@ -43,14 +44,14 @@
 /* pushsource.service_feature: a service's views and their features, in order */
 #define SERVICE_FEATURE_SELECT \
 	"SELECT feature_view, array_agg(feature ORDER BY position)" \
-	" FROM pushsource.service_feature"
+	" FROM %s.service_feature"
 #define Anum_service_view			1
 #define Anum_service_features		2
 
 /* pushsource.api_key_catalog: the key of a digest */
 #define API_KEY_SELECT \
 	"SELECT role, id, revoked_at IS NOT NULL, role_name::pg_catalog.text" \
-	" FROM pushsource.api_key_catalog"
+	" FROM %s.api_key_catalog"
 #define Anum_api_key_role			1
 #define Anum_api_key_id				2
 #define Anum_api_key_revoked		3

@@ -263,13 +263,14 @@ next_batch_id(void)
 		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(ingest_seq_relid)))
 	{
 		ingest_seq_relid = get_relname_relid("ingest_batch_seq",
-											 get_namespace_oid("pushsource", false));
+											 get_namespace_oid(ps_internal_schema(), false));
 		if (!OidIsValid(ingest_seq_relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("sequence pushsource.ingest_batch_seq is missing"),
+					 errmsg("sequence %s.ingest_batch_seq is missing", ps_internal_schema()),
 					 errdetail("Every push takes its ingest order from it."),
-					 errhint("Recreate it with CREATE SEQUENCE pushsource.ingest_batch_seq, or reinstall the extension.")));
+					 errhint("Recreate it with CREATE SEQUENCE %s.ingest_batch_seq, or reinstall the extension.",
+							 ps_internal_schema())));
 	}
 	return nextval_internal(ingest_seq_relid, false) * PS_ROWS_PER_BATCH_ID;
 }
@@ -300,7 +301,7 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("pushsource._push_row() must be a BEFORE ROW trigger")));
+				 errmsg("_push_row() must be a BEFORE ROW trigger")));
 	rel = td->tg_relation;
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 		ereport(ERROR,
@@ -636,7 +637,7 @@ fs_push_statement_trigger(PG_FUNCTION_ARGS)
 		!TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("pushsource._push_statement() must be an AFTER STATEMENT trigger")));
+				 errmsg("_push_statement() must be an AFTER STATEMENT trigger")));
 	relid = RelationGetRelid(td->tg_relation);
 	src = ps_lookup_source_by_relid(relid);
 

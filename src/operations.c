@@ -285,11 +285,11 @@ ps_job_worker_main(Datum arg)
 	args[7] = TimestampTzGetDatum(job->started_at);
 	namestrcpy(&run_by, job->run_by);
 	args[8] = NameGetDatum(&run_by);
-	if (SPI_execute_with_args("INSERT INTO pushsource.jobs (kind, object, window_start, window_end, state,"
+	if (SPI_execute_with_args(psprintf("INSERT INTO pushsource.jobs (kind, object, window_start, window_end, state,"
 							  " error, sqlstate, attempt, scheduled, run_by, started_at, finished_at)"
 							  " VALUES ($1, $2, $3, $4, 'failed', $5, $6,"
-							  " pushsource._job_attempt($1, $2, $3), $7, $9, $8, pg_catalog.clock_timestamp())"
-							  " RETURNING id",
+									   " %s._job_attempt($1, $2, $3), $7, $9, $8, pg_catalog.clock_timestamp())"
+									   " RETURNING id", ps_internal_schema()),
 							  9, argtypes, args, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "pushsource job recorder: the insert failed");
 	{
@@ -435,7 +435,7 @@ fs_drop_extension_trigger(PG_FUNCTION_ARGS)
 	if (!drops_pushsource(trigdata->parsetree))
 		PG_RETURN_VOID();
 	spi_nest = ps_spi_connect();
-	if (SPI_execute("SELECT pushsource._unschedule_all()", false, 0) != SPI_OK_SELECT)
+	if (SPI_execute(psprintf("SELECT %s._unschedule_all()", ps_internal_schema()), false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pushsource: could not unschedule the pg_cron jobs");
 	ps_spi_finish(spi_nest);
 	PG_RETURN_VOID();
@@ -466,7 +466,7 @@ fs_delete_keys_run(PG_FUNCTION_ARGS)
 
 	spi_nest = ps_spi_connect();
 	args[0] = PointerGetDatum(name_t);
-	if (SPI_execute_with_args("SELECT FROM pushsource._view_for($1, 'fs_delete_keys')",
+	if (SPI_execute_with_args(psprintf("SELECT FROM %s._view_for($1, 'fs_delete_keys')", ps_internal_schema()),
 							  1, &argtypes[1], args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pushsource: could not lock feature view \"%s\"", name);
 	v = ps_lookup_view(name, false);

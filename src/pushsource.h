@@ -186,6 +186,7 @@ extern List *ps_lookup_service(const char *name, List **features);
 extern void ps_check_view(PsView *v);
 extern bool ps_view_in_catalog(const char *name);
 extern void ps_keep_plan(SPIPlanPtr plan);
+extern const char *ps_internal_schema(void);
 extern void ps_catalog_init(void);
 
 /* names.c: what objects and columns may be called; qualified relation names */

@@ -155,16 +155,17 @@ static void
 append_tiles_insert(StringInfo sql, PsView *v, const char *from, bool batch, bool start_filter)
 {
 	const char *ts = colname(v, v->source->ts_col);
+	const char *nsp = ps_internal_schema();
 
 	appendStringInfo(sql, "INSERT INTO %s AS t (", ps_qualified_relname(v->online_relid));
 	append_keys(sql, v, "", true);
 	appendStringInfo(sql, "block_start, totals, tiles%s) SELECT ", batch ? ", _fs_batch" : "");
 	append_keys(sql, v, "s.", true);
-	appendStringInfo(sql, "s._fs_block, pushsource._block_part(s._fs_tiles, 0),"
-					 " pushsource._block_part(s._fs_tiles, 1)%s FROM (SELECT ", batch ? ", true" : "");
+	appendStringInfo(sql, "s._fs_block, %s._block_part(s._fs_tiles, 0),"
+					 " %s._block_part(s._fs_tiles, 1)%s FROM (SELECT ", nsp, nsp, batch ? ", true" : "");
 	append_keys(sql, v, "", true);
-	appendStringInfo(sql, "pushsource._tile_block(%s, " INT64_FORMAT ") AS _fs_block, pushsource._tile_agg('" INT64_FORMAT,
-					 ts, v->agg_interval * TILES_PER_BLOCK, v->agg_interval);
+	appendStringInfo(sql, "%s._tile_block(%s, " INT64_FORMAT ") AS _fs_block, %s._tile_agg('" INT64_FORMAT,
+					 nsp, ts, v->agg_interval * TILES_PER_BLOCK, nsp, v->agg_interval);
 	for (int s = 0; s < v->nslots; s++)
 		appendStringInfo(sql, " %s", ps_agg_spec(v->slots[s].fn, v->slots[s].n));
 	appendStringInfo(sql, "', %s, " PS_INGEST_COL, ts);
@@ -195,9 +196,9 @@ ps_store_tiles_plan(PsView *v, bool backfill)
 	append_tiles_insert(&sql, v, PS_BATCH_ENR, backfill, true);
 	appendStringInfoString(&sql, " ON CONFLICT (");
 	append_keys(&sql, v, "", true);
-	appendStringInfoString(&sql, "block_start, _fs_batch) DO UPDATE SET"
-						   " totals = pushsource._tile_totals_merge(t.totals, excluded.totals),"
-						   " tiles = pushsource._tiles_merge(t.tiles, excluded.tiles)");
+	appendStringInfo(&sql, "block_start, _fs_batch) DO UPDATE SET"
+					 " totals = %1$s._tile_totals_merge(t.totals, excluded.totals),"
+					 " tiles = %1$s._tiles_merge(t.tiles, excluded.tiles)", ps_internal_schema());
 	return ps_prepare_fanout(sql.data, v);
 }
 
@@ -429,7 +430,7 @@ ps_store_delete_keys_sql(PsView *v, bool online, bool offline)
 		appendStringInfoString(&sql, "SELECT WHERE pg_catalog.jsonb_array_length($1) OPERATOR(pg_catalog.>) 0");
 	else
 	{
-		appendStringInfoString(&sql, "SELECT DISTINCT * FROM pushsource._key_set($2, $1) AS k(");
+		appendStringInfo(&sql, "SELECT DISTINCT * FROM %s._key_set($2, $1) AS k(", ps_internal_schema());
 		for (int i = 0; i < v->nkeys; i++)
 		{
 			PsTypeSpec *t = src->cols[v->key_cols[i]].type;

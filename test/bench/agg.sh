@@ -57,18 +57,18 @@ say "sizes: BENCH_SCALE=$SCALE: $N events, $N_KEYS keys over 7 days; $ROUNDS ing
 say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 say ""
 
-PS_TABLES="pushsource.ev, pushsource_store.fv_online, pushsource_store.fv_offline, pushsource_store.agg_tiles, pushsource_store.agg_offline"
+PS_TABLES="pushsource_source.ev, pushsource_store.fv_online, pushsource_store.fv_offline, pushsource_store.agg_tiles, pushsource_store.agg_offline"
 BL_TABLES="bl.log, bl.hist, bl.online, bl.tiles"
 fresh() {
   local t
   case "$1" in ps) t=$PS_TABLES ;; bl) t=$BL_TABLES ;; esac
   sql -c "TRUNCATE $t" -c "VACUUM ANALYZE $t" -c "CHECKPOINT" >/dev/null
 }
-ps_load() { echo "INSERT INTO pushsource.ev (user_id, ts, amount) SELECT user_id, ts, amount FROM $1;"; }
+ps_load() { echo "INSERT INTO pushsource_source.ev (user_id, ts, amount) SELECT user_id, ts, amount FROM $1;"; }
 bl_load() { sql -c "SELECT bench.bl_ingest_sql('$1')"; }
 
 # ---------------------------------------------------------------------------
-say "== 1. ingest: INSERT INTO pushsource.ev SELECT ... ($N events) vs hand-written fan-out with tiles"
+say "== 1. ingest: INSERT INTO pushsource_source.ev SELECT ... ($N events) vs hand-written fan-out with tiles"
 input="bench.gen(1, $N, $N_KEYS)"
 ps_times=""; bl_times=""; pair_ratios=""
 for r in $(seq 1 "$ROUNDS"); do
@@ -87,7 +87,7 @@ PAIR_RATIO=$(echo "$pair_ratios" | median)
 say "    ratio of each round (pushsource/baseline):$pair_ratios; median $PAIR_RATIO"
 PS_INGEST=$(echo "$ps_times" | median); BL_INGEST=$(echo "$bl_times" | median)
 check "ingest: $N events in the source, both offline stores, the baseline log and history" \
-  "SELECT (SELECT count(*) FROM pushsource.ev) = $N AND (SELECT count(*) FROM pushsource_store.fv_offline) = $N
+  "SELECT (SELECT count(*) FROM pushsource_source.ev) = $N AND (SELECT count(*) FROM pushsource_store.fv_offline) = $N
       AND (SELECT count(*) FROM pushsource_store.agg_offline) = $N
       AND (SELECT count(*) FROM bl.log) = $N AND (SELECT count(*) FROM bl.hist) = $N"
 
@@ -132,7 +132,7 @@ say "== 3. continuous mode: one read of 1h, 1d, 7d as the key's events grow (exa
 CURVE=""
 for n in 100 1000 10000 100000; do
   k="k$n"
-  sql -c "INSERT INTO pushsource.evc (user_id, ts, amount) SELECT user_id, ts, amount FROM bench.gen_key('$k', $n)" \
+  sql -c "INSERT INTO pushsource_source.evc (user_id, ts, amount) SELECT user_id, ts, amount FROM bench.gen_key('$k', $n)" \
       -c "INSERT INTO bl.events SELECT user_id, ts, amount FROM bench.gen_key('$k', $n)" -c "ANALYZE" >/dev/null
   check "continuous: key $k ($n events) online = SQL over the baseline's events" \
     "SET pushsource.request_time = '$REQ';

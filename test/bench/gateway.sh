@@ -62,7 +62,7 @@ sql -c "CREATE EXTENSION pushsource" -c "SET search_path = pushsource" \
     -c "SELECT fs_create_push_source('ev', 'user_id String, ts Timestamp, clicks Int64, amount Float64', 'ts')" \
     -c "SELECT fs_create_feature_view('fv', 'ev', ARRAY['user'])" \
     -c "SELECT fs_create_feature_service('svc', ARRAY['fv'])" \
-    -c "INSERT INTO pushsource.ev SELECT 'u' || i, '2024-05-01T00:00:00Z', i, i / 10.0 FROM generate_series(1, $KEYS) i" \
+    -c "INSERT INTO pushsource_source.ev SELECT 'u' || i, '2024-05-01T00:00:00Z', i, i / 10.0 FROM generate_series(1, $KEYS) i" \
     -c "CREATE ROLE gw LOGIN IN ROLE pushsource_gateway" \
     -c "CREATE ROLE app IN ROLE pushsource_writer, pushsource_reader" \
     -c "GRANT app TO gw" -c "VACUUM ANALYZE" >/dev/null

@@ -122,7 +122,7 @@ say "pushsource point-in-time join benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')  
 say "machine: $ncores cores ($(uname -m)), $(awk '/MemTotal/ { printf "%.0f GB RAM", $2 / 1048576 }' /proc/meminfo); PostgreSQL $(sql -c 'SHOW server_version'); DuckDB $(node -p "require('$duckdir/node_modules/@duckdb/node-api/package.json').version") (node $(node --version)), threads=$THREADS"
 say "settings: shared_buffers=1GB max_wal_size=8GB checkpoint_timeout=30min work_mem=$(sql -c 'SHOW work_mem') max_parallel_workers_per_gather=$(sql -c 'SHOW max_parallel_workers_per_gather'), other settings default"
 say "data: BENCH_SCALE=$SCALE: spine $N_SPINE rows (user_id int8 uniform over $N_KEYS keys, ts uniform over 30 days);"
-say "      $N_FEAT feature rows (80% on 20% of the keys), 1% NULL values, unique (user_id, ts), loaded by INSERT INTO pushsource.pit_src SELECT in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (with the spine)"
+say "      $N_FEAT feature rows (80% on 20% of the keys), 1% NULL values, unique (user_id, ts), loaded by INSERT INTO pushsource_source.pit_src SELECT in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s (with the spine)"
 say "view: pit_fv, ttl 7 days, one float8 feature; offline store $(sql -c "SELECT pg_size_pretty(pg_table_size('$OFF'))")"
 say "timed: the query only, aggregate of the joined rows (count(*), count(value), sum((value*2^20+1)*row_id)), one row out;"
 say "       PostgreSQL: psql \\timing, fresh session; DuckDB: in-memory, tables loaded from CSV first (not timed), then the ASOF query"

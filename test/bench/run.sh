@@ -53,11 +53,11 @@ say "pushsource benchmarks  $(date -u '+%Y-%m-%d %H:%M UTC')  commit $(git -C "$
 say "machine: $ncores cores ($(uname -m)), $(awk '/MemTotal/ { printf "%.0f GB RAM", $2 / 1048576 }' /proc/meminfo); PostgreSQL $pgver"
 say "settings: shared_buffers=1GB max_wal_size=8GB checkpoint_timeout=30min, other settings default (synchronous_commit=on, work_mem=$(sql -c 'SHOW work_mem'))"
 say "sizes: BENCH_SCALE=$SCALE: $N_BULK bulk events, $N_KEYS keys, $N_BATCHES batches of $BATCH records; pgbench ${SECS}s x $PGB_ROUNDS per side; $ROUNDS timed runs per side (median)"
-say "indexes: $(sql -c "SELECT string_agg(t || ' ' || coalesce((SELECT string_agg(regexp_replace(pg_get_indexdef(indexrelid), '^CREATE (UNIQUE )?INDEX \S+ ON \S+ (USING )?', '\1'), ', ') FROM pg_index WHERE indrelid = t::regclass), 'none'), '; ') FROM unnest(ARRAY['pushsource.ev', 'bl.log', 'pushsource_store.fv_online', 'bl.online', 'pushsource_store.fv_offline', 'bl.hist']) t")"
+say "indexes: $(sql -c "SELECT string_agg(t || ' ' || coalesce((SELECT string_agg(regexp_replace(pg_get_indexdef(indexrelid), '^CREATE (UNIQUE )?INDEX \S+ ON \S+ (USING )?', '\1'), ', ') FROM pg_index WHERE indrelid = t::regclass), 'none'), '; ') FROM unnest(ARRAY['pushsource_source.ev', 'bl.log', 'pushsource_store.fv_online', 'bl.online', 'pushsource_store.fv_offline', 'bl.hist']) t")"
 say "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 say ""
 
-PS_TABLES="pushsource.ev, pushsource_store.fv_online, pushsource_store.fv_offline"
+PS_TABLES="pushsource_source.ev, pushsource_store.fv_online, pushsource_store.fv_offline"
 BL_TABLES="bl.log, bl.online, bl.hist"
 # fresh [ps|bl]: empty that side's tables (both sides without argument)
 fresh() {
@@ -73,7 +73,7 @@ fresh() {
 # CTE), appends it to the log and the history table, and upserts the newest
 # row per key (DISTINCT ON with the ingest order as tie-breaker, like ours)
 # with a WHERE that keeps a newer stored row.
-ps_load() { echo "INSERT INTO pushsource.ev (user_id, ts, clicks, score) SELECT user_id, ts, clicks, score FROM $1;"; }
+ps_load() { echo "INSERT INTO pushsource_source.ev (user_id, ts, clicks, score) SELECT user_id, ts, clicks, score FROM $1;"; }
 bl_load() {
   cat <<EOF
 WITH src AS MATERIALIZED (SELECT i, user_id, ts, clicks, score FROM $1),
@@ -100,7 +100,7 @@ check_same_online() {
 }
 check_counts() {
   check "$1: $2 rows in source table, offline store, baseline log and history" \
-    "SELECT (SELECT count(*) FROM pushsource.ev) = $2 AND (SELECT count(*) FROM pushsource_store.fv_offline) = $2
+    "SELECT (SELECT count(*) FROM pushsource_source.ev) = $2 AND (SELECT count(*) FROM pushsource_store.fv_offline) = $2
         AND (SELECT count(*) FROM bl.log) = $2 AND (SELECT count(*) FROM bl.hist) = $2"
 }
 
@@ -109,7 +109,7 @@ declare -A PS BL
 # ---------------------------------------------------------------------------
 # 1. bulk INSERT ... SELECT
 # ---------------------------------------------------------------------------
-say "== 1. bulk: INSERT INTO pushsource.ev SELECT ... ($N_BULK events, $N_KEYS keys) vs hand-written fan-out"
+say "== 1. bulk: INSERT INTO pushsource_source.ev SELECT ... ($N_BULK events, $N_KEYS keys) vs hand-written fan-out"
 input="bench.gen(1, $N_BULK, $N_KEYS)"
 ps_times=""; bl_times=""
 for r in $(seq 1 "$ROUNDS"); do
@@ -196,7 +196,7 @@ for r in $(seq 1 "$PGB_ROUNDS"); do
 done
 PS[single]=$(echo "$ps_tps" | mean); BL[single]=$(echo "$bl_tps" | mean)
 check "single: every push is in the source table and the offline store ($ps_n pushes)" \
-  "SELECT (SELECT count(*) FROM pushsource.ev) = $N_KEYS + $ps_n
+  "SELECT (SELECT count(*) FROM pushsource_source.ev) = $N_KEYS + $ps_n
       AND (SELECT count(*) FROM pushsource_store.fv_offline) = $N_KEYS + $ps_n
       AND (SELECT count(*) FROM bl.log) = $N_KEYS + $bl_n"
 check "single: after concurrent pushes the online store holds the newest offline row of every key" \

@@ -1,11 +1,11 @@
 -- Objects of the pushsource benchmarks (test/bench/run.sh).
 --
--- pushsource side: entity "user", push source "ev" (table pushsource.ev,
+-- pushsource side: entity "user", push source "ev" (table pushsource_source.ev,
 -- which the extension indexes on ts), attribute feature view "fv" with an
 -- online store (PK on user_id) and an offline store (no index).
 --
 -- baseline side, schema bl: plain tables with the same columns and the same
--- indexes: bl.log like pushsource.ev (index on ts), bl.online like
+-- indexes: bl.log like pushsource_source.ev (index on ts), bl.online like
 -- fv_online (PK on user_id, plus an ingest-order column as the tie-breaker of
 -- newest-wins, like _fs_ingest_id), bl.hist like fv_offline (no index).
 \set ON_ERROR_STOP 1
@@ -24,7 +24,7 @@ DO $$
 DECLARE d text;
 BEGIN
     FOR d IN SELECT pg_get_indexdef(indexrelid) FROM pg_index
-              WHERE indrelid = 'pushsource.ev'::regclass ORDER BY indexrelid LOOP
+              WHERE indrelid = 'pushsource_source.ev'::regclass ORDER BY indexrelid LOOP
         EXECUTE regexp_replace(d, '^CREATE (UNIQUE )?INDEX \S+ ON pushsource\.ev ', 'CREATE \1INDEX ON bl.log ');
     END LOOP;
 END

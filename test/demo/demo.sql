@@ -48,7 +48,7 @@ SELECT fs_create_feature_service('fraud_model_v1',
          ARRAY['user_click_stats.clicks', 'user_click_stats.amount']);
 
 \echo '-- the push source is a real table; its schema is the push schema'
-\d pushsource.user_clicks
+\d pushsource_source.user_clicks
 SELECT name, source, features, ttl, online_table, offline_table FROM feature_views;
 
 \echo
@@ -73,14 +73,14 @@ SELECT r -> 'user_click_stats.clicks' AS clicks,
 
 \echo
 \echo '==== 5. Plain INSERT into the source table pushes too (same validation, same fan-out) ===='
-INSERT INTO pushsource.user_clicks (user_id, ts, clicks, amount) VALUES
+INSERT INTO pushsource_source.user_clicks (user_id, ts, clicks, amount) VALUES
   ('u2', '2024-05-01 10:30:00+00', 4, 31.0),
   ('u3', '2024-05-01 10:31:00+00', 2, 8.25);
 SELECT user_id, ts, clicks, amount FROM pushsource_store.user_click_stats_online ORDER BY user_id;
 
 \echo '-- a push commits with the application''s own transaction, or not at all'
 BEGIN;
-INSERT INTO pushsource.user_clicks VALUES ('u4', '2024-05-01 10:40:00+00', 1, 1.0);
+INSERT INTO pushsource_source.user_clicks VALUES ('u4', '2024-05-01 10:40:00+00', 1, 1.0);
 SELECT fs_get_online_features('user_click_stats', '{"user_id": "u4"}');
 ROLLBACK;
 SELECT fs_get_online_features('user_click_stats', '{"user_id": "u4"}');
@@ -110,7 +110,7 @@ SELECT fs_push('user_clicks', '[
 \set ON_ERROR_STOP 1
 \echo 'SQLSTATE' :LAST_ERROR_SQLSTATE
 \echo '-- u5 (the good record of that batch) was not written either'
-SELECT count(*) AS u5_rows FROM pushsource.user_clicks WHERE user_id = 'u5';
+SELECT count(*) AS u5_rows FROM pushsource_source.user_clicks WHERE user_id = 'u5';
 
 \echo '-- on_error => ''skip'': good records are written, bad ones are kept with the reason'
 SELECT fs_push('user_clicks', '[

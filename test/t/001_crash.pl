@@ -128,7 +128,7 @@ $node->start;    # crash recovery
 # Rows per batch in every store (the raw events keep no batch column: a
 # batch is known by its time).
 my %stores = (
-	'pushsource.ev'                      => 'log',
+	'pushsource_source.ev'                      => 'log',
 	'pushsource_store.ev_fv_offline'    => 'fv offline',
 	'pushsource_store.ev_tiled_offline' => 'tiled offline',
 	'pushsource_store.ev_cont_offline'  => 'continuous offline',
@@ -151,7 +151,7 @@ for my $t (sort keys %stores)
 	is($partial, 0, "$stores{$t}: no batch is partly present");
 	$present{$t} = \@batches;
 }
-my @log = @{ $present{'pushsource.ev'} };
+my @log = @{ $present{'pushsource_source.ev'} };
 for my $t (sort keys %stores)
 {
 	is_deeply($present{$t}, \@log, "$stores{$t}: the same batches as the log");

@@ -109,7 +109,7 @@ sub table_rows
 	my ($node) = @_;
 	my @tables = split /\n/, $node->safe_psql('postgres', q{
 SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'r' AND n.nspname IN ('pushsource', 'pushsource_store', 'public') ORDER BY 1});
+ WHERE c.relkind = 'r' AND n.nspname IN ('pushsource', 'pushsource_internal', 'pushsource_source', 'pushsource_store', 'public') ORDER BY 1});
 	return join("\n", map {
 		"$_: " . $node->safe_psql('postgres', "SELECT string_agg(t::text, ' | ' ORDER BY t::text) FROM $_ t")
 	} @tables);
@@ -133,7 +133,7 @@ is((split /\n/, $before{'online features'})[0],
 is($before{'historical features'},
 	"u1|7|2024-01-01 10:45:00+00|10|10|5|1|10\nu2|7|2024-01-01 12:00:00+00|3|3|11|2|8",
 	'point-in-time values before the dump, worked out by hand');
-like($before{'store rows'}, qr/^pushsource\.tx: .*\(u9,9,"2024-01-01 10:00:00\+00",1\)/m,
+like($before{'store rows'}, qr/^pushsource_source\.tx: .*\(u9,9,"2024-01-01 10:00:00\+00",1\)/m,
 	'the push source log and its rows are compared');
 like($before{'store rows'}, qr/^tx_history: \(u1,7,"2024-01-01 09:00:00\+00",5\) \| \(u2,7,"2024-01-01 09:30:00\+00",8\)$/m,
 	'the batch table and its rows are compared');
@@ -182,7 +182,7 @@ is($new->safe_psql('postgres', q{
 SELECT (SELECT count(*) FROM pushsource_store.tx_last_offline WHERE amount = 100)
      + (SELECT count(*) FROM pushsource_store.tx_sum_offline WHERE amount = 100)
      + (SELECT count(*) FROM pushsource_store.tx_max_events WHERE amount = 100)
-     + (SELECT count(*) FROM pushsource.tx WHERE amount = 100)}),
+     + (SELECT count(*) FROM pushsource_source.tx WHERE amount = 100)}),
 	4, 'and is in the offline stores, the raw events and the log');
 is($new->safe_psql('postgres', q{
 SELECT string_agg(id || ':' || source, ',' ORDER BY id) FROM pushsource.rejected_records}),

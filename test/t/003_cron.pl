@@ -56,8 +56,8 @@ ALTER TABLE public.bad_batch DROP COLUMN clicks;
 is($node->safe_psql('postgres', q{
 SELECT string_agg(jobname || ' ' || schedule || ' ' || username || ' ' || command, E'\n' ORDER BY jobname)
   FROM cron.job WHERE jobname LIKE 'pushsource:%'}),
-	"pushsource:materialize:bad_fv * * * * * app_admin SELECT pushsource._scheduled_materialize('bad_fv')\n"
-	  . "pushsource:materialize:good_fv * * * * * app_admin SELECT pushsource._scheduled_materialize('good_fv')",
+	"pushsource:materialize:bad_fv * * * * * app_admin SELECT pushsource_internal._scheduled_materialize('bad_fv')\n"
+	  . "pushsource:materialize:good_fv * * * * * app_admin SELECT pushsource_internal._scheduled_materialize('good_fv')",
 	'batch_schedule creates one pg_cron job per view, run as the view\'s creator');
 
 # The one wait for a tick: both views' first scheduled runs are recorded,
@@ -116,7 +116,7 @@ is($node->safe_psql('postgres', q{
 SET ROLE app_admin;
 BEGIN;
 ALTER TABLE public.bad_batch ADD COLUMN clicks int8 DEFAULT 8;
-SELECT pushsource._scheduled_materialize('bad_fv') ->> 'state';
+SELECT pushsource_internal._scheduled_materialize('bad_fv') ->> 'state';
 COMMIT;
 SELECT window_start, rows, attempt > 1 FROM pushsource.fs_materialization_status('bad_fv') WHERE state = 'succeeded'}),
 	"succeeded\n2024-01-01 10:00:00+00|1|t",

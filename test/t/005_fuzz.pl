@@ -953,7 +953,7 @@ for my $k (1 .. 1250)
 	$records = mutate_string($records, [ '{', '}', '[', ']', ',', '"', ':', 'null', '1e400', '\\u0000' ])
 	  if chance(0.04);
 	my $name = chance(0.97) ? $src
-	  : pick('nosuch', '', 'S_PG', 'pushsource.s_pg', 'rejected_records', 'fv_t', 'user', 's_pg ', 'x' x 100);
+	  : pick('nosuch', '', 'S_PG', 'pushsource_source.s_pg', 'rejected_records', 'fv_t', 'user', 's_pg ', 'x' x 100);
 	my $on_error = chance(0.98) ? pick('skip', 'abort') : pick('SKIP', '', 'ignore');
 	my $mode = chance(0.9) ? 'online_and_offline' : pick('online', 'offline', 'both', '');
 	my $dry = chance(0.1) ? 'true' : 'false';
@@ -1053,7 +1053,7 @@ sub gen_ingest
 		my $src = pick(@SOURCES);
 		my @recs = map { jo([ 'record', mutate_record($src, gen_record($src), []) ]) } 1 .. pick(0, 1, 1, 2, 3, 5, 10, 30);
 		@recs = map { chance(0.1) ? gen_record($src) : $_ } @recs if chance(0.1);    # not wrapped
-		push @srcs, [ chance(0.95) ? $src : pick('nosuch', 'S_PG', 'pushsource.s_pg', 'fv_t', '', 'rejected_records'), ja(@recs) ];
+		push @srcs, [ chance(0.95) ? $src : pick('nosuch', 'S_PG', 'pushsource_source.s_pg', 'fv_t', '', 'rejected_records'), ja(@recs) ];
 	}
 	my @top = ([ 'workspace_name', jstr(pick('prod', 'w', 'staging')) ], [ 'dry_run', pick('false', 'false', 'true') ],
 		[ 'records', jo(@srcs) ]);

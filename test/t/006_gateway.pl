@@ -50,7 +50,7 @@ SELECT fs_create_feature_service('driver_activity', ARRAY['driver_hourly_stats']
 CREATE ROLE app_writer IN ROLE pushsource_writer;
 CREATE ROLE app_reader IN ROLE pushsource_reader;
 CREATE ROLE only_transactions IN ROLE pushsource_reader;
-GRANT INSERT ON pushsource.transactions TO only_transactions;
+GRANT INSERT ON pushsource_source.transactions TO only_transactions;
 CREATE ROLE gw_login LOGIN IN ROLE pushsource_gateway;
 GRANT app_writer, app_reader, only_transactions TO gw_login;
 });
@@ -164,11 +164,11 @@ is(count_rows(q{SELECT count(*) FROM pushsource_store.user_transactions_offline}
   "records": {"transactions": [{"record": {"user_id": "C9", "timestamp": "2022-01-01T00:00:00Z"}}]}}),
 	auth('app_writer'));
 is($code, 200, 'POST /ingest without a Content-Type, dry run: 200');
-is(count_rows(q{SELECT count(*) FROM pushsource.transactions WHERE user_id = 'C9'}), '0',
+is(count_rows(q{SELECT count(*) FROM pushsource_source.transactions WHERE user_id = 'C9'}), '0',
 	'a dry run writes nothing');
 
 # bad records: 400, recordErrors, nothing written
-my $before = count_rows(q{SELECT count(*) FROM pushsource.transactions});
+my $before = count_rows(q{SELECT count(*) FROM pushsource_source.transactions});
 ($code, $body) = http('POST', '/ingest', q({"workspace_name": "prod",
   "records": {"transactions": [
     {"record": {"user_id": "C3", "timestamp": "2022-01-01T00:00:00Z", "amount": 1}},
@@ -178,7 +178,7 @@ my $r = decode($body);
 is(scalar @{ $r->{recordErrors} }, 1, 'one record error');
 is($r->{recordErrors}[0]{pushSourceName}, 'transactions', 'the error names the push source');
 like($r->{recordErrors}[0]{errorMessage}, qr/record 1.*timestamp/, 'the error names the record and the field');
-is(count_rows(q{SELECT count(*) FROM pushsource.transactions}), $before, 'nothing was written');
+is(count_rows(q{SELECT count(*) FROM pushsource_source.transactions}), $before, 'nothing was written');
 
 ($code, $body) = http('POST', '/ingest', q({"records": {}}), auth('app_writer'), $json_ct);
 is($code, 400, 'POST /ingest without workspace_name: 400');
@@ -212,7 +212,7 @@ is($code, 401, 'an unknown key with a body that is not JSON: 401 (the key is che
 	close($s);
 }
 
-$before = count_rows(q{SELECT count(*) FROM pushsource.transactions});
+$before = count_rows(q{SELECT count(*) FROM pushsource_source.transactions});
 ($code, $body) = http('POST', '/ingest', $ingest, auth('app_reader'), $json_ct);
 is($code, 403, "a reader's key may not push: 403");
 like(decode($body)->{requestError}{errorMessage}, qr/permission denied to push to push source "transactions"/,
@@ -227,7 +227,7 @@ is($code, 403, 'a key granted one source may not push to another: 403');
   "records": {"transactions": [{"record": {"user_id": "C5", "timestamp": "2022-01-02T00:00:00Z", "amount": 7}}]}}),
 	auth('only_transactions'), $json_ct);
 is($code, 200, '... and may push to the source it was granted');
-is(count_rows(q{SELECT count(*) FROM pushsource.transactions}), $before + 1, 'only that push was written');
+is(count_rows(q{SELECT count(*) FROM pushsource_source.transactions}), $before + 1, 'only that push was written');
 
 ########################################################################
 # Tecton feature serving
@@ -330,13 +330,13 @@ like(decode($body)->{requestError}{errorMessage}, qr/must be JSON/, '... saying 
 my $big = '{"workspace_name": "prod", "records": {"transactions": [' . join(',',
 	map { qq({"record": {"user_id": "big$_", "timestamp": "2022-01-01T00:00:00Z", "amount": 1}}) } 1 .. 2000) . ']}}';
 ok(length($big) > 65536, 'a body over --max-body');
-$before = count_rows(q{SELECT count(*) FROM pushsource.transactions});
+$before = count_rows(q{SELECT count(*) FROM pushsource_source.transactions});
 ($code, $body) = http('POST', '/ingest', $big, auth('app_writer'), $json_ct);
 is($code, 413, 'a body over --max-body (by Content-Length): 413');
 ($code, $body) = http('POST', '/ingest', $big, auth('app_writer'), $json_ct, 'Transfer-Encoding: chunked');
 is($code, 413, 'a chunked body over --max-body: 413');
 is(decode($body)->{requestError}{errorType}, 'RequestTooLargeError', '... in the ingest shape');
-is(count_rows(q{SELECT count(*) FROM pushsource.transactions}), $before, 'nothing of them was written');
+is(count_rows(q{SELECT count(*) FROM pushsource_source.transactions}), $before, 'nothing of them was written');
 
 # a client that disconnects mid-body: nothing written, the gateway goes on
 {
@@ -359,7 +359,7 @@ is($code, 200, 'other clients are served while one is slow and one went away');
 	alarm(0);
 	ok(!$n || $got =~ /^HTTP\/1\.1 [45]\d\d/, 'the slow client is closed (or refused) after --timeout');
 }
-is(count_rows(q{SELECT count(*) FROM pushsource.transactions WHERE user_id = 'cut'}), '0',
+is(count_rows(q{SELECT count(*) FROM pushsource_source.transactions WHERE user_id = 'cut'}), '0',
 	'the cut-off request wrote nothing');
 
 ########################################################################
@@ -469,7 +469,7 @@ my $rec = sub { qq({"workspace_name": "prod", "records": {"transactions": [{"rec
 my ($pgw_port);
 ($pgw, $pgw_port) = side_gateway(2, '--pool', '1', '--pipeline-window', '600000');
 {
-	my ($lh, $lin) = locker('BEGIN; LOCK TABLE pushsource.transactions IN EXCLUSIVE MODE');
+	my ($lh, $lin) = locker('BEGIN; LOCK TABLE pushsource_source.transactions IN EXCLUSIVE MODE');
 	my %sent;
 	# the first holds the one connection: it waits for the lock
 	$sent{first} = send_to($pgw_port, '/ingest', $rec->('C_p1', 1), auth('app_writer'));
@@ -492,7 +492,7 @@ my ($pgw_port);
 	is($got{bad}[0], 400, '... a bad record: 400');
 	ok(exists $got{bad}[1]{recordErrors}, '... with recordErrors');
 	is($got{last}[0], 200, '... and the push after the failures: 200');
-	is(count_rows(q{SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource.transactions WHERE user_id LIKE 'C\_p%'}),
+	is(count_rows(q{SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource_source.transactions WHERE user_id LIKE 'C\_p%'}),
 		'C_p1,C_p2', '... each its own transaction: both good pushes written, the bad one not');
 	is(pool_gauges($pgw_port), '0/0', 'nothing left sent or queued after the replies');
 }
@@ -503,7 +503,7 @@ ok($pgw->finish, 'the pipelining gateway exits 0');
 # request is waiting (for a lock); it waits for a free connection instead.
 ($pgw, $pgw_port) = side_gateway(2, '--pool', '1');
 {
-	my ($lh, $lin) = locker('BEGIN; LOCK TABLE pushsource.transactions IN EXCLUSIVE MODE');
+	my ($lh, $lin) = locker('BEGIN; LOCK TABLE pushsource_source.transactions IN EXCLUSIVE MODE');
 	my $first = send_to($pgw_port, '/ingest', $rec->('C_w1', 1), auth('app_writer'));
 	waiting_backends(1, 'relation');
 	my $read = send_to($pgw_port, '/api/v1/feature-service/get-features', $get, auth('app_reader'));
@@ -526,7 +526,7 @@ BEGIN
   IF NEW.amount >= 1000 THEN PERFORM pg_advisory_xact_lock(NEW.amount::bigint); END IF;
   RETURN NEW;
 END $f$;
-CREATE TRIGGER aa_wait_by_amount BEFORE INSERT ON pushsource.transactions
+CREATE TRIGGER aa_wait_by_amount BEFORE INSERT ON pushsource_source.transactions
   FOR EACH ROW EXECUTE FUNCTION public.wait_by_amount();
 CREATE FUNCTION public.refuse_666() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
@@ -535,7 +535,7 @@ BEGIN
   END IF;
   RETURN NULL;
 END $f$;
-CREATE CONSTRAINT TRIGGER refuse_666 AFTER INSERT ON pushsource.transactions
+CREATE CONSTRAINT TRIGGER refuse_666 AFTER INSERT ON pushsource_source.transactions
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.refuse_666();
 });
 ($pgw, $pgw_port) = side_gateway(2, '--pool', '2', '--pipeline-window', '600000');
@@ -561,12 +561,12 @@ CREATE CONSTRAINT TRIGGER refuse_666 AFTER INSERT ON pushsource.transactions
 	$$lin .= "SELECT pg_advisory_unlock(1003);\n\\q\n";
 	$lh->finish;
 	is((reply($s))[0], 200, 'then that push: 200');
-	is(count_rows(q{SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource.transactions WHERE user_id LIKE 'C\_d%'}),
+	is(count_rows(q{SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource_source.transactions WHERE user_id LIKE 'C\_d%'}),
 		'C_d0,C_ds', 'the two good pushes are written, R is not');
 }
 $pgw->signal('TERM');
 ok($pgw->finish, 'that gateway exits 0 too');
-$node->safe_psql('postgres', q{DROP TRIGGER aa_wait_by_amount ON pushsource.transactions; DROP FUNCTION public.wait_by_amount()});
+$node->safe_psql('postgres', q{DROP TRIGGER aa_wait_by_amount ON pushsource_source.transactions; DROP FUNCTION public.wait_by_amount()});
 
 # A commit that fails after the statement returned its rows (a deferred
 # constraint trigger): the reply is the error, never 200 -- a gateway
@@ -578,9 +578,9 @@ $node->safe_psql('postgres', q{DROP TRIGGER aa_wait_by_amount ON pushsource.tran
 	auth('app_writer'), $json_ct);
 is($code, 400, 'a push whose commit fails is answered with the error, not 200');
 like(decode($body)->{requestError}{errorMessage}, qr/refused at commit/, '... naming it');
-is(count_rows(q{SELECT count(*) FROM pushsource.transactions WHERE user_id = 'C_666'}), '0',
+is(count_rows(q{SELECT count(*) FROM pushsource_source.transactions WHERE user_id = 'C_666'}), '0',
 	'... and nothing was written');
-$node->safe_psql('postgres', q{DROP TRIGGER refuse_666 ON pushsource.transactions; DROP FUNCTION public.refuse_666()});
+$node->safe_psql('postgres', q{DROP TRIGGER refuse_666 ON pushsource_source.transactions; DROP FUNCTION public.refuse_666()});
 
 ########################################################################
 # Revoking a key
@@ -621,7 +621,7 @@ sub in_flight
 	my ($lin, $lout, $lerr) = ('', '', '');
 	my $locker = start([ "$bindir/psql", '-X', '-A', '-t', '-h', $node->host, '-p', $node->port, '-d', 'postgres' ],
 		'<', \$lin, '>', \$lout, '2>', \$lerr);
-	$lin .= "BEGIN; LOCK TABLE pushsource.transactions IN EXCLUSIVE MODE; SELECT 'locked';\n";
+	$lin .= "BEGIN; LOCK TABLE pushsource_source.transactions IN EXCLUSIVE MODE; SELECT 'locked';\n";
 	pump $locker until $lout =~ /locked/;
 	my $out = '';
 	my $curl = start([ 'curl', '-s', '-w', "\n%{http_code}", '-H', auth('app_writer'), '--data-binary',
@@ -655,7 +655,7 @@ is($code, 200, 'the gateway recovers by itself: get-features 200 once the server
 ($code, $body) = http('POST', '/ingest', q({"workspace_name": "prod", "records": {"transactions": [{"record": {"user_id": "C_after", "timestamp": "2022-01-03T00:00:00Z", "amount": 1}}]}}),
 	auth('app_writer'), $json_ct);
 is($code, 200, '... and /ingest 200');
-is(count_rows(q{SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource.transactions WHERE user_id IN ('C_inflight', 'C_after')}),
+is(count_rows(q{SELECT string_agg(user_id, ',' ORDER BY user_id) FROM pushsource_source.transactions WHERE user_id IN ('C_inflight', 'C_after')}),
 	'C_after', 'the request cut by the stop wrote nothing; the one after did');
 
 # a server that stops answering (its backends frozen: no statement_timeout
@@ -684,7 +684,7 @@ $locker->finish;
 $inflight->finish;
 like($$inflight_out, qr/\n200$/, 'the request in flight at SIGTERM finished: 200');
 ok($gw->finish, 'the gateway exited 0 after SIGTERM');
-is(count_rows(q{SELECT count(*) FROM pushsource.transactions WHERE user_id = 'C_term'}), '1',
+is(count_rows(q{SELECT count(*) FROM pushsource_source.transactions WHERE user_id = 'C_term'}), '1',
 	'the request in flight at SIGTERM was written');
 like(slurp_file($log), qr/SIGTERM: finishing 1 request\(s\) in flight/, 'the log says so');
 

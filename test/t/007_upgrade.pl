@@ -34,6 +34,8 @@ $node->append_conf('postgresql.conf', qq{
 wal_level = logical
 max_replication_slots = 4
 timezone = 'UTC'
+shared_preload_libraries = 'pg_cron'
+cron.database_name = 'crondb'
 });
 $node->start;
 # the fresh install's own cluster
@@ -177,7 +179,7 @@ my $request = '[{"user_id": "u1"}, {"user_id": "u2"}, {"user_id": "u9"}]';
 my %checks = (
 	'definitions' => q{
 SELECT to_jsonb(e) FROM pushsource.entities e
-UNION ALL SELECT to_jsonb(s) FROM pushsource.push_sources s
+UNION ALL SELECT to_jsonb(s) - 'source_table' FROM pushsource.push_sources s
 UNION ALL SELECT to_jsonb(v) FROM pushsource.feature_views v
 UNION ALL SELECT to_jsonb(f) FROM pushsource.feature_services f ORDER BY 1},
 	'jobs' => q{SELECT to_jsonb(j) FROM pushsource.jobs j ORDER BY id},
@@ -195,11 +197,11 @@ SELECT * FROM pushsource.fs_get_historical_features(
          tx_sum__amount_sum_1d_1h float8, tx_sum__amount_count_1d_1h int8, tx_max__amount_max_1d_continuous float8)
  ORDER BY 1},
 	'store rows' => q{
-SELECT string_agg(format('%s: %s', c.oid::regclass,
+SELECT string_agg(format('%s: %s', c.relname,
          (xpath('//n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', c.oid::regclass), false, false, '')))[1]),
-       ', ' ORDER BY c.oid::regclass::text)
+       ', ' ORDER BY c.relname)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'r' AND n.nspname IN ('pushsource', 'pushsource_store')});
+ WHERE c.relkind = 'r' AND n.nspname IN ('pushsource', 'pushsource_internal', 'pushsource_source', 'pushsource_store')});
 
 my %before;
 $before{$_} = $node->safe_psql('postgres', $checks{$_}) for keys %checks;
@@ -212,7 +214,7 @@ $before{$_} = $node->safe_psql('postgres', $checks{$_}) for keys %checks;
 is($before{'historical features'},
 	"u1|7|2024-01-01 10:45:00+00|10|10|5|1|10\nu2|7|2024-01-01 12:00:00+00|3|3|11|2|8",
 	'on 0.1: the point-in-time join as computed by hand');
-like($before{'store rows'}, qr/pushsource_store\.tx_last_offline: 6\b/, 'on 0.1: the offline store holds 4 pushed + 2 backfilled rows');
+like($before{'store rows'}, qr/\btx_last_offline: 6\b/, 'on 0.1: the offline store holds 4 pushed + 2 backfilled rows');
 
 # a dump of the 0.1 database, restored as README says: the 0.1 extension
 # first, then the dump, then the update (a plain restore would install the latest
@@ -233,6 +235,9 @@ SELECT string_agg(c.relname || '=' || c.relreplident::text, ' ' ORDER BY c.relna
 is($node->safe_psql('restored', $checks{'historical features'}), $before{'historical features'},
 	'... and join as before');
 
+# the data's tables move to the schemas 0.4 gives them; their contents stay
+is($node->safe_psql('postgres', q{SELECT source_table FROM pushsource.push_sources WHERE name = 'tx'}),
+	'pushsource.tx', 'on 0.1: the source table is in schema pushsource');
 $node->safe_psql('postgres', 'ALTER EXTENSION pushsource UPDATE');
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
 	'0.4', 'the database with data is on 0.4');
@@ -241,6 +246,17 @@ for my $what (sort keys %checks)
 	is($node->safe_psql('postgres', $checks{$what}), $before{$what}, "after the update: $what unchanged");
 }
 
+is($node->safe_psql('postgres', q{
+SELECT string_agg(c.relnamespace::regnamespace || '.' || c.relname, ' ' ORDER BY c.relname) FROM pg_class c
+ WHERE c.relname IN ('tx', 'view_catalog', 'ingest_batch_seq', 'jobs', 'tx_last_online')}),
+	'pushsource_internal.ingest_batch_seq pushsource.jobs pushsource_source.tx pushsource_store.tx_last_online pushsource_internal.view_catalog',
+	'after the update: the source table, the catalog and the helpers have moved; the API and the stores stay');
+$node->safe_psql('postgres', q{
+SET ROLE app_writer;
+INSERT INTO pushsource_source.tx VALUES ('u2', 7, '2024-01-01 11:45:00+00', 4);
+});
+is($node->safe_psql('postgres', q{SELECT amount FROM pushsource_store.tx_pair_online WHERE user_id = 'u2' AND merchant_id = 7}),
+	'4', 'after the update: an INSERT into the moved source table is fanned out');
 # everything works on the updated database
 $node->safe_psql('postgres', q{
 SET ROLE app_writer;
@@ -329,6 +345,22 @@ SELECT string_agg(data, E'\n') FROM pg_logical_slot_get_changes('r_slot', NULL, 
  WHERE data LIKE 'table pushsource_store.r_last_offline: DELETE:%'});
 like($changes, qr/^table pushsource_store\.r_last_offline: DELETE: user_id\[text\]:'p1' ts\[timestamp with time zone\]:'2024-01-01 10:00:00\+00' v\[double precision\]:1 _fs_ingest_id\[bigint\]:\d+$/m,
 	'logical decoding shows a key deleted from an offline store as the whole old row');
+
+# pg_cron jobs call the scheduled helpers by name: the update renames them
+$node->safe_psql('postgres', 'CREATE DATABASE crondb');
+$node->safe_psql('crondb', q{
+CREATE EXTENSION pg_cron;
+CREATE EXTENSION pushsource VERSION '0.1';
+SELECT pushsource.fs_schedule_maintenance('*/5 * * * *');
+});
+is($node->safe_psql('crondb', q{SELECT command FROM cron.job WHERE jobname = 'pushsource:maintenance'}),
+	'SELECT pushsource._scheduled_maintenance()', 'on 0.1: the maintenance job calls its helper in pushsource');
+$node->safe_psql('crondb', 'ALTER EXTENSION pushsource UPDATE');
+my $command = $node->safe_psql('crondb', q{SELECT command FROM cron.job WHERE jobname = 'pushsource:maintenance'});
+is($command, 'SELECT pushsource_internal._scheduled_maintenance()', 'after the update: the job calls it in pushsource_internal');
+$node->safe_psql('crondb', $command);
+is($node->safe_psql('crondb', q{SELECT kind || ' ' || state || ' ' || scheduled FROM pushsource.jobs}),
+	'maintenance succeeded true', '... and the command runs');
 
 $node->stop;
 done_testing();
