@@ -296,10 +296,17 @@ BEGIN
     -- pg_cron jobs call the scheduled helpers by name
     IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
         EXECUTE $upd$UPDATE cron.job SET command = pg_catalog.replace(command, 'pushsource._scheduled_', 'pushsource_internal._scheduled_')
-                      WHERE jobname OPERATOR(pg_catalog.~~) 'pushsource:%'$upd$;
+                      WHERE jobname OPERATOR(pg_catalog.~~) 'pushsource:%'
+                        AND database OPERATOR(pg_catalog.=) pg_catalog.current_database()$upd$;
     END IF;
 END
 $move$;
+
+CREATE FUNCTION pushsource_internal._check_can_commit(what text)
+RETURNS void LANGUAGE c STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_check_can_commit';
+REVOKE ALL ON FUNCTION pushsource_internal._check_can_commit(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pushsource_internal._check_can_commit(text) TO pushsource_admin;
 
 -- the SQL and PL/pgSQL functions name their helpers by schema: their
 -- bodies as 0.4 writes them
@@ -1463,7 +1470,7 @@ BEGIN
                 AND s.attname OPERATOR(pg_catalog.=) x.col AND s.attnum > 0 AND NOT s.attisdropped
           LEFT JOIN pg_catalog.pg_attribute b ON b.attrelid OPERATOR(pg_catalog.=) p_table
                 AND b.attname OPERATOR(pg_catalog.=) x.col AND b.attnum > 0 AND NOT b.attisdropped
-         WHERE b.atttypid IS DISTINCT FROM s.atttypid;
+         WHERE (b.atttypid, b.atttypmod) IS DISTINCT FROM (s.atttypid, s.atttypmod);
         IF bad IS NOT NULL THEN
             RAISE EXCEPTION '%: batch table % no longer has the push schema''s column types: %', p_what, p_table, bad
                 USING ERRCODE = 'datatype_mismatch',
@@ -1577,6 +1584,7 @@ DECLARE
     total bigint;
     cnt   bigint;
 BEGIN
+    PERFORM pushsource_internal._check_can_commit('fs_materialize_proc');
     PERFORM pushsource_internal._check_materialize('fs_materialize_proc', p_view, p_start, p_end);
     IF p_window IS NULL OR p_start + p_window <= p_start THEN
         RAISE EXCEPTION 'fs_materialize_proc("%"): window_size must be a positive interval, got %', p_view,
@@ -2037,6 +2045,9 @@ COMMENT ON FUNCTION pushsource.fs_materialize_incremental(text, timestamptz) IS
 
 COMMENT ON FUNCTION pushsource.fs_materialization_status(text, boolean) IS
   'the jobs (materializations, deletions, maintenance) of a feature view, or all when name is NULL, oldest first; errors_only: the failed ones';
+
+COMMENT ON FUNCTION pushsource_internal._check_can_commit(text) IS
+  'internal: refuses to start a procedure that commits inside a transaction block';
 
 COMMENT ON FUNCTION pushsource_internal._materialize_windows(text, timestamptz, timestamptz, interval) IS
   'internal: the windows of fs_materialize_proc and the batch rows they hold';

@@ -1794,7 +1794,7 @@ BEGIN
                 AND s.attname OPERATOR(pg_catalog.=) x.col AND s.attnum > 0 AND NOT s.attisdropped
           LEFT JOIN pg_catalog.pg_attribute b ON b.attrelid OPERATOR(pg_catalog.=) p_table
                 AND b.attname OPERATOR(pg_catalog.=) x.col AND b.attnum > 0 AND NOT b.attisdropped
-         WHERE b.atttypid IS DISTINCT FROM s.atttypid;
+         WHERE (b.atttypid, b.atttypmod) IS DISTINCT FROM (s.atttypid, s.atttypmod);
         IF bad IS NOT NULL THEN
             RAISE EXCEPTION '%: batch table % no longer has the push schema''s column types: %', p_what, p_table, bad
                 USING ERRCODE = 'datatype_mismatch',
@@ -1919,6 +1919,12 @@ COMMENT ON FUNCTION pushsource.fs_materialization_status(text, boolean) IS
 -- Long backfills: window by window, each committed, with progress
 ------------------------------------------------------------------------
 
+CREATE FUNCTION pushsource_internal._check_can_commit(what text)
+RETURNS void LANGUAGE c STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_check_can_commit';
+COMMENT ON FUNCTION pushsource_internal._check_can_commit(text) IS
+  'internal: refuses to start a procedure that commits inside a transaction block';
+
 -- The windows of fs_materialize_proc, and how many batch rows they hold
 -- (read once, for the progress report).
 CREATE FUNCTION pushsource_internal._materialize_windows(p_view text, p_start timestamptz, p_end timestamptz,
@@ -1930,6 +1936,7 @@ DECLARE
     total bigint;
     cnt   bigint;
 BEGIN
+    PERFORM pushsource_internal._check_can_commit('fs_materialize_proc');
     PERFORM pushsource_internal._check_materialize('fs_materialize_proc', p_view, p_start, p_end);
     IF p_window IS NULL OR p_start + p_window <= p_start THEN
         RAISE EXCEPTION 'fs_materialize_proc("%"): window_size must be a positive interval, got %', p_view,
@@ -2352,6 +2359,7 @@ GRANT EXECUTE ON FUNCTION pushsource_internal._job_attempt(text, text, timestamp
     pushsource_internal._check_batch_table(text, regclass, regclass, text[]),
     pushsource.fs_materialize(text, timestamptz, timestamptz),
     pushsource_internal._materialize_windows(text, timestamptz, timestamptz, interval),
+    pushsource_internal._check_can_commit(text),
     pushsource_internal._materialize_window(text, int, int, timestamptz, timestamptz, bigint, bigint),
     pushsource_internal._materialize_next_start(text), pushsource_internal._materialize_incremental(text, timestamptz, boolean),
     pushsource.fs_materialize_incremental(text, timestamptz),

@@ -48,6 +48,7 @@ typedef struct KeyEntry
 static HTAB *key_cache = NULL;
 static Oid	key_relid = InvalidOid;
 static SPIPlanPtr lookup_plan = NULL;
+static bool lookup_plan_stale = false;
 
 static void
 key_cache_reset(void)
@@ -72,6 +73,8 @@ key_relcache_callback(Datum arg, Oid relid)
 	{
 		key_cache_reset();
 		key_relid = InvalidOid;
+		/* its text names the table's schema, which an update may change */
+		lookup_plan_stale = true;
 	}
 }
 
@@ -259,6 +262,12 @@ lookup_key(const uint8 *digest, Oid *role, int64 *id, bool *revoked, char **role
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(ps_extension_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	spi_nest = ps_spi_connect();
+	if (lookup_plan != NULL && lookup_plan_stale)
+	{
+		SPI_freeplan(lookup_plan);
+		lookup_plan = NULL;
+	}
+	lookup_plan_stale = false;
 	if (lookup_plan == NULL)
 	{
 		Oid			argtypes[1] = {BYTEAOID};

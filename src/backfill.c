@@ -51,18 +51,25 @@ batch_init(Batch *b)
  * [start, end): a tiled view's backfilled blocks are rebuilt whole from
  * them.  Read after the lock, so that a backfill that ran meanwhile is seen.
  */
+static void
+lock_view(const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(name)};
+
+	if (SPI_execute_with_args(psprintf("SELECT FROM %s._view_for($1, 'fs_materialize')", ps_internal_schema()),
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pushsource: could not lock feature view \"%s\"", name);
+}
+
 static Datum
 prepare_backfill(const char *name, TimestampTz start, TimestampTz end)
 {
 	Oid			argtypes[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[3] = {CStringGetTextDatum(name), TimestampTzGetDatum(start), TimestampTzGetDatum(end)};
 	bool		isnull;
-
 	const char *nsp = ps_internal_schema();
 
-	if (SPI_execute_with_args(psprintf("SELECT FROM %s._view_for($1, 'fs_materialize')", nsp),
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "pushsource: could not lock feature view \"%s\"", name);
 	if (SPI_execute_with_args(psprintf("SELECT %1$s._check_batch_table(pg_catalog.format('fs_materialize(\"%%s\")', $1),"
 									   " s.batch_table, s.source_table, s.column_names)"
 									   " FROM %1$s.view_catalog v JOIN %1$s.source_catalog s"
@@ -70,6 +77,7 @@ prepare_backfill(const char *name, TimestampTz start, TimestampTz end)
 									   nsp),
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pushsource: could not check the batch table of feature view \"%s\"", name);
+	/* not read_only: a snapshot taken now, after the lock, sees a backfill that committed while we waited */
 	if (SPI_execute_with_args(psprintf("SELECT COALESCE(pg_catalog.range_agg(pg_catalog.tstzrange(j.window_start, j.window_end)),"
 									   " '{}'::pg_catalog.tstzmultirange)"
 									   " OPERATOR(pg_catalog.+) pg_catalog.tstzmultirange(pg_catalog.tstzrange($2, $3))"
@@ -77,7 +85,7 @@ prepare_backfill(const char *name, TimestampTz start, TimestampTz end)
 									   " WHERE j.kind OPERATOR(pg_catalog.=) 'materialization' AND j.object OPERATOR(pg_catalog.=) $1"
 									   " AND j.state OPERATOR(pg_catalog.=) 'succeeded' AND j.started_at OPERATOR(pg_catalog.>=) v.created_at",
 									   nsp),
-							  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+							  3, argtypes, args, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "pushsource: could not read the backfilled windows of feature view \"%s\"", name);
 	return SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
 							 false, -1);
@@ -132,9 +140,11 @@ fs_backfill(PG_FUNCTION_ARGS)
 	if (TIMESTAMP_NOT_FINITE(start) || TIMESTAMP_NOT_FINITE(end) || end <= start)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("_backfill(\"%s\"): the window must be finite and end after it starts", name)));
+	initStringInfo(&errors);	/* outlives the SPI connection */
 	spi_nest = ps_spi_connect();
-	done = prepare_backfill(name, start, end);
+	lock_view(name);
 	v = ps_lookup_view(name, false);
+	ps_check_view(v);
 	src = v->source;
 	tiled = v->naggs > 0 && v->agg_interval > 0 && OidIsValid(v->online_relid);
 	values = palloc(sizeof(Datum) * (src->ncols + 1));
@@ -143,6 +153,7 @@ fs_backfill(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("fs_materialize(\"%s\"): push source \"%s\" has no batch_table", v->name, src->name)));
+	done = prepare_backfill(name, start, end);
 	lo = start;
 	hi = end;
 	if (tiled)
@@ -152,7 +163,6 @@ fs_backfill(PG_FUNCTION_ARGS)
 	}
 	batch_init(&window);
 	batch_init(&tiles);
-	initStringInfo(&errors);
 
 	/* the window's earlier backfill goes, as the stores' writer */
 	GetUserIdAndSecContext(&save_userid, &save_sec);
@@ -166,7 +176,7 @@ fs_backfill(PG_FUNCTION_ARGS)
 	args[1] = TimestampTzGetDatum(hi);
 	args[2] = done;
 	portal = SPI_cursor_open_with_args(NULL, ps_store_backfill_reader(v, src->batch_relid),
-									   3, argtypes, args, NULL, true, 0);
+									   3, argtypes, args, NULL, false, 0);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "pushsource backfill row",
 								   ALLOCSET_DEFAULT_SIZES);
 	for (;;)

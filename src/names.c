@@ -18,8 +18,16 @@
 char *
 ps_qualified_relname(Oid relid)
 {
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
+	char	   *rel = get_rel_name(relid);
+	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+
+	/* a relation dropped behind the catalog's back: never a NULL name */
+	if (rel == NULL || nsp == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation %u of pushsource does not exist", relid),
+				 errhint("SELECT pushsource.fs_validate(name) lists what is broken.")));
+	return quote_qualified_identifier(nsp, rel);
 }
 
 bool

@@ -82,45 +82,15 @@ static SPIPlanPtr
 read_plan(PsView *v)
 {
 	int			spi_nest;
-	PsSource   *src = v->source;
-	StringInfoData sql;
+	char	   *sql;
 	Oid		   *argtypes;
 	SPIPlanPtr	plan;
 
 	if (v->read_plan != NULL)
 		return v->read_plan;
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT %s, ", quote_identifier(src->cols[src->ts_col].name));
-	if (v->nfeatures == 0)
-		appendStringInfoString(&sql, "'{}'::pg_catalog.jsonb");
-	/* jsonb_build_object takes at most 50 pairs: concatenate chunks */
-	for (int i = 0; i < v->nfeatures; i += 50)
-	{
-		if (i > 0)
-			appendStringInfoString(&sql, " OPERATOR(pg_catalog.||) ");
-		appendStringInfoString(&sql, "pg_catalog.jsonb_build_object(");
-		for (int j = i; j < v->nfeatures && j < i + 50; j++)
-		{
-			const char *f = src->cols[v->feature_cols[j]].name;
-
-			appendStringInfo(&sql, "%s%s, %s", j > i ? ", " : "",
-							 quote_literal_cstr(psprintf("%s.%s", v->name, f)),
-							 quote_identifier(f));
-		}
-		appendStringInfoChar(&sql, ')');
-	}
-	appendStringInfo(&sql, " FROM %s", ps_qualified_relname(v->online_relid));
-	argtypes = palloc(sizeof(Oid) * Max(v->nkeys, 1));
-	for (int i = 0; i < v->nkeys; i++)
-	{
-		PsColumn   *c = &src->cols[v->key_cols[i]];
-
-		argtypes[i] = c->type->typid;
-		appendStringInfo(&sql, "%s %s OPERATOR(pg_catalog.=) $%d",
-						 i == 0 ? " WHERE" : " AND", quote_identifier(c->name), i + 1);
-	}
+	sql = ps_store_online_read_sql(v, &argtypes);
 	spi_nest = ps_spi_connect();
-	plan = SPI_prepare(sql.data, v->nkeys, argtypes);
+	plan = SPI_prepare(sql, v->nkeys, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "pushsource: could not prepare the online read of feature view \"%s\": %s",
 			 v->name, SPI_result_code_string(SPI_result));

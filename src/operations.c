@@ -470,6 +470,7 @@ fs_delete_keys_run(PG_FUNCTION_ARGS)
 							  1, &argtypes[1], args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pushsource: could not lock feature view \"%s\"", name);
 	v = ps_lookup_view(name, false);
+	ps_check_view(v);
 	if (SPI_execute(psprintf("LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE",
 							 ps_qualified_relname(v->source->relid)), false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "pushsource: could not lock the table of push source \"%s\"", v->source->name);
@@ -525,4 +526,23 @@ fs_delete_keys_run(PG_FUNCTION_ARGS)
 		res = buf.data;
 	}
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(res)));
+}
+
+/*
+ * _check_can_commit(what): a procedure that commits as it goes refuses,
+ * before any work, to start inside a transaction block (where its first
+ * COMMIT would fail and take the work done so far with it).
+ */
+PG_FUNCTION_INFO_V1(fs_check_can_commit);
+Datum
+fs_check_can_commit(PG_FUNCTION_ARGS)
+{
+	char	   *what = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	if (IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("%s commits after each window: it cannot run inside a transaction block", what),
+				 errhint("CALL it on its own, outside BEGIN ... COMMIT; fs_materialize backfills in one transaction.")));
+	PG_RETURN_VOID();
 }

@@ -444,33 +444,7 @@ pit_begin_view_join(PitView *pv, bool from_source)
 char *
 pit_feature_query(PitView *pv, bool from_source, bool bounded_below, int ncols, const int *cols)
 {
-	PsView	   *v = pv->view;
-	PsSource   *src = v->source;
-	const char *ts = quote_identifier(src->cols[src->ts_col].name);
-	StringInfoData sql;
-
-	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT ");
-	for (int k = 0; k < v->nkeys; k++)
-		appendStringInfo(&sql, "%s, ", quote_identifier(src->cols[v->key_cols[k]].name));
-	/*
-	 * The source log has no ingest-order column: its physical order is
-	 * insertion order for an append-only table, and only breaks ties of
-	 * equal event times.
-	 */
-	appendStringInfo(&sql, "%s, %s", ts, from_source ? "ctid" : PS_INGEST_COL);
-	for (int f = 0; f < ncols; f++)
-		appendStringInfo(&sql, ", %s", quote_identifier(src->cols[cols[f]].name));
-	appendStringInfo(&sql, " FROM %s WHERE %s OPERATOR(pg_catalog.<=) $1",
-					 ps_qualified_relname(from_source ? src->relid : v->offline_relid),
-					 ts);
-	if (from_source && v->has_start_time)
-		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.>=) $3", ts);
-	for (int k = 0; k < v->nkeys; k++)
-		appendStringInfo(&sql, " AND %s IS NOT NULL", quote_identifier(src->cols[v->key_cols[k]].name));
-	if (bounded_below)
-		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.>=) $2", ts);
-	return sql.data;
+	return ps_store_history_sql(pv->view, from_source, bounded_below, ncols, cols);
 }
 
 void

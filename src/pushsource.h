@@ -205,6 +205,9 @@ extern SPIPlanPtr ps_store_prune_plan(PsView *v);
 extern SPIPlanPtr ps_store_agg_read_plan(PsView *v);
 extern char *ps_store_backfill_reader(PsView *v, Oid batch_relid);
 extern char *ps_store_delete_keys_sql(PsView *v, bool online, bool offline);
+extern char *ps_store_online_read_sql(PsView *v, Oid **argtypes);
+extern char *ps_store_history_sql(PsView *v, bool from_source, bool bounded_below, int ncols,
+								  const int *cols);
 extern void ps_store_clear_backfill(PsView *v, TimestampTz start, TimestampTz end,
 									TimestampTz block_lo, TimestampTz block_hi);
 

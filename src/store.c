@@ -484,6 +484,15 @@ fs_prune_online(PG_FUNCTION_ARGS)
 						errmsg("_prune_online(\"%s\"): the time must be finite", v->name)));
 	if (!OidIsValid(v->online_relid) || (v->naggs == 0 && !v->has_ttl))
 		PG_RETURN_INT64(0);
+	if (v->problem != NULL)
+	{
+		/* one broken view does not stop the maintenance of the others */
+		ereport(WARNING,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("maintenance skips feature view \"%s\": %s", v->name, v->problem),
+				 errhint("SELECT pushsource.fs_validate('%s') lists its problems.", v->name)));
+		PG_RETURN_INT64(0);
+	}
 	ts = colname(v, v->source->ts_col);
 	if (v->naggs == 0)
 	{
@@ -512,4 +521,87 @@ fs_prune_online(PG_FUNCTION_ARGS)
 	n = SPI_processed;
 	ps_spi_finish(spi_nest);
 	PG_RETURN_INT64((int64) n);
+}
+
+/* ---------------------------------------------------------------------
+ * Reads: an attribute view's online row, and the history the
+ * point-in-time join reads
+ * --------------------------------------------------------------------- */
+
+/*
+ * The online read of an attribute view by its join keys ($1..$n, of the
+ * types *argtypes): the event time, and the features as one jsonb object
+ * named "view.feature" (jsonb_build_object takes at most 50 pairs, so
+ * chunks are concatenated).
+ */
+char *
+ps_store_online_read_sql(PsView *v, Oid **argtypes)
+{
+	PsSource   *src = v->source;
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT %s, ", quote_identifier(src->cols[src->ts_col].name));
+	if (v->nfeatures == 0)
+		appendStringInfoString(&sql, "'{}'::pg_catalog.jsonb");
+	/* jsonb_build_object takes at most 50 pairs: concatenate chunks */
+	for (int i = 0; i < v->nfeatures; i += 50)
+	{
+		if (i > 0)
+			appendStringInfoString(&sql, " OPERATOR(pg_catalog.||) ");
+		appendStringInfoString(&sql, "pg_catalog.jsonb_build_object(");
+		for (int j = i; j < v->nfeatures && j < i + 50; j++)
+		{
+			const char *f = src->cols[v->feature_cols[j]].name;
+
+			appendStringInfo(&sql, "%s%s, %s", j > i ? ", " : "",
+							 quote_literal_cstr(psprintf("%s.%s", v->name, f)),
+							 quote_identifier(f));
+		}
+		appendStringInfoChar(&sql, ')');
+	}
+	appendStringInfo(&sql, " FROM %s", ps_qualified_relname(v->online_relid));
+	*argtypes = palloc(sizeof(Oid) * Max(v->nkeys, 1));
+	for (int i = 0; i < v->nkeys; i++)
+	{
+		PsColumn   *c = &src->cols[v->key_cols[i]];
+
+		(*argtypes)[i] = c->type->typid;
+		appendStringInfo(&sql, "%s %s OPERATOR(pg_catalog.=) $%d",
+						 i == 0 ? " WHERE" : " AND", quote_identifier(c->name), i + 1);
+	}
+	return sql.data;
+}
+
+/*
+ * The rows of history a view contributes to a point-in-time join: join
+ * keys, event time, ingest order (the source log has none: its ctid, the
+ * insertion order of an append-only table, breaks ties of equal times),
+ * and the columns cols.  $1: the latest time wanted; $2 (bounded_below):
+ * the earliest; $3 (from the log of a view with feature_start_time): that.
+ */
+char *
+ps_store_history_sql(PsView *v, bool from_source, bool bounded_below, int ncols, const int *cols)
+{
+	PsSource   *src = v->source;
+	const char *ts = quote_identifier(src->cols[src->ts_col].name);
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int k = 0; k < v->nkeys; k++)
+		appendStringInfo(&sql, "%s, ", quote_identifier(src->cols[v->key_cols[k]].name));
+	appendStringInfo(&sql, "%s, %s", ts, from_source ? "ctid" : PS_INGEST_COL);
+	for (int f = 0; f < ncols; f++)
+		appendStringInfo(&sql, ", %s", quote_identifier(src->cols[cols[f]].name));
+	appendStringInfo(&sql, " FROM %s WHERE %s OPERATOR(pg_catalog.<=) $1",
+					 ps_qualified_relname(from_source ? src->relid : v->offline_relid),
+					 ts);
+	if (from_source && v->has_start_time)
+		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.>=) $3", ts);
+	for (int k = 0; k < v->nkeys; k++)
+		appendStringInfo(&sql, " AND %s IS NOT NULL", quote_identifier(src->cols[v->key_cols[k]].name));
+	if (bounded_below)
+		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.>=) $2", ts);
+	return sql.data;
 }

@@ -25,7 +25,7 @@ DECLARE d text;
 BEGIN
     FOR d IN SELECT pg_get_indexdef(indexrelid) FROM pg_index
               WHERE indrelid = 'pushsource_source.ev'::regclass ORDER BY indexrelid LOOP
-        EXECUTE regexp_replace(d, '^CREATE (UNIQUE )?INDEX \S+ ON pushsource\.ev ', 'CREATE \1INDEX ON bl.log ');
+        EXECUTE regexp_replace(d, '^CREATE (UNIQUE )?INDEX \S+ ON pushsource_source\.ev ', 'CREATE \1INDEX ON bl.log ');
     END LOOP;
 END
 $$;

@@ -6,7 +6,7 @@
 -- source "evc" with a continuous view "aggc" (the same three windows).
 --
 -- baseline side, schema bl, what a DBA would write on plain tables: the
--- log (the same indexes as pushsource.ev), the history of the attribute
+-- log (the same indexes as pushsource_source.ev), the history of the attribute
 -- view, its online table (PK user_id), and a tiles table (PK user_id,
 -- tile_start) holding sum and count per minute; for the continuous read,
 -- an events table with a btree on (user_id, ts), as aggc's event store.
@@ -34,8 +34,8 @@ DO $$
 DECLARE d text;
 BEGIN
     FOR d IN SELECT pg_get_indexdef(indexrelid) FROM pg_index
-              WHERE indrelid = 'pushsource.ev'::regclass ORDER BY indexrelid LOOP
-        EXECUTE regexp_replace(d, '^CREATE (UNIQUE )?INDEX \S+ ON pushsource\.ev ', 'CREATE \1INDEX ON bl.log ');
+              WHERE indrelid = 'pushsource_source.ev'::regclass ORDER BY indexrelid LOOP
+        EXECUTE regexp_replace(d, '^CREATE (UNIQUE )?INDEX \S+ ON pushsource_source\.ev ', 'CREATE \1INDEX ON bl.log ');
     END LOOP;
 END
 $$;

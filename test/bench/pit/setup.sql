@@ -8,7 +8,7 @@
 --
 -- Data, deterministic (hashes of the row number, not random()):
 --  * :nfeat feature rows over 30 days, inserted in event-time order (as a
---    stream would append them) through INSERT INTO pushsource.pit_src, i.e.
+--    stream would append them) through INSERT INTO pushsource_source.pit_src, i.e.
 --    through the fan-out into the offline store.  Keys are skewed: 80% of
 --    the rows on the first 20% of the keys ("hot", ~200 rows each at full
 --    scale), 20% on the other 80% ("cold", ~12 rows each in 30 days), so
@@ -31,7 +31,7 @@ CREATE SCHEMA bench;
 CREATE FUNCTION bench.h(g bigint, seed bigint) RETURNS bigint
 LANGUAGE sql IMMUTABLE AS $$ SELECT hashint8extended(g, seed) & 9223372036854775807 $$;
 
-INSERT INTO pushsource.pit_src (user_id, ts, score)
+INSERT INTO pushsource_source.pit_src (user_id, ts, score)
 SELECT user_id, ts, score
   FROM (SELECT CASE WHEN bench.h(g, 1) % 5 = 0
                     THEN :nkeys / 5 + bench.h(g, 2) % (:nkeys - :nkeys / 5)
@@ -50,5 +50,5 @@ SELECT g, bench.h(g, 11) % :nkeys,
        timestamptz '2024-01-01 00:00:00+00' + (bench.h(g, 12) % 2592000000000) * interval '1 microsecond'
   FROM generate_series(1, :nspine) g;
 
-VACUUM ANALYZE pushsource.pit_src, pushsource_store.pit_fv_offline, pushsource_store.pit_fv_online, public.pit_spine;
+VACUUM ANALYZE pushsource_source.pit_src, pushsource_store.pit_fv_offline, pushsource_store.pit_fv_online, public.pit_spine;
 CHECKPOINT;
