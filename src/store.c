@@ -339,20 +339,28 @@ ps_store_backfill_reader(PsView *v, Oid batch_relid)
 	appendStringInfoString(&sql, "SELECT ");
 	for (int i = 0; i < src->ncols; i++)
 		appendStringInfo(&sql, "b.%s, ", quote_identifier(src->cols[i].name));
+	appendStringInfo(&sql, "%s, b.ctid FROM %s b",
+					 OidIsValid(store) ? "p._fs_pushed IS NOT NULL" : "false",
+					 ps_qualified_relname(batch_relid));
 	if (OidIsValid(store))
 	{
-		appendStringInfo(&sql, "EXISTS (SELECT FROM %s o WHERE ", ps_qualified_relname(store));
+		/*
+		 * A join, not a correlated EXISTS per row: the planner can hash the
+		 * window's pushed events once (an offline store has no index).
+		 */
+		appendStringInfoString(&sql, " LEFT JOIN (SELECT DISTINCT ");
+		append_keys(&sql, v, "o.", true);
+		appendStringInfo(&sql, "o.%s, true AS _fs_pushed FROM %s o WHERE o." PS_INGEST_COL
+						 " OPERATOR(pg_catalog.>) 0 AND o.%s OPERATOR(pg_catalog.>=) $1"
+						 " AND o.%s OPERATOR(pg_catalog.<) $2) p ON ",
+						 ts, ps_qualified_relname(store), ts, ts);
 		for (int i = 0; i < v->nkeys; i++)
-			appendStringInfo(&sql, "o.%s OPERATOR(pg_catalog.=) b.%s AND ",
+			appendStringInfo(&sql, "p.%s OPERATOR(pg_catalog.=) b.%s AND ",
 							 colname(v, v->key_cols[i]), colname(v, v->key_cols[i]));
-		appendStringInfo(&sql, "o.%s OPERATOR(pg_catalog.=) b.%s AND o." PS_INGEST_COL
-						 " OPERATOR(pg_catalog.>) 0)", ts, ts);
+		appendStringInfo(&sql, "p.%s OPERATOR(pg_catalog.=) b.%s", ts, ts);
 	}
-	else
-		appendStringInfoString(&sql, "false");
-	appendStringInfo(&sql, ", b.ctid FROM %s b WHERE b.%s OPERATOR(pg_catalog.>=) $1 AND b.%s OPERATOR(pg_catalog.<) $2"
-					 " AND $3 OPERATOR(pg_catalog.@>) b.%s",
-					 ps_qualified_relname(batch_relid), ts, ts, ts);
+	appendStringInfo(&sql, " WHERE b.%s OPERATOR(pg_catalog.>=) $1 AND b.%s OPERATOR(pg_catalog.<) $2"
+					 " AND $3 OPERATOR(pg_catalog.@>) b.%s", ts, ts, ts);
 	return sql.data;
 }
 

@@ -14,7 +14,8 @@
 #      http_ceiling.c, libmicrohttpd set up as the gateway sets it up,
 #      answering a fixed reply with no database -- what HTTP alone costs
 #      here; a table in results/gateway_clients.txt and, when gnuplot is
-#      there, the plot results/gateway_clients.png;
+#      there, the plot results/gateway_clients.png (the README shows a copy
+#      of one run's, test/bench/plots/gateway_clients.png);
 #   4. the gateway's RSS at the start and end of a BENCH_GW_MEM_SECONDS run.
 #
 # Keys are drawn at random from BENCH_GW_KEYS pre-pushed users on both
