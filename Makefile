@@ -8,7 +8,7 @@ OBJS        = src/init.o src/names.o src/catalog.o src/typespec.o src/validate.o
               src/fanout.o src/push.o src/online.o src/pit.o src/pit_plan.o src/pit_join.o \
               src/pit_agg.o src/partial.o src/sketch.o \
               src/partial_io.o src/partial_sql.o src/aggdecl.o \
-              src/aggregation.o src/store.o src/backfill.o src/operations.o src/security.o \
+              src/aggregation.o src/store.o src/partition.o src/backfill.o src/operations.o src/security.o \
               src/apikey.o src/endpoints.o
 DATA        = sql/pushsource--0.1.sql sql/pushsource--0.2.sql sql/pushsource--0.1--0.2.sql \
               sql/pushsource--0.3.sql sql/pushsource--0.2--0.3.sql \
@@ -18,7 +18,7 @@ HEADERS     =
 # `make installcheck` runs against the server of PGHOST/PGPORT (as
 # pgvector's does); it needs pg_cron preloaded there, with the settings of
 # test/regress.conf.  `make test` starts a throwaway server for it.
-REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations backfill trojan security gateway drop
+REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations backfill partition trojan security gateway drop
 ISOLATION      ?= concurrent_push delete_push materialize_push drop_push
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation
 # installcheck-prep (its rule is below the PGXS include) clears the way
@@ -67,7 +67,7 @@ $(OBJS): src/pushsource.h src/catalog_columns.h src/partial_int.h src/pit_int.h
 installcheck-prep:
 	$(shell $(PG_CONFIG) --bindir)/psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS contrib_regression WITH (FORCE)'
 
-.PHONY: test demo bench bench-pit bench-agg bench-gateway
+.PHONY: test demo bench bench-pit bench-agg bench-gateway bench-history
 test:
 	test/run-tests.sh
 
@@ -83,6 +83,9 @@ bench-pit:
 
 bench-agg:
 	test/bench/agg.sh
+
+bench-history:
+	test/bench/history.sh
 
 bench-gateway:
 	test/bench/gateway.sh

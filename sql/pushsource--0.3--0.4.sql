@@ -18,6 +18,11 @@
  * into a source now name pushsource_source.<source>); the API stays in
  * pushsource.  Every SQL and PL/pgSQL function is re-created with the
  * bodies of 0.4, which name the helpers in their new schema.
+ *
+ * Time-partitioned history: fs_create_push_source(partition_interval,
+ * source_retention) and fs_create_feature_view(partition_interval,
+ * offline_retention); partitions in pushsource_partition, made ahead and
+ * dropped by maintenance.  Existing sources and views stay one table each.
  */
 \echo Use "ALTER EXTENSION pushsource UPDATE TO '0.4'" to load this file. \quit
 
@@ -308,6 +313,327 @@ AS 'MODULE_PATHNAME', 'fs_check_can_commit';
 REVOKE ALL ON FUNCTION pushsource_internal._check_can_commit(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pushsource_internal._check_can_commit(text) TO pushsource_admin;
 
+-- Time-partitioned history: partition_interval, source_retention and
+-- offline_retention at creation (new arguments at the end: calls by name
+-- or by position keep working), partitions in pushsource_partition.
+CREATE SCHEMA pushsource_partition;
+COMMENT ON SCHEMA pushsource_partition IS 'time partitions of pushsource source logs and offline stores (use them through their parent tables)';
+ALTER TABLE pushsource_internal.source_catalog ADD COLUMN partition_interval interval,
+    ADD COLUMN source_retention interval;
+ALTER TABLE pushsource_internal.view_catalog ADD COLUMN partition_interval interval,
+    ADD COLUMN offline_retention interval;
+DROP FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean);
+DROP FUNCTION pushsource.fs_create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean);
+DROP FUNCTION pushsource_internal._create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean);
+CREATE OR REPLACE VIEW pushsource.push_sources AS
+SELECT s.name, s.source_table,
+       (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('name', n, 'type', t) ORDER BY o)
+          FROM unnest(s.column_names, s.column_types) WITH ORDINALITY AS c(n, t, o)) AS schema,
+       s.timestamp_field, s.log_offline, s.batch_table,
+       (SELECT pg_catalog.array_agg(v.name ORDER BY v.name) FROM pushsource_internal.view_catalog v
+         WHERE v.source = s.name) AS feature_views,
+       s.description, s.owner, s.tags, s.prevent_destroy, s.created_at,
+       s.partition_interval, s.source_retention
+FROM pushsource_internal.source_catalog s;
+CREATE OR REPLACE VIEW pushsource.feature_views AS
+SELECT name, source, entities, join_keys, features, aggregations, aggregation_interval, ttl, online, offline,
+       feature_start_time, batch_schedule, online_table, offline_table,
+       description, owner, tags, prevent_destroy, created_at, partition_interval, offline_retention
+FROM pushsource_internal.view_catalog;
+
+------------------------------------------------------------------------
+-- Time partitions of history: source logs and offline stores
+------------------------------------------------------------------------
+
+-- A source created with partition_interval keeps its log, and a view
+-- created with it keeps its offline store, range-partitioned by event time:
+-- one partition per interval (aligned to the Unix epoch, UTC), created
+-- ahead by maintenance and on demand by backfills, a default partition for
+-- the rows no partition takes (maintenance moves them out), and retention
+-- (source_retention, offline_retention) drops whole partitions.  The
+-- partitions live in pushsource_partition under names for people; what
+-- counts is their bounds, which _partitions reads from the catalog.
+CREATE FUNCTION pushsource_internal._partitions(tbl regclass)
+RETURNS TABLE (partition regclass, lower timestamptz, upper timestamptz, is_default boolean)
+LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'fs_partitions';
+COMMENT ON FUNCTION pushsource_internal._partitions(regclass) IS
+  'internal: the partitions of a partitioned table and the event times each holds (NULL: open)';
+
+-- How many partitions ahead of now maintenance keeps.
+CREATE FUNCTION pushsource_internal._partition_premake() RETURNS int
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT 4 $$;
+COMMENT ON FUNCTION pushsource_internal._partition_premake() IS
+  'internal: partitions kept ready ahead of now';
+
+-- The partition a time falls in: [_partition_start(t), + interval).
+CREATE FUNCTION pushsource_internal._partition_start(p_every interval, p_ts timestamptz) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
+    SELECT pg_catalog.date_bin(p_every, p_ts, timestamptz '1970-01-01 00:00:00+00')
+$$;
+COMMENT ON FUNCTION pushsource_internal._partition_start(interval, timestamptz) IS
+  'internal: the start of the partition an event time falls in (intervals from the Unix epoch)';
+
+-- The checks of partition_interval and a retention, for a source or a view.
+CREATE FUNCTION pushsource_internal._check_history(p_what text, p_every interval, p_keep interval,
+    p_keep_arg text, p_has_history boolean, p_no_history text)
+RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF (p_every IS NOT NULL OR p_keep IS NOT NULL) AND NOT p_has_history THEN
+        RAISE EXCEPTION '%: partition_interval and % need %', p_what, p_keep_arg, p_no_history
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_every IS NOT NULL AND (pg_catalog.date_part('month', p_every) <> 0
+                                OR pg_catalog.date_part('year', p_every) <> 0
+                                OR p_every < interval '1 hour' OR p_every > interval '3660 days') THEN
+        RAISE EXCEPTION '%: partition_interval must be between 1 hour and 3660 days, in days, hours, minutes or seconds (not months), got %',
+                        p_what, p_every
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example interval ''1 day'' (a partition per UTC day) or interval ''1 hour''.';
+    END IF;
+    IF p_keep IS NOT NULL AND p_keep <= interval '0' THEN
+        RAISE EXCEPTION '%: % must be positive, got %', p_what, p_keep_arg, p_keep
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use NULL to keep every row.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._check_history(text, interval, interval, text, boolean, text) IS
+  'internal: refuses a bad partition_interval or retention (22023)';
+
+-- Creates the partition [p_lo, p_lo + p_every) of a partitioned table,
+-- moving the rows it takes out of the default partition, and returns how
+-- many it moved.  The table is created apart and attached, which locks
+-- the parent only against other DDL, not against pushes.
+CREATE FUNCTION pushsource_internal._partition_add(p_tbl regclass, p_ts_col text, p_every interval,
+    p_lo timestamptz, p_is_source boolean)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    hi    timestamptz := p_lo + p_every;
+    def   regclass;
+    base  text;
+    pname text;
+    n     int := 1;
+    part  regclass;
+    moved bigint := 0;
+BEGIN
+    SELECT p.partition INTO def FROM pushsource_internal._partitions(p_tbl) p WHERE p.is_default;
+    SELECT pg_catalog.left(c.relname, 44)
+           || '_p' || pg_catalog.to_char(p_lo AT TIME ZONE 'UTC',
+                          CASE WHEN pg_catalog.date_part('epoch', p_every)::numeric % 86400 = 0
+                               THEN 'YYYYMMDD' ELSE 'YYYYMMDD"_"HH24MISS' END)
+      INTO base FROM pg_catalog.pg_class c WHERE c.oid = p_tbl;
+    pname := base;
+    WHILE pg_catalog.to_regclass(pg_catalog.format('%I.%I', 'pushsource_partition', pname)) IS NOT NULL LOOP
+        n := n + 1;
+        pname := base || '_' || n;
+    END LOOP;
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I (LIKE %s)', 'pushsource_partition', pname, p_tbl);
+    part := pg_catalog.format('%I.%I', 'pushsource_partition', pname)::regclass;
+    IF def IS NOT NULL THEN
+        EXECUTE pg_catalog.format('WITH moved AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *)'
+                                  ' INSERT INTO %s SELECT * FROM moved', def, p_ts_col, p_ts_col, part)
+          USING p_lo, hi;
+        GET DIAGNOSTICS moved = ROW_COUNT;
+    END IF;
+    EXECUTE pg_catalog.format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
+                              p_tbl, part, p_lo, hi);
+    PERFORM pushsource_internal._partition_setup(part, p_is_source);
+    RETURN moved;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._partition_add(regclass, text, interval, timestamptz, boolean) IS
+  'internal: creates one time partition, moving its rows out of the default partition';
+
+-- What every partition has besides its parent's columns: a replica
+-- identity (logical replication publishes partitions by their own), and on
+-- a source log the fan-out for an INSERT straight into it (the parent's
+-- statement trigger fires only for statements on the parent).  No grants:
+-- users go through the parent, whose privileges are the ones checked.
+CREATE FUNCTION pushsource_internal._partition_setup(p_part regclass, p_is_source boolean)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', p_part);
+    IF p_is_source THEN
+        EXECUTE pg_catalog.format('CREATE TRIGGER zz_pushsource_fanout AFTER INSERT ON %s'
+                                  ' FOR EACH STATEMENT EXECUTE FUNCTION %I._push_statement()',
+                                  p_part, 'pushsource_internal');
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._partition_setup(regclass, boolean) IS
+  'internal: replica identity and, on a source log, the fan-out trigger of a new partition';
+
+-- Makes a new table partitioned by p_ts_col: its default partition and
+-- the partitions from now to the premade ones.
+CREATE FUNCTION pushsource_internal._partition_init(p_tbl regclass, p_ts_col text, p_every interval,
+    p_is_source boolean)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    def regclass;
+    lo  timestamptz;
+BEGIN
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %s DEFAULT', 'pushsource_partition',
+        (SELECT pg_catalog.left(c.relname, 52) || '_default' FROM pg_catalog.pg_class c WHERE c.oid = p_tbl), p_tbl);
+    SELECT p.partition INTO def FROM pushsource_internal._partitions(p_tbl) p WHERE p.is_default;
+    PERFORM pushsource_internal._partition_setup(def, p_is_source);
+    lo := pushsource_internal._partition_start(p_every, pushsource_internal._now());
+    FOR i IN 0 .. pushsource_internal._partition_premake() LOOP
+        PERFORM pushsource_internal._partition_add(p_tbl, p_ts_col, p_every, lo + p_every * i, p_is_source);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._partition_init(regclass, text, interval, boolean) IS
+  'internal: the default partition and the first partitions of a new time-partitioned table';
+
+-- The history tables: source logs and offline stores, how they are
+-- partitioned and how long they keep rows.
+CREATE FUNCTION pushsource_internal._history_tables(p_object text DEFAULT NULL)
+RETURNS TABLE (object text, what text, tbl regclass, ts_col text, every interval, keep interval, is_source boolean)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT s.name, 'source log', s.source_table, s.timestamp_field, s.partition_interval, s.source_retention, true
+      FROM pushsource_internal.source_catalog s
+     WHERE s.log_offline AND (p_object IS NULL OR s.name = p_object)
+    UNION ALL
+    SELECT v.name, 'offline store', v.offline_table, s.timestamp_field, v.partition_interval, v.offline_retention, false
+      FROM pushsource_internal.view_catalog v JOIN pushsource_internal.source_catalog s ON s.name = v.source
+     WHERE v.offline_table IS NOT NULL AND (p_object IS NULL OR v.name = p_object)
+$$;
+COMMENT ON FUNCTION pushsource_internal._history_tables(text) IS
+  'internal: source logs and offline stores with their partition interval and retention';
+
+-- Creates the missing partitions of one history table for [p_from, p_to),
+-- none older than its retention keeps and at most p_limit, moving their
+-- rows out of the default partition.  Partitions that exist (whatever
+-- their bounds) are left as they are.
+CREATE FUNCTION pushsource_internal._partitions_cover(p_tbl regclass, p_ts_col text, p_every interval,
+    p_keep interval, p_is_source boolean, p_now timestamptz, p_from timestamptz, p_to timestamptz,
+    p_limit int, OUT created int, OUT moved bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    lo timestamptz;
+BEGIN
+    created := 0;
+    moved := 0;
+    IF p_keep IS NOT NULL THEN
+        p_from := GREATEST(p_from, p_now - p_keep);
+    END IF;
+    IF p_from >= p_to OR NOT pg_catalog.isfinite(p_from) OR NOT pg_catalog.isfinite(p_to) THEN
+        RETURN;
+    END IF;
+    FOR lo IN SELECT b FROM pg_catalog.generate_series(pushsource_internal._partition_start(p_every, p_from),
+                                                      p_to - interval '1 microsecond', p_every) b
+               WHERE NOT EXISTS (SELECT 1 FROM pushsource_internal._partitions(p_tbl) p
+                                  WHERE NOT p.is_default
+                                    AND (p.lower IS NULL OR p.lower < b + p_every)
+                                    AND (p.upper IS NULL OR p.upper > b))
+               LIMIT p_limit LOOP
+        moved := moved + pushsource_internal._partition_add(p_tbl, p_ts_col, p_every, lo, p_is_source);
+        created := created + 1;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._partitions_cover(regclass, text, interval, interval, boolean, timestamptz, timestamptz, timestamptz, int) IS
+  'internal: creates the missing partitions of a range of event times';
+
+-- On demand: the partitions a backfill of [p_start, p_end) writes into.
+CREATE FUNCTION pushsource_internal._partitions_for(p_object text, p_start timestamptz, p_end timestamptz)
+RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    h   record;
+    r   record;
+    n   int := 0;
+BEGIN
+    FOR h IN SELECT * FROM pushsource_internal._history_tables(p_object) t
+              WHERE t.every IS NOT NULL
+                AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t.tbl AND c.relkind = 'p') LOOP
+        r := pushsource_internal._partitions_cover(h.tbl, h.ts_col, h.every, h.keep, h.is_source,
+                 pushsource_internal._now(), p_start, p_end, 1000);
+        n := n + r.created;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._partitions_for(text, timestamptz, timestamptz) IS
+  'internal: creates the partitions an object''s history needs for a range of event times (at most 1000 per table)';
+
+-- The maintenance of history: partitions ahead of now, rows of the default
+-- partition moved into partitions of their own, retention.  Per object:
+-- partitions created and dropped, rows moved and deleted.
+CREATE FUNCTION pushsource_internal._maintain_history(p_now timestamptz)
+RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    h       record;
+    r       record;
+    p       record;
+    b       timestamptz;
+    def     regclass;
+    cutoff  timestamptz;
+    created int;
+    dropped int;
+    moved   bigint;
+    deleted bigint;
+    n       bigint;
+    out     jsonb := '{}';
+BEGIN
+    FOR h IN SELECT * FROM pushsource_internal._history_tables() t
+              WHERE (t.every IS NOT NULL OR t.keep IS NOT NULL)
+                AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t.tbl
+                               AND c.relkind = CASE WHEN t.every IS NULL THEN 'r' ELSE 'p' END)
+              ORDER BY t.object, t.what LOOP
+        created := 0; dropped := 0; moved := 0; deleted := 0;
+        cutoff := p_now - h.keep;
+        def := NULL;
+        IF h.every IS NOT NULL THEN
+            -- retention: whole partitions past the cutoff
+            FOR p IN SELECT * FROM pushsource_internal._partitions(h.tbl) x
+                      WHERE cutoff IS NOT NULL AND NOT x.is_default AND x.upper <= cutoff
+                      ORDER BY x.upper LOOP
+                EXECUTE pg_catalog.format('DROP TABLE %s', p.partition);
+                dropped := dropped + 1;
+            END LOOP;
+            SELECT x.partition INTO def FROM pushsource_internal._partitions(h.tbl) x WHERE x.is_default;
+            -- ahead of now
+            r := pushsource_internal._partitions_cover(h.tbl, h.ts_col, h.every, h.keep, h.is_source, p_now,
+                     p_now, pushsource_internal._partition_start(h.every, p_now)
+                            + h.every * (pushsource_internal._partition_premake() + 1), 1000);
+            created := created + r.created;
+            moved := moved + r.moved;
+            -- rows that landed in the default partition (late or backfilled
+            -- events): into partitions of their own, up to the premade ones
+            IF def IS NOT NULL THEN
+                FOR b IN EXECUTE pg_catalog.format(
+                        'SELECT DISTINCT %I._partition_start($1, %I) FROM %s WHERE %I < $2 AND %I >= $3 ORDER BY 1 LIMIT 1000',
+                        'pushsource_internal', h.ts_col, def, h.ts_col, h.ts_col)
+                      USING h.every,
+                            pushsource_internal._partition_start(h.every, p_now)
+                            + h.every * (pushsource_internal._partition_premake() + 1),
+                            coalesce(cutoff, '-infinity') LOOP
+                    r := pushsource_internal._partitions_cover(h.tbl, h.ts_col, h.every, h.keep, h.is_source,
+                             p_now, b, b + h.every, 1);
+                    created := created + r.created;
+                    moved := moved + r.moved;
+                END LOOP;
+            END IF;
+        END IF;
+        -- retention of rows: in the default partition, or in a table that
+        -- is not partitioned (row by row: partition_interval makes it cheap)
+        IF cutoff IS NOT NULL AND (h.every IS NULL OR def IS NOT NULL) THEN
+            EXECUTE pg_catalog.format('DELETE FROM %s WHERE %I < $1', coalesce(def, h.tbl), h.ts_col) USING cutoff;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            deleted := deleted + n;
+        END IF;
+        out := out || pg_catalog.jsonb_build_object(h.object, coalesce(out -> h.object, '{}')
+                   || pg_catalog.jsonb_build_object(h.what, pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                        'partitions_created', created, 'partitions_dropped', dropped,
+                        'rows_moved', moved, 'rows_deleted', deleted, 'retention', h.keep,
+                        'kept_from', cutoff))));
+    END LOOP;
+    RETURN out;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._maintain_history(timestamptz) IS
+  'internal: partitions ahead of now, default-partition rows moved out, retention of source logs and offline stores';
+
 -- the SQL and PL/pgSQL functions name their helpers by schema: their
 -- bodies as 0.4 writes them
 
@@ -388,7 +714,8 @@ CREATE OR REPLACE FUNCTION pushsource.fs_create_push_source(
     name text, schema text, timestamp_field text,
     log_offline boolean DEFAULT true, batch_table regclass DEFAULT NULL,
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
-    prevent_destroy boolean DEFAULT false)
+    prevent_destroy boolean DEFAULT false,
+    partition_interval interval DEFAULT NULL, source_retention interval DEFAULT NULL)
 RETURNS regclass LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p_name  text := fs_create_push_source.name;
@@ -430,6 +757,9 @@ BEGIN
                         p_name, fs_create_push_source.timestamp_field, ts_type
             USING ERRCODE = 'datatype_mismatch';
     END IF;
+    PERFORM pushsource_internal._check_history(pg_catalog.format('push source "%s"', p_name),
+        fs_create_push_source.partition_interval, fs_create_push_source.source_retention, 'source_retention',
+        coalesce(fs_create_push_source.log_offline, true), 'log_offline => true (a source without a log keeps no rows)');
     IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', 'pushsource_source', p_name)) IS NOT NULL THEN
         RAISE EXCEPTION 'push source "%": table pushsource_source.% already exists', p_name, p_name
             USING ERRCODE = 'duplicate_table';
@@ -455,7 +785,9 @@ BEGIN
         -- pgtypes come from format_type() of a resolved type OID, not from user text
         ddl := ddl || CASE WHEN i > 1 THEN ', ' ELSE '' END || pg_catalog.format('%I %s', cols[i], pgtypes[i]);
     END LOOP;
-    EXECUTE pg_catalog.format('CREATE TABLE %I.%I (%s)', 'pushsource_source', p_name, ddl);
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I (%s)%s', 'pushsource_source', p_name, ddl,
+        CASE WHEN fs_create_push_source.partition_interval IS NOT NULL
+             THEN pg_catalog.format(' PARTITION BY RANGE (%I)', fs_create_push_source.timestamp_field) ELSE '' END);
     tbl := pg_catalog.format('%I.%I', 'pushsource_source', p_name)::regclass;
     -- no key: the whole row identifies a deleted one to logical replication
     -- (retention, fs_delete_keys under a FOR ALL TABLES publication)
@@ -475,14 +807,20 @@ BEGIN
     EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', tbl);
     EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', tbl,
                               pg_catalog.format('pushsource push source %s: INSERT or COPY events here, or call fs_push', p_name));
+    IF fs_create_push_source.partition_interval IS NOT NULL THEN
+        PERFORM pushsource_internal._partition_init(tbl, fs_create_push_source.timestamp_field,
+                                                    fs_create_push_source.partition_interval, true);
+    END IF;
 
     INSERT INTO pushsource_internal.source_catalog (name, source_table, column_names, column_types,
-        timestamp_field, log_offline, batch_table, description, owner, tags, prevent_destroy)
+        timestamp_field, log_offline, batch_table, description, owner, tags, prevent_destroy,
+        partition_interval, source_retention)
     VALUES (p_name, tbl, cols, types, fs_create_push_source.timestamp_field,
             coalesce(fs_create_push_source.log_offline, true), fs_create_push_source.batch_table,
             fs_create_push_source.description, fs_create_push_source.owner,
             pushsource_internal._check_tags('push source', p_name, fs_create_push_source.tags),
-            coalesce(fs_create_push_source.prevent_destroy, false));
+            coalesce(fs_create_push_source.prevent_destroy, false),
+            fs_create_push_source.partition_interval, fs_create_push_source.source_retention);
     RETURN tbl;
 END
 $$;
@@ -497,7 +835,8 @@ CREATE OR REPLACE FUNCTION pushsource_internal._create_feature_view(
     feature_start_time timestamptz DEFAULT NULL,
     batch_schedule text DEFAULT NULL,
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
-    prevent_destroy boolean DEFAULT false)
+    prevent_destroy boolean DEFAULT false,
+    partition_interval interval DEFAULT NULL, offline_retention interval DEFAULT NULL)
 RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p_name text := _create_feature_view.name;
@@ -630,6 +969,9 @@ BEGIN
         RAISE EXCEPTION 'feature view "%": online and offline must be true or false', p_name
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM pushsource_internal._check_history(pg_catalog.format('feature view "%s"', p_name),
+        _create_feature_view.partition_interval, _create_feature_view.offline_retention, 'offline_retention',
+        _create_feature_view.offline, 'offline => true (a view without an offline store keeps no history)');
 
     IF aggs IS NULL THEN
         valcols := feats;
@@ -686,19 +1028,25 @@ BEGIN
         EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', online_tbl);
     END IF;
     IF _create_feature_view.offline THEN
-        EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s, _fs_ingest_id bigint NOT NULL)',
-            p_name || '_offline', coldefs);
+        EXECUTE pg_catalog.format('CREATE TABLE pushsource_store.%I (%s, _fs_ingest_id bigint NOT NULL)%s',
+            p_name || '_offline', coldefs,
+            CASE WHEN _create_feature_view.partition_interval IS NOT NULL
+                 THEN pg_catalog.format(' PARTITION BY RANGE (%I)', ts_col) ELSE '' END);
         offline_tbl := pg_catalog.format('pushsource_store.%I', p_name || '_offline')::regclass;
         EXECUTE pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', offline_tbl);
         EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO pushsource_admin', offline_tbl);
         EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', offline_tbl);
         EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', offline_tbl,
             pg_catalog.format('offline store of feature view %s: every row with event time and ingest order', p_name));
+        IF _create_feature_view.partition_interval IS NOT NULL THEN
+            PERFORM pushsource_internal._partition_init(offline_tbl, ts_col, _create_feature_view.partition_interval, false);
+        END IF;
     END IF;
 
     INSERT INTO pushsource_internal.view_catalog (name, source, entities, join_keys, features, value_columns,
         aggregations, aggregation_interval, ttl, online, offline,
-        feature_start_time, batch_schedule, online_table, offline_table, description, owner, tags, prevent_destroy)
+        feature_start_time, batch_schedule, online_table, offline_table, description, owner, tags, prevent_destroy,
+        partition_interval, offline_retention)
     VALUES (p_name, src.name, _create_feature_view.entities, keys, feats, valcols,
             aggs, CASE WHEN aggs IS NOT NULL THEN _create_feature_view.aggregation_interval END,
             _create_feature_view.ttl,
@@ -706,7 +1054,8 @@ BEGIN
             _create_feature_view.feature_start_time, _create_feature_view.batch_schedule, online_tbl, offline_tbl,
             _create_feature_view.description, _create_feature_view.owner,
             pushsource_internal._check_tags('feature view', p_name, _create_feature_view.tags),
-            coalesce(_create_feature_view.prevent_destroy, false));
+            coalesce(_create_feature_view.prevent_destroy, false),
+            _create_feature_view.partition_interval, _create_feature_view.offline_retention);
     RETURN p_name;
 END
 $$;
@@ -721,12 +1070,13 @@ CREATE OR REPLACE FUNCTION pushsource.fs_create_feature_view(
     feature_start_time timestamptz DEFAULT NULL,
     batch_schedule text DEFAULT NULL,
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
-    prevent_destroy boolean DEFAULT false)
+    prevent_destroy boolean DEFAULT false,
+    partition_interval interval DEFAULT NULL, offline_retention interval DEFAULT NULL)
 RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM pushsource_internal._create_feature_view(name, source, entities, features, aggregations,
         aggregation_interval, ttl, online, offline, feature_start_time, batch_schedule,
-        description, owner, tags, prevent_destroy);
+        description, owner, tags, prevent_destroy, partition_interval, offline_retention);
     IF batch_schedule IS NOT NULL THEN
         PERFORM pushsource_internal._schedule_materialize(name, batch_schedule);
     END IF;
@@ -1417,6 +1767,8 @@ $$;
 
 CREATE OR REPLACE FUNCTION pushsource_internal._materialize(p_view text, p_start timestamptz, p_end timestamptz)
 RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    -- the partitions of the window first (a backfill writes the past)
+    SELECT pushsource_internal._partitions_for(p_view, p_start, p_end);
     SELECT pg_catalog.jsonb_build_object('feature_view', p_view, 'start_time', p_start, 'end_time', p_end)
            OPERATOR(pg_catalog.||) pushsource_internal._backfill(p_view, p_start, p_end)
 $$;
@@ -1689,6 +2041,7 @@ DECLARE
     keep    interval;
     keep_jobs interval;
     n_jobs  bigint;
+    history jsonb;
 BEGIN
     FOR v IN SELECT x.name FROM pushsource_internal.view_catalog x
               WHERE x.online_table IS NOT NULL AND (x.ttl IS NOT NULL OR x.aggregations IS NOT NULL)
@@ -1707,9 +2060,11 @@ BEGIN
     DELETE FROM pushsource.jobs j WHERE j.finished_at < t0 - keep_jobs
        AND NOT (j.kind = 'materialization' AND j.state = 'succeeded');
     GET DIAGNOSTICS n_jobs = ROW_COUNT;
+    history := pushsource_internal._maintain_history(t0);
     RETURN pg_catalog.jsonb_build_object('rows', total + n + n_jobs, 'as_of', t0, 'online', views,
                                          'rejected_records', n, 'rejected_retention', keep,
-                                         'jobs', n_jobs, 'job_retention', keep_jobs);
+                                         'jobs', n_jobs, 'job_retention', keep_jobs)
+           || CASE WHEN history <> '{}' THEN pg_catalog.jsonb_build_object('history', history) ELSE '{}' END;
 END
 $$;
 
@@ -1857,13 +2212,13 @@ COMMENT ON FUNCTION pushsource_internal._check_tags(text, text, jsonb) IS 'inter
 COMMENT ON FUNCTION pushsource.fs_create_entity(text, text[], text, text, jsonb) IS
   'registers an entity: a name and the join keys that identify it';
 
-COMMENT ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean) IS
+COMMENT ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval) IS
   'registers a push source and creates its table (INSERT, COPY or fs_push into it)';
 
-COMMENT ON FUNCTION pushsource_internal._create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean) IS
+COMMENT ON FUNCTION pushsource_internal._create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean, interval, interval) IS
   'internal: fs_create_feature_view as the extension owner: checks, stores, the catalog row (not the schedule)';
 
-COMMENT ON FUNCTION pushsource.fs_create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean) IS
+COMMENT ON FUNCTION pushsource.fs_create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean, interval, interval) IS
   'registers a feature view on a push source (attribute features or windowed aggregations) and creates its online and offline stores';
 
 COMMENT ON FUNCTION pushsource.fs_create_feature_service(text, text[], text, text, jsonb) IS
@@ -2069,7 +2424,7 @@ COMMENT ON FUNCTION pushsource_internal._prune_online(text, timestamptz) IS
 COMMENT ON FUNCTION pushsource_internal._maintain() IS 'internal: the work of a maintenance run';
 
 COMMENT ON FUNCTION pushsource.fs_run_maintenance() IS
-  'one maintenance run now: online rows past ttl, tiles and events out of every window, rejected records past pushsource.rejected_retention (default 30 days), job rows past pushsource.job_retention (default 90 days) except succeeded materializations';
+  'one maintenance run now: online rows past ttl, tiles and events out of every window, rejected records past pushsource.rejected_retention (default 30 days), job rows past pushsource.job_retention (default 90 days) except succeeded materializations; partitions of source logs and offline stores made ahead, default-partition rows moved out, source_retention and offline_retention applied';
 
 COMMENT ON FUNCTION pushsource_internal._cron_check(text) IS 'internal: fails with a hint when pg_cron is missing';
 
@@ -2125,3 +2480,24 @@ COMMENT ON FUNCTION pushsource.fs_gateway_request(text, text, text) IS
 
 COMMENT ON FUNCTION pushsource.fs_gateway_error(text, text, text, text, text) IS
   'the HTTP status and error body (in the endpoint''s API shape) of an error a gateway request raised';
+
+REVOKE ALL ON FUNCTION pushsource_internal._partitions(regclass), pushsource_internal._partition_premake(),
+    pushsource_internal._partition_start(interval, timestamptz),
+    pushsource_internal._check_history(text, interval, interval, text, boolean, text),
+    pushsource_internal._partition_add(regclass, text, interval, timestamptz, boolean),
+    pushsource_internal._partition_setup(regclass, boolean),
+    pushsource_internal._partition_init(regclass, text, interval, boolean),
+    pushsource_internal._history_tables(text),
+    pushsource_internal._partitions_cover(regclass, text, interval, interval, boolean, timestamptz, timestamptz, timestamptz, int),
+    pushsource_internal._partitions_for(text, timestamptz, timestamptz),
+    pushsource_internal._maintain_history(timestamptz),
+    pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval),
+    pushsource.fs_create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean, interval, interval),
+    pushsource_internal._create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean, interval, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pushsource_internal._partitions(regclass), pushsource_internal._partition_start(interval, timestamptz)
+    TO pushsource_admin, pushsource_writer, pushsource_reader;
+GRANT EXECUTE ON FUNCTION pushsource_internal._maintain_history(timestamptz),
+    pushsource_internal._partitions_for(text, timestamptz, timestamptz),
+    pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval),
+    pushsource.fs_create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean, interval, interval),
+    pushsource_internal._create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean, interval, interval) TO pushsource_admin;

@@ -45,6 +45,7 @@
 #include "access/heapam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
@@ -72,6 +73,7 @@ typedef struct PsBuffer
 	PsPushMode	mode;
 	Datum	   *rvalues;		/* scratch for heap_deform_tuple */
 	bool	   *rnulls;
+	int			rnatts;			/* their length */
 	Datum	   *values;			/* scratch for the buffered row */
 	bool	   *nulls;
 	struct PsBuffer *next;
@@ -86,6 +88,16 @@ static List *push_counts = NIL;
 static MemoryContext push_cxt = NULL;
 
 static Oid	ingest_seq_relid = InvalidOid;
+
+/*
+ * The time partition of a source table the last routed row went to, its
+ * push source's table and its attribute numbers by source column: a row
+ * trigger on a partitioned source fires on the partition.  Valid for the
+ * transaction (which holds the partition's lock, so it cannot move).
+ */
+static Oid	part_relid = InvalidOid;
+static Oid	part_parent = InvalidOid;
+static AttrNumber *part_attnums = NULL;
 
 void
 ps_fanout_begin_push(Oid relid, PsPushMode mode)
@@ -146,18 +158,27 @@ add_counts(const char *view, int64 online, int64 offline)
  * Buffers
  * --------------------------------------------------------------------- */
 
+/* The buffer of a statement's rows pushed to src's table (or its partitions). */
 static PsBuffer *
-get_buffer(Relation rel, PsSource *src)
+get_buffer(PsSource *src, int natts)
 {
-	Oid			relid = RelationGetRelid(rel);
+	Oid			relid = src->relid;
 	SubTransactionId subid = GetCurrentSubTransactionId();
 	PsBuffer   *buf;
 	MemoryContext old;
-	int			natts = RelationGetDescr(rel)->natts;
 
 	for (buf = buffers; buf != NULL; buf = buf->next)
 		if (buf->relid == relid && buf->subid == subid)
+		{
+			if (natts > buf->rnatts)
+			{
+				/* a partition with more (dropped) attributes than the table */
+				buf->rvalues = repalloc(buf->rvalues, sizeof(Datum) * natts);
+				buf->rnulls = repalloc(buf->rnulls, sizeof(bool) * natts);
+				buf->rnatts = natts;
+			}
 			return buf;
+		}
 
 	{
 		MemoryContext cxt = AllocSetContextCreate(TopTransactionContext,
@@ -183,8 +204,9 @@ get_buffer(Relation rel, PsSource *src)
 		CurrentResourceOwner = save;
 	}
 	buf->mode = (relid == push_relid) ? push_mode : PS_MODE_ONLINE_AND_OFFLINE;
-	buf->rvalues = palloc(sizeof(Datum) * Max(natts, 1));
-	buf->rnulls = palloc(sizeof(bool) * Max(natts, 1));
+	buf->rnatts = Max(natts, 1);
+	buf->rvalues = palloc(sizeof(Datum) * buf->rnatts);
+	buf->rnulls = palloc(sizeof(bool) * buf->rnatts);
 	buf->values = palloc(sizeof(Datum) * (src->ncols + 1));
 	buf->nulls = palloc(sizeof(bool) * (src->ncols + 1));
 	buf->next = buffers;
@@ -223,6 +245,9 @@ fanout_xact_callback(XactEvent event, void *arg)
 {
 	/* the buffers' memory went with TopTransactionContext */
 	buffers = NULL;
+	part_relid = InvalidOid;
+	part_parent = InvalidOid;
+	part_attnums = NULL;
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		ps_fanout_abort_push();
 }
@@ -314,13 +339,30 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(td->tg_trigtuple);
 
 	tuple = td->tg_trigtuple;
-	src = ps_lookup_source_by_relid(RelationGetRelid(rel));
-	buf = get_buffer(rel, src);
+	if (rel->rd_rel->relispartition)
+	{
+		/* a time-partitioned source: the row was routed to a partition */
+		if (RelationGetRelid(rel) != part_relid)
+		{
+			part_relid = InvalidOid;
+			part_parent = get_partition_parent(RelationGetRelid(rel), false);
+			src = ps_lookup_source_by_relid(part_parent);
+			part_attnums = MemoryContextAlloc(TopTransactionContext,
+											  sizeof(AttrNumber) * Max(src->ncols, 1));
+			for (int i = 0; i < src->ncols; i++)
+				part_attnums[i] = get_attnum(RelationGetRelid(rel), src->cols[i].name);
+			part_relid = RelationGetRelid(rel);
+		}
+		src = ps_lookup_source_by_relid(part_parent);
+	}
+	else
+		src = ps_lookup_source_by_relid(RelationGetRelid(rel));
+	buf = get_buffer(src, RelationGetDescr(rel)->natts);
 
 	heap_deform_tuple(tuple, RelationGetDescr(rel), buf->rvalues, buf->rnulls);
 	for (int i = 0; i < src->ncols; i++)
 	{
-		AttrNumber	attnum = src->cols[i].attnum;
+		AttrNumber	attnum = rel->rd_rel->relispartition ? part_attnums[i] : src->cols[i].attnum;
 
 		if (attnum <= 0)
 			ereport(ERROR,
@@ -639,6 +681,9 @@ fs_push_statement_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("_push_statement() must be an AFTER STATEMENT trigger")));
 	relid = RelationGetRelid(td->tg_relation);
+	/* an INSERT straight into a time partition (as its owner) */
+	if (td->tg_relation->rd_rel->relispartition)
+		relid = get_partition_parent(relid, false);
 	src = ps_lookup_source_by_relid(relid);
 
 	/*

@@ -1394,8 +1394,9 @@ pit_parallel_main(dsm_segment *seg, shm_toc *toc)
  * The feature rows by a direct heap scan: no planner, executor or
  * projection per row, no buffer pin per row, in parallel where it pays.
  * The SELECT privilege is checked as the executor would; a table with row
- * security that applies, or anything but a plain heap table, returns false
- * and the SQL scan is used.
+ * security that applies, or anything but heap tables (a plain one, or the
+ * time partitions of a partitioned one), returns false and the SQL scan is
+ * used.
  */
 static bool
 scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded,
@@ -1408,30 +1409,47 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 	int			ncols = pv->ncodec;
 	Size		spec_size = offsetof(PitScanSpec, atts) + sizeof(AttrNumber) * ncols;
 	PitScanSpec *spec = palloc0(spec_size);
-	Relation	rel;
-	TableScanDesc scan;
+	Oid		   *leaves;
+	int			nleaves = 0;
+	int			nparts = 0;
+	char		relkind = get_rel_relkind(relid);
 	AclResult	acl;
-	int			nworkers;
 
-	if (get_rel_relkind(relid) != RELKIND_RELATION ||
+	if ((relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE) ||
 		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		return false;
 	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, get_rel_name(relid));
 
-	for (int i = 0; i < ncols; i++)
+	/*
+	 * A time-partitioned log or store: only the partitions that can hold a
+	 * row the spine reaches ((lower,] max_t), each scanned as a table of its
+	 * own.  Privileges and row security are the parent's, as for a query.
+	 */
+	if (relkind == RELKIND_PARTITIONED_TABLE)
 	{
-		const char *name = i < nk ? src->cols[v->key_cols[i]].name
-			: i == nk ? src->cols[src->ts_col].name
-			: i == nk + 1 ? (plan->from_source ? NULL : PS_INGEST_COL)
-			: src->cols[pv->feat_cols[i - nk - 2]].name;
+		PsPartition *parts = ps_partitions(relid, &nparts);
 
-		spec->atts[i] = name ? get_attnum(relid, name) : InvalidAttrNumber;
-		if (name && spec->atts[i] == InvalidAttrNumber)
-			return false;		/* let SQL report what is missing */
-		spec->maxatt = Max(spec->maxatt, spec->atts[i]);
+		leaves = palloc(sizeof(Oid) * Max(nparts, 1));
+		for (int i = 0; i < nparts; i++)
+		{
+			if (!ps_partition_overlaps(&parts[i], bounded, lower, max_t))
+				continue;
+			if (!parts[i].leaf)
+				return false;
+			leaves[nleaves++] = parts[i].relid;
+		}
+		ereport(DEBUG1,
+				(errmsg_internal("pushsource: feature view %s reads %d of %d partitions of %s",
+								 v->name, nleaves, nparts, get_rel_name(relid))));
 	}
+	else
+	{
+		leaves = palloc(sizeof(Oid));
+		leaves[nleaves++] = relid;
+	}
+
 	spec->from_source = plan->from_source;
 	spec->bounded = bounded;
 	spec->has_start_time = v->has_start_time;
@@ -1439,22 +1457,58 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 	spec->lower = lower;
 	spec->start_time = v->start_time;
 
-	rel = table_open(relid, AccessShareLock);
-	if (rel->rd_tableam != GetHeapamTableAmRoutine())
+	/* every table read must be a heap with the columns: else SQL reads them all */
+	for (int l = 0; l < nleaves; l++)
 	{
-		table_close(rel, AccessShareLock);
-		return false;
+		Relation	rel = table_open(leaves[l], AccessShareLock);
+		bool		heap = rel->rd_tableam == GetHeapamTableAmRoutine();
+
+		table_close(rel, NoLock);
+		if (!heap)
+			return false;
+		for (int i = 0; i < ncols; i++)
+		{
+			const char *name = i < nk ? src->cols[v->key_cols[i]].name
+				: i == nk ? src->cols[src->ts_col].name
+				: i == nk + 1 ? (plan->from_source ? NULL : PS_INGEST_COL)
+				: src->cols[pv->feat_cols[i - nk - 2]].name;
+
+			if (name && get_attnum(leaves[l], name) == InvalidAttrNumber)
+				return false;	/* let SQL report what is missing */
+		}
 	}
-	nworkers = parallel_workers_for(pv, rel);
-	if (nworkers > 0)
-		scan_parallel(pv, rel, spec, spec_size, nworkers);
-	else
+
+	for (int l = 0; l < nleaves; l++)
 	{
-		scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
-		scan_loop(pv, rel, scan, spec);
-		table_endscan(scan);
+		Relation	rel;
+		TableScanDesc scan;
+		int			nworkers;
+
+		/* attribute numbers are each table's own (a partition may differ) */
+		spec->maxatt = 0;
+		for (int i = 0; i < ncols; i++)
+		{
+			const char *name = i < nk ? src->cols[v->key_cols[i]].name
+				: i == nk ? src->cols[src->ts_col].name
+				: i == nk + 1 ? (plan->from_source ? NULL : PS_INGEST_COL)
+				: src->cols[pv->feat_cols[i - nk - 2]].name;
+
+			spec->atts[i] = name ? get_attnum(leaves[l], name) : InvalidAttrNumber;
+			spec->maxatt = Max(spec->maxatt, spec->atts[i]);
+		}
+		rel = table_open(leaves[l], AccessShareLock);
+		/* workers fill one table's candidates: only when it is the only one */
+		nworkers = nleaves == 1 ? parallel_workers_for(pv, rel) : 0;
+		if (nworkers > 0)
+			scan_parallel(pv, rel, spec, spec_size, nworkers);
+		else
+		{
+			scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+			scan_loop(pv, rel, scan, spec);
+			table_endscan(scan);
+		}
+		table_close(rel, NoLock);
 	}
-	table_close(rel, NoLock);
 	return true;
 }
 

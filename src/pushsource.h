@@ -18,7 +18,8 @@
  * partial.c is the partial aggregate state (fs_partial; its sketches in
  * sketch.c, its stored and text forms in partial_io.c, its SQL interface
  * in partial_sql.c) and aggregation.c the aggregate feature views built
- * on it (tiles, fan-out, online reads).
+ * on it (tiles, fan-out, online reads); partition.c reads the time
+ * partitions of source logs and offline stores.
  */
 #ifndef PUSHSOURCE_H
 #define PUSHSOURCE_H
@@ -192,6 +193,25 @@ extern void ps_catalog_init(void);
 /* names.c: what objects and columns may be called; qualified relation names */
 extern bool ps_name_is_valid(const char *name);
 extern void ps_check_name(const char *name, const char *what);
+
+/* ---------------------------------------------------------------------
+ * Time partitions of source logs and offline stores (partition.c)
+ * --------------------------------------------------------------------- */
+typedef struct PsPartition
+{
+	Oid			relid;
+	bool		leaf;			/* a plain table (not sub-partitioned) */
+	bool		is_default;
+	bool		has_lower;		/* lower: first event time it holds */
+	bool		has_upper;		/* upper: first event time it does not */
+	TimestampTz lower;
+	TimestampTz upper;
+} PsPartition;
+
+extern PsPartition *ps_partitions(Oid relid, int *n);
+extern bool ps_partition_overlaps(const PsPartition *p, bool bounded_below,
+								  TimestampTz lower, TimestampTz upper);
+
 extern char *ps_qualified_relname(Oid relid);
 extern int	ps_column_index(PsSource *src, const char *name, const char *view);
 

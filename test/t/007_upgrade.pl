@@ -179,8 +179,9 @@ my $request = '[{"user_id": "u1"}, {"user_id": "u2"}, {"user_id": "u9"}]';
 my %checks = (
 	'definitions' => q{
 SELECT to_jsonb(e) FROM pushsource.entities e
-UNION ALL SELECT to_jsonb(s) - 'source_table' FROM pushsource.push_sources s
-UNION ALL SELECT to_jsonb(v) FROM pushsource.feature_views v
+UNION ALL SELECT to_jsonb(s) - 'source_table' - 'partition_interval' - 'source_retention'
+            FROM pushsource.push_sources s
+UNION ALL SELECT to_jsonb(v) - 'partition_interval' - 'offline_retention' FROM pushsource.feature_views v
 UNION ALL SELECT to_jsonb(f) FROM pushsource.feature_services f ORDER BY 1},
 	'jobs' => q{SELECT to_jsonb(j) FROM pushsource.jobs j ORDER BY id},
 	'online features' => qq{
@@ -245,6 +246,13 @@ for my $what (sort keys %checks)
 {
 	is($node->safe_psql('postgres', $checks{$what}), $before{$what}, "after the update: $what unchanged");
 }
+# the columns 0.4 adds leave the existing objects unpartitioned and kept forever
+is($node->safe_psql('postgres', q{
+SELECT count(*) FILTER (WHERE partition_interval IS NULL AND source_retention IS NULL) || '/' || count(*)
+  FROM pushsource.push_sources}), '1/1', 'after the update: the source is unpartitioned, with no retention');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FILTER (WHERE partition_interval IS NULL AND offline_retention IS NULL) || '/' || count(*)
+  FROM pushsource.feature_views}), '4/4', 'after the update: the views are unpartitioned, with no retention');
 
 is($node->safe_psql('postgres', q{
 SELECT string_agg(c.relnamespace::regnamespace || '.' || c.relname, ' ' ORDER BY c.relname) FROM pg_class c
