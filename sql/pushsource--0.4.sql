@@ -416,6 +416,10 @@ BEGIN
     EXECUTE pg_catalog.format('CREATE TABLE %I.%I (LIKE %s)', 'pushsource_partition', pname, p_tbl);
     part := pg_catalog.format('%I.%I', 'pushsource_partition', pname)::regclass;
     IF def IS NOT NULL THEN
+        -- no push may add a row of the new range to the default partition
+        -- between the move and the ATTACH (which would then fail): pushes
+        -- routed to other partitions go on
+        EXECUTE pg_catalog.format('LOCK TABLE %s IN EXCLUSIVE MODE', def);
         EXECUTE pg_catalog.format('WITH moved AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *)'
                                   ' INSERT INTO %s SELECT * FROM moved', def, p_ts_col, p_ts_col, part)
           USING p_lo, hi;

@@ -94,7 +94,7 @@ done
 gen="SELECT (i * 7919) % $KEYS AS user_id,
             timestamptz '$START' + (interval '30 days' / $N) * i AS ts,
             ((i * 31) % 1000)::float8 / 8 AS amount
-       FROM generate_series(0, $N - 1) i"
+       FROM generate_series(0::int8, $N - 1) i"
 
 say "== 1. ingest: INSERT INTO pushsource_source.ev SELECT ... ($N rows, one attribute view)"
 for d in flat part; do
@@ -132,7 +132,7 @@ say "== 3. point-in-time join, spine of $S rows in the last day, ttl 1 day"
 for d in part flat; do
   db $d -c "CREATE TABLE spine AS SELECT ((i * 104729) % $KEYS)::int8 AS user_id,
               timestamptz '$NOW' - interval '1 day' + (interval '1 day' / $S) * i AS ts
-              FROM generate_series(0, $S - 1) i" -c "ANALYZE spine" >/dev/null
+              FROM generate_series(0::int8, $S - 1) i" -c "ANALYZE spine" >/dev/null
 done
 q="SELECT count(*) || ' ' || count(amount) || ' ' || sum(amount * (user_id + 1))
      FROM pushsource.fs_get_historical_features('spine', ARRAY['fv.amount'])
