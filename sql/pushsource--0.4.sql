@@ -1456,12 +1456,14 @@ BEGIN
       JOIN pg_catalog.pg_attribute a ON a.attrelid = v.offline_table AND a.attname = j.k;
     keys := coalesce(keys, '');
     keydefs := coalesce(keydefs, '');
-    -- the tiles that overlap [start, end), whole: their events, each with its tile
+    -- the tiles that overlap [start, end), whole: their events, each with
+    -- its tile, aligned by the C code that aligns the online tiles
+    -- (_tile_block of one tile's microseconds is the start of its tile)
     tiles := pg_catalog.format(
-        'SELECT pg_catalog.date_bin($3, %I, ''1970-01-01 00:00+00'') AS _fs_tile, * FROM %s'
-        ' WHERE %I >= pg_catalog.date_bin($3, $1, ''1970-01-01 00:00+00'') AND %I < $2 + $3'
-        ' AND pg_catalog.date_bin($3, %I, ''1970-01-01 00:00+00'') < $2 AND pg_catalog.isfinite(%I)',
-        ts, v.offline_table, ts, ts, ts, ts);
+        'SELECT pushsource_internal._tile_block(%1$I, %3$s) AS _fs_tile, * FROM %2$s'
+        ' WHERE %1$I >= pushsource_internal._tile_block($1, %3$s) AND %1$I < $2 + $3'
+        ' AND pushsource_internal._tile_block(%1$I, %3$s) < $2 AND pg_catalog.isfinite(%1$I)',
+        ts, v.offline_table, (EXTRACT(epoch FROM v.aggregation_interval) * 1000000)::int8);
     IF aggregation_level = 'partial' THEN
         -- one state per (column, function) and tile, as the online tiles keep
         SELECT pg_catalog.string_agg(pg_catalog.format(', pushsource.fs_partial_agg(($4)[%s], %I, %I, _fs_ingest_id) AS %I',

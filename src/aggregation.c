@@ -313,7 +313,6 @@ fs_tile_agg_final(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(result);
 }
 
-/* _tile_block(ts, block microseconds): the start of ts's block, NULL if not finite */
 /* The start of the block of tiles of v that holds ts. */
 TimestampTz
 ps_tile_block_start(PsView *v, TimestampTz ts)
@@ -321,6 +320,12 @@ ps_tile_block_start(PsView *v, TimestampTz ts)
 	return ps_floor_to(ts, v->agg_interval * TILES_PER_BLOCK);
 }
 
+/*
+ * _tile_block(ts, length in microseconds): the start of the span of that
+ * length, counted from the Unix epoch, that holds ts; NULL if ts is not
+ * finite.  SQL aligns tiles (a tile's length) and blocks with it, so that
+ * one rule places an event in its tile.
+ */
 PG_FUNCTION_INFO_V1(fs_tile_block);
 Datum
 fs_tile_block(PG_FUNCTION_ARGS)
