@@ -363,8 +363,22 @@ SELECT pushsource.fs_schedule_maintenance('*/5 * * * *');
 });
 is($node->safe_psql('crondb', q{SELECT command FROM cron.job WHERE jobname = 'pushsource:maintenance'}),
 	'SELECT pushsource._scheduled_maintenance()', 'on 0.1: the maintenance job calls its helper in pushsource');
+# another database, still on 0.1, has a job of the same name that its
+# owner made by hand (pg_cron keeps every database's jobs in
+# cron.database_name's table; a name is unique per role): updating crondb
+# must leave it calling the 0.1 name, which is the one its database has
+$node->safe_psql('postgres', 'CREATE DATABASE cron_other');
+$node->safe_psql('postgres', 'CREATE ROLE cron_other_owner LOGIN');
+$node->safe_psql('cron_other', q{CREATE EXTENSION pushsource VERSION '0.1'});
+$node->safe_psql('crondb', q{
+SELECT cron.schedule_in_database('pushsource:maintenance', '*/5 * * * *',
+                                 'SELECT pushsource._scheduled_maintenance()', 'cron_other', 'cron_other_owner')});
 $node->safe_psql('crondb', 'ALTER EXTENSION pushsource UPDATE');
-my $command = $node->safe_psql('crondb', q{SELECT command FROM cron.job WHERE jobname = 'pushsource:maintenance'});
+is($node->safe_psql('crondb', q{SELECT command FROM cron.job WHERE database = 'cron_other'}),
+	'SELECT pushsource._scheduled_maintenance()', "after crondb's update: cron_other's job is untouched");
+is($node->safe_psql('cron_other', 'SELECT pushsource._scheduled_maintenance() IS NULL'), 'f',
+	'... and still runs there');
+my $command = $node->safe_psql('crondb', q{SELECT command FROM cron.job WHERE jobname = 'pushsource:maintenance' AND database = 'crondb'});
 is($command, 'SELECT pushsource_internal._scheduled_maintenance()', 'after the update: the job calls it in pushsource_internal');
 $node->safe_psql('crondb', $command);
 is($node->safe_psql('crondb', q{SELECT kind || ' ' || state || ' ' || scheduled FROM pushsource.jobs}),
