@@ -329,6 +329,11 @@ ps_api_key_role(const char *key)
 				 errmsg("missing API key"),
 				 errhint("Send the header Authorization: Tecton-key <key> (or Bearer <key>); keys come from fs_create_api_key().")));
 	digest_of(key, digest);
+	/*
+	 * An entry point: a catalog generation made stale (by an update that
+	 * moved the key table, say) must not name the schema below.
+	 */
+	ps_catalog_refresh();
 	if (!OidIsValid(key_relid))
 	{
 		key_cache_reset();

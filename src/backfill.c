@@ -141,6 +141,7 @@ fs_backfill(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						errmsg("_backfill(\"%s\"): the window must be finite and end after it starts", name)));
 	initStringInfo(&errors);	/* outlives the SPI connection */
+	ps_catalog_refresh();		/* an entry point: lock_view names the catalog's schema */
 	spi_nest = ps_spi_connect();
 	lock_view(name);
 	v = ps_lookup_view(name, false);

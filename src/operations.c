@@ -464,6 +464,7 @@ fs_delete_keys_run(PG_FUNCTION_ARGS)
 	PsView	   *v;
 	char	   *res;
 
+	ps_catalog_refresh();		/* an entry point: the schema below comes from the catalog */
 	spi_nest = ps_spi_connect();
 	args[0] = PointerGetDatum(name_t);
 	if (SPI_execute_with_args(psprintf("SELECT FROM %s._view_for($1, 'fs_delete_keys')", ps_internal_schema()),

@@ -354,6 +354,40 @@ SELECT string_agg(data, E'\n') FROM pg_logical_slot_get_changes('r_slot', NULL, 
 like($changes, qr/^table pushsource_store\.r_last_offline: DELETE: user_id\[text\]:'p1' ts\[timestamp with time zone\]:'2024-01-01 10:00:00\+00' v\[double precision\]:1 _fs_ingest_id\[bigint\]:\d+$/m,
 	'logical decoding shows a key deleted from an offline store as the whole old row');
 
+# a session that used the catalog before the update goes on after it in
+# the same session: the tables moved to pushsource_internal, and what the
+# library had cached names the old schema (the API key lookup's plan; the
+# schema the backfill and the key deletion call their helpers in).  Each
+# is the first call after the update in a database of its own, since the
+# first call refreshes what the others would find.
+my %after = (
+	'key' => q{SELECT 'after ' || status FROM pushsource.fs_gateway_request('ingest', '{"records": {}}', :'k');},
+	'backfill' => q{SELECT 'backfilled ' || (pushsource.fs_materialize('k_fv', '2024-01-01', '2024-01-02') ->> 'rows');},
+	'delete' => q{SELECT 'deleted ' || (pushsource.fs_delete_keys('k_fv', '[{"user_id": "p1"}]') ->> 'online');});
+my %expect = ('key' => 'after 400', 'backfill' => 'backfilled 1', 'delete' => 'deleted 1');
+$node->safe_psql('postgres', 'CREATE ROLE keys_writer');
+$node->safe_psql('postgres', 'GRANT pushsource_writer TO keys_writer');
+for my $first (sort keys %after)
+{
+	$node->safe_psql('postgres', "CREATE DATABASE first_$first");
+	my $out = $node->safe_psql("first_$first", qq{
+CREATE EXTENSION pushsource VERSION '0.3';
+CREATE TABLE public.k_batch (user_id text, ts timestamptz, v float8);
+INSERT INTO public.k_batch VALUES ('b1', '2024-01-01 09:00+00', 5);
+GRANT SELECT ON public.k_batch TO pushsource_admin;
+SELECT pushsource.fs_create_entity('k_user', ARRAY['user_id']) IS NULL;
+SELECT pushsource.fs_create_push_source('k', 'user_id text, ts timestamptz, v float8', 'ts', batch_table => 'public.k_batch') IS NULL;
+SELECT pushsource.fs_create_feature_view('k_fv', 'k', ARRAY['k_user']) IS NULL;
+SELECT pushsource.fs_create_api_key('keys_writer') AS k \\gset
+SELECT 'before ' || status FROM pushsource.fs_gateway_request('ingest', '{"records": {}}', :'k');
+SELECT 'pushed ' || (pushsource.fs_push('k', '{"user_id": "p1", "ts": "2024-01-01T10:00:00Z", "v": 1}') ->> 'records');
+ALTER EXTENSION pushsource UPDATE;
+$after{$first}
+});
+	is($out, "f\nf\nf\nbefore 400\npushed 1\n$expect{$first}",
+		"a session that used the catalog before the update: $first first after it");
+}
+
 # pg_cron jobs call the scheduled helpers by name: the update renames them
 $node->safe_psql('postgres', 'CREATE DATABASE crondb');
 $node->safe_psql('crondb', q{
