@@ -12,13 +12,14 @@ OBJS        = src/init.o src/names.o src/catalog.o src/typespec.o src/validate.o
               src/apikey.o src/endpoints.o
 DATA        = sql/pushsource--0.1.sql sql/pushsource--0.2.sql sql/pushsource--0.1--0.2.sql \
               sql/pushsource--0.3.sql sql/pushsource--0.2--0.3.sql \
-              sql/pushsource--0.4.sql sql/pushsource--0.3--0.4.sql
+              sql/pushsource--0.4.sql sql/pushsource--0.3--0.4.sql \
+              sql/pushsource--0.5.sql sql/pushsource--0.4--0.5.sql
 HEADERS     =
 
 # `make installcheck` runs against the server of PGHOST/PGPORT (as
 # pgvector's does); it needs pg_cron preloaded there, with the settings of
 # test/regress.conf.  `make test` starts a throwaway server for it.
-REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations backfill partition trojan security gateway drop
+REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations backfill partition parity trojan security gateway drop
 ISOLATION      ?= concurrent_push delete_push materialize_push materialize_blocks drop_push partition_push
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation
 # installcheck-prep (its rule is below the PGXS include) clears the way

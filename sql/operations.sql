@@ -205,7 +205,8 @@ SELECT object, state, rows, error, sqlstate FROM fs_deletion_status('ops_fv');
 -- nothing was deleted by the failed calls
 SELECT count(*) AS offline_rows FROM pushsource_store.ops_fv_offline WHERE user_id = 'u1';
 
--- u1 and u2 (u2 twice, and an unknown key): online, offline and the source's log
+-- u1 and u2 (u2 twice, and an unknown key): online and offline; the source's log,
+-- which other views of the source read, keeps them (a source-level delete takes them)
 SELECT fs_delete_keys('ops_fv', '[{"user_id": "u1"}, {"user_id": "u2"}, {"user_id": "u2"}, {"user_id": "zz"}]') - 'job';
 SELECT user_id FROM pushsource_store.ops_fv_online ORDER BY 1;
 SELECT user_id, count(*) FROM pushsource_store.ops_fv_offline GROUP BY 1 ORDER BY 1;
@@ -256,7 +257,11 @@ SELECT fs_delete_keys('ops_bulk_fv', (SELECT jsonb_agg(jsonb_build_object('user_
        - 'job';
 SELECT (SELECT count(*) FROM pushsource_store.ops_bulk_fv_online) AS online,
        (SELECT count(*) FROM pushsource_store.ops_bulk_fv_offline) AS offline,
-       (SELECT count(*) FROM pushsource_source.ops_bulk) AS source_log;
+       (SELECT count(*) FROM pushsource_source.ops_bulk) AS source_log_kept;
+-- the source's log goes by a source-level delete (the view's stores are empty already)
+SELECT fs_delete_keys('ops_bulk', (SELECT jsonb_agg(jsonb_build_object('user_id', 'm' || i)) FROM generate_series(1, 25000) i))
+       - 'job';
+SELECT count(*) AS source_log FROM pushsource_source.ops_bulk;
 
 ------------------------------------------------------------------------
 -- Maintenance

@@ -212,6 +212,8 @@ RESET client_min_messages;
 SET ROLE pt_admin;
 SELECT j - 'job' FROM fs_delete_keys('pt_attr', '[{"user_id": "u1"}]') j;
 SELECT count(*) AS u1_left FROM pushsource_store.pt_attr_offline WHERE user_id = 'u1';
+SELECT count(*) AS u1_log_kept FROM pushsource_source.pt_ev WHERE user_id = 'u1';
+SELECT j - 'job' FROM fs_delete_keys('pt_ev', '[{"user_id": "u1"}]') j;
 SELECT count(*) AS u1_log_left FROM pushsource_source.pt_ev WHERE user_id = 'u1';
 SET pushsource.request_time = '2024-03-20 12:00:00+00';
 SELECT j -> 'history' -> 'pt_ev' -> 'source log' ->> 'partitions_dropped' AS dropped, j ->> 'state' AS state

@@ -129,7 +129,7 @@ SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'a int8, ts timestamptz
 SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'a text, ts timestamptz', NULL)$$);
 SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'a text, ts timestamptz', 'event_time')$$);
 SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'a text, ts timestamp', 'ts')$$);
-SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'a text, ts String', 'ts')$$);
+SELECT reg_try($$SELECT fs_create_push_source('reg_src', 'a text, ts text', 'ts')$$);
 -- batch table lacking a column, or with a column of another type
 CREATE TABLE public.reg_batch_bad (user_id text, ts timestamptz, v int4);
 GRANT SELECT ON public.reg_batch_bad TO pushsource_admin;

@@ -664,7 +664,8 @@ read_continuous(PsView *v, Datum *args, TimestampTz R, PsPartial **acc)
 
 /*
  * The features of an aggregate view for one key at request time R: values,
- * nulls and the number of events of each window, in the current memory
+ * nulls and the number of events of each window (-1 for a value out of
+ * its type's range, which is null), in the current memory
  * context.  *window_end is the end of the windows (R, or floor(R, I) when
  * tiled).  The caller is connected to SPI.
  */
@@ -701,7 +702,8 @@ ps_agg_read(PsView *v, Datum *keys, TimestampTz R, Datum *values, bool *nulls,
 	MemoryContextSwitchTo(outer);
 	for (int a = 0; a < v->naggs; a++)
 	{
-		counts[a] = acc[a]->count;
+		/* -1: out of range (served as NULL, status OUT_OF_RANGE) */
+		counts[a] = ps_partial_out_of_range(acc[a]) ? -1 : acc[a]->count;
 		values[a] = ps_partial_final(acc[a], &nulls[a]);
 	}
 }

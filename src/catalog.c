@@ -423,6 +423,7 @@ load_source(const char *name, Oid relid)
 
 			get_atttypetypmodcoll(src->relid, c->attnum, &typid, &typmod, &coll);
 			c->type = ps_type_for_column(list_nth(coltypes, i), typid, typmod, c->name);
+			c->typlen = get_typlen(typid);
 		}
 		if (strcmp(c->name, tsname) == 0)
 		{
@@ -470,6 +471,7 @@ load_source(const char *name, Oid relid)
 		{
 			v->key_cols[i] = ps_column_index(src, list_nth(keys, i), v->name);
 			src->cols[v->key_cols[i]].required = true;
+			src->cols[v->key_cols[i]].is_key = true;
 		}
 		v->nfeatures = list_length(features);
 		v->feature_cols = palloc(sizeof(int) * Max(v->nfeatures, 1));

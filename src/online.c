@@ -29,28 +29,21 @@
  */
 static char *request_time_setting = NULL;
 
-/* SET checks the value, so that a bad one is refused naming the setting. */
+/*
+ * SET checks the value, so that a bad one is refused naming the setting.
+ * It is read as pushed timestamps are (RFC 3339; without a zone, UTC), not
+ * by the session's TimeZone: one rule for every time pushsource parses.
+ */
 static bool
 check_request_time(char **newval, void **extra, GucSource source)
 {
-	char		workbuf[MAXDATELEN + MAXDATEFIELDS];
-	char	   *field[MAXDATEFIELDS];
-	int			ftype[MAXDATEFIELDS];
-	int			nf;
-	int			dtype;
-	int			tz;
-	struct pg_tm tm;
-	fsec_t		fsec;
 	TimestampTz ts;
 
 	if (*newval == NULL || **newval == '\0')
 		return true;
-	if (ParseDateTime(*newval, workbuf, sizeof(workbuf), field, ftype, MAXDATEFIELDS, &nf) != 0 ||
-		DecodeDateTime(field, ftype, nf, &dtype, &tm, &fsec, &tz) != 0 ||
-		(dtype != DTK_DATE && dtype != DTK_EPOCH) ||
-		(dtype == DTK_DATE && tm2timestamp(&tm, fsec, &tz, &ts) != 0))
+	if (!ps_parse_rfc3339(*newval, &ts))
 	{
-		GUC_check_errdetail("It must be empty (now()) or a finite timestamp with time zone, such as '2024-05-01 12:00:00+00'.");
+		GUC_check_errdetail("It must be empty (now()) or an RFC 3339 timestamp, such as '2024-05-01T12:00:00Z' or '2024-05-01 12:00:00+02'; one without a zone is UTC.");
 		return false;
 	}
 	return true;
@@ -70,12 +63,15 @@ ps_online_init(void)
 TimestampTz
 ps_request_time(void)
 {
+	TimestampTz ts;
+
 	if (request_time_setting == NULL || request_time_setting[0] == '\0')
 		return GetCurrentTransactionStartTimestamp();
-	return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-												   CStringGetDatum(request_time_setting),
-												   ObjectIdGetDatum(InvalidOid),
-												   Int32GetDatum(-1)));
+	if (!ps_parse_rfc3339(request_time_setting, &ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for parameter \"pushsource.request_time\": \"%s\"", request_time_setting)));
+	return ts;
 }
 
 static SPIPlanPtr
@@ -155,7 +151,9 @@ agg_type(PsView *v, int agg)
 /*
  * The features of an aggregate view, computed at the request time.  Status
  * PRESENT when the window held events, MISSING_DATA when it was empty (the
- * value is then 0, [] or null); effective_time is the end of the window.
+ * value is then 0, [] or null), OUT_OF_RANGE when an Int64 sum left bigint's
+ * range (the value is null; the view's other features are served as
+ * usual); effective_time is the end of the window.
  */
 static void
 read_aggregates(PsServeTarget *t, Datum *keys, List **out)
@@ -184,7 +182,7 @@ read_aggregates(PsServeTarget *t, Datum *keys, List **out)
 		if (!ps_serve_wants(t, v->aggs[a].name))
 			continue;
 		f = served(v, v->aggs[a].name, agg_type(v, a), effective,
-				   counts[a] > 0 ? "PRESENT" : "MISSING_DATA");
+				   counts[a] < 0 ? "OUT_OF_RANGE" : counts[a] > 0 ? "PRESENT" : "MISSING_DATA");
 		/* the value as JSON: rendered as the value of a one-key object */
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		ps_jsonb_key(&st, "v");
@@ -246,7 +244,7 @@ ps_view_key_from_json(PsView *v, JsonbValue *keyobj, int index, Datum *values, b
 		if (kv == NULL || kv->type == jbvNull)
 			ereport(ERROR,
 					(errcode(ERRCODE_NOT_NULL_VIOLATION),
-					 errmsg("feature view \"%s\"%s: join key \"%s\" is %s", v->name, KEY_AT(index), c->name,
+					 errmsg("%s \"%s\"%s: join key \"%s\" is %s", PS_VIEW_KIND(v), v->name, KEY_AT(index), c->name,
 							kv == NULL ? "missing" : "null"),
 					 index < 0 ?
 					 errhint("Pass every join key of the view: a JSON object like {\"%s\": ...}.", c->name) :
@@ -259,8 +257,8 @@ ps_view_key_from_json(PsView *v, JsonbValue *keyobj, int index, Datum *values, b
 		if (code != 0)
 			ereport(ERROR,
 					(errcode(code),
-					 errmsg("feature view \"%s\"%s, join key \"%s\": expected %s, got %s",
-							v->name, KEY_AT(index), c->name, expected.data, got.data)));
+					 errmsg("%s \"%s\"%s, join key \"%s\": expected %s, got %s",
+							PS_VIEW_KIND(v), v->name, KEY_AT(index), c->name, expected.data, got.data)));
 		if (nulls)
 			nulls[i] = isnull;
 	}

@@ -79,6 +79,54 @@ key_list(PsView *v)
 	return buf.data;
 }
 
+static char *
+source_columns(PsSource *src)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int c = 0; c < src->ncols; c++)
+		if (c != src->ts_col)
+			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", src->cols[c].name);
+	return buf.data;
+}
+
+/*
+ * The key set of a source-level fs_delete_keys: a view without stores whose
+ * join keys are the source's columns names (in the source's order), so that
+ * the key parser and the delete statement of views serve it too.
+ */
+static PsView *
+source_key_view(PsSource *src, List *names)
+{
+	PsView	   *v = palloc0(sizeof(PsView));
+	ListCell   *lc;
+
+	v->name = src->name;
+	v->kind = "push source";
+	v->source = src;
+	v->key_cols = palloc(sizeof(int) * Max(list_length(names), 1));
+	for (int c = 0; c < src->ncols; c++)
+		foreach(lc, names)
+			if (strcmp(lfirst(lc), src->cols[c].name) == 0)
+			{
+				if (c == src->ts_col)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("push source \"%s\": \"%s\" is its timestamp field, not a key", src->name,
+									src->cols[c].name),
+							 errhint("A key is an object of some of the source's columns: %s.", source_columns(src))));
+				v->key_cols[v->nkeys++] = c;
+			}
+	foreach(lc, names)
+		if (!ps_view_is_join_key(v, lfirst(lc), strlen(lfirst(lc))))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("push source \"%s\": \"%s\" is not a column of it", src->name, (char *) lfirst(lc)),
+					 errhint("Its columns are: %s.", source_columns(src))));
+	return v;
+}
+
 /*
  * _key_set(view, keys) AS k(<join keys with their types>): one row per key
  * object, each value checked with the rules of pushes and online reads.
@@ -108,10 +156,22 @@ fs_key_set(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("feature view and keys must not be null")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	v = ps_lookup_view(name, false);
 	keys = PG_GETARG_JSONB_P(1);
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL ||
-		rsinfo->expectedDesc->natts != v->nkeys)
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("_key_set must be called with a column list")));
+	v = ps_lookup_view(name, true);
+	if (v == NULL)
+	{
+		/* a source-level delete: the keys are the columns the list names */
+		PsSource   *src = ps_lookup_source(name, false);
+		List	   *names = NIL;
+
+		for (int i = 0; i < rsinfo->expectedDesc->natts; i++)
+			names = lappend(names, NameStr(TupleDescAttr(rsinfo->expectedDesc, i)->attname));
+		v = source_key_view(src, names);
+	}
+	if (rsinfo->expectedDesc->natts != v->nkeys)
 		ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
 						errmsg("_key_set: the column list must have the view's %d join keys", v->nkeys)));
 	for (int i = 0; i < v->nkeys; i++)
@@ -123,7 +183,7 @@ fs_key_set(PG_FUNCTION_ARGS)
 	if (JB_ROOT_IS_SCALAR(keys) || (!JB_ROOT_IS_ARRAY(keys) && !JB_ROOT_IS_OBJECT(keys)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("feature view \"%s\": keys must be an array of join-key objects", name),
+				 errmsg("%s \"%s\": keys must be an array of join-key objects", PS_VIEW_KIND(v), name),
 				 errhint("For example: '[{\"%s\": ...}]'.",
 						 v->nkeys > 0 ? v->source->cols[v->key_cols[0]].name : "")));
 	single = JB_ROOT_IS_OBJECT(keys);
@@ -162,8 +222,8 @@ fs_key_set(PG_FUNCTION_ARGS)
 		if (elem.type != jbvBinary || !JsonContainerIsObject(elem.val.binary.data))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("feature view \"%s\", key %d: expected an object of join keys, got %s",
-							name, index, ps_json_text(&elem, 80))));
+					 errmsg("%s \"%s\", key %d: expected an object of join keys, got %s",
+							PS_VIEW_KIND(v), name, index, ps_json_text(&elem, 80))));
 		/* no other fields: a typo must not widen or narrow what is deleted */
 		kit = JsonbIteratorInit(elem.val.binary.data);
 		while ((tok = JsonbIteratorNext(&kit, &k, true)) != WJB_DONE)
@@ -174,8 +234,9 @@ fs_key_set(PG_FUNCTION_ARGS)
 			if (!ps_view_is_join_key(v, k.val.string.val, k.val.string.len))
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("feature view \"%s\", key %d: \"%.*s\" is not a join key", name, index,
+						 errmsg("%s \"%s\", key %d: \"%.*s\" is not a join key", PS_VIEW_KIND(v), name, index,
 								k.val.string.len, k.val.string.val),
+						 v->kind ? errhint("Every key names the same columns as the first: %s.", key_list(v)) :
 						 errhint("The view's join keys are: %s.", key_list(v))));
 		}
 		ps_view_key_from_json(v, &elem, index, values, nulls);
@@ -441,12 +502,153 @@ fs_drop_extension_trigger(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* Runs one delete statement of store.c; n: keys, online, offline, log rows. */
+static void
+run_delete(PsView *v, text *name_t, Jsonb *keys, bool online, bool offline, bool log, int64 *n)
+{
+	Oid			argtypes[2] = {JSONBOID, TEXTOID};
+	Datum		args[2];
+
+	args[0] = JsonbPGetDatum(keys);
+	args[1] = PointerGetDatum(name_t);
+	if (SPI_execute_with_args(ps_store_delete_keys_sql(v, online, offline, log), 2, argtypes, args,
+							  NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "pushsource: deleting keys of %s \"%s\" failed", PS_VIEW_KIND(v), v->name);
+	for (int i = 0; i < 4; i++)
+	{
+		bool		isnull;
+
+		n[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull));
+	}
+}
+
+/* Locks a view (or a source) for an operation, by its catalog row. */
+static void
+lock_for_delete(const char *fn, const char *name)
+{
+	Oid			argtype = TEXTOID;
+	Datum		arg = CStringGetTextDatum(name);
+
+	if (SPI_execute_with_args(psprintf("SELECT FROM %s.%s($1, 'fs_delete_keys')", ps_internal_schema(), fn),
+							  1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "pushsource: could not lock \"%s\"", name);
+}
+
+static void
+lock_source_table(PsSource *src)
+{
+	if (SPI_execute(psprintf("LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE",
+							 ps_qualified_relname(src->relid)), false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "pushsource: could not lock the table of push source \"%s\"", src->name);
+}
+
 /*
- * _delete_keys(view, keys, online, offline): the work of fs_delete_keys,
- * whose arguments are checked.  The view is locked against other
- * operations and fs_drop; the source table in SHARE ROW EXCLUSIVE mode, so
- * that pushes in flight finish first and new ones wait: every store loses
- * the same pushes, none is left half-deleted.  The statement is store.c's.
+ * A source-level delete: the rows of the keys in the source's log, which
+ * every view of the source reads (from_source joins, backfills from the
+ * log), and the keys in the stores of each view whose join keys are the
+ * keys given (a view keyed otherwise cannot say which of its rows came
+ * from them: it is listed as kept).  The columns are those of the first
+ * key object; every other object names the same.
+ */
+static char *
+delete_source_keys(text *name_t, Jsonb *keys, bool online, bool offline)
+{
+	char	   *name = text_to_cstring(name_t);
+	PsSource   *src;
+	PsView	   *kv;
+	List	   *names = NIL;
+	int64		n[4];
+	int64		total;
+	StringInfoData views;
+	StringInfoData kept;
+	StringInfoData res;
+	JsonbContainer *first = NULL;
+
+	lock_for_delete("_source_for", name);
+	src = ps_lookup_source(name, false);
+	lock_source_table(src);
+	if (JB_ROOT_IS_SCALAR(keys) || (!JB_ROOT_IS_ARRAY(keys) && !JB_ROOT_IS_OBJECT(keys)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("push source \"%s\": keys must be an array of key objects", name),
+				 errhint("A key is an object of some of the source's columns: %s.", source_columns(src))));
+	if (JB_ROOT_IS_OBJECT(keys))
+		first = &keys->root;
+	else if (JB_ROOT_COUNT(keys) > 0)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(&keys->root, 0);
+
+		if (e->type != jbvBinary || !JsonContainerIsObject(e->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("push source \"%s\", key 0: expected an object of keys, got %s",
+							name, ps_json_text(e, 80))));
+		first = e->val.binary.data;
+	}
+	if (first != NULL)
+	{
+		JsonbIterator *it = JsonbIteratorInit(first);
+		JsonbValue	k;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+			if (tok == WJB_KEY)
+				names = lappend(names, pnstrdup(k.val.string.val, k.val.string.len));
+		if (names == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("push source \"%s\", key 0: a key names at least one column", name),
+					 errhint("A key is an object of some of the source's columns: %s.", source_columns(src))));
+	}
+	kv = source_key_view(src, names);
+	memset(n, 0, sizeof(n));
+	if (kv->nkeys > 0)
+		run_delete(kv, name_t, keys, false, false, true, n);
+	total = n[3];
+	initStringInfo(&res);
+	initStringInfo(&views);
+	initStringInfo(&kept);
+	appendStringInfoString(&res, "{\"push_source\": ");
+	escape_json(&res, src->name);
+	appendStringInfo(&res, ", \"keys\": " INT64_FORMAT ", \"source_log\": " INT64_FORMAT, n[0], n[3]);
+	for (int i = 0; i < src->nviews; i++)
+	{
+		PsView	   *v = src->views[i];
+		bool		same = v->nkeys == kv->nkeys && kv->nkeys > 0;
+		int64		vn[4];
+
+		for (int k = 0; same && k < v->nkeys; k++)
+			same = ps_view_is_join_key(kv, src->cols[v->key_cols[k]].name,
+									   strlen(src->cols[v->key_cols[k]].name));
+		if (!same)
+		{
+			if (kept.len > 0)
+				appendStringInfoString(&kept, ", ");
+			escape_json(&kept, v->name);
+			continue;
+		}
+		lock_for_delete("_view_for", v->name);
+		ps_check_view(v);
+		run_delete(v, cstring_to_text(v->name), keys, online, offline, false, vn);
+		total += vn[1] + vn[2];
+		appendStringInfo(&views, "%s{\"name\": ", views.len ? ", " : "");
+		escape_json(&views, v->name);
+		appendStringInfo(&views, ", \"online\": " INT64_FORMAT ", \"offline\": " INT64_FORMAT "}", vn[1], vn[2]);
+	}
+	appendStringInfo(&res, ", \"rows\": " INT64_FORMAT ", \"feature_views\": [%s], \"feature_views_kept\": [%s]}",
+					 total, views.data, kept.data);
+	return res.data;
+}
+
+/*
+ * _delete_keys(name, keys, online, offline): the work of fs_delete_keys,
+ * whose arguments are checked.  Of a feature view: the keys' rows in its
+ * stores (online, offline) and nowhere else -- the source's log is read by
+ * its other views too.  Of a push source: see delete_source_keys.  The
+ * view is locked against other operations and fs_drop; the source table in
+ * SHARE ROW EXCLUSIVE mode, so that pushes in flight finish first and new
+ * ones wait: every store loses the same pushes, none is left half-deleted.
+ * The statements are store.c's.
  */
 PG_FUNCTION_INFO_V1(fs_delete_keys_run);
 Datum
@@ -457,8 +659,6 @@ fs_delete_keys_run(PG_FUNCTION_ARGS)
 	Jsonb	   *keys = PG_GETARG_JSONB_P(1);
 	bool		online = PG_GETARG_BOOL(2);
 	bool		offline = PG_GETARG_BOOL(3);
-	Oid			argtypes[2] = {JSONBOID, TEXTOID};
-	Datum		args[2];
 	int64		n[4];
 	int			spi_nest;
 	PsView	   *v;
@@ -466,15 +666,16 @@ fs_delete_keys_run(PG_FUNCTION_ARGS)
 
 	ps_catalog_refresh();		/* an entry point: the schema below comes from the catalog */
 	spi_nest = ps_spi_connect();
-	args[0] = PointerGetDatum(name_t);
-	if (SPI_execute_with_args(psprintf("SELECT FROM %s._view_for($1, 'fs_delete_keys')", ps_internal_schema()),
-							  1, &argtypes[1], args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "pushsource: could not lock feature view \"%s\"", name);
+	if (ps_lookup_view(name, true) == NULL && ps_lookup_source(name, true) != NULL)
+	{
+		res = delete_source_keys(name_t, keys, online, offline);
+		ps_spi_finish(spi_nest);
+		PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(res)));
+	}
+	lock_for_delete("_view_for", name);
 	v = ps_lookup_view(name, false);
 	ps_check_view(v);
-	if (SPI_execute(psprintf("LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE",
-							 ps_qualified_relname(v->source->relid)), false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "pushsource: could not lock the table of push source \"%s\"", v->source->name);
+	lock_source_table(v->source);
 	if (v->nkeys == 0)
 	{
 		/* one object is the one entity; otherwise an array of {} */
@@ -502,17 +703,7 @@ fs_delete_keys_run(PG_FUNCTION_ARGS)
 					 errmsg("feature view \"%s\" has no join keys: keys must be an array of {}", v->name),
 					 errhint("'[{}]' deletes the view's one entity; '[]' deletes nothing.")));
 	}
-	args[0] = JsonbPGetDatum(keys);
-	args[1] = PointerGetDatum(name_t);
-	if (SPI_execute_with_args(ps_store_delete_keys_sql(v, online, offline), 2, argtypes, args,
-							  NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "pushsource: deleting keys of feature view \"%s\" failed", v->name);
-	for (int i = 0; i < 4; i++)
-	{
-		bool		isnull;
-
-		n[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull));
-	}
+	run_delete(v, name_t, keys, online, offline, false, n);
 	ps_spi_finish(spi_nest);
 	{
 		StringInfoData buf;
@@ -521,9 +712,8 @@ fs_delete_keys_run(PG_FUNCTION_ARGS)
 		appendStringInfoString(&buf, "{\"feature_view\": ");
 		escape_json(&buf, v->name);
 		appendStringInfo(&buf, ", \"keys\": " INT64_FORMAT ", \"rows\": " INT64_FORMAT
-						 ", \"online\": " INT64_FORMAT ", \"offline\": " INT64_FORMAT
-						 ", \"source_log\": " INT64_FORMAT "}",
-						 n[0], n[1] + n[2] + n[3], n[1], n[2], n[3]);
+						 ", \"online\": " INT64_FORMAT ", \"offline\": " INT64_FORMAT "}",
+						 n[0], n[1] + n[2], n[1], n[2]);
 		res = buf.data;
 	}
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(res)));

@@ -730,7 +730,23 @@ ps_partial_copy(PsPartial *p)
 	return c;
 }
 
-/* The feature value; *isnull for an empty window (but count is 0). */
+/*
+ * Does the state's value leave its type's range?  Only an Int64 sum can
+ * (its state is 128 bits wide): its feature is then NULL, and an online
+ * read says OUT_OF_RANGE, so that one feature's overflow leaves the view's
+ * other features servable.
+ */
+bool
+ps_partial_out_of_range(const PsPartial *p)
+{
+	return p->fn == PS_AGG_SUM && p->vt != PS_VT_FLOAT8 && p->count > 0 &&
+		(p->isum > PG_INT64_MAX || p->isum < PG_INT64_MIN);
+}
+
+/*
+ * The feature value; *isnull for an empty window (but count is 0) and for
+ * a value out of its type's range (ps_partial_out_of_range).
+ */
 Datum
 ps_partial_final(PsPartial *p, bool *isnull)
 {
@@ -764,11 +780,11 @@ ps_partial_final(PsPartial *p, bool *isnull)
 		case PS_AGG_SUM:
 			if (p->vt == PS_VT_FLOAT8)
 				return Float8GetDatum(isfinite(p->fsum) ? p->fsum + p->fcomp : p->fsum);
-			if (p->isum > PG_INT64_MAX || p->isum < PG_INT64_MIN)
-				ereport(ERROR,
-						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-						 errmsg("sum of %lld values is out of range for type bigint",
-								(long long) p->count)));
+			if (ps_partial_out_of_range(p))
+			{
+				*isnull = true;
+				return (Datum) 0;
+			}
 			return Int64GetDatum((int64) p->isum);
 		case PS_AGG_MEAN:
 			if (p->vt == PS_VT_FLOAT8)

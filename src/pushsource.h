@@ -148,6 +148,8 @@ typedef struct PsView
 	Oid			offline_relid;
 	Oid			owner;			/* pushsource_admin: the fan-out writes stores as it */
 	char	   *problem;		/* why the view cannot be used (a store is gone), or NULL */
+	const char *kind;			/* for messages: NULL = "feature view"; "push source" for
+								 * the key set of a source-level fs_delete_keys */
 	SPIPlanPtr	offline_plan;
 	SPIPlanPtr	online_plan;
 	SPIPlanPtr	read_plan;
@@ -161,7 +163,17 @@ typedef struct PsColumn
 	PsTypeSpec *type;
 	AttrNumber	attnum;			/* in the source table, 0 if dropped */
 	bool		required;		/* timestamp field or a consumer's join key */
+	bool		is_key;			/* a join key of one of the source's views */
+	int16		typlen;			/* of the column's type (-1: varlena) */
 } PsColumn;
+
+/*
+ * The most bytes a record's join key values (of variable length) may
+ * take together: every key of a view then fits in its online store's
+ * primary key and its events' index, whose entries hold at most about
+ * 2,700 bytes on 8 kB pages.
+ */
+#define PS_MAX_KEY_BYTES 2000
 
 typedef struct PsSource
 {
@@ -219,12 +231,14 @@ extern int	ps_column_index(PsSource *src, const char *name, const char *view);
 extern void ps_append_store_columns(StringInfo buf, PsView *v, const char *prefix);
 extern SPIPlanPtr ps_prepare_fanout(const char *sql, PsView *v);
 extern void ps_store_prepare_view(PsView *v);
+extern bool ps_store_value_apart(PsView *v, int i);
 extern SPIPlanPtr ps_store_tiles_plan(PsView *v, bool backfill);
 extern SPIPlanPtr ps_store_events_plan(PsView *v);
 extern SPIPlanPtr ps_store_prune_plan(PsView *v);
 extern SPIPlanPtr ps_store_agg_read_plan(PsView *v);
 extern char *ps_store_backfill_reader(PsView *v, Oid batch_relid);
-extern char *ps_store_delete_keys_sql(PsView *v, bool online, bool offline);
+extern char *ps_store_delete_keys_sql(PsView *v, bool online, bool offline, bool log);
+#define PS_VIEW_KIND(v) ((v)->kind ? (v)->kind : "feature view")
 extern char *ps_store_online_read_sql(PsView *v, Oid **argtypes);
 extern char *ps_store_history_sql(PsView *v, bool from_source, bool bounded_below, int ncols,
 								  const int *cols);
@@ -274,6 +288,7 @@ extern void ps_raise_record_error(PsRecordError *err);
 extern void ps_jsonb_key(JsonbParseState **st, const char *key);
 extern void ps_jsonb_string(JsonbParseState **st, const char *key, const char *value);
 extern char *ps_json_text(JsonbValue *v, int maxlen);
+extern bool ps_parse_rfc3339(const char *s, TimestampTz *out);
 extern char *ps_format_timestamp_utc(TimestampTz ts);
 
 /* ---------------------------------------------------------------------
@@ -405,6 +420,7 @@ extern void ps_partial_add(PsPartial *p, Oid typid, Datum value, TimestampTz ts,
 extern void ps_partial_combine(PsPartial *a, PsPartial *b);
 extern PsPartial *ps_partial_copy(PsPartial *p);
 extern Datum ps_partial_final(PsPartial *p, bool *isnull);
+extern bool ps_partial_out_of_range(const PsPartial *p);
 extern bytea *ps_partial_flatten(PsPartial *p);
 extern PsPartial *ps_partial_unflatten(Datum d);
 extern void ps_partial_write(StringInfo buf, PsPartial *p);

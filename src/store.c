@@ -16,6 +16,25 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+/*
+ * Is value column i of v a column of its own in the stores?  A view may
+ * aggregate its join key or its event time (count of user_id): the stores
+ * keep such a column once, as the key or the time (as
+ * pushsource_internal._store_columns lays the tables out).
+ */
+bool
+ps_store_value_apart(PsView *v, int i)
+{
+	int			col = v->feature_cols[i];
+
+	if (col == v->source->ts_col)
+		return false;
+	for (int k = 0; k < v->nkeys; k++)
+		if (v->key_cols[k] == col)
+			return false;
+	return true;
+}
+
 /* "k1, k2, ts, f1, f2, _fs_ingest_id" with an optional prefix per name */
 void
 ps_append_store_columns(StringInfo buf, PsView *v, const char *prefix)
@@ -26,7 +45,8 @@ ps_append_store_columns(StringInfo buf, PsView *v, const char *prefix)
 		appendStringInfo(buf, "%s%s, ", prefix, quote_identifier(src->cols[v->key_cols[i]].name));
 	appendStringInfo(buf, "%s%s", prefix, quote_identifier(src->cols[src->ts_col].name));
 	for (int i = 0; i < v->nfeatures; i++)
-		appendStringInfo(buf, ", %s%s", prefix, quote_identifier(src->cols[v->feature_cols[i]].name));
+		if (ps_store_value_apart(v, i))
+			appendStringInfo(buf, ", %s%s", prefix, quote_identifier(src->cols[v->feature_cols[i]].name));
 	appendStringInfo(buf, ", %s%s", prefix, PS_INGEST_COL);
 }
 
@@ -115,7 +135,8 @@ ps_store_prepare_view(PsView *v)
 		{
 			const char *f = quote_identifier(src->cols[v->feature_cols[i]].name);
 
-			appendStringInfo(&sql, ", %s = excluded.%s", f, f);
+			if (ps_store_value_apart(v, i))
+				appendStringInfo(&sql, ", %s = excluded.%s", f, f);
 		}
 		appendStringInfo(&sql, ", " PS_INGEST_COL " = excluded." PS_INGEST_COL
 						 " WHERE (t.%s, t." PS_INGEST_COL ") OPERATOR(pg_catalog.<)"
@@ -414,10 +435,12 @@ ps_store_clear_backfill(PsView *v, TimestampTz start, TimestampTz end,
  * fs_delete_keys's one statement: the keys ($1, a jsonb array of join-key
  * objects; $2 the view's name) checked once by _key_set into a hashed set
  * that each store's DELETE joins.  Returns the keys and the rows deleted
- * from the online store, the offline store and the source's log.
+ * from the online store, the offline store and the source's log.  The log
+ * is shared by every view of the source: only a source-level delete (v is
+ * then the source's key set, without stores) deletes from it.
  */
 char *
-ps_store_delete_keys_sql(PsView *v, bool online, bool offline)
+ps_store_delete_keys_sql(PsView *v, bool online, bool offline, bool log)
 {
 	PsSource   *src = v->source;
 	StringInfoData sql;
@@ -451,7 +474,7 @@ ps_store_delete_keys_sql(PsView *v, bool online, bool offline)
 	appendStringInfoChar(&sql, ')');
 	rels[0] = online ? v->online_relid : InvalidOid;
 	rels[1] = offline ? v->offline_relid : InvalidOid;
-	rels[2] = offline ? src->relid : InvalidOid;
+	rels[2] = log ? src->relid : InvalidOid;
 	for (int i = 0; i < 3; i++)
 	{
 		if (OidIsValid(rels[i]))

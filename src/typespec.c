@@ -495,3 +495,47 @@ ps_parse_type(const char *str, const char *column)
 				 errhint("Tecton types are String, Int32, Int64, Float32, Float64, Bool, Timestamp, Array(T), Struct(name T, ...) and Map(String, T); PostgreSQL type names are accepted too.")));
 	return spec_for_pg_type(typid, typmod, column);
 }
+
+/*
+ * The Tecton name of a PostgreSQL type a column or a feature has (Int64
+ * for bigint, Array(String) for text[]), or NULL when Tecton has none.
+ */
+static const char *
+tecton_name(Oid typid)
+{
+	Oid			elem;
+
+	switch (typid)
+	{
+		case TEXTOID:
+			return "String";
+		case INT4OID:
+			return "Int32";
+		case INT8OID:
+			return "Int64";
+		case FLOAT4OID:
+			return "Float32";
+		case FLOAT8OID:
+			return "Float64";
+		case BOOLOID:
+			return "Bool";
+		case TIMESTAMPTZOID:
+			return "Timestamp";
+	}
+	elem = get_element_type(typid);
+	if (OidIsValid(elem) && tecton_name(elem) != NULL)
+		return psprintf("Array(%s)", tecton_name(elem));
+	return NULL;
+}
+
+/* _tecton_type(type): pushsource.features.type's name of a type, or NULL */
+PG_FUNCTION_INFO_V1(fs_tecton_type);
+Datum
+fs_tecton_type(PG_FUNCTION_ARGS)
+{
+	const char *name = tecton_name(PG_GETARG_OID(0));
+
+	if (name == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(name));
+}

@@ -24,6 +24,7 @@
 
 #include <math.h>
 
+#include "access/detoast.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
@@ -304,6 +305,15 @@ parse_timestamp(const char *s, int len, bool date_only, Timestamp *out,
 		return false;
 	*out = result;
 	return true;
+}
+
+/* A Timestamp as pushed JSON has it (a zone-less one is UTC), or false. */
+bool
+ps_parse_rfc3339(const char *s, TimestampTz *out)
+{
+	bool		had_zone;
+
+	return parse_timestamp(s, strlen(s), false, out, &had_zone);
 }
 
 /*
@@ -852,6 +862,41 @@ check_required(PsSource *src, int col, bool isnull, bool missing, int index,
 						missing ? "nothing (the field is missing)" : "null");
 }
 
+/*
+ * The record's join key values fit the stores' key indexes: at most
+ * PS_MAX_KEY_BYTES of variable-length key values together.  A record over
+ * it is rejected like any bad record (on_error => 'skip' skips it), never
+ * left to fail the batch's store write.
+ */
+static bool
+check_key_size(PsSource *src, Datum *values, bool *nulls, int index, PsRecordError *err)
+{
+	Size		total = 0;
+	int			largest = -1;
+	Size		largest_size = 0;
+
+	for (int i = 0; i < src->ncols; i++)
+	{
+		PsColumn   *c = &src->cols[i];
+		Size		size;
+
+		if (!c->is_key || nulls[i] || c->typlen != -1)
+			continue;
+		size = toast_raw_datum_size(values[i]) - VARHDRSZ;
+		total += size;
+		if (largest < 0 || size > largest_size)
+		{
+			largest = i;
+			largest_size = size;
+		}
+	}
+	if (total <= PS_MAX_KEY_BYTES)
+		return true;
+	return record_error(err, src, index, src->cols[largest].name, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+						psprintf("join key values of at most %d bytes together", PS_MAX_KEY_BYTES),
+						psprintf("%zu bytes", total));
+}
+
 static char *
 field_list(PsSource *src)
 {
@@ -933,7 +978,7 @@ ps_record_from_json(PsSource *src, JsonbValue *record, int index,
 	for (int i = 0; i < src->ncols; i++)
 		if (!check_required(src, i, nulls[i], !seen[i], index, err))
 			return false;
-	return true;
+	return check_key_size(src, values, nulls, index, err);
 }
 
 /*
@@ -978,7 +1023,7 @@ ps_check_row(PsSource *src, Datum *values, bool *nulls, int index,
 				return record_error(err, src, index, path.data, code, expected.data, got.data);
 		}
 	}
-	return true;
+	return check_key_size(src, values, nulls, index, err);
 }
 
 void

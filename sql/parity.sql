@@ -1,0 +1,314 @@
+-- Tecton/Feast parity and correctness (issue 19): each numbered defect of
+-- the issue has its regression case here, each checked against plain SQL
+-- written in this file or against values worked out by hand.
+SET search_path = pushsource, pushsource_source, public;
+SET timezone = 'UTC';
+SET datestyle = ISO;
+SET intervalstyle = postgres;
+
+CREATE FUNCTION public.par_try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+
+------------------------------------------------------------------------
+-- 2. A view aggregates its join key (count of events per key) and its
+--    timestamp column (time of the last event): the stores keep each
+--    column once.  Before: 42701 "column specified more than once".
+------------------------------------------------------------------------
+SELECT fs_create_entity('par_user', ARRAY['user_id']);
+CREATE TABLE public.par_batch (user_id bigint, ts timestamptz, amount bigint);
+GRANT SELECT ON public.par_batch TO pushsource_admin;
+SELECT fs_create_push_source('par_clicks', 'user_id Int64, ts Timestamp, amount Int64', 'ts',
+                             batch_table => 'public.par_batch');
+SELECT fs_create_feature_view('par_cnt_tiled', 'par_clicks', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('user_id', 'count', '1 day', 'n'), fs_agg('ts', 'last', '1 day', 'last_ts'),
+                          fs_agg('amount', 'sum', '1 day', 'total')],
+    aggregation_interval => '1 hour');
+SELECT fs_create_feature_view('par_cnt_cont', 'par_clicks', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('user_id', 'count', '1 day', 'n'), fs_agg('ts', 'max', '2 hours', 'max_ts')]);
+-- keys and time once in every store; the continuous view stores nothing else
+SELECT c.relname, string_agg(a.attname, ', ' ORDER BY a.attnum)
+  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+ WHERE c.relnamespace = 'pushsource_store'::regnamespace AND c.relname LIKE 'par\_cnt\_%' AND c.relkind = 'r'
+ GROUP BY c.relname ORDER BY 1;
+SELECT fs_validate('par_cnt_tiled') ->> 'valid' AS tiled_valid, fs_validate('par_cnt_cont') ->> 'valid' AS cont_valid;
+SELECT fs_push('par_clicks', '[{"user_id": 1, "ts": "2026-12-05T00:10:00Z", "amount": 5},
+                               {"user_id": 1, "ts": "2026-12-05T01:20:00Z", "amount": 7},
+                               {"user_id": 2, "ts": "2026-12-05T01:30:00Z", "amount": 1}]');
+-- the rest of user 1's events come from the batch table, by a backfill
+INSERT INTO public.par_batch VALUES (1, '2026-12-04 23:00+00', 100), (1, '2026-12-05 01:40+00', 2);
+SELECT fs_materialize('par_cnt_tiled', '2026-12-04', '2026-12-06') ->> 'state';
+SELECT fs_materialize('par_cnt_cont', '2026-12-04', '2026-12-06') ->> 'state';
+-- at 02:00: user 1 has 4 events in the day (23:00, 00:10, 01:20, 01:40),
+-- total 114, the last at 01:40; within two hours (after 00:00) the
+-- latest is 01:40 too
+SET pushsource.request_time = '2026-12-05T02:00:00Z';
+SELECT fs_get_online_features('par_cnt_tiled', '{"user_id": 1}');
+SELECT fs_get_online_features('par_cnt_cont', '{"user_id": 1}');
+SELECT fs_get_online_features('par_cnt_cont', '{"user_id": 2}');
+RESET pushsource.request_time;
+-- the point-in-time join agrees with plain SQL over the source's log and
+-- the batch table
+CREATE TABLE public.par_spine (user_id bigint, ts timestamptz);
+INSERT INTO public.par_spine VALUES (1, '2026-12-05 00:30+00'), (1, '2026-12-05 02:00+00'), (2, '2026-12-05 02:00+00'),
+                                    (3, '2026-12-05 02:00+00');
+SELECT * FROM fs_get_historical_features('public.par_spine', ARRAY['par_cnt_tiled', 'par_cnt_cont'])
+    AS t(user_id bigint, ts timestamptz, n bigint, last_ts timestamptz, total bigint, cn bigint, max_ts timestamptz)
+ ORDER BY user_id, ts;
+WITH ev AS (SELECT user_id, ts, amount FROM pushsource_source.par_clicks UNION ALL SELECT * FROM public.par_batch)
+SELECT s.user_id, s.ts,
+       (SELECT count(e.user_id) FROM ev e WHERE e.user_id = s.user_id AND e.ts > s.ts - interval '1 day' AND e.ts <= s.ts) AS n,
+       (SELECT max(e.ts) FROM ev e WHERE e.user_id = s.user_id AND e.ts > s.ts - interval '2 hours' AND e.ts <= s.ts) AS max_ts
+  FROM public.par_spine s ORDER BY 1, 2;
+
+------------------------------------------------------------------------
+-- 1. fs_delete_keys of one view leaves the source's log, which its other
+--    views read, alone (before: it deleted the log, and another view's
+--    from_source answer became NULL); a source-level delete removes the
+--    log's rows and the keys of every view keyed by those columns.
+------------------------------------------------------------------------
+SELECT fs_create_entity('par_item', ARRAY['item']);
+SELECT fs_create_push_source('par_buys', 'user_id Int64, item String, ts Timestamp, price Float64', 'ts');
+SELECT fs_create_feature_view('par_buy_a', 'par_buys', ARRAY['par_user'], features => ARRAY['price']);
+SELECT fs_create_feature_view('par_buy_b', 'par_buys', ARRAY['par_user'], features => ARRAY['item']);
+SELECT fs_create_feature_view('par_buy_item', 'par_buys', ARRAY['par_item'], features => ARRAY['price']);
+SELECT fs_push('par_buys', '[{"user_id": 1, "item": "x", "ts": "2026-12-05T00:00:00Z", "price": 1.5},
+                             {"user_id": 1, "item": "y", "ts": "2026-12-05T01:00:00Z", "price": 2.5},
+                             {"user_id": 2, "item": "x", "ts": "2026-12-05T01:00:00Z", "price": 9}]') ->> 'records';
+CREATE TABLE public.par_buy_spine (user_id bigint, ts timestamptz);
+INSERT INTO public.par_buy_spine VALUES (1, '2026-12-05 02:00+00'), (2, '2026-12-05 02:00+00');
+SELECT * FROM fs_get_historical_features('public.par_buy_spine', ARRAY['par_buy_b'], from_source => true)
+    AS t(user_id bigint, ts timestamptz, item text) ORDER BY 1;
+-- the view's stores lose user 1; the log and the sibling view keep it
+SELECT fs_delete_keys('par_buy_a', '[{"user_id": 1}]') - 'job';
+SELECT (SELECT count(*) FROM pushsource_store.par_buy_a_online) AS a_online,
+       (SELECT count(*) FROM pushsource_store.par_buy_a_offline) AS a_offline,
+       (SELECT count(*) FROM pushsource_source.par_buys) AS log,
+       (SELECT count(*) FROM pushsource_store.par_buy_b_offline) AS b_offline;
+SELECT * FROM fs_get_historical_features('public.par_buy_spine', ARRAY['par_buy_b'], from_source => true)
+    AS t(user_id bigint, ts timestamptz, item text) ORDER BY 1;
+SELECT fs_get_online_features('par_buy_b', '{"user_id": 1}');
+-- a source-level delete: the log's rows of user 1, and par_buy_b's (keyed
+-- by user_id too); par_buy_item is keyed by item: kept, and listed
+SELECT fs_delete_keys('par_buys', '[{"user_id": 1}]') - 'job';
+SELECT (SELECT count(*) FROM pushsource_source.par_buys WHERE user_id = 1) AS log_user1,
+       (SELECT count(*) FROM pushsource_source.par_buys) AS log,
+       (SELECT count(*) FROM pushsource_store.par_buy_b_offline WHERE user_id = 1) AS b_offline_user1,
+       (SELECT count(*) FROM pushsource_store.par_buy_b_online WHERE user_id = 1) AS b_online_user1,
+       (SELECT count(*) FROM pushsource_store.par_buy_item_offline) AS item_offline;
+SELECT * FROM fs_get_historical_features('public.par_buy_spine', ARRAY['par_buy_b'], from_source => true)
+    AS t(user_id bigint, ts timestamptz, item text) ORDER BY 1;
+-- keys of several columns, in any order of the objects' fields; a key
+-- naming columns no view is keyed by deletes only from the log
+SELECT fs_delete_keys('par_buys', '[{"item": "x", "user_id": 2}]', online => false) - 'job';
+SELECT count(*) AS log_left FROM pushsource_source.par_buys;
+SELECT object, state, rows FROM fs_deletion_status('par_buys') ORDER BY id;
+SELECT fs_push('par_buys', '[{"user_id": 3, "item": "z", "ts": "2026-12-05T00:00:00Z", "price": 1}]') ->> 'records';
+-- errors: each names the source, the key and what was expected
+SELECT par_try($$SELECT fs_delete_keys('par_buys', '[{"ts": "2026-12-05T00:00:00Z"}]')$$);
+SELECT par_try($$SELECT fs_delete_keys('par_buys', '[{"nope": 1}]')$$);
+SELECT par_try($$SELECT fs_delete_keys('par_buys', '[{}]')$$);
+SELECT par_try($$SELECT fs_delete_keys('par_buys', '[1]')$$);
+SELECT par_try($$SELECT fs_delete_keys('par_buys', '"x"')$$);
+SELECT par_try($$SELECT fs_delete_keys('par_buys', '[{"user_id": 3}, {"item": "y"}]')$$);
+SELECT par_try($$SELECT fs_delete_keys('par_buys', '[{"user_id": "three"}]')$$);
+SELECT par_try($$SELECT fs_delete_keys('par_buys', '[{"user_id": null}]')$$);
+SELECT par_try($$SELECT fs_delete_keys('par_user', '[{"user_id": 3}]')$$);
+SELECT par_try($$SELECT fs_delete_keys('par_nothing', '[{"user_id": 3}]')$$);
+-- a failed delete deleted nothing (user 3's key came before the bad key)
+SELECT count(*) AS log_unchanged, count(*) FILTER (WHERE user_id = 3) AS user3 FROM pushsource_source.par_buys;
+SELECT fs_delete_keys('par_buys', '[]') - 'job';
+
+------------------------------------------------------------------------
+-- 3. An Int64 sum that leaves bigint's range is NULL with status
+--    OUT_OF_RANGE; the view's other features are served (before: 22003
+--    from every read of the key, even through a service without the sum).
+------------------------------------------------------------------------
+SELECT fs_create_push_source('par_ovf', 'user_id Int64, ts Timestamp, amount Int64', 'ts');
+SELECT fs_create_feature_view('par_ovf_tiled', 'par_ovf', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('amount', 'sum', '1 day', 's'), fs_agg('amount', 'count', '1 day', 'c'),
+                          fs_agg('amount', 'max', '1 day', 'mx')],
+    aggregation_interval => '1 hour');
+SELECT fs_create_feature_view('par_ovf_cont', 'par_ovf', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('amount', 'sum', '1 day', 's'), fs_agg('amount', 'count', '1 day', 'c')]);
+SELECT fs_create_feature_service('par_ovf_counts', ARRAY['par_ovf_tiled.c', 'par_ovf_cont.c']);
+-- user 1: 2^63-1 twice (the sum overflows); user 2: 2^63-1 and -5 (it does not)
+SELECT fs_push('par_ovf', '[{"user_id": 1, "ts": "2026-12-05T00:10:00Z", "amount": 9223372036854775807},
+                            {"user_id": 1, "ts": "2026-12-05T00:20:00Z", "amount": 9223372036854775807},
+                            {"user_id": 2, "ts": "2026-12-05T00:10:00Z", "amount": 9223372036854775807},
+                            {"user_id": 2, "ts": "2026-12-05T00:20:00Z", "amount": -5}]') ->> 'records';
+SET pushsource.request_time = '2026-12-05T02:00:00Z';
+SELECT fs_get_online_features('par_ovf_tiled', '{"user_id": 1}', include_metadata => true);
+SELECT fs_get_online_features('par_ovf_cont', '{"user_id": 1}', include_metadata => true);
+SELECT fs_get_online_features('par_ovf_counts', '{"user_id": 1}');
+SELECT fs_get_online_features('par_ovf_tiled', '{"user_id": 2}');
+RESET pushsource.request_time;
+CREATE TABLE public.par_ovf_spine (user_id bigint, ts timestamptz);
+INSERT INTO public.par_ovf_spine VALUES (1, '2026-12-05 02:00+00'), (2, '2026-12-05 02:00+00'), (1, '2026-12-05 00:15+00');
+SELECT * FROM fs_get_historical_features('public.par_ovf_spine', ARRAY['par_ovf_tiled', 'par_ovf_cont'])
+    AS t(user_id bigint, ts timestamptz, s bigint, c bigint, mx bigint, cs bigint, cc bigint) ORDER BY 1, 2;
+
+------------------------------------------------------------------------
+-- 4. A dropped batch_table: fs_validate names it, fs_summary shows no raw
+--    OID (null, and the problem), fs_materialize says it was dropped.
+------------------------------------------------------------------------
+CREATE TABLE public.par_gone (user_id bigint, ts timestamptz, amount bigint);
+GRANT SELECT ON public.par_gone TO pushsource_admin;
+SELECT fs_create_push_source('par_gone_src', 'user_id Int64, ts Timestamp, amount Int64', 'ts',
+                             batch_table => 'public.par_gone');
+SELECT fs_create_feature_view('par_gone_fv', 'par_gone_src', ARRAY['par_user'], features => ARRAY['amount']);
+SELECT fs_summary('par_gone_src') ->> 'batch_table' AS before_drop;
+DROP TABLE public.par_gone;
+SELECT fs_validate('par_gone_src');
+SELECT fs_validate('par_gone_fv') -> 'problems' AS view_problems;
+SELECT fs_summary('par_gone_src') -> 'batch_table' AS batch_table, fs_summary('par_gone_src') -> 'problems' AS problems;
+SELECT fs_summary('par_gone_fv') -> 'problems' AS view_summary_problems;
+SELECT regexp_replace(par_try($$SELECT fs_materialize('par_gone_fv', '2026-12-01', '2026-12-02')$$), '\d+\)', 'N)');
+-- pushes and reads go on
+SELECT fs_push('par_gone_src', '[{"user_id": 1, "ts": "2026-12-05T00:10:00Z", "amount": 3}]') ->> 'records';
+SELECT fs_get_online_features('par_gone_fv', '{"user_id": 1}');
+
+------------------------------------------------------------------------
+-- 5. A feature service refuses views whose shared join key has different
+--    types (before: accepted, then reads failed one way or the other);
+--    the same type declared two ways (Int64, bigint) is one type.
+------------------------------------------------------------------------
+SELECT fs_create_push_source('par_skey', 'user_id String, ts Timestamp, v Int64', 'ts');
+SELECT fs_create_push_source('par_pgkey', 'user_id bigint, ts timestamptz, w bigint', 'ts');
+SELECT fs_create_feature_view('par_skey_fv', 'par_skey', ARRAY['par_user'], features => ARRAY['v']);
+SELECT fs_create_feature_view('par_pgkey_fv', 'par_pgkey', ARRAY['par_user'], features => ARRAY['w']);
+SELECT par_try($$SELECT fs_create_feature_service('par_mixed', ARRAY['par_buy_a', 'par_skey_fv'])$$);
+SELECT par_try($$SELECT fs_create_feature_service('par_mixed', ARRAY['par_skey_fv.v', 'par_buy_b', 'par_buy_item'])$$);
+SELECT count(*) AS no_service_left FROM pushsource.feature_services WHERE name = 'par_mixed';
+SELECT fs_create_feature_service('par_same', ARRAY['par_buy_a', 'par_pgkey_fv', 'par_buy_item']);
+SELECT fs_push('par_pgkey', '[{"user_id": 2, "ts": "2026-12-05T00:10:00Z", "w": 4}]') ->> 'records';
+SELECT fs_get_online_features('par_same', '{"user_id": 2, "item": "x"}');
+
+------------------------------------------------------------------------
+-- 6. A join key too large for the stores' key index is a bad record:
+--    skipped with on_error => 'skip', a recordError from fs_ingest, an
+--    error naming the record and field from INSERT (before: it passed
+--    validation, then failed the whole batch's store write).
+------------------------------------------------------------------------
+SELECT fs_create_entity('par_page', ARRAY['page']);
+SELECT fs_create_push_source('par_pages', 'page String, ts Timestamp, hits Int64', 'ts');
+SELECT fs_create_feature_view('par_pages_fv', 'par_pages', ARRAY['par_page']);
+CREATE TABLE public.par_big AS
+SELECT string_agg(md5(i::text), '') AS k6400,          -- 6,400 bytes of digits, hardly compressible
+       repeat('x', 2000) AS k2000, repeat('x', 2001) AS k2001
+  FROM generate_series(1, 200) i;
+SELECT fs_push('par_pages', jsonb_build_array(
+           jsonb_build_object('page', k6400, 'ts', '2026-12-05T00:00:00Z', 'hits', 1),
+           jsonb_build_object('page', 'home', 'ts', '2026-12-05T00:00:00Z', 'hits', 2),
+           jsonb_build_object('page', k2000, 'ts', '2026-12-05T00:00:00Z', 'hits', 3),
+           jsonb_build_object('page', k2001, 'ts', '2026-12-05T00:00:00Z', 'hits', 4)),
+           on_error => 'skip') FROM public.par_big;
+SELECT length(page), hits FROM pushsource_store.par_pages_fv_online ORDER BY hits;
+SELECT regexp_replace(par_try(format($$SELECT fs_push('par_pages', %L)$$,
+           jsonb_build_array(jsonb_build_object('page', k6400, 'ts', '2026-12-05T00:00:00Z', 'hits', 1)))), '\s+', ' ', 'g')
+  FROM public.par_big;
+SELECT fs_ingest(jsonb_build_object('workspace_name', 'prod', 'records', jsonb_build_object('par_pages',
+           jsonb_build_array(jsonb_build_object('record', jsonb_build_object('page', 'ok', 'ts', '2026-12-05T00:00:00Z', 'hits', 5)),
+                             jsonb_build_object('record', jsonb_build_object('page', k6400, 'ts', '2026-12-05T00:00:00Z', 'hits', 6))))))
+  FROM public.par_big;
+SELECT par_try($$INSERT INTO pushsource_source.par_pages SELECT k6400, '2026-12-05 00:00+00', 7 FROM public.par_big$$);
+SELECT count(*) AS online_rows FROM pushsource_store.par_pages_fv_online;
+
+------------------------------------------------------------------------
+-- 7. A view that would store or serve nothing is refused (before: made).
+------------------------------------------------------------------------
+SELECT par_try($$SELECT fs_create_feature_view('par_empty', 'par_buys', ARRAY['par_user'], features => ARRAY[]::text[])$$);
+SELECT par_try($$SELECT fs_create_feature_view('par_nowhere', 'par_buys', ARRAY['par_user'], features => ARRAY['price'],
+                                               online => false, offline => false)$$);
+SELECT fs_create_push_source('par_keys_only', 'user_id Int64, ts Timestamp', 'ts');
+SELECT par_try($$SELECT fs_create_feature_view('par_keys_only_fv', 'par_keys_only', ARRAY['par_user'])$$);
+-- what the hint says works: counting events per key
+SELECT fs_create_feature_view('par_keys_only_cnt', 'par_keys_only', ARRAY['par_user'],
+                              aggregations => ARRAY[fs_agg('user_id', 'count', '1 day', 'events')]);
+SELECT name FROM pushsource.feature_views WHERE name IN ('par_empty', 'par_nowhere', 'par_keys_only_fv');
+SELECT count(*) AS no_stores_left FROM pg_class
+ WHERE relname LIKE 'par\_empty%' OR relname LIKE 'par\_nowhere%' OR relname LIKE 'par\_keys\_only\_fv%';
+
+------------------------------------------------------------------------
+-- 8. pushsource.features.type names every type the Tecton way, attribute
+--    and aggregate features alike (before: bigint, double precision for
+--    aggregates); pg_type has PostgreSQL's name.
+------------------------------------------------------------------------
+SELECT fs_create_push_source('par_types', 'user_id Int64, ts Timestamp, i Int64, f Float32, s String, b Bool,
+    a Array(Int64), st Struct(x Int64), n numeric, pi bigint, ptxt text[]', 'ts');
+SELECT fs_create_feature_view('par_types_attr', 'par_types', ARRAY['par_user']);
+SELECT fs_create_feature_view('par_types_agg', 'par_types', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('i', 'sum', '1 day', 'i_sum'), fs_agg('i', 'mean', '1 day', 'i_mean'),
+                          fs_agg('f', 'max', '1 day', 'f_max'), fs_agg('s', 'last_distinct_n(2)', '1 day', 's_last2'),
+                          fs_agg('b', 'last', '1 day', 'b_last'), fs_agg('ts', 'min', '1 day', 'ts_first'),
+                          fs_agg('user_id', 'count', '1 day', 'n'), fs_agg('s', 'approx_count_distinct', '1 day', 's_distinct')]);
+SELECT feature_view, feature, type, pg_type, kind FROM pushsource.features
+ WHERE feature_view LIKE 'par\_types\_%' ORDER BY feature_view, position;
+
+------------------------------------------------------------------------
+-- 9. One rule for an event dated after the request time: an attribute
+--    view's online store holds the newest event by event time, and online
+--    reads serve it at once (as Tecton's online store does); a
+--    point-in-time read at T sees only events at or before T, so the two
+--    agree once T reaches the event's time.  Aggregate windows end at the
+--    request time online and offline alike.
+------------------------------------------------------------------------
+SELECT fs_create_push_source('par_future', 'user_id Int64, ts Timestamp, v Int64', 'ts');
+SELECT fs_create_feature_view('par_future_fv', 'par_future', ARRAY['par_user']);
+SELECT fs_create_feature_view('par_future_agg', 'par_future', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('v', 'sum', '30 days', 's')]);
+SELECT fs_push('par_future', '[{"user_id": 1, "ts": "2026-12-05T00:00:00Z", "v": 1},
+                               {"user_id": 1, "ts": "2126-01-01T00:00:00Z", "v": 2}]') ->> 'records';
+SET pushsource.request_time = '2026-12-06T00:00:00Z';
+SELECT fs_get_online_features('par_future_fv', '{"user_id": 1}', include_metadata => true);
+SELECT fs_get_online_features('par_future_agg', '{"user_id": 1}');
+RESET pushsource.request_time;
+CREATE TABLE public.par_future_spine (user_id bigint, ts timestamptz);
+INSERT INTO public.par_future_spine VALUES (1, '2026-12-06 00:00+00'), (1, '2126-01-01 00:00+00');
+SELECT * FROM fs_get_historical_features('public.par_future_spine', ARRAY['par_future_fv', 'par_future_agg'])
+    AS t(user_id bigint, ts timestamptz, v bigint, s bigint) ORDER BY ts;
+
+------------------------------------------------------------------------
+-- 10. Every time pushsource parses itself is UTC when it has no zone:
+--     pushed JSON and pushsource.request_time alike, whatever the
+--     session's TimeZone (before: request_time followed it).  Arguments
+--     of type timestamptz (start_time, end_time) are PostgreSQL's to
+--     read, before pushsource sees them: they follow TimeZone (README).
+------------------------------------------------------------------------
+SET timezone = 'America/New_York';
+SET pushsource.request_time = '2026-12-05 01:00:00';
+SELECT pushsource_internal._now() AS request_time_utc;
+SELECT fs_get_online_features('par_cnt_cont', '{"user_id": 1}');   -- events 23:00, 00:10 UTC
+SET pushsource.request_time = '2026-12-05T01:00:00-05:00';
+SELECT pushsource_internal._now() AS request_time_with_zone;
+SELECT par_try($$SET pushsource.request_time = '05 Dec 2026 01:00'$$);
+SELECT par_try($$SET pushsource.request_time = 'infinity'$$);
+RESET pushsource.request_time;
+SELECT fs_push('par_future', '[{"user_id": 2, "ts": "2026-12-05 03:00:00", "v": 5}]') ->> 'records';
+SELECT ts FROM pushsource_source.par_future WHERE user_id = 2;
+SET timezone = 'UTC';
+SELECT ts FROM pushsource_source.par_future WHERE user_id = 2;
+
+------------------------------------------------------------------------
+-- Tecton's seed sources declare the timestamp field a String: accepted,
+-- read with the strict RFC 3339 rules of pushed timestamps (no zone is
+-- UTC) and stored as a Timestamp.
+------------------------------------------------------------------------
+SELECT fs_create_push_source('par_strts', 'user_id Int64, event_time String, v Int64', 'event_time');
+SELECT schema FROM pushsource.push_sources WHERE name = 'par_strts';
+SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+ WHERE attrelid = 'pushsource_source.par_strts'::regclass AND attname = 'event_time';
+SELECT fs_create_feature_view('par_strts_fv', 'par_strts', ARRAY['par_user']);
+SELECT fs_push('par_strts', '[{"user_id": 1, "event_time": "2026-12-05T10:00:00+02:00", "v": 1},
+                              {"user_id": 2, "event_time": "2026-12-05 10:00:00", "v": 2},
+                              {"user_id": 3, "event_time": "Dec 5 2026", "v": 3},
+                              {"user_id": 4, "event_time": 1764928800, "v": 4}]', on_error => 'skip');
+SELECT user_id, event_time FROM pushsource_source.par_strts ORDER BY user_id;
+SELECT par_try($$SELECT fs_push('par_strts', '[{"user_id": 3, "event_time": "Dec 5 2026", "v": 3}]')$$);
+-- declared as PostgreSQL text, it is still refused: text is not a time
+SELECT par_try($$SELECT fs_create_push_source('par_textts', 'user_id Int64, ts text', 'ts')$$);
