@@ -50,7 +50,8 @@ SELECT ops_try($$SELECT fs_materialize('ops_fv', '2024-01-02', '2024-01-01')$$);
 SELECT ops_try($$SELECT fs_materialize('ops_fv', '-infinity', '2024-01-01')$$);
 SELECT ops_try($$SELECT fs_materialize_incremental('ops_fv', NULL)$$);
 -- a source without a batch table cannot be backfilled
-SELECT fs_create_push_source('ops_nobatch', 'user_id text, ts timestamptz, clicks int8', 'ts');
+-- (without a batch table or a log there is nothing to backfill from)
+SELECT fs_create_push_source('ops_nobatch', 'user_id text, ts timestamptz, clicks int8', 'ts', log_offline => false);
 SELECT fs_create_feature_view('ops_nobatch_fv', 'ops_nobatch', ARRAY['ops_user']);
 SELECT ops_try($$SELECT fs_materialize('ops_nobatch_fv', '2024-01-01', '2024-01-02')$$);
 SELECT ops_try($$SELECT fs_materialize_incremental('ops_nobatch_fv', '2024-01-02')$$);
@@ -183,8 +184,8 @@ GRANT SELECT ON public.ops_batch TO pushsource_admin;
 SET ROLE ops_admin;
 SELECT fs_materialize('ops_fv', '2024-01-06', '2024-01-07') ->> 'state' AS state;
 SELECT * FROM public.ops_jobs WHERE object = 'ops_fv';
-SELECT object, window_start, state, error FROM fs_materialization_status('ops_fv', errors_only => true);
-SELECT count(*) AS all_jobs, count(*) FILTER (WHERE state = 'failed') AS failed FROM fs_materialization_status();
+SELECT object, window_start, state, error FROM fs_materialization_status('ops_fv', errors_only => true, verbose => true);
+SELECT count(*) AS all_jobs, count(*) FILTER (WHERE state = 'failed') AS failed FROM fs_materialization_status(verbose => true);
 SELECT ops_try($$SELECT * FROM fs_materialization_status('Not A Name')$$);
 
 ------------------------------------------------------------------------

@@ -312,3 +312,128 @@ SELECT user_id, event_time FROM pushsource_source.par_strts ORDER BY user_id;
 SELECT par_try($$SELECT fs_push('par_strts', '[{"user_id": 3, "event_time": "Dec 5 2026", "v": 3}]')$$);
 -- declared as PostgreSQL text, it is still refused: text is not a time
 SELECT par_try($$SELECT fs_create_push_source('par_textts', 'user_id Int64, ts text', 'ts')$$);
+
+------------------------------------------------------------------------
+-- A log_offline source without a batch_table backfills a new view from
+-- its own log (before: "has no batch_table"); events the view already
+-- has (pushed after it was made) are not added twice.
+------------------------------------------------------------------------
+SELECT fs_create_push_source('par_logsrc', 'user_id Int64, ts Timestamp, v Int64', 'ts');
+SELECT fs_create_feature_view('par_log_old', 'par_logsrc', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('v', 'sum', '1 day', 's')]);
+SELECT fs_push('par_logsrc', '[{"user_id": 1, "ts": "2026-12-05T00:10:00Z", "v": 1},
+                               {"user_id": 1, "ts": "2026-12-05T00:20:00Z", "v": 2}]') ->> 'records';
+-- views made after those pushes: attribute, continuous and tiled with history
+SELECT fs_create_feature_view('par_log_attr', 'par_logsrc', ARRAY['par_user']);
+SELECT fs_create_feature_view('par_log_cont', 'par_logsrc', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('v', 'sum', '1 day', 's')]);
+SELECT fs_create_feature_view('par_log_tiled', 'par_logsrc', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('v', 'sum', '1 day', 's')], aggregation_interval => '1 hour');
+SELECT fs_create_feature_view('par_log_tiles_only', 'par_logsrc', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('v', 'sum', '1 day', 's')], aggregation_interval => '1 hour', offline => false);
+SELECT fs_push('par_logsrc', '[{"user_id": 1, "ts": "2026-12-05T00:30:00Z", "v": 4}]') ->> 'records';
+SET pushsource.request_time = '2026-12-05T02:00:00Z';
+-- before the backfill: the new views have only the last push
+SELECT fs_get_online_features('par_log_cont', '{"user_id": 1}') AS cont_before,
+       fs_get_online_features('par_log_tiled', '{"user_id": 1}') AS tiled_before;
+SELECT j - 'job' - 'end_time' - 'start_time' FROM fs_materialize('par_log_cont', '2026-12-05', '2026-12-06') j;
+SELECT j - 'job' - 'end_time' - 'start_time' FROM fs_materialize('par_log_tiled', '2026-12-05', '2026-12-06') j;
+SELECT j - 'job' - 'end_time' - 'start_time' FROM fs_materialize('par_log_attr', '2026-12-05', '2026-12-06') j;
+-- after: 1 + 2 + 4 = 7 in every view, as in the view made before the pushes
+SELECT fs_get_online_features('par_log_old', '{"user_id": 1}') AS made_before,
+       fs_get_online_features('par_log_cont', '{"user_id": 1}') AS cont,
+       fs_get_online_features('par_log_tiled', '{"user_id": 1}') AS tiled,
+       fs_get_online_features('par_log_attr', '{"user_id": 1}') AS attr;
+-- again: idempotent
+SELECT fs_materialize('par_log_cont', '2026-12-05', '2026-12-06') ->> 'rows' AS rows_again;
+SELECT fs_get_online_features('par_log_cont', '{"user_id": 1}') AS cont_again;
+RESET pushsource.request_time;
+SELECT count(*) AS offline_rows FROM pushsource_store.par_log_cont_offline;
+-- tiles alone cannot tell pushed events apart: refused, naming the way out
+SELECT par_try($$SELECT fs_materialize('par_log_tiles_only', '2026-12-05', '2026-12-06')$$);
+CALL fs_materialize_proc('par_log_attr', '2026-12-05', '2026-12-06', window_size => '12 hours');
+-- a source with neither a batch table nor a log
+SELECT fs_create_push_source('par_nolog', 'user_id Int64, ts Timestamp, v Int64', 'ts', log_offline => false);
+SELECT fs_create_feature_view('par_nolog_fv', 'par_nolog', ARRAY['par_user']);
+SELECT par_try($$SELECT fs_materialize('par_nolog_fv', '2026-12-05', '2026-12-06')$$);
+
+-- fs_get_dataframe of a source reads its batch table when it has one (as
+-- Tecton's PushSource.get_dataframe), its log otherwise
+SELECT * FROM fs_get_dataframe('par_clicks') ORDER BY 1::text;
+SELECT * FROM fs_get_dataframe('par_logsrc') ORDER BY 1::text;
+SELECT regexp_replace(par_try($$SELECT fs_get_dataframe('par_gone_src')$$), '\d+\)', 'N)');
+
+------------------------------------------------------------------------
+-- The ingest API's recordErrors name the feature view a record error
+-- concerns (a join key it needs), null for the source's own fields.
+------------------------------------------------------------------------
+SELECT e ->> 'featureViewName' AS view, e ->> 'errorMessage' AS message
+  FROM jsonb_array_elements(fs_ingest('{"workspace_name": "prod", "records": {"par_buys": [
+           {"record": {"item": "x", "ts": "2026-12-05T00:00:00Z", "price": 1}},
+           {"record": {"user_id": 5, "ts": "2026-12-05T00:00:00Z", "price": 1}},
+           {"record": {"user_id": 5, "item": "x", "ts": "never", "price": 1}},
+           {"record": {"user_id": 5, "item": "x", "ts": "2026-12-05T00:00:00Z", "price": "cheap"}}]}}') -> 'recordErrors') e;
+-- ingest counts (README): offline = the view's records; online = keys whose
+-- stored row changed (attribute view), tile blocks written (tiled view)
+SELECT fs_create_push_source('par_cnt', 'user_id Int64, ts Timestamp, v Int64', 'ts');
+SELECT fs_create_feature_view('par_cnt_attr', 'par_cnt', ARRAY['par_user']);
+SELECT fs_create_feature_view('par_cnt_tiles', 'par_cnt', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('v', 'sum', '1 day')], aggregation_interval => '1 hour');
+SELECT fs_ingest('{"workspace_name": "w", "records": {"par_cnt": [
+    {"record": {"user_id": 1, "ts": "2026-12-05T00:00:00Z", "v": 1}},
+    {"record": {"user_id": 1, "ts": "2026-12-05T01:00:00Z", "v": 2}},
+    {"record": {"user_id": 2, "ts": "2026-12-05T01:00:00Z", "v": 2}}]}}') -> 'ingestMetrics';
+SELECT fs_ingest('{"workspace_name": "w", "records": {"par_cnt": [
+    {"record": {"user_id": 1, "ts": "2026-12-04T00:00:00Z", "v": 1}}]}}') -> 'ingestMetrics';
+
+------------------------------------------------------------------------
+-- fs_save_historical_features without a name (Tecton's save=True) makes
+-- one: historical_features_<UTC time>, returned.
+------------------------------------------------------------------------
+CREATE TEMP TABLE par_saved AS
+SELECT fs_save_historical_features(NULL, 'public.par_spine', ARRAY['par_cnt_cont']) AS t1,
+       fs_save_historical_features(NULL, 'public.par_spine', ARRAY['par_cnt_cont']) AS t2;
+SELECT t1::text ~ '^historical_features_\d{8}_\d{6}_\d{6}(_\d+)?$' AS named, t2::text ~ '^historical_features_\d{8}_\d{6}_\d{6}(_\d+)?$' AND t2 <> t1 AS second_named,
+       (SELECT count(*) FROM pg_class WHERE oid = t1) AS exists
+  FROM par_saved;
+DO $$
+DECLARE t regclass := (SELECT t1 FROM par_saved);
+        n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %s', t) INTO n;
+    RAISE NOTICE 'rows saved: %', n;
+    EXECUTE format('DROP TABLE %s, %s', t, (SELECT t2 FROM par_saved));
+END
+$$;
+
+------------------------------------------------------------------------
+-- fs_materialization_status / fs_deletion_status take Tecton's verbose,
+-- limit and sort_columns: without verbose a window's latest attempt only.
+------------------------------------------------------------------------
+SELECT id IS NOT NULL AS has_id, kind, window_start, attempt, rows
+  FROM fs_materialization_status('par_log_cont') ORDER BY id;
+SELECT kind, window_start, attempt, rows
+  FROM fs_materialization_status('par_log_cont', verbose => true) ORDER BY id;
+SELECT object, attempt FROM fs_materialization_status(NULL, "limit" => 2, verbose => true);
+SELECT object, window_start FROM fs_materialization_status('par_log_attr', verbose => true,
+                                                           sort_columns => 'window_start DESC, attempt');
+SELECT object, rows FROM fs_deletion_status('par_buys', sort_columns => 'rows');
+SELECT par_try($$SELECT * FROM fs_deletion_status('par_buys', sort_columns => 'nope')$$);
+SELECT par_try($$SELECT * FROM fs_deletion_status('par_buys', sort_columns => 'rows sideways')$$);
+SELECT par_try($$SELECT * FROM fs_deletion_status('par_buys', "limit" => -1)$$);
+SELECT par_try($$SELECT * FROM fs_deletion_status('par_buys', sort_columns => 'rows; DROP TABLE x')$$);
+
+------------------------------------------------------------------------
+-- Tecton's feature names in point-in-time results, as an option:
+-- SET pushsource.historical_feature_names = dotted gives "view.feature".
+------------------------------------------------------------------------
+SET pushsource.historical_feature_names = dotted;
+SELECT fs_historical_features_columns('public.par_spine', ARRAY['par_cnt_cont', 'par_buy_a.price']);
+SELECT "par_cnt_cont.n", "par_buy_a.price"
+  FROM fs_get_historical_features('public.par_spine', ARRAY['par_cnt_cont', 'par_buy_a.price'])
+    AS t(user_id bigint, ts timestamptz, "par_cnt_cont.n" bigint, "par_cnt_cont.max_ts" timestamptz,
+         "par_buy_a.price" double precision)
+ ORDER BY user_id, ts;
+RESET pushsource.historical_feature_names;
+SELECT fs_historical_features_columns('public.par_spine', ARRAY['par_cnt_cont']);
+SELECT par_try($$SET pushsource.historical_feature_names = 'camel'$$);

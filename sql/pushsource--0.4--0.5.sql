@@ -14,10 +14,19 @@
  * - pushsource.features.type names types the Tecton way for every
  *   feature; the new column pg_type has PostgreSQL's name;
  * - a push source's timestamp field may be declared String (RFC 3339
- *   text, as Tecton's seed sources do): it is stored as a Timestamp.
+ *   text, as Tecton's seed sources do): it is stored as a Timestamp;
+ * - fs_materialize backfills from the log of a log_offline source without
+ *   a batch_table; fs_get_dataframe of a source reads its batch table;
+ * - fs_materialization_status and fs_deletion_status take verbose, limit
+ *   and sort_columns, as Tecton's do (new signatures: dropped and made).
  */
 \echo Use "ALTER EXTENSION pushsource UPDATE TO '0.5'" to load this file. \quit
 
+
+-- the status functions take Tecton's verbose, limit and sort_columns
+DROP FUNCTION pushsource.fs_deletion_status(text, boolean);
+DROP FUNCTION pushsource.fs_materialization_status(text, boolean);
+DROP FUNCTION pushsource_internal._jobs(text, text, boolean);
 
 CREATE FUNCTION pushsource_internal._store_columns(p_keys text[], p_ts text, p_values text[]) RETURNS text[]
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -62,6 +71,84 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pushsource_internal._source_for(text, text) IS 'internal: a push source, locked for an operation';
+
+CREATE FUNCTION pushsource_internal._backfill_table(p_source pushsource_internal.source_catalog) RETURNS regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN (p_source).batch_table IS NOT NULL THEN (p_source).batch_table
+                WHEN (p_source).log_offline THEN (p_source).source_table END
+$$;
+COMMENT ON FUNCTION pushsource_internal._backfill_table(pushsource_internal.source_catalog) IS
+  'internal: the table a view''s backfill reads: the batch table, else the log of a log_offline source';
+
+CREATE FUNCTION pushsource_internal._jobs(p_name text, p_kind text, p_errors_only boolean,
+    p_verbose boolean, p_limit int, p_sort_columns text)
+RETURNS SETOF pushsource.jobs LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ord  text := '';
+    item text;
+    col  text;
+    dir  text;
+BEGIN
+    IF p_name IS NOT NULL THEN
+        PERFORM pushsource_internal._check_name(p_name, 'feature view');
+    END IF;
+    IF p_limit IS NULL OR p_limit < 0 THEN
+        RAISE EXCEPTION 'limit must be zero or more, got %', coalesce(p_limit::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- sort_columns, as Tecton's: comma-separated columns of pushsource.jobs,
+    -- each optionally ASC or DESC; ties (and no sort_columns) go by id
+    FOREACH item IN ARRAY coalesce(pg_catalog.string_to_array(p_sort_columns, ','), '{}') LOOP
+        item := pg_catalog.btrim(item);
+        col := pg_catalog.split_part(item, ' ', 1);
+        dir := pg_catalog.upper(pg_catalog.btrim(pg_catalog.substr(item, pg_catalog.length(col) + 1)));
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) 'pushsource.jobs'::pg_catalog.regclass
+                          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname OPERATOR(pg_catalog.=) col) THEN
+            RAISE EXCEPTION 'sort_columns: "%" is not a column of the job rows', col
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'Columns: ' || (SELECT pg_catalog.string_agg(a.attname, ', ' ORDER BY a.attnum)
+                                               FROM pg_catalog.pg_attribute a
+                                              WHERE a.attrelid OPERATOR(pg_catalog.=) 'pushsource.jobs'::pg_catalog.regclass
+                                                AND a.attnum > 0 AND NOT a.attisdropped) || '; each may be followed by ASC or DESC.';
+        END IF;
+        IF dir NOT IN ('', 'ASC', 'DESC') THEN
+            RAISE EXCEPTION 'sort_columns: "%" must be a column, optionally followed by ASC or DESC', item
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        ord := ord || pg_catalog.format('%I %s, ', col, dir);
+    END LOOP;
+    -- the newest p_limit jobs; without verbose, a materialization window's
+    -- latest attempt only (every attempt with verbose)
+    RETURN QUERY EXECUTE pg_catalog.format(
+        'SELECT * FROM (SELECT * FROM pushsource.jobs j'
+        ' WHERE ($1 IS NULL OR j.kind = $1) AND ($2 IS NULL OR j.object = $2)'
+        '   AND (NOT $3 OR j.state = ''failed'')'
+        '   AND ($4 OR j.kind <> ''materialization'' OR NOT EXISTS (SELECT 1 FROM pushsource.jobs l'
+        '        WHERE l.kind = j.kind AND l.object = j.object AND l.window_start IS NOT DISTINCT FROM j.window_start'
+        '          AND l.window_end IS NOT DISTINCT FROM j.window_end AND l.id > j.id))'
+        ' ORDER BY j.id DESC LIMIT $5) j ORDER BY %sid', ord)
+        USING p_kind, p_name, coalesce(p_errors_only, false), coalesce(p_verbose, false), p_limit;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._jobs(text, text, boolean, boolean, int, text) IS
+  'internal: the job rows of fs_deletion_status and fs_materialization_status';
+
+CREATE FUNCTION pushsource.fs_deletion_status(name text DEFAULT NULL, errors_only boolean DEFAULT false,
+    verbose boolean DEFAULT false, "limit" int DEFAULT 1000, sort_columns text DEFAULT NULL)
+RETURNS SETOF pushsource.jobs LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM pushsource_internal._jobs($1, 'deletion', $2, $3, $4, $5)
+$$;
+COMMENT ON FUNCTION pushsource.fs_deletion_status(text, boolean, boolean, int, text) IS
+  'the key deletions of a feature view or push source (all when name is NULL), oldest first; errors_only: the failed ones; the newest "limit"; sort_columns: job columns, each optionally ASC or DESC';
+
+CREATE FUNCTION pushsource.fs_materialization_status(name text DEFAULT NULL, errors_only boolean DEFAULT false,
+    verbose boolean DEFAULT false, "limit" int DEFAULT 1000, sort_columns text DEFAULT NULL)
+RETURNS SETOF pushsource.jobs LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM pushsource_internal._jobs($1, NULL, $2, $3, $4, $5)
+$$;
+COMMENT ON FUNCTION pushsource.fs_materialization_status(text, boolean, boolean, int, text) IS
+  'the jobs (materializations, deletions, maintenance) of a feature view, or all when name is NULL, oldest first; errors_only: the failed ones; verbose: every attempt of a window, not only the latest; the newest "limit"; sort_columns: job columns, each optionally ASC or DESC';
 
 CREATE OR REPLACE VIEW pushsource.features AS
 SELECT v.name AS feature_view, f.name AS feature, f.position::int AS position,
@@ -601,9 +688,14 @@ DECLARE
     cols text;
 BEGIN
     IF k = 'push_source' THEN
-        SELECT s.source_table, s.timestamp_field,
+        -- as Tecton's PushSource.get_dataframe: the batch source, if any
+        SELECT coalesce(s.batch_table, s.source_table), s.timestamp_field,
                (SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ') FROM unnest(s.column_names) c)
           INTO tbl, ts, cols FROM pushsource_internal.source_catalog s WHERE s.name = fs_get_dataframe.name;
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl) THEN
+            RAISE EXCEPTION 'fs_get_dataframe("%"): its batch table was dropped (it was relation %)', fs_get_dataframe.name, tbl::oid
+                USING ERRCODE = 'undefined_table';
+        END IF;
     ELSIF k = 'feature_view' THEN
         SELECT v.offline_table, s.timestamp_field,
                (SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ')
@@ -633,7 +725,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pushsource.fs_get_dataframe(text, timestamptz, timestamptz) IS
-  'rows of a push source''s log or a feature view''s offline store with event time in [start_time, end_time), as jsonb';
+  'rows of a push source''s batch table (its log when it has none) or a feature view''s offline store with event time in [start_time, end_time), as jsonb';
 
 CREATE OR REPLACE FUNCTION pushsource_internal._job(p_kind text, p_object text, p_start timestamptz, p_end timestamptz,
     p_args jsonb, p_scheduled boolean)
@@ -919,9 +1011,128 @@ $$;
 COMMENT ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval) IS
   'registers a push source and creates its table (INSERT, COPY or fs_push into it)';
 
+CREATE OR REPLACE FUNCTION pushsource_internal._check_materialize(p_what text, p_view text, p_start timestamptz, p_end timestamptz)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    bt regclass;
+    sn text;
+    st regclass;
+    sc text[];
+    reads regclass;
+BEGIN
+    PERFORM pushsource_internal._check_name(p_view, 'feature view');
+    SELECT s.batch_table, s.name, s.source_table, ARRAY[s.timestamp_field], pushsource_internal._backfill_table(s)
+      INTO bt, sn, st, sc, reads FROM pushsource_internal.view_catalog v
+      JOIN pushsource_internal.source_catalog s ON s.name = v.source WHERE v.name = p_view;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '%: feature view "%" does not exist', p_what, p_view
+            USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in pushsource.feature_views.';
+    END IF;
+    IF reads IS NULL THEN
+        RAISE EXCEPTION '%: push source "%" of feature view "%" has no batch_table and keeps no log', p_what, sn, p_view
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table''), or with log_offline => true to backfill from its log.';
+    END IF;
+    IF bt IS NOT NULL THEN
+        PERFORM pushsource_internal._check_batch_table(pg_catalog.format('%s("%s")', p_what, p_view), bt, st, sc);
+    END IF;
+    IF p_start IS NULL OR p_end IS NULL THEN
+        RAISE EXCEPTION '%("%"): start_time and end_time must not be null', p_what, p_view
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) OR p_end <= p_start THEN
+        RAISE EXCEPTION '%("%"): [%, %) is not a window: end_time must be after start_time, both finite',
+                        p_what, p_view, p_start, p_end
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._check_materialize(text, text, timestamptz, timestamptz) IS
+  'internal: argument checks of fs_materialize';
+
+CREATE OR REPLACE FUNCTION pushsource.fs_materialize(feature_view text, start_time timestamptz, end_time timestamptz)
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM pushsource_internal._check_materialize('fs_materialize', feature_view, start_time, end_time);
+    RETURN pushsource_internal._job('materialization', feature_view, start_time, end_time, NULL, false);
+END
+$$;
+COMMENT ON FUNCTION pushsource.fs_materialize(text, timestamptz, timestamptz) IS
+  'backfills [start_time, end_time) of a view''s stores from its source''s batch_table (or the log of a log_offline source without one); idempotent; a fresher pushed online value stays';
+
+CREATE OR REPLACE FUNCTION pushsource_internal._materialize_next_start(p_view text)
+RETURNS timestamptz LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v  pushsource_internal.view_catalog;
+    s  pushsource_internal.source_catalog;
+    t  timestamptz;
+BEGIN
+    SELECT * INTO v FROM pushsource_internal.view_catalog x WHERE x.name = p_view;
+    SELECT * INTO s FROM pushsource_internal.source_catalog x WHERE x.name = v.source;
+    SELECT pg_catalog.max(j.window_end) INTO t FROM pushsource.jobs j
+     WHERE j.kind = 'materialization' AND j.object = p_view AND j.state = 'succeeded'
+       AND j.started_at >= v.created_at;
+    IF t IS NULL THEN
+        t := v.feature_start_time;
+    END IF;
+    IF t IS NULL THEN
+        EXECUTE pg_catalog.format('SELECT pg_catalog.min(%I) FROM %s WHERE pg_catalog.isfinite(%I)',
+                                  s.timestamp_field, pushsource_internal._backfill_table(s), s.timestamp_field) INTO t;
+    END IF;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._materialize_next_start(text) IS
+  'internal: the start of the next fs_materialize_incremental window';
+
+CREATE OR REPLACE FUNCTION pushsource_internal._materialize_windows(p_view text, p_start timestamptz, p_end timestamptz,
+    p_window interval)
+RETURNS TABLE (n int, windows int, window_start timestamptz, window_end timestamptz, rows_total bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    s     pushsource_internal.source_catalog;
+    total bigint;
+    cnt   bigint;
+BEGIN
+    PERFORM pushsource_internal._check_can_commit('fs_materialize_proc');
+    PERFORM pushsource_internal._check_materialize('fs_materialize_proc', p_view, p_start, p_end);
+    IF p_window IS NULL OR p_start + p_window <= p_start THEN
+        RAISE EXCEPTION 'fs_materialize_proc("%"): window_size must be a positive interval, got %', p_view,
+                        coalesce(p_window::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example interval ''1 day''.';
+    END IF;
+    SELECT pg_catalog.count(*) INTO cnt FROM pg_catalog.generate_series(p_start, p_end - interval '1 microsecond', p_window);
+    IF cnt > 100000 THEN
+        RAISE EXCEPTION 'fs_materialize_proc("%"): [%, %) in windows of % makes % windows, more than 100000',
+                        p_view, p_start, p_end, p_window, cnt
+            USING ERRCODE = 'program_limit_exceeded', HINT = 'Choose a longer window_size.';
+    END IF;
+    SELECT x.* INTO s FROM pushsource_internal.view_catalog v JOIN pushsource_internal.source_catalog x ON x.name = v.source
+     WHERE v.name = p_view;
+    EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I >= $1 AND %I < $2',
+                              pushsource_internal._backfill_table(s), s.timestamp_field, s.timestamp_field)
+       INTO total USING p_start, p_end;
+    RETURN QUERY
+    SELECT g.o::int, cnt::int, g.t, LEAST(g.t + p_window, p_end), total
+      FROM pg_catalog.generate_series(p_start, p_end - interval '1 microsecond', p_window) WITH ORDINALITY AS g(t, o)
+     ORDER BY g.o;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._materialize_windows(text, timestamptz, timestamptz, interval) IS
+  'internal: the windows of fs_materialize_proc and the batch rows they hold';
+
 REVOKE ALL ON FUNCTION pushsource_internal._store_columns(text[], text, text[]),
     pushsource_internal._tecton_type(oid), pushsource_internal._service_key_types(text),
     pushsource_internal._source_for(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pushsource_internal._store_columns(text[], text, text[]), pushsource_internal._tecton_type(oid)
     TO pushsource_admin, pushsource_writer, pushsource_reader;
 GRANT EXECUTE ON FUNCTION pushsource_internal._source_for(text, text) TO pushsource_admin;
+REVOKE ALL ON FUNCTION pushsource_internal._backfill_table(pushsource_internal.source_catalog) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pushsource_internal._backfill_table(pushsource_internal.source_catalog) TO pushsource_admin;
+REVOKE ALL ON FUNCTION pushsource_internal._jobs(text, text, boolean, boolean, int, text),
+    pushsource.fs_deletion_status(text, boolean, boolean, int, text),
+    pushsource.fs_materialization_status(text, boolean, boolean, int, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pushsource_internal._jobs(text, text, boolean, boolean, int, text),
+    pushsource.fs_deletion_status(text, boolean, boolean, int, text),
+    pushsource.fs_materialization_status(text, boolean, boolean, int, text)
+    TO pushsource_reader, pushsource_writer, pushsource_admin;

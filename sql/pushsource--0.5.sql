@@ -1799,9 +1799,14 @@ DECLARE
     cols text;
 BEGIN
     IF k = 'push_source' THEN
-        SELECT s.source_table, s.timestamp_field,
+        -- as Tecton's PushSource.get_dataframe: the batch source, if any
+        SELECT coalesce(s.batch_table, s.source_table), s.timestamp_field,
                (SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ') FROM unnest(s.column_names) c)
           INTO tbl, ts, cols FROM pushsource_internal.source_catalog s WHERE s.name = fs_get_dataframe.name;
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl) THEN
+            RAISE EXCEPTION 'fs_get_dataframe("%"): its batch table was dropped (it was relation %)', fs_get_dataframe.name, tbl::oid
+                USING ERRCODE = 'undefined_table';
+        END IF;
     ELSIF k = 'feature_view' THEN
         SELECT v.offline_table, s.timestamp_field,
                (SELECT pg_catalog.string_agg(pg_catalog.format('%I', c), ', ')
@@ -1831,7 +1836,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pushsource.fs_get_dataframe(text, timestamptz, timestamptz) IS
-  'rows of a push source''s log or a feature view''s offline store with event time in [start_time, end_time), as jsonb';
+  'rows of a push source''s batch table (its log when it has none) or a feature view''s offline store with event time in [start_time, end_time), as jsonb';
 
 ------------------------------------------------------------------------
 -- fs_partial: the partial state of one windowed aggregation (tiles)
@@ -2142,27 +2147,67 @@ COMMENT ON FUNCTION pushsource.fs_delete_keys(text, jsonb, boolean, boolean) IS
 
 -- The rows of both status functions.  A dropped view's jobs stay: the name
 -- need not exist, but must be a name.  p_kind NULL: every kind.
-CREATE FUNCTION pushsource_internal._jobs(p_name text, p_kind text, p_errors_only boolean)
+CREATE FUNCTION pushsource_internal._jobs(p_name text, p_kind text, p_errors_only boolean,
+    p_verbose boolean, p_limit int, p_sort_columns text)
 RETURNS SETOF pushsource.jobs LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ord  text := '';
+    item text;
+    col  text;
+    dir  text;
 BEGIN
     IF p_name IS NOT NULL THEN
         PERFORM pushsource_internal._check_name(p_name, 'feature view');
     END IF;
-    RETURN QUERY SELECT * FROM pushsource.jobs j
-     WHERE (p_kind IS NULL OR j.kind = p_kind) AND (p_name IS NULL OR j.object = p_name)
-       AND (NOT coalesce(p_errors_only, false) OR j.state = 'failed')
-     ORDER BY j.id;
+    IF p_limit IS NULL OR p_limit < 0 THEN
+        RAISE EXCEPTION 'limit must be zero or more, got %', coalesce(p_limit::text, 'null')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- sort_columns, as Tecton's: comma-separated columns of pushsource.jobs,
+    -- each optionally ASC or DESC; ties (and no sort_columns) go by id
+    FOREACH item IN ARRAY coalesce(pg_catalog.string_to_array(p_sort_columns, ','), '{}') LOOP
+        item := pg_catalog.btrim(item);
+        col := pg_catalog.split_part(item, ' ', 1);
+        dir := pg_catalog.upper(pg_catalog.btrim(pg_catalog.substr(item, pg_catalog.length(col) + 1)));
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                        WHERE a.attrelid OPERATOR(pg_catalog.=) 'pushsource.jobs'::pg_catalog.regclass
+                          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname OPERATOR(pg_catalog.=) col) THEN
+            RAISE EXCEPTION 'sort_columns: "%" is not a column of the job rows', col
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'Columns: ' || (SELECT pg_catalog.string_agg(a.attname, ', ' ORDER BY a.attnum)
+                                               FROM pg_catalog.pg_attribute a
+                                              WHERE a.attrelid OPERATOR(pg_catalog.=) 'pushsource.jobs'::pg_catalog.regclass
+                                                AND a.attnum > 0 AND NOT a.attisdropped) || '; each may be followed by ASC or DESC.';
+        END IF;
+        IF dir NOT IN ('', 'ASC', 'DESC') THEN
+            RAISE EXCEPTION 'sort_columns: "%" must be a column, optionally followed by ASC or DESC', item
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        ord := ord || pg_catalog.format('%I %s, ', col, dir);
+    END LOOP;
+    -- the newest p_limit jobs; without verbose, a materialization window's
+    -- latest attempt only (every attempt with verbose)
+    RETURN QUERY EXECUTE pg_catalog.format(
+        'SELECT * FROM (SELECT * FROM pushsource.jobs j'
+        ' WHERE ($1 IS NULL OR j.kind = $1) AND ($2 IS NULL OR j.object = $2)'
+        '   AND (NOT $3 OR j.state = ''failed'')'
+        '   AND ($4 OR j.kind <> ''materialization'' OR NOT EXISTS (SELECT 1 FROM pushsource.jobs l'
+        '        WHERE l.kind = j.kind AND l.object = j.object AND l.window_start IS NOT DISTINCT FROM j.window_start'
+        '          AND l.window_end IS NOT DISTINCT FROM j.window_end AND l.id > j.id))'
+        ' ORDER BY j.id DESC LIMIT $5) j ORDER BY %sid', ord)
+        USING p_kind, p_name, coalesce(p_errors_only, false), coalesce(p_verbose, false), p_limit;
 END
 $$;
-COMMENT ON FUNCTION pushsource_internal._jobs(text, text, boolean) IS
+COMMENT ON FUNCTION pushsource_internal._jobs(text, text, boolean, boolean, int, text) IS
   'internal: the job rows of fs_deletion_status and fs_materialization_status';
 
-CREATE FUNCTION pushsource.fs_deletion_status(name text DEFAULT NULL, errors_only boolean DEFAULT false)
+CREATE FUNCTION pushsource.fs_deletion_status(name text DEFAULT NULL, errors_only boolean DEFAULT false,
+    verbose boolean DEFAULT false, "limit" int DEFAULT 1000, sort_columns text DEFAULT NULL)
 RETURNS SETOF pushsource.jobs LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT * FROM pushsource_internal._jobs(name, 'deletion', errors_only)
+    SELECT * FROM pushsource_internal._jobs($1, 'deletion', $2, $3, $4, $5)
 $$;
-COMMENT ON FUNCTION pushsource.fs_deletion_status(text, boolean) IS
-  'the key deletions of a feature view (all when name is NULL), oldest first; errors_only: the failed ones';
+COMMENT ON FUNCTION pushsource.fs_deletion_status(text, boolean, boolean, int, text) IS
+  'the key deletions of a feature view or push source (all when name is NULL), oldest first; errors_only: the failed ones; the newest "limit"; sort_columns: job columns, each optionally ASC or DESC';
 
 ------------------------------------------------------------------------
 -- Backfill from a push source's batch table
@@ -2254,6 +2299,17 @@ $$;
 COMMENT ON FUNCTION pushsource_internal._check_batch_table(text, regclass, regclass, text[]) IS
   'internal: a batch table must be a plain permanent table without row security that pushsource_admin may read, with the source''s column types (checked under a lock before a backfill)';
 
+-- What a view's backfill reads: its source's batch table, or, for a
+-- source without one that keeps its log (log_offline), the log itself
+-- (Tecton's managed log is there to backfill new views from).
+CREATE FUNCTION pushsource_internal._backfill_table(p_source pushsource_internal.source_catalog) RETURNS regclass
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN (p_source).batch_table IS NOT NULL THEN (p_source).batch_table
+                WHEN (p_source).log_offline THEN (p_source).source_table END
+$$;
+COMMENT ON FUNCTION pushsource_internal._backfill_table(pushsource_internal.source_catalog) IS
+  'internal: the table a view''s backfill reads: the batch table, else the log of a log_offline source';
+
 CREATE FUNCTION pushsource_internal._check_materialize(p_what text, p_view text, p_start timestamptz, p_end timestamptz)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -2261,20 +2317,24 @@ DECLARE
     sn text;
     st regclass;
     sc text[];
+    reads regclass;
 BEGIN
     PERFORM pushsource_internal._check_name(p_view, 'feature view');
-    SELECT s.batch_table, s.name, s.source_table, ARRAY[s.timestamp_field] INTO bt, sn, st, sc FROM pushsource_internal.view_catalog v
+    SELECT s.batch_table, s.name, s.source_table, ARRAY[s.timestamp_field], pushsource_internal._backfill_table(s)
+      INTO bt, sn, st, sc, reads FROM pushsource_internal.view_catalog v
       JOIN pushsource_internal.source_catalog s ON s.name = v.source WHERE v.name = p_view;
     IF NOT FOUND THEN
         RAISE EXCEPTION '%: feature view "%" does not exist', p_what, p_view
             USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in pushsource.feature_views.';
     END IF;
-    IF bt IS NULL THEN
-        RAISE EXCEPTION '%: push source "%" of feature view "%" has no batch_table', p_what, sn, p_view
+    IF reads IS NULL THEN
+        RAISE EXCEPTION '%: push source "%" of feature view "%" has no batch_table and keeps no log', p_what, sn, p_view
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table'').';
+                  HINT = 'Register the source with fs_create_push_source(..., batch_table => ''schema.table''), or with log_offline => true to backfill from its log.';
     END IF;
-    PERFORM pushsource_internal._check_batch_table(pg_catalog.format('%s("%s")', p_what, p_view), bt, st, sc);
+    IF bt IS NOT NULL THEN
+        PERFORM pushsource_internal._check_batch_table(pg_catalog.format('%s("%s")', p_what, p_view), bt, st, sc);
+    END IF;
     IF p_start IS NULL OR p_end IS NULL THEN
         RAISE EXCEPTION '%("%"): start_time and end_time must not be null', p_what, p_view
             USING ERRCODE = 'null_value_not_allowed';
@@ -2297,7 +2357,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION pushsource.fs_materialize(text, timestamptz, timestamptz) IS
-  'backfills [start_time, end_time) of a view''s stores from its source''s batch_table; idempotent; a fresher pushed online value stays';
+  'backfills [start_time, end_time) of a view''s stores from its source''s batch_table (or the log of a log_offline source without one); idempotent; a fresher pushed online value stays';
 
 -- Where the next incremental run starts: the end of the last successful
 -- one, else feature_start_time, else the batch table's first event.
@@ -2318,7 +2378,7 @@ BEGIN
     END IF;
     IF t IS NULL THEN
         EXECUTE pg_catalog.format('SELECT pg_catalog.min(%I) FROM %s WHERE pg_catalog.isfinite(%I)',
-                                  s.timestamp_field, s.batch_table, s.timestamp_field) INTO t;
+                                  s.timestamp_field, pushsource_internal._backfill_table(s), s.timestamp_field) INTO t;
     END IF;
     RETURN t;
 END
@@ -2356,12 +2416,13 @@ $$;
 COMMENT ON FUNCTION pushsource.fs_materialize_incremental(text, timestamptz) IS
   'backfills from where the last successful materialization of the view ended (or its feature_start_time, or the batch table''s first event) to end_time';
 
-CREATE FUNCTION pushsource.fs_materialization_status(name text DEFAULT NULL, errors_only boolean DEFAULT false)
+CREATE FUNCTION pushsource.fs_materialization_status(name text DEFAULT NULL, errors_only boolean DEFAULT false,
+    verbose boolean DEFAULT false, "limit" int DEFAULT 1000, sort_columns text DEFAULT NULL)
 RETURNS SETOF pushsource.jobs LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT * FROM pushsource_internal._jobs(name, NULL, errors_only)
+    SELECT * FROM pushsource_internal._jobs($1, NULL, $2, $3, $4, $5)
 $$;
-COMMENT ON FUNCTION pushsource.fs_materialization_status(text, boolean) IS
-  'the jobs (materializations, deletions, maintenance) of a feature view, or all when name is NULL, oldest first; errors_only: the failed ones';
+COMMENT ON FUNCTION pushsource.fs_materialization_status(text, boolean, boolean, int, text) IS
+  'the jobs (materializations, deletions, maintenance) of a feature view, or all when name is NULL, oldest first; errors_only: the failed ones; verbose: every attempt of a window, not only the latest; the newest "limit"; sort_columns: job columns, each optionally ASC or DESC';
 
 ------------------------------------------------------------------------
 -- Long backfills: window by window, each committed, with progress
@@ -2400,7 +2461,7 @@ BEGIN
     SELECT x.* INTO s FROM pushsource_internal.view_catalog v JOIN pushsource_internal.source_catalog x ON x.name = v.source
      WHERE v.name = p_view;
     EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s WHERE %I >= $1 AND %I < $2',
-                              s.batch_table, s.timestamp_field, s.timestamp_field)
+                              pushsource_internal._backfill_table(s), s.timestamp_field, s.timestamp_field)
        INTO total USING p_start, p_end;
     RETURN QUERY
     SELECT g.o::int, cnt::int, g.t, LEAST(g.t + p_window, p_end), total
@@ -2811,6 +2872,7 @@ GRANT EXECUTE ON FUNCTION pushsource_internal._job_attempt(text, text, timestamp
     pushsource_internal._backfill(text, timestamptz, timestamptz),
     pushsource_internal._check_materialize(text, text, timestamptz, timestamptz),
     pushsource_internal._check_batch_table(text, regclass, regclass, text[]),
+    pushsource_internal._backfill_table(pushsource_internal.source_catalog),
     pushsource.fs_materialize(text, timestamptz, timestamptz),
     pushsource_internal._materialize_windows(text, timestamptz, timestamptz, interval),
     pushsource_internal._check_can_commit(text),
@@ -2827,8 +2889,9 @@ GRANT EXECUTE ON FUNCTION pushsource_internal._job_attempt(text, text, timestamp
     TO pushsource_admin;
 -- the key parser of fs_get_historical_features(view, ..., entities) too
 GRANT EXECUTE ON FUNCTION pushsource_internal._key_set(text, jsonb) TO pushsource_reader, pushsource_writer;
-GRANT EXECUTE ON FUNCTION pushsource_internal._jobs(text, text, boolean), pushsource.fs_deletion_status(text, boolean),
-    pushsource.fs_materialization_status(text, boolean)
+GRANT EXECUTE ON FUNCTION pushsource_internal._jobs(text, text, boolean, boolean, int, text),
+    pushsource.fs_deletion_status(text, boolean, boolean, int, text),
+    pushsource.fs_materialization_status(text, boolean, boolean, int, text)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 GRANT EXECUTE ON FUNCTION pushsource.fs_partial_in(cstring), pushsource.fs_partial_out(pushsource.fs_partial),
     pushsource.fs_partial_recv(internal), pushsource.fs_partial_send(pushsource.fs_partial),

@@ -46,7 +46,7 @@ batch_init(Batch *b)
 
 /*
  * The view locked against other operations on it and against fs_drop, its
- * batch table checked under a lock (a plain table with the source's column
+ * batch table (if it has one: else the log is read) checked under a lock (a plain table with the source's column
  * types: see _check_batch_table), and the windows backfilled so far plus
  * [start, end): a tiled view's backfilled blocks are rebuilt whole from
  * them.  Read after the lock, so that a backfill that ran meanwhile is seen.
@@ -73,7 +73,8 @@ prepare_backfill(const char *name, TimestampTz start, TimestampTz end)
 	if (SPI_execute_with_args(psprintf("SELECT %1$s._check_batch_table(pg_catalog.format('fs_materialize(\"%%s\")', $1),"
 									   " s.batch_table, s.source_table, s.column_names)"
 									   " FROM %1$s.view_catalog v JOIN %1$s.source_catalog s"
-									   " ON s.name OPERATOR(pg_catalog.=) v.source WHERE v.name OPERATOR(pg_catalog.=) $1",
+									   " ON s.name OPERATOR(pg_catalog.=) v.source WHERE v.name OPERATOR(pg_catalog.=) $1"
+									   " AND s.batch_table IS NOT NULL",
 									   nsp),
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "pushsource: could not check the batch table of feature view \"%s\"", name);
@@ -109,6 +110,7 @@ fs_backfill(PG_FUNCTION_ARGS)
 	PsView	   *v;
 	PsSource   *src;
 	bool		tiled;
+	Oid			from;
 	TimestampTz lo;
 	TimestampTz hi;
 	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TSTZMULTIRANGEOID};
@@ -150,10 +152,25 @@ fs_backfill(PG_FUNCTION_ARGS)
 	tiled = v->naggs > 0 && v->agg_interval > 0 && OidIsValid(v->online_relid);
 	values = palloc(sizeof(Datum) * (src->ncols + 1));
 	nulls = palloc(sizeof(bool) * (src->ncols + 1));
-	if (!OidIsValid(src->batch_relid))
+	/* the batch table, or the log of a log_offline source without one */
+	from = OidIsValid(src->batch_relid) ? src->batch_relid : src->log_offline ? src->relid : InvalidOid;
+	if (!OidIsValid(from))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("fs_materialize(\"%s\"): push source \"%s\" has no batch_table", v->name, src->name)));
+				 errmsg("fs_materialize(\"%s\"): push source \"%s\" has no batch_table and keeps no log",
+						v->name, src->name)));
+	/*
+	 * The log holds every event pushed since the view was made, which its
+	 * stores have too: a backfill skips those it finds there (an offline
+	 * store, or a continuous view's events).  Tiles alone cannot say which
+	 * events they hold, so such a view would count them twice.
+	 */
+	if (from == src->relid && tiled && !OidIsValid(v->offline_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("fs_materialize(\"%s\"): a backfill from the log of push source \"%s\" would count the events pushed since the view was made twice: its tiles keep no history to tell them apart",
+						v->name, src->name),
+				 errhint("Create the view with offline => true (its offline store tells pushed events apart), or give the source a batch_table.")));
 	done = prepare_backfill(name, start, end);
 	lo = start;
 	hi = end;
@@ -176,7 +193,7 @@ fs_backfill(PG_FUNCTION_ARGS)
 	args[0] = TimestampTzGetDatum(lo);
 	args[1] = TimestampTzGetDatum(hi);
 	args[2] = done;
-	portal = SPI_cursor_open_with_args(NULL, ps_store_backfill_reader(v, src->batch_relid),
+	portal = SPI_cursor_open_with_args(NULL, ps_store_backfill_reader(v, from),
 									   3, argtypes, args, NULL, false, 0);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "pushsource backfill row",
 								   ALLOCSET_DEFAULT_SIZES);
@@ -227,8 +244,9 @@ fs_backfill(PG_FUNCTION_ARGS)
 						appendStringInfoString(&errors, "null");
 					appendStringInfo(&errors, ", \"sqlstate\": \"%s\", \"error\": ",
 									 unpack_sql_state(err.sqlstate));
-					escape_json(&errors, psprintf("feature view \"%s\", batch table %s, row %s, %s",
-												  v->name, ps_qualified_relname(src->batch_relid),
+					escape_json(&errors, psprintf("feature view \"%s\", %s %s, row %s, %s",
+												  v->name, from == src->relid ? "log" : "batch table",
+												  ps_qualified_relname(from),
 												  SPI_getvalue(tup, desc, src->ncols + 2), err.problem));
 					appendStringInfoChar(&errors, '}');
 				}

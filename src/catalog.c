@@ -532,6 +532,20 @@ load_source(const char *name, Oid relid)
 	return src;
 }
 
+/* Is the JSON key name[0 .. len) one of v's join keys? */
+bool
+ps_view_is_join_key(const PsView *v, const char *name, int len)
+{
+	for (int i = 0; i < v->nkeys; i++)
+	{
+		const char *kn = v->source->cols[v->key_cols[i]].name;
+
+		if ((int) strlen(kn) == len && memcmp(kn, name, len) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Refuses a view whose stores are not what the catalog says (see
  * load_source): 42P01 naming the view, never a crash or a relation OID.

@@ -20,6 +20,7 @@ _PG_init(void)
 	ps_catalog_init();
 	ps_fanout_init();
 	ps_online_init();
+	ps_pit_plan_init();
 	ps_operations_init();
 	ps_apikey_init();
 	/* every setting is defined: the rest of the prefix is nobody's */

@@ -200,20 +200,6 @@ read_aggregates(PsServeTarget *t, Datum *keys, List **out)
 	}
 }
 
-/* Is the JSON key name[0 .. len) one of v's join keys? */
-bool
-ps_view_is_join_key(const PsView *v, const char *name, int len)
-{
-	for (int i = 0; i < v->nkeys; i++)
-	{
-		const char *kn = v->source->cols[v->key_cols[i]].name;
-
-		if ((int) strlen(kn) == len && memcmp(kn, name, len) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* formatted only when an error is raised */
 #define KEY_AT(index) ((index) < 0 ? "" : psprintf(", key %d", (index)))
 

@@ -30,6 +30,7 @@
  * types), never as strings.
  */
 #include "pit_int.h"
+#include "nodes/makefuncs.h"
 
 /*
  * Phase timings at DEBUG2 (SET client_min_messages = debug2): where the
@@ -553,10 +554,28 @@ fs_save_historical_features(PG_FUNCTION_ARGS)
 	Oid			relid;
 
 	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("save_as must not be null")));
-	save_as = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	{
+		/*
+		 * No name (Tecton's save=True): historical_features_<UTC time of
+		 * the call, to the microsecond>, in the caller's creation schema,
+		 * with a counter if that is taken.  The name is returned.
+		 */
+		struct pg_tm tm;
+		fsec_t		fsec;
+		char	   *base;
+		Oid			create_in;
+
+		if (timestamp2tm(GetCurrentTimestamp(), NULL, &tm, &fsec, NULL, NULL) != 0)
+			elog(ERROR, "pushsource: could not read the clock");
+		base = psprintf("historical_features_%04d%02d%02d_%02d%02d%02d_%06d", tm.tm_year, tm.tm_mon,
+						tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+		create_in = RangeVarGetCreationNamespace(makeRangeVar(NULL, base, -1));
+		save_as = base;
+		for (int n = 2; OidIsValid(get_relname_relid(save_as, create_in)); n++)
+			save_as = psprintf("%s_%d", base, n);
+		names = list_make1(makeString(save_as));
+	}
+	else
 	{
 		ArrayType  *parts = DatumGetArrayTypeP(DirectFunctionCall2(parse_ident,
 																	PG_GETARG_DATUM(0),
@@ -564,6 +583,7 @@ fs_save_historical_features(PG_FUNCTION_ARGS)
 		Datum	   *elems;
 		int			nelems;
 
+		save_as = text_to_cstring(PG_GETARG_TEXT_PP(0));
 		deconstruct_array(parts, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
 		names = NIL;
 		for (int i = 0; i < nelems; i++)

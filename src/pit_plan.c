@@ -8,6 +8,37 @@
  */
 #include "pit_int.h"
 
+#include "utils/guc.h"
+
+/*
+ * pushsource.historical_feature_names: how full feature names are spelled
+ * in point-in-time results -- view__feature (Feast's and the default) or
+ * view.feature (Tecton's online names, which training code written against
+ * Tecton's feature vectors expects).  A session setting.
+ */
+typedef enum
+{
+	NAMES_DOUBLE_UNDERSCORE,
+	NAMES_DOTTED
+} FeatureNames;
+
+static const struct config_enum_entry feature_name_options[] = {
+	{"double_underscore", NAMES_DOUBLE_UNDERSCORE, false},
+	{"dotted", NAMES_DOTTED, false},
+	{NULL, 0, false}
+};
+static int	feature_names = NAMES_DOUBLE_UNDERSCORE;
+
+void
+ps_pit_plan_init(void)
+{
+	DefineCustomEnumVariable("pushsource.historical_feature_names",
+							 "How point-in-time results name features when full_feature_names is on.",
+							 "double_underscore: view__feature (Feast); dotted: view.feature (Tecton's names).",
+							 &feature_names, NAMES_DOUBLE_UNDERSCORE, feature_name_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
 /* ---------------------------------------------------------------------
  * Resolving the arguments
  * --------------------------------------------------------------------- */
@@ -429,7 +460,8 @@ pit_plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 		for (int f = 0; f < pv->nfeat; f++)
 		{
 			const char *fname = feature_name(pv, pv->feat_cols[f]);
-			char	   *name = full_names ? psprintf("%s__%s", pv->view->name, fname) : pstrdup(fname);
+			char	   *name = !full_names ? pstrdup(fname) :
+				psprintf(feature_names == NAMES_DOTTED ? "%s.%s" : "%s__%s", pv->view->name, fname);
 			Oid			type;
 			int32		typmod = -1;
 

@@ -597,6 +597,25 @@ typedef struct IngestSource
  * *bad is set when the reply is a requestError or recordErrors (nothing
  * was written); *pushed gets a PsPushed per source written.
  */
+/*
+ * The feature view a rejected record concerns, for Tecton's recordErrors:
+ * the first view (by name) whose join key is the field in error (a missing,
+ * null or oversized key is refused because that view needs it), or NULL
+ * when the error is the source's (its schema, its timestamp field).
+ */
+static const char *
+view_concerned(RejectedRecord *r)
+{
+	PsSource   *src = ps_lookup_source(r->source, true);
+
+	if (src == NULL || r->err.field == NULL)
+		return NULL;
+	for (int i = 0; i < src->nviews; i++)
+		if (ps_view_is_join_key(src->views[i], r->err.field, strlen(r->err.field)))
+			return src->views[i]->name;
+	return NULL;
+}
+
 Jsonb *
 ps_ingest(Jsonb *req, bool *bad, List **pushed)
 {
@@ -698,7 +717,7 @@ ps_ingest(Jsonb *req, bool *bad, List **pushed)
 
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 			ps_jsonb_string(&st, "pushSourceName", r->source);
-			ps_jsonb_string(&st, "featureViewName", NULL);
+			ps_jsonb_string(&st, "featureViewName", view_concerned(r));
 			ps_jsonb_string(&st, "errorType", "TectonObjectValidationError");
 			ps_jsonb_string(&st, "errorMessage", r->err.message);
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);

@@ -197,6 +197,7 @@ extern PsSource *ps_lookup_source_by_relid(Oid relid);
 extern PsView *ps_lookup_view(const char *name, bool missing_ok);
 extern List *ps_lookup_service(const char *name, List **features);
 extern void ps_check_view(PsView *v);
+extern bool ps_view_is_join_key(const PsView *v, const char *name, int len);
 extern bool ps_view_in_catalog(const char *name);
 extern void ps_keep_plan(SPIPlanPtr plan);
 extern const char *ps_internal_schema(void);
@@ -491,8 +492,8 @@ extern void ps_serve_check_view(PsView *v);
 extern List *ps_serve_key(List *targets, const char *name, JsonbValue *keyobj, int index);
 extern TimestampTz ps_request_time(void);
 extern void ps_online_init(void);
+extern void ps_pit_plan_init(void);
 extern void ps_operations_init(void);
-extern bool ps_view_is_join_key(const PsView *v, const char *name, int len);
 extern void ps_view_key_from_json(PsView *v, JsonbValue *keyobj, int index,
 								  Datum *values, bool *nulls);
 
