@@ -315,8 +315,9 @@ SELECT par_try($$SELECT fs_create_push_source('par_textts', 'user_id Int64, ts t
 
 ------------------------------------------------------------------------
 -- A log_offline source without a batch_table backfills a new view from
--- its own log (before: "has no batch_table"); events the view already
--- has (pushed after it was made) are not added twice.
+-- its own log (before: "has no batch_table"); the window is rebuilt from
+-- the log whole, so events the view already has (pushed after it was
+-- made) are not added twice.
 ------------------------------------------------------------------------
 SELECT fs_create_push_source('par_logsrc', 'user_id Int64, ts Timestamp, v Int64', 'ts');
 SELECT fs_create_feature_view('par_log_old', 'par_logsrc', ARRAY['par_user'],
@@ -349,8 +350,30 @@ SELECT fs_materialize('par_log_cont', '2026-12-05', '2026-12-06') ->> 'rows' AS 
 SELECT fs_get_online_features('par_log_cont', '{"user_id": 1}') AS cont_again;
 RESET pushsource.request_time;
 SELECT count(*) AS offline_rows FROM pushsource_store.par_log_cont_offline;
--- tiles alone cannot tell pushed events apart: refused, naming the way out
-SELECT par_try($$SELECT fs_materialize('par_log_tiles_only', '2026-12-05', '2026-12-06')$$);
+-- a backfill from the log rebuilds its window whole (pushed rows and
+-- blocks too), so a view with tiles only is right as well
+SELECT fs_materialize('par_log_tiles_only', '2026-12-05', '2026-12-06') ->> 'state' AS tiles_only;
+SET pushsource.request_time = '2026-12-05T02:00:00Z';
+SELECT fs_get_online_features('par_log_tiles_only', '{"user_id": 1}') AS tiles_only;
+-- found in review: two events of one key and time are two events in a log
+-- (before: the one pushed before the view was made was taken for the
+-- pushed one and lost); rows the view lost (a view-level delete of its
+-- offline rows) come back from the log, and its tiles count nothing twice
+-- (before: 3 events, sum 21)
+SELECT fs_push('par_logsrc', '[{"user_id": 7, "ts": "2026-12-05T00:10:00Z", "v": 5}]') ->> 'records';
+SELECT fs_create_feature_view('par_log_late', 'par_logsrc', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('v', 'sum', '1 day', 's'), fs_agg('v', 'count', '1 day', 'c')],
+    aggregation_interval => '1 hour');
+SELECT fs_push('par_logsrc', '[{"user_id": 7, "ts": "2026-12-05T00:10:00Z", "v": 7}]') ->> 'records';
+SELECT fs_materialize('par_log_late', '2026-12-05', '2026-12-06') ->> 'rows' AS rows;
+SELECT fs_get_online_features('par_log_late', '{"user_id": 7}') AS both_events;
+SELECT fs_delete_keys('par_log_late', '[{"user_id": 7}]', online => false) ->> 'offline' AS offline_deleted;
+SELECT fs_materialize('par_log_late', '2026-12-05', '2026-12-06') ->> 'rows' AS rows;
+SELECT fs_get_online_features('par_log_late', '{"user_id": 7}') AS still_both,
+       (SELECT count(*) FROM pushsource_store.par_log_late_offline WHERE user_id = 7) AS offline_rows;
+RESET pushsource.request_time;
+SELECT * FROM fs_get_historical_features('SELECT 7::bigint AS user_id, timestamptz ''2026-12-05 02:00+00'' AS ts',
+                                         ARRAY['par_log_late']) AS t(user_id bigint, ts timestamptz, s bigint, c bigint);
 CALL fs_materialize_proc('par_log_attr', '2026-12-05', '2026-12-06', window_size => '12 hours');
 -- a source with neither a batch table nor a log
 SELECT fs_create_push_source('par_nolog', 'user_id Int64, ts Timestamp, v Int64', 'ts', log_offline => false);
@@ -390,6 +413,7 @@ SELECT fs_ingest('{"workspace_name": "w", "records": {"par_cnt": [
 -- fs_save_historical_features without a name (Tecton's save=True) makes
 -- one: historical_features_<UTC time>, returned.
 ------------------------------------------------------------------------
+SET search_path = public, pushsource, pushsource_source;   -- (never into the extension's schemas: sql/pit.sql)
 CREATE TEMP TABLE par_saved AS
 SELECT fs_save_historical_features(NULL, 'public.par_spine', ARRAY['par_cnt_cont']) AS t1,
        fs_save_historical_features(NULL, 'public.par_spine', ARRAY['par_cnt_cont']) AS t2;
@@ -405,6 +429,7 @@ BEGIN
     EXECUTE format('DROP TABLE %s, %s', t, (SELECT t2 FROM par_saved));
 END
 $$;
+SET search_path = pushsource, pushsource_source, public;
 
 ------------------------------------------------------------------------
 -- fs_materialization_status / fs_deletion_status take Tecton's verbose,
@@ -437,3 +462,47 @@ SELECT "par_cnt_cont.n", "par_buy_a.price"
 RESET pushsource.historical_feature_names;
 SELECT fs_historical_features_columns('public.par_spine', ARRAY['par_cnt_cont']);
 SELECT par_try($$SET pushsource.historical_feature_names = 'camel'$$);
+
+------------------------------------------------------------------------
+-- Tecton's data_delay: a scheduled backfill's window ends that long
+-- before now, so that late batch rows have arrived; fs_summary of a view
+-- shows it as max_data_delay.
+------------------------------------------------------------------------
+CREATE TABLE public.par_late (user_id bigint, ts timestamptz, v bigint);
+GRANT SELECT ON public.par_late TO pushsource_admin;
+INSERT INTO public.par_late VALUES (1, now() - interval '3 hours', 1), (1, now() - interval '30 minutes', 2);
+SELECT fs_create_push_source('par_late_src', 'user_id Int64, ts Timestamp, v Int64', 'ts',
+                             batch_table => 'public.par_late', data_delay => '1 hour');
+SELECT fs_create_feature_view('par_late_fv', 'par_late_src', ARRAY['par_user'],
+                              feature_start_time => now() - interval '1 day');
+SELECT data_delay FROM pushsource.push_sources WHERE name = 'par_late_src';
+SELECT fs_summary('par_late_fv') ->> 'max_data_delay' AS max_data_delay,
+       fs_summary('par_buy_a') -> 'max_data_delay' AS none;
+-- the scheduled run (as pg_cron would call it): the window ends at now() - 1 hour,
+-- so the row of 30 minutes ago waits for the next run
+SELECT (j ->> 'rows')::int AS rows FROM pushsource_internal._scheduled_materialize('par_late_fv') j;
+SELECT window_end BETWEEN now() - interval '1 hour 1 minute' AND now() - interval '1 hour' AS ends_an_hour_ago
+  FROM pushsource.jobs
+ WHERE object = 'par_late_fv' ORDER BY id DESC LIMIT 1;
+SELECT v FROM pushsource_store.par_late_fv_online;
+SELECT par_try($$SELECT fs_create_push_source('par_late2', 'user_id Int64, ts Timestamp', 'ts', data_delay => '1 hour')$$);
+SELECT par_try($$SELECT fs_create_push_source('par_late2', 'user_id Int64, ts Timestamp, v Int64', 'ts',
+                                              batch_table => 'public.par_late', data_delay => '-1 hour')$$);
+
+------------------------------------------------------------------------
+-- Found in review: the key-size limit is per view (each view's stores
+-- index only its own keys): two views keyed by two 1,500-byte columns
+-- accept the record (before: refused as 3,000 bytes together).
+------------------------------------------------------------------------
+SELECT fs_create_entity('par_ka', ARRAY['ka']);
+SELECT fs_create_entity('par_kb', ARRAY['kb']);
+SELECT fs_create_push_source('par_two_keys', 'ka String, kb String, ts Timestamp, v Int64, j json', 'ts');
+SELECT fs_create_feature_view('par_two_keys_a', 'par_two_keys', ARRAY['par_ka'], features => ARRAY['v']);
+SELECT fs_create_feature_view('par_two_keys_b', 'par_two_keys', ARRAY['par_kb'], features => ARRAY['v']);
+SELECT fs_push('par_two_keys', jsonb_build_array(jsonb_build_object('ka', repeat('x', 1500), 'kb', repeat('y', 1500),
+                                                                    'ts', '2026-12-05T00:00:00Z', 'v', 1))) ->> 'records';
+SELECT par_try(format($$SELECT fs_push('par_two_keys', %L)$$, jsonb_build_array(jsonb_build_object(
+           'ka', repeat('x', 2001), 'kb', 'y', 'ts', '2026-12-05T00:00:00Z', 'v', 1))));
+-- a source-level delete by a column whose values cannot be compared is
+-- refused naming it (before: 42883 naming no object)
+SELECT par_try($$SELECT fs_delete_keys('par_two_keys', '[{"j": {"x": 1}}]')$$);

@@ -406,6 +406,12 @@ SELECT * FROM fs_get_historical_features('pit_multi', ARRAY['pit_pair_fv', 'pit_
 -- fs_save_historical_features
 ------------------------------------------------------------------------
 -- nothing is created when the arguments are wrong (pit_spine has no merchant)
+-- a training set is the user's table: never created in one of the
+-- extension's schemas (pushsource is first in this file's search_path)
+SELECT pit_try($$SELECT fs_save_historical_features('pit_saved', 'pit_spine', ARRAY['pit_fv'])$$);
+SELECT regexp_replace(pit_try($$SELECT fs_save_historical_features(NULL, 'pit_spine', ARRAY['pit_fv'])$$), '\d{8}_\d{6}_\d{6}', 'TIME');
+SELECT pit_try($$SELECT fs_save_historical_features('pushsource_store.pit_saved', 'pit_spine', ARRAY['pit_fv'])$$);
+SET search_path = public, pushsource, pushsource_source;
 SELECT pit_try($$SELECT fs_save_historical_features('pit_saved', 'pit_spine', ARRAY['pit_fv', 'pit_merchant_fv'])$$);
 SELECT to_regclass('pit_saved') IS NULL AS not_created;
 SELECT fs_save_historical_features('pit_saved', 'pit_spine', ARRAY['pit_fv', 'pit_ttl_fv']);

@@ -18,7 +18,9 @@
  * - fs_materialize backfills from the log of a log_offline source without
  *   a batch_table; fs_get_dataframe of a source reads its batch table;
  * - fs_materialization_status and fs_deletion_status take verbose, limit
- *   and sort_columns, as Tecton's do (new signatures: dropped and made).
+ *   and sort_columns, as Tecton's do (new signatures: dropped and made);
+ * - fs_create_push_source takes data_delay (scheduled backfills end that
+ *   long before now); fs_summary of a view shows max_data_delay.
  */
 \echo Use "ALTER EXTENSION pushsource UPDATE TO '0.5'" to load this file. \quit
 
@@ -27,6 +29,10 @@
 DROP FUNCTION pushsource.fs_deletion_status(text, boolean);
 DROP FUNCTION pushsource.fs_materialization_status(text, boolean);
 DROP FUNCTION pushsource_internal._jobs(text, text, boolean);
+
+-- push sources take Tecton's data_delay
+ALTER TABLE pushsource_internal.source_catalog ADD COLUMN data_delay interval;
+DROP FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval);
 
 CREATE FUNCTION pushsource_internal._store_columns(p_keys text[], p_ts text, p_values text[]) RETURNS text[]
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -150,6 +156,144 @@ $$;
 COMMENT ON FUNCTION pushsource.fs_materialization_status(text, boolean, boolean, int, text) IS
   'the jobs (materializations, deletions, maintenance) of a feature view, or all when name is NULL, oldest first; errors_only: the failed ones; verbose: every attempt of a window, not only the latest; the newest "limit"; sort_columns: job columns, each optionally ASC or DESC';
 
+CREATE FUNCTION pushsource.fs_create_push_source(
+    name text, schema text, timestamp_field text,
+    log_offline boolean DEFAULT true, batch_table regclass DEFAULT NULL,
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
+    prevent_destroy boolean DEFAULT false,
+    partition_interval interval DEFAULT NULL, source_retention interval DEFAULT NULL,
+    data_delay interval DEFAULT NULL)
+RETURNS regclass LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p_name  text := fs_create_push_source.name;
+    cols    text[];
+    types   text[];
+    pgtypes text[];
+    ddl     text := '';
+    ts_type text;
+    tbl     regclass;
+    missing text;
+BEGIN
+    PERFORM pushsource_internal._claim_name(p_name, 'push_source');
+    IF fs_create_push_source.schema IS NULL THEN
+        RAISE EXCEPTION 'push source "%": schema must not be null', p_name
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example: ''user_id String, ts Timestamp, clicked Int64''.';
+    END IF;
+    SELECT pg_catalog.array_agg(column_name ORDER BY o), pg_catalog.array_agg(declared_type ORDER BY o),
+           pg_catalog.array_agg(pg_type ORDER BY o)
+      INTO cols, types, pgtypes
+      FROM pushsource_internal._parse_schema(fs_create_push_source.schema) WITH ORDINALITY AS p(column_name, declared_type, pg_type, o);
+    IF (SELECT pg_catalog.count(DISTINCT c) FROM unnest(cols) c) <> pg_catalog.cardinality(cols) THEN
+        RAISE EXCEPTION 'push source "%": schema repeats a column name', p_name
+            USING ERRCODE = 'duplicate_column';
+    END IF;
+    IF fs_create_push_source.timestamp_field IS NULL THEN
+        RAISE EXCEPTION 'push source "%": timestamp_field must not be null', p_name
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.array_position(cols, fs_create_push_source.timestamp_field) IS NULL THEN
+        RAISE EXCEPTION 'push source "%": timestamp field "%" is not a column of the schema', p_name,
+                        fs_create_push_source.timestamp_field
+            USING ERRCODE = 'undefined_column',
+                  HINT = pg_catalog.format('The schema''s columns are: %s.', pg_catalog.array_to_string(cols, ', '));
+    END IF;
+    ts_type := pgtypes[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)];
+    -- Tecton sources may declare the timestamp a String of RFC 3339 text:
+    -- it is read as pushed Timestamps are (strictly; no zone is UTC) and
+    -- stored as one, so every store, join and window has a time to order by
+    IF types[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)] = 'String' THEN
+        types[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)] := 'Timestamp';
+        pgtypes[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)] := 'timestamp with time zone';
+        ts_type := 'timestamp with time zone';
+    END IF;
+    IF ts_type <> 'timestamp with time zone' THEN
+        RAISE EXCEPTION 'push source "%": timestamp field "%" must be of type Timestamp (timestamptz), not %',
+                        p_name, fs_create_push_source.timestamp_field, ts_type
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    PERFORM pushsource_internal._check_history(pg_catalog.format('push source "%s"', p_name),
+        fs_create_push_source.partition_interval, fs_create_push_source.source_retention, 'source_retention',
+        coalesce(fs_create_push_source.log_offline, true), 'log_offline => true (a source without a log keeps no rows)');
+    IF fs_create_push_source.data_delay IS NOT NULL THEN
+        IF fs_create_push_source.batch_table IS NULL THEN
+            RAISE EXCEPTION 'push source "%": data_delay needs a batch_table (it delays the scheduled backfills from it)', p_name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF fs_create_push_source.data_delay < interval '0' OR fs_create_push_source.data_delay > interval '36525 days' THEN
+            RAISE EXCEPTION 'push source "%": data_delay must be between 0 and 36525 days, got %', p_name,
+                            fs_create_push_source.data_delay
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', 'pushsource_source', p_name)) IS NOT NULL THEN
+        RAISE EXCEPTION 'push source "%": table pushsource_source.% already exists', p_name, p_name
+            USING ERRCODE = 'duplicate_table';
+    END IF;
+    IF fs_create_push_source.batch_table IS NOT NULL THEN
+        PERFORM pushsource_internal._check_batch_table(pg_catalog.format('push source "%s"', p_name),
+                                              fs_create_push_source.batch_table);
+        SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', c, t), ', ') INTO missing
+          FROM unnest(cols, pgtypes) AS x(c, t)
+         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                            WHERE a.attrelid = fs_create_push_source.batch_table
+                              AND a.attname = x.c AND NOT a.attisdropped AND a.attnum > 0
+                              AND pg_catalog.format_type(a.atttypid, a.atttypmod) = x.t);
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'push source "%": batch table % lacks columns of the push schema: %',
+                            p_name, fs_create_push_source.batch_table, missing
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'A batch table must contain every column of the push schema with the same type.';
+        END IF;
+    END IF;
+
+    FOR i IN 1 .. pg_catalog.cardinality(cols) LOOP
+        -- pgtypes come from format_type() of a resolved type OID, not from user text
+        ddl := ddl || CASE WHEN i > 1 THEN ', ' ELSE '' END || pg_catalog.format('%I %s', cols[i], pgtypes[i]);
+    END LOOP;
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I (%s)%s', 'pushsource_source', p_name, ddl,
+        CASE WHEN fs_create_push_source.partition_interval IS NOT NULL
+             THEN pg_catalog.format(' PARTITION BY RANGE (%I)', fs_create_push_source.timestamp_field) ELSE '' END);
+    tbl := pg_catalog.format('%I.%I', 'pushsource_source', p_name)::regclass;
+    -- no key: the whole row identifies a deleted one to logical replication
+    -- (retention, fs_delete_keys under a FOR ALL TABLES publication)
+    EXECUTE pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', tbl);
+    EXECUTE pg_catalog.format('CREATE TRIGGER zz_pushsource_row BEFORE INSERT OR UPDATE ON %s'
+                              ' FOR EACH ROW EXECUTE FUNCTION %I._push_row()', tbl, 'pushsource_internal');
+    EXECUTE pg_catalog.format('CREATE TRIGGER zz_pushsource_fanout AFTER INSERT ON %s'
+                              ' FOR EACH STATEMENT EXECUTE FUNCTION %I._push_statement()', tbl, 'pushsource_internal');
+    -- a log is appended in roughly event-time order: BRIN serves time ranges
+    -- (fs_get_dataframe, backfills) at almost no cost per pushed row
+    EXECUTE pg_catalog.format('CREATE INDEX ON %s USING brin (%I)', tbl, fs_create_push_source.timestamp_field);
+    -- The extension's owner keeps the table: an owner could add triggers,
+    -- rules or row security that run as whoever pushes or reads.  Admins
+    -- get what the operations need (DELETE and TRUNCATE: log retention).
+    EXECUTE pg_catalog.format('GRANT SELECT, INSERT, DELETE, TRUNCATE ON %s TO pushsource_admin', tbl);
+    EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON %s TO pushsource_writer', tbl);
+    EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', tbl);
+    EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', tbl,
+                              pg_catalog.format('pushsource push source %s: INSERT or COPY events here, or call fs_push', p_name));
+    IF fs_create_push_source.partition_interval IS NOT NULL THEN
+        PERFORM pushsource_internal._partition_init(tbl, fs_create_push_source.timestamp_field,
+                                                    fs_create_push_source.partition_interval, true);
+    END IF;
+
+    INSERT INTO pushsource_internal.source_catalog (name, source_table, column_names, column_types,
+        timestamp_field, log_offline, batch_table, description, owner, tags, prevent_destroy,
+        partition_interval, source_retention, data_delay)
+    VALUES (p_name, tbl, cols, types, fs_create_push_source.timestamp_field,
+            coalesce(fs_create_push_source.log_offline, true), fs_create_push_source.batch_table,
+            fs_create_push_source.description, fs_create_push_source.owner,
+            pushsource_internal._check_tags('push source', p_name, fs_create_push_source.tags),
+            coalesce(fs_create_push_source.prevent_destroy, false),
+            fs_create_push_source.partition_interval, fs_create_push_source.source_retention,
+            fs_create_push_source.data_delay);
+    RETURN tbl;
+END
+$$;
+COMMENT ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval) IS
+  'registers a push source and creates its table (INSERT, COPY or fs_push into it)';
+
 CREATE OR REPLACE VIEW pushsource.features AS
 SELECT v.name AS feature_view, f.name AS feature, f.position::int AS position,
        -- Tecton's name of the type (Int64, Array(String)); the declared
@@ -177,6 +321,18 @@ CROSS JOIN LATERAL (SELECT CASE WHEN v.aggregations IS NULL THEN at.atttypid
                        AND at.attname OPERATOR(pg_catalog.=) coalesce(a."column", f.name) AND NOT at.attisdropped) t;
 COMMENT ON VIEW pushsource.features IS
   'every feature of every feature view, with its type (Tecton''s name, and pg_type PostgreSQL''s); aggregate features with their column, function and window';
+
+CREATE OR REPLACE VIEW pushsource.push_sources AS
+SELECT s.name, s.source_table,
+       (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('name', n, 'type', t) ORDER BY o)
+          FROM unnest(s.column_names, s.column_types) WITH ORDINALITY AS c(n, t, o)) AS schema,
+       s.timestamp_field, s.log_offline, s.batch_table,
+       (SELECT pg_catalog.array_agg(v.name ORDER BY v.name) FROM pushsource_internal.view_catalog v
+         WHERE v.source = s.name) AS feature_views,
+       s.description, s.owner, s.tags, s.prevent_destroy, s.created_at,
+       s.partition_interval, s.source_retention, s.data_delay
+FROM pushsource_internal.source_catalog s;
+COMMENT ON VIEW pushsource.push_sources IS 'registered push sources, their tables and schemas';
 
 CREATE OR REPLACE FUNCTION pushsource_internal._create_feature_view(
     name text, source text, entities text[],
@@ -596,7 +752,10 @@ BEGIN
                         THEN s.batch_table::text END)
           INTO r FROM pushsource.push_sources s WHERE s.name = fs_summary.name;
     ELSIF k = 'feature_view' THEN
-        SELECT pg_catalog.to_jsonb(v) INTO r FROM pushsource.feature_views v WHERE v.name = fs_summary.name;
+        -- Tecton's max_data_delay: the most any source of the view delays
+        SELECT pg_catalog.to_jsonb(v) || pg_catalog.jsonb_build_object('max_data_delay', s.data_delay)
+          INTO r FROM pushsource.feature_views v JOIN pushsource_internal.source_catalog s ON s.name = v.source
+         WHERE v.name = fs_summary.name;
     ELSE
         SELECT pg_catalog.to_jsonb(s) INTO r FROM pushsource.feature_services s WHERE s.name = fs_summary.name;
     END IF;
@@ -886,131 +1045,6 @@ $$;
 COMMENT ON FUNCTION pushsource_internal._check_batch_table(text, regclass, regclass, text[]) IS
   'internal: a batch table must be a plain permanent table without row security that pushsource_admin may read, with the source''s column types (checked under a lock before a backfill)';
 
-CREATE OR REPLACE FUNCTION pushsource.fs_create_push_source(
-    name text, schema text, timestamp_field text,
-    log_offline boolean DEFAULT true, batch_table regclass DEFAULT NULL,
-    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
-    prevent_destroy boolean DEFAULT false,
-    partition_interval interval DEFAULT NULL, source_retention interval DEFAULT NULL)
-RETURNS regclass LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    p_name  text := fs_create_push_source.name;
-    cols    text[];
-    types   text[];
-    pgtypes text[];
-    ddl     text := '';
-    ts_type text;
-    tbl     regclass;
-    missing text;
-BEGIN
-    PERFORM pushsource_internal._claim_name(p_name, 'push_source');
-    IF fs_create_push_source.schema IS NULL THEN
-        RAISE EXCEPTION 'push source "%": schema must not be null', p_name
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'For example: ''user_id String, ts Timestamp, clicked Int64''.';
-    END IF;
-    SELECT pg_catalog.array_agg(column_name ORDER BY o), pg_catalog.array_agg(declared_type ORDER BY o),
-           pg_catalog.array_agg(pg_type ORDER BY o)
-      INTO cols, types, pgtypes
-      FROM pushsource_internal._parse_schema(fs_create_push_source.schema) WITH ORDINALITY AS p(column_name, declared_type, pg_type, o);
-    IF (SELECT pg_catalog.count(DISTINCT c) FROM unnest(cols) c) <> pg_catalog.cardinality(cols) THEN
-        RAISE EXCEPTION 'push source "%": schema repeats a column name', p_name
-            USING ERRCODE = 'duplicate_column';
-    END IF;
-    IF fs_create_push_source.timestamp_field IS NULL THEN
-        RAISE EXCEPTION 'push source "%": timestamp_field must not be null', p_name
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF pg_catalog.array_position(cols, fs_create_push_source.timestamp_field) IS NULL THEN
-        RAISE EXCEPTION 'push source "%": timestamp field "%" is not a column of the schema', p_name,
-                        fs_create_push_source.timestamp_field
-            USING ERRCODE = 'undefined_column',
-                  HINT = pg_catalog.format('The schema''s columns are: %s.', pg_catalog.array_to_string(cols, ', '));
-    END IF;
-    ts_type := pgtypes[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)];
-    -- Tecton sources may declare the timestamp a String of RFC 3339 text:
-    -- it is read as pushed Timestamps are (strictly; no zone is UTC) and
-    -- stored as one, so every store, join and window has a time to order by
-    IF types[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)] = 'String' THEN
-        types[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)] := 'Timestamp';
-        pgtypes[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)] := 'timestamp with time zone';
-        ts_type := 'timestamp with time zone';
-    END IF;
-    IF ts_type <> 'timestamp with time zone' THEN
-        RAISE EXCEPTION 'push source "%": timestamp field "%" must be of type Timestamp (timestamptz), not %',
-                        p_name, fs_create_push_source.timestamp_field, ts_type
-            USING ERRCODE = 'datatype_mismatch';
-    END IF;
-    PERFORM pushsource_internal._check_history(pg_catalog.format('push source "%s"', p_name),
-        fs_create_push_source.partition_interval, fs_create_push_source.source_retention, 'source_retention',
-        coalesce(fs_create_push_source.log_offline, true), 'log_offline => true (a source without a log keeps no rows)');
-    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', 'pushsource_source', p_name)) IS NOT NULL THEN
-        RAISE EXCEPTION 'push source "%": table pushsource_source.% already exists', p_name, p_name
-            USING ERRCODE = 'duplicate_table';
-    END IF;
-    IF fs_create_push_source.batch_table IS NOT NULL THEN
-        PERFORM pushsource_internal._check_batch_table(pg_catalog.format('push source "%s"', p_name),
-                                              fs_create_push_source.batch_table);
-        SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', c, t), ', ') INTO missing
-          FROM unnest(cols, pgtypes) AS x(c, t)
-         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                            WHERE a.attrelid = fs_create_push_source.batch_table
-                              AND a.attname = x.c AND NOT a.attisdropped AND a.attnum > 0
-                              AND pg_catalog.format_type(a.atttypid, a.atttypmod) = x.t);
-        IF missing IS NOT NULL THEN
-            RAISE EXCEPTION 'push source "%": batch table % lacks columns of the push schema: %',
-                            p_name, fs_create_push_source.batch_table, missing
-                USING ERRCODE = 'undefined_column',
-                      HINT = 'A batch table must contain every column of the push schema with the same type.';
-        END IF;
-    END IF;
-
-    FOR i IN 1 .. pg_catalog.cardinality(cols) LOOP
-        -- pgtypes come from format_type() of a resolved type OID, not from user text
-        ddl := ddl || CASE WHEN i > 1 THEN ', ' ELSE '' END || pg_catalog.format('%I %s', cols[i], pgtypes[i]);
-    END LOOP;
-    EXECUTE pg_catalog.format('CREATE TABLE %I.%I (%s)%s', 'pushsource_source', p_name, ddl,
-        CASE WHEN fs_create_push_source.partition_interval IS NOT NULL
-             THEN pg_catalog.format(' PARTITION BY RANGE (%I)', fs_create_push_source.timestamp_field) ELSE '' END);
-    tbl := pg_catalog.format('%I.%I', 'pushsource_source', p_name)::regclass;
-    -- no key: the whole row identifies a deleted one to logical replication
-    -- (retention, fs_delete_keys under a FOR ALL TABLES publication)
-    EXECUTE pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', tbl);
-    EXECUTE pg_catalog.format('CREATE TRIGGER zz_pushsource_row BEFORE INSERT OR UPDATE ON %s'
-                              ' FOR EACH ROW EXECUTE FUNCTION %I._push_row()', tbl, 'pushsource_internal');
-    EXECUTE pg_catalog.format('CREATE TRIGGER zz_pushsource_fanout AFTER INSERT ON %s'
-                              ' FOR EACH STATEMENT EXECUTE FUNCTION %I._push_statement()', tbl, 'pushsource_internal');
-    -- a log is appended in roughly event-time order: BRIN serves time ranges
-    -- (fs_get_dataframe, backfills) at almost no cost per pushed row
-    EXECUTE pg_catalog.format('CREATE INDEX ON %s USING brin (%I)', tbl, fs_create_push_source.timestamp_field);
-    -- The extension's owner keeps the table: an owner could add triggers,
-    -- rules or row security that run as whoever pushes or reads.  Admins
-    -- get what the operations need (DELETE and TRUNCATE: log retention).
-    EXECUTE pg_catalog.format('GRANT SELECT, INSERT, DELETE, TRUNCATE ON %s TO pushsource_admin', tbl);
-    EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON %s TO pushsource_writer', tbl);
-    EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', tbl);
-    EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', tbl,
-                              pg_catalog.format('pushsource push source %s: INSERT or COPY events here, or call fs_push', p_name));
-    IF fs_create_push_source.partition_interval IS NOT NULL THEN
-        PERFORM pushsource_internal._partition_init(tbl, fs_create_push_source.timestamp_field,
-                                                    fs_create_push_source.partition_interval, true);
-    END IF;
-
-    INSERT INTO pushsource_internal.source_catalog (name, source_table, column_names, column_types,
-        timestamp_field, log_offline, batch_table, description, owner, tags, prevent_destroy,
-        partition_interval, source_retention)
-    VALUES (p_name, tbl, cols, types, fs_create_push_source.timestamp_field,
-            coalesce(fs_create_push_source.log_offline, true), fs_create_push_source.batch_table,
-            fs_create_push_source.description, fs_create_push_source.owner,
-            pushsource_internal._check_tags('push source', p_name, fs_create_push_source.tags),
-            coalesce(fs_create_push_source.prevent_destroy, false),
-            fs_create_push_source.partition_interval, fs_create_push_source.source_retention);
-    RETURN tbl;
-END
-$$;
-COMMENT ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval) IS
-  'registers a push source and creates its table (INSERT, COPY or fs_push into it)';
-
 CREATE OR REPLACE FUNCTION pushsource_internal._check_materialize(p_what text, p_view text, p_start timestamptz, p_end timestamptz)
 RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1121,6 +1155,17 @@ $$;
 COMMENT ON FUNCTION pushsource_internal._materialize_windows(text, timestamptz, timestamptz, interval) IS
   'internal: the windows of fs_materialize_proc and the batch rows they hold';
 
+CREATE OR REPLACE FUNCTION pushsource_internal._scheduled_materialize(p_view text) RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    -- Tecton's data_delay: the window ends that long before the schedule's
+    -- time, so that late batch rows have arrived
+    SELECT pushsource_internal._materialize_incremental(p_view,
+               pg_catalog.now() OPERATOR(pg_catalog.-) coalesce((SELECT s.data_delay
+                   FROM pushsource_internal.view_catalog v JOIN pushsource_internal.source_catalog s ON s.name = v.source
+                  WHERE v.name = p_view), interval '0'), true)
+$$;
+COMMENT ON FUNCTION pushsource_internal._scheduled_materialize(text) IS
+  'internal: the body of job pushsource:materialize:<view> (records a failure instead of raising it)';
+
 REVOKE ALL ON FUNCTION pushsource_internal._store_columns(text[], text, text[]),
     pushsource_internal._tecton_type(oid), pushsource_internal._service_key_types(text),
     pushsource_internal._source_for(text, text) FROM PUBLIC;
@@ -1136,3 +1181,5 @@ GRANT EXECUTE ON FUNCTION pushsource_internal._jobs(text, text, boolean, boolean
     pushsource.fs_deletion_status(text, boolean, boolean, int, text),
     pushsource.fs_materialization_status(text, boolean, boolean, int, text)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
+REVOKE ALL ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval) TO pushsource_admin;

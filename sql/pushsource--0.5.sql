@@ -161,7 +161,8 @@ CREATE TABLE pushsource_internal.source_catalog (
     prevent_destroy boolean NOT NULL DEFAULT false,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     partition_interval interval,      -- NULL: the log is one table
-    source_retention   interval       -- NULL: the log keeps every row
+    source_retention   interval,      -- NULL: the log keeps every row
+    data_delay         interval       -- scheduled backfills stop this long before now (NULL: at now)
 );
 
 CREATE TABLE pushsource_internal.view_catalog (
@@ -293,7 +294,7 @@ SELECT s.name, s.source_table,
        (SELECT pg_catalog.array_agg(v.name ORDER BY v.name) FROM pushsource_internal.view_catalog v
          WHERE v.source = s.name) AS feature_views,
        s.description, s.owner, s.tags, s.prevent_destroy, s.created_at,
-       s.partition_interval, s.source_retention
+       s.partition_interval, s.source_retention, s.data_delay
 FROM pushsource_internal.source_catalog s;
 COMMENT ON VIEW pushsource.push_sources IS 'registered push sources, their tables and schemas';
 
@@ -728,7 +729,8 @@ CREATE FUNCTION pushsource.fs_create_push_source(
     log_offline boolean DEFAULT true, batch_table regclass DEFAULT NULL,
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
     prevent_destroy boolean DEFAULT false,
-    partition_interval interval DEFAULT NULL, source_retention interval DEFAULT NULL)
+    partition_interval interval DEFAULT NULL, source_retention interval DEFAULT NULL,
+    data_delay interval DEFAULT NULL)
 RETURNS regclass LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p_name  text := fs_create_push_source.name;
@@ -781,6 +783,17 @@ BEGIN
     PERFORM pushsource_internal._check_history(pg_catalog.format('push source "%s"', p_name),
         fs_create_push_source.partition_interval, fs_create_push_source.source_retention, 'source_retention',
         coalesce(fs_create_push_source.log_offline, true), 'log_offline => true (a source without a log keeps no rows)');
+    IF fs_create_push_source.data_delay IS NOT NULL THEN
+        IF fs_create_push_source.batch_table IS NULL THEN
+            RAISE EXCEPTION 'push source "%": data_delay needs a batch_table (it delays the scheduled backfills from it)', p_name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF fs_create_push_source.data_delay < interval '0' OR fs_create_push_source.data_delay > interval '36525 days' THEN
+            RAISE EXCEPTION 'push source "%": data_delay must be between 0 and 36525 days, got %', p_name,
+                            fs_create_push_source.data_delay
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
     IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', 'pushsource_source', p_name)) IS NOT NULL THEN
         RAISE EXCEPTION 'push source "%": table pushsource_source.% already exists', p_name, p_name
             USING ERRCODE = 'duplicate_table';
@@ -835,17 +848,18 @@ BEGIN
 
     INSERT INTO pushsource_internal.source_catalog (name, source_table, column_names, column_types,
         timestamp_field, log_offline, batch_table, description, owner, tags, prevent_destroy,
-        partition_interval, source_retention)
+        partition_interval, source_retention, data_delay)
     VALUES (p_name, tbl, cols, types, fs_create_push_source.timestamp_field,
             coalesce(fs_create_push_source.log_offline, true), fs_create_push_source.batch_table,
             fs_create_push_source.description, fs_create_push_source.owner,
             pushsource_internal._check_tags('push source', p_name, fs_create_push_source.tags),
             coalesce(fs_create_push_source.prevent_destroy, false),
-            fs_create_push_source.partition_interval, fs_create_push_source.source_retention);
+            fs_create_push_source.partition_interval, fs_create_push_source.source_retention,
+            fs_create_push_source.data_delay);
     RETURN tbl;
 END
 $$;
-COMMENT ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval) IS
+COMMENT ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval) IS
   'registers a push source and creates its table (INSERT, COPY or fs_push into it)';
 
 CREATE FUNCTION pushsource_internal._create_feature_view(
@@ -1642,7 +1656,10 @@ BEGIN
                         THEN s.batch_table::text END)
           INTO r FROM pushsource.push_sources s WHERE s.name = fs_summary.name;
     ELSIF k = 'feature_view' THEN
-        SELECT pg_catalog.to_jsonb(v) INTO r FROM pushsource.feature_views v WHERE v.name = fs_summary.name;
+        -- Tecton's max_data_delay: the most any source of the view delays
+        SELECT pg_catalog.to_jsonb(v) || pg_catalog.jsonb_build_object('max_data_delay', s.data_delay)
+          INTO r FROM pushsource.feature_views v JOIN pushsource_internal.source_catalog s ON s.name = v.source
+         WHERE v.name = fs_summary.name;
     ELSE
         SELECT pg_catalog.to_jsonb(s) INTO r FROM pushsource.feature_services s WHERE s.name = fs_summary.name;
     END IF;
@@ -2679,7 +2696,12 @@ CREATE EVENT TRIGGER pushsource_unschedule_on_drop ON ddl_command_start
     EXECUTE FUNCTION pushsource_internal._unschedule_on_drop();
 
 CREATE FUNCTION pushsource_internal._scheduled_materialize(p_view text) RETURNS jsonb LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT pushsource_internal._materialize_incremental(p_view, pg_catalog.now(), true)
+    -- Tecton's data_delay: the window ends that long before the schedule's
+    -- time, so that late batch rows have arrived
+    SELECT pushsource_internal._materialize_incremental(p_view,
+               pg_catalog.now() OPERATOR(pg_catalog.-) coalesce((SELECT s.data_delay
+                   FROM pushsource_internal.view_catalog v JOIN pushsource_internal.source_catalog s ON s.name = v.source
+                  WHERE v.name = p_view), interval '0'), true)
 $$;
 COMMENT ON FUNCTION pushsource_internal._scheduled_materialize(text) IS
   'internal: the body of job pushsource:materialize:<view> (records a failure instead of raising it)';
@@ -2826,7 +2848,7 @@ GRANT EXECUTE ON FUNCTION pushsource_internal._check_name(text, text), pushsourc
     TO pushsource_admin, pushsource_writer, pushsource_reader;
 GRANT EXECUTE ON FUNCTION pushsource_internal._dependents(text),
     pushsource.fs_create_entity(text, text[], text, text, jsonb),
-    pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval),
+    pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval),
     pushsource.fs_create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean, interval, interval),
     pushsource_internal._create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean, interval, interval),
     pushsource.fs_create_feature_service(text, text[], text, text, jsonb),

@@ -111,6 +111,7 @@ fs_backfill(PG_FUNCTION_ARGS)
 	PsSource   *src;
 	bool		tiled;
 	Oid			from;
+	bool		from_log;
 	TimestampTz lo;
 	TimestampTz hi;
 	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TSTZMULTIRANGEOID};
@@ -159,18 +160,7 @@ fs_backfill(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("fs_materialize(\"%s\"): push source \"%s\" has no batch_table and keeps no log",
 						v->name, src->name)));
-	/*
-	 * The log holds every event pushed since the view was made, which its
-	 * stores have too: a backfill skips those it finds there (an offline
-	 * store, or a continuous view's events).  Tiles alone cannot say which
-	 * events they hold, so such a view would count them twice.
-	 */
-	if (from == src->relid && tiled && !OidIsValid(v->offline_relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("fs_materialize(\"%s\"): a backfill from the log of push source \"%s\" would count the events pushed since the view was made twice: its tiles keep no history to tell them apart",
-						v->name, src->name),
-				 errhint("Create the view with offline => true (its offline store tells pushed events apart), or give the source a batch_table.")));
+	from_log = from == src->relid;
 	done = prepare_backfill(name, start, end);
 	lo = start;
 	hi = end;
@@ -179,6 +169,34 @@ fs_backfill(PG_FUNCTION_ARGS)
 		lo = ps_tile_block_start(v, start);
 		hi = ps_tile_block_start(v, end - 1) + v->agg_interval * TILES_PER_BLOCK;
 	}
+	if (from_log)
+	{
+		/*
+		 * The log holds every event of the window, pushed before the view
+		 * was made or after: the window is rebuilt from it whole -- its
+		 * rows in the offline store and events, pushed or backfilled, and
+		 * its tile blocks -- so that no event counts twice or goes missing
+		 * (two events of one key and time are two events in a log).
+		 * Pushes wait meanwhile (SHARE), so none lands between the read
+		 * and the rebuild; the view's row was locked first, as every
+		 * operation locks.
+		 */
+		if (SPI_execute(psprintf("LOCK TABLE %s IN SHARE MODE", ps_qualified_relname(src->relid)),
+						false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "pushsource: could not lock the table of push source \"%s\"", src->name);
+		{
+			Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+			Datum		bounds[2] = {TimestampTzGetDatum(lo), TimestampTzGetDatum(hi)};
+			bool		isnull;
+
+			/* every event of the blocks [lo, hi) */
+			if (SPI_execute_with_args("SELECT pg_catalog.tstzmultirange(pg_catalog.tstzrange($1, $2))",
+									  2, types, bounds, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "pushsource: could not form the window of feature view \"%s\"", name);
+			done = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+									 false, -1);
+		}
+	}
 	batch_init(&window);
 	batch_init(&tiles);
 
@@ -186,14 +204,14 @@ fs_backfill(PG_FUNCTION_ARGS)
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(v->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
-	ps_store_clear_backfill(v, start, end, lo, hi);
+	ps_store_clear_backfill(v, start, end, lo, hi, from_log);
 	SetUserIdAndSecContext(save_userid, save_sec);
 
 	/* the batch rows, read as the caller */
 	args[0] = TimestampTzGetDatum(lo);
 	args[1] = TimestampTzGetDatum(hi);
 	args[2] = done;
-	portal = SPI_cursor_open_with_args(NULL, ps_store_backfill_reader(v, from),
+	portal = SPI_cursor_open_with_args(NULL, ps_store_backfill_reader(v, from, !from_log),
 									   3, argtypes, args, NULL, false, 0);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "pushsource backfill row",
 								   ALLOCSET_DEFAULT_SIZES);

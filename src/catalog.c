@@ -471,7 +471,6 @@ load_source(const char *name, Oid relid)
 		{
 			v->key_cols[i] = ps_column_index(src, list_nth(keys, i), v->name);
 			src->cols[v->key_cols[i]].required = true;
-			src->cols[v->key_cols[i]].is_key = true;
 		}
 		v->nfeatures = list_length(features);
 		v->feature_cols = palloc(sizeof(int) * Max(v->nfeatures, 1));

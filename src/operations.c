@@ -42,6 +42,7 @@
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 /* read by the maintenance run (SQL, through current_setting), which checks them */
 static char *rejected_retention_setting = NULL;
@@ -116,6 +117,12 @@ source_key_view(PsSource *src, List *names)
 							 errmsg("push source \"%s\": \"%s\" is its timestamp field, not a key", src->name,
 									src->cols[c].name),
 							 errhint("A key is an object of some of the source's columns: %s.", source_columns(src))));
+				if (!OidIsValid(lookup_type_cache(src->cols[c].type->typid, TYPECACHE_EQ_OPR)->eq_opr))
+					ereport(ERROR,
+							(errcode(ERRCODE_UNDEFINED_FUNCTION),
+							 errmsg("push source \"%s\": column \"%s\" (%s) cannot name keys: its values cannot be compared for equality",
+									src->name, src->cols[c].name, src->cols[c].type->display),
+							 errhint("Name the rows to delete by other columns, such as the join keys of its views.")));
 				v->key_cols[v->nkeys++] = c;
 			}
 	foreach(lc, names)
@@ -563,10 +570,10 @@ delete_source_keys(text *name_t, Jsonb *keys, bool online, bool offline)
 	StringInfoData kept;
 	StringInfoData res;
 	JsonbContainer *first = NULL;
+	bool	   *same;
 
 	lock_for_delete("_source_for", name);
 	src = ps_lookup_source(name, false);
-	lock_source_table(src);
 	if (JB_ROOT_IS_SCALAR(keys) || (!JB_ROOT_IS_ARRAY(keys) && !JB_ROOT_IS_OBJECT(keys)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -601,6 +608,24 @@ delete_source_keys(text *name_t, Jsonb *keys, bool online, bool offline)
 					 errhint("A key is an object of some of the source's columns: %s.", source_columns(src))));
 	}
 	kv = source_key_view(src, names);
+	/*
+	 * The locks in the order of the other operations: the views' catalog
+	 * rows (as fs_materialize and a view's fs_delete_keys take them), then
+	 * the source's table.
+	 */
+	same = palloc0(sizeof(bool) * Max(src->nviews, 1));
+	for (int i = 0; i < src->nviews; i++)
+	{
+		PsView	   *v = src->views[i];
+
+		same[i] = v->nkeys == kv->nkeys && kv->nkeys > 0;
+		for (int k = 0; same[i] && k < v->nkeys; k++)
+			same[i] = ps_view_is_join_key(kv, src->cols[v->key_cols[k]].name,
+										  strlen(src->cols[v->key_cols[k]].name));
+		if (same[i])
+			lock_for_delete("_view_for", v->name);
+	}
+	lock_source_table(src);
 	memset(n, 0, sizeof(n));
 	if (kv->nkeys > 0)
 		run_delete(kv, name_t, keys, false, false, true, n);
@@ -614,20 +639,15 @@ delete_source_keys(text *name_t, Jsonb *keys, bool online, bool offline)
 	for (int i = 0; i < src->nviews; i++)
 	{
 		PsView	   *v = src->views[i];
-		bool		same = v->nkeys == kv->nkeys && kv->nkeys > 0;
 		int64		vn[4];
 
-		for (int k = 0; same && k < v->nkeys; k++)
-			same = ps_view_is_join_key(kv, src->cols[v->key_cols[k]].name,
-									   strlen(src->cols[v->key_cols[k]].name));
-		if (!same)
+		if (!same[i])
 		{
 			if (kept.len > 0)
 				appendStringInfoString(&kept, ", ");
 			escape_json(&kept, v->name);
 			continue;
 		}
-		lock_for_delete("_view_for", v->name);
 		ps_check_view(v);
 		run_delete(v, cstring_to_text(v->name), keys, online, offline, false, vn);
 		total += vn[1] + vn[2];

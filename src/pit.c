@@ -31,6 +31,9 @@
  */
 #include "pit_int.h"
 #include "nodes/makefuncs.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_namespace.h"
+#include "commands/extension.h"
 
 /*
  * Phase timings at DEBUG2 (SET client_min_messages = debug2): where the
@@ -595,6 +598,13 @@ fs_save_historical_features(PG_FUNCTION_ARGS)
 				 errmsg("save_as \"%s\" must be a table name or schema.table", save_as)));
 	rv = makeRangeVarFromNameList(names);
 	nsp = RangeVarGetCreationNamespace(rv);
+	/* a training set is the user's table, never one of the extension's schemas */
+	if (getExtensionOfObject(NamespaceRelationId, nsp) == get_extension_oid("pushsource", true))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_SCHEMA_NAME),
+				 errmsg("save_as \"%s\" would be created in schema \"%s\", which belongs to the extension pushsource",
+						save_as, get_namespace_name(nsp)),
+				 errhint("Name a schema of your own (schema.table), or put one first in search_path.")));
 	if (OidIsValid(get_relname_relid(rv->relname, nsp)) ||
 		OidIsValid(RangeVarGetRelid(rv, NoLock, true)))
 		ereport(ERROR,

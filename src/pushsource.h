@@ -163,7 +163,6 @@ typedef struct PsColumn
 	PsTypeSpec *type;
 	AttrNumber	attnum;			/* in the source table, 0 if dropped */
 	bool		required;		/* timestamp field or a consumer's join key */
-	bool		is_key;			/* a join key of one of the source's views */
 	int16		typlen;			/* of the column's type (-1: varlena) */
 } PsColumn;
 
@@ -237,14 +236,14 @@ extern SPIPlanPtr ps_store_tiles_plan(PsView *v, bool backfill);
 extern SPIPlanPtr ps_store_events_plan(PsView *v);
 extern SPIPlanPtr ps_store_prune_plan(PsView *v);
 extern SPIPlanPtr ps_store_agg_read_plan(PsView *v);
-extern char *ps_store_backfill_reader(PsView *v, Oid batch_relid);
+extern char *ps_store_backfill_reader(PsView *v, Oid batch_relid, bool dedupe);
 extern char *ps_store_delete_keys_sql(PsView *v, bool online, bool offline, bool log);
 #define PS_VIEW_KIND(v) ((v)->kind ? (v)->kind : "feature view")
 extern char *ps_store_online_read_sql(PsView *v, Oid **argtypes);
 extern char *ps_store_history_sql(PsView *v, bool from_source, bool bounded_below, int ncols,
 								  const int *cols);
 extern void ps_store_clear_backfill(PsView *v, TimestampTz start, TimestampTz end,
-									TimestampTz block_lo, TimestampTz block_hi);
+									TimestampTz block_lo, TimestampTz block_hi, bool all);
 
 /* aggdecl.c: declarations of aggregate features, the catalog's view of them */
 extern void ps_view_set_aggregations(PsView *v, Datum aggs, int64 interval);

@@ -346,14 +346,16 @@ pushed_store(PsView *v)
  * tstzmultirange: the windows backfilled so far), as the push schema's
  * columns in order, followed by whether the same event (join keys and
  * time) was pushed to the view (then the batch row is not added again)
- * and by the row's ctid, which names it in error reports.
+ * and by the row's ctid, which names it in error reports.  dedupe false
+ * (a backfill from the source's own log, which rebuilds its window whole):
+ * every row is read as not pushed.
  */
 char *
-ps_store_backfill_reader(PsView *v, Oid batch_relid)
+ps_store_backfill_reader(PsView *v, Oid batch_relid, bool dedupe)
 {
 	PsSource   *src = v->source;
 	const char *ts = colname(v, src->ts_col);
-	Oid			store = pushed_store(v);
+	Oid			store = dedupe ? pushed_store(v) : InvalidOid;
 	StringInfoData sql;
 
 	initStringInfo(&sql);
@@ -388,12 +390,13 @@ ps_store_backfill_reader(PsView *v, Oid batch_relid)
 /*
  * Before a backfill of [start, end): the rows an earlier backfill of the
  * window wrote (pushed rows stay), and, for tiles, the backfilled blocks
- * of [block_lo, block_hi), which the backfill rebuilds whole.  An
+ * of [block_lo, block_hi), which the backfill rebuilds whole.  all: the
+ * pushed rows and blocks too (a backfill from the log rebuilds them).  An
  * attribute view's online rows stay: the newest event still wins.
  */
 void
 ps_store_clear_backfill(PsView *v, TimestampTz start, TimestampTz end,
-						TimestampTz block_lo, TimestampTz block_hi)
+						TimestampTz block_lo, TimestampTz block_hi, bool all)
 {
 	const char *ts = colname(v, v->source->ts_col);
 	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
@@ -409,18 +412,18 @@ ps_store_clear_backfill(PsView *v, TimestampTz start, TimestampTz end,
 	for (int i = 0; i < n; i++)
 	{
 		char	   *sql = psprintf("DELETE FROM %s WHERE %s OPERATOR(pg_catalog.>=) $1"
-								   " AND %s OPERATOR(pg_catalog.<) $2 AND " PS_INGEST_COL
-								   " OPERATOR(pg_catalog.<) 0",
-								   ps_qualified_relname(rels[i]), ts, ts);
+								   " AND %s OPERATOR(pg_catalog.<) $2%s",
+								   ps_qualified_relname(rels[i]), ts, ts,
+								   all ? "" : " AND " PS_INGEST_COL " OPERATOR(pg_catalog.<) 0");
 
 		if (SPI_execute_with_args(sql, 2, argtypes, window, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "pushsource: clearing the backfill of feature view \"%s\" failed", v->name);
 	}
 	if (OidIsValid(v->online_relid) && v->naggs > 0 && v->agg_interval > 0)
 	{
-		char	   *sql = psprintf("DELETE FROM %s WHERE _fs_batch AND block_start OPERATOR(pg_catalog.>=) $1"
+		char	   *sql = psprintf("DELETE FROM %s WHERE %sblock_start OPERATOR(pg_catalog.>=) $1"
 								   " AND block_start OPERATOR(pg_catalog.<) $2",
-								   ps_qualified_relname(v->online_relid));
+								   ps_qualified_relname(v->online_relid), all ? "" : "_fs_batch AND ");
 
 		if (SPI_execute_with_args(sql, 2, argtypes, blocks, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "pushsource: clearing the backfilled tiles of feature view \"%s\" failed", v->name);

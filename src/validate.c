@@ -864,37 +864,43 @@ check_required(PsSource *src, int col, bool isnull, bool missing, int index,
 
 /*
  * The record's join key values fit the stores' key indexes: at most
- * PS_MAX_KEY_BYTES of variable-length key values together.  A record over
+ * PS_MAX_KEY_BYTES of variable-length key values together, for each view
+ * (a view's stores index its own keys only).  A record over
  * it is rejected like any bad record (on_error => 'skip' skips it), never
  * left to fail the batch's store write.
  */
 static bool
 check_key_size(PsSource *src, Datum *values, bool *nulls, int index, PsRecordError *err)
 {
-	Size		total = 0;
-	int			largest = -1;
-	Size		largest_size = 0;
-
-	for (int i = 0; i < src->ncols; i++)
+	for (int vi = 0; vi < src->nviews; vi++)
 	{
-		PsColumn   *c = &src->cols[i];
-		Size		size;
+		PsView	   *v = src->views[vi];
+		Size		total = 0;
+		int			largest = -1;
+		Size		largest_size = 0;
 
-		if (!c->is_key || nulls[i] || c->typlen != -1)
-			continue;
-		size = toast_raw_datum_size(values[i]) - VARHDRSZ;
-		total += size;
-		if (largest < 0 || size > largest_size)
+		for (int k = 0; k < v->nkeys; k++)
 		{
-			largest = i;
-			largest_size = size;
+			int			i = v->key_cols[k];
+			Size		size;
+
+			if (nulls[i] || src->cols[i].typlen != -1)
+				continue;
+			size = toast_raw_datum_size(values[i]) - VARHDRSZ;
+			total += size;
+			if (largest < 0 || size > largest_size)
+			{
+				largest = i;
+				largest_size = size;
+			}
 		}
+		if (total > PS_MAX_KEY_BYTES)
+			return record_error(err, src, index, src->cols[largest].name, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+								psprintf("join key values of at most %d bytes together (feature view \"%s\")",
+										 PS_MAX_KEY_BYTES, v->name),
+								psprintf("%zu bytes", total));
 	}
-	if (total <= PS_MAX_KEY_BYTES)
-		return true;
-	return record_error(err, src, index, src->cols[largest].name, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-						psprintf("join key values of at most %d bytes together", PS_MAX_KEY_BYTES),
-						psprintf("%zu bytes", total));
+	return true;
 }
 
 static char *

@@ -179,7 +179,7 @@ my $request = '[{"user_id": "u1"}, {"user_id": "u2"}, {"user_id": "u9"}]';
 my %checks = (
 	'definitions' => q{
 SELECT to_jsonb(e) FROM pushsource.entities e
-UNION ALL SELECT to_jsonb(s) - 'source_table' - 'partition_interval' - 'source_retention'
+UNION ALL SELECT to_jsonb(s) - 'source_table' - 'partition_interval' - 'source_retention' - 'data_delay'
             FROM pushsource.push_sources s
 UNION ALL SELECT to_jsonb(v) - 'partition_interval' - 'offline_retention' FROM pushsource.feature_views v
 UNION ALL SELECT to_jsonb(f) FROM pushsource.feature_services f ORDER BY 1},
@@ -250,6 +250,10 @@ for my $what (sort keys %checks)
 is($node->safe_psql('postgres', q{
 SELECT count(*) FILTER (WHERE partition_interval IS NULL AND source_retention IS NULL) || '/' || count(*)
   FROM pushsource.push_sources}), '1/1', 'after the update: the source is unpartitioned, with no retention');
+# the column 0.5 adds: no data_delay
+is($node->safe_psql('postgres', q{
+SELECT count(*) FILTER (WHERE data_delay IS NULL) || '/' || count(*) FROM pushsource.push_sources}),
+	'1/1', 'after the update: the source has no data_delay');
 is($node->safe_psql('postgres', q{
 SELECT count(*) FILTER (WHERE partition_interval IS NULL AND offline_retention IS NULL) || '/' || count(*)
   FROM pushsource.feature_views}), '4/4', 'after the update: the views are unpartitioned, with no retention');
