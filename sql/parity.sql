@@ -506,3 +506,23 @@ SELECT par_try(format($$SELECT fs_push('par_two_keys', %L)$$, jsonb_build_array(
 -- a source-level delete by a column whose values cannot be compared is
 -- refused naming it (before: 42883 naming no object)
 SELECT par_try($$SELECT fs_delete_keys('par_two_keys', '[{"j": {"x": 1}}]')$$);
+
+------------------------------------------------------------------------
+-- Tecton's run_stream, pulled: fs_run_stream(view, after) returns the rows
+-- pushes wrote to the view's offline store after a cursor, oldest first.
+------------------------------------------------------------------------
+SELECT fs_create_push_source('par_stream', 'user_id Int64, ts Timestamp, v Int64', 'ts');
+SELECT fs_create_feature_view('par_stream_fv', 'par_stream', ARRAY['par_user']);
+SELECT fs_create_feature_view('par_stream_online', 'par_stream', ARRAY['par_user'], offline => false);
+SELECT fs_push('par_stream', '[{"user_id": 1, "ts": "2026-12-05T00:00:00Z", "v": 1},
+                               {"user_id": 2, "ts": "2026-12-04T00:00:00Z", "v": 2}]') ->> 'records';
+SELECT record FROM fs_run_stream('par_stream_fv') ORDER BY ingest_id;
+CREATE TEMP TABLE par_cursor AS SELECT max(ingest_id) AS c FROM fs_run_stream('par_stream_fv');
+SELECT fs_push('par_stream', '[{"user_id": 1, "ts": "2026-12-05T01:00:00Z", "v": 3}]') ->> 'records';
+-- from the cursor: the new row only
+SELECT record FROM fs_run_stream('par_stream_fv', (SELECT c FROM par_cursor));
+SELECT count(*) AS first_one FROM fs_run_stream('par_stream_fv', 0, 1);
+SELECT par_try($$SELECT * FROM fs_run_stream('par_nope')$$);
+SELECT par_try($$SELECT * FROM fs_run_stream('par_stream_online')$$);
+SELECT par_try($$SELECT * FROM fs_run_stream('par_stream_fv', NULL)$$);
+SELECT par_try($$SELECT * FROM fs_run_stream('par_stream_fv', 0, -1)$$);

@@ -20,7 +20,8 @@
  * - fs_materialization_status and fs_deletion_status take verbose, limit
  *   and sort_columns, as Tecton's do (new signatures: dropped and made);
  * - fs_create_push_source takes data_delay (scheduled backfills end that
- *   long before now); fs_summary of a view shows max_data_delay.
+ *   long before now); fs_summary of a view shows max_data_delay;
+ * - fs_run_stream: Tecton's run_stream, pulled with a cursor.
  */
 \echo Use "ALTER EXTENSION pushsource UPDATE TO '0.5'" to load this file. \quit
 
@@ -293,6 +294,35 @@ END
 $$;
 COMMENT ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval) IS
   'registers a push source and creates its table (INSERT, COPY or fs_push into it)';
+
+CREATE FUNCTION pushsource.fs_run_stream(feature_view text, after bigint DEFAULT 0, "limit" int DEFAULT 1000)
+RETURNS TABLE (ingest_id bigint, record jsonb) LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tbl regclass;
+BEGIN
+    PERFORM pushsource_internal._check_name(fs_run_stream.feature_view, 'feature view');
+    SELECT v.offline_table INTO tbl FROM pushsource_internal.view_catalog v WHERE v.name = fs_run_stream.feature_view;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'fs_run_stream: feature view "%" does not exist', fs_run_stream.feature_view
+            USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in pushsource.feature_views.';
+    END IF;
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'fs_run_stream: feature view "%" has no offline store to stream from', fs_run_stream.feature_view
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Create the view with offline => true.';
+    END IF;
+    IF fs_run_stream.after IS NULL OR fs_run_stream."limit" IS NULL OR fs_run_stream."limit" < 0 THEN
+        RAISE EXCEPTION 'fs_run_stream("%"): after must not be null and limit must be zero or more', fs_run_stream.feature_view
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY EXECUTE pg_catalog.format(
+        'SELECT t._fs_ingest_id, pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) ''_fs_ingest_id'''
+        ' FROM %s t WHERE t._fs_ingest_id OPERATOR(pg_catalog.>) $1 ORDER BY t._fs_ingest_id LIMIT $2', tbl)
+        USING fs_run_stream.after, fs_run_stream."limit";
+END
+$$;
+COMMENT ON FUNCTION pushsource.fs_run_stream(text, bigint, int) IS
+  'Tecton''s run_stream, pulled: the rows pushes wrote to a view''s offline store after the ingest order "after", oldest first';
 
 CREATE OR REPLACE VIEW pushsource.features AS
 SELECT v.name AS feature_view, f.name AS feature, f.position::int AS position,
@@ -1183,3 +1213,5 @@ GRANT EXECUTE ON FUNCTION pushsource_internal._jobs(text, text, boolean, boolean
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 REVOKE ALL ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval) TO pushsource_admin;
+REVOKE ALL ON FUNCTION pushsource.fs_run_stream(text, bigint, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pushsource.fs_run_stream(text, bigint, int) TO pushsource_reader, pushsource_writer, pushsource_admin;

@@ -1621,6 +1621,40 @@ $$;
 COMMENT ON FUNCTION pushsource.fs_run_columns(text, text) IS
   'the column definition list to write after fs_run(...) AS t(...)';
 
+-- Tecton's run_stream, pulled: the rows pushes fanned out to a view's
+-- offline store after a cursor (an ingest order), oldest first.  Poll with
+-- the last ingest_id seen.  Rows are numbered when they are pushed, not
+-- when they commit: a push that commits after a later-numbered one is
+-- seen by a poll only if its cursor is older than the push.
+CREATE FUNCTION pushsource.fs_run_stream(feature_view text, after bigint DEFAULT 0, "limit" int DEFAULT 1000)
+RETURNS TABLE (ingest_id bigint, record jsonb) LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    tbl regclass;
+BEGIN
+    PERFORM pushsource_internal._check_name(fs_run_stream.feature_view, 'feature view');
+    SELECT v.offline_table INTO tbl FROM pushsource_internal.view_catalog v WHERE v.name = fs_run_stream.feature_view;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'fs_run_stream: feature view "%" does not exist', fs_run_stream.feature_view
+            USING ERRCODE = 'undefined_object', HINT = 'Feature views are listed in pushsource.feature_views.';
+    END IF;
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'fs_run_stream: feature view "%" has no offline store to stream from', fs_run_stream.feature_view
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Create the view with offline => true.';
+    END IF;
+    IF fs_run_stream.after IS NULL OR fs_run_stream."limit" IS NULL OR fs_run_stream."limit" < 0 THEN
+        RAISE EXCEPTION 'fs_run_stream("%"): after must not be null and limit must be zero or more', fs_run_stream.feature_view
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN QUERY EXECUTE pg_catalog.format(
+        'SELECT t._fs_ingest_id, pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) ''_fs_ingest_id'''
+        ' FROM %s t WHERE t._fs_ingest_id OPERATOR(pg_catalog.>) $1 ORDER BY t._fs_ingest_id LIMIT $2', tbl)
+        USING fs_run_stream.after, fs_run_stream."limit";
+END
+$$;
+COMMENT ON FUNCTION pushsource.fs_run_stream(text, bigint, int) IS
+  'Tecton''s run_stream, pulled: the rows pushes wrote to a view''s offline store after the ingest order "after", oldest first';
+
 ------------------------------------------------------------------------
 -- Introspection
 ------------------------------------------------------------------------
@@ -2864,6 +2898,7 @@ GRANT EXECUTE ON FUNCTION pushsource.fs_get_historical_features(text, text[], te
     pushsource.fs_historical_features_columns(text, timestamptz, timestamptz, jsonb),
     pushsource_internal._run_plan(text, timestamptz, timestamptz, text),
     pushsource.fs_run(text, timestamptz, timestamptz, text), pushsource.fs_run_columns(text, text),
+    pushsource.fs_run_stream(text, bigint, int),
     pushsource_internal._run_features(text, text[], timestamptz, timestamptz, interval)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
 GRANT EXECUTE ON FUNCTION pushsource.fs_get_online_features(text, jsonb, boolean, boolean),
