@@ -46,8 +46,9 @@ batch_init(Batch *b)
 
 /*
  * The view locked against other operations on it and against fs_drop, its
- * batch table (if it has one: else the log is read) checked under a lock (a plain table with the source's column
- * types: see _check_batch_table), and the windows backfilled so far plus
+ * batch table (if it has one; else the log is read) checked under a lock
+ * (a plain table with the source's column types: see
+ * _check_batch_table), and the windows backfilled so far plus
  * [start, end): a tiled view's backfilled blocks are rebuilt whole from
  * them.  Read after the lock, so that a backfill that ran meanwhile is seen.
  */

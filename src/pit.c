@@ -555,6 +555,7 @@ fs_save_historical_features(PG_FUNCTION_ARGS)
 	char		nulls[5];
 	int			spi_nest;
 	Oid			relid;
+	Oid			ext;
 
 	if (PG_ARGISNULL(0))
 	{
@@ -599,7 +600,8 @@ fs_save_historical_features(PG_FUNCTION_ARGS)
 	rv = makeRangeVarFromNameList(names);
 	nsp = RangeVarGetCreationNamespace(rv);
 	/* a training set is the user's table, never one of the extension's schemas */
-	if (getExtensionOfObject(NamespaceRelationId, nsp) == get_extension_oid("pushsource", true))
+	ext = get_extension_oid("pushsource", true);
+	if (OidIsValid(ext) && getExtensionOfObject(NamespaceRelationId, nsp) == ext)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_SCHEMA_NAME),
 				 errmsg("save_as \"%s\" would be created in schema \"%s\", which belongs to the extension pushsource",

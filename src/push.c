@@ -593,11 +593,6 @@ typedef struct IngestSource
 } IngestSource;
 
 /*
- * The Tecton Stream Ingest request req (NULL: none) in, its reply out.
- * *bad is set when the reply is a requestError or recordErrors (nothing
- * was written); *pushed gets a PsPushed per source written.
- */
-/*
  * The feature view a rejected record concerns, for Tecton's recordErrors:
  * the first view (by name) whose join key is the field in error (a missing,
  * null or oversized key is refused because that view needs it), or NULL
@@ -616,6 +611,11 @@ view_concerned(RejectedRecord *r)
 	return NULL;
 }
 
+/*
+ * The Tecton Stream Ingest request req (NULL: none) in, its reply out.
+ * *bad is set when the reply is a requestError or recordErrors (nothing
+ * was written); *pushed gets a PsPushed per source written.
+ */
 Jsonb *
 ps_ingest(Jsonb *req, bool *bad, List **pushed)
 {

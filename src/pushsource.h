@@ -157,6 +157,9 @@ typedef struct PsView
 	SPIPlanPtr	backfill_tiles_plan;	/* tiled: fs_materialize's blocks */
 } PsView;
 
+/* What a PsView is, in messages (see kind) */
+#define PS_VIEW_KIND(v) ((v)->kind ? (v)->kind : "feature view")
+
 typedef struct PsColumn
 {
 	char	   *name;
@@ -238,7 +241,6 @@ extern SPIPlanPtr ps_store_prune_plan(PsView *v);
 extern SPIPlanPtr ps_store_agg_read_plan(PsView *v);
 extern char *ps_store_backfill_reader(PsView *v, Oid batch_relid, bool dedupe);
 extern char *ps_store_delete_keys_sql(PsView *v, bool online, bool offline, bool log);
-#define PS_VIEW_KIND(v) ((v)->kind ? (v)->kind : "feature view")
 extern char *ps_store_online_read_sql(PsView *v, Oid **argtypes);
 extern char *ps_store_history_sql(PsView *v, bool from_source, bool bounded_below, int ncols,
 								  const int *cols);
