@@ -602,8 +602,8 @@ SELECT fs_create_feature_view('agg_run_on', 'agg_events', ARRAY['agg_user'],
     aggregations => ARRAY[fs_agg('i', 'sum', '1h')], offline => false);
 SELECT agg_try($$SELECT * FROM fs_run('agg_run_on', '2024-05-01', '2024-05-02') AS t(a text)$$);
 -- the internal join behind 'full' refuses a null spine or feature list too
-SELECT agg_try($$SELECT * FROM pushsource_internal._run_features(NULL, ARRAY['agg_run_c'], NULL, NULL, NULL) AS t(a text)$$);
-SELECT agg_try($$SELECT * FROM pushsource_internal._run_features('SELECT 1', NULL, NULL, NULL, NULL) AS t(a text)$$);
+SELECT agg_try($$SELECT * FROM pushsource_internal._run_features(NULL, ARRAY['agg_run_c'], NULL, NULL, NULL, NULL) AS t(a text)$$);
+SELECT agg_try($$SELECT * FROM pushsource_internal._run_features('SELECT 1', NULL, NULL, NULL, NULL, NULL) AS t(a text)$$);
 SELECT fs_drop('agg_run_t'), fs_drop('agg_run_c'), fs_drop('agg_run_on');
 
 ------------------------------------------------------------------------

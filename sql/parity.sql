@@ -526,3 +526,147 @@ SELECT par_try($$SELECT * FROM fs_run_stream('par_nope')$$);
 SELECT par_try($$SELECT * FROM fs_run_stream('par_stream_online')$$);
 SELECT par_try($$SELECT * FROM fs_run_stream('par_stream_fv', NULL)$$);
 SELECT par_try($$SELECT * FROM fs_run_stream('par_stream_fv', 0, -1)$$);
+
+------------------------------------------------------------------------
+-- Tecton's run(mock_sources=...): fs_run(..., mock_sources => table)
+-- computes a view's output from a table of the push source's rows instead
+-- of its offline store, writing nothing.
+------------------------------------------------------------------------
+SELECT fs_create_push_source('par_mocked', 'user_id Int64, ts Timestamp, amount Int64, note String', 'ts');
+SELECT fs_create_feature_view('par_mock_tiled', 'par_mocked', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('amount', 'sum', '2 hours', 'total'), fs_agg('amount', 'last', '1 day', 'last_amount'),
+                          fs_agg('user_id', 'count', '1 day', 'n')],
+    aggregation_interval => '1 hour');
+SELECT fs_create_feature_view('par_mock_cont', 'par_mocked', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('amount', 'sum', '1 hour', 'total'), fs_agg('user_id', 'count', '1 day', 'n')],
+    feature_start_time => '2026-12-05T00:00:00Z');
+SELECT fs_create_feature_view('par_mock_attr', 'par_mocked', ARRAY['par_user'], features => ARRAY['amount', 'note'],
+    offline => false);
+-- the same rows pushed and in a mock table, in the same order (ties of
+-- equal times break by it: two events of user 1 at 01:00)
+CREATE TABLE public.par_mock_rows (user_id bigint, ts timestamptz, amount bigint, note text);
+INSERT INTO public.par_mock_rows VALUES
+    (1, '2026-12-05 00:10+00', 5, 'a'), (1, '2026-12-05 01:00+00', 7, 'b'), (1, '2026-12-05 01:00+00', 4, 'c'),
+    (2, '2026-12-05 00:20+00', 10, 'd'), (1, '2026-12-05 02:30+00', 1, 'e'), (2, '2026-12-04 23:00+00', 3, 'f');
+SELECT fs_push('par_mocked', (SELECT jsonb_agg(to_jsonb(r) - 'ctid' ORDER BY r.ctid) FROM
+                              (SELECT ctid, * FROM public.par_mock_rows) r)) ->> 'records' AS pushed;
+-- the mock path gives what the store path gives, at every level (the
+-- store path is checked against hand-worked values in aggregate.sql)
+CREATE TEMP TABLE par_mock_cmp (level text, src text, r text);
+INSERT INTO par_mock_cmp
+SELECT 'disabled', s, t::text FROM unnest(ARRAY['store', 'mock']) s,
+       LATERAL fs_run('par_mock_tiled', '2026-12-04', '2026-12-06', 'disabled',
+                      CASE s WHEN 'mock' THEN 'public.par_mock_rows'::regclass END)
+       AS t(user_id bigint, ts timestamptz, amount bigint);
+INSERT INTO par_mock_cmp
+SELECT 'partial', s, (t.user_id, t.tile_start_time, fs_partial_final(t.amount_sum, NULL::bigint),
+                      fs_partial_final(t.amount_last, NULL::bigint), fs_partial_final(t.user_id_count, NULL::bigint))::text
+  FROM unnest(ARRAY['store', 'mock']) s,
+       LATERAL fs_run('par_mock_tiled', '2026-12-04', '2026-12-06', 'partial',
+                      CASE s WHEN 'mock' THEN 'public.par_mock_rows'::regclass END)
+       AS t(user_id bigint, tile_start_time timestamptz, tile_end_time timestamptz,
+            amount_sum fs_partial, amount_last fs_partial, user_id_count fs_partial);
+INSERT INTO par_mock_cmp
+SELECT 'full', s, t::text FROM unnest(ARRAY['store', 'mock']) s,
+       LATERAL fs_run('par_mock_tiled', '2026-12-04', '2026-12-06', 'full',
+                      CASE s WHEN 'mock' THEN 'public.par_mock_rows'::regclass END)
+       AS t(user_id bigint, ts timestamptz, total bigint, last_amount bigint, n bigint);
+INSERT INTO par_mock_cmp
+SELECT 'continuous', s, t::text FROM unnest(ARRAY['store', 'mock']) s,
+       LATERAL fs_run('par_mock_cont', '2026-12-04', '2026-12-06', 'full',
+                      CASE s WHEN 'mock' THEN 'public.par_mock_rows'::regclass END)
+       AS t(user_id bigint, ts timestamptz, total bigint, n bigint);
+SELECT level, count(*) FILTER (WHERE src = 'store') AS store_rows, count(*) FILTER (WHERE src = 'mock') AS mock_rows,
+       (SELECT count(*) FROM (SELECT r FROM par_mock_cmp x WHERE x.level = c.level AND x.src = 'store'
+                              EXCEPT ALL SELECT r FROM par_mock_cmp x WHERE x.level = c.level AND x.src = 'mock') d) AS only_store,
+       (SELECT count(*) FROM (SELECT r FROM par_mock_cmp x WHERE x.level = c.level AND x.src = 'mock'
+                              EXCEPT ALL SELECT r FROM par_mock_cmp x WHERE x.level = c.level AND x.src = 'store') d) AS only_mock
+  FROM par_mock_cmp c GROUP BY level ORDER BY level;
+-- a mock with other rows, worked out by hand: user 7 at 00:00 (amount 2),
+-- 00:30 (3), 01:20 (4); a row without its key and one before the view's
+-- feature_start_time are not the view's, as a push would not store them.
+-- Continuous, 1-hour sum and 1-day count at each event:
+-- 00:00 → 2, 1; 00:30 → 5, 2; 01:20 → 3+4 = 7 (00:00 is out of (00:20, 01:20]), 3
+CREATE TABLE public.par_mock_other (note text, amount bigint, ts timestamptz, user_id bigint, extra int);
+INSERT INTO public.par_mock_other VALUES ('x', 2, '2026-12-05 00:00+00', 7, 0), ('y', 3, '2026-12-05 00:30+00', 7, 0),
+    ('z', 4, '2026-12-05 01:20+00', 7, 0), ('w', 100, '2026-12-05 01:00+00', NULL, 0),
+    ('v', 50, '2026-12-04 23:59+00', 7, 0);
+SELECT * FROM fs_run('par_mock_cont', '2026-12-04', '2026-12-06', 'full', 'public.par_mock_other')
+    AS t(user_id bigint, ts timestamptz, total bigint, n bigint);
+-- tiled: the end of each 1-hour tile in [start, end) with events; the
+-- 23:59 row is kept (the tiled view has no feature_start_time), and its
+-- tile, ending at 00:00, is before start.  At 01:00: total over the 2
+-- hours (23:00, 01:00] = 50+2+3 = 55, last 3, n 3; at 02:00: total over
+-- (00:00, 02:00] = 2+3+4 = 9, last 4, n (1 day) 4
+SELECT * FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-06', 'full', 'public.par_mock_other')
+    AS t(user_id bigint, ts timestamptz, total bigint, last_amount bigint, n bigint);
+-- a view without an offline store runs over a mock; its columns come from the source
+SELECT fs_run_columns('par_mock_attr', 'disabled', 'public.par_mock_other');
+SELECT * FROM fs_run('par_mock_attr', '2026-12-05', '2026-12-06', 'disabled', 'public.par_mock_other')
+    AS t(user_id bigint, ts timestamptz, amount bigint, note text);
+-- nothing was written: the stores hold the six pushed rows only
+SELECT count(*) AS offline_rows FROM fs_get_historical_features('par_mock_tiled', '-infinity'::timestamptz, 'infinity')
+    AS t(user_id bigint, ts timestamptz, amount bigint);
+-- errors: each names the mock, the column and what was expected
+CREATE VIEW public.par_mock_view AS SELECT * FROM public.par_mock_rows;
+CREATE TABLE public.par_mock_int4 (user_id int, ts timestamptz, amount bigint, note text);
+CREATE TABLE public.par_mock_short (user_id bigint, ts timestamptz);
+SELECT par_try($$SELECT * FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-06', 'full', 'public.par_mock_view')
+                 AS t(user_id bigint, ts timestamptz, total bigint, last_amount bigint, n bigint)$$);
+SELECT par_try($$SELECT * FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-06', 'full', 'public.par_mock_int4')
+                 AS t(user_id bigint, ts timestamptz, total bigint, last_amount bigint, n bigint)$$);
+SELECT par_try($$SELECT * FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-06', 'partial', 'public.par_mock_short')
+                 AS t(user_id bigint, tile_start_time timestamptz, tile_end_time timestamptz,
+                      amount_sum fs_partial, amount_last fs_partial, user_id_count fs_partial)$$);
+SELECT par_try($$SELECT fs_run_columns('par_mock_attr', 'disabled', 'public.par_mock_short')$$);
+SELECT par_try($$SELECT * FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-06', 'full', 'public.par_mock_nope')
+                 AS t(user_id bigint, ts timestamptz, total bigint, last_amount bigint, n bigint)$$);
+-- without a mock, a view without an offline store is still refused
+SELECT par_try($$SELECT fs_run_columns('par_mock_attr', 'disabled')$$);
+-- a reader runs a tiled view (before: 42501, permission denied for the
+-- function that aligns tiles), and reads only the mocks it may read
+CREATE ROLE par_mock_reader IN ROLE pushsource_reader;
+SET ROLE par_mock_reader;
+SELECT * FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-05 02:00', 'full')
+    AS t(user_id bigint, ts timestamptz, total bigint, last_amount bigint, n bigint);
+SELECT par_try($$SELECT count(*) FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-06', 'full', 'public.par_mock_other')
+                 AS t(user_id bigint, ts timestamptz, total bigint, last_amount bigint, n bigint)$$);
+SELECT par_try($$SELECT count(*) FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-06', 'disabled', 'public.par_mock_other')
+                 AS t(user_id bigint, ts timestamptz, amount bigint)$$);
+RESET ROLE;
+GRANT SELECT ON public.par_mock_other TO par_mock_reader;
+SET ROLE par_mock_reader;
+SELECT count(*) AS reader_rows FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-06', 'full', 'public.par_mock_other')
+    AS t(user_id bigint, ts timestamptz, total bigint, last_amount bigint, n bigint);
+RESET ROLE;
+DROP OWNED BY par_mock_reader;
+DROP ROLE par_mock_reader;
+
+------------------------------------------------------------------------
+-- Workspaces: one database is one Tecton workspace.  With
+-- pushsource.workspace set (ALTER DATABASE ... SET, by a superuser),
+-- ingest and serving requests naming another workspace are refused;
+-- unset (the default), any workspace_name is accepted.
+------------------------------------------------------------------------
+SET pushsource.workspace = 'prod';
+SELECT fs_ingest('{"workspace_name": "staging", "records": {"par_mocked": [
+  {"record": {"user_id": 9, "ts": "2026-12-05T00:00:00Z", "amount": 1, "note": "n"}}]}}');
+SELECT count(*) AS written FROM pushsource_source.par_mocked WHERE user_id = 9;
+SELECT fs_ingest('{"workspace_name": "prod", "records": {"par_mocked": [
+  {"record": {"user_id": 9, "ts": "2026-12-05T00:00:00Z", "amount": 1, "note": "n"}}]}}') -> 'workspaceName';
+SELECT count(*) AS written FROM pushsource_source.par_mocked WHERE user_id = 9;
+SELECT par_try($$SELECT fs_tecton_get_features('{"params": {"feature_service_name": "par_mock_attr",
+  "workspace_name": "staging", "join_key_map": {"user_id": 9}}}')$$);
+SELECT par_try($$SELECT fs_tecton_get_features_batch('{"params": {"feature_service_name": "par_mock_attr",
+  "workspace_name": "staging", "request_data": [{"join_key_map": {"user_id": 9}}]}}')$$);
+SELECT fs_tecton_get_features('{"params": {"feature_service_name": "par_mock_attr",
+  "workspace_name": "prod", "join_key_map": {"user_id": 9}}}') -> 'result';
+RESET pushsource.workspace;
+SELECT fs_tecton_get_features('{"params": {"feature_service_name": "par_mock_attr",
+  "workspace_name": "staging", "join_key_map": {"user_id": 9}}}') -> 'result';
+-- only a superuser sets it
+CREATE ROLE par_ws_role IN ROLE pushsource_writer;
+SET ROLE par_ws_role;
+SELECT par_try($$SET pushsource.workspace = 'staging'$$);
+RESET ROLE;
+DROP ROLE par_ws_role;

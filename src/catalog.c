@@ -247,11 +247,34 @@ ps_keep_plan(SPIPlanPtr plan)
 	MemoryContextSwitchTo(old);
 }
 
+/* pushsource.workspace: the Tecton workspace this database is ("": any) */
+static char *workspace_setting = "";
+
 void
 ps_catalog_init(void)
 {
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
 	RegisterXactCallback(catalog_xact_callback, NULL);
+	DefineCustomStringVariable("pushsource.workspace",
+							   "The Tecton workspace this database is.",
+							   "Ingest and serving requests naming another workspace_name are "
+							   "refused. Empty (the default): any workspace_name is accepted.",
+							   &workspace_setting, "", PGC_SUSET, 0,
+							   NULL, NULL, NULL);
+}
+
+/*
+ * One database is one Tecton workspace: NULL when a request's
+ * workspace_name may be served here, else why not (for its error).
+ */
+char *
+ps_workspace_mismatch(const char *name)
+{
+	if (workspace_setting == NULL || workspace_setting[0] == '\0' ||
+		strcmp(name, workspace_setting) == 0)
+		return NULL;
+	return psprintf("workspace \"%s\" does not exist: this database is workspace \"%s\" (pushsource.workspace)",
+					name, workspace_setting);
 }
 
 /* ---------------------------------------------------------------------

@@ -466,6 +466,7 @@ parse_tecton(Jsonb *req, bool batch, TectonRequest *r)
 	JsonbContainer *p;
 	JsonbValue *opts;
 	JsonbValue *ropts;
+	char	   *workspace;
 	bool		ignore_extra = false;
 	static const char *const top[] = {"params", NULL};
 
@@ -483,7 +484,11 @@ parse_tecton(Jsonb *req, bool batch, TectonRequest *r)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s: \"feature_service_id\" is not supported; name the service with \"feature_service_name\"", what)));
 	r->service = string_field(p, "feature_service_name", "featureServiceName", what, true);
-	(void) string_field(p, "workspace_name", "workspaceName", what, true);
+	workspace = string_field(p, "workspace_name", "workspaceName", what, true);
+	if (ps_workspace_mismatch(workspace) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("%s: %s", what, ps_workspace_mismatch(workspace))));
 	(void) bool_field(p, "allow_partial_results", "allowPartialResults", what);
 	ropts = get_field(p, "request_options", "requestOptions");
 	if (ropts != NULL && ropts->type != jbvNull)

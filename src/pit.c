@@ -237,7 +237,7 @@ plan_from_args(FunctionCallInfo fcinfo, int first)
 					 PG_GETARG_ARRAYTYPE_P(first + 1),
 					 PG_ARGISNULL(first + 2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(first + 2)),
 					 PG_ARGISNULL(first + 3) ? true : PG_GETARG_BOOL(first + 3),
-					 PG_ARGISNULL(first + 4) ? false : PG_GETARG_BOOL(first + 4), NULL);
+					 PG_ARGISNULL(first + 4) ? false : PG_GETARG_BOOL(first + 4), NULL, InvalidOid);
 }
 
 /*
@@ -299,10 +299,11 @@ fs_get_historical_features(PG_FUNCTION_ARGS)
 }
 
 /*
- * _run_features(spine, features, start_time, end_time, interval): the
- * features at the spine rows of fs_run's 'full' level.  The spine is a
- * query fs_run builds, with $1, $2, $3 bound to the last three arguments
- * (no temporary table: it runs in read-only transactions and on standbys).
+ * _run_features(spine, features, start_time, end_time, interval, mock):
+ * the features at the spine rows of fs_run's 'full' level, read from the
+ * mock source when mock is not null.  The spine is a query fs_run builds,
+ * with $1, $2, $3 bound to start_time, end_time and interval (no
+ * temporary table: it runs in read-only transactions and on standbys).
  */
 PG_FUNCTION_INFO_V1(fs_run_features);
 Datum
@@ -324,7 +325,20 @@ fs_run_features(PG_FUNCTION_ARGS)
 		params->params[i].value = PG_ARGISNULL(i + 2) ? (Datum) 0 : PG_GETARG_DATUM(i + 2);
 	}
 	return historical_features(fcinfo, pit_plan_join(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-												 PG_GETARG_ARRAYTYPE_P(1), NULL, false, false, params));
+												 PG_GETARG_ARRAYTYPE_P(1), NULL, false, false, params,
+												 PG_NARGS() < 6 || PG_ARGISNULL(5) ? InvalidOid : PG_GETARG_OID(5)));
+}
+
+/*
+ * pushsource_internal._check_mock(feature_view, mock): refuses a mock
+ * source fs_run cannot read as the view's push source (see pit_check_mock).
+ */
+PG_FUNCTION_INFO_V1(fs_check_mock);
+Datum
+fs_check_mock(PG_FUNCTION_ARGS)
+{
+	pit_check_mock(ps_lookup_view(text_to_cstring(PG_GETARG_TEXT_PP(0)), false), PG_GETARG_OID(1));
+	PG_RETURN_VOID();
 }
 
 static Datum

@@ -195,7 +195,7 @@ pit_join_agg_view(PitPlan *plan, PitView *pv)
 		r.pv = pv;
 		r.sort = es;
 		r.slot = MakeSingleTupleTableSlot(edesc, &TTSOpsVirtual);
-		pit_run_feature_query(pv, pit_feature_query(pv, plan->from_source, true, nv, v->feature_cols),
+		pit_run_feature_query(pv, pit_feature_query(pv, plan, true, nv, v->feature_cols),
 						  max_hi, min_hi - v->max_window + 1, v->start_time, (DestReceiver *) &r);
 		ExecDropSingleTupleTableSlot(r.slot);
 		tuplesort_performsort(es);

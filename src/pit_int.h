@@ -199,7 +199,8 @@ typedef struct PitPlan
 	TupleDesc	out_desc;
 	char	   *columns;		/* "name type, ..." for AS t(...) */
 	char	   *columns_qualified;	/* the same, every type schema-qualified */
-	bool		from_source;
+	bool		from_source;	/* rows as the push source holds them: its log or a mock */
+	Oid			mock_relid;		/* fs_run's mock source read instead of the log, or InvalidOid */
 	int64		nrows;			/* spine rows read */
 	int64		bucket_rows;	/* spine positions per result bucket */
 	int			nbuckets;
@@ -224,7 +225,8 @@ typedef struct SpineReceiver
 /* pit_plan.c */
 extern SPIPlanPtr pit_prepare_spine_statement(const char *sql, const char *spine, ParamListInfo params);
 extern void pit_lt_operator(Oid type, Oid *lt);
-extern PitPlan *pit_plan_join(const char *spine, ArrayType *features, const char *timestamp_key, bool full_names, bool from_source, ParamListInfo spine_params);
+extern PitPlan *pit_plan_join(const char *spine, ArrayType *features, const char *timestamp_key, bool full_names, bool from_source, ParamListInfo spine_params, Oid mock_relid);
+extern void pit_check_mock(PsView *v, Oid mock);
 
 /* pit_join.c */
 extern void pit_write_record(MemoryContext filecxt, BufFile **file, uint32 hash, MinimalTuple tup);
@@ -237,7 +239,8 @@ extern char *pit_read_partition(BufFile *file, int64 bytes);
 extern char *pit_read_encoded(BufFile *file, StringInfo buf);
 extern uint32 pit_hash_keys(PitView *pv, Datum *vals);
 extern void pit_begin_view_join(PitView *pv, bool from_source);
-extern char *pit_feature_query(PitView *pv, bool from_source, bool bounded_below, int ncols, const int *cols);
+extern Oid	pit_history_relid(PitPlan *plan, PsView *v);
+extern char *pit_feature_query(PitView *pv, PitPlan *plan, bool bounded_below, int ncols, const int *cols);
 extern void pit_receiver_noop_startup(DestReceiver *self, int operation, TupleDesc typeinfo);
 extern void pit_receiver_noop(DestReceiver *self);
 extern bool pit_spine_receive(TupleTableSlot *slot, DestReceiver *self);

@@ -442,9 +442,19 @@ pit_begin_view_join(PitView *pv, bool from_source)
  * columns cols (its features; an aggregate view's value columns).
  */
 char *
-pit_feature_query(PitView *pv, bool from_source, bool bounded_below, int ncols, const int *cols)
+pit_feature_query(PitView *pv, PitPlan *plan, bool bounded_below, int ncols, const int *cols)
 {
-	return ps_store_history_sql(pv->view, from_source, bounded_below, ncols, cols);
+	return ps_store_history_sql(pv->view, pit_history_relid(plan, pv->view), plan->from_source,
+								bounded_below, ncols, cols);
+}
+
+/* The table the join reads for view v: its offline store, its source's log or fs_run's mock */
+Oid
+pit_history_relid(PitPlan *plan, PsView *v)
+{
+	if (OidIsValid(plan->mock_relid))
+		return plan->mock_relid;
+	return plan->from_source ? v->source->relid : v->offline_relid;
 }
 
 void
@@ -1404,7 +1414,7 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 {
 	PsView	   *v = pv->view;
 	PsSource   *src = v->source;
-	Oid			relid = plan->from_source ? src->relid : v->offline_relid;
+	Oid			relid = pit_history_relid(plan, v);
 	int			nk = v->nkeys;
 	int			ncols = pv->ncodec;
 	Size		spec_size = offsetof(PitScanSpec, atts) + sizeof(AttrNumber) * ncols;
@@ -1581,7 +1591,7 @@ pit_scan_features(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max
 	r.pub.rDestroy = pit_receiver_noop;
 	r.pub.mydest = DestNone;
 	r.pv = pv;
-	pit_run_feature_query(pv, pit_feature_query(pv, plan->from_source, bounded, pv->nfeat, pv->feat_cols),
+	pit_run_feature_query(pv, pit_feature_query(pv, plan, bounded, pv->nfeat, pv->feat_cols),
 					  max_t, lower, v->start_time, (DestReceiver *) &r);
 }
 

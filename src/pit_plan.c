@@ -270,13 +270,60 @@ is_time_type(Oid t)
 }
 
 /*
+ * fs_run's mock source for view v: a table (or materialized view: its
+ * physical order breaks ties of equal event times, as the log's does)
+ * with every column the view reads, each of the push source's type, so
+ * that the join reads it as it reads the source's log.
+ */
+void
+pit_check_mock(PsView *v, Oid mock)
+{
+	PsSource   *src = v->source;
+	char		relkind = get_rel_relkind(mock);
+	const char *mockname = get_rel_name(mock);
+
+	if (mockname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("mock source of feature view \"%s\": relation %u does not exist", v->name, mock)));
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("mock source \"%s\" of feature view \"%s\" is not a table", mockname, v->name),
+				 errdetail("Its rows are read in physical order, which breaks ties of equal event times as the push source's log does."),
+				 errhint("Copy the rows into a table: CREATE TEMP TABLE m AS SELECT ...")));
+	for (int i = 0; i < v->nkeys + 1 + v->nfeatures; i++)
+	{
+		PsColumn   *c = &src->cols[i < v->nkeys ? v->key_cols[i]
+								   : i == v->nkeys ? src->ts_col
+								   : v->feature_cols[i - v->nkeys - 1]];
+		AttrNumber	att = get_attnum(mock, c->name);
+		Oid			type;
+
+		if (att == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("mock source \"%s\" has no column \"%s\", which feature view \"%s\" reads",
+							mockname, c->name, v->name),
+					 errhint("Give it the columns of push source \"%s\" that the view reads: its join keys, \"%s\" and the columns of its features.",
+							 src->name, src->cols[src->ts_col].name)));
+		type = get_atttype(mock, att);
+		if (type != c->type->typid)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("mock source \"%s\": column \"%s\" is of type %s, expected %s as in push source \"%s\"",
+							mockname, c->name, format_type_be(type), format_type_be(c->type->typid), src->name)));
+	}
+}
+
+/*
  * Everything the join needs that does not depend on data: the spine's
  * columns, which one is T, the key columns (cast to the views' key types
  * where PostgreSQL would cast implicitly), the output columns.
  */
 PitPlan *
 pit_plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
-		  bool full_names, bool from_source, ParamListInfo spine_params)
+		  bool full_names, bool from_source, ParamListInfo spine_params, Oid mock_relid)
 {
 	PitPlan    *plan = palloc0(sizeof(PitPlan));
 	char	   *from = spine_from_item(spine);
@@ -289,8 +336,12 @@ pit_plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 	int			nout;
 
 	plan->views = resolve_features(features);
-	plan->from_source = from_source;
+	plan->from_source = from_source || OidIsValid(mock_relid);
+	plan->mock_relid = mock_relid;
 	plan->spine_params = spine_params;
+	if (OidIsValid(mock_relid))
+		foreach(lc, plan->views)
+			pit_check_mock(((PitView *) lfirst(lc))->view, mock_relid);
 
 	/* the spine's columns */
 	{
@@ -358,7 +409,7 @@ pit_plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("feature view \"%s\" has no offline store", v->name),
 					 errhint("Create it with offline => true, or pass from_source => true to read the push source's table.")));
-		if (from_source && !src->log_offline)
+		if (from_source && !src->log_offline && !OidIsValid(mock_relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("push source \"%s\" of feature view \"%s\" keeps no rows (log_offline => false)",

@@ -658,6 +658,8 @@ ps_ingest(Jsonb *req, bool *bad, List **pushed)
 	if (v == NULL || v->type != jbvString || v->val.string.len == 0)
 		REFUSE("\"workspace_name\" is required and must be a non-empty string");
 	workspace = pnstrdup(v->val.string.val, v->val.string.len);
+	if (ps_workspace_mismatch(workspace) != NULL)
+		REFUSE("%s", ps_workspace_mismatch(workspace));
 	v = getKeyJsonValueFromContainer(&req->root, "dry_run", 7, NULL);
 	if (v != NULL)
 	{

@@ -204,6 +204,7 @@ extern bool ps_view_in_catalog(const char *name);
 extern void ps_keep_plan(SPIPlanPtr plan);
 extern const char *ps_internal_schema(void);
 extern void ps_catalog_init(void);
+extern char *ps_workspace_mismatch(const char *name);
 
 /* names.c: what objects and columns may be called; qualified relation names */
 extern bool ps_name_is_valid(const char *name);
@@ -242,7 +243,7 @@ extern SPIPlanPtr ps_store_agg_read_plan(PsView *v);
 extern char *ps_store_backfill_reader(PsView *v, Oid batch_relid, bool dedupe);
 extern char *ps_store_delete_keys_sql(PsView *v, bool online, bool offline, bool log);
 extern char *ps_store_online_read_sql(PsView *v, Oid **argtypes);
-extern char *ps_store_history_sql(PsView *v, bool from_source, bool bounded_below, int ncols,
+extern char *ps_store_history_sql(PsView *v, Oid relid, bool from_source, bool bounded_below, int ncols,
 								  const int *cols);
 extern void ps_store_clear_backfill(PsView *v, TimestampTz start, TimestampTz end,
 									TimestampTz block_lo, TimestampTz block_hi, bool all);

@@ -611,11 +611,13 @@ ps_store_online_read_sql(PsView *v, Oid **argtypes)
  * The rows of history a view contributes to a point-in-time join: join
  * keys, event time, ingest order (the source log has none: its ctid, the
  * insertion order of an append-only table, breaks ties of equal times),
- * and the columns cols.  $1: the latest time wanted; $2 (bounded_below):
- * the earliest; $3 (from the log of a view with feature_start_time): that.
+ * and the columns cols, read from relid: the view's offline store, or
+ * (from_source) a table with the source's columns, its log or fs_run's
+ * mock.  $1: the latest time wanted; $2 (bounded_below): the earliest;
+ * $3 (from_source, a view with feature_start_time): that.
  */
 char *
-ps_store_history_sql(PsView *v, bool from_source, bool bounded_below, int ncols, const int *cols)
+ps_store_history_sql(PsView *v, Oid relid, bool from_source, bool bounded_below, int ncols, const int *cols)
 {
 	PsSource   *src = v->source;
 	const char *ts = quote_identifier(src->cols[src->ts_col].name);
@@ -629,8 +631,7 @@ ps_store_history_sql(PsView *v, bool from_source, bool bounded_below, int ncols,
 	for (int f = 0; f < ncols; f++)
 		appendStringInfo(&sql, ", %s", quote_identifier(src->cols[cols[f]].name));
 	appendStringInfo(&sql, " FROM %s WHERE %s OPERATOR(pg_catalog.<=) $1",
-					 ps_qualified_relname(from_source ? src->relid : v->offline_relid),
-					 ts);
+					 ps_qualified_relname(relid), ts);
 	if (from_source && v->has_start_time)
 		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.>=) $3", ts);
 	for (int k = 0; k < v->nkeys; k++)

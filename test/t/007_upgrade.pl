@@ -44,7 +44,7 @@ $fresh_node->init;
 $fresh_node->start;
 my $latest = $node->safe_psql('postgres',
 	q{SELECT default_version FROM pg_available_extensions WHERE name = 'pushsource'});
-is($latest, '0.5', 'the default version is 0.5');
+is($latest, '0.6', 'the default version is 0.6');
 
 ########################################################################
 # 1. fresh latest == 0.1 updated
@@ -56,7 +56,7 @@ is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extna
 	'0.1', 'version 0.1 installs from its own script');
 $node->safe_psql('updated', 'ALTER EXTENSION pushsource UPDATE');
 is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
-	'0.5', 'ALTER EXTENSION pushsource UPDATE goes to the latest, 0.5');
+	'0.6', 'ALTER EXTENSION pushsource UPDATE goes to the latest, 0.6');
 # pg_dump leaves extension members out: each member object is described
 # here, one line each, with its definition, privileges and comment
 my $members = q{
@@ -241,7 +241,7 @@ is($node->safe_psql('postgres', q{SELECT source_table FROM pushsource.push_sourc
 	'pushsource.tx', 'on 0.1: the source table is in schema pushsource');
 $node->safe_psql('postgres', 'ALTER EXTENSION pushsource UPDATE');
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
-	'0.5', 'the database with data is on 0.5');
+	'0.6', 'the database with data is on 0.6');
 for my $what (sort keys %checks)
 {
 	is($node->safe_psql('postgres', $checks{$what}), $before{$what}, "after the update: $what unchanged");
