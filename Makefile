@@ -20,7 +20,7 @@ HEADERS     =
 # `make installcheck` runs against the server of PGHOST/PGPORT (as
 # pgvector's does); it needs pg_cron preloaded there, with the settings of
 # test/regress.conf.  `make test` starts a throwaway server for it.
-REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations backfill partition parity trojan security gateway drop
+REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations backfill partition parity replication trojan security gateway drop
 ISOLATION      ?= concurrent_push delete_push delete_source_order materialize_push materialize_blocks drop_push partition_push
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation
 # installcheck-prep (its rule is below the PGXS include) clears the way

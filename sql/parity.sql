@@ -623,6 +623,67 @@ SELECT par_try($$SELECT * FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-0
                  AS t(user_id bigint, ts timestamptz, total bigint, last_amount bigint, n bigint)$$);
 -- without a mock, a view without an offline store is still refused
 SELECT par_try($$SELECT fs_run_columns('par_mock_attr', 'disabled')$$);
+-- Found in review.  An aggregate view without an offline store runs over
+-- a mock at every level (before: 'full' refused it, 55000): by hand, the
+-- mock's user 7 at 00:00 (2), 00:30 (3), 01:20 (4), 1-hour sums 2, 5, 7
+SELECT fs_create_feature_view('par_mock_cont_noff', 'par_mocked', ARRAY['par_user'],
+    aggregations => ARRAY[fs_agg('amount', 'sum', '1 hour', 'total')], offline => false,
+    feature_start_time => '2026-12-05T00:00:00Z');
+SELECT * FROM fs_run('par_mock_cont_noff', '2026-12-04', '2026-12-06', 'full', 'public.par_mock_other')
+    AS t(user_id bigint, ts timestamptz, total bigint);
+-- typmods and collations must be the source's too (before: accepted, then
+-- 42804 from an internal query, or values longer than the type allows, or
+-- keys equal in one result and not in another)
+SELECT fs_create_push_source('par_mocked_v', 'user_id bigint, ts timestamptz, tag varchar(3), label text', 'ts');
+SELECT fs_create_feature_view('par_mock_v', 'par_mocked_v', ARRAY['par_user']);
+CREATE TABLE public.par_mock_vc (user_id bigint, ts timestamptz, tag varchar, label text);
+CREATE TABLE public.par_mock_coll (user_id bigint, ts timestamptz, tag varchar(3), label text COLLATE "C");
+SELECT par_try($$SELECT * FROM fs_run('par_mock_v', '2026-12-05', '2026-12-06', 'disabled', 'public.par_mock_vc')
+                 AS t(user_id bigint, ts timestamptz, tag varchar(3), label text)$$);
+SELECT par_try($$SELECT * FROM fs_run('par_mock_v', '2026-12-05', '2026-12-06', 'disabled', 'public.par_mock_coll')
+                 AS t(user_id bigint, ts timestamptz, tag varchar(3), label text)$$);
+-- a partitioned table has no one physical order
+CREATE TABLE public.par_mock_parted (user_id bigint, ts timestamptz, amount bigint, note text) PARTITION BY RANGE (ts);
+SELECT par_try($$SELECT fs_run_columns('par_mock_attr', 'disabled', 'public.par_mock_parted')$$);
+-- a mock changed while it is read (here by a function of the spine, in
+-- this very session) is refused as it is read, not decoded as its old type
+-- (before: the server crashed)
+CREATE TEMP TABLE par_mock_flip (user_id bigint, ts timestamptz, amount bigint, note text);
+INSERT INTO par_mock_flip VALUES (7, '2026-12-05 00:10+00', 1, 'a');
+CREATE FUNCTION pg_temp.par_flip() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    ALTER TABLE par_mock_flip DROP COLUMN note;
+    ALTER TABLE par_mock_flip ADD COLUMN note bigint DEFAULT 12345678;
+    RETURN 7;
+END
+$$;
+SELECT fs_create_feature_view('par_mock_attr_off', 'par_mocked', ARRAY['par_user'], features => ARRAY['amount', 'note']);
+SELECT par_try($$SELECT * FROM pushsource_internal._run_features('SELECT pg_temp.par_flip() AS user_id, now() AS ts',
+                 ARRAY['par_mock_attr_off'], NULL, NULL, NULL, 'par_mock_flip')
+                 AS t(user_id bigint, ts timestamptz, par_mock_attr_off__amount bigint, par_mock_attr_off__note text)$$);
+-- a temporary mock is never read by parallel workers (before: 25000,
+-- cannot access temporary tables during a parallel operation)
+SELECT fs_create_feature_view('par_mock_amount', 'par_mocked', ARRAY['par_user'], features => ARRAY['amount']);
+CREATE TEMP TABLE par_mock_tmp AS SELECT * FROM public.par_mock_rows;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT * FROM pushsource_internal._run_features('SELECT 1::bigint AS user_id, timestamptz ''2026-12-05 02:00+00'' AS ts',
+    ARRAY['par_mock_amount'], NULL, NULL, NULL, 'par_mock_tmp') AS t(user_id bigint, ts timestamptz, par_mock_amount__amount bigint);
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+-- a tiled view's 'partial' and 'full' need finite bounds (before: no rows, silently)
+SELECT par_try($$SELECT * FROM fs_run('par_mock_tiled', '-infinity', 'infinity')
+                 AS t(user_id bigint, ts timestamptz, total bigint, last_amount bigint, n bigint)$$);
+-- tiles out of the timestamp range are an error, not an invalid timestamp
+-- (before: timestamps before the first valid one, which cannot be read back)
+SELECT par_try($$SELECT pushsource_internal._tile_block('4714-11-24 00:00:00+00 BC', 7)$$);
+SELECT par_try($$SELECT pushsource_internal._tile_block('1960-01-01', 9223372036854775807)$$);
+SELECT pushsource_internal._tile_block('4714-11-24 00:00:00+00 BC', 1000000) AS first_block;
+-- a mock in a schema the caller may not use is refused, even by OID
+CREATE SCHEMA par_hidden;
+CREATE TABLE par_hidden.m (user_id bigint, ts timestamptz, amount bigint, note text);
+CREATE TEMP TABLE par_hidden_oid AS SELECT 'par_hidden.m'::regclass::oid AS o;
+GRANT SELECT ON par_hidden_oid TO PUBLIC;
 -- a reader runs a tiled view (before: 42501, permission denied for the
 -- function that aligns tiles), and reads only the mocks it may read
 CREATE ROLE par_mock_reader IN ROLE pushsource_reader;
@@ -634,6 +695,11 @@ SELECT par_try($$SELECT count(*) FROM fs_run('par_mock_tiled', '2026-12-05', '20
 SELECT par_try($$SELECT count(*) FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-06', 'disabled', 'public.par_mock_other')
                  AS t(user_id bigint, ts timestamptz, amount bigint)$$);
 RESET ROLE;
+GRANT SELECT ON par_hidden.m TO par_mock_reader;
+SET ROLE par_mock_reader;
+SELECT par_try(format($$SELECT count(*) FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-06', 'disabled', %s::regclass)
+                 AS t(user_id bigint, ts timestamptz, amount bigint)$$, (SELECT o FROM par_hidden_oid)));
+RESET ROLE;
 GRANT SELECT ON public.par_mock_other TO par_mock_reader;
 SET ROLE par_mock_reader;
 SELECT count(*) AS reader_rows FROM fs_run('par_mock_tiled', '2026-12-05', '2026-12-06', 'full', 'public.par_mock_other')
@@ -641,6 +707,7 @@ SELECT count(*) AS reader_rows FROM fs_run('par_mock_tiled', '2026-12-05', '2026
 RESET ROLE;
 DROP OWNED BY par_mock_reader;
 DROP ROLE par_mock_reader;
+DROP SCHEMA par_hidden CASCADE;
 
 ------------------------------------------------------------------------
 -- Workspaces: one database is one Tecton workspace.  With

@@ -5,7 +5,12 @@
  * view's output computed from a table of the push source's rows instead of
  * its offline store (fs_run_columns takes it too);
  * - readers and writers may run fs_run on tiled views (they lacked EXECUTE
- *   on the function that aligns the tiles).
+ *   on the function that aligns the tiles);
+ * - fs_create_push_source(..., replicated => true): a serving node's source
+ *   filled by logical replication, fanned out in the apply worker; key
+ *   deletions reach serving nodes through replicated_deletions; a push to
+ *   a published source writes both stores, and a source without a log
+ *   still publishes its rows.
  */
 
 -- complain if script is sourced in psql, rather than in ALTER EXTENSION
@@ -219,6 +224,13 @@ DECLARE
 BEGIN
     p := pushsource_internal._run_plan(feature_view, start_time, end_time, aggregation_level, mock_sources);
     SELECT v.aggregation_interval INTO iv FROM pushsource_internal.view_catalog v WHERE v.name = feature_view;
+    IF iv IS NOT NULL AND aggregation_level IN ('partial', 'full')
+       AND NOT (pg_catalog.isfinite(start_time) AND pg_catalog.isfinite(end_time)) THEN
+        RAISE EXCEPTION 'feature view "%" is tiled: aggregation_level ''%'' needs a finite start_time and end_time, got % and %',
+                        feature_view, aggregation_level, start_time, end_time
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Its tiles are aligned to them; give the range of the events, e.g. from the earliest event''s day.';
+    END IF;
     IF p.spine IS NULL THEN
         RETURN QUERY EXECUTE p.sql USING start_time, end_time, iv, p.specs;
         RETURN;
@@ -266,3 +278,359 @@ GRANT EXECUTE ON FUNCTION pushsource_internal._range_plan(text, timestamptz, tim
 REVOKE ALL ON FUNCTION pushsource_internal._tile_block(timestamptz, bigint) FROM pushsource_admin;
 GRANT EXECUTE ON FUNCTION pushsource_internal._tile_block(timestamptz, bigint)
     TO pushsource_reader, pushsource_writer, pushsource_admin;
+
+-- 0.6: replicated sources (serving nodes fed by logical replication)
+ALTER TABLE pushsource_internal.source_catalog ADD COLUMN replicated boolean NOT NULL DEFAULT false;
+CREATE OR REPLACE VIEW pushsource.push_sources AS
+SELECT s.name, s.source_table,
+       (SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('name', n, 'type', t) ORDER BY o)
+          FROM unnest(s.column_names, s.column_types) WITH ORDINALITY AS c(n, t, o)) AS schema,
+       s.timestamp_field, s.log_offline, s.batch_table,
+       (SELECT pg_catalog.array_agg(v.name ORDER BY v.name) FROM pushsource_internal.view_catalog v
+         WHERE v.source = s.name) AS feature_views,
+       s.description, s.owner, s.tags, s.prevent_destroy, s.created_at,
+       s.partition_interval, s.source_retention, s.data_delay, s.replicated
+FROM pushsource_internal.source_catalog s;
+CREATE FUNCTION pushsource_internal._push_replicated() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_push_replicated_trigger';
+COMMENT ON FUNCTION pushsource_internal._push_replicated() IS
+  'internal: the fan-out of a replicated source at commit of logical replication''s apply (deferred constraint trigger)';
+
+DROP FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval);
+CREATE FUNCTION pushsource.fs_create_push_source(
+    name text, schema text, timestamp_field text,
+    log_offline boolean DEFAULT true, batch_table regclass DEFAULT NULL,
+    description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
+    prevent_destroy boolean DEFAULT false,
+    partition_interval interval DEFAULT NULL, source_retention interval DEFAULT NULL,
+    data_delay interval DEFAULT NULL, replicated boolean DEFAULT false)
+RETURNS regclass LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p_name  text := fs_create_push_source.name;
+    cols    text[];
+    types   text[];
+    pgtypes text[];
+    ddl     text := '';
+    ts_type text;
+    tbl     regclass;
+    missing text;
+BEGIN
+    PERFORM pushsource_internal._claim_name(p_name, 'push_source');
+    IF fs_create_push_source.schema IS NULL THEN
+        RAISE EXCEPTION 'push source "%": schema must not be null', p_name
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For example: ''user_id String, ts Timestamp, clicked Int64''.';
+    END IF;
+    SELECT pg_catalog.array_agg(column_name ORDER BY o), pg_catalog.array_agg(declared_type ORDER BY o),
+           pg_catalog.array_agg(pg_type ORDER BY o)
+      INTO cols, types, pgtypes
+      FROM pushsource_internal._parse_schema(fs_create_push_source.schema) WITH ORDINALITY AS p(column_name, declared_type, pg_type, o);
+    IF (SELECT pg_catalog.count(DISTINCT c) FROM unnest(cols) c) <> pg_catalog.cardinality(cols) THEN
+        RAISE EXCEPTION 'push source "%": schema repeats a column name', p_name
+            USING ERRCODE = 'duplicate_column';
+    END IF;
+    IF fs_create_push_source.timestamp_field IS NULL THEN
+        RAISE EXCEPTION 'push source "%": timestamp_field must not be null', p_name
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF pg_catalog.array_position(cols, fs_create_push_source.timestamp_field) IS NULL THEN
+        RAISE EXCEPTION 'push source "%": timestamp field "%" is not a column of the schema', p_name,
+                        fs_create_push_source.timestamp_field
+            USING ERRCODE = 'undefined_column',
+                  HINT = pg_catalog.format('The schema''s columns are: %s.', pg_catalog.array_to_string(cols, ', '));
+    END IF;
+    ts_type := pgtypes[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)];
+    -- Tecton sources may declare the timestamp a String of RFC 3339 text:
+    -- it is read as pushed Timestamps are (strictly; no zone is UTC) and
+    -- stored as one, so every store, join and window has a time to order by
+    IF types[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)] = 'String' THEN
+        types[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)] := 'Timestamp';
+        pgtypes[pg_catalog.array_position(cols, fs_create_push_source.timestamp_field)] := 'timestamp with time zone';
+        ts_type := 'timestamp with time zone';
+    END IF;
+    IF ts_type <> 'timestamp with time zone' THEN
+        RAISE EXCEPTION 'push source "%": timestamp field "%" must be of type Timestamp (timestamptz), not %',
+                        p_name, fs_create_push_source.timestamp_field, ts_type
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    PERFORM pushsource_internal._check_history(pg_catalog.format('push source "%s"', p_name),
+        fs_create_push_source.partition_interval, fs_create_push_source.source_retention, 'source_retention',
+        coalesce(fs_create_push_source.log_offline, true), 'log_offline => true (a source without a log keeps no rows)');
+    IF fs_create_push_source.data_delay IS NOT NULL THEN
+        IF fs_create_push_source.batch_table IS NULL THEN
+            RAISE EXCEPTION 'push source "%": data_delay needs a batch_table (it delays the scheduled backfills from it)', p_name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF fs_create_push_source.data_delay < interval '0' OR fs_create_push_source.data_delay > interval '36525 days' THEN
+            RAISE EXCEPTION 'push source "%": data_delay must be between 0 and 36525 days, got %', p_name,
+                            fs_create_push_source.data_delay
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    IF fs_create_push_source.replicated AND fs_create_push_source.partition_interval IS NOT NULL THEN
+        RAISE EXCEPTION 'push source "%": a replicated source cannot be time-partitioned', p_name
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Leave partition_interval NULL on the serving node (the ingest node''s source may be partitioned: publish it with publish_via_partition_root = true), and bound it with source_retention.';
+    END IF;
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', 'pushsource_source', p_name)) IS NOT NULL THEN
+        RAISE EXCEPTION 'push source "%": table pushsource_source.% already exists', p_name, p_name
+            USING ERRCODE = 'duplicate_table';
+    END IF;
+    IF fs_create_push_source.batch_table IS NOT NULL THEN
+        PERFORM pushsource_internal._check_batch_table(pg_catalog.format('push source "%s"', p_name),
+                                              fs_create_push_source.batch_table);
+        SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', c, t), ', ') INTO missing
+          FROM unnest(cols, pgtypes) AS x(c, t)
+         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                            WHERE a.attrelid = fs_create_push_source.batch_table
+                              AND a.attname = x.c AND NOT a.attisdropped AND a.attnum > 0
+                              AND pg_catalog.format_type(a.atttypid, a.atttypmod) = x.t);
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'push source "%": batch table % lacks columns of the push schema: %',
+                            p_name, fs_create_push_source.batch_table, missing
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'A batch table must contain every column of the push schema with the same type.';
+        END IF;
+    END IF;
+
+    FOR i IN 1 .. pg_catalog.cardinality(cols) LOOP
+        -- pgtypes come from format_type() of a resolved type OID, not from user text
+        ddl := ddl || CASE WHEN i > 1 THEN ', ' ELSE '' END || pg_catalog.format('%I %s', cols[i], pgtypes[i]);
+    END LOOP;
+    EXECUTE pg_catalog.format('CREATE TABLE %I.%I (%s)%s', 'pushsource_source', p_name, ddl,
+        CASE WHEN fs_create_push_source.partition_interval IS NOT NULL
+             THEN pg_catalog.format(' PARTITION BY RANGE (%I)', fs_create_push_source.timestamp_field) ELSE '' END);
+    tbl := pg_catalog.format('%I.%I', 'pushsource_source', p_name)::regclass;
+    -- no key: the whole row identifies a deleted one to logical replication
+    -- (retention, fs_delete_keys under a FOR ALL TABLES publication)
+    EXECUTE pg_catalog.format('ALTER TABLE %s REPLICA IDENTITY FULL', tbl);
+    EXECUTE pg_catalog.format('CREATE TRIGGER zz_pushsource_row BEFORE INSERT OR UPDATE ON %s'
+                              ' FOR EACH ROW EXECUTE FUNCTION %I._push_row()', tbl, 'pushsource_internal');
+    EXECUTE pg_catalog.format('CREATE TRIGGER zz_pushsource_fanout AFTER INSERT ON %s'
+                              ' FOR EACH STATEMENT EXECUTE FUNCTION %I._push_statement()', tbl, 'pushsource_internal');
+    IF fs_create_push_source.replicated THEN
+        -- logical replication's apply fires row triggers enabled always
+        -- (or replica), never statement triggers: the row trigger buffers
+        -- the applied rows (and refuses local pushes), a deferred one fans
+        -- them out at commit
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_pushsource_row', tbl);
+        EXECUTE pg_catalog.format('CREATE CONSTRAINT TRIGGER zz_pushsource_replicated AFTER INSERT ON %s'
+                                  ' DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %I._push_replicated()',
+                                  tbl, 'pushsource_internal');
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_pushsource_replicated', tbl);
+    END IF;
+    -- a log is appended in roughly event-time order: BRIN serves time ranges
+    -- (fs_get_dataframe, backfills) at almost no cost per pushed row
+    EXECUTE pg_catalog.format('CREATE INDEX ON %s USING brin (%I)', tbl, fs_create_push_source.timestamp_field);
+    -- The extension's owner keeps the table: an owner could add triggers,
+    -- rules or row security that run as whoever pushes or reads.  Admins
+    -- get what the operations need (DELETE and TRUNCATE: log retention).
+    EXECUTE pg_catalog.format('GRANT SELECT, INSERT, DELETE, TRUNCATE ON %s TO pushsource_admin', tbl);
+    EXECUTE pg_catalog.format('GRANT SELECT, INSERT ON %s TO pushsource_writer', tbl);
+    EXECUTE pg_catalog.format('GRANT SELECT ON %s TO pushsource_reader', tbl);
+    EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', tbl,
+                              pg_catalog.format('pushsource push source %s: INSERT or COPY events here, or call fs_push', p_name));
+    IF fs_create_push_source.partition_interval IS NOT NULL THEN
+        PERFORM pushsource_internal._partition_init(tbl, fs_create_push_source.timestamp_field,
+                                                    fs_create_push_source.partition_interval, true);
+    END IF;
+
+    INSERT INTO pushsource_internal.source_catalog (name, source_table, column_names, column_types,
+        timestamp_field, log_offline, batch_table, description, owner, tags, prevent_destroy,
+        partition_interval, source_retention, data_delay, replicated)
+    VALUES (p_name, tbl, cols, types, fs_create_push_source.timestamp_field,
+            coalesce(fs_create_push_source.log_offline, true), fs_create_push_source.batch_table,
+            fs_create_push_source.description, fs_create_push_source.owner,
+            pushsource_internal._check_tags('push source', p_name, fs_create_push_source.tags),
+            coalesce(fs_create_push_source.prevent_destroy, false),
+            fs_create_push_source.partition_interval, fs_create_push_source.source_retention,
+            fs_create_push_source.data_delay, coalesce(fs_create_push_source.replicated, false));
+    RETURN tbl;
+END
+$$;
+COMMENT ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval, boolean) IS
+  'registers a push source and creates its table (INSERT, COPY or fs_push into it; replicated: filled by a logical replication subscription)';
+
+CREATE OR REPLACE FUNCTION pushsource.fs_validate(name text) RETURNS jsonb LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k        text := pushsource_internal._kind(fs_validate.name);
+    problems text[] := '{}';
+    s        pushsource_internal.source_catalog;
+    v        pushsource_internal.view_catalog;
+    c        text;
+    cols     text[];
+    types    text[];
+BEGIN
+    IF k = 'push_source' THEN
+        SELECT * INTO s FROM pushsource_internal.source_catalog x WHERE x.name = fs_validate.name;
+        -- the types the declared schema gives, as when the table was created
+        SELECT pg_catalog.array_agg(p.pg_type ORDER BY p.o) INTO types
+          FROM pushsource_internal._parse_schema(pg_catalog.array_to_string(ARRAY(
+                   SELECT pg_catalog.format('%s %s', n, t) FROM unnest(s.column_names, s.column_types) WITH ORDINALITY AS d(n, t, o)
+                    ORDER BY d.o), ', ')) WITH ORDINALITY AS p(column_name, declared_type, pg_type, o);
+        problems := pushsource_internal._table_problems(s.source_table, pg_catalog.format('table of push source "%s"', s.name),
+                                                'pushsource_source', s.column_names, types);
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) s.source_table) THEN
+            FOREACH c IN ARRAY ARRAY['zz_pushsource_row', 'zz_pushsource_fanout'] LOOP
+                IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = s.source_table
+                                  AND t.tgname = c AND t.tgenabled <> 'D') THEN
+                    problems := problems || pg_catalog.format('trigger "%s" on %s is missing or disabled', c, s.source_table);
+                END IF;
+            END LOOP;
+            -- replication: a replicated source's triggers fire in the apply
+            -- worker; a subscribed table of a source that is not would get
+            -- rows its views never see
+            IF s.replicated AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = s.source_table
+                                               AND t.tgname = 'zz_pushsource_replicated' AND t.tgenabled = 'A')
+                            OR s.replicated <> EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = s.source_table
+                                                          AND t.tgname = 'zz_pushsource_row' AND t.tgenabled = 'A') THEN
+                problems := problems || pg_catalog.format('the triggers on %s are not those of a %s source', s.source_table,
+                                                          CASE WHEN s.replicated THEN 'replicated' ELSE 'local' END);
+            END IF;
+            IF NOT s.replicated AND EXISTS (SELECT 1 FROM pg_catalog.pg_subscription_rel sr WHERE sr.srrelid = s.source_table) THEN
+                problems := problems || pg_catalog.format(
+                    'push source "%s" is not replicated, but a subscription fills %s: its views never see the rows it applies (fs_drop it and create it again with replicated => true before subscribing)',
+                    s.name, s.source_table);
+            END IF;
+        END IF;
+        IF s.batch_table IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class r
+                                                      WHERE r.oid OPERATOR(pg_catalog.=) s.batch_table) THEN
+            problems := problems || pg_catalog.format('batch table of push source "%s" is missing', s.name);
+        END IF;
+    ELSIF k = 'feature_view' THEN
+        SELECT * INTO v FROM pushsource_internal.view_catalog x WHERE x.name = fs_validate.name;
+        SELECT * INTO s FROM pushsource_internal.source_catalog x WHERE x.name = v.source;
+        -- keys, event time and values, typed as in the source's table
+        SELECT pg_catalog.array_agg(x.c ORDER BY x.o),
+               pg_catalog.array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY x.o)
+          INTO cols, types
+          FROM unnest(pushsource_internal._store_columns(v.join_keys, s.timestamp_field, v.value_columns)) WITH ORDINALITY AS x(c, o)
+          LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) s.source_table
+                AND a.attname OPERATOR(pg_catalog.=) x.c AND a.attnum > 0 AND NOT a.attisdropped;
+        IF v.online AND v.aggregations IS NOT NULL AND v.aggregation_interval IS NOT NULL THEN
+            problems := problems || pushsource_internal._table_problems(v.online_table, pg_catalog.format('online store of feature view "%s"', v.name), 'pushsource_store',
+                v.join_keys || ARRAY['block_start', 'totals', 'tiles', '_fs_batch'],
+                types[1:pg_catalog.cardinality(v.join_keys)] || ARRAY['timestamp with time zone', 'bytea', 'bytea', 'boolean']);
+        ELSIF v.online THEN
+            problems := problems || pushsource_internal._table_problems(v.online_table, pg_catalog.format('online store of feature view "%s"', v.name), 'pushsource_store',
+                cols || '_fs_ingest_id'::text, types || 'bigint'::text);
+        END IF;
+        IF v.offline THEN
+            problems := problems || pushsource_internal._table_problems(v.offline_table, pg_catalog.format('offline store of feature view "%s"', v.name), 'pushsource_store',
+                cols || '_fs_ingest_id'::text, types || 'bigint'::text);
+        END IF;
+        problems := problems || ARRAY(SELECT pg_catalog.jsonb_array_elements_text(
+                                          pushsource.fs_validate(v.source) -> 'problems'));
+    ELSIF k = 'feature_service' THEN
+        SELECT problems || coalesce(pg_catalog.array_agg(p), '{}') INTO problems
+          FROM (SELECT DISTINCT sf.feature_view FROM pushsource_internal.service_feature sf
+                 WHERE sf.service = fs_validate.name) x,
+               LATERAL pg_catalog.jsonb_array_elements_text(pushsource.fs_validate(x.feature_view) -> 'problems') p;
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('name', fs_validate.name, 'kind', k,
+                                         'valid', pg_catalog.cardinality(problems) = 0,
+                                         'problems', pg_catalog.to_jsonb(problems));
+END
+$$;
+COMMENT ON FUNCTION pushsource.fs_validate(text) IS
+  'checks that an object''s tables (owned by the extension''s owner), columns with their types and triggers are in place; returns {"valid": ..., "problems": [...]}';
+
+CREATE OR REPLACE FUNCTION pushsource.fs_delete_keys(feature_view text, keys jsonb,
+    online boolean DEFAULT true, offline boolean DEFAULT true)
+RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k text;
+    r jsonb;
+BEGIN
+    PERFORM pushsource_internal._check_name(feature_view, 'feature view');
+    SELECT x.kind INTO k FROM pushsource_internal.object_registry x WHERE x.name = feature_view;
+    IF k IS NULL OR k NOT IN ('feature_view', 'push_source') THEN
+        RAISE EXCEPTION 'fs_delete_keys: % "%" %', CASE WHEN k IS NULL THEN 'feature view or push source' ELSE 'object' END,
+                        feature_view, CASE WHEN k IS NULL THEN 'does not exist'
+                                           ELSE 'is a' || CASE WHEN k = 'entity' THEN 'n ' ELSE ' ' END
+                                                || pg_catalog.replace(k, '_', ' ') || ', not a feature view or a push source' END
+            USING ERRCODE = CASE WHEN k IS NULL THEN 'undefined_object' ELSE 'wrong_object_type' END,
+                  HINT = 'Feature views are listed in pushsource.feature_views, push sources in pushsource.push_sources.';
+    END IF;
+    IF keys IS NULL OR online IS NULL OR offline IS NULL THEN
+        RAISE EXCEPTION 'fs_delete_keys("%"): keys, online and offline must not be null', feature_view
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT online AND NOT offline AND k = 'feature_view' THEN
+        RAISE EXCEPTION 'fs_delete_keys("%"): online and offline are both false: nothing to delete', feature_view
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    r := pushsource_internal._job('deletion', feature_view, NULL, NULL,
+        pg_catalog.jsonb_build_object('keys', keys, 'online', online, 'offline', offline), false);
+    PERFORM pushsource_internal._publish_deletion(feature_view, keys, online, offline);
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION pushsource.fs_delete_keys(text, jsonb, boolean, boolean) IS
+  'deletes the rows of some entities (an array of join-key objects): of a feature view, from its online store (online) and offline store (offline); of a push source, from its log and from the stores of its views keyed by those columns; in one transaction; returns the job';
+
+-- Key deletions reach serving nodes (logical replication): each one done
+-- here is written to replicated_deletions and deleted at once, so that a
+-- publication of the table (publish = 'insert') sends it while the table
+-- stays empty; on a serving node, whose subscription applies it, a trigger
+-- enabled for replication only runs the same deletion on the object of the
+-- same name, if there is one (a failure is a failed job there, and
+-- replication goes on).
+CREATE TABLE pushsource_internal.replicated_deletions (
+    target  text NOT NULL,
+    keys    jsonb NOT NULL,
+    online  boolean NOT NULL,
+    offline boolean NOT NULL,
+    deleted_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+ALTER TABLE pushsource_internal.replicated_deletions REPLICA IDENTITY FULL;
+COMMENT ON TABLE pushsource_internal.replicated_deletions IS
+  'key deletions for serving nodes: publish it with the sources (publish = ''insert''); it stays empty';
+
+CREATE FUNCTION pushsource_internal._publish_deletion(p_target text, p_keys jsonb, p_online boolean, p_offline boolean)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t tid;
+BEGIN
+    INSERT INTO pushsource_internal.replicated_deletions (target, keys, online, offline)
+    VALUES (p_target, p_keys, p_online, p_offline) RETURNING ctid INTO t;
+    DELETE FROM pushsource_internal.replicated_deletions d WHERE d.ctid OPERATOR(pg_catalog.=) t;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._publish_deletion(text, jsonb, boolean, boolean) IS
+  'internal: writes a done deletion for logical decoding (see replicated_deletions)';
+
+CREATE FUNCTION pushsource_internal._apply_deletion() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k   text;
+    msg text;
+BEGIN
+    SELECT x.kind INTO k FROM pushsource_internal.object_registry x WHERE x.name = NEW.target;
+    IF k IN ('feature_view', 'push_source') THEN
+        BEGIN
+            PERFORM pushsource_internal._job('deletion', NEW.target, NULL, NULL,
+                pg_catalog.jsonb_build_object('keys', NEW.keys, 'online', NEW.online, 'offline', NEW.offline), false);
+        EXCEPTION WHEN OTHERS THEN
+            -- a failed job in pushsource.jobs already; replication goes on
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            RAISE WARNING 'pushsource: the replicated deletion of keys of "%" failed here: %', NEW.target, msg;
+        END;
+    END IF;
+    RETURN NULL;                -- nothing is kept
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._apply_deletion() IS
+  'internal: on a serving node, runs a replicated key deletion (trigger enabled for replication only)';
+CREATE TRIGGER apply_deletion BEFORE INSERT ON pushsource_internal.replicated_deletions
+    FOR EACH ROW EXECUTE FUNCTION pushsource_internal._apply_deletion();
+ALTER TABLE pushsource_internal.replicated_deletions ENABLE REPLICA TRIGGER apply_deletion;
+
+REVOKE ALL ON FUNCTION pushsource_internal._push_replicated(),
+    pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval, boolean),
+    pushsource_internal._publish_deletion(text, jsonb, boolean, boolean),
+    pushsource_internal._apply_deletion() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval, boolean)
+    TO pushsource_admin;
+GRANT EXECUTE ON FUNCTION pushsource_internal._publish_deletion(text, jsonb, boolean, boolean) TO pushsource_admin;

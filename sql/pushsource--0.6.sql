@@ -83,6 +83,11 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'fs_push_row_trigger';
 COMMENT ON FUNCTION pushsource_internal._push_row() IS
   'internal: BEFORE ROW trigger of push source tables: validates and buffers each row';
 
+CREATE FUNCTION pushsource_internal._push_replicated() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'fs_push_replicated_trigger';
+COMMENT ON FUNCTION pushsource_internal._push_replicated() IS
+  'internal: the fan-out of a replicated source at commit of logical replication''s apply (deferred constraint trigger)';
+
 CREATE FUNCTION pushsource_internal._push_statement() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'fs_push_statement_trigger';
 COMMENT ON FUNCTION pushsource_internal._push_statement() IS
@@ -162,7 +167,8 @@ CREATE TABLE pushsource_internal.source_catalog (
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
     partition_interval interval,      -- NULL: the log is one table
     source_retention   interval,      -- NULL: the log keeps every row
-    data_delay         interval       -- scheduled backfills stop this long before now (NULL: at now)
+    data_delay         interval,      -- scheduled backfills stop this long before now (NULL: at now)
+    replicated         boolean NOT NULL DEFAULT false  -- filled by logical replication (a serving node)
 );
 
 CREATE TABLE pushsource_internal.view_catalog (
@@ -294,7 +300,7 @@ SELECT s.name, s.source_table,
        (SELECT pg_catalog.array_agg(v.name ORDER BY v.name) FROM pushsource_internal.view_catalog v
          WHERE v.source = s.name) AS feature_views,
        s.description, s.owner, s.tags, s.prevent_destroy, s.created_at,
-       s.partition_interval, s.source_retention, s.data_delay
+       s.partition_interval, s.source_retention, s.data_delay, s.replicated
 FROM pushsource_internal.source_catalog s;
 COMMENT ON VIEW pushsource.push_sources IS 'registered push sources, their tables and schemas';
 
@@ -730,7 +736,7 @@ CREATE FUNCTION pushsource.fs_create_push_source(
     description text DEFAULT NULL, owner text DEFAULT NULL, tags jsonb DEFAULT '{}',
     prevent_destroy boolean DEFAULT false,
     partition_interval interval DEFAULT NULL, source_retention interval DEFAULT NULL,
-    data_delay interval DEFAULT NULL)
+    data_delay interval DEFAULT NULL, replicated boolean DEFAULT false)
 RETURNS regclass LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p_name  text := fs_create_push_source.name;
@@ -794,6 +800,11 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
     END IF;
+    IF fs_create_push_source.replicated AND fs_create_push_source.partition_interval IS NOT NULL THEN
+        RAISE EXCEPTION 'push source "%": a replicated source cannot be time-partitioned', p_name
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Leave partition_interval NULL on the serving node (the ingest node''s source may be partitioned: publish it with publish_via_partition_root = true), and bound it with source_retention.';
+    END IF;
     IF pg_catalog.to_regclass(pg_catalog.format('%I.%I', 'pushsource_source', p_name)) IS NOT NULL THEN
         RAISE EXCEPTION 'push source "%": table pushsource_source.% already exists', p_name, p_name
             USING ERRCODE = 'duplicate_table';
@@ -830,6 +841,17 @@ BEGIN
                               ' FOR EACH ROW EXECUTE FUNCTION %I._push_row()', tbl, 'pushsource_internal');
     EXECUTE pg_catalog.format('CREATE TRIGGER zz_pushsource_fanout AFTER INSERT ON %s'
                               ' FOR EACH STATEMENT EXECUTE FUNCTION %I._push_statement()', tbl, 'pushsource_internal');
+    IF fs_create_push_source.replicated THEN
+        -- logical replication's apply fires row triggers enabled always
+        -- (or replica), never statement triggers: the row trigger buffers
+        -- the applied rows (and refuses local pushes), a deferred one fans
+        -- them out at commit
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_pushsource_row', tbl);
+        EXECUTE pg_catalog.format('CREATE CONSTRAINT TRIGGER zz_pushsource_replicated AFTER INSERT ON %s'
+                                  ' DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION %I._push_replicated()',
+                                  tbl, 'pushsource_internal');
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_pushsource_replicated', tbl);
+    END IF;
     -- a log is appended in roughly event-time order: BRIN serves time ranges
     -- (fs_get_dataframe, backfills) at almost no cost per pushed row
     EXECUTE pg_catalog.format('CREATE INDEX ON %s USING brin (%I)', tbl, fs_create_push_source.timestamp_field);
@@ -848,19 +870,19 @@ BEGIN
 
     INSERT INTO pushsource_internal.source_catalog (name, source_table, column_names, column_types,
         timestamp_field, log_offline, batch_table, description, owner, tags, prevent_destroy,
-        partition_interval, source_retention, data_delay)
+        partition_interval, source_retention, data_delay, replicated)
     VALUES (p_name, tbl, cols, types, fs_create_push_source.timestamp_field,
             coalesce(fs_create_push_source.log_offline, true), fs_create_push_source.batch_table,
             fs_create_push_source.description, fs_create_push_source.owner,
             pushsource_internal._check_tags('push source', p_name, fs_create_push_source.tags),
             coalesce(fs_create_push_source.prevent_destroy, false),
             fs_create_push_source.partition_interval, fs_create_push_source.source_retention,
-            fs_create_push_source.data_delay);
+            fs_create_push_source.data_delay, coalesce(fs_create_push_source.replicated, false));
     RETURN tbl;
 END
 $$;
-COMMENT ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval) IS
-  'registers a push source and creates its table (INSERT, COPY or fs_push into it)';
+COMMENT ON FUNCTION pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval, boolean) IS
+  'registers a push source and creates its table (INSERT, COPY or fs_push into it; replicated: filled by a logical replication subscription)';
 
 CREATE FUNCTION pushsource_internal._create_feature_view(
     name text, source text, entities text[],
@@ -1626,6 +1648,13 @@ DECLARE
 BEGIN
     p := pushsource_internal._run_plan(feature_view, start_time, end_time, aggregation_level, mock_sources);
     SELECT v.aggregation_interval INTO iv FROM pushsource_internal.view_catalog v WHERE v.name = feature_view;
+    IF iv IS NOT NULL AND aggregation_level IN ('partial', 'full')
+       AND NOT (pg_catalog.isfinite(start_time) AND pg_catalog.isfinite(end_time)) THEN
+        RAISE EXCEPTION 'feature view "%" is tiled: aggregation_level ''%'' needs a finite start_time and end_time, got % and %',
+                        feature_view, aggregation_level, start_time, end_time
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Its tiles are aligned to them; give the range of the events, e.g. from the earliest event''s day.';
+    END IF;
     IF p.spine IS NULL THEN
         RETURN QUERY EXECUTE p.sql USING start_time, end_time, iv, p.specs;
         RETURN;
@@ -1810,6 +1839,21 @@ BEGIN
                     problems := problems || pg_catalog.format('trigger "%s" on %s is missing or disabled', c, s.source_table);
                 END IF;
             END LOOP;
+            -- replication: a replicated source's triggers fire in the apply
+            -- worker; a subscribed table of a source that is not would get
+            -- rows its views never see
+            IF s.replicated AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = s.source_table
+                                               AND t.tgname = 'zz_pushsource_replicated' AND t.tgenabled = 'A')
+                            OR s.replicated <> EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = s.source_table
+                                                          AND t.tgname = 'zz_pushsource_row' AND t.tgenabled = 'A') THEN
+                problems := problems || pg_catalog.format('the triggers on %s are not those of a %s source', s.source_table,
+                                                          CASE WHEN s.replicated THEN 'replicated' ELSE 'local' END);
+            END IF;
+            IF NOT s.replicated AND EXISTS (SELECT 1 FROM pg_catalog.pg_subscription_rel sr WHERE sr.srrelid = s.source_table) THEN
+                problems := problems || pg_catalog.format(
+                    'push source "%s" is not replicated, but a subscription fills %s: its views never see the rows it applies (fs_drop it and create it again with replicated => true before subscribing)',
+                    s.name, s.source_table);
+            END IF;
         END IF;
         IF s.batch_table IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class r
                                                       WHERE r.oid OPERATOR(pg_catalog.=) s.batch_table) THEN
@@ -2205,9 +2249,10 @@ CREATE FUNCTION pushsource.fs_delete_keys(feature_view text, keys jsonb,
 RETURNS jsonb LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     k text;
+    r jsonb;
 BEGIN
     PERFORM pushsource_internal._check_name(feature_view, 'feature view');
-    SELECT r.kind INTO k FROM pushsource_internal.object_registry r WHERE r.name = feature_view;
+    SELECT x.kind INTO k FROM pushsource_internal.object_registry x WHERE x.name = feature_view;
     IF k IS NULL OR k NOT IN ('feature_view', 'push_source') THEN
         RAISE EXCEPTION 'fs_delete_keys: % "%" %', CASE WHEN k IS NULL THEN 'feature view or push source' ELSE 'object' END,
                         feature_view, CASE WHEN k IS NULL THEN 'does not exist'
@@ -2224,12 +2269,71 @@ BEGIN
         RAISE EXCEPTION 'fs_delete_keys("%"): online and offline are both false: nothing to delete', feature_view
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RETURN pushsource_internal._job('deletion', feature_view, NULL, NULL,
+    r := pushsource_internal._job('deletion', feature_view, NULL, NULL,
         pg_catalog.jsonb_build_object('keys', keys, 'online', online, 'offline', offline), false);
+    PERFORM pushsource_internal._publish_deletion(feature_view, keys, online, offline);
+    RETURN r;
 END
 $$;
 COMMENT ON FUNCTION pushsource.fs_delete_keys(text, jsonb, boolean, boolean) IS
   'deletes the rows of some entities (an array of join-key objects): of a feature view, from its online store (online) and offline store (offline); of a push source, from its log and from the stores of its views keyed by those columns; in one transaction; returns the job';
+
+-- Key deletions reach serving nodes (logical replication): each one done
+-- here is written to replicated_deletions and deleted at once, so that a
+-- publication of the table (publish = 'insert') sends it while the table
+-- stays empty; on a serving node, whose subscription applies it, a trigger
+-- enabled for replication only runs the same deletion on the object of the
+-- same name, if there is one (a failure is a failed job there, and
+-- replication goes on).
+CREATE TABLE pushsource_internal.replicated_deletions (
+    target  text NOT NULL,
+    keys    jsonb NOT NULL,
+    online  boolean NOT NULL,
+    offline boolean NOT NULL,
+    deleted_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+ALTER TABLE pushsource_internal.replicated_deletions REPLICA IDENTITY FULL;
+COMMENT ON TABLE pushsource_internal.replicated_deletions IS
+  'key deletions for serving nodes: publish it with the sources (publish = ''insert''); it stays empty';
+
+CREATE FUNCTION pushsource_internal._publish_deletion(p_target text, p_keys jsonb, p_online boolean, p_offline boolean)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t tid;
+BEGIN
+    INSERT INTO pushsource_internal.replicated_deletions (target, keys, online, offline)
+    VALUES (p_target, p_keys, p_online, p_offline) RETURNING ctid INTO t;
+    DELETE FROM pushsource_internal.replicated_deletions d WHERE d.ctid OPERATOR(pg_catalog.=) t;
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._publish_deletion(text, jsonb, boolean, boolean) IS
+  'internal: writes a done deletion for logical decoding (see replicated_deletions)';
+
+CREATE FUNCTION pushsource_internal._apply_deletion() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    k   text;
+    msg text;
+BEGIN
+    SELECT x.kind INTO k FROM pushsource_internal.object_registry x WHERE x.name = NEW.target;
+    IF k IN ('feature_view', 'push_source') THEN
+        BEGIN
+            PERFORM pushsource_internal._job('deletion', NEW.target, NULL, NULL,
+                pg_catalog.jsonb_build_object('keys', NEW.keys, 'online', NEW.online, 'offline', NEW.offline), false);
+        EXCEPTION WHEN OTHERS THEN
+            -- a failed job in pushsource.jobs already; replication goes on
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            RAISE WARNING 'pushsource: the replicated deletion of keys of "%" failed here: %', NEW.target, msg;
+        END;
+    END IF;
+    RETURN NULL;                -- nothing is kept
+END
+$$;
+COMMENT ON FUNCTION pushsource_internal._apply_deletion() IS
+  'internal: on a serving node, runs a replicated key deletion (trigger enabled for replication only)';
+CREATE TRIGGER apply_deletion BEFORE INSERT ON pushsource_internal.replicated_deletions
+    FOR EACH ROW EXECUTE FUNCTION pushsource_internal._apply_deletion();
+ALTER TABLE pushsource_internal.replicated_deletions ENABLE REPLICA TRIGGER apply_deletion;
 
 -- The rows of both status functions.  A dropped view's jobs stay: the name
 -- need not exist, but must be a name.  p_kind NULL: every kind.
@@ -2917,7 +3021,7 @@ GRANT EXECUTE ON FUNCTION pushsource_internal._check_name(text, text), pushsourc
     TO pushsource_admin, pushsource_writer, pushsource_reader;
 GRANT EXECUTE ON FUNCTION pushsource_internal._dependents(text),
     pushsource.fs_create_entity(text, text[], text, text, jsonb),
-    pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval),
+    pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval, boolean),
     pushsource.fs_create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean, interval, interval),
     pushsource_internal._create_feature_view(text, text, text[], text[], pushsource.aggregation[], interval, interval, boolean, boolean, timestamptz, text, text, text, jsonb, boolean, interval, interval),
     pushsource.fs_create_feature_service(text, text[], text, text, jsonb),
@@ -2959,6 +3063,7 @@ GRANT EXECUTE ON FUNCTION pushsource_internal._job_attempt(text, text, timestamp
     pushsource_internal._job(text, text, timestamptz, timestamptz, jsonb, boolean),
     pushsource_internal._view_for(text, text), pushsource_internal._source_for(text, text),
     pushsource_internal._delete_keys(text, jsonb, boolean, boolean),
+    pushsource_internal._publish_deletion(text, jsonb, boolean, boolean),
     pushsource_internal._prune_online(text, timestamptz),
     pushsource.fs_delete_keys(text, jsonb, boolean, boolean),
     pushsource_internal._materialize(text, timestamptz, timestamptz),

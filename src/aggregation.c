@@ -339,7 +339,19 @@ fs_tile_block(PG_FUNCTION_ARGS)
 						PG_GETARG_INT64(1))));
 	if (TIMESTAMP_NOT_FINITE(ts))
 		PG_RETURN_NULL();
-	PG_RETURN_TIMESTAMPTZ(ps_floor_to(ts, PG_GETARG_INT64(1)));
+	{
+		/* in 128 bits: a long block could take the start out of range */
+		int128		rel = (int128) ts - UNIX_EPOCH_TS;
+		int128		step = PG_GETARG_INT64(1);
+		int128		start = (rel / step - (rel % step < 0 ? 1 : 0)) * step + UNIX_EPOCH_TS;
+
+		if (start < MIN_TIMESTAMP || start >= END_TIMESTAMP)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("timestamp out of range: the block of " INT64_FORMAT " microseconds that holds %s starts out of range",
+							PG_GETARG_INT64(1), timestamptz_to_str(ts))));
+		PG_RETURN_TIMESTAMPTZ((TimestampTz) start);
+	}
 }
 
 /* _block_part(block, 0 | 1): the totals or the tiles of a _tile_agg block */

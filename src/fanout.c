@@ -46,6 +46,8 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_publication.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
@@ -71,6 +73,9 @@ typedef struct PsBuffer
 	int64		nrows;
 	int64		batch;			/* current batch id << 24 */
 	PsPushMode	mode;
+	bool		publish_only;	/* rows the table keeps none of, written for
+								 * logical decoding and deleted (see
+								 * publish_rows) */
 	Datum	   *rvalues;		/* scratch for heap_deform_tuple */
 	bool	   *rnulls;
 	int			rnatts;			/* their length */
@@ -158,10 +163,30 @@ add_counts(const char *view, int64 online, int64 offline)
  * Buffers
  * --------------------------------------------------------------------- */
 
-/* The buffer of a statement's rows pushed to src's table (or its partitions). */
-static PsBuffer *
-get_buffer(PsSource *src, int natts)
+/*
+ * Does a publication take rel's inserts to logical replication?  (From
+ * the relation cache, which keeps it; nothing is decoded below
+ * wal_level = logical.)
+ */
+static bool
+publishes_inserts(Relation rel)
 {
+	PublicationDesc pd;
+
+	if (!XLogLogicalInfoActive())
+		return false;
+	RelationBuildPublicationDesc(rel, &pd);
+	return pd.pubactions.pubinsert;
+}
+
+/*
+ * The buffer of a statement's rows pushed to src's table (or its
+ * partitions); rel is the table the row trigger fired on.
+ */
+static PsBuffer *
+get_buffer(PsSource *src, Relation rel)
+{
+	int			natts = RelationGetDescr(rel)->natts;
 	Oid			relid = src->relid;
 	SubTransactionId subid = GetCurrentSubTransactionId();
 	PsBuffer   *buf;
@@ -204,6 +229,23 @@ get_buffer(PsSource *src, int natts)
 		CurrentResourceOwner = save;
 	}
 	buf->mode = (relid == push_relid) ? push_mode : PS_MODE_ONLINE_AND_OFFLINE;
+	if (publishes_inserts(rel))
+	{
+		/*
+		 * Serving nodes subscribed to the table fan out every row it
+		 * publishes to both stores: a push to one store would make them
+		 * differ from this node.  A source without a log still publishes
+		 * its rows (publish_rows).
+		 */
+		if (buf->mode != PS_MODE_ONLINE_AND_OFFLINE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("push source \"%s\" is published for logical replication: a push to it must write both stores",
+							src->name),
+					 errdetail("Serving nodes fan out every row the publication sends them to both stores."),
+					 errhint("Push with mode => 'online_and_offline' (Feast: \"to\": \"online_and_offline\").")));
+		buf->publish_only = !src->log_offline;
+	}
 	buf->rnatts = Max(natts, 1);
 	buf->rvalues = palloc(sizeof(Datum) * buf->rnatts);
 	buf->rnulls = palloc(sizeof(bool) * buf->rnatts);
@@ -321,6 +363,7 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 	PsBuffer   *buf;
 	PsRecordError err;
 	HeapTuple	tuple;
+	bool		replicated;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
@@ -357,7 +400,20 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 	}
 	else
 		src = ps_lookup_source_by_relid(RelationGetRelid(rel));
-	buf = get_buffer(src, RelationGetDescr(rel)->natts);
+	/*
+	 * A replicated source (its row trigger fires always, in replication
+	 * apply too: see fs_create_push_source(replicated => true)) takes the
+	 * rows logical replication applies, and no others.
+	 */
+	replicated = td->tg_trigger->tgenabled == TRIGGER_FIRES_ALWAYS;
+	if (replicated && SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("push source \"%s\" is replicated: its rows come from the ingest node's publication",
+						src->name),
+				 errdetail("This serving node fans out the rows logical replication applies; a local push would make it differ from the ingest node."),
+				 errhint("Push to the ingest node.")));
+	buf = get_buffer(src, rel);
 
 	heap_deform_tuple(tuple, RelationGetDescr(rel), buf->rvalues, buf->rnulls);
 	for (int i = 0; i < src->ncols; i++)
@@ -383,7 +439,8 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 	tuplestore_putvalues(buf->rows, buf->desc, buf->values, buf->nulls);
 	buf->nrows++;
 
-	if (buf->mode == PS_MODE_ONLINE || !src->log_offline)
+	/* a replicated row is kept until the flush at commit (see there) */
+	if (!replicated && (buf->mode == PS_MODE_ONLINE || !src->log_offline))
 		return PointerGetDatum(NULL);
 	return PointerGetDatum(tuple);
 }
@@ -665,6 +722,53 @@ ps_fanout_backfill(PsView *v, Tuplestorestate *rows, int64 nrows, bool offline, 
 	ps_spi_finish(spi_nest);
 }
 
+/*
+ * The rows of a source without a log whose table is published: written to
+ * the table and deleted at once, so that logical decoding sends their
+ * inserts to the serving nodes (a publication with publish = 'insert'
+ * sends nothing else) while the table keeps no rows, as log_offline =>
+ * false says.  Written as the table's owner would; no trigger fires.
+ */
+static void
+publish_rows(PsSource *src, PsBuffer *buf)
+{
+	Relation	rel = table_open(src->relid, RowExclusiveLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleTableSlot *in = MakeSingleTupleTableSlot(buf->desc, &TTSOpsMinimalTuple);
+	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	ItemPointerData *tids = palloc(sizeof(ItemPointerData) * buf->nrows);
+	int64		n = 0;
+
+	tuplestore_rescan(buf->rows);
+	while (n < buf->nrows && tuplestore_gettupleslot(buf->rows, true, false, in))
+	{
+		HeapTuple	tup;
+
+		slot_getallattrs(in);
+		memset(nulls, true, sizeof(bool) * desc->natts);
+		for (int i = 0; i < src->ncols; i++)
+		{
+			AttrNumber	attnum = src->cols[i].attnum;
+
+			if (attnum <= 0)
+				continue;
+			values[attnum - 1] = in->tts_values[i];
+			nulls[attnum - 1] = in->tts_isnull[i];
+		}
+		tup = heap_form_tuple(desc, values, nulls);
+		simple_heap_insert(rel, tup);
+		tids[n++] = tup->t_self;
+		heap_freetuple(tup);
+	}
+	/* the deletes must see the inserts */
+	CommandCounterIncrement();
+	for (int64 i = 0; i < n; i++)
+		simple_heap_delete(rel, &tids[i]);
+	ExecDropSingleTupleTableSlot(in);
+	table_close(rel, NoLock);
+}
+
 PG_FUNCTION_INFO_V1(fs_push_statement_trigger);
 Datum
 fs_push_statement_trigger(PG_FUNCTION_ARGS)
@@ -701,9 +805,58 @@ fs_push_statement_trigger(PG_FUNCTION_ARGS)
 			continue;
 		unlink_buffer(buf);
 		flush_buffer(src, buf);
+		if (buf->publish_only)
+			publish_rows(src, buf);
 		tuplestore_end(buf->rows);
 		MemoryContextDelete(buf->cxt);
 		next = buffers;			/* the list may have changed under us */
+	}
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * The fan-out of a replicated source, on a serving node: a deferred
+ * constraint trigger, AFTER INSERT FOR EACH ROW, enabled always.  Logical
+ * replication's apply worker fires row triggers only, one change at a
+ * time; the row trigger buffers each row, and at commit the first of
+ * these deferred events fans out every buffered row of the table in one
+ * batch (as a statement's would be), in the apply worker's transaction:
+ * what is applied is fanned out exactly once.  The others find nothing
+ * left to flush.  A source without a log deletes each row here: kept
+ * until now only so that this event exists.
+ */
+PG_FUNCTION_INFO_V1(fs_push_replicated_trigger);
+Datum
+fs_push_replicated_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Oid			relid;
+	PsSource   *src;
+	PsBuffer   *buf;
+	PsBuffer   *next;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("_push_replicated() must be an AFTER INSERT ROW trigger")));
+	relid = RelationGetRelid(td->tg_relation);
+	src = ps_lookup_source_by_relid(relid);
+	for (buf = buffers; buf != NULL; buf = next)
+	{
+		next = buf->next;
+		if (buf->relid != relid)
+			continue;
+		unlink_buffer(buf);
+		flush_buffer(src, buf);
+		tuplestore_end(buf->rows);
+		MemoryContextDelete(buf->cxt);
+		next = buffers;
+	}
+	if (!src->log_offline)
+	{
+		CommandCounterIncrement();
+		simple_heap_delete(td->tg_relation, &td->tg_trigtuple->t_self);
 	}
 	return PointerGetDatum(NULL);
 }

@@ -21,7 +21,7 @@
 
 typedef struct AggEventReceiver
 {
-	DestReceiver pub;
+	DestReceiver pub;			/* begins as PitViewReceiver */
 	PitView    *pv;
 	Tuplesortstate *sort;
 	TupleTableSlot *slot;		/* hash, keys, ts, order, value columns */
@@ -188,7 +188,7 @@ pit_join_agg_view(PitPlan *plan, PitView *pv)
 		es = agg_sort_begin(pv, edesc, nk + 3);
 		memset(&r, 0, sizeof(r));
 		r.pub.receiveSlot = agg_event_receive;
-		r.pub.rStartup = pit_receiver_noop_startup;
+		r.pub.rStartup = pit_feature_receiver_startup;
 		r.pub.rShutdown = pit_receiver_noop;
 		r.pub.rDestroy = pit_receiver_noop;
 		r.pub.mydest = DestNone;

@@ -208,6 +208,13 @@ typedef struct PitPlan
 	ParamListInfo spine_params; /* of an internal spine query (fs_run), or NULL */
 } PitPlan;
 
+/* What every receiver of a view's feature rows begins with */
+typedef struct PitViewReceiver
+{
+	DestReceiver pub;
+	PitView    *pv;
+} PitViewReceiver;
+
 typedef struct SpineReceiver
 {
 	DestReceiver pub;
@@ -227,6 +234,7 @@ extern SPIPlanPtr pit_prepare_spine_statement(const char *sql, const char *spine
 extern void pit_lt_operator(Oid type, Oid *lt);
 extern PitPlan *pit_plan_join(const char *spine, ArrayType *features, const char *timestamp_key, bool full_names, bool from_source, ParamListInfo spine_params, Oid mock_relid);
 extern void pit_check_mock(PsView *v, Oid mock);
+extern void pit_check_feature_desc(PsView *v, TupleDesc desc);
 
 /* pit_join.c */
 extern void pit_write_record(MemoryContext filecxt, BufFile **file, uint32 hash, MinimalTuple tup);
@@ -242,6 +250,7 @@ extern void pit_begin_view_join(PitView *pv, bool from_source);
 extern Oid	pit_history_relid(PitPlan *plan, PsView *v);
 extern char *pit_feature_query(PitView *pv, PitPlan *plan, bool bounded_below, int ncols, const int *cols);
 extern void pit_receiver_noop_startup(DestReceiver *self, int operation, TupleDesc typeinfo);
+extern void pit_feature_receiver_startup(DestReceiver *self, int operation, TupleDesc typeinfo);
 extern void pit_receiver_noop(DestReceiver *self);
 extern bool pit_spine_receive(TupleTableSlot *slot, DestReceiver *self);
 extern int pit_compare_key_datums(PitView *pv, Datum *a, Datum *b);

@@ -462,6 +462,16 @@ pit_receiver_noop_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
 {
 }
 
+/*
+ * The startup of a receiver of feature rows (its struct begins as
+ * PitViewReceiver): the rows' columns must be of the source's types.
+ */
+void
+pit_feature_receiver_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	pit_check_feature_desc(((PitViewReceiver *) self)->pv->view, typeinfo);
+}
+
 void
 pit_receiver_noop(DestReceiver *self)
 {
@@ -1000,7 +1010,7 @@ pit_tid_order(ItemPointer ip)
 
 typedef struct FeatureReceiver
 {
-	DestReceiver pub;
+	DestReceiver pub;			/* begins as PitViewReceiver */
 	PitView    *pv;
 } FeatureReceiver;
 
@@ -1182,8 +1192,9 @@ parallel_workers_for(PitView *pv, Relation rel)
 	double		threshold;
 	int			n = 0;
 
-	if (IsInParallelMode() || max_parallel_workers_per_gather <= 0 || pv->nparts != 1)
-		return 0;
+	if (IsInParallelMode() || max_parallel_workers_per_gather <= 0 || pv->nparts != 1 ||
+		RelationUsesLocalBuffers(rel))
+		return 0;				/* workers cannot read a temporary table (a mock) */
 	for (int i = 0; i < pv->ncodec; i++)
 		if (!pv->codec_byval[i])
 			return 0;			/* candidates in shared memory hold values only */
@@ -1509,6 +1520,24 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 		rel = table_open(leaves[l], AccessShareLock);
 		/* workers fill one table's candidates: only when it is the only one */
 		nworkers = nleaves == 1 ? parallel_workers_for(pv, rel) : 0;
+		/* the columns read are the source's, in this very table, as it is now */
+		for (int i = 0; i < ncols; i++)
+		{
+			const PsColumn *c = i < nk ? &src->cols[v->key_cols[i]]
+				: i == nk ? &src->cols[src->ts_col]
+				: i == nk + 1 ? NULL
+				: &src->cols[pv->feat_cols[i - nk - 2]];
+
+			if (c != NULL && spec->atts[i] != InvalidAttrNumber &&
+				TupleDescAttr(RelationGetDescr(rel), spec->atts[i] - 1)->atttypid != c->type->typid)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("feature view \"%s\": column \"%s\" of %s is of type %s, expected %s",
+								v->name, c->name, RelationGetRelationName(rel),
+								format_type_be(TupleDescAttr(RelationGetDescr(rel), spec->atts[i] - 1)->atttypid),
+								format_type_be(c->type->typid)),
+						 errdetail("The table read was changed while the join ran.")));
+		}
 		if (nworkers > 0)
 			scan_parallel(pv, rel, spec, spec_size, nworkers);
 		else
@@ -1586,7 +1615,7 @@ pit_scan_features(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max
 
 	memset(&r, 0, sizeof(r));
 	r.pub.receiveSlot = feature_receive;
-	r.pub.rStartup = pit_receiver_noop_startup;
+	r.pub.rStartup = pit_feature_receiver_startup;
 	r.pub.rShutdown = pit_receiver_noop;
 	r.pub.rDestroy = pit_receiver_noop;
 	r.pub.mydest = DestNone;

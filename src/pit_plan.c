@@ -9,6 +9,7 @@
 #include "pit_int.h"
 
 #include "utils/guc.h"
+#include "storage/lmgr.h"
 
 /*
  * pushsource.historical_feature_names: how full feature names are spelled
@@ -272,26 +273,37 @@ is_time_type(Oid t)
 /*
  * fs_run's mock source for view v: a table (or materialized view: its
  * physical order breaks ties of equal event times, as the log's does)
- * with every column the view reads, each of the push source's type, so
- * that the join reads it as it reads the source's log.
+ * with every column the view reads, each of the push source's type,
+ * typmod and collation, so that the join reads it as it reads the
+ * source's log.  Locked until the end of the transaction, so that no
+ * other session changes it while it is read; the readers check the types
+ * again as they read (pit_check_feature_desc), against this session.
  */
 void
 pit_check_mock(PsView *v, Oid mock)
 {
 	PsSource   *src = v->source;
-	char		relkind = get_rel_relkind(mock);
-	const char *mockname = get_rel_name(mock);
+	char		relkind;
+	const char *mockname;
+	AclResult	acl;
 
+	LockRelationOid(mock, AccessShareLock);
+	mockname = get_rel_name(mock);
 	if (mockname == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("mock source of feature view \"%s\": relation %u does not exist", v->name, mock)));
+	acl = pg_namespace_aclcheck(get_rel_namespace(mock), GetUserId(), ACL_USAGE);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_SCHEMA, get_namespace_name(get_rel_namespace(mock)));
+	relkind = get_rel_relkind(mock);
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("mock source \"%s\" of feature view \"%s\" is not a table", mockname, v->name),
-				 errdetail("Its rows are read in physical order, which breaks ties of equal event times as the push source's log does."),
-				 errhint("Copy the rows into a table: CREATE TEMP TABLE m AS SELECT ...")));
+				 errmsg("mock source \"%s\" of feature view \"%s\" is not a plain table or materialized view",
+						mockname, v->name),
+				 errdetail("Its rows are read in physical (ctid) order, which breaks ties of equal event times as the push source's log does; a view, a foreign or a partitioned table has none."),
+				 errhint("Copy the rows into a table: CREATE TEMP TABLE m AS SELECT ... ORDER BY ...")));
 	for (int i = 0; i < v->nkeys + 1 + v->nfeatures; i++)
 	{
 		PsColumn   *c = &src->cols[i < v->nkeys ? v->key_cols[i]
@@ -299,6 +311,10 @@ pit_check_mock(PsView *v, Oid mock)
 								   : v->feature_cols[i - v->nkeys - 1]];
 		AttrNumber	att = get_attnum(mock, c->name);
 		Oid			type;
+		int32		typmod;
+		Oid			coll;
+		Oid			want_coll;
+		int32		want_typmod;
 
 		if (att == InvalidAttrNumber)
 			ereport(ERROR,
@@ -307,12 +323,49 @@ pit_check_mock(PsView *v, Oid mock)
 							mockname, c->name, v->name),
 					 errhint("Give it the columns of push source \"%s\" that the view reads: its join keys, \"%s\" and the columns of its features.",
 							 src->name, src->cols[src->ts_col].name)));
-		type = get_atttype(mock, att);
-		if (type != c->type->typid)
+		get_atttypetypmodcoll(mock, att, &type, &typmod, &coll);
+		get_atttypetypmodcoll(src->relid, c->attnum, &(Oid) {InvalidOid}, &want_typmod, &want_coll);
+		if (type != c->type->typid || typmod != want_typmod)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("mock source \"%s\": column \"%s\" is of type %s, expected %s as in push source \"%s\"",
-							mockname, c->name, format_type_be(type), format_type_be(c->type->typid), src->name)));
+							mockname, c->name, format_type_with_typemod(type, typmod),
+							format_type_with_typemod(c->type->typid, want_typmod), src->name)));
+		if (coll != want_coll)
+			ereport(ERROR,
+					(errcode(ERRCODE_COLLATION_MISMATCH),
+					 errmsg("mock source \"%s\": column \"%s\" has collation %s, expected %s as in push source \"%s\"",
+							mockname, c->name,
+							OidIsValid(coll) ? get_collation_name(coll) : "none",
+							OidIsValid(want_coll) ? get_collation_name(want_coll) : "none", src->name),
+					 errdetail("Keys that compare equal under one collation and not the other would be one entity in some results and two in others.")));
+	}
+}
+
+/*
+ * The columns of the rows a feature scan returns (desc) are those of the
+ * view's push source, by name: a mock altered since pit_check_mock (by a
+ * function of this very session) is refused here, before a value of one
+ * type is read as another.
+ */
+void
+pit_check_feature_desc(PsView *v, TupleDesc desc)
+{
+	PsSource   *src = v->source;
+
+	for (int a = 0; a < desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+
+		for (int i = 0; i < src->ncols; i++)
+			if (strcmp(NameStr(att->attname), src->cols[i].name) == 0 &&
+				att->atttypid != src->cols[i].type->typid)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("feature view \"%s\": column \"%s\" of the rows read is of type %s, expected %s",
+								v->name, src->cols[i].name, format_type_be(att->atttypid),
+								format_type_be(src->cols[i].type->typid)),
+						 errdetail("The table read was changed while the join ran.")));
 	}
 }
 
@@ -404,7 +457,7 @@ pit_plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 		PsView	   *v = pv->view;
 		PsSource   *src = v->source;
 
-		if (!from_source && !v->offline)
+		if (!plan->from_source && !v->offline)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("feature view \"%s\" has no offline store", v->name),

@@ -180,6 +180,7 @@ my %checks = (
 	'definitions' => q{
 SELECT to_jsonb(e) FROM pushsource.entities e
 UNION ALL SELECT to_jsonb(s) - 'source_table' - 'partition_interval' - 'source_retention' - 'data_delay'
+                 - 'replicated'
             FROM pushsource.push_sources s
 UNION ALL SELECT to_jsonb(v) - 'partition_interval' - 'offline_retention' FROM pushsource.feature_views v
 UNION ALL SELECT to_jsonb(f) FROM pushsource.feature_services f ORDER BY 1},
@@ -202,7 +203,8 @@ SELECT string_agg(format('%s: %s', c.relname,
          (xpath('//n/text()', query_to_xml(format('SELECT count(*) AS n FROM %s', c.oid::regclass), false, false, '')))[1]),
        ', ' ORDER BY c.relname)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'r' AND n.nspname IN ('pushsource', 'pushsource_internal', 'pushsource_source', 'pushsource_store')});
+ WHERE c.relkind = 'r' AND n.nspname IN ('pushsource', 'pushsource_internal', 'pushsource_source', 'pushsource_store')
+   AND c.relname <> 'replicated_deletions'   -- 0.6's, empty});
 
 my %before;
 $before{$_} = $node->safe_psql('postgres', $checks{$_}) for keys %checks;
@@ -254,6 +256,11 @@ SELECT count(*) FILTER (WHERE partition_interval IS NULL AND source_retention IS
 is($node->safe_psql('postgres', q{
 SELECT count(*) FILTER (WHERE data_delay IS NULL) || '/' || count(*) FROM pushsource.push_sources}),
 	'1/1', 'after the update: the source has no data_delay');
+# the column 0.6 adds: not replicated; its triggers are a local source's
+is($node->safe_psql('postgres', q{
+SELECT count(*) FILTER (WHERE NOT replicated) || '/' || count(*) || ' '
+       || (SELECT pushsource.fs_validate('tx') ->> 'valid') FROM pushsource.push_sources}),
+	'1/1 true', 'after the update: the source is not replicated, and valid');
 is($node->safe_psql('postgres', q{
 SELECT count(*) FILTER (WHERE partition_interval IS NULL AND offline_retention IS NULL) || '/' || count(*)
   FROM pushsource.feature_views}), '4/4', 'after the update: the views are unpartitioned, with no retention');

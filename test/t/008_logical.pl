@@ -1,0 +1,269 @@
+# Serving nodes fed by logical replication.
+#
+# One ingest node takes pushes; two serving nodes subscribe to its
+# publication of the source tables (publish = 'insert') and build their own
+# stores: serve_all has every view of the ingest node, serve_some a subset.
+# 1. Rows pushed before the subscription (initial sync) and 100k records
+#    pushed through fs_push, INSERT and COPY give every serving node the
+#    stores the ingest node has (it is the single-node run on the same
+#    input): online values, offline rows, aggregates, a point-in-time join.
+#    A source without a log (log_offline => false) publishes its rows too.
+# 2. A serving node refuses local pushes; a push to one store of a
+#    published source is refused on the ingest node.
+# 3. fs_delete_keys on the ingest node reaches the serving nodes.
+# 4. A serving node stopped mid-stream (immediate) catches up after its
+#    restart with nothing lost and nothing applied twice.
+# 5. fs_validate finds a subscribed source table that is not replicated.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use File::Spec;
+
+my $ingest = PostgreSQL::Test::Cluster->new('ingest');
+$ingest->init(allows_streaming => 'logical');
+$ingest->append_conf('postgresql.conf', "timezone = 'UTC'\n");
+$ingest->start;
+my @serving;
+for my $name ('serve_all', 'serve_some')
+{
+	my $n = PostgreSQL::Test::Cluster->new($name);
+	$n->init;
+	$n->append_conf('postgresql.conf', "timezone = 'UTC'\n");
+	$n->start;
+	push @serving, $n;
+}
+my ($serve_all, $serve_some) = @serving;
+
+my $sources = q{
+CREATE EXTENSION pushsource;
+SET search_path = pushsource;
+SELECT fs_create_entity('user', ARRAY['user_id']);
+SELECT fs_create_push_source('clicks', 'user_id String, ts Timestamp, clicks Int64, amount Float64', 'ts'%s);
+SELECT fs_create_push_source('nolog', 'user_id String, ts Timestamp, note String', 'ts', log_offline => false%s);
+};
+my %views = (
+	clicks_last => q{SELECT pushsource.fs_create_feature_view('clicks_last', 'clicks', ARRAY['user'])},
+	clicks_sum => q{SELECT pushsource.fs_create_feature_view('clicks_sum', 'clicks', ARRAY['user'],
+    aggregations => ARRAY[pushsource.fs_agg('clicks', 'sum', '1 day'), pushsource.fs_agg('user_id', 'count', '6 hours'),
+                          pushsource.fs_agg('amount', 'last', '1 day')], aggregation_interval => '1 hour')},
+	clicks_cont => q{SELECT pushsource.fs_create_feature_view('clicks_cont', 'clicks', ARRAY['user'],
+    aggregations => ARRAY[pushsource.fs_agg('amount', 'max', '2 hours'), pushsource.fs_agg('clicks', 'sum', '30 minutes')])},
+	nolog_last => q{SELECT pushsource.fs_create_feature_view('nolog_last', 'nolog', ARRAY['user'])});
+
+$ingest->safe_psql('postgres', sprintf($sources, '', ''));
+$ingest->safe_psql('postgres', $views{$_}) for sort keys %views;
+$serve_all->safe_psql('postgres', sprintf($sources, ', replicated => true', ', replicated => true'));
+$serve_all->safe_psql('postgres', $views{$_}) for sort keys %views;
+$serve_some->safe_psql('postgres', sprintf($sources, ', replicated => true', ', replicated => true'));
+$serve_some->safe_psql('postgres', $views{$_}) for ('clicks_sum', 'nolog_last');
+
+is($serve_all->safe_psql('postgres', q{
+SELECT string_agg(name || '=' || replicated || '/' || (pushsource.fs_validate(name) ->> 'valid'), ' ' ORDER BY name)
+  FROM pushsource.push_sources}), 'clicks=true/true nolog=true/true',
+	'the serving node\'s sources are replicated and valid');
+
+# pushed before anyone subscribes: the subscriptions' initial copy
+$ingest->safe_psql('postgres', q{
+SELECT pushsource.fs_push('clicks', '[{"user_id": "u1", "ts": "2024-01-01T00:00:00Z", "clicks": 1, "amount": 0.5},
+                                      {"user_id": "u1", "ts": "2024-01-01T00:00:00Z", "clicks": 2, "amount": 0.25}]');
+SELECT pushsource.fs_push('nolog', '[{"user_id": "u1", "ts": "2024-01-01T00:00:00Z", "note": "first"}]');
+CREATE PUBLICATION fs_pub FOR TABLE pushsource_source.clicks, pushsource_source.nolog,
+    pushsource_internal.replicated_deletions WITH (publish = 'insert');
+});
+my $connstr = $ingest->connstr . ' dbname=postgres';
+for my $n (@serving)
+{
+	my $sub = 'sub_' . $n->name;
+	$n->safe_psql('postgres', "CREATE SUBSCRIPTION $sub CONNECTION '$connstr' PUBLICATION fs_pub");
+	$n->poll_query_until('postgres',
+		q{SELECT count(*) = 0 FROM pg_subscription_rel WHERE srsubstate NOT IN ('r', 's')})
+	  or die "the initial sync of $sub did not finish";
+}
+
+sub catch_up
+{
+	$ingest->wait_for_catchup('sub_' . $_->name) for @serving;
+}
+catch_up();
+is($serve_all->safe_psql('postgres', q{
+SET pushsource.request_time = '2024-01-01 01:00+00';
+SELECT pushsource.fs_get_online_features('clicks_last', '{"user_id": "u1"}') ->> 'clicks_last.clicks';
+SELECT pushsource.fs_get_online_features('nolog_last', '{"user_id": "u1"}') ->> 'nolog_last.note';
+SELECT count(*) FROM pushsource_source.nolog}), "2\n\n0",
+	'the initial copy is fanned out (newest wins at equal times: the later row); a source without a log has nothing to copy');
+
+# 100k records: fs_push in batches, INSERT ... SELECT, COPY
+# record i (a format: %% is the modulo): 1000 users, 2 days, no two events
+# of a user at the same time
+my $gen = q{SELECT 'u' || (i * 7919 %% 1000) AS user_id,
+       timestamptz '2024-01-01 00:00+00' + (i * 37 %% 172800) * interval '1 second' AS ts,
+       (i %% 10)::bigint AS clicks, (i %% 100) / 4.0::float8 AS amount
+  FROM generate_series(%d, %d) i};
+$ingest->safe_psql('postgres', sprintf(q{
+DO $$
+BEGIN
+    FOR b IN 0 .. 39 LOOP
+        PERFORM pushsource.fs_push('clicks', (SELECT jsonb_agg(to_jsonb(g)) FROM (%s) g));
+        COMMIT;
+    END LOOP;
+END
+$$}, sprintf($gen, 1, 1000) =~ s/generate_series\(1, 1000\)/generate_series(b * 1000 + 1, b * 1000 + 1000)/r));
+$ingest->safe_psql('postgres',
+	'INSERT INTO pushsource_source.clicks (user_id, ts, clicks, amount) ' . sprintf($gen, 40001, 70000));
+my $copyfile = File::Spec->rel2abs($ingest->basedir . '/clicks.copy');
+$ingest->safe_psql('postgres',
+	sprintf(q{COPY (%s) TO '%s'}, sprintf($gen, 70001, 100000), $copyfile));
+$ingest->safe_psql('postgres', "COPY pushsource_source.clicks (user_id, ts, clicks, amount) FROM '$copyfile'");
+$ingest->safe_psql('postgres', q{
+INSERT INTO pushsource_source.nolog SELECT 'u' || (i % 1000), timestamptz '2024-01-01 00:00+00' + i * interval '1 minute', 'n' || i
+  FROM generate_series(1, 5000) i});
+is($ingest->safe_psql('postgres', q{SELECT count(*) FROM pushsource_source.clicks}), '100002',
+	'the ingest node\'s log holds the 100k records and the first two');
+
+# What each node serves, as text to compare: online values of every key,
+# every offline row (without the node's own ingest order), a join.
+my %check = (
+	clicks_last => q{
+SET pushsource.request_time = '2024-01-03 00:00+00';
+SELECT md5(pushsource.fs_get_online_features('clicks_last',
+    (SELECT jsonb_agg(jsonb_build_object('user_id', 'u' || i)) FROM generate_series(0, 1000) i))::text);
+SELECT count(*) || ' ' || md5(string_agg(t::text, ',' ORDER BY t::text))
+  FROM pushsource.fs_get_historical_features('clicks_last', '-infinity'::timestamptz, 'infinity')
+       AS t(user_id text, ts timestamptz, clicks bigint, amount float8)},
+	clicks_sum => q{
+SET pushsource.request_time = '2024-01-02 12:00+00';
+SELECT md5(pushsource.fs_get_online_features('clicks_sum',
+    (SELECT jsonb_agg(jsonb_build_object('user_id', 'u' || i)) FROM generate_series(0, 1000) i))::text);
+SELECT count(*) || ' ' || md5(string_agg(t::text, ',' ORDER BY t::text))
+  FROM pushsource.fs_get_historical_features('clicks_sum', '-infinity'::timestamptz, 'infinity')
+       AS t(user_id text, ts timestamptz, clicks bigint, amount float8)},
+	clicks_cont => q{
+SET pushsource.request_time = '2024-01-02 12:00+00';
+SELECT md5(pushsource.fs_get_online_features('clicks_cont',
+    (SELECT jsonb_agg(jsonb_build_object('user_id', 'u' || i)) FROM generate_series(0, 1000) i))::text)},
+	nolog_last => q{
+SET pushsource.request_time = '2024-01-05 00:00+00';
+SELECT md5(pushsource.fs_get_online_features('nolog_last',
+    (SELECT jsonb_agg(jsonb_build_object('user_id', 'u' || i)) FROM generate_series(0, 1000) i))::text);
+SELECT count(*) FROM pushsource_source.nolog},
+	join => q{
+SELECT count(*) || ' ' || md5(string_agg(t::text, ',' ORDER BY t::text))
+  FROM pushsource.fs_get_historical_features(
+       $$SELECT 'u' || (i % 1000) AS user_id, timestamptz '2024-01-01 00:00+00' + i * interval '97 seconds' AS ts
+           FROM generate_series(1, 2000) i$$, ARRAY['clicks_last', 'clicks_sum', 'clicks_cont'])
+       AS t(user_id text, ts timestamptz, clicks_last__clicks bigint, clicks_last__amount float8,
+            clicks_sum__clicks_sum_1d_1h bigint, clicks_sum__user_id_count_6h_1h bigint,
+            clicks_sum__amount_last_1d_1h float8, clicks_cont__amount_max_2h_continuous float8,
+            clicks_cont__clicks_sum_30m_continuous bigint)});
+my %on = (serve_all => [sort keys %check], serve_some => ['clicks_sum', 'nolog_last']);
+
+sub compare
+{
+	my ($when) = @_;
+	my %expected = map { $_ => $ingest->safe_psql('postgres', $check{$_}) } keys %check;
+	for my $n (@serving)
+	{
+		is($n->safe_psql('postgres', $check{$_}), $expected{$_}, $n->name . ": $_ as on the ingest node $when")
+		  for @{ $on{ $n->name } };
+	}
+	return \%expected;
+}
+catch_up();
+my $expected = compare('after 100k records');
+# the comparison has something to compare: the figures are not empty
+like($expected->{clicks_last}, qr/^[0-9a-f]{32}\n100002 [0-9a-f]{32}$/, 'clicks_last: 100002 offline rows');
+like($expected->{nolog_last}, qr/^[0-9a-f]{32}\n0$/, 'nolog keeps no rows on the ingest node either');
+is($serve_some->safe_psql('postgres', q{SELECT count(*) FROM pushsource.feature_views}), '2',
+	'serve_some serves its subset only');
+# and the values themselves, against plain SQL over the ingest node's log:
+# windows (T - w, T] at T = 2024-01-03 00:00
+my $by_sql = $ingest->safe_psql('postgres', q{
+SELECT string_agg(format('%s %s %s', u, mx, sm), ' ' ORDER BY u)
+  FROM (SELECT u, (SELECT max(amount) FROM pushsource_source.clicks
+                    WHERE user_id = u AND ts > '2024-01-02 22:00+00' AND ts <= '2024-01-03 00:00+00') AS mx,
+                  (SELECT sum(clicks) FROM pushsource_source.clicks
+                    WHERE user_id = u AND ts > '2024-01-02 23:30+00' AND ts <= '2024-01-03 00:00+00') AS sm
+          FROM unnest(ARRAY['u1', 'u2', 'u3', 'u500']) u) x});
+is($serve_all->safe_psql('postgres', q{
+SET pushsource.request_time = '2024-01-03 00:00+00';
+SELECT string_agg(format('%s %s %s', u, f ->> 'clicks_cont.amount_max_2h_continuous',
+                         f ->> 'clicks_cont.clicks_sum_30m_continuous'), ' ' ORDER BY u)
+  FROM unnest(ARRAY['u1', 'u2', 'u3', 'u500']) u,
+       LATERAL pushsource.fs_get_online_features('clicks_cont', jsonb_build_object('user_id', u)) f}),
+	$by_sql, 'serve_all: continuous aggregates as plain SQL over the ingest node\'s log computes them');
+like($by_sql, qr/^u1 \d/, '... which has values to compare');
+
+# 2. local pushes to a replicated source are refused; one-store pushes to a published one too
+my ($ret, $out, $err) = $serve_all->psql('postgres',
+	q{SELECT pushsource.fs_push('clicks', '{"user_id": "x", "ts": "2024-01-01T00:00:00Z", "clicks": 1, "amount": 1}')},
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/55000: push source "clicks" is replicated: its rows come from the ingest node's publication/,
+	'a serving node refuses a local push (55000), naming the source');
+($ret, $out, $err) = $serve_all->psql('postgres',
+	q{INSERT INTO pushsource_source.clicks VALUES ('x', '2024-01-01', 1, 1)});
+like($err, qr/push source "clicks" is replicated/, '... and a local INSERT');
+($ret, $out, $err) = $ingest->psql('postgres',
+	q{SELECT pushsource.fs_push('clicks', '{"user_id": "x", "ts": "2024-01-01T00:00:00Z", "clicks": 1, "amount": 1}', mode => 'online')},
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/0A000: push source "clicks" is published for logical replication: a push to it must write both stores/,
+	'the ingest node refuses a push to one store of a published source (0A000)');
+
+# 3. key deletions reach the serving nodes: a view-level one (where the
+# view exists) and a source-level one (the log and the views keyed by it)
+$ingest->safe_psql('postgres', q{
+SELECT pushsource.fs_delete_keys('clicks_sum', '[{"user_id": "u7"}]');
+SELECT pushsource.fs_delete_keys('clicks', '[{"user_id": "u8"}, {"user_id": "u9"}]');
+});
+catch_up();
+$expected = compare('after key deletions');
+is($serve_all->safe_psql('postgres', q{
+SET pushsource.request_time = '2024-01-02 12:00+00';
+SELECT pushsource.fs_get_online_features('clicks_sum', '[{"user_id": "u7"}, {"user_id": "u8"}, {"user_id": "u10"}]')
+       -> 0 ->> 'clicks_sum_1d_1h', '/', 
+       (SELECT count(*) FROM pushsource_source.clicks WHERE user_id IN ('u8', 'u9')), '/',
+       (SELECT string_agg(object || ':' || state, ' ' ORDER BY id) FROM pushsource.jobs WHERE kind = 'deletion')}),
+	"|/|0|/|clicks_sum:succeeded clicks:succeeded",
+	'serve_all: u7 gone from clicks_sum, u8 and u9 from the log; the deletions are its jobs');
+
+# 4. a serving node stopped mid-stream catches up, nothing lost or applied twice
+my ($rows_before) = $expected->{clicks_sum} =~ /\n(\d+) /;
+my $log_before = $serve_some->safe_psql('postgres', q{SELECT count(*) FROM pushsource_source.clicks});
+my $bg = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $connstr, '-c', sprintf(q{
+DO $$
+BEGIN
+    FOR b IN 0 .. 199 LOOP
+        PERFORM pushsource.fs_push('clicks', (SELECT jsonb_agg(to_jsonb(g)) FROM (%s) g));
+        COMMIT;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+$$}, sprintf($gen, 1, 1) =~ s/generate_series\(1, 1\)/generate_series(200000 + b * 50, 200000 + b * 50 + 49)/r) ],
+	'>', \my $bg_out, '2>', \my $bg_err);
+$serve_some->poll_query_until('postgres',
+	"SELECT count(*) >= $log_before + 1000 FROM pushsource_source.clicks")
+  or die 'serve_some received nothing of the stream';
+note('the stream ' . ($bg->pumpable ? 'is still running' : 'has ended') . ' when serve_some stops');
+$serve_some->stop('immediate');
+$serve_some->start;
+ok($bg->finish, 'the stream of 200 pushes ran') or diag($bg_err);
+catch_up();
+$expected = compare('after a serving node\'s immediate stop and restart mid-stream');
+my ($rows_after) = $expected->{clicks_sum} =~ /\n(\d+) /;
+is($rows_after - $rows_before, 10000, '... which hold the 10,000 streamed records');
+
+# 5. a subscribed table of a source that is not replicated: fs_validate says so
+$serve_some->safe_psql('postgres', 'CREATE DATABASE other');
+$serve_some->safe_psql('other', sprintf($sources, '', ''));
+$ingest->safe_psql('postgres', 'CREATE PUBLICATION fs_pub_nolog FOR TABLE pushsource_source.nolog');
+$serve_some->safe_psql('other', "CREATE SUBSCRIPTION sub_other CONNECTION '$connstr' PUBLICATION fs_pub_nolog");
+is($serve_some->safe_psql('other', q{SELECT pushsource.fs_validate('nolog')}),
+	'{"kind": "push_source", "name": "nolog", "valid": false, "problems": ["push source \"nolog\" is not replicated, but a subscription fills pushsource_source.nolog: its views never see the rows it applies (fs_drop it and create it again with replicated => true before subscribing)"]}',
+	'fs_validate: a subscribed source table that is not replicated is a problem');
+$serve_some->safe_psql('other', 'DROP SUBSCRIPTION sub_other');
+
+$_->stop for @serving;
+$ingest->stop;
+done_testing();
