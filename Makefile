@@ -9,7 +9,7 @@ OBJS        = src/init.o src/names.o src/catalog.o src/typespec.o src/validate.o
               src/pit_agg.o src/partial.o src/sketch.o \
               src/partial_io.o src/partial_sql.o src/aggdecl.o \
               src/aggregation.o src/store.o src/partition.o src/backfill.o src/operations.o src/security.o \
-              src/apikey.o src/endpoints.o
+              src/apikey.o src/endpoints.o src/stats.o
 DATA        = sql/pushsource--0.1.sql sql/pushsource--0.2.sql sql/pushsource--0.1--0.2.sql \
               sql/pushsource--0.3.sql sql/pushsource--0.2--0.3.sql \
               sql/pushsource--0.4.sql sql/pushsource--0.3--0.4.sql \
@@ -20,7 +20,7 @@ HEADERS     =
 # `make installcheck` runs against the server of PGHOST/PGPORT (as
 # pgvector's does); it needs pg_cron preloaded there, with the settings of
 # test/regress.conf.  `make test` starts a throwaway server for it.
-REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations backfill partition parity replication trojan security gateway drop
+REGRESS      ?= setup registration typespec push ingest online pit partial aggregate operations backfill partition parity replication stats trojan security gateway drop
 ISOLATION      ?= concurrent_push delete_push delete_source_order materialize_push materialize_blocks drop_push partition_push
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation
 # installcheck-prep (its rule is below the PGXS include) clears the way
@@ -69,7 +69,7 @@ $(OBJS): src/pushsource.h src/catalog_columns.h src/partial_int.h src/pit_int.h
 installcheck-prep:
 	$(shell $(PG_CONFIG) --bindir)/psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS contrib_regression WITH (FORCE)'
 
-.PHONY: test demo bench bench-pit bench-agg bench-gateway bench-history
+.PHONY: test demo bench bench-pit bench-agg bench-gateway bench-history bench-freshness
 test:
 	test/run-tests.sh
 
@@ -79,6 +79,7 @@ demo:
 bench:
 	test/bench/run.sh
 	test/bench/gateway.sh
+	test/bench/freshness.sh
 
 bench-pit:
 	test/bench/pit.sh
@@ -91,3 +92,6 @@ bench-history:
 
 bench-gateway:
 	test/bench/gateway.sh
+
+bench-freshness:
+	test/bench/freshness.sh

@@ -10,7 +10,9 @@
  *   filled by logical replication, fanned out in the apply worker; key
  *   deletions reach serving nodes through replicated_deletions; a push to
  *   a published source writes both stores, and a source without a log
- *   still publishes its rows.
+ *   still publishes its rows;
+ * - pushsource.stat_sources and stat_feature_views (counters in shared
+ *   memory when pushsource is in shared_preload_libraries), fs_stat_reset().
  */
 
 -- complain if script is sourced in psql, rather than in ALTER EXTENSION
@@ -634,3 +636,149 @@ GRANT EXECUTE ON FUNCTION
     pushsource.fs_create_push_source(text, text, text, boolean, regclass, text, text, jsonb, boolean, interval, interval, interval, boolean)
     TO pushsource_admin;
 GRANT EXECUTE ON FUNCTION pushsource_internal._publish_deletion(text, jsonb, boolean, boolean) TO pushsource_admin;
+
+CREATE OR REPLACE FUNCTION pushsource.fs_drop(name text, "cascade" boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p_name text := fs_drop.name;
+    p_kind text;
+    deps   text;
+    d      record;
+    prevent boolean := false;
+    tbl    regclass;
+BEGIN
+    PERFORM pushsource_internal._check_name(p_name, 'object');
+    SELECT r.kind INTO p_kind FROM pushsource_internal.object_registry r WHERE r.name = p_name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'object "%" does not exist', p_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'fs_drop takes the name of an entity, push source, feature view or feature service.';
+    END IF;
+    IF p_kind = 'push_source' THEN
+        SELECT s.prevent_destroy INTO prevent FROM pushsource_internal.source_catalog s WHERE s.name = p_name;
+    ELSIF p_kind = 'feature_view' THEN
+        SELECT v.prevent_destroy INTO prevent FROM pushsource_internal.view_catalog v WHERE v.name = p_name;
+    END IF;
+    IF prevent THEN
+        RAISE EXCEPTION 'cannot drop % "%": prevent_destroy is set', pg_catalog.replace(p_kind, '_', ' '), p_name
+            USING ERRCODE = 'object_in_use',
+                  HINT = pg_catalog.format('Clear it first: SELECT pushsource.fs_set_prevent_destroy(%L, false);', p_name);
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s "%s"', pg_catalog.replace(x.kind, '_', ' '), x.name), ', ' ORDER BY x.name)
+      INTO deps FROM pushsource_internal._dependents(p_name) x;
+    IF deps IS NOT NULL AND NOT coalesce(fs_drop."cascade", false) THEN
+        RAISE EXCEPTION 'cannot drop % "%" because other objects depend on it', pg_catalog.replace(p_kind, '_', ' '), p_name
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = pg_catalog.format('Used by %s.', deps),
+                  HINT = 'Drop them first, or use fs_drop(name, cascade => true).';
+    END IF;
+    FOR d IN SELECT * FROM pushsource_internal._dependents(p_name) x ORDER BY x.kind DESC LOOP
+        -- services before views: a view's services go with it
+        IF EXISTS (SELECT 1 FROM pushsource_internal.object_registry r WHERE r.name = d.name) THEN
+            PERFORM pushsource.fs_drop(d.name, true);
+        END IF;
+    END LOOP;
+
+    IF p_kind = 'push_source' THEN
+        SELECT s.source_table INTO tbl FROM pushsource_internal.source_catalog s WHERE s.name = p_name;
+        DELETE FROM pushsource_internal.source_catalog s WHERE s.name = p_name;
+        -- its rejected records go with it: a source made again under the
+        -- name, with other privileges, must not show them
+        DELETE FROM pushsource.rejected_records r WHERE r.source = p_name;
+        PERFORM pushsource_internal._stat_forget(p_name);
+        -- a table dropped by hand is gone already; the catalog entry still goes
+        IF tbl IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = tbl) THEN
+            EXECUTE pg_catalog.format('DROP TABLE %s', tbl);
+        END IF;
+    ELSIF p_kind = 'feature_view' THEN
+        -- Locks in the order a push takes them: the source table, then the
+        -- stores.  SHARE ROW EXCLUSIVE waits for pushes in flight and holds
+        -- off new ones (as fs_delete_keys does); dropping a store first
+        -- would deadlock with a push that holds the other one.
+        SELECT s.source_table INTO tbl FROM pushsource_internal.view_catalog v
+          JOIN pushsource_internal.source_catalog s ON s.name = v.source WHERE v.name = p_name;
+        IF tbl IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = tbl) THEN
+            EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+        END IF;
+        -- a LIKE pattern: the name's underscores are literal
+        PERFORM pushsource_internal._cron_unschedule('pushsource:materialize:' || pg_catalog.replace(p_name, '_', '\_'));
+        FOR tbl IN SELECT t FROM pushsource_internal.view_catalog v, LATERAL (VALUES (v.online_table), (v.offline_table)) x(t)
+                    WHERE v.name = p_name AND t IS NOT NULL
+                      AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t) LOOP
+            EXECUTE pg_catalog.format('DROP TABLE %s', tbl);
+        END LOOP;
+        DELETE FROM pushsource_internal.view_catalog v WHERE v.name = p_name;
+        PERFORM pushsource_internal._stat_forget(p_name);
+    ELSIF p_kind = 'feature_service' THEN
+        DELETE FROM pushsource_internal.service_catalog s WHERE s.name = p_name;
+    ELSE
+        DELETE FROM pushsource_internal.entity_catalog en WHERE en.name = p_name;
+    END IF;
+    DELETE FROM pushsource_internal.object_registry r WHERE r.name = p_name;
+END
+$$;
+COMMENT ON FUNCTION pushsource.fs_drop(text, boolean) IS
+  'drops an entity, push source, feature view or feature service; refuses prevent_destroy, and dependents unless cascade';
+
+------------------------------------------------------------------------
+-- Counters (pg_stat style; stats.c): in shared memory when pushsource is
+-- in shared_preload_libraries, else the views refuse with 55000
+------------------------------------------------------------------------
+
+CREATE FUNCTION pushsource_internal._stat(kind "char",
+    OUT name text, OUT n1 bigint, OUT n2 bigint, OUT n3 bigint, OUT n4 bigint, OUT n5 bigint,
+    OUT t1 timestamptz, OUT t2 timestamptz)
+RETURNS SETOF record LANGUAGE c STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_stat_entries';
+COMMENT ON FUNCTION pushsource_internal._stat("char") IS
+  'internal: the current database''s counters of push sources (s) or feature views (v)';
+CREATE FUNCTION pushsource_internal._stat_forget(name text) RETURNS void
+LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'fs_stat_forget';
+COMMENT ON FUNCTION pushsource_internal._stat_forget(text) IS
+  'internal: a dropped object''s counters go with it';
+CREATE FUNCTION pushsource_internal._stat_dropped() RETURNS bigint
+LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'fs_stat_dropped';
+COMMENT ON FUNCTION pushsource_internal._stat_dropped() IS
+  'internal: counts lost since the last reset because pushsource.stat_max objects were counted already';
+
+CREATE FUNCTION pushsource.fs_stat_reset() RETURNS bigint
+LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'fs_stat_reset';
+COMMENT ON FUNCTION pushsource.fs_stat_reset() IS
+  'clears the counters of pushsource.stat_sources and stat_feature_views in the current database; returns how many objects had counters';
+
+CREATE FUNCTION pushsource.fs_gateway_metrics() RETURNS text
+LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'fs_gateway_metrics';
+COMMENT ON FUNCTION pushsource.fs_gateway_metrics() IS
+  'the counters of pushsource.stat_sources and stat_feature_views in Prometheus'' text format (the gateway''s GET /metrics)';
+
+CREATE VIEW pushsource.stat_sources AS
+SELECT s.name AS source,
+       coalesce(x.n1, 0) AS pushes, coalesce(x.n2, 0) AS records, coalesce(x.n3, 0) AS rejected,
+       coalesce(x.n4, 0) AS bytes, coalesce(x.n5, 0) AS applied,
+       x.t1 AS last_push, x.t2 AS newest_event, pg_catalog.now() OPERATOR(pg_catalog.-) x.t2 AS lag,
+       s.replicated
+  FROM pushsource_internal.source_catalog s
+  LEFT JOIN pushsource_internal._stat('s') x ON x.name OPERATOR(pg_catalog.=) s.name;
+COMMENT ON VIEW pushsource.stat_sources IS
+  'per push source since fs_stat_reset(): batches and records fanned out (at commit), records rejected, bytes, records applied by logical replication, last push, newest event time and lag = now() - newest event';
+
+CREATE VIEW pushsource.stat_feature_views AS
+SELECT v.name AS feature_view, v.source,
+       coalesce(x.n1, 0) AS online_rows, coalesce(x.n2, 0) AS offline_rows, coalesce(x.n3, 0) AS late_ignored,
+       j.finished_at AS last_materialization, j.state AS last_status
+  FROM pushsource_internal.view_catalog v
+  LEFT JOIN pushsource_internal._stat('v') x ON x.name OPERATOR(pg_catalog.=) v.name
+  LEFT JOIN LATERAL (SELECT jb.finished_at, jb.state FROM pushsource.jobs jb
+                      WHERE jb.object OPERATOR(pg_catalog.=) v.name AND jb.kind OPERATOR(pg_catalog.=) 'materialization'
+                      ORDER BY jb.id DESC LIMIT 1) j ON true;
+COMMENT ON VIEW pushsource.stat_feature_views IS
+  'per feature view since fs_stat_reset(): online and offline rows written by pushes, pushed events older than the online row (attribute views), and the last materialization and its state';
+
+REVOKE ALL ON FUNCTION pushsource_internal._stat("char"), pushsource_internal._stat_forget(text),
+    pushsource_internal._stat_dropped(), pushsource.fs_stat_reset(), pushsource.fs_gateway_metrics() FROM PUBLIC;
+GRANT SELECT ON pushsource.stat_sources, pushsource.stat_feature_views
+    TO pushsource_reader, pushsource_writer, pushsource_admin;
+GRANT EXECUTE ON FUNCTION pushsource_internal._stat("char"), pushsource_internal._stat_dropped()
+    TO pushsource_reader, pushsource_writer, pushsource_admin;
+GRANT EXECUTE ON FUNCTION pushsource.fs_stat_reset(), pushsource_internal._stat_forget(text) TO pushsource_admin;
+GRANT EXECUTE ON FUNCTION pushsource.fs_gateway_metrics() TO pushsource_gateway, pushsource_admin;

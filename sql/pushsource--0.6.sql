@@ -1307,6 +1307,7 @@ BEGIN
         -- its rejected records go with it: a source made again under the
         -- name, with other privileges, must not show them
         DELETE FROM pushsource.rejected_records r WHERE r.source = p_name;
+        PERFORM pushsource_internal._stat_forget(p_name);
         -- a table dropped by hand is gone already; the catalog entry still goes
         IF tbl IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = tbl) THEN
             EXECUTE pg_catalog.format('DROP TABLE %s', tbl);
@@ -1329,6 +1330,7 @@ BEGIN
             EXECUTE pg_catalog.format('DROP TABLE %s', tbl);
         END LOOP;
         DELETE FROM pushsource_internal.view_catalog v WHERE v.name = p_name;
+        PERFORM pushsource_internal._stat_forget(p_name);
     ELSIF p_kind = 'feature_service' THEN
         DELETE FROM pushsource_internal.service_catalog s WHERE s.name = p_name;
     ELSE
@@ -3007,6 +3009,61 @@ AS 'MODULE_PATHNAME', 'fs_gateway_error';
 COMMENT ON FUNCTION pushsource.fs_gateway_error(text, text, text, text, text) IS
   'the HTTP status and error body (in the endpoint''s API shape) of an error a gateway request raised';
 
+
+------------------------------------------------------------------------
+-- Counters (pg_stat style; stats.c): in shared memory when pushsource is
+-- in shared_preload_libraries, else the views refuse with 55000
+------------------------------------------------------------------------
+
+CREATE FUNCTION pushsource_internal._stat(kind "char",
+    OUT name text, OUT n1 bigint, OUT n2 bigint, OUT n3 bigint, OUT n4 bigint, OUT n5 bigint,
+    OUT t1 timestamptz, OUT t2 timestamptz)
+RETURNS SETOF record LANGUAGE c STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'fs_stat_entries';
+COMMENT ON FUNCTION pushsource_internal._stat("char") IS
+  'internal: the current database''s counters of push sources (s) or feature views (v)';
+CREATE FUNCTION pushsource_internal._stat_forget(name text) RETURNS void
+LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'fs_stat_forget';
+COMMENT ON FUNCTION pushsource_internal._stat_forget(text) IS
+  'internal: a dropped object''s counters go with it';
+CREATE FUNCTION pushsource_internal._stat_dropped() RETURNS bigint
+LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'fs_stat_dropped';
+COMMENT ON FUNCTION pushsource_internal._stat_dropped() IS
+  'internal: counts lost since the last reset because pushsource.stat_max objects were counted already';
+
+CREATE FUNCTION pushsource.fs_stat_reset() RETURNS bigint
+LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'fs_stat_reset';
+COMMENT ON FUNCTION pushsource.fs_stat_reset() IS
+  'clears the counters of pushsource.stat_sources and stat_feature_views in the current database; returns how many objects had counters';
+
+CREATE FUNCTION pushsource.fs_gateway_metrics() RETURNS text
+LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'fs_gateway_metrics';
+COMMENT ON FUNCTION pushsource.fs_gateway_metrics() IS
+  'the counters of pushsource.stat_sources and stat_feature_views in Prometheus'' text format (the gateway''s GET /metrics)';
+
+CREATE VIEW pushsource.stat_sources AS
+SELECT s.name AS source,
+       coalesce(x.n1, 0) AS pushes, coalesce(x.n2, 0) AS records, coalesce(x.n3, 0) AS rejected,
+       coalesce(x.n4, 0) AS bytes, coalesce(x.n5, 0) AS applied,
+       x.t1 AS last_push, x.t2 AS newest_event, pg_catalog.now() OPERATOR(pg_catalog.-) x.t2 AS lag,
+       s.replicated
+  FROM pushsource_internal.source_catalog s
+  LEFT JOIN pushsource_internal._stat('s') x ON x.name OPERATOR(pg_catalog.=) s.name;
+COMMENT ON VIEW pushsource.stat_sources IS
+  'per push source since fs_stat_reset(): batches and records fanned out (at commit), records rejected, bytes, records applied by logical replication, last push, newest event time and lag = now() - newest event';
+
+CREATE VIEW pushsource.stat_feature_views AS
+SELECT v.name AS feature_view, v.source,
+       coalesce(x.n1, 0) AS online_rows, coalesce(x.n2, 0) AS offline_rows, coalesce(x.n3, 0) AS late_ignored,
+       j.finished_at AS last_materialization, j.state AS last_status
+  FROM pushsource_internal.view_catalog v
+  LEFT JOIN pushsource_internal._stat('v') x ON x.name OPERATOR(pg_catalog.=) v.name
+  LEFT JOIN LATERAL (SELECT jb.finished_at, jb.state FROM pushsource.jobs jb
+                      WHERE jb.object OPERATOR(pg_catalog.=) v.name AND jb.kind OPERATOR(pg_catalog.=) 'materialization'
+                      ORDER BY jb.id DESC LIMIT 1) j ON true;
+COMMENT ON VIEW pushsource.stat_feature_views IS
+  'per feature view since fs_stat_reset(): online and offline rows written by pushes, pushed events older than the online row (attribute views), and the last materialization and its state';
+
 ------------------------------------------------------------------------
 -- Privileges
 ------------------------------------------------------------------------
@@ -3057,6 +3114,13 @@ GRANT EXECUTE ON FUNCTION pushsource.fs_gateway_request(text, text, text),
     pushsource.fs_gateway_error(text, text, text, text, text) TO pushsource_gateway;
 -- fs_partial: values in, values out
 -- operations: admins run them (as themselves: they own the stores); anyone reads their status
+-- counters: anyone of pushsource reads them; admins reset them
+GRANT SELECT ON pushsource.stat_sources, pushsource.stat_feature_views
+    TO pushsource_reader, pushsource_writer, pushsource_admin;
+GRANT EXECUTE ON FUNCTION pushsource_internal._stat("char"), pushsource_internal._stat_dropped()
+    TO pushsource_reader, pushsource_writer, pushsource_admin;
+GRANT EXECUTE ON FUNCTION pushsource.fs_stat_reset(), pushsource_internal._stat_forget(text) TO pushsource_admin;
+GRANT EXECUTE ON FUNCTION pushsource.fs_gateway_metrics() TO pushsource_gateway, pushsource_admin;
 GRANT EXECUTE ON FUNCTION pushsource_internal._job_attempt(text, text, timestamptz),
     pushsource_internal._job_failed(text, text, timestamptz, timestamptz, text, text, boolean, timestamptz),
     pushsource_internal._reraise(text, text, text, text), pushsource_internal._key_set(text, jsonb),

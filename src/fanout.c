@@ -71,6 +71,8 @@ typedef struct PsBuffer
 	Tuplestorestate *rows;
 	TupleDesc	desc;			/* source columns + ingest id */
 	int64		nrows;
+	int64		bytes;			/* of the rows as stored (pushsource.stat_sources) */
+	TimestampTz newest;			/* their newest event time */
 	int64		batch;			/* current batch id << 24 */
 	PsPushMode	mode;
 	bool		publish_only;	/* rows the table keeps none of, written for
@@ -216,6 +218,7 @@ get_buffer(PsSource *src, Relation rel)
 	}
 	buf->relid = relid;
 	buf->subid = subid;
+	buf->newest = DT_NOBEGIN;
 	buf->desc = CreateTupleDescCopy(src->buffer_desc);
 	{
 		/*
@@ -430,7 +433,10 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 		buf->nulls[i] = buf->rnulls[attnum - 1];
 	}
 	if (!ps_check_row(src, buf->values, buf->nulls, (int) buf->nrows, &err))
+	{
+		ps_stat_rejected(src->name, 1);
 		ps_raise_record_error(&err);
+	}
 
 	if (buf->nrows % PS_ROWS_PER_BATCH_ID == 0)
 		buf->batch = next_batch_id();
@@ -438,6 +444,8 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 	buf->nulls[src->ncols] = false;
 	tuplestore_putvalues(buf->rows, buf->desc, buf->values, buf->nulls);
 	buf->nrows++;
+	buf->bytes += tuple->t_len;
+	buf->newest = Max(buf->newest, DatumGetTimestampTz(buf->values[src->ts_col]));
 
 	/* a replicated row is kept until the flush at commit (see there) */
 	if (!replicated && (buf->mode == PS_MODE_ONLINE || !src->log_offline))
@@ -634,10 +642,45 @@ register_batch(Tuplestorestate *rows, TupleDesc desc, int64 nrows)
  * are kept apart from the pushed ones so that a later backfill of the same
  * window can replace them.
  */
+/*
+ * How many entities a batch (PS_BATCH_ENR) writes online to attribute view
+ * v: the rows its newest-wins upsert considers, one per key, of which
+ * those it did not write were older than the stored row
+ * (pushsource.stat_feature_views.late_ignored).  Counted only for the
+ * counters, and without a query for a one-row batch.
+ */
+static int64
+batch_keys(PsView *v, int64 nrows)
+{
+	PsSource   *src = v->source;
+	StringInfoData sql;
+	Datum		arg = TimestampTzGetDatum(v->start_time);
+	Oid			argtype = TIMESTAMPTZOID;
+	bool		isnull;
+
+	if (nrows <= 1)
+		return nrows;
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT pg_catalog.count(*) FROM (SELECT DISTINCT ");
+	for (int k = 0; k < v->nkeys; k++)
+		appendStringInfo(&sql, "%s%s", k > 0 ? ", " : "", quote_identifier(src->cols[v->key_cols[k]].name));
+	if (v->nkeys == 0)
+		appendStringInfoString(&sql, "1");
+	appendStringInfo(&sql, " FROM %s", PS_BATCH_ENR);
+	if (v->has_start_time)
+		appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1",
+						 quote_identifier(src->cols[src->ts_col].name));
+	appendStringInfoString(&sql, ") d");
+	if (SPI_execute_with_args(sql.data, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "pushsource: could not count the keys of a batch of feature view \"%s\"", v->name);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 static void
 fanout_view(PsView *v, Tuplestorestate *rows, TupleDesc desc, int64 nrows,
 			bool do_offline, bool do_online, bool backfill,
-			int64 *n_online, int64 *n_offline)
+			int64 *n_online, int64 *n_offline, int64 *n_late)
 {
 	Datum		args[1];
 	Oid			save_userid;
@@ -645,6 +688,8 @@ fanout_view(PsView *v, Tuplestorestate *rows, TupleDesc desc, int64 nrows,
 
 	*n_online = 0;
 	*n_offline = 0;
+	if (n_late != NULL)
+		*n_late = 0;
 	if (!do_offline && !do_online)
 		return;
 	lock_stores(v, do_offline, do_online);
@@ -672,6 +717,8 @@ fanout_view(PsView *v, Tuplestorestate *rows, TupleDesc desc, int64 nrows,
 		if (SPI_execute_plan(v->online_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "pushsource: online write of feature view \"%s\" failed", v->name);
 		*n_online = SPI_processed;
+		if (n_late != NULL && ps_stats_enabled())
+			*n_late = batch_keys(v, nrows) - *n_online;
 	}
 	SetUserIdAndSecContext(save_userid, save_sec);
 }
@@ -681,6 +728,8 @@ flush_buffer(PsSource *src, PsBuffer *buf)
 {
 	int			spi_nest;
 
+	ps_stat_pushed(src->name, buf->nrows, buf->bytes, buf->newest,
+				   SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA);
 	if (buf->nrows == 0 || src->nviews == 0)
 		return;
 	spi_nest = ps_spi_connect();
@@ -690,12 +739,14 @@ flush_buffer(PsSource *src, PsBuffer *buf)
 		PsView	   *v = src->views[i];
 		int64		n_online;
 		int64		n_offline;
+		int64		n_late;
 
 		fanout_view(v, buf->rows, buf->desc, buf->nrows,
 					v->offline && buf->mode != PS_MODE_ONLINE,
 					v->online && buf->mode != PS_MODE_OFFLINE, false,
-					&n_online, &n_offline);
+					&n_online, &n_offline, &n_late);
 		add_counts(v->name, n_online, n_offline);
+		ps_stat_view_written(v->name, n_online, n_offline, n_late);
 	}
 	ps_spi_finish(spi_nest);
 }
@@ -718,7 +769,7 @@ ps_fanout_backfill(PsView *v, Tuplestorestate *rows, int64 nrows, bool offline, 
 	spi_nest = ps_spi_connect();
 	register_batch(rows, v->source->buffer_desc, nrows);
 	fanout_view(v, rows, v->source->buffer_desc, nrows, offline && v->offline,
-				online && v->online, true, n_online, n_offline);
+				online && v->online, true, n_online, n_offline, NULL);
 	ps_spi_finish(spi_nest);
 }
 

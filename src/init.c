@@ -23,6 +23,7 @@ _PG_init(void)
 	ps_pit_plan_init();
 	ps_operations_init();
 	ps_apikey_init();
+	ps_stats_init();
 	/* every setting is defined: the rest of the prefix is nobody's */
 	MarkGUCPrefixReserved("pushsource");
 }

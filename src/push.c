@@ -235,9 +235,13 @@ validate_records(PsSource *src, RecordList *list, bool stop_at_error,
 			accepted++;
 		}
 		else if (stop_at_error)
+		{
+			ps_stat_rejected(src->name, 1);
 			ps_raise_record_error(&err);
+		}
 		else
 		{
+			ps_stat_rejected(src->name, 1);
 			rejects->count++;
 			if (rejects->save || list_length(rejects->kept) < PS_MAX_RECORD_ERRORS)
 			{

@@ -204,6 +204,13 @@ extern bool ps_view_in_catalog(const char *name);
 extern void ps_keep_plan(SPIPlanPtr plan);
 extern const char *ps_internal_schema(void);
 extern void ps_catalog_init(void);
+
+/* stats.c: pushsource.stat_sources and stat_feature_views */
+extern void ps_stats_init(void);
+extern bool ps_stats_enabled(void);
+extern void ps_stat_pushed(const char *source, int64 records, int64 bytes, TimestampTz newest, bool applied);
+extern void ps_stat_view_written(const char *view, int64 online, int64 offline, int64 late);
+extern void ps_stat_rejected(const char *source, int64 n);
 extern char *ps_workspace_mismatch(const char *name);
 
 /* names.c: what objects and columns may be called; qualified relation names */

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-15-cron
-          postgresql-contrib libpq-dev libipc-run-perl libmicrohttpd-dev curl)
+          postgresql-contrib libpq-dev libipc-run-perl libmicrohttpd-dev curl
+          prometheus-postgres-exporter)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -114,6 +114,9 @@ typedef struct GwJob
 	void	   *arg;
 } GwJob;
 
+/* the job of GET /metrics: the database's counters as Prometheus text */
+#define GW_METRICS_JOB "metrics"
+
 extern void gw_pool_init(int size);
 extern void gw_pool_submit(GwJob *job);
 extern void gw_pool_tick(void);
@@ -122,6 +125,7 @@ extern void gw_pool_abort(const char *message);
 extern void gw_pool_close(void);
 extern bool gw_db_reachable(void);
 extern void gw_pool_stats(int *in_use, int *sent, int *queued);
+extern bool gw_pool_idle(void);
 
 /* metrics.c */
 extern void gw_metrics_init(void);

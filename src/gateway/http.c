@@ -312,6 +312,23 @@ reply_job(struct MHD_Connection *conn, Req *r)
 							"{\"status\": \"unavailable\", \"error\": \"no database round trip\"}"),
 					 "application/json", 0);
 	}
+	if (r->route->ep == EP_METRICS)
+	{
+		/* the gateway's own counters, then the database's (if it answered) */
+		char	   *own = gw_metrics_text();
+		const char *db = body ? body :
+			gw_db_reachable() ? "# pushsource: the database's counters are not available now: every connection is busy\n" :
+			"# pushsource: the database's counters are not available (see the gateway's log)\n";
+		size_t		n = strlen(own) + strlen(db) + 1;
+		char	   *text = malloc(n);
+
+		if (text == NULL)
+			abort();
+		snprintf(text, n, "%s%s", own, db);
+		free(own);
+		free(body);
+		return reply(conn, r, 200, text, "text/plain; version=0.0.4", 0);
+	}
 	gw_metrics_pushed(res->pushed);
 	if (body == NULL)
 		body = own_body(r->route->family, res->status, res->own_message);
@@ -432,7 +449,13 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 	if (r->route->ep == EP_HEALTH)
 		return send_job(conn, r, NULL, NULL);
 	if (r->route->ep == EP_METRICS)
-		return reply(conn, r, 200, gw_metrics_text(), "text/plain; version=0.0.4", 0);
+	{
+		if (gw_pool_idle())
+			return send_job(conn, r, GW_METRICS_JOB, NULL);
+		r->job.res.status = 503;	/* every connection busy: our own counters only */
+		r->job.res.body = NULL;
+		return reply_job(conn, r);
+	}
 	return run_request(conn, r);
 }
 

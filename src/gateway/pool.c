@@ -100,6 +100,8 @@ static double next_scan;		/* gw_now() of the next deadline scan */
 	" FROM pushsource.fs_gateway_request($1, $2, $3)"
 #define ERROR_SQL \
 	"SELECT status, body FROM pushsource.fs_gateway_error($1, $2, $3, $4, $5)"
+/* GET /metrics: the database's counters (pushsource.stat_sources, ...) */
+#define METRICS_SQL "SELECT pushsource.fs_gateway_metrics()"
 
 /* Failures the database cannot describe (it is not there): http.c shapes them. */
 #define BODY_DB_DOWN "the database is unreachable or restarting; retry later"
@@ -521,6 +523,8 @@ send_job(GwConn *c, GwJob *job)
 	}
 	else if (job->endpoint == NULL)
 		sent = PQsendQueryParams(c->conn, "SELECT 1", 0, NULL, NULL, NULL, NULL, 0);
+	else if (strcmp(job->endpoint, GW_METRICS_JOB) == 0)
+		sent = PQsendQueryParams(c->conn, METRICS_SQL, 0, NULL, NULL, NULL, NULL, 0);
 	else
 	{
 		const char *params[3] = {job->endpoint, job->body, job->key};
@@ -602,6 +606,21 @@ job_synced(GwConn *c, PGresult *r)
 	}
 	else if (job->endpoint == NULL)
 		set_fixed(&job->res, st == PGRES_TUPLES_OK ? 200 : 503, BODY_DB_DOWN);
+	else if (strcmp(job->endpoint, GW_METRICS_JOB) == 0)
+	{
+		/* text, not a request's row: an error is only "not available" */
+		if (st == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 1 && !PQgetisnull(r, 0, 0))
+		{
+			set_fixed(&job->res, 200, NULL);
+			job->res.body = dup_or_die(PQgetvalue(r, 0, 0));
+		}
+		else
+		{
+			if (r != NULL && st == PGRES_FATAL_ERROR)
+				fprintf(stderr, "pushsource_gateway: metrics: %s", PQresultErrorMessage(r));
+			set_fixed(&job->res, 503, BODY_DB_DOWN);
+		}
+	}
 	else if (st == PGRES_FATAL_ERROR && r != NULL)
 	{
 		/*
@@ -798,6 +817,22 @@ dispatch(void)
 			break;
 		send_job(best, dequeue());
 	}
+}
+
+/*
+ * Is a connection ready with nothing in its pipeline, and nobody queued?
+ * GET /metrics asks the database only then: it must answer at once even
+ * when every connection waits (that is when its gauges matter).
+ */
+bool
+gw_pool_idle(void)
+{
+	if (queue_head != NULL)
+		return false;
+	for (int i = 0; i < pool_size; i++)
+		if (pool[i].state == CS_READY && pool[i].depth == 0)
+			return true;
+	return false;
 }
 
 void

@@ -5,7 +5,9 @@
 #   require_root NAME, scaled BASE MIN
 #   build_and_install
 #   start_cluster NAME PORT [EXTRA_CONF_LINE...]
-#     sets: work (the directory), PSQL (array), and the functions as_pg, sql
+#     sets: work (the directory), PSQL (array), and the functions as_pg, sql;
+#     called again it starts another cluster (PSQL and work then name the
+#     new one; every cluster started is stopped on exit)
 #     BGPIDS: background processes to kill on exit (append to it)
 #   say, fail, check, median, timed: reporting helpers; the caller sets
 #     results (the file say appends to) first
@@ -32,19 +34,24 @@ build_and_install() {
 
 as_pg() { su postgres -s /bin/bash -c "$1"; }
 BGPIDS=()
+WORKS=()
 
 cleanup_cluster() {
+  local w
   for p in "${BGPIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ -n "${work:-}" ] && [ -f "$work/data/postmaster.pid" ]; then
-    as_pg "'$bindir/pg_ctl' -D '$work/data' -m fast -w stop" >/dev/null 2>&1 || true
-  fi
-  [ -n "${work:-}" ] && rm -rf "$work"
+  for w in "${WORKS[@]}"; do
+    if [ -f "$w/data/postmaster.pid" ]; then
+      as_pg "'$bindir/pg_ctl' -D '$w/data' -m fast -w stop" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$w"
+  done
 }
 
 start_cluster() {
   local name=$1 port=$2 line
   shift 2
   work=$(mktemp -d "/tmp/pushsource-$name.XXXXXX")
+  WORKS+=("$work")
   chown postgres: "$work"
   chmod 700 "$work"
   trap cleanup_cluster EXIT

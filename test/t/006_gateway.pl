@@ -25,7 +25,7 @@ use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('gw');
 $node->init;
-$node->append_conf('postgresql.conf', "timezone = 'UTC'\n");
+$node->append_conf('postgresql.conf', "timezone = 'UTC'\nshared_preload_libraries = 'pushsource'\n");
 $node->start;
 
 $node->safe_psql('postgres', q{
@@ -380,6 +380,11 @@ like($body, qr/^pushsource_gateway_records_pushed_total\{source="driver_stats_pu
 	'records pushed per source (Feast)');
 like($body, qr/^pushsource_gateway_pool_connections 2$/m, 'the pool size');
 like($body, qr/^pushsource_gateway_pool_in_use 0$/m, 'connections in use');
+# and the database's counters, pushsource.stat_sources' figures
+my ($db_records) = $body =~ /^pushsource_source_records_total\{source="transactions"\} (\d+)$/m;
+is($db_records, $node->safe_psql('postgres', q{SELECT records FROM pushsource.stat_sources WHERE source = 'transactions'}),
+	'/metrics shows the database\'s counters, as pushsource.stat_sources has them');
+like($body, qr/^pushsource_feature_view_offline_rows_total\{feature_view="\w+"\} \d+$/m, '... the views\' too');
 my $logtext = slurp_file($log);
 like($logtext, qr/^\S+Z POST \/ingest 200 [\d.]+ms records=3$/m, 'one log line per request, with its records');
 like($logtext, qr/^\S+Z POST \/ingest 499 /m, 'the cut-off request is logged as 499');
@@ -644,6 +649,10 @@ $inflight->finish;
 like($$inflight_out, qr/\n503$/, 'the request in flight when the server stopped: 503');
 ($code, $body) = http('GET', '/health');
 is($code, 503, '/health is 503 while the database is down');
+($code, $body) = http('GET', '/metrics');
+is($code, 200, '/metrics is 200 while the database is down');
+like($body, qr/^pushsource_gateway_requests_total.*\n.*^# pushsource: the database's counters are not available/ms,
+	'... with the gateway\'s own counters, and a word on the database\'s');
 ($code, $body) = http('POST', '/api/v1/feature-service/get-features', $get, auth('app_reader'), $json_ct);
 is($code, 503, 'get-features while the database is down: 503');
 is(decode($body)->{code}, 14, '... with gRPC code 14 (UNAVAILABLE)');

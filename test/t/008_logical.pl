@@ -14,6 +14,9 @@
 # 4. A serving node stopped mid-stream (immediate) catches up after its
 #    restart with nothing lost and nothing applied twice.
 # 5. fs_validate finds a subscribed source table that is not replicated.
+# 6. The counters: the ingest node's and serve_all's (pushsource preloaded)
+#    count every record, the serving node's as applied; serve_some (not
+#    preloaded) says why it has none.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -23,7 +26,7 @@ use File::Spec;
 
 my $ingest = PostgreSQL::Test::Cluster->new('ingest');
 $ingest->init(allows_streaming => 'logical');
-$ingest->append_conf('postgresql.conf', "timezone = 'UTC'\n");
+$ingest->append_conf('postgresql.conf', "timezone = 'UTC'\nshared_preload_libraries = 'pushsource'\n");
 $ingest->start;
 my @serving;
 for my $name ('serve_all', 'serve_some')
@@ -31,6 +34,7 @@ for my $name ('serve_all', 'serve_some')
 	my $n = PostgreSQL::Test::Cluster->new($name);
 	$n->init;
 	$n->append_conf('postgresql.conf', "timezone = 'UTC'\n");
+	$n->append_conf('postgresql.conf', "shared_preload_libraries = 'pushsource'\n") if $name eq 'serve_all';
 	$n->start;
 	push @serving, $n;
 }
@@ -263,6 +267,56 @@ is($serve_some->safe_psql('other', q{SELECT pushsource.fs_validate('nolog')}),
 	'{"kind": "push_source", "name": "nolog", "valid": false, "problems": ["push source \"nolog\" is not replicated, but a subscription fills pushsource_source.nolog: its views never see the rows it applies (fs_drop it and create it again with replicated => true before subscribing)"]}',
 	'fs_validate: a subscribed source table that is not replicated is a problem');
 $serve_some->safe_psql('other', 'DROP SUBSCRIPTION sub_other');
+
+# 6. counters
+my $counts = q{SELECT records || ' ' || applied || ' ' || pushes FROM pushsource.stat_sources WHERE source = 'clicks'};
+my ($ingest_records, $ingest_applied) = split / /, $ingest->safe_psql('postgres', $counts);
+is("$ingest_records $ingest_applied", '110002 0', 'the ingest node counted every record it took, none applied');
+my ($all_records, $all_applied, $all_pushes) = split / /, $serve_all->safe_psql('postgres', $counts);
+is("$all_records $all_applied", '110002 110002', 'serve_all counted the same records, all applied by replication');
+ok($all_pushes > 0 && $all_pushes <= 1 + 40 + 1 + 1 + 200 + 2,
+	"... in $all_pushes applied transactions (at most one per committed push)");
+is($serve_all->safe_psql('postgres', q{
+SELECT string_agg(feature_view || ':' || offline_rows, ' ' ORDER BY feature_view) FROM pushsource.stat_feature_views}),
+	'clicks_cont:110002 clicks_last:110002 clicks_sum:110002 nolog_last:5000',
+	'serve_all counted every row written to its views\' offline stores (nolog\'s first row was never sent)');
+# the same counters through prometheus-postgres-exporter and the query
+# file README points to
+my $exporter_port = PostgreSQL::Test::Cluster::get_free_port();
+my $queries = File::Spec->rel2abs('test/prometheus/queries.yaml');
+local $ENV{DATA_SOURCE_NAME} = sprintf('host=%s port=%d dbname=postgres sslmode=disable',
+	$ingest->host, $ingest->port);
+my $exporter = IPC::Run::start(
+	[ 'prometheus-postgres-exporter', "--extend.query-path=$queries",
+		'--disable-default-metrics', '--disable-settings-metrics',
+		"--web.listen-address=127.0.0.1:$exporter_port" ],
+	'>', \my $exp_out, '2>', \my $exp_err);
+my $scraped = '';
+for (1 .. 100)
+{
+	$scraped = `curl -s http://127.0.0.1:$exporter_port/metrics`;
+	last if $scraped =~ /^pushsource_source_records/m;
+	sleep 0.2;
+}
+$exporter->kill_kill;
+like($scraped, qr/^pushsource_source_records\{[^}]*source="clicks"[^}]*\} 110002$/m,
+	'prometheus-postgres-exporter with test/prometheus/queries.yaml shows the records counter')
+  or diag($exp_err);
+like($scraped, qr/^pushsource_feature_view_offline_rows\{[^}]*feature_view="clicks_last"[^}]*\} 110002$/m,
+	'... and the views\' rows');
+
+($ret, $out, $err) = $serve_some->psql('postgres', 'SELECT * FROM pushsource.stat_sources',
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/55000: pushsource.stat_sources needs pushsource in shared_preload_libraries/,
+	'without pushsource preloaded the counters say why they are not there (55000)');
+# (from sql/operations.sql, whose server preloads pushsource) the request
+# time of maintenance is checked even when it was SET before the library
+# was loaded: infinity would have deleted every online row
+($ret, $out, $err) = $serve_some->psql('postgres', q{
+SET pushsource.request_time = 'infinity';
+SELECT pushsource_internal._now() = now() AS now_not_infinity});
+is($out, 't', 'a request_time SET before the library loads is checked when it loads: not infinity');
+like($err, qr/WARNING:  invalid value for parameter "pushsource.request_time": "infinity"/, '... with a WARNING');
 
 $_->stop for @serving;
 $ingest->stop;
