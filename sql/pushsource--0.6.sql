@@ -2273,7 +2273,7 @@ BEGIN
     END IF;
     r := pushsource_internal._job('deletion', feature_view, NULL, NULL,
         pg_catalog.jsonb_build_object('keys', keys, 'online', online, 'offline', offline), false);
-    PERFORM pushsource_internal._publish_deletion(feature_view, keys, online, offline);
+    PERFORM pushsource_internal._publish_deletion(feature_view, k, keys, online, offline);
     RETURN r;
 END
 $$;
@@ -2285,10 +2285,11 @@ COMMENT ON FUNCTION pushsource.fs_delete_keys(text, jsonb, boolean, boolean) IS
 -- publication of the table (publish = 'insert') sends it while the table
 -- stays empty; on a serving node, whose subscription applies it, a trigger
 -- enabled for replication only runs the same deletion on the object of the
--- same name, if there is one (a failure is a failed job there, and
--- replication goes on).
+-- same name and kind, if there is one, after fanning out the rows applied
+-- before it (a failure is a failed job there, and replication goes on).
 CREATE TABLE pushsource_internal.replicated_deletions (
     target  text NOT NULL,
+    kind    text NOT NULL,        -- feature_view or push_source
     keys    jsonb NOT NULL,
     online  boolean NOT NULL,
     offline boolean NOT NULL,
@@ -2298,18 +2299,24 @@ ALTER TABLE pushsource_internal.replicated_deletions REPLICA IDENTITY FULL;
 COMMENT ON TABLE pushsource_internal.replicated_deletions IS
   'key deletions for serving nodes: publish it with the sources (publish = ''insert''); it stays empty';
 
-CREATE FUNCTION pushsource_internal._publish_deletion(p_target text, p_keys jsonb, p_online boolean, p_offline boolean)
+CREATE FUNCTION pushsource_internal._publish_deletion(p_target text, p_kind text, p_keys jsonb, p_online boolean,
+    p_offline boolean)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t tid;
 BEGIN
-    INSERT INTO pushsource_internal.replicated_deletions (target, keys, online, offline)
-    VALUES (p_target, p_keys, p_online, p_offline) RETURNING ctid INTO t;
+    INSERT INTO pushsource_internal.replicated_deletions (target, kind, keys, online, offline)
+    VALUES (p_target, p_kind, p_keys, p_online, p_offline) RETURNING ctid INTO t;
     DELETE FROM pushsource_internal.replicated_deletions d WHERE d.ctid OPERATOR(pg_catalog.=) t;
 END
 $$;
-COMMENT ON FUNCTION pushsource_internal._publish_deletion(text, jsonb, boolean, boolean) IS
+COMMENT ON FUNCTION pushsource_internal._publish_deletion(text, text, jsonb, boolean, boolean) IS
   'internal: writes a done deletion for logical decoding (see replicated_deletions)';
+
+CREATE FUNCTION pushsource_internal._flush_replicated() RETURNS void
+LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'fs_flush_replicated';
+COMMENT ON FUNCTION pushsource_internal._flush_replicated() IS
+  'internal: fans out the rows replication has applied in this transaction so far';
 
 CREATE FUNCTION pushsource_internal._apply_deletion() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -2317,8 +2324,10 @@ DECLARE
     k   text;
     msg text;
 BEGIN
+    -- the rows pushed before the deletion on the ingest node come first
+    PERFORM pushsource_internal._flush_replicated();
     SELECT x.kind INTO k FROM pushsource_internal.object_registry x WHERE x.name = NEW.target;
-    IF k IN ('feature_view', 'push_source') THEN
+    IF k = NEW.kind AND k IN ('feature_view', 'push_source') THEN
         BEGIN
             PERFORM pushsource_internal._job('deletion', NEW.target, NULL, NULL,
                 pg_catalog.jsonb_build_object('keys', NEW.keys, 'online', NEW.online, 'offline', NEW.offline), false);
@@ -3127,7 +3136,7 @@ GRANT EXECUTE ON FUNCTION pushsource_internal._job_attempt(text, text, timestamp
     pushsource_internal._job(text, text, timestamptz, timestamptz, jsonb, boolean),
     pushsource_internal._view_for(text, text), pushsource_internal._source_for(text, text),
     pushsource_internal._delete_keys(text, jsonb, boolean, boolean),
-    pushsource_internal._publish_deletion(text, jsonb, boolean, boolean),
+    pushsource_internal._publish_deletion(text, text, jsonb, boolean, boolean),
     pushsource_internal._prune_online(text, timestamptz),
     pushsource.fs_delete_keys(text, jsonb, boolean, boolean),
     pushsource_internal._materialize(text, timestamptz, timestamptz),

@@ -87,6 +87,17 @@ COMMIT;
 SELECT pushes, records, rejected, newest_event FROM stat_sources WHERE source = 'st_clicks';
 SELECT online_rows, offline_rows, late_ignored FROM stat_feature_views WHERE feature_view = 'st_last';
 
+-- Found in review.  A prepared transaction counts when it is prepared
+-- (before: never, nor what a two-phase subscription applies); a
+-- future-dated event counts as fresh as its commit, not as a newest event
+-- far ahead that would hide a stale source (before: lag -62847 days)
+BEGIN;
+SELECT fs_push('st_clicks', '{"user_id": "u9", "ts": "2199-01-01T00:00:00Z", "clicks": 1}') ->> 'records' AS pushed;
+PREPARE TRANSACTION 'st_prepared';
+COMMIT PREPARED 'st_prepared';
+SELECT pushes, records, newest_event <= now() AS newest_not_ahead, lag >= interval '0' AS lag_not_negative
+  FROM stat_sources WHERE source = 'st_clicks';
+
 -- rows applied by logical replication count as applied too (here a
 -- session in replication's role, on a replicated source)
 SELECT fs_create_push_source('st_rep', 'user_id String, ts Timestamp, clicks Int64', 'ts', replicated => true);

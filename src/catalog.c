@@ -236,6 +236,13 @@ ps_internal_schema(void)
 	return generation()->internal_schema;
 }
 
+/* The memory of the cached catalog: what is kept beside a PsView lives here */
+MemoryContext
+ps_catalog_cxt(void)
+{
+	return generation()->cxt;
+}
+
 void
 ps_keep_plan(SPIPlanPtr plan)
 {

@@ -47,6 +47,9 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_publication.h"
+#include "catalog/pg_inherits.h"
+#include "utils/snapmgr.h"
+#include "utils/jsonb.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
@@ -166,19 +169,28 @@ add_counts(const char *view, int64 online, int64 offline)
  * --------------------------------------------------------------------- */
 
 /*
- * Does a publication take rel's inserts to logical replication?  (From
- * the relation cache, which keeps it; nothing is decoded below
- * wal_level = logical.)
+ * Is rel published for serving nodes: named (itself or, for a time
+ * partition, its source table) in a publication of inserts?  A FOR ALL
+ * TABLES or FOR TABLES IN SCHEMA publication, as change-data-capture
+ * setups make, is not one: pushes to it behave as they always have.
+ * Nothing is decoded below wal_level = logical.
  */
 static bool
-publishes_inserts(Relation rel)
+published_for_serving(Relation rel)
 {
-	PublicationDesc pd;
+	List	   *pubids;
+	ListCell   *lc;
 
 	if (!XLogLogicalInfoActive())
 		return false;
-	RelationBuildPublicationDesc(rel, &pd);
-	return pd.pubactions.pubinsert;
+	pubids = GetRelationPublications(RelationGetRelid(rel));
+	if (rel->rd_rel->relispartition)
+		foreach(lc, get_partition_ancestors(RelationGetRelid(rel)))
+			pubids = list_concat(pubids, GetRelationPublications(lfirst_oid(lc)));
+	foreach(lc, pubids)
+		if (GetPublication(lfirst_oid(lc))->pubactions.pubinsert)
+			return true;
+	return false;
 }
 
 /*
@@ -232,7 +244,7 @@ get_buffer(PsSource *src, Relation rel)
 		CurrentResourceOwner = save;
 	}
 	buf->mode = (relid == push_relid) ? push_mode : PS_MODE_ONLINE_AND_OFFLINE;
-	if (publishes_inserts(rel))
+	if (published_for_serving(rel))
 	{
 		/*
 		 * Serving nodes subscribed to the table fan out every row it
@@ -435,6 +447,27 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 	if (!ps_check_row(src, buf->values, buf->nulls, (int) buf->nrows, &err))
 	{
 		ps_stat_rejected(src->name, 1);
+		if (replicated)
+		{
+			/*
+			 * The ingest node took it; this serving node cannot (one of its
+			 * views needs a join key the ingest node's do not): refusing
+			 * it would stop replication for good, as the apply worker
+			 * would retry it for ever.  It is skipped here, and kept in
+			 * pushsource.rejected_records.
+			 */
+			Datum		row = heap_copy_tuple_as_datum(tuple, RelationGetDescr(rel));
+			char	   *json = text_to_cstring(DatumGetTextPP(DirectFunctionCall1(row_to_json, row)));
+
+			ps_save_rejected_row(src, (int) buf->nrows,
+								 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json))), &err);
+			ereport(WARNING,
+					(errcode(err.sqlstate),
+					 errmsg("pushsource: a replicated row of push source \"%s\" is skipped here: %s",
+							src->name, err.message),
+					 errhint("It is kept in pushsource.rejected_records.")));
+			return PointerGetDatum(NULL);
+		}
 		ps_raise_record_error(&err);
 	}
 
@@ -906,8 +939,36 @@ fs_push_replicated_trigger(PG_FUNCTION_ARGS)
 	}
 	if (!src->log_offline)
 	{
+		TupleTableSlot *slot = table_slot_create(td->tg_relation, NULL);
+
+		/* unless a replicated key deletion of this transaction took it */
 		CommandCounterIncrement();
-		simple_heap_delete(td->tg_relation, &td->tg_trigtuple->t_self);
+		if (table_tuple_fetch_row_version(td->tg_relation, &td->tg_trigtuple->t_self, SnapshotSelf, slot))
+			simple_heap_delete(td->tg_relation, &td->tg_trigtuple->t_self);
+		ExecDropSingleTupleTableSlot(slot);
 	}
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * _flush_replicated(): fans out every row the transaction has applied so
+ * far, before a replicated key deletion runs (it must come after the rows
+ * pushed before it on the ingest node, as it did there).
+ */
+PG_FUNCTION_INFO_V1(fs_flush_replicated);
+Datum
+fs_flush_replicated(PG_FUNCTION_ARGS)
+{
+	PsBuffer   *buf;
+
+	while ((buf = buffers) != NULL)
+	{
+		PsSource   *src = ps_lookup_source_by_relid(buf->relid);
+
+		unlink_buffer(buf);
+		flush_buffer(src, buf);
+		tuplestore_end(buf->rows);
+		MemoryContextDelete(buf->cxt);
+	}
+	PG_RETURN_VOID();
 }

@@ -32,13 +32,6 @@ typedef struct RecordList
 	int			n;
 } RecordList;
 
-typedef struct RejectedRecord
-{
-	int			index;
-	Jsonb	   *record;			/* NULL unless it is to be saved */
-	PsRecordError err;
-	const char *source;
-} RejectedRecord;
 
 /*
  * Where rejected records go: fs_push(on_error => 'skip') saves them to
@@ -56,7 +49,6 @@ typedef struct Rejects
 	MemoryContext cxt;
 } Rejects;
 
-static void save_rejects(PsSource *src, List *rejected);
 
 
 /* ---------------------------------------------------------------------
@@ -259,7 +251,7 @@ validate_records(PsSource *src, RecordList *list, bool stop_at_error,
 			}
 			if (rejects->save && list_length(rejects->kept) >= PS_REJECT_BATCH)
 			{
-				save_rejects(src, rejects->kept);
+				ps_save_rejects(src, rejects->kept);
 				rejects->kept = NIL;
 				MemoryContextReset(rejects->cxt);
 			}
@@ -361,53 +353,6 @@ insert_records(PsSource *src, Tuplestorestate *good, int64 nrows,
 	return counts;
 }
 
-/*
- * Only the push path writes rejected records: as the extension's owner
- * (no other role may INSERT there), recording who pushed them.
- */
-static void
-save_rejects(PsSource *src, List *rejected)
-{
-	int			spi_nest;
-	ListCell   *lc;
-	Oid			argtypes[7] = {TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, NAMEOID};
-	Oid			save_userid;
-	int			save_sec;
-	Datum		pusher;
-
-	if (rejected == NIL)
-		return;
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	pusher = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(save_userid, false)));
-	spi_nest = ps_spi_connect();
-	SetUserIdAndSecContext(ps_extension_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	foreach(lc, rejected)
-	{
-		RejectedRecord *r = lfirst(lc);
-		Datum		args[7];
-		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-
-		args[0] = CStringGetTextDatum(src->name);
-		args[1] = Int32GetDatum(r->index);
-		args[2] = JsonbPGetDatum(r->record);
-		if (r->err.field)
-			args[3] = CStringGetTextDatum(r->err.field);
-		else
-			nulls[3] = 'n';
-		args[4] = CStringGetTextDatum(unpack_sql_state(r->err.sqlstate));
-		args[5] = CStringGetTextDatum(r->err.message);
-		args[6] = pusher;
-		if (SPI_execute_with_args("INSERT INTO pushsource.rejected_records"
-								  " (source, record_index, record, field, sqlstate, error, rejected_by)"
-								  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-								  7, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not save a rejected record");
-	}
-	SetUserIdAndSecContext(save_userid, save_sec);
-	ps_spi_finish(spi_nest);
-}
-
 static int64
 count_for(List *counts, const char *view, bool online)
 {
@@ -472,7 +417,7 @@ ps_push(const char *name, Jsonb *records, PsPushMode mode, bool dry_run, bool sk
 	/* the views as of the write: a view dropped while we waited is gone */
 	src = ps_lookup_source(src->name, false);
 	if (!dry_run)
-		save_rejects(src, rejects.kept);
+		ps_save_rejects(src, rejects.kept);
 	MemoryContextDelete(rejects.cxt);
 	if (accepted_out)
 		*accepted_out = dry_run ? 0 : accepted;

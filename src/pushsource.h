@@ -153,6 +153,7 @@ typedef struct PsView
 	SPIPlanPtr	offline_plan;
 	SPIPlanPtr	online_plan;
 	SPIPlanPtr	read_plan;
+	struct PsDirectRead *direct_read;	/* online.c: the online row read by its index */
 	SPIPlanPtr	prune_plan;		/* continuous aggregates: drop events out of every window */
 	SPIPlanPtr	backfill_tiles_plan;	/* tiled: fs_materialize's blocks */
 } PsView;
@@ -203,6 +204,7 @@ extern bool ps_view_is_join_key(const PsView *v, const char *name, int len);
 extern bool ps_view_in_catalog(const char *name);
 extern void ps_keep_plan(SPIPlanPtr plan);
 extern const char *ps_internal_schema(void);
+extern MemoryContext ps_catalog_cxt(void);
 extern void ps_catalog_init(void);
 
 /* stats.c: pushsource.stat_sources and stat_feature_views */
@@ -290,6 +292,17 @@ extern int	ps_value_from_json(PsTypeSpec *type, JsonbValue *v,
 							   Datum *value, bool *isnull, StringInfo path,
 							   StringInfo expected, StringInfo got);
 extern void ps_raise_record_error(PsRecordError *err);
+
+/* validate.c: pushsource.rejected_records, where refused records are kept */
+typedef struct RejectedRecord
+{
+	int			index;
+	Jsonb	   *record;			/* NULL unless it is to be saved */
+	PsRecordError err;
+	const char *source;
+} RejectedRecord;
+extern void ps_save_rejects(PsSource *src, List *rejected);
+extern void ps_save_rejected_row(PsSource *src, int index, Jsonb *record, const PsRecordError *err);
 
 /* the bad records a reply or a job's result lists (all are counted) */
 #define PS_MAX_RECORD_ERRORS 100

@@ -9,7 +9,8 @@
  * would mean nothing.  What a push writes is counted when its transaction
  * commits (a rolled-back push, a dry run or a failed subtransaction counts
  * nothing): the fan-out adds to a backend-local table, keyed also by
- * subtransaction, which the commit adds to shared memory.  Rejected
+ * subtransaction, which the commit (or a PREPARE TRANSACTION) adds to
+ * shared memory.  Rejected
  * records are counted when they are refused, whether or not the
  * transaction then commits: a refused record is news even when the push
  * fails because of it.
@@ -31,6 +32,7 @@
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #define STAT_SOURCE 's'
@@ -157,7 +159,23 @@ make_key(PsStatKey *key, char kind, const char *name)
 	strlcpy(key->name, name, NAMEDATALEN);
 }
 
-/* Adds c to the shared entry of key, making it if there is room. */
+/*
+ * A full table first sheds the entries of databases that are gone.
+ * Called with the lock held exclusively.
+ */
+static void
+forget_dropped_databases(void)
+{
+	HASH_SEQ_STATUS seq;
+	PsStatEntry *e;
+
+	hash_seq_init(&seq, stat_hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(e->key.dbid)))
+			hash_search(stat_hash, &e->key, HASH_REMOVE, NULL);
+}
+
+/* Adds c to the shared entry of key, making it if there is room (stat_max). */
 static void
 add_shared(const PsStatKey *key, const PsStatCounters *c)
 {
@@ -167,19 +185,24 @@ add_shared(const PsStatKey *key, const PsStatCounters *c)
 	e = hash_search(stat_hash, key, HASH_FIND, NULL);
 	if (e == NULL)
 	{
-		bool		found;
-
 		LWLockRelease(shared->lock);
 		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-		e = hash_search(stat_hash, key, HASH_ENTER_NULL, &found);
+		/* another backend may have made it meanwhile */
+		e = hash_search(stat_hash, key, HASH_FIND, NULL);
 		if (e == NULL)
 		{
-			LWLockRelease(shared->lock);
-			pg_atomic_fetch_add_u64(&shared->dropped, 1);
-			return;
-		}
-		if (!found)
-		{
+			bool		found;
+
+			if (hash_get_num_entries(stat_hash) >= stat_max)
+				forget_dropped_databases();
+			if (hash_get_num_entries(stat_hash) < stat_max)
+				e = hash_search(stat_hash, key, HASH_ENTER_NULL, &found);
+			if (e == NULL)
+			{
+				LWLockRelease(shared->lock);
+				pg_atomic_fetch_add_u64(&shared->dropped, 1);
+				return;
+			}
 			SpinLockInit(&e->mutex);
 			zero_counters(&e->c);
 		}
@@ -275,7 +298,14 @@ stat_xact_callback(XactEvent event, void *arg)
 
 	if (pending == NULL || hash_get_num_entries(pending) == 0)
 		return;
-	if (event == XACT_EVENT_COMMIT && ps_stats_enabled())
+	/*
+	 * Added just before the commit (still in the transaction, which may
+	 * look at the catalog; nothing can fail between this and the commit
+	 * record but the server itself).  A prepared transaction counts when it
+	 * is prepared: it commits in another session (as two-phase
+	 * subscriptions apply).
+	 */
+	if ((event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) && ps_stats_enabled())
 	{
 		TimestampTz now = GetCurrentTimestamp();
 
@@ -284,11 +314,12 @@ stat_xact_callback(XactEvent event, void *arg)
 		{
 			if (p->key.key.kind == STAT_SOURCE && p->c.pushes > 0)
 				p->c.last_push = now;
+			/* a future event is as fresh as now: it cannot hide a stale source for ever */
+			p->c.newest_event = Min(p->c.newest_event, now);
 			add_shared(&p->key.key, &p->c);
 		}
 	}
-	/* a prepared transaction's counts are lost: it commits in another session */
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+	if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
 		hash_destroy(pending);
@@ -347,7 +378,7 @@ ps_stats_init(void)
 		return;
 	DefineCustomIntVariable("pushsource.stat_max",
 							"How many push sources and feature views (of every database) the counters keep.",
-							"Counts of objects beyond it are dropped (see fs_stat_reset).",
+							"Counts of objects beyond it are dropped, after those of dropped databases.",
 							&stat_max, 5000, 100, 1000000, PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 	prev_shmem_request = shmem_request_hook;
@@ -438,8 +469,6 @@ forget(const char *name)
 			hash_search(stat_hash, &e->key, HASH_REMOVE, NULL);
 			n++;
 		}
-	if (name == NULL)
-		pg_atomic_write_u64(&shared->dropped, 0);
 	LWLockRelease(shared->lock);
 	return n;
 }
@@ -463,7 +492,7 @@ fs_stat_forget(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* _stat_dropped(): counts lost because the table was full */
+/* _stat_dropped(): counts lost since the server started because the table was full */
 PG_FUNCTION_INFO_V1(fs_stat_dropped);
 Datum
 fs_stat_dropped(PG_FUNCTION_ARGS)

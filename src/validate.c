@@ -1039,3 +1039,73 @@ ps_raise_record_error(PsRecordError *err)
 			(errcode(err->sqlstate),
 			 errmsg_internal("%s", err->message)));
 }
+
+/* ---------------------------------------------------------------------
+ * Where refused records are kept: pushsource.rejected_records
+ * --------------------------------------------------------------------- */
+
+/*
+ * Rejected records are kept here, by the push path and by the fan-out of
+ * a replicated source: as the extension's owner (no other role may INSERT
+ * there), recording who pushed them.
+ */
+void
+ps_save_rejects(PsSource *src, List *rejected)
+{
+	int			spi_nest;
+	ListCell   *lc;
+	Oid			argtypes[7] = {TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, NAMEOID};
+	Oid			save_userid;
+	int			save_sec;
+	Datum		pusher;
+
+	if (rejected == NIL)
+		return;
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	pusher = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(save_userid, false)));
+	spi_nest = ps_spi_connect();
+	SetUserIdAndSecContext(ps_extension_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	foreach(lc, rejected)
+	{
+		RejectedRecord *r = lfirst(lc);
+		Datum		args[7];
+		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+		args[0] = CStringGetTextDatum(src->name);
+		args[1] = Int32GetDatum(r->index);
+		args[2] = JsonbPGetDatum(r->record);
+		if (r->err.field)
+			args[3] = CStringGetTextDatum(r->err.field);
+		else
+			nulls[3] = 'n';
+		args[4] = CStringGetTextDatum(unpack_sql_state(r->err.sqlstate));
+		args[5] = CStringGetTextDatum(r->err.message);
+		args[6] = pusher;
+		if (SPI_execute_with_args("INSERT INTO pushsource.rejected_records"
+								  " (source, record_index, record, field, sqlstate, error, rejected_by)"
+								  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+								  7, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not save a rejected record");
+	}
+	SetUserIdAndSecContext(save_userid, save_sec);
+	ps_spi_finish(spi_nest);
+}
+
+/*
+ * One row the fan-out of a replicated source refused (a view of this
+ * serving node needs what the ingest node did not check): saved as
+ * fs_push(on_error => 'skip') saves a record, so that nothing is lost
+ * silently while replication goes on.
+ */
+void
+ps_save_rejected_row(PsSource *src, int index, Jsonb *record, const PsRecordError *err)
+{
+	RejectedRecord r;
+
+	r.index = index;
+	r.record = record;
+	r.err = *err;
+	r.source = src->name;
+	ps_save_rejects(src, list_make1(&r));
+}

@@ -105,6 +105,9 @@ typedef struct GwJob
 	const char *body;
 	const char *key;
 	bool		retry_safe;		/* a read: may be retried on a new connection */
+	double		answer_within;	/* > 0: answered 503 after so many seconds, even
+								 * while the database runs it (GET /metrics) */
+	double		answer_by;		/* pool.c: gw_now() + answer_within */
 	int			attempts;
 	double		deadline;		/* gw_now() by which it must have a connection */
 	PGresult   *failed;			/* pool.c: the error being described, or NULL */
@@ -125,7 +128,7 @@ extern void gw_pool_abort(const char *message);
 extern void gw_pool_close(void);
 extern bool gw_db_reachable(void);
 extern void gw_pool_stats(int *in_use, int *sent, int *queued);
-extern bool gw_pool_idle(void);
+extern bool gw_pool_can_ask(void);
 
 /* metrics.c */
 extern void gw_metrics_init(void);

@@ -296,6 +296,9 @@ send_job(struct MHD_Connection *conn, Req *r, const char *endpoint, const char *
 	return MHD_YES;
 }
 
+/* How long GET /metrics waits for the database's counters, in seconds */
+#define METRICS_WITHIN 1.0
+
 /* The database's answer to r, or the gateway's own when it had none. */
 static enum MHD_Result
 reply_job(struct MHD_Connection *conn, Req *r)
@@ -317,8 +320,7 @@ reply_job(struct MHD_Connection *conn, Req *r)
 		/* the gateway's own counters, then the database's (if it answered) */
 		char	   *own = gw_metrics_text();
 		const char *db = body ? body :
-			gw_db_reachable() ? "# pushsource: the database's counters are not available now: every connection is busy\n" :
-			"# pushsource: the database's counters are not available (see the gateway's log)\n";
+			"# pushsource: the database's counters are not available now (every connection busy, the database slow or down)\n";
 		size_t		n = strlen(own) + strlen(db) + 1;
 		char	   *text = malloc(n);
 
@@ -450,8 +452,11 @@ handle(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 		return send_job(conn, r, NULL, NULL);
 	if (r->route->ep == EP_METRICS)
 	{
-		if (gw_pool_idle())
+		if (gw_pool_can_ask())
+		{
+			r->job.answer_within = METRICS_WITHIN;
 			return send_job(conn, r, GW_METRICS_JOB, NULL);
+		}
 		r->job.res.status = 503;	/* every connection busy: our own counters only */
 		r->job.res.body = NULL;
 		return reply_job(conn, r);

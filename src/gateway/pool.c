@@ -820,19 +820,26 @@ dispatch(void)
 }
 
 /*
- * Is a connection ready with nothing in its pipeline, and nobody queued?
- * GET /metrics asks the database only then: it must answer at once even
- * when every connection waits (that is when its gauges matter).
+ * May a job go to the database without waiting behind others: nobody
+ * queued, and a connection ready and idle, or none busy (one is then
+ * opened for it)?  GET /metrics asks the database only then: it answers
+ * at once when every connection waits (that is when its gauges matter).
  */
 bool
-gw_pool_idle(void)
+gw_pool_can_ask(void)
 {
+	bool		busy = false;
+
 	if (queue_head != NULL)
 		return false;
 	for (int i = 0; i < pool_size; i++)
+	{
 		if (pool[i].state == CS_READY && pool[i].depth == 0)
 			return true;
-	return false;
+		busy = busy || pool[i].depth > 0 ||
+			pool[i].state == CS_CONNECTING || pool[i].state == CS_PREPARING;
+	}
+	return !busy;
 }
 
 void
@@ -842,6 +849,13 @@ gw_pool_submit(GwJob *job)
 	job->failed = NULL;
 	job->abandoned = false;
 	job->deadline = gw_now() + gw_opts.timeout;
+	job->answer_by = 0;
+	if (job->answer_within > 0)
+	{
+		job->answer_by = gw_now() + job->answer_within;
+		if (job->answer_by < job->deadline)
+			job->deadline = job->answer_by;
+	}
 	memset(&job->res, 0, sizeof(job->res));
 	enqueue(job, false);
 	dispatch();
@@ -876,11 +890,12 @@ gw_pool_tick(void)
 		 * pipeline whose head then stalled) is answered now; a stand-in
 		 * takes its place and swallows its reply.
 		 */
-		for (GwJob **p = c->head ? &c->head->next : NULL; p != NULL && *p != NULL; p = &(*p)->next)
+		for (GwJob **p = c->head ? &c->head : NULL; p != NULL && *p != NULL; p = &(*p)->next)
 		{
 			GwJob	   *j = *p;
 
-			if (j->abandoned || now < j->deadline)
+			/* the head only when it must be answered in time whatever it does */
+			if (j->abandoned || (p == &c->head ? (j->answer_by <= 0 || now < j->answer_by) : now < j->deadline))
 				continue;
 			*p = stand_in(j);
 			if (c->tail == j)

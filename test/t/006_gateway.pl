@@ -118,7 +118,13 @@ sub count_rows
 
 $gw = start_gateway();
 
-my ($code, $body) = http('GET', '/health');
+# Found in review: a gateway that has not opened a connection yet asks the
+# database for /metrics (before: it never did until another request came)
+my ($code, $body) = http('GET', '/metrics');
+like($body, qr/^# HELP pushsource_source_records_total /m,
+	'/metrics of a fresh gateway opens a connection for the database\'s counters');
+
+($code, $body) = http('GET', '/health');
 is($code, 200, '/health is 200 when a database round trip works');
 is_deeply(decode($body), { status => 'ok' }, '/health says ok');
 {
@@ -385,6 +391,24 @@ my ($db_records) = $body =~ /^pushsource_source_records_total\{source="transacti
 is($db_records, $node->safe_psql('postgres', q{SELECT records FROM pushsource.stat_sources WHERE source = 'transactions'}),
 	'/metrics shows the database\'s counters, as pushsource.stat_sources has them');
 like($body, qr/^pushsource_feature_view_offline_rows_total\{feature_view="\w+"\} \d+$/m, '... the views\' too');
+# Found in review: /metrics answers within about a second even when the
+# database does not (its backends stopped here), with the gateway's own
+# counters (before: after --timeout, and the connection dropped)
+{
+	my @pids = split /\n/, $node->safe_psql('postgres',
+		q{SELECT pid FROM pg_stat_activity WHERE usename = 'gw_login' AND state = 'idle'});
+	ok(@pids > 0, 'the gateway has idle connections to stop');
+	kill 'STOP', @pids;
+	my $t0 = time();
+	($code, $body) = http('GET', '/metrics');
+	my $took = time() - $t0;
+	kill 'CONT', @pids;
+	is($code, 200, '/metrics while the database does not answer: 200');
+	ok($took < 4, "... at once ($took s, the gateway's --timeout is 5 s)");
+	like($body, qr/^pushsource_gateway_pool_connections 2\n(?:.*\n)*# pushsource: the database's counters are not available/m,
+		'... with the gateway\'s own counters and a word on the database\'s');
+}
+
 my $logtext = slurp_file($log);
 like($logtext, qr/^\S+Z POST \/ingest 200 [\d.]+ms records=3$/m, 'one log line per request, with its records');
 like($logtext, qr/^\S+Z POST \/ingest 499 /m, 'the cut-off request is logged as 499');

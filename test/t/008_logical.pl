@@ -26,7 +26,7 @@ use File::Spec;
 
 my $ingest = PostgreSQL::Test::Cluster->new('ingest');
 $ingest->init(allows_streaming => 'logical');
-$ingest->append_conf('postgresql.conf', "timezone = 'UTC'\nshared_preload_libraries = 'pushsource'\n");
+$ingest->append_conf('postgresql.conf', "timezone = 'UTC'\nshared_preload_libraries = 'pushsource'\npushsource.stat_max = 100\n");
 $ingest->start;
 my @serving;
 for my $name ('serve_all', 'serve_some')
@@ -317,6 +317,53 @@ SET pushsource.request_time = 'infinity';
 SELECT pushsource_internal._now() = now() AS now_not_infinity});
 is($out, 't', 'a request_time SET before the library loads is checked when it loads: not infinity');
 like($err, qr/WARNING:  invalid value for parameter "pushsource.request_time": "infinity"/, '... with a WARNING');
+
+# Found in review: a FOR ALL TABLES publication (change-data capture) is
+# not one for serving nodes: a push to one store and a source without a log
+# behave there as without it (before: refused with 0A000, and the log-less
+# source wrote its rows to the table for decoding)
+$ingest->safe_psql('postgres', q{
+SELECT pushsource.fs_create_push_source('cdc_src', 'user_id String, ts Timestamp, v Int64', 'ts', log_offline => false);
+SELECT pushsource.fs_create_feature_view('cdc_fv', 'cdc_src', ARRAY['user']);
+CREATE PUBLICATION cdc FOR ALL TABLES;
+SELECT pg_create_logical_replication_slot('cdc_peek', 'test_decoding');
+});
+is($ingest->safe_psql('postgres', q{
+SELECT pushsource.fs_push('cdc_src', '{"user_id": "c1", "ts": "2024-01-01T00:00:00Z", "v": 1}', mode => 'online') ->> 'records';
+SELECT pushsource.fs_push('cdc_src', '{"user_id": "c1", "ts": "2024-01-01T01:00:00Z", "v": 2}') ->> 'records'}),
+	"1\n1", 'under a FOR ALL TABLES publication a one-store push is accepted');
+is($ingest->safe_psql('postgres', q{
+SELECT count(*) FROM pg_logical_slot_peek_changes('cdc_peek', NULL, NULL) WHERE data LIKE '%cdc_src%'}), '0',
+	'... and a log-less source writes nothing for decoding');
+$ingest->safe_psql('postgres', q{SELECT pg_drop_replication_slot('cdc_peek'); DROP PUBLICATION cdc;});
+
+# Found in review: pushsource.stat_max bounds the counted objects (100 on
+# the ingest node; before, the table grew into the spare shared memory),
+# and those of a dropped database make room
+$ingest->safe_psql('postgres', 'CREATE DATABASE many');
+$ingest->safe_psql('many', q{
+CREATE EXTENSION pushsource;
+DO $$
+BEGIN
+    FOR i IN 1 .. 120 LOOP
+        PERFORM pushsource.fs_create_push_source('s' || i, 'k String, ts Timestamp', 'ts');
+        PERFORM pushsource.fs_push('s' || i, '{"k": "a", "ts": "2024-01-01T00:00:00Z"}');
+        COMMIT;
+    END LOOP;
+END
+$$});
+my $counted = $ingest->safe_psql('many', q{SELECT count(*) FILTER (WHERE records > 0) FROM pushsource.stat_sources});
+ok($counted > 0 && $counted < 100, "stat_max = 100: $counted of the 120 sources counted (with the other database's)");
+ok($ingest->safe_psql('many', q{SELECT pushsource_internal._stat_dropped()}) > 0, '... the others\' counts dropped');
+$ingest->safe_psql('postgres', q{
+SELECT pushsource.fs_create_push_source('after_full', 'k String, ts Timestamp', 'ts');
+SELECT pushsource.fs_push('after_full', '{"k": "a", "ts": "2024-01-01T00:00:00Z"}')});
+is($ingest->safe_psql('postgres', q{SELECT records FROM pushsource.stat_sources WHERE source = 'after_full'}), '0',
+	'a source pushed to while the table is full is not counted');
+$ingest->safe_psql('postgres', 'DROP DATABASE many');
+$ingest->safe_psql('postgres', q{SELECT pushsource.fs_push('after_full', '{"k": "b", "ts": "2024-01-01T00:00:00Z"}')});
+is($ingest->safe_psql('postgres', q{SELECT records FROM pushsource.stat_sources WHERE source = 'after_full'}), '1',
+	'... and is once a dropped database\'s counters made room');
 
 $_->stop for @serving;
 $ingest->stop;
