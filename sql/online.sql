@@ -248,6 +248,28 @@ SELECT fs_create_feature_view('onl_later_fv', 'onl_events', ARRAY['onl_user'], f
 SELECT fs_get_online_features('onl_later_fv', '{"user_id": "u1"}');
 COMMIT;
 
+-- A one-key read goes to the online store's primary key index directly;
+-- a store with row security that applies to the reader is read by SQL
+-- instead, which honours it.  The two give the same JSON for every type
+-- of onl_user_fv (u1 as the index read it, read again by SQL), and the
+-- policy hides u2 from the reader.
+CREATE TEMP TABLE onl_direct AS
+SELECT fs_get_online_features('onl_user_fv', '[{"user_id": "u1"}, {"user_id": "u2"}]') AS j;
+ALTER TABLE pushsource_store.onl_user_fv_online ENABLE ROW LEVEL SECURITY;
+CREATE POLICY onl_hide ON pushsource_store.onl_user_fv_online FOR SELECT USING (user_id <> 'u2');
+CREATE ROLE onl_reader IN ROLE pushsource_reader;
+GRANT SELECT ON onl_direct TO onl_reader;
+SET ROLE onl_reader;
+SELECT r -> 0 = (SELECT j -> 0 FROM onl_direct) AS u1_same_by_sql,
+       (SELECT j -> 1 ->> 'onl_user_fv.i' FROM onl_direct) AS u2_by_index,
+       r -> 1 ->> 'onl_user_fv.i' AS u2_by_sql_hidden
+  FROM fs_get_online_features('onl_user_fv', '[{"user_id": "u1"}, {"user_id": "u2"}]') r;
+RESET ROLE;
+DROP POLICY onl_hide ON pushsource_store.onl_user_fv_online;
+ALTER TABLE pushsource_store.onl_user_fv_online DISABLE ROW LEVEL SECURITY;
+DROP OWNED BY onl_reader;
+DROP ROLE onl_reader;
+
 -- clean up
 SELECT fs_drop('onl_events', cascade => true);
 SELECT fs_drop('onl_merchants', cascade => true);
