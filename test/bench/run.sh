@@ -228,6 +228,34 @@ done
 PS[read]=$(echo "$ps_tps" | mean); BL[read]=$(echo "$bl_tps" | mean)
 
 # ---------------------------------------------------------------------------
+# 5. single-record fs_push into a source with four views, pgbench 4 clients
+# ---------------------------------------------------------------------------
+say "== 5. single-record fs_push to 4 online views (2 attribute, tiled sum, continuous max) vs the same by hand (pgbench -c 4 -j 2 -T $SECS, $N_KEYS keys)"
+ps_tps=""; bl_tps=""; ps_n=0; bl_n=0
+for r in $(seq 1 "$PGB_ROUNDS"); do
+  if [ $((r % 2)) = 1 ]; then order="ps bl"; else order="bl ps"; fi
+  for side in $order; do
+    sql -c "CHECKPOINT"
+    res=$(pgb "push_fanout4_$side.sql"); read -r tps n <<<"$res"
+    if [ $side = ps ]; then ps_tps+=" $tps"; ps_n=$((ps_n + n)); else bl_tps+=" $tps"; bl_n=$((bl_n + n)); fi
+    say "    run $r $side: $tps tps ($n transactions)"
+  done
+done
+PS[fanout4]=$(echo "$ps_tps" | mean); BL[fanout4]=$(echo "$bl_tps" | mean)
+check "fanout4: every push is in both logs, and both sides hold the same keys online ($ps_n and $bl_n pushes)" \
+  "SELECT (SELECT count(*) FROM pushsource_source.ev4) = $ps_n AND (SELECT count(*) FROM bl4.log) = $bl_n
+      AND (SELECT count(*) FROM pushsource_store.fv4a_online) = (SELECT count(DISTINCT user_id) FROM pushsource_source.ev4)
+      AND (SELECT count(*) FROM bl4.online_a) = (SELECT count(DISTINCT user_id) FROM bl4.log)"
+check "fanout4: the online values are the newest pushed rows (200 keys whose newest time is unique)" \
+  "SELECT count(*) = 200 AND bool_and(pushsource.fs_get_online_features('fv4a', jsonb_build_object('user_id', n.user_id))
+                                      = jsonb_build_object('fv4a.clicks', n.clicks))
+     FROM (SELECT user_id, clicks
+             FROM (SELECT user_id, clicks, ts, max(ts) OVER (PARTITION BY user_id) AS newest,
+                          count(*) OVER (PARTITION BY user_id, ts) AS at_ts
+                     FROM pushsource_source.ev4) x
+            WHERE ts = newest AND at_ts = 1 ORDER BY user_id LIMIT 200) n"
+
+# ---------------------------------------------------------------------------
 # Summary
 # ---------------------------------------------------------------------------
 # row LABEL PS BL UNIT KIND(time|tps) TARGET
@@ -244,6 +272,7 @@ say "$(row "bulk INSERT..SELECT $N_BULK" "${PS[bulk]}" "${BL[bulk]}" s time 1.0)
 say "$(row "fs_push $BATCH-record batches x$N_BATCHES" "${PS[batch]}" "${BL[batch]}" s time 1.2)"
 say "$(row "single-record push (pgbench 4 clients)" "${PS[single]}" "${BL[single]}" tps tps 0.7)"
 say "$(row "online read 1 key (pgbench 4 clients)" "${PS[read]}" "${BL[read]}" tps tps 1.0)"
+say "$(row "push to 4 views (pgbench 4 clients)" "${PS[fanout4]}" "${BL[fanout4]}" tps tps 0.7)"
 say ""
 say "ratios are pushsource/baseline, measured in this run; all correctness checks passed"
 say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

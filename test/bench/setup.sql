@@ -117,3 +117,24 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Benchmark 5: one source feeding four views, online only (2 attribute,
+-- 2 aggregate: tiled sum, continuous max), against the hand-written
+-- equivalent in schema bl4: the log insert, two newest-wins upserts, an
+-- upsert into per-hour tiles and an event append, in one transaction.
+SELECT pushsource.fs_create_push_source('ev4',
+    'user_id String, ts Timestamp, clicks Int64, score Float64', 'ts');
+SELECT pushsource.fs_create_feature_view('fv4a', 'ev4', ARRAY['user'], features => ARRAY['clicks'], offline => false);
+SELECT pushsource.fs_create_feature_view('fv4b', 'ev4', ARRAY['user'], features => ARRAY['score'], offline => false);
+SELECT pushsource.fs_create_feature_view('fv4s', 'ev4', ARRAY['user'],
+    aggregations => ARRAY[pushsource.fs_agg('clicks', 'sum', '1 day')], aggregation_interval => '1 hour', offline => false);
+SELECT pushsource.fs_create_feature_view('fv4c', 'ev4', ARRAY['user'],
+    aggregations => ARRAY[pushsource.fs_agg('score', 'max', '1 hour')], offline => false);
+CREATE SCHEMA bl4;
+CREATE TABLE bl4.log (LIKE bl.log);
+CREATE INDEX ON bl4.log USING brin (ts);
+CREATE TABLE bl4.online_a (user_id text PRIMARY KEY, ts timestamptz NOT NULL, clicks bigint, ingest_id bigint NOT NULL);
+CREATE TABLE bl4.online_b (user_id text PRIMARY KEY, ts timestamptz NOT NULL, score double precision, ingest_id bigint NOT NULL);
+CREATE TABLE bl4.tiles (user_id text, hour timestamptz, clicks_sum bigint, PRIMARY KEY (user_id, hour));
+CREATE TABLE bl4.events (user_id text NOT NULL, ts timestamptz NOT NULL, score double precision);
+CREATE INDEX ON bl4.events (user_id, ts);
