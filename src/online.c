@@ -33,6 +33,7 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 /*
@@ -720,20 +721,37 @@ fs_get_online_features(PG_FUNCTION_ARGS)
 	{
 		JsonbParseState *st = NULL;
 		int			n = JsonContainerSize(&keys->root);
+		MemoryContext outer = CurrentMemoryContext;
+
+		/*
+		 * Each key's work in memory of its own, reset after it: only its
+		 * reply is kept (a hundred keys' scratch would otherwise grow the
+		 * backend's memory, page by page, for every call)
+		 */
+		MemoryContext keycxt = AllocSetContextCreate(CurrentMemoryContext, "pushsource key",
+													 ALLOCSET_DEFAULT_SIZES);
 
 		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 		for (int i = 0; i < n; i++)
 		{
-			JsonbValue *elem = getIthJsonbValueFromContainer(&keys->root, i);
-			Jsonb	   *one = features_for_key(name, targets, elem, i,
-											   include_join_keys, include_metadata);
+			JsonbValue *elem;
+			Jsonb	   *one;
+			Jsonb	   *kept;
 			JsonbValue	v;
 
+			MemoryContextSwitchTo(keycxt);
+			elem = getIthJsonbValueFromContainer(&keys->root, i);
+			one = features_for_key(name, targets, elem, i, include_join_keys, include_metadata);
+			MemoryContextSwitchTo(outer);
+			kept = palloc(VARSIZE(one));
+			memcpy(kept, one, VARSIZE(one));
+			MemoryContextReset(keycxt);
 			v.type = jbvBinary;
-			v.val.binary.data = &one->root;
-			v.val.binary.len = VARSIZE(one) - VARHDRSZ;
+			v.val.binary.data = &kept->root;
+			v.val.binary.len = VARSIZE(kept) - VARHDRSZ;
 			pushJsonbValue(&st, WJB_ELEM, &v);
 		}
+		MemoryContextDelete(keycxt);
 		PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_ARRAY, NULL)));
 	}
 }

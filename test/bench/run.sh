@@ -228,6 +228,29 @@ done
 PS[read]=$(echo "$ps_tps" | mean); BL[read]=$(echo "$bl_tps" | mean)
 
 # ---------------------------------------------------------------------------
+# 6. online read of 100 keys in one call, pgbench 4 clients (same stores)
+# ---------------------------------------------------------------------------
+say "== 6. fs_get_online_features, 100 keys vs SELECT ... WHERE key = ANY (pgbench -c 4 -j 2 -T $SECS, $N_KEYS keys)"
+check "read100: the 100 keys' features are the baseline rows' (10 calls)" \
+  "SELECT bool_and((SELECT jsonb_agg(jsonb_build_object('fv.clicks', b.clicks, 'fv.score', b.score) ORDER BY k.i)
+                      FROM generate_series(1, 100) k(i)
+                      JOIN bl.online b ON b.user_id = 'u' || ((c.id + k.i * 997) % $N_KEYS))
+                   = pushsource.fs_get_online_features('fv',
+                       (SELECT jsonb_agg(jsonb_build_object('user_id', 'u' || ((c.id + i * 997) % $N_KEYS)) ORDER BY i)
+                          FROM generate_series(1, 100) i)))
+     FROM generate_series(0, 9) c(id)"
+ps_tps=""; bl_tps=""
+for r in $(seq 1 "$PGB_ROUNDS"); do
+  if [ $((r % 2)) = 1 ]; then order="ps bl"; else order="bl ps"; fi
+  for side in $order; do
+    res=$(pgb "read100_$side.sql"); read -r tps n <<<"$res"
+    if [ $side = ps ]; then ps_tps+=" $tps"; else bl_tps+=" $tps"; fi
+    say "    run $r $side: $tps tps ($n transactions)"
+  done
+done
+PS[read100]=$(echo "$ps_tps" | mean); BL[read100]=$(echo "$bl_tps" | mean)
+
+# ---------------------------------------------------------------------------
 # 5. single-record fs_push into a source with four views, pgbench 4 clients
 # ---------------------------------------------------------------------------
 say "== 5. single-record fs_push to 4 online views (2 attribute, tiled sum, continuous max) vs the same by hand (pgbench -c 4 -j 2 -T $SECS, $N_KEYS keys)"
@@ -272,6 +295,7 @@ say "$(row "bulk INSERT..SELECT $N_BULK" "${PS[bulk]}" "${BL[bulk]}" s time 1.0)
 say "$(row "fs_push $BATCH-record batches x$N_BATCHES" "${PS[batch]}" "${BL[batch]}" s time 1.2)"
 say "$(row "single-record push (pgbench 4 clients)" "${PS[single]}" "${BL[single]}" tps tps 0.7)"
 say "$(row "online read 1 key (pgbench 4 clients)" "${PS[read]}" "${BL[read]}" tps tps 1.0)"
+say "$(row "online read 100 keys (pgbench 4 clients)" "${PS[read100]}" "${BL[read100]}" tps tps 0.9)"
 say "$(row "push to 4 views (pgbench 4 clients)" "${PS[fanout4]}" "${BL[fanout4]}" tps tps 0.7)"
 say ""
 say "ratios are pushsource/baseline, measured in this run; all correctness checks passed"
