@@ -813,6 +813,8 @@ ps_fanout_backfill(PsView *v, Tuplestorestate *rows, int64 nrows, bool offline, 
  * sends nothing else) while the table keeps no rows, as log_offline =>
  * false says.  Written as the table's owner would; no trigger fires.
  */
+#define PUBLISH_CHUNK 1000
+
 static void
 publish_rows(PsSource *src, PsBuffer *buf)
 {
@@ -821,34 +823,41 @@ publish_rows(PsSource *src, PsBuffer *buf)
 	TupleTableSlot *in = MakeSingleTupleTableSlot(buf->desc, &TTSOpsMinimalTuple);
 	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
-	ItemPointerData *tids = palloc(sizeof(ItemPointerData) * buf->nrows);
-	int64		n = 0;
+	ItemPointerData tids[PUBLISH_CHUNK];
+	bool		more = true;
 
 	tuplestore_rescan(buf->rows);
-	while (n < buf->nrows && tuplestore_gettupleslot(buf->rows, true, false, in))
+	while (more)
 	{
-		HeapTuple	tup;
+		int			n = 0;
 
-		slot_getallattrs(in);
-		memset(nulls, true, sizeof(bool) * desc->natts);
-		for (int i = 0; i < src->ncols; i++)
+		/* a chunk at a time: memory does not grow with the batch */
+		while (n < PUBLISH_CHUNK &&
+			   (more = tuplestore_gettupleslot(buf->rows, true, false, in)))
 		{
-			AttrNumber	attnum = src->cols[i].attnum;
+			HeapTuple	tup;
 
-			if (attnum <= 0)
-				continue;
-			values[attnum - 1] = in->tts_values[i];
-			nulls[attnum - 1] = in->tts_isnull[i];
+			slot_getallattrs(in);
+			memset(nulls, true, sizeof(bool) * desc->natts);
+			for (int i = 0; i < src->ncols; i++)
+			{
+				AttrNumber	attnum = src->cols[i].attnum;
+
+				if (attnum <= 0)
+					continue;
+				values[attnum - 1] = in->tts_values[i];
+				nulls[attnum - 1] = in->tts_isnull[i];
+			}
+			tup = heap_form_tuple(desc, values, nulls);
+			simple_heap_insert(rel, tup);
+			tids[n++] = tup->t_self;
+			heap_freetuple(tup);
 		}
-		tup = heap_form_tuple(desc, values, nulls);
-		simple_heap_insert(rel, tup);
-		tids[n++] = tup->t_self;
-		heap_freetuple(tup);
+		/* the deletes must see the inserts */
+		CommandCounterIncrement();
+		for (int i = 0; i < n; i++)
+			simple_heap_delete(rel, &tids[i]);
 	}
-	/* the deletes must see the inserts */
-	CommandCounterIncrement();
-	for (int64 i = 0; i < n; i++)
-		simple_heap_delete(rel, &tids[i]);
 	ExecDropSingleTupleTableSlot(in);
 	table_close(rel, NoLock);
 }
@@ -899,6 +908,29 @@ fs_push_statement_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Fans out the buffered rows replication applied to relid (InvalidOid:
+ * to every source) in this transaction, whatever their subtransaction.
+ */
+static void
+flush_applied(Oid relid)
+{
+	PsBuffer   *buf;
+	PsBuffer   *next;
+
+	for (buf = buffers; buf != NULL; buf = next)
+	{
+		next = buf->next;
+		if (OidIsValid(relid) && buf->relid != relid)
+			continue;
+		unlink_buffer(buf);
+		flush_buffer(ps_lookup_source_by_relid(buf->relid), buf);
+		tuplestore_end(buf->rows);
+		MemoryContextDelete(buf->cxt);
+		next = buffers;			/* the list may have changed under us */
+	}
+}
+
+/*
  * The fan-out of a replicated source, on a serving node: a deferred
  * constraint trigger, AFTER INSERT FOR EACH ROW, enabled always.  Logical
  * replication's apply worker fires row triggers only, one change at a
@@ -916,8 +948,6 @@ fs_push_replicated_trigger(PG_FUNCTION_ARGS)
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	Oid			relid;
 	PsSource   *src;
-	PsBuffer   *buf;
-	PsBuffer   *next;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
@@ -926,17 +956,7 @@ fs_push_replicated_trigger(PG_FUNCTION_ARGS)
 				 errmsg("_push_replicated() must be an AFTER INSERT ROW trigger")));
 	relid = RelationGetRelid(td->tg_relation);
 	src = ps_lookup_source_by_relid(relid);
-	for (buf = buffers; buf != NULL; buf = next)
-	{
-		next = buf->next;
-		if (buf->relid != relid)
-			continue;
-		unlink_buffer(buf);
-		flush_buffer(src, buf);
-		tuplestore_end(buf->rows);
-		MemoryContextDelete(buf->cxt);
-		next = buffers;
-	}
+	flush_applied(relid);
 	if (!src->log_offline)
 	{
 		TupleTableSlot *slot = table_slot_create(td->tg_relation, NULL);
@@ -959,16 +979,6 @@ PG_FUNCTION_INFO_V1(fs_flush_replicated);
 Datum
 fs_flush_replicated(PG_FUNCTION_ARGS)
 {
-	PsBuffer   *buf;
-
-	while ((buf = buffers) != NULL)
-	{
-		PsSource   *src = ps_lookup_source_by_relid(buf->relid);
-
-		unlink_buffer(buf);
-		flush_buffer(src, buf);
-		tuplestore_end(buf->rows);
-		MemoryContextDelete(buf->cxt);
-	}
+	flush_applied(InvalidOid);
 	PG_RETURN_VOID();
 }
