@@ -648,7 +648,17 @@ END
 $$;
 SELECT * FROM pit_rnd_check(false);
 SELECT * FROM pit_rnd_check(true);
--- with tiny sorts that spill to disk
+-- with a memory budget so small that the spine is split into partitions
+-- and the feature rows spill to temp files (on one process: this store is
+-- too small for parallel workers; by-reference keys would keep them out)
+SET pushsource.pit_memory = '64kB';
+SET client_min_messages = debug1;
+SELECT * FROM pit_rnd_check(false);
+RESET client_min_messages;
+SELECT * FROM pit_rnd_check(true);
+RESET pushsource.pit_memory;
+-- work_mem no longer sizes the join (pushsource.pit_memory does; by
+-- default the larger of maintenance_work_mem and the hash memory limit)
 SET work_mem = '64kB';
 SELECT * FROM pit_rnd_check(false);
 RESET work_mem;
@@ -686,9 +696,24 @@ SELECT count(*) AS saved_rows, count(*) FILTER (WHERE s.pit_rnd_kx_fv__x IS DIST
   FROM public.pit_kx_saved s
   JOIN (SELECT row_number() OVER (ORDER BY pos) AS n, pos FROM public.pit_rnd_spine) sp ON sp.pos = s.pos
   JOIN public.pit_rnd_expected e ON e.n = sp.n;
+-- a spine in partitions, joined in parallel: the scan spills every
+-- process's rows of partitions 1.. to a shared file set, then the leader
+-- and the workers join a partition each at a time
+SET pushsource.pit_memory = '64kB';
+SET client_min_messages = debug1;
+SELECT * FROM pit_kx_check(false);
+SELECT * FROM pit_kx_check(true);
+RESET client_min_messages;
+-- and a 1kB budget: so many partitions that most are empty or hold one key
+SET pushsource.pit_memory = '1kB';
+SELECT * FROM pit_kx_check(false);
+RESET pushsource.pit_memory;
 -- and without workers
 SET max_parallel_workers_per_gather = 0;
 SELECT * FROM pit_kx_check(false);
+SET pushsource.pit_memory = '64kB';
+SELECT * FROM pit_kx_check(false);
+RESET pushsource.pit_memory;
 RESET max_parallel_workers_per_gather;
 RESET min_parallel_table_scan_size;
 

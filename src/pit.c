@@ -36,25 +36,6 @@
 #include "commands/extension.h"
 
 /*
- * Phase timings at DEBUG2 (SET client_min_messages = debug2): where the
- * time of one call goes, for tuning work_mem and for profiling.
- */
-static void
-pit_phase(instr_time *since, const char *what, int64 n)
-{
-	instr_time	now;
-
-	if (!message_level_is_interesting(DEBUG2))
-		return;
-	INSTR_TIME_SET_CURRENT(now);
-	INSTR_TIME_SUBTRACT(now, *since);
-	ereport(DEBUG2,
-			(errmsg_internal("pushsource: %s (" INT64_FORMAT "): %.3f ms",
-							 what, n, INSTR_TIME_GET_MILLISEC(now))));
-	INSTR_TIME_SET_CURRENT(*since);
-}
-
-/*
  * One view: size the spine's index against the hash memory limit, index
  * it whole or partition 0 of it, scan the feature rows, then finish the
  * other partitions from their temp files.
@@ -64,7 +45,7 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 {
 	int			nk = pv->view->nkeys;
 	double		need;
-	double		budget = (double) get_hash_memory_limit();
+	double		budget = (double) pit_memory_budget();
 	int			nparts = 1;
 	double		byref_guess = 0;
 	char	   *buf;
@@ -95,7 +76,18 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 		(double) plan->nrows * sizeof(Cand *);
 	while (nparts < 4096 && need / nparts > budget)
 		nparts *= 2;
+	if (nparts > 1 && max_parallel_workers_per_gather > 0)
+	{
+		/* the leader and each worker may join a partition at the same time */
+		budget /= 1 + max_parallel_workers_per_gather;
+		while (nparts < 4096 && need / nparts > budget)
+			nparts *= 2;
+	}
 	pv->nparts = nparts;
+	if (nparts > 1)
+		ereport(DEBUG1,
+				(errmsg_internal("pushsource: the spine's " INT64_FORMAT " records for feature view %s in %d partitions",
+								 pv->spine_n, pv->view->name, nparts)));
 
 	if (nparts == 1)
 	{
@@ -158,54 +150,33 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	pv->spine_mem = NULL;
 	pit_phase(&t0, "spine records partitioned", nparts);
 
-	for (int p = 0; p < nparts; p++)
+	/* partition 0: indexed while the scan spills the others' rows */
 	{
 		MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pit partition",
 												  ALLOCSET_DEFAULT_SIZES);
 		MemoryContext old = MemoryContextSwitchTo(cxt);
-		PitIndex   *ix;
 
-		if (pv->spine_parts[p] != NULL)
+		buf = NULL;
+		if (pv->spine_parts[0] != NULL)
 		{
-			buf = pit_read_partition(pv->spine_parts[p], pv->spine_part_bytes[p]);
-			BufFileClose(pv->spine_parts[p]);
-			pv->spine_parts[p] = NULL;
+			buf = pit_read_partition(pv->spine_parts[0], pv->spine_part_bytes[0]);
+			BufFileClose(pv->spine_parts[0]);
+			pv->spine_parts[0] = NULL;
 		}
-		else
-			buf = NULL;
-		ix = pit_build_index(pv, buf, pv->spine_part_n[p]);
-		if (p == 0)
-		{
-			/* the scan probes partition 0 and spills the others' rows */
-			pv->ix = ix;
-			MemoryContextSwitchTo(old);
-			pit_scan_features(plan, pv, min_t, max_t);
-			pit_probe_batch(pv, ix);
-			MemoryContextSwitchTo(cxt);
-			pv->ix = NULL;
-			pit_phase(&t0, "feature rows scanned, partition 0 probed, others spilled", 0);
-		}
-		else if (pv->feat_parts[p] != NULL)
-		{
-			Datum	   *vals = palloc(sizeof(Datum) * pv->ncodec);
-			bool	   *nulls = palloc(sizeof(bool) * pv->ncodec);
-			char	   *rec;
-
-			pit_rewind_run(pv->feat_parts[p]);
-			while ((rec = pit_read_encoded(pv->feat_parts[p], &pv->rbuf)) != NULL)
-			{
-				pit_decode_values(rec, pv->ncodec, pv->codec_len, pv->codec_byval, vals, nulls, pv->ncodec);
-				pit_probe_row(pv, ix, ((uint32 *) rec)[0], vals, nulls);
-			}
-			pit_probe_batch(pv, ix);
-			BufFileClose(pv->feat_parts[p]);
-			pv->feat_parts[p] = NULL;
-		}
-		pit_finish_index(plan, pv, ix);
+		pv->ix = pit_build_index(pv, buf, pv->spine_part_n[0]);
 		MemoryContextSwitchTo(old);
+		pit_scan_features(plan, pv, min_t, max_t);
+		pit_probe_batch(pv, pv->ix);
+		pit_phase(&t0, pv->parts_done ? "feature rows scanned in parallel, partitions joined" :
+				  "feature rows scanned, partition 0 probed, others spilled", 0);
+		pit_finish_index(plan, pv, pv->ix);
+		pv->ix = NULL;
 		MemoryContextDelete(cxt);
-		CHECK_FOR_INTERRUPTS();
 	}
+	/* the others, from their temp files (unless the parallel scan did) */
+	for (int p = 1; p < nparts && !pv->parts_done; p++)
+		pit_join_partition(plan, pv, pv->spine_parts[p], pv->spine_part_n[p],
+						   pv->spine_part_bytes[p], &pv->feat_parts[p], 1);
 	pit_phase(&t0, "partitions probed", nparts);
 }
 

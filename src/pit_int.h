@@ -52,6 +52,7 @@
 #include "access/tableam.h"
 #include "executor/nodeHash.h"
 #include "portability/instr_time.h"
+#include "storage/sharedfileset.h"
 
 
 /* A spine record in memory: keys, time T, position in the spine. */
@@ -163,6 +164,14 @@ typedef struct PitView
 	int64	   *spine_part_n;
 	int64	   *spine_part_bytes;
 	BufFile   **feat_parts;		/* spilled feature rows, partitions 1.. */
+	bool		parts_done;		/* partitions 1.. were joined by the parallel scan */
+	/*
+	 * In a parallel join of a partitioned spine, spilled feature rows (and a
+	 * worker's results) go to files of this set, named by kind, process and
+	 * number, so that every process can read them; NULL: private temp files
+	 */
+	SharedFileSet *fileset;
+	int			procno;			/* ParallelWorkerNumber, or -1 in the leader */
 	PitIndex   *ix;				/* the index the scan probes */
 	ProbeBatch	batch;
 	bool		has_byref;		/* by-reference keys or features */
@@ -237,7 +246,10 @@ extern void pit_check_mock(PsView *v, Oid mock);
 extern void pit_check_feature_desc(PsView *v, TupleDesc desc);
 
 /* pit_join.c */
+extern void pit_phase(instr_time *since, const char *what, int64 n);
 extern void pit_write_record(MemoryContext filecxt, BufFile **file, uint32 hash, MinimalTuple tup);
+extern BufFile *pit_spill_file(PitView *pv, char kind, int n);
+extern Size pit_memory_budget(void);
 extern MinimalTuple pit_read_record(BufFile *file, uint32 *hash);
 extern void pit_rewind_run(BufFile *file);
 extern void pit_decode_values(char *rec, int n, int16 *len, bool *byval, Datum *vals, bool *nulls, int natts);
@@ -258,6 +270,7 @@ extern PitIndex *pit_build_index(PitView *pv, char *buf, int64 n);
 extern void pit_probe_batch(PitView *pv, PitIndex *ix);
 extern void pit_probe_row(PitView *pv, PitIndex *ix, uint32 h, Datum *vals, bool *nulls);
 extern void pit_finish_index(PitPlan *plan, PitView *pv, PitIndex *ix);
+extern void pit_join_partition(PitPlan *plan, PitView *pv, BufFile *spine, int64 n, int64 bytes, BufFile **feat, int nfeat);
 extern int64 pit_tid_order(ItemPointer ip);
 extern void pit_run_feature_query(PitView *pv, const char *sql, TimestampTz p1, TimestampTz p2, TimestampTz p3, DestReceiver *dest);
 extern void pit_scan_features(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t);

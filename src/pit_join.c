@@ -6,6 +6,25 @@
  */
 #include "pit_int.h"
 
+/*
+ * Phase timings at DEBUG2 (SET client_min_messages = debug2): where the
+ * time of one call goes, for tuning work_mem and for profiling.
+ */
+void
+pit_phase(instr_time *since, const char *what, int64 n)
+{
+	instr_time	now;
+
+	if (!message_level_is_interesting(DEBUG2))
+		return;
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, *since);
+	ereport(DEBUG2,
+			(errmsg_internal("pushsource: %s (" INT64_FORMAT "): %.3f ms",
+							 what, n, INSTR_TIME_GET_MILLISEC(now))));
+	INSTR_TIME_SET_CURRENT(*since);
+}
+
 /* ---------------------------------------------------------------------
  * The join
  *
@@ -43,6 +62,33 @@ pit_write_record(MemoryContext filecxt, BufFile **file, uint32 hash, MinimalTupl
 	}
 	BufFileWrite(*file, &hash, sizeof(hash));
 	BufFileWrite(*file, tup, tup->t_len);
+}
+
+/*
+ * A new spill file of a view's join: kind 'f' (feature rows of partition
+ * n), 'r' (results of bucket n).  In a parallel join of a partitioned
+ * spine the feature rows of every process, and a worker's results, go to
+ * the shared file set as "kind.process.n" (the leader is process 0), where
+ * the others can open them; otherwise, and for the leader's own results,
+ * to a private temp file.
+ */
+BufFile *
+pit_spill_file(PitView *pv, char kind, int n)
+{
+	MemoryContext old = MemoryContextSwitchTo(pv->filecxt);
+	BufFile    *f;
+
+	if (pv->fileset != NULL && !(kind == 'r' && pv->procno < 0))
+	{
+		char		name[MAXPGPATH];
+
+		snprintf(name, sizeof(name), "%c.%d.%d", kind, pv->procno + 1, n);
+		f = BufFileCreateFileSet(&pv->fileset->fs, name);
+	}
+	else
+		f = BufFileCreateTemp(false);
+	MemoryContextSwitchTo(old);
+	return f;
 }
 
 /* Next record of a run being read, allocated in the current context. */
@@ -189,7 +235,7 @@ write_spine_record(PitView *pv, uint32 hash)
 	StringInfo	enc = &pv->enc;
 
 	if (pv->spine_file == NULL &&
-		(Size) pv->spine_bytes + enc->len > get_hash_memory_limit())
+		(Size) pv->spine_bytes + enc->len > pit_memory_budget())
 	{
 		/* too many: the ones so far go to a temp file first */
 		MemoryContext old = MemoryContextSwitchTo(pv->filecxt);
@@ -948,6 +994,8 @@ feature_row(PitView *pv, Datum *vals, bool *nulls)
 	if ((pv->seen[(h % SEEN_BITS) / 64] & (UINT64CONST(1) << (h % 64))) == 0)
 		return;					/* no spine row has these keys */
 	encode_values(&pv->enc, pv->ncodec, pv->codec_len, pv->codec_byval, vals, nulls);
+	if (pv->feat_parts[p] == NULL)
+		pv->feat_parts[p] = pit_spill_file(pv, 'f', p);
 	pit_write_encoded(pv->filecxt, &pv->feat_parts[p], &pv->enc, h, NULL, NULL);
 }
 
@@ -988,14 +1036,119 @@ pit_finish_index(PitPlan *plan, PitView *pv, PitIndex *ix)
 			memcpy(pv->rnulls + 1, CAND_NULLS(best, pv->nfeat), sizeof(bool) * pv->nfeat);
 			{
 				MinimalTuple mt = heap_form_minimal_tuple(pv->result_desc, pv->rvals, pv->rnulls);
+				int			b = (int) (e->pos / plan->bucket_rows);
 
-				pit_write_record(pv->filecxt, &pv->buckets[e->pos / plan->bucket_rows], 0, mt);
+				if (pv->buckets[b] == NULL)
+					pv->buckets[b] = pit_spill_file(pv, 'r', b);
+				pit_write_record(pv->filecxt, &pv->buckets[b], 0, mt);
 				pfree(mt);
 			}
 		}
 		if ((g & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
+}
+
+/*
+ * One partition of a partitioned spine: index its n records (read from
+ * spine, NULL when it has none), probe the feature rows spilled for it
+ * (nfeat files, any of them NULL), write the results.  Its memory is freed
+ * after; the files are closed.
+ */
+/*
+ * Spilled records read a chunk at a time into one buffer (records are
+ * MAXALIGNed, so they stay aligned in it): no call per record, and no more
+ * memory than a chunk, however many rows a partition got.
+ */
+typedef struct SpillReader
+{
+	BufFile    *file;
+	char	   *buf;
+	Size		cap;
+	Size		len;
+	Size		pos;
+} SpillReader;
+
+#define SPILL_CHUNK (256 * 1024)
+
+static char *
+spill_next(SpillReader *r)
+{
+	for (;;)
+	{
+		Size		avail = r->len - r->pos;
+		size_t		got;
+
+		if (avail >= 8 && avail >= ((uint32 *) (r->buf + r->pos))[1])
+		{
+			char	   *rec = r->buf + r->pos;
+
+			r->pos += ((uint32 *) rec)[1];
+			return rec;
+		}
+		memmove(r->buf, r->buf + r->pos, avail);
+		r->len = avail;
+		r->pos = 0;
+		if (avail >= 8 && ((uint32 *) r->buf)[1] > r->cap)
+		{
+			r->cap = MAXALIGN(((uint32 *) r->buf)[1]);
+			r->buf = repalloc(r->buf, r->cap);
+		}
+		got = BufFileRead(r->file, r->buf + r->len, r->cap - r->len);
+		if (got == 0)
+		{
+			if (avail > 0)
+				elog(ERROR, "pushsource: truncated point-in-time temp file");
+			return NULL;
+		}
+		r->len += got;
+	}
+}
+
+void
+pit_join_partition(PitPlan *plan, PitView *pv, BufFile *spine, int64 n, int64 bytes,
+				   BufFile **feat, int nfeat)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pit partition",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Datum	   *vals = palloc(sizeof(Datum) * pv->ncodec);
+	bool	   *nulls = palloc(sizeof(bool) * pv->ncodec);
+	char	   *buf = NULL;
+	char	   *rec;
+	PitIndex   *ix;
+
+	if (spine != NULL)
+	{
+		buf = pit_read_partition(spine, bytes);
+		BufFileClose(spine);
+	}
+	ix = pit_build_index(pv, buf, n);
+	for (int i = 0; i < nfeat; i++)
+	{
+		SpillReader r;
+
+		if (feat[i] == NULL)
+			continue;
+		pit_rewind_run(feat[i]);
+		r.file = feat[i];
+		r.cap = SPILL_CHUNK;
+		r.buf = palloc(r.cap);
+		r.len = r.pos = 0;
+		while ((rec = spill_next(&r)) != NULL)
+		{
+			pit_decode_values(rec, pv->ncodec, pv->codec_len, pv->codec_byval, vals, nulls, pv->ncodec);
+			pit_probe_row(pv, ix, ((uint32 *) rec)[0], vals, nulls);
+		}
+		pfree(r.buf);
+		BufFileClose(feat[i]);
+		feat[i] = NULL;
+	}
+	pit_probe_batch(pv, ix);
+	pit_finish_index(plan, pv, ix);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	CHECK_FOR_INTERRUPTS();
 }
 
 int64
@@ -1132,24 +1285,36 @@ scan_loop(PitView *pv, Relation rel, TableScanDesc scan, PitScanSpec *spec)
 /* ---------------------------------------------------------------------
  * The parallel scan
  *
- * When the spine's index fits in memory whole and its keys and features
- * are passed by value, parallel workers scan parts of the table with the
- * leader (a parallel heap scan, sized as the planner sizes a parallel
- * sequential scan: max_parallel_workers_per_gather,
- * min_parallel_table_scan_size).  The index is copied into the dynamic
- * shared memory segment; every worker fills candidates of its own there,
- * and the leader takes the newest of each record's candidates.
+ * When the spine's keys and features are passed by value, parallel
+ * workers scan parts of the table with the leader (a parallel heap scan,
+ * sized as the planner sizes a parallel sequential scan:
+ * max_parallel_workers_per_gather, min_parallel_table_scan_size).  The
+ * index (of partition 0 when the spine is partitioned) is copied into the
+ * dynamic shared memory segment; every worker fills candidates of its own
+ * there, and the leader takes the newest of each record's candidates.
+ *
+ * A partitioned spine is joined as a parallel hybrid hash join: in the
+ * scan, each process spills the rows of partitions 1.. to files of its own
+ * in a shared file set; then the workers are launched again, and the leader
+ * and the workers take the partitions one at a time (an atomic counter),
+ * each indexing the partition's spine records (copied into the set by the
+ * leader), probing every process's spilled rows for it and writing its
+ * results.  A worker's results go to files of the set, which the leader
+ * appends to its own result buckets at the end.
  * --------------------------------------------------------------------- */
 
 #define PIT_KEY_SHARED	UINT64CONST(0x7053504954000001)
 #define PIT_KEY_SCAN	UINT64CONST(0x7053504954000002)
 #define PIT_KEY_INDEX	UINT64CONST(0x7053504954000003)
 #define PIT_KEY_CANDS	UINT64CONST(0x7053504954000004)
+#define PIT_KEY_PARTS	UINT64CONST(0x7053504954000005)
 
 typedef struct PitSharedCol
 {
 	int16		len;
 	bool		byval;
+	Oid			typid;
+	int32		typmod;
 	Oid			hashproc;		/* keys: hash function, collation, "<" */
 	Oid			coll;
 	Oid			ltop;
@@ -1159,12 +1324,15 @@ typedef struct PitSharedCol
 typedef struct PitShared
 {
 	Oid			relid;
+	NameData	viewname;
 	int			nkeys;
 	int			nfeat;
 	bool		has_ttl;
 	bool		ttl_fixed;
 	int64		ttl_usec;
 	Interval	ttl;
+	bool		has_start_time;
+	TimestampTz start_time;
 	Size		stride;
 	int64		nents;
 	int64		ngroups;
@@ -1177,12 +1345,29 @@ typedef struct PitShared
 	Size		index_size;
 	Size		cands_size;		/* per worker */
 	Size		spec_size;
+	/* a partitioned spine */
+	int			nparts;
+	int			phase;			/* 1: scan, 2: join partitions 1.. */
+	int			nprocs_scan;	/* processes that scanned (leader + workers) */
+	int64		bucket_rows;
+	int			nbuckets;
+	pg_atomic_uint32 next_part;
+	SharedFileSet fileset;
 	/* the codec columns, then the scan spec */
 	PitSharedCol cols[FLEXIBLE_ARRAY_MEMBER];
 } PitShared;
 
 #define PIT_SHARED_SPEC(sh, ncodec) \
 	((PitScanSpec *) ((char *) (sh) + MAXALIGN(offsetof(PitShared, cols) + sizeof(PitSharedCol) * (ncodec))))
+
+/*
+ * The parts chunk of a partitioned spine: the seen-keys bitset, then the
+ * record counts and byte sizes of the spine's partitions.
+ */
+#define PARTS_SEEN(c)		((uint64 *) (c))
+#define PARTS_N(c)			((int64 *) ((char *) (c) + SEEN_BITS / 8))
+#define PARTS_BYTES(c, np)	(PARTS_N(c) + (np))
+#define PARTS_SIZE(np)		(SEEN_BITS / 8 + sizeof(int64) * 2 * (np))
 
 /* How many workers, as for a parallel sequential scan of the table; 0: none. */
 static int
@@ -1192,7 +1377,7 @@ parallel_workers_for(PitView *pv, Relation rel)
 	double		threshold;
 	int			n = 0;
 
-	if (IsInParallelMode() || max_parallel_workers_per_gather <= 0 || pv->nparts != 1 ||
+	if (IsInParallelMode() || max_parallel_workers_per_gather <= 0 ||
 		RelationUsesLocalBuffers(rel))
 		return 0;				/* workers cannot read a temporary table (a mock) */
 	for (int i = 0; i < pv->ncodec; i++)
@@ -1211,8 +1396,112 @@ parallel_workers_for(PitView *pv, Relation rel)
 	return Min(n, max_parallel_workers_per_gather);
 }
 
+/*
+ * The partitions 1.. of a partitioned spine not taken yet, one at a time,
+ * in the leader or a worker.
+ */
 static void
-scan_parallel(PitView *pv, Relation rel, PitScanSpec *spec, Size spec_size, int nworkers)
+join_shared_partitions(PitPlan *plan, PitView *pv, PitShared *sh, char *parts)
+{
+	BufFile   **feat = palloc(sizeof(BufFile *) * sh->nprocs_scan);
+
+	for (;;)
+	{
+		uint32		p = pg_atomic_fetch_add_u32(&sh->next_part, 1);
+		char		name[MAXPGPATH];
+		BufFile    *spine = NULL;
+
+		if (p >= (uint32) sh->nparts)
+			break;
+		if (PARTS_N(parts)[p] > 0)
+		{
+			snprintf(name, sizeof(name), "s.0.%u", p);
+			spine = BufFileOpenFileSet(&sh->fileset.fs, name, O_RDONLY, false);
+		}
+		for (int proc = 0; proc < sh->nprocs_scan; proc++)
+		{
+			snprintf(name, sizeof(name), "f.%d.%u", proc, p);
+			feat[proc] = BufFileOpenFileSet(&sh->fileset.fs, name, O_RDONLY, true);
+		}
+		pit_join_partition(plan, pv, spine, PARTS_N(parts)[p], PARTS_BYTES(parts, sh->nparts)[p],
+						   feat, sh->nprocs_scan);
+	}
+	pfree(feat);
+}
+
+/* Close the spill files of the scan (a file set's are then complete). */
+static void
+close_spill_files(PitView *pv)
+{
+	for (int p = 0; pv->feat_parts != NULL && p < pv->nparts; p++)
+		if (pv->feat_parts[p] != NULL)
+		{
+			BufFileClose(pv->feat_parts[p]);
+			pv->feat_parts[p] = NULL;
+		}
+}
+
+/*
+ * The leader of a partitioned spine, before the workers start: the spine
+ * records of partitions 1.. into the file set, where every process can
+ * read them, and the spilled rows of the scan there too.
+ */
+static void
+share_partitions(PitView *pv, PitShared *sh, char *parts)
+{
+	memcpy(PARTS_SEEN(parts), pv->seen, SEEN_BITS / 8);
+	for (int p = 1; p < pv->nparts; p++)
+	{
+		char		name[MAXPGPATH];
+		BufFile    *dst;
+		char	   *buf;
+
+		PARTS_N(parts)[p] = pv->spine_part_n[p];
+		PARTS_BYTES(parts, pv->nparts)[p] = pv->spine_part_bytes[p];
+		if (pv->spine_parts[p] == NULL)
+			continue;
+		snprintf(name, sizeof(name), "s.0.%d", p);
+		dst = BufFileCreateFileSet(&sh->fileset.fs, name);
+		buf = pit_read_partition(pv->spine_parts[p], pv->spine_part_bytes[p]);
+		BufFileWrite(dst, buf, pv->spine_part_bytes[p]);
+		BufFileClose(dst);
+		pfree(buf);
+		BufFileClose(pv->spine_parts[p]);
+		pv->spine_parts[p] = NULL;
+	}
+	pv->fileset = &sh->fileset;
+	pv->procno = -1;
+}
+
+/* A worker's result files, appended to the leader's result buckets. */
+static void
+collect_results(PitPlan *plan, PitView *pv, PitShared *sh, int nworkers)
+{
+	char	   *buf = palloc(BLCKSZ);
+
+	for (int w = 0; w < nworkers; w++)
+		for (int b = 0; b < plan->nbuckets; b++)
+		{
+			char		name[MAXPGPATH];
+			BufFile    *f;
+			size_t		got;
+
+			snprintf(name, sizeof(name), "r.%d.%d", w + 1, b);
+			f = BufFileOpenFileSet(&sh->fileset.fs, name, O_RDONLY, true);
+			if (f == NULL)
+				continue;
+			if (pv->buckets[b] == NULL)
+				pv->buckets[b] = pit_spill_file(pv, 'r', b);
+			while ((got = BufFileRead(f, buf, BLCKSZ)) > 0)
+				BufFileWrite(pv->buckets[b], buf, got);
+			BufFileClose(f);
+			CHECK_FOR_INTERRUPTS();
+		}
+	pfree(buf);
+}
+
+static void
+scan_parallel(PitPlan *plan, PitView *pv, Relation rel, PitScanSpec *spec, Size spec_size, int nworkers)
 {
 	PitIndex   *ix = pv->ix;
 	int			nk = pv->view->nkeys;
@@ -1227,8 +1516,12 @@ scan_parallel(PitView *pv, Relation rel, PitScanSpec *spec, Size spec_size, int 
 	ParallelTableScanDesc pscan;
 	char	   *index;
 	char	   *cands;
+	char	   *parts = NULL;
 	TableScanDesc scan;
+	int			nscanned;
+	instr_time	t0;
 
+	INSTR_TIME_SET_CURRENT(t0);
 	EnterParallelMode();
 	pcxt = CreateParallelContext("pushsource", "pit_parallel_main", nworkers);
 	pscan_size = table_parallelscan_estimate(rel, snapshot);
@@ -1253,7 +1546,9 @@ scan_parallel(PitView *pv, Relation rel, PitScanSpec *spec, Size spec_size, int 
 	shm_toc_estimate_chunk(&pcxt->estimator, pscan_size);
 	shm_toc_estimate_chunk(&pcxt->estimator, sh->index_size);
 	shm_toc_estimate_chunk(&pcxt->estimator, cands_size * nworkers);
-	shm_toc_estimate_keys(&pcxt->estimator, 4);
+	if (pv->nparts > 1)
+		shm_toc_estimate_chunk(&pcxt->estimator, PARTS_SIZE(pv->nparts));
+	shm_toc_estimate_keys(&pcxt->estimator, 5);
 	InitializeParallelDSM(pcxt);
 
 	/* the header: what a worker needs to hash, compare and decode */
@@ -1265,20 +1560,32 @@ scan_parallel(PitView *pv, Relation rel, PitScanSpec *spec, Size spec_size, int 
 		sh = dst;
 	}
 	sh->relid = RelationGetRelid(rel);
+	namestrcpy(&sh->viewname, pv->view->name);
 	sh->nkeys = nk;
 	sh->nfeat = pv->nfeat;
 	sh->has_ttl = pv->view->has_ttl;
 	sh->ttl = pv->view->ttl;
 	sh->ttl_fixed = pv->ttl_fixed;
 	sh->ttl_usec = pv->ttl_usec;
+	sh->has_start_time = pv->view->has_start_time;
+	sh->start_time = pv->view->start_time;
 	sh->stride = pv->stride;
 	sh->nents = ix->nents;
 	sh->ngroups = ix->ngroups;
 	sh->dirmask = ix->dirmask;
+	sh->nparts = pv->nparts;
+	sh->phase = 1;
+	sh->bucket_rows = plan->bucket_rows;
+	sh->nbuckets = plan->nbuckets;
 	for (int i = 0; i < nc; i++)
 	{
 		sh->cols[i].len = pv->codec_len[i];
 		sh->cols[i].byval = pv->codec_byval[i];
+		if (i >= nk + 2)
+		{
+			sh->cols[i].typid = pv->feat_types[i - nk - 2];
+			sh->cols[i].typmod = pv->feat_typmods[i - nk - 2];
+		}
 		if (i < nk)
 		{
 			sh->cols[i].hashproc = pv->hashfn[i].fn_oid;
@@ -1307,20 +1614,33 @@ scan_parallel(PitView *pv, Relation rel, PitScanSpec *spec, Size spec_size, int 
 	cands = shm_toc_allocate(pcxt->toc, Max(cands_size * nworkers, 1));
 	shm_toc_insert(pcxt->toc, PIT_KEY_CANDS, cands);
 
+	if (pv->nparts > 1)
+	{
+		parts = shm_toc_allocate(pcxt->toc, PARTS_SIZE(pv->nparts));
+		shm_toc_insert(pcxt->toc, PIT_KEY_PARTS, parts);
+		SharedFileSetInit(&sh->fileset, pcxt->seg);
+		share_partitions(pv, sh, parts);
+	}
+	pit_phase(&t0, "parallel scan set up", pv->nparts);
+
 	LaunchParallelWorkers(pcxt);
 	ereport(DEBUG1,
-			(errmsg_internal("pushsource: point-in-time scan of \"%s\" with %d of %d parallel workers",
-							 RelationGetRelationName(rel), pcxt->nworkers_launched, nworkers)));
+			(errmsg_internal("pushsource: point-in-time scan of \"%s\" with %d of %d parallel workers, spine partitions: %d",
+							 RelationGetRelationName(rel), pcxt->nworkers_launched, nworkers, pv->nparts)));
 
 	/* the leader scans too, into its own candidates */
 	scan = table_beginscan_parallel(rel, pscan);
 	scan_loop(pv, rel, scan, spec);
 	pit_probe_batch(pv, ix);
 	table_endscan(scan);
+	close_spill_files(pv);
+	pit_phase(&t0, "leader's share of the scan", 0);
 	WaitForParallelWorkersToFinish(pcxt);
+	nscanned = pcxt->nworkers_launched;
+	pit_phase(&t0, "workers' shares of the scan", nscanned);
 
 	/* each record's newest candidate (by value: a plain copy) */
-	for (int w = 0; w < pcxt->nworkers_launched; w++)
+	for (int w = 0; w < nscanned; w++)
 	{
 		char	   *wc = cands + cands_size * w;
 
@@ -1336,11 +1656,32 @@ scan_parallel(PitView *pv, Relation rel, PitScanSpec *spec, Size spec_size, int 
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
+
+	/* a partitioned spine: the leader and the workers join partitions 1.. */
+	if (pv->nparts > 1)
+	{
+		sh->phase = 2;
+		sh->nprocs_scan = nscanned + 1;
+		pg_atomic_init_u32(&sh->next_part, 1);
+		ReinitializeParallelDSM(pcxt);
+		LaunchParallelWorkers(pcxt);
+		ereport(DEBUG1,
+				(errmsg_internal("pushsource: %d spine partitions of \"%s\" joined with %d parallel workers",
+								 pv->nparts - 1, pv->view->name, pcxt->nworkers_launched)));
+		join_shared_partitions(plan, pv, sh, parts);
+		pit_phase(&t0, "leader's partitions joined", 0);
+		WaitForParallelWorkersToFinish(pcxt);
+		pit_phase(&t0, "workers' partitions joined", pcxt->nworkers_launched);
+		pv->fileset = NULL;		/* the leader's result buckets are its own */
+		collect_results(plan, pv, sh, pcxt->nworkers_launched);
+		pit_phase(&t0, "workers' results collected", 0);
+		pv->parts_done = true;
+	}
 	DestroyParallelContext(pcxt);
 	ExitParallelMode();
 }
 
-/* A parallel worker: its share of the scan, against the shared index. */
+/* A parallel worker: its share of the scan, or of the partitions. */
 PGDLLEXPORT void pit_parallel_main(dsm_segment *seg, shm_toc *toc);
 
 void
@@ -1350,6 +1691,7 @@ pit_parallel_main(dsm_segment *seg, shm_toc *toc)
 	ParallelTableScanDesc pscan = shm_toc_lookup(toc, PIT_KEY_SCAN, false);
 	char	   *index = shm_toc_lookup(toc, PIT_KEY_INDEX, false);
 	char	   *cands = shm_toc_lookup(toc, PIT_KEY_CANDS, false);
+	char	   *parts = sh->nparts > 1 ? shm_toc_lookup(toc, PIT_KEY_PARTS, false) : NULL;
 	int			nk = sh->nkeys;
 	int			nc = nk + 2 + sh->nfeat;
 	PitView    *pv = palloc0(sizeof(PitView));
@@ -1358,16 +1700,20 @@ pit_parallel_main(dsm_segment *seg, shm_toc *toc)
 	Relation	rel;
 	TableScanDesc scan;
 
+	v->name = pstrdup(NameStr(sh->viewname));
 	v->nkeys = nk;
 	v->has_ttl = sh->has_ttl;
 	v->ttl = sh->ttl;
+	v->has_start_time = sh->has_start_time;
+	v->start_time = sh->start_time;
 	pv->view = v;
 	pv->nfeat = sh->nfeat;
 	pv->ncodec = nc;
-	pv->nparts = 1;
+	pv->nparts = sh->nparts;
 	pv->stride = sh->stride;
 	pv->ttl_fixed = sh->ttl_fixed;
 	pv->ttl_usec = sh->ttl_usec;
+	pv->filecxt = CurrentMemoryContext;
 	pv->codec_len = palloc(sizeof(int16) * nc);
 	pv->codec_byval = palloc(sizeof(bool) * nc);
 	pv->hashfn = palloc0(sizeof(FmgrInfo) * Max(nk, 1));
@@ -1390,6 +1736,43 @@ pit_parallel_main(dsm_segment *seg, shm_toc *toc)
 		}
 	}
 	init_batch(pv);
+	initStringInfo(&pv->enc);
+	initStringInfo(&pv->rbuf);
+	if (parts != NULL)
+	{
+		SharedFileSetAttach(&sh->fileset, seg);
+		pv->fileset = &sh->fileset;
+		pv->procno = ParallelWorkerNumber;
+		pv->seen = PARTS_SEEN(parts);
+		pv->feat_parts = palloc0(sizeof(BufFile *) * pv->nparts);
+	}
+
+	if (sh->phase == 2)
+	{
+		/* partitions 1..: their spine records indexed, the spilled rows probed */
+		PitPlan    *plan = palloc0(sizeof(PitPlan));
+
+		plan->bucket_rows = sh->bucket_rows;
+		plan->nbuckets = sh->nbuckets;
+		pv->nscodec = nk + 2;
+		pv->scodec_len = palloc(sizeof(int16) * pv->nscodec);
+		pv->scodec_byval = palloc(sizeof(bool) * pv->nscodec);
+		memcpy(pv->scodec_len, pv->codec_len, sizeof(int16) * pv->nscodec);
+		memcpy(pv->scodec_byval, pv->codec_byval, sizeof(bool) * pv->nscodec);
+		pv->result_desc = CreateTemplateTupleDesc(pv->nfeat + 1);
+		TupleDescInitEntry(pv->result_desc, 1, "pos", INT8OID, -1, 0);
+		for (int f = 0; f < pv->nfeat; f++)
+			TupleDescInitEntry(pv->result_desc, f + 2, NULL, sh->cols[nk + 2 + f].typid,
+							   sh->cols[nk + 2 + f].typmod, 0);
+		pv->rvals = palloc(sizeof(Datum) * (pv->nfeat + 1));
+		pv->rnulls = palloc(sizeof(bool) * (pv->nfeat + 1));
+		pv->buckets = palloc0(sizeof(BufFile *) * Max(plan->nbuckets, 1));
+		join_shared_partitions(plan, pv, sh, parts);
+		for (int b = 0; b < plan->nbuckets; b++)
+			if (pv->buckets[b] != NULL)
+				BufFileClose(pv->buckets[b]);
+		return;
+	}
 
 	ix->groups = (SpineGroup *) (index + sh->off_groups);
 	ix->gkeys = nk > 1 ? (Datum *) (index + sh->off_gkeys) : NULL;
@@ -1409,6 +1792,7 @@ pit_parallel_main(dsm_segment *seg, shm_toc *toc)
 	pit_probe_batch(pv, ix);
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
+	close_spill_files(pv);
 }
 
 /*
@@ -1539,7 +1923,7 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 						 errdetail("The table read was changed while the join ran.")));
 		}
 		if (nworkers > 0)
-			scan_parallel(pv, rel, spec, spec_size, nworkers);
+			scan_parallel(plan, pv, rel, spec, spec_size, nworkers);
 		else
 		{
 			scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);

@@ -30,6 +30,24 @@ static const struct config_enum_entry feature_name_options[] = {
 };
 static int	feature_names = NAMES_DOUBLE_UNDERSCORE;
 
+/* pushsource.pit_memory in kB; -1: see pit_memory_budget */
+static int	pit_memory = -1;
+
+/*
+ * The memory a point-in-time join plans for: pushsource.pit_memory, or
+ * when it is -1 (the default) the larger of maintenance_work_mem and the
+ * hash memory limit (work_mem * hash_mem_multiplier).  A training-set
+ * build is one batch statement, like CREATE INDEX, not one of many OLTP
+ * queries that share work_mem.
+ */
+Size
+pit_memory_budget(void)
+{
+	if (pit_memory > 0)
+		return (Size) pit_memory * 1024;
+	return Max(get_hash_memory_limit(), (Size) maintenance_work_mem * 1024);
+}
+
 void
 ps_pit_plan_init(void)
 {
@@ -38,6 +56,11 @@ ps_pit_plan_init(void)
 							 "double_underscore: view__feature (Feast); dotted: view.feature (Tecton's names).",
 							 &feature_names, NAMES_DOUBLE_UNDERSCORE, feature_name_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("pushsource.pit_memory",
+							"Memory a point-in-time join plans for; beyond it the spine is split into partitions that spill to temp files.",
+							"-1 (the default): the larger of maintenance_work_mem and work_mem * hash_mem_multiplier.",
+							&pit_memory, -1, -1, MAX_KILOBYTES, PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------------

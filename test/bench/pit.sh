@@ -40,6 +40,15 @@
 #   BENCH_PERF_CALLGRAPH=fp  perf's call graphs: fp (perf record -g) or dwarf
 #                            (unwinds through PostgreSQL's frame-pointer-less,
 #                            stripped code; bigger perf.data)
+#   BENCH_GROWTH="1 2 4"     the growth series: the same workload at these
+#                            multiples of the sizes (spine, feature rows and
+#                            keys), each in a database of its own, at the
+#                            cluster's defaults: pushsource (median of
+#                            BENCH_ROUNDS), DuckDB and LATERAL (1 run), and
+#                            the peak private memory (RssAnon) of the backend
+#                            and its parallel workers; a table and
+#                            results/pit_growth.png (gnuplot).  The first
+#                            multiple 1 reuses the runs above.  Empty: skip
 #   BENCH_WORK_MEM=          work_mem of the cluster (default: PostgreSQL's)
 #   BENCH_DUCKDB_VERSION=1.5.6-r.1   @duckdb/node-api version to install
 #   BENCH_PORT=55498         port of the throwaway cluster (unix socket only)
@@ -70,6 +79,10 @@ PERF_CG=${BENCH_PERF_CALLGRAPH:-fp}
 WORK_MEM=${BENCH_WORK_MEM:-}
 DUCKDB_VERSION=${BENCH_DUCKDB_VERSION:-1.5.6-r.1}
 PORT=${BENCH_PORT:-55498}
+GROWTH=${BENCH_GROWTH-1 2 4}
+[ -z "$GROWTH" ] || command -v gnuplot >/dev/null ||
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q gnuplot-nox >/dev/null ||
+  echo "bench-pit: gnuplot could not be installed; the growth series is written as a table only" >&2
 N_SPINE=$(scaled 1000000 1000)
 N_FEAT=$(scaled 5000000 5000)
 N_KEYS=$(scaled 100000 100)
@@ -298,6 +311,88 @@ if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
   say "profile of one pushsource run: $perfout (perf.data: $perfdata)"
 fi
 
+
+# ---------------------------------------------------------------------------
+# Growth series (issue 21): the same workload at multiples of its size, at
+# the cluster's defaults, each in a database of its own.  Time must grow at
+# most 1.15x linearly; peak memory must stay within the join's budget.
+# ---------------------------------------------------------------------------
+# peak_run DB: one more pushsource run in DB, its peak private memory
+# (kB, backend + workers, and the backend alone) sampled by peak_rss.py
+peak_run() {
+  local db=$1 marker="pit-peak-$$-$1" bpid="" stop qpid spid out
+  stop=$(mktemp -u /tmp/pit-peak.XXXXXX)
+  "${PSQL[@]:0:${#PSQL[@]}-2}" -d "$db" -At -c "/* $marker */ SELECT pg_sleep(0.5); $PS_Q" >/dev/null &
+  qpid=$!; BGPIDS+=("$qpid")
+  for _ in $(seq 1 50); do
+    bpid=$(sql -c "SELECT pid FROM pg_stat_activity WHERE query LIKE '%$marker%' AND pid <> pg_backend_pid()")
+    [ -n "$bpid" ] && break
+    sleep 0.05
+  done
+  [ -n "$bpid" ] || fail "peak memory: the backend of the run was not found"
+  python3 "$bench/pit/peak_rss.py" "$bpid" "$stop" >"$stop.out" &
+  spid=$!
+  wait "$qpid" || fail "peak memory: the pushsource run failed"
+  touch "$stop"
+  wait "$spid"
+  out=$(cat "$stop.out")
+  rm -f "$stop" "$stop.out"
+  echo "$out"
+}
+
+declare -A G_PS G_DUCK G_LAT G_PEAK G_PEAKL G_SPINE G_FEAT
+if [ -n "$GROWTH" ]; then
+  say ""
+  say "== growth series at the cluster's defaults (work_mem $(sql -c 'SHOW work_mem'), maintenance_work_mem $(sql -c 'SHOW maintenance_work_mem'), pushsource.pit_memory $(sql -c "LOAD 'pushsource'" -c 'SHOW pushsource.pit_memory'))"
+  sql -c "DROP INDEX IF EXISTS pushsource_store.pit_fv_offline_user_ts" >/dev/null
+  for m in $GROWTH; do
+    gs=$(awk -v a="$N_SPINE" -v m="$m" 'BEGIN { printf "%d", a * m }')
+    gf=$(awk -v a="$N_FEAT" -v m="$m" 'BEGIN { printf "%d", a * m }')
+    gk=$(awk -v a="$N_KEYS" -v m="$m" 'BEGIN { printf "%d", a * m }')
+    G_SPINE[$m]=$gs; G_FEAT[$m]=$gf
+    if [ "$m" = 1 ]; then
+      db=postgres
+      G_PS[$m]=${TIME[ps]}; G_DUCK[$m]=${TIME[duck]}; G_LAT[$m]=${TIME[lat]}
+      say "    x$m: spine $gs x $gf feature rows, $gk keys: the runs above"
+    else
+      db=pit_x$m
+      sql -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+      DB_PSQL=("${PSQL[@]:0:${#PSQL[@]}-2}" -d "$db")
+      t0=$(date +%s.%N)
+      "${DB_PSQL[@]}" -At -v nkeys="$gk" -v nfeat="$gf" -v nspine="$gs" -f "$bench/pit/setup.sql" >/dev/null
+      "${DB_PSQL[@]}" -At -c "CREATE EXTENSION pg_prewarm" -c "SELECT sum(pg_prewarm(c::regclass)) FROM unnest(ARRAY['$OFF', 'pit_spine']) c" >/dev/null
+      say "    x$m: spine $gs x $gf feature rows, $gk keys, loaded in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }') s; offline store $("${DB_PSQL[@]}" -At -c "SELECT pg_size_pretty(pg_table_size('$OFF'))")"
+      saved=("${PSQL[@]}"); PSQL=("${DB_PSQL[@]}")
+      run_rounds "ps$m" "pushsource x$m" "$PS_Q" "$ROUNDS"
+      G_PS[$m]=${TIME[ps$m]}
+      mkdir -p "$work/csv"; chown postgres: "$work/csv"
+      sql -c "SET timezone = 'UTC'" \
+          -c "COPY (SELECT row_id, user_id, ts::timestamp FROM pit_spine) TO '$work/csv/spine.csv' (FORMAT csv)" \
+          -c "COPY (SELECT user_id, ts::timestamp, score FROM $OFF) TO '$work/csv/features.csv' (FORMAT csv)" >/dev/null
+      duck=$(node "$bench/pit/duckdb.cjs" "$work/csv" "$ROUNDS" "$THREADS") || fail "the DuckDB script failed (x$m)"
+      rm -rf "$work/csv"
+      times=""
+      while read -r _ r secs res; do
+        say "    run $r duckdb x$m: $secs s   result $res"
+        [ "$res" = "${RES[ps$m]}" ] || fail "x$m: DuckDB gave $res, pushsource ${RES[ps$m]}"
+        times+=" $secs"
+      done < <(echo "$duck" | grep '^run ')
+      G_DUCK[$m]=$(echo "$times" | median)
+      sql -c "CREATE INDEX pit_fv_offline_user_ts ON $OFF (user_id, ts)" -c "VACUUM ANALYZE $OFF" >/dev/null
+      prewarm "'$OFF', 'pushsource_store.pit_fv_offline_user_ts', 'pit_spine'"
+      run_rounds "lat$m" "lateral x$m" "$LAT_Q" "$LAT_ROUNDS"
+      [ "${RES[lat$m]}" = "${RES[ps$m]}" ] || fail "x$m: LATERAL gave ${RES[lat$m]}, pushsource ${RES[ps$m]}"
+      G_LAT[$m]=${TIME[lat$m]}
+      sql -c "DROP INDEX pushsource_store.pit_fv_offline_user_ts" >/dev/null
+      PSQL=("${saved[@]}")
+    fi
+    read -r pk pkl < <(peak_run "$db")
+    G_PEAK[$m]=$pk; G_PEAKL[$m]=$pkl
+    say "    x$m: peak private memory (RssAnon) $((pk / 1024)) MB, backend and workers together ($((pkl / 1024)) MB the backend)"
+    [ "$m" = 1 ] || sql -c "DROP DATABASE $db" >/dev/null
+  done
+fi
+
 # ---------------------------------------------------------------------------
 # Summary
 # ---------------------------------------------------------------------------
@@ -324,6 +419,45 @@ if [ -n "${TIME[psidx]:-}" ]; then
   say "$(awk -v p="${TIME[psidx]}" -v d="${TIME[duck]}" -v l="${TIME[lat]}" 'BEGIN {
     printf "%-52s %-12s %-12s   (vs DuckDB %.2fx, LATERAL %.2fx faster)\n",
            "(pushsource with the btree (user_id, ts) present)", p " s", "", p / d, l / p }')"
+fi
+if [ -n "$GROWTH" ]; then
+  budget_kb=$(sql -c "LOAD 'pushsource'" -c "SELECT CASE WHEN current_setting('pushsource.pit_memory') IN ('-1', '0') THEN greatest(pg_size_bytes(current_setting('maintenance_work_mem')), pg_size_bytes(current_setting('work_mem')) * current_setting('hash_mem_multiplier')::float8)::bigint / 1024 ELSE pg_size_bytes(current_setting('pushsource.pit_memory')) / 1024 END")
+  first=${GROWTH%% *}
+  say ""
+  say "growth series (cluster defaults; the join's memory budget $((budget_kb / 1024)) MB):"
+  say "$(printf '%-22s %12s %12s %12s %10s %10s %12s' 'spine x feature rows' pushsource DuckDB LATERAL 'ps/DuckDB' 'vs linear' 'peak memory')"
+  gdat=$bench/results/pit_growth.dat
+  echo "# spine_rows feature_rows pushsource_s duckdb_s lateral_s peak_kb" >"$gdat"
+  for m in $GROWTH; do
+    say "$(awk -v s="${G_SPINE[$m]}" -v f="${G_FEAT[$m]}" -v p="${G_PS[$m]}" -v d="${G_DUCK[$m]}" -v l="${G_LAT[$m]}" \
+               -v p1="${G_PS[$first]}" -v m="$m" -v m1="$first" -v pk="${G_PEAK[$m]}" 'BEGIN {
+      lin = (p / p1) / (m / m1);
+      printf "%-22s %10.2f s %10.2f s %10.2f s %9.2fx %9.2fx %9d MB %s\n", sprintf("%gM x %gM", s / 1e6, f / 1e6), p, d, l, p / d, lin,
+             pk / 1024, (lin <= 1.15 ? "" : "(more than 1.15x linear)") }')"
+    echo "${G_SPINE[$m]} ${G_FEAT[$m]} ${G_PS[$m]} ${G_DUCK[$m]} ${G_LAT[$m]} ${G_PEAK[$m]}" >>"$gdat"
+  done
+  say "(vs linear: time per spine row against the first size's, target <= 1.15x; peak memory: RssAnon of the backend plus its parallel workers, sampled every 20 ms in one more run, each process's own few MB included)"
+  if command -v gnuplot >/dev/null; then
+    gnuplot <<EOF
+set terminal pngcairo size 1100,460 font "sans,10" noenhanced
+set output "$bench/results/pit_growth.png"
+set multiplot layout 1,2 title "point-in-time join at the server's defaults, by size ($(nproc) cores; 5 feature rows per spine row)"
+set grid
+set key top left
+set xlabel "spine rows (millions)"
+set title "time of one join (s)"
+set yrange [0:*]
+set xrange [0:*]
+plot "$gdat" using (\$1/1e6):3 with linespoints lw 2 pt 7 title "pushsource fs_get_historical_features", \
+     "$gdat" using (\$1/1e6):4 with linespoints lw 2 pt 5 title "DuckDB ASOF LEFT JOIN, 2 threads", \
+     "$gdat" using (\$1/1e6):5 with linespoints lw 2 pt 9 title "LEFT JOIN LATERAL ... LIMIT 1 + btree"
+set title "pushsource: peak private memory, backend + workers (MB)"
+plot "$gdat" using (\$1/1e6):(\$6/1024) with linespoints lw 2 pt 7 title "peak RssAnon", \
+     $((budget_kb / 1024)) with lines dt 2 title "the join's memory budget"
+unset multiplot
+EOF
+    say "plot: $bench/results/pit_growth.png"
+  fi
 fi
 say ""
 say "medians of $ROUNDS runs (pushsource, DuckDB), $LAT_ROUNDS run(s) (LATERAL); results identical on all sides"
