@@ -78,16 +78,32 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 		nparts *= 2;
 	if (nparts > 1 && max_parallel_workers_per_gather > 0)
 	{
-		/* the leader and each worker may join a partition at the same time */
-		budget /= 1 + max_parallel_workers_per_gather;
+		/*
+		 * The leader and each worker may join a partition at the same time;
+		 * one more share is left for what every process holds besides
+		 * (tuplestores, file buffers, its own few megabytes).
+		 */
+		budget /= 2 + max_parallel_workers_per_gather;
 		while (nparts < 4096 && need / nparts > budget)
 			nparts *= 2;
 	}
 	pv->nparts = nparts;
 	if (nparts > 1)
+	{
+		/*
+		 * Partition 0 is probed during the scan and never spills: give it
+		 * as many slots as a third of the budget holds (the scan keeps its index,
+		 * a shared copy for the workers and their candidates), at most half
+		 * of them.
+		 */
+		double		per_slot = need / nparts;
+
+		pv->p0_slots = (int) Min(Max((double) pit_memory_budget() / 3 / per_slot, 1), nparts / 2);
+	}
+	if (nparts > 1)
 		ereport(DEBUG1,
-				(errmsg_internal("pushsource: the spine's " INT64_FORMAT " records for feature view %s in %d partitions",
-								 pv->spine_n, pv->view->name, nparts)));
+				(errmsg_internal("pushsource: the spine's " INT64_FORMAT " records for feature view %s in %d partitions (the first takes %d of %d hash slots)",
+								 pv->spine_n, pv->view->name, nparts - pv->p0_slots + 1, pv->p0_slots, nparts)));
 
 	if (nparts == 1)
 	{
@@ -138,7 +154,7 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 			rec.data = buf;
 			rec.len = ((uint32 *) buf)[1];
 		}
-		p = ((uint32 *) buf)[0] & (nparts - 1);
+		p = pit_part_of(pv, ((uint32 *) buf)[0]);
 		pit_write_encoded(pv->filecxt, &pv->spine_parts[p], &rec, ((uint32 *) buf)[0],
 					  &pv->spine_part_n[p], &pv->spine_part_bytes[p]);
 	}
@@ -164,17 +180,23 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 			pv->spine_parts[0] = NULL;
 		}
 		pv->ix = pit_build_index(pv, buf, pv->spine_part_n[0]);
+		if (buf != NULL && !pv->has_byref)
+			pfree(buf);			/* by-value keys are copied into the index */
 		MemoryContextSwitchTo(old);
 		pit_scan_features(plan, pv, min_t, max_t);
-		pit_probe_batch(pv, pv->ix);
+		/* the parallel scan finishes partition 0 itself, before the others */
+		if (pv->ix != NULL)
+		{
+			pit_probe_batch(pv, pv->ix);
+			pit_finish_index(plan, pv, pv->ix);
+			pv->ix = NULL;
+		}
 		pit_phase(&t0, pv->parts_done ? "feature rows scanned in parallel, partitions joined" :
 				  "feature rows scanned, partition 0 probed, others spilled", 0);
-		pit_finish_index(plan, pv, pv->ix);
-		pv->ix = NULL;
 		MemoryContextDelete(cxt);
 	}
 	/* the others, from their temp files (unless the parallel scan did) */
-	for (int p = 1; p < nparts && !pv->parts_done; p++)
+	for (int p = Max(1, pv->p0_slots); p < nparts && !pv->parts_done; p++)
 		pit_join_partition(plan, pv, pv->spine_parts[p], pv->spine_part_n[p],
 						   pv->spine_part_bytes[p], &pv->feat_parts[p], 1);
 	pit_phase(&t0, "partitions probed", nparts);

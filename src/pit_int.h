@@ -165,6 +165,8 @@ typedef struct PitView
 	int64	   *spine_part_bytes;
 	BufFile   **feat_parts;		/* spilled feature rows, partitions 1.. */
 	bool		parts_done;		/* partitions 1.. were joined by the parallel scan */
+	int			p0_slots;		/* partition 0 is hash slots 0..p0_slots-1 */
+	int			spill_fixed;	/* length of a spilled feature row, when fixed */
 	/*
 	 * In a parallel join of a partitioned spine, spilled feature rows (and a
 	 * worker's results) go to files of this set, named by kind, process and
@@ -245,6 +247,19 @@ extern PitPlan *pit_plan_join(const char *spine, ArrayType *features, const char
 extern void pit_check_mock(PsView *v, Oid mock);
 extern void pit_check_feature_desc(PsView *v, TupleDesc desc);
 
+/*
+ * The partition of a key hash: its low bits pick one of nparts slots, and
+ * partition 0 (probed during the scan, never spilled) takes the first
+ * p0_slots of them, as many as the memory of the scan allows.
+ */
+static inline int
+pit_part_of(const PitView *pv, uint32 h)
+{
+	int			slot = (int) (h & (uint32) (pv->nparts - 1));
+
+	return slot < pv->p0_slots ? 0 : slot;
+}
+
 /* pit_join.c */
 extern void pit_phase(instr_time *since, const char *what, int64 n);
 extern void pit_write_record(MemoryContext filecxt, BufFile **file, uint32 hash, MinimalTuple tup);
@@ -259,6 +274,7 @@ extern char *pit_read_partition(BufFile *file, int64 bytes);
 extern char *pit_read_encoded(BufFile *file, StringInfo buf);
 extern uint32 pit_hash_keys(PitView *pv, Datum *vals);
 extern void pit_begin_view_join(PitView *pv, bool from_source);
+extern void pit_spill_format(PitView *pv);
 extern Oid	pit_history_relid(PitPlan *plan, PsView *v);
 extern char *pit_feature_query(PitView *pv, PitPlan *plan, bool bounded_below, int ncols, const int *cols);
 extern void pit_receiver_noop_startup(DestReceiver *self, int operation, TupleDesc typeinfo);

@@ -225,9 +225,10 @@ pit_write_encoded(MemoryContext filecxt, BufFile **file, StringInfo enc, uint32 
 }
 
 /*
- * One spine record of a view: into memory while the records fit in the
- * hash memory limit (the index needs more than that anyway, so a spine
- * whose records do not fit is partitioned from the file).
+ * One spine record of a view: into memory while the records fit in a
+ * quarter of the join's memory budget (their index needs several times
+ * more, so a spine whose records do not fit is partitioned from the file,
+ * and the records never hold more than that share of the budget).
  */
 static void
 write_spine_record(PitView *pv, uint32 hash)
@@ -235,7 +236,7 @@ write_spine_record(PitView *pv, uint32 hash)
 	StringInfo	enc = &pv->enc;
 
 	if (pv->spine_file == NULL &&
-		(Size) pv->spine_bytes + enc->len > pit_memory_budget())
+		(Size) pv->spine_bytes + enc->len > pit_memory_budget() / 4)
 	{
 		/* too many: the ones so far go to a temp file first */
 		MemoryContext old = MemoryContextSwitchTo(pv->filecxt);
@@ -414,6 +415,22 @@ init_batch(PitView *pv)
 											ALLOCSET_DEFAULT_SIZES);
 }
 
+/*
+ * Spilled feature rows whose columns are all passed by value have a fixed
+ * layout (hash, null bits, one Datum per column), a third smaller than
+ * the aligned, self-describing encoding.
+ */
+void
+pit_spill_format(PitView *pv)
+{
+	pv->spill_fixed = sizeof(uint32) + (pv->ncodec + 7) / 8 + sizeof(Datum) * pv->ncodec;
+	for (int i = 0; i < pv->ncodec; i++)
+		if (!pv->codec_byval[i])
+			pv->spill_fixed = 0;
+	if (pv->spill_fixed > 0)
+		enlargeStringInfo(&pv->enc, pv->spill_fixed);
+}
+
 /* Hash functions, codecs and descriptors of one view. */
 void
 pit_begin_view_join(PitView *pv, bool from_source)
@@ -477,6 +494,7 @@ pit_begin_view_join(PitView *pv, bool from_source)
 	pv->ord_is_tid = from_source;
 	pv->stride = MAXALIGN(sizeof(Cand) + pv->nfeat * sizeof(Datum) + 1 + pv->nfeat);
 	set_ttl_fixed(pv);
+	pit_spill_format(pv);
 	for (int i = 0; i < pv->ncodec; i++)
 		if (i != nk && i != nk + 1 && !pv->codec_byval[i])
 			pv->has_byref = true;
@@ -984,7 +1002,7 @@ static void
 feature_row(PitView *pv, Datum *vals, bool *nulls)
 {
 	uint32		h = pit_hash_keys(pv, vals);
-	int			p = h & (pv->nparts - 1);
+	int			p = pit_part_of(pv, h);
 
 	if (p == 0)
 	{
@@ -993,9 +1011,26 @@ feature_row(PitView *pv, Datum *vals, bool *nulls)
 	}
 	if ((pv->seen[(h % SEEN_BITS) / 64] & (UINT64CONST(1) << (h % 64))) == 0)
 		return;					/* no spine row has these keys */
-	encode_values(&pv->enc, pv->ncodec, pv->codec_len, pv->codec_byval, vals, nulls);
 	if (pv->feat_parts[p] == NULL)
 		pv->feat_parts[p] = pit_spill_file(pv, 'f', p);
+	if (pv->spill_fixed > 0)
+	{
+		/* [hash][null bits][each value's Datum], unaligned, no length */
+		char	   *rec = pv->enc.data;
+		int			nb = (pv->ncodec + 7) / 8;
+
+		memcpy(rec, &h, sizeof(uint32));
+		memset(rec + 4, 0, nb);
+		for (int i = 0; i < pv->ncodec; i++)
+		{
+			if (nulls[i])
+				rec[4 + i / 8] |= 1 << (i % 8);
+			memcpy(rec + 4 + nb + i * sizeof(Datum), nulls[i] ? &(Datum){0} : &vals[i], sizeof(Datum));
+		}
+		BufFileWrite(pv->feat_parts[p], rec, pv->spill_fixed);
+		return;
+	}
+	encode_values(&pv->enc, pv->ncodec, pv->codec_len, pv->codec_byval, vals, nulls);
 	pit_write_encoded(pv->filecxt, &pv->feat_parts[p], &pv->enc, h, NULL, NULL);
 }
 
@@ -1062,6 +1097,7 @@ pit_finish_index(PitPlan *plan, PitView *pv, PitIndex *ix)
  */
 typedef struct SpillReader
 {
+	int			fixed;			/* the records' length, or 0: in their header */
 	BufFile    *file;
 	char	   *buf;
 	Size		cap;
@@ -1079,17 +1115,18 @@ spill_next(SpillReader *r)
 		Size		avail = r->len - r->pos;
 		size_t		got;
 
-		if (avail >= 8 && avail >= ((uint32 *) (r->buf + r->pos))[1])
+		if (r->fixed > 0 ? avail >= (Size) r->fixed :
+			avail >= 8 && avail >= ((uint32 *) (r->buf + r->pos))[1])
 		{
 			char	   *rec = r->buf + r->pos;
 
-			r->pos += ((uint32 *) rec)[1];
+			r->pos += r->fixed > 0 ? (Size) r->fixed : (Size) ((uint32 *) rec)[1];
 			return rec;
 		}
 		memmove(r->buf, r->buf + r->pos, avail);
 		r->len = avail;
 		r->pos = 0;
-		if (avail >= 8 && ((uint32 *) r->buf)[1] > r->cap)
+		if (r->fixed == 0 && avail >= 8 && ((uint32 *) r->buf)[1] > r->cap)
 		{
 			r->cap = MAXALIGN(((uint32 *) r->buf)[1]);
 			r->buf = repalloc(r->buf, r->cap);
@@ -1131,14 +1168,29 @@ pit_join_partition(PitPlan *plan, PitView *pv, BufFile *spine, int64 n, int64 by
 		if (feat[i] == NULL)
 			continue;
 		pit_rewind_run(feat[i]);
+		r.fixed = pv->spill_fixed;
 		r.file = feat[i];
 		r.cap = SPILL_CHUNK;
 		r.buf = palloc(r.cap);
 		r.len = r.pos = 0;
 		while ((rec = spill_next(&r)) != NULL)
 		{
-			pit_decode_values(rec, pv->ncodec, pv->codec_len, pv->codec_byval, vals, nulls, pv->ncodec);
-			pit_probe_row(pv, ix, ((uint32 *) rec)[0], vals, nulls);
+			uint32		h;
+
+			memcpy(&h, rec, sizeof(uint32));
+			if (r.fixed > 0)
+			{
+				int			nb = (pv->ncodec + 7) / 8;
+
+				for (int c = 0; c < pv->ncodec; c++)
+				{
+					nulls[c] = (rec[4 + c / 8] & (1 << (c % 8))) != 0;
+					memcpy(&vals[c], rec + 4 + nb + c * sizeof(Datum), sizeof(Datum));
+				}
+			}
+			else
+				pit_decode_values(rec, pv->ncodec, pv->codec_len, pv->codec_byval, vals, nulls, pv->ncodec);
+			pit_probe_row(pv, ix, h, vals, nulls);
 		}
 		pfree(r.buf);
 		BufFileClose(feat[i]);
@@ -1347,6 +1399,7 @@ typedef struct PitShared
 	Size		spec_size;
 	/* a partitioned spine */
 	int			nparts;
+	int			p0_slots;
 	int			phase;			/* 1: scan, 2: join partitions 1.. */
 	int			nprocs_scan;	/* processes that scanned (leader + workers) */
 	int64		bucket_rows;
@@ -1574,6 +1627,7 @@ scan_parallel(PitPlan *plan, PitView *pv, Relation rel, PitScanSpec *spec, Size 
 	sh->ngroups = ix->ngroups;
 	sh->dirmask = ix->dirmask;
 	sh->nparts = pv->nparts;
+	sh->p0_slots = pv->p0_slots;
 	sh->phase = 1;
 	sh->bucket_rows = plan->bucket_rows;
 	sh->nbuckets = plan->nbuckets;
@@ -1626,7 +1680,8 @@ scan_parallel(PitPlan *plan, PitView *pv, Relation rel, PitScanSpec *spec, Size 
 	LaunchParallelWorkers(pcxt);
 	ereport(DEBUG1,
 			(errmsg_internal("pushsource: point-in-time scan of \"%s\" with %d of %d parallel workers, spine partitions: %d",
-							 RelationGetRelationName(rel), pcxt->nworkers_launched, nworkers, pv->nparts)));
+							 RelationGetRelationName(rel), pcxt->nworkers_launched, nworkers,
+							 pv->nparts - Max(1, pv->p0_slots) + 1)));
 
 	/* the leader scans too, into its own candidates */
 	scan = table_beginscan_parallel(rel, pscan);
@@ -1657,17 +1712,23 @@ scan_parallel(PitPlan *plan, PitView *pv, Relation rel, PitScanSpec *spec, Size 
 		CHECK_FOR_INTERRUPTS();
 	}
 
-	/* a partitioned spine: the leader and the workers join partitions 1.. */
+	/*
+	 * A partitioned spine: partition 0 is finished and its memory freed,
+	 * then the leader and the workers join partitions 1..
+	 */
 	if (pv->nparts > 1)
 	{
+		pit_finish_index(plan, pv, ix);
+		MemoryContextDelete(ix->cxt);
+		pv->ix = NULL;
 		sh->phase = 2;
 		sh->nprocs_scan = nscanned + 1;
-		pg_atomic_init_u32(&sh->next_part, 1);
+		pg_atomic_init_u32(&sh->next_part, Max(1, pv->p0_slots));
 		ReinitializeParallelDSM(pcxt);
 		LaunchParallelWorkers(pcxt);
 		ereport(DEBUG1,
 				(errmsg_internal("pushsource: %d spine partitions of \"%s\" joined with %d parallel workers",
-								 pv->nparts - 1, pv->view->name, pcxt->nworkers_launched)));
+								 pv->nparts - Max(1, pv->p0_slots), pv->view->name, pcxt->nworkers_launched)));
 		join_shared_partitions(plan, pv, sh, parts);
 		pit_phase(&t0, "leader's partitions joined", 0);
 		WaitForParallelWorkersToFinish(pcxt);
@@ -1710,6 +1771,7 @@ pit_parallel_main(dsm_segment *seg, shm_toc *toc)
 	pv->nfeat = sh->nfeat;
 	pv->ncodec = nc;
 	pv->nparts = sh->nparts;
+	pv->p0_slots = sh->p0_slots;
 	pv->stride = sh->stride;
 	pv->ttl_fixed = sh->ttl_fixed;
 	pv->ttl_usec = sh->ttl_usec;
@@ -1738,6 +1800,7 @@ pit_parallel_main(dsm_segment *seg, shm_toc *toc)
 	init_batch(pv);
 	initStringInfo(&pv->enc);
 	initStringInfo(&pv->rbuf);
+	pit_spill_format(pv);
 	if (parts != NULL)
 	{
 		SharedFileSetAttach(&sh->fileset, seg);

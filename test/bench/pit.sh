@@ -438,24 +438,8 @@ if [ -n "$GROWTH" ]; then
   done
   say "(vs linear: time per spine row against the first size's, target <= 1.15x; peak memory: RssAnon of the backend plus its parallel workers, sampled every 20 ms in one more run, each process's own few MB included)"
   if command -v gnuplot >/dev/null; then
-    gnuplot <<EOF
-set terminal pngcairo size 1100,460 font "sans,10" noenhanced
-set output "$bench/results/pit_growth.png"
-set multiplot layout 1,2 title "point-in-time join at the server's defaults, by size ($(nproc) cores; 5 feature rows per spine row)"
-set grid
-set key top left
-set xlabel "spine rows (millions)"
-set title "time of one join (s)"
-set yrange [0:*]
-set xrange [0:*]
-plot "$gdat" using (\$1/1e6):3 with linespoints lw 2 pt 7 title "pushsource fs_get_historical_features", \
-     "$gdat" using (\$1/1e6):4 with linespoints lw 2 pt 5 title "DuckDB ASOF LEFT JOIN, 2 threads", \
-     "$gdat" using (\$1/1e6):5 with linespoints lw 2 pt 9 title "LEFT JOIN LATERAL ... LIMIT 1 + btree"
-set title "pushsource: peak private memory, backend + workers (MB)"
-plot "$gdat" using (\$1/1e6):(\$6/1024) with linespoints lw 2 pt 7 title "peak RssAnon", \
-     $((budget_kb / 1024)) with lines dt 2 title "the join's memory budget"
-unset multiplot
-EOF
+    gnuplot -e "dat='$gdat'; out='$bench/results/pit_growth.png'; budget=$((budget_kb / 1024)); cores=$(nproc)" \
+            "$bench/pit/growth.gp"
     say "plot: $bench/results/pit_growth.png"
   fi
 fi

@@ -279,6 +279,35 @@ check "fanout4: the online values are the newest pushed rows (200 keys whose new
             WHERE ts = newest AND at_ts = 1 ORDER BY user_id LIMIT 200) n"
 
 # ---------------------------------------------------------------------------
+# 7. a feature service over three views, one key, pgbench 4 clients
+# ---------------------------------------------------------------------------
+say "== 7. fs_get_online_features of a feature service over 3 views, 1 key vs the 3 tables joined (pgbench -c 4 -j 2 -T $SECS, $N_KEYS keys)"
+# benchmark 5's two sides pushed different random keys: the baseline's
+# tables get the same rows as the views' online stores
+sql -c "TRUNCATE bl4.online_a, bl4.online_b" \
+    -c "INSERT INTO bl4.online_a SELECT user_id, ts, clicks, _fs_ingest_id FROM pushsource_store.fv4a_online" \
+    -c "INSERT INTO bl4.online_b SELECT user_id, ts, score, _fs_ingest_id FROM pushsource_store.fv4b_online" \
+    -c "VACUUM ANALYZE bl4.online_a, bl4.online_b" >/dev/null
+check "svc: the service's features are the baseline join's (1,000 keys, some of them in fv4a/fv4b)" \
+  "SELECT bool_and(pushsource.fs_get_online_features('svc3', jsonb_build_object('user_id', o.user_id))
+                   = jsonb_build_object('fv.clicks', o.clicks, 'fv.score', o.score,
+                                        'fv4a.clicks', a.clicks, 'fv4b.score', b.score))
+          AND count(a.user_id) > 0
+     FROM (SELECT * FROM bl.online ORDER BY hashtext(user_id) LIMIT 1000) o
+     LEFT JOIN bl4.online_a a ON a.user_id = o.user_id
+     LEFT JOIN bl4.online_b b ON b.user_id = o.user_id"
+ps_tps=""; bl_tps=""
+for r in $(seq 1 "$PGB_ROUNDS"); do
+  if [ $((r % 2)) = 1 ]; then order="ps bl"; else order="bl ps"; fi
+  for side in $order; do
+    res=$(pgb "read_svc_$side.sql"); read -r tps n <<<"$res"
+    if [ $side = ps ]; then ps_tps+=" $tps"; else bl_tps+=" $tps"; fi
+    say "    run $r $side: $tps tps ($n transactions)"
+  done
+done
+PS[svc]=$(echo "$ps_tps" | mean); BL[svc]=$(echo "$bl_tps" | mean)
+
+# ---------------------------------------------------------------------------
 # Summary
 # ---------------------------------------------------------------------------
 # row LABEL PS BL UNIT KIND(time|tps) TARGET
@@ -297,6 +326,7 @@ say "$(row "single-record push (pgbench 4 clients)" "${PS[single]}" "${BL[single
 say "$(row "online read 1 key (pgbench 4 clients)" "${PS[read]}" "${BL[read]}" tps tps 1.0)"
 say "$(row "online read 100 keys (pgbench 4 clients)" "${PS[read100]}" "${BL[read100]}" tps tps 0.9)"
 say "$(row "push to 4 views (pgbench 4 clients)" "${PS[fanout4]}" "${BL[fanout4]}" tps tps 0.7)"
+say "$(row "service over 3 views, 1 key (pgbench 4)" "${PS[svc]}" "${BL[svc]}" tps tps 0.9)"
 say ""
 say "ratios are pushsource/baseline, measured in this run; all correctness checks passed"
 say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -138,3 +138,8 @@ CREATE TABLE bl4.online_b (user_id text PRIMARY KEY, ts timestamptz NOT NULL, sc
 CREATE TABLE bl4.tiles (user_id text, hour timestamptz, clicks_sum bigint, PRIMARY KEY (user_id, hour));
 CREATE TABLE bl4.events (user_id text NOT NULL, ts timestamptz NOT NULL, score double precision);
 CREATE INDEX ON bl4.events (user_id, ts);
+
+-- Benchmark 7: a feature service over three attribute views (fv, and fv4a
+-- and fv4b once benchmark 5 has filled them), one key per call, against
+-- the hand-written join of the baseline's three tables on the key.
+SELECT pushsource.fs_create_feature_service('svc3', ARRAY['fv', 'fv4a', 'fv4b']);
