@@ -270,6 +270,34 @@ ALTER TABLE pushsource_store.onl_user_fv_online DISABLE ROW LEVEL SECURITY;
 DROP OWNED BY onl_reader;
 DROP ROLE onl_reader;
 
+-- Many keys in one call read each store through one index scan, rescanned
+-- per key, with each key's scratch memory reset after it.  Keys deleted and
+-- pushed again leave dead index entries for the scan to step over.  301
+-- keys in one call: d1..d100 deleted and pushed again (n = 10 * g),
+-- d101..d250 as first pushed (n = g), d251..d300 never pushed, and d7
+-- again at the end; each must be as pushed, and as read alone.
+SELECT fs_create_push_source('onl_dead', 'user_id String, ts Timestamp, n Int64', 'ts');
+SELECT fs_create_feature_view('onl_dead_fv', 'onl_dead', ARRAY['onl_user']);
+INSERT INTO pushsource_source.onl_dead
+SELECT 'd' || g, timestamptz '2024-01-01 00:00+00' + g * interval '1 minute', g FROM generate_series(1, 250) g;
+-- (deleted from the store directly: fs_delete_keys would leave a job row,
+-- and operations.sql counts them)
+DELETE FROM pushsource_store.onl_dead_fv_online WHERE user_id IN (SELECT 'd' || g FROM generate_series(1, 100) g);
+INSERT INTO pushsource_source.onl_dead
+SELECT 'd' || g, timestamptz '2024-02-01 00:00+00', 10 * g FROM generate_series(1, 100) g;
+CREATE TEMP TABLE onl_dead_keys AS
+SELECT g, CASE WHEN g = 301 THEN 7 ELSE g END AS d FROM generate_series(1, 301) g;
+CREATE TEMP TABLE onl_dead_batch AS
+SELECT fs_get_online_features('onl_dead_fv',
+         (SELECT jsonb_agg(jsonb_build_object('user_id', 'd' || d) ORDER BY g) FROM onl_dead_keys)) AS j;
+SELECT count(*) AS keys,
+       count(*) FILTER (WHERE (b.j -> (k.g - 1)::int ->> 'onl_dead_fv.n')::bigint IS NOT DISTINCT FROM
+                              CASE WHEN k.d <= 100 THEN 10 * k.d WHEN k.d <= 250 THEN k.d END) AS as_expected,
+       count(*) FILTER (WHERE b.j -> (k.g - 1)::int =
+                              fs_get_online_features('onl_dead_fv', jsonb_build_object('user_id', 'd' || k.d))) AS same_one_by_one
+  FROM onl_dead_keys k, onl_dead_batch b;
+SELECT fs_drop('onl_dead', cascade => true);
+
 -- clean up
 SELECT fs_drop('onl_events', cascade => true);
 SELECT fs_drop('onl_merchants', cascade => true);

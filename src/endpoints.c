@@ -621,7 +621,7 @@ tecton_metadata(JsonbParseState **st, TectonRequest *r, List *rows, bool batch)
 			{
 				PsServed   *g = list_nth(lfirst(lc), i);
 
-				if (g->effective_time != NULL &&
+				if (ps_served_effective_time(g) != NULL &&
 					(newest == NULL || strcmp(g->effective_time, newest) > 0))
 					newest = g->effective_time;
 			}
@@ -1149,7 +1149,7 @@ feast_get_online_features(Jsonb *req, int64 *nkeys)
 		{
 			PsServed   *sv = list_nth(lfirst(lc), f);
 
-			s = string_value(sv->effective_time ? sv->effective_time : "1970-01-01T00:00:00Z");
+			s = string_value(ps_served_effective_time(sv) ? sv->effective_time : "1970-01-01T00:00:00Z");
 			pushJsonbValue(&st, WJB_ELEM, &s);
 		}
 		pushJsonbValue(&st, WJB_END_ARRAY, NULL);

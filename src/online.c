@@ -162,6 +162,123 @@ direct_read_for(PsView *v, Relation index)
 }
 
 /*
+ * An online store open for direct reads: its relations, an index scan
+ * rescanned per key, a slot, and the attribute numbers of the event time
+ * and the features.  One read opens and closes it; a call that reads many
+ * keys (fs_get_online_features with a list) keeps one per store open
+ * until it ends (ps_online_batch_begin/end), so each key costs a rescan,
+ * not a scan's set-up (its ~30 kB of btree state, allocated and freed per
+ * key, made the C library return and refetch memory from the kernel).
+ */
+typedef struct PsOpenScan
+{
+	PsView	   *view;
+	bool		direct;			/* false: the store must be read by SQL */
+	Relation	heap;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	AttrNumber	ts_att;
+	AttrNumber *feat_att;		/* per feature; 0: no such column */
+	ScanKeyData sk[INDEX_MAX_KEYS];
+} PsOpenScan;
+
+static List *batch_scans = NIL;
+static MemoryContext batch_cxt = NULL;
+
+static PsOpenScan *
+open_scan(PsView *v, MemoryContext cxt)
+{
+	PsSource   *src = v->source;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	PsOpenScan *s = palloc0(sizeof(PsOpenScan));
+	Oid			indexoid;
+	TupleDesc	desc;
+	PsDirectRead *d;
+
+	s->view = v;
+	if (v->nkeys == 0 || v->nkeys > INDEX_MAX_KEYS)
+		goto sql;
+	s->heap = table_open(v->online_relid, AccessShareLock);
+	indexoid = RelationGetPrimaryKeyIndex(s->heap);
+	if (s->heap->rd_rel->relkind != RELKIND_RELATION || !OidIsValid(indexoid) ||
+		check_enable_rls(v->online_relid, InvalidOid, true) == RLS_ENABLED)
+		goto sql;
+	s->index = index_open(indexoid, AccessShareLock);
+	desc = RelationGetDescr(s->heap);
+	s->ts_att = get_attnum(v->online_relid, src->cols[src->ts_col].name);
+	if (s->index->rd_rel->relam != BTREE_AM_OID || s->index->rd_index->indnkeyatts != v->nkeys ||
+		s->ts_att == InvalidAttrNumber)
+		goto sql;
+	d = direct_read_for(v, s->index);
+	for (int k = 0; k < v->nkeys; k++)
+	{
+		PsColumn   *c = &src->cols[v->key_cols[k]];
+		AttrNumber	att = s->index->rd_index->indkey.values[k];
+
+		if (!OidIsValid(d->eq[k]) || att <= 0 ||
+			strcmp(NameStr(TupleDescAttr(desc, att - 1)->attname), c->name) != 0)
+			goto sql;
+		ScanKeyEntryInitialize(&s->sk[k], 0, k + 1, BTEqualStrategyNumber, s->index->rd_opcintype[k],
+							   s->index->rd_indcollation[k], d->eq[k], (Datum) 0);
+	}
+	s->feat_att = palloc0(sizeof(AttrNumber) * Max(v->nfeatures, 1));
+	for (int i = 0; i < v->nfeatures; i++)
+		s->feat_att[i] = get_attnum(v->online_relid, src->cols[v->feature_cols[i]].name);
+	s->slot = table_slot_create(s->heap, NULL);
+	s->scan = index_beginscan(s->heap, s->index, GetActiveSnapshot(), v->nkeys, 0);
+	s->direct = true;
+	MemoryContextSwitchTo(old);
+	return s;
+
+sql:
+	if (s->index != NULL)
+		index_close(s->index, AccessShareLock);
+	if (s->heap != NULL)
+		table_close(s->heap, AccessShareLock);
+	s->index = NULL;
+	s->heap = NULL;
+	MemoryContextSwitchTo(old);
+	return s;
+}
+
+static void
+close_scan(PsOpenScan *s)
+{
+	if (!s->direct)
+		return;
+	index_endscan(s->scan);
+	ExecDropSingleTupleTableSlot(s->slot);
+	index_close(s->index, NoLock);
+	table_close(s->heap, NoLock);
+	s->direct = false;
+}
+
+/*
+ * Many keys read in one statement: the stores read stay open until
+ * ps_online_batch_end (or the transaction's abort, which releases their
+ * scans and relations).  cxt must outlive the reads.
+ */
+void
+ps_online_batch_begin(MemoryContext cxt)
+{
+	batch_scans = NIL;
+	batch_cxt = cxt;
+}
+
+void
+ps_online_batch_end(bool close)
+{
+	ListCell   *lc;
+
+	if (close)
+		foreach(lc, batch_scans)
+			close_scan(lfirst(lc));
+	batch_scans = NIL;
+	batch_cxt = NULL;
+}
+
+/*
  * Reads v's online row of keys: false if it must be read by SQL; else
  * *found, and with it the event time and each feature's JSON value (in
  * the caller's memory).
@@ -169,67 +286,50 @@ direct_read_for(PsView *v, Relation index)
 static bool
 read_online_direct(PsView *v, Datum *keys, bool *found, TimestampTz *ts, JsonbValue *values)
 {
-	PsSource   *src = v->source;
-	Relation	heap;
-	Relation	index;
-	Oid			indexoid;
+	PsOpenScan *s = NULL;
+	ListCell   *lc;
 	PsDirectRead *d;
-	ScanKeyData sk[INDEX_MAX_KEYS];
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	TupleDesc	desc;
-	AttrNumber	ts_att;
+	MemoryContext old;
 
-	if (v->nkeys == 0 || v->nkeys > INDEX_MAX_KEYS)
-		return false;
-	heap = table_open(v->online_relid, AccessShareLock);
-	indexoid = RelationGetPrimaryKeyIndex(heap);
-	if (heap->rd_rel->relkind != RELKIND_RELATION || !OidIsValid(indexoid) ||
-		check_enable_rls(v->online_relid, InvalidOid, true) == RLS_ENABLED)
+	if (batch_cxt != NULL)
 	{
-		table_close(heap, AccessShareLock);
-		return false;
-	}
-	index = index_open(indexoid, AccessShareLock);
-	desc = RelationGetDescr(heap);
-	ts_att = get_attnum(v->online_relid, src->cols[src->ts_col].name);
-	if (index->rd_rel->relam != BTREE_AM_OID || index->rd_index->indnkeyatts != v->nkeys ||
-		ts_att == InvalidAttrNumber)
-	{
-		index_close(index, AccessShareLock);
-		table_close(heap, AccessShareLock);
-		return false;
-	}
-	d = direct_read_for(v, index);
-	for (int k = 0; k < v->nkeys; k++)
-	{
-		PsColumn   *c = &src->cols[v->key_cols[k]];
-		AttrNumber	att = index->rd_index->indkey.values[k];
-
-		if (!OidIsValid(d->eq[k]) || att <= 0 ||
-			strcmp(NameStr(TupleDescAttr(desc, att - 1)->attname), c->name) != 0)
+		foreach(lc, batch_scans)
+			if (((PsOpenScan *) lfirst(lc))->view == v)
+				s = lfirst(lc);
+		if (s == NULL)
 		{
-			index_close(index, AccessShareLock);
-			table_close(heap, AccessShareLock);
-			return false;
+			old = MemoryContextSwitchTo(batch_cxt);
+			s = open_scan(v, batch_cxt);
+			batch_scans = lappend(batch_scans, s);
+			MemoryContextSwitchTo(old);
 		}
-		ScanKeyEntryInitialize(&sk[k], 0, k + 1, BTEqualStrategyNumber, index->rd_opcintype[k],
-							   index->rd_indcollation[k], d->eq[k], keys[k]);
 	}
+	else
+		s = open_scan(v, CurrentMemoryContext);
+	if (!s->direct)
+		return false;
+	d = v->direct_read;
+	for (int k = 0; k < v->nkeys; k++)
+		s->sk[k].sk_argument = keys[k];
 
-	slot = table_slot_create(heap, NULL);
-	scan = index_beginscan(heap, index, GetActiveSnapshot(), v->nkeys, 0);
-	index_rescan(scan, sk, v->nkeys, NULL, 0);
-	*found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	/*
+	 * The scan runs in the memory it was opened in: nbtree allocates some
+	 * of its state lazily (the killed-items array of a scan that meets
+	 * dead rows), which must outlive the caller's per-key memory.
+	 */
+	old = MemoryContextSwitchTo(batch_cxt != NULL ? batch_cxt : CurrentMemoryContext);
+	index_rescan(s->scan, s->sk, v->nkeys, NULL, 0);
+	*found = index_getnext_slot(s->scan, ForwardScanDirection, s->slot);
+	MemoryContextSwitchTo(old);
 	if (*found)
 	{
 		bool		isnull;
 
-		*ts = DatumGetTimestampTz(slot_getattr(slot, ts_att, &isnull));
+		*ts = DatumGetTimestampTz(slot_getattr(s->slot, s->ts_att, &isnull));
 		for (int i = 0; i < v->nfeatures; i++)
 		{
-			AttrNumber	att = get_attnum(v->online_relid, src->cols[v->feature_cols[i]].name);
-			Datum		val = att > 0 ? slot_getattr(slot, att, &isnull) : (Datum) 0;
+			AttrNumber	att = s->feat_att[i];
+			Datum		val = att > 0 ? slot_getattr(s->slot, att, &isnull) : (Datum) 0;
 
 			if (att <= 0 || isnull)
 				values[i].type = jbvNull;
@@ -248,10 +348,9 @@ read_online_direct(PsView *v, Datum *keys, bool *found, TimestampTz *ts, JsonbVa
 			}
 		}
 	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, NoLock);
-	table_close(heap, NoLock);
+	ExecClearTuple(s->slot);
+	if (batch_cxt == NULL)
+		close_scan(s);
 	return true;
 }
 
@@ -282,16 +381,43 @@ ps_view_served_name(const PsView *v, int i)
 	return v->naggs > 0 ? v->aggs[i].name : v->source->cols[v->feature_cols[i]].name;
 }
 
+/* "view.feature" of v's i-th served feature, made once per catalog generation */
+static char *
+served_full_name(PsView *v, int i)
+{
+	if (v->served_full_names == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ps_catalog_cxt());
+		int			n = ps_view_nserved(v);
+
+		v->served_full_names = palloc(sizeof(char *) * Max(n, 1));
+		for (int j = 0; j < n; j++)
+			v->served_full_names[j] = psprintf("%s.%s", v->name, ps_view_served_name(v, j));
+		MemoryContextSwitchTo(old);
+	}
+	return v->served_full_names[i];
+}
+
+/* f's effective time as RFC 3339 UTC text, or NULL: formatted when asked */
+const char *
+ps_served_effective_time(PsServed *f)
+{
+	if (f->effective_time == NULL && f->has_time)
+		f->effective_time = ps_format_timestamp_utc(f->time);
+	return f->effective_time;
+}
+
 static PsServed *
-served(PsView *v, const char *feature, PsTypeSpec *type, char *effective_time, const char *status)
+served(PsView *v, int i, PsTypeSpec *type, const TimestampTz *effective, const char *status)
 {
 	PsServed   *f = palloc0(sizeof(PsServed));
 
 	f->view = v;
-	f->feature = feature;
-	f->name = psprintf("%s.%s", v->name, feature);
+	f->feature = ps_view_served_name(v, i);
+	f->name = served_full_name(v, i);
 	f->type = type;
-	f->effective_time = effective_time;
+	f->has_time = effective != NULL;
+	f->time = effective != NULL ? *effective : 0;
 	f->status = status;
 	f->value.type = jbvNull;
 	return f;
@@ -325,13 +451,11 @@ read_aggregates(PsServeTarget *t, Datum *keys, List **out)
 	TimestampTz request = ps_request_time();
 	TimestampTz end;
 	MemoryContext outer = CurrentMemoryContext;
-	char	   *effective;
 
 	spi_nest = ps_spi_connect();
 	MemoryContextSwitchTo(outer);
 	ps_agg_read(v, keys, request, values, nulls, counts, &end);
 	ps_spi_finish(spi_nest);
-	effective = ps_format_timestamp_utc(end);
 	for (int a = 0; a < v->naggs; a++)
 	{
 		PsServed   *f;
@@ -340,7 +464,7 @@ read_aggregates(PsServeTarget *t, Datum *keys, List **out)
 
 		if (!ps_serve_wants(t, v->aggs[a].name))
 			continue;
-		f = served(v, v->aggs[a].name, agg_type(v, a), effective,
+		f = served(v, a, agg_type(v, a), &end,
 				   counts[a] < 0 ? "OUT_OF_RANGE" : counts[a] > 0 ? "PRESENT" : "MISSING_DATA");
 		/* the value as JSON: rendered as the value of a one-key object */
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
@@ -418,7 +542,8 @@ read_view(PsServeTarget *t, JsonbValue *keyobj, List **out)
 	PsSource   *src = v->source;
 	Datum	   *args = palloc(sizeof(Datum) * Max(v->nkeys, 1));
 	const char *status;
-	char	   *effective = NULL;
+	TimestampTz *effective = NULL;
+	TimestampTz row_ts = 0;
 	Jsonb	   *features = NULL;
 	MemoryContext outer = CurrentMemoryContext;
 
@@ -432,14 +557,15 @@ read_view(PsServeTarget *t, JsonbValue *keyobj, List **out)
 	{
 		JsonbValue *values = palloc(sizeof(JsonbValue) * Max(v->nfeatures, 1));
 		bool		found;
-		TimestampTz ts;
+		TimestampTz ts = 0;
 
 		if (read_online_direct(v, args, &found, &ts, values))
 		{
 			status = found ? "PRESENT" : "MISSING_DATA";
 			if (found)
 			{
-				effective = ps_format_timestamp_utc(ts);
+				row_ts = ts;
+				effective = &row_ts;
 				if (v->has_ttl &&
 					ts < DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 																 TimestampTzGetDatum(ps_request_time()),
@@ -453,7 +579,7 @@ read_view(PsServeTarget *t, JsonbValue *keyobj, List **out)
 
 				if (!ps_serve_wants(t, c->name))
 					continue;
-				f = served(v, c->name, c->type, effective, status);
+				f = served(v, i, c->type, effective, status);
 				if (strcmp(status, "PRESENT") == 0)
 					f->value = values[i];
 				*out = lappend(*out, f);
@@ -475,7 +601,8 @@ read_view(PsServeTarget *t, JsonbValue *keyobj, List **out)
 
 		MemoryContext spicxt = MemoryContextSwitchTo(outer);
 
-		effective = ps_format_timestamp_utc(ts);
+		row_ts = ts;
+		effective = &row_ts;
 		status = "PRESENT";
 		if (v->has_ttl)
 		{
@@ -500,7 +627,7 @@ read_view(PsServeTarget *t, JsonbValue *keyobj, List **out)
 
 		if (!ps_serve_wants(t, c->name))
 			continue;
-		f = served(v, c->name, c->type, effective, status);
+		f = served(v, i, c->type, effective, status);
 		if (features != NULL)
 		{
 			JsonbValue *found = getKeyJsonValueFromContainer(&features->root, f->name,
@@ -611,7 +738,7 @@ features_for_key(const char *name, List *targets, JsonbValue *keyobj, int index,
 
 			ps_jsonb_key(&st, f->name);
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-			ps_jsonb_string(&st, "effective_time", f->effective_time);
+			ps_jsonb_string(&st, "effective_time", ps_served_effective_time(f));
 			ps_jsonb_string(&st, "status", f->status);
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}
@@ -732,6 +859,9 @@ fs_get_online_features(PG_FUNCTION_ARGS)
 													 ALLOCSET_DEFAULT_SIZES);
 
 		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+		ps_online_batch_begin(outer);
+		PG_TRY();
+		{
 		for (int i = 0; i < n; i++)
 		{
 			JsonbValue *elem;
@@ -751,6 +881,14 @@ fs_get_online_features(PG_FUNCTION_ARGS)
 			v.val.binary.len = VARSIZE(kept) - VARHDRSZ;
 			pushJsonbValue(&st, WJB_ELEM, &v);
 		}
+		}
+		PG_CATCH();
+		{
+			ps_online_batch_end(false);	/* the abort releases them */
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		ps_online_batch_end(true);
 		MemoryContextDelete(keycxt);
 		PG_RETURN_JSONB_P(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_ARRAY, NULL)));
 	}

@@ -154,6 +154,7 @@ typedef struct PsView
 	SPIPlanPtr	online_plan;
 	SPIPlanPtr	read_plan;
 	struct PsDirectRead *direct_read;	/* online.c: the online row read by its index */
+	char	  **served_full_names;	/* online.c: "view.feature", per served feature */
 	SPIPlanPtr	prune_plan;		/* continuous aggregates: drop events out of every window */
 	SPIPlanPtr	backfill_tiles_plan;	/* tiled: fs_materialize's blocks */
 } PsView;
@@ -502,9 +503,13 @@ typedef struct PsServed
 	char	   *name;			/* "view.feature" */
 	PsTypeSpec *type;			/* what the value is (a column's or an aggregate's type) */
 	JsonbValue	value;			/* jbvNull when there is none */
-	char	   *effective_time; /* RFC 3339 UTC, NULL when no row */
+	bool		has_time;		/* false when no row */
+	TimestampTz time;			/* the row's event time (a window's end) */
+	char	   *effective_time; /* its RFC 3339 UTC text, once asked for */
 	const char *status;			/* PRESENT, MISSING_DATA, OUTSIDE_TTL */
 } PsServed;
+
+extern const char *ps_served_effective_time(PsServed *f);
 
 extern List *ps_serve_targets(const char *name);
 extern bool ps_serve_wants(const PsServeTarget *t, const char *feature);
@@ -514,6 +519,8 @@ extern void ps_serve_check_view(PsView *v);
 extern List *ps_serve_key(List *targets, const char *name, JsonbValue *keyobj, int index);
 extern TimestampTz ps_request_time(void);
 extern void ps_online_init(void);
+extern void ps_online_batch_begin(MemoryContext cxt);
+extern void ps_online_batch_end(bool close);
 extern void ps_pit_plan_init(void);
 extern void ps_operations_init(void);
 extern void ps_view_key_from_json(PsView *v, JsonbValue *keyobj, int index,

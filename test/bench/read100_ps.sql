@@ -1,5 +1,4 @@
--- Benchmark 6, pushsource side: the features of 100 keys in one call.
-\set id random(0, :nkeys - 1)
-SELECT pushsource.fs_get_online_features('fv',
-    (SELECT jsonb_agg(jsonb_build_object('user_id', 'u' || ((:id + i * 997) % :nkeys)::text) ORDER BY i)
-       FROM generate_series(1, 100) i));
+-- Benchmark 6, pushsource side: the features of 100 keys in one call; the
+-- list is one of bench.keysets, as a client would send it (JSON objects).
+\set c random(0, 999)
+SELECT pushsource.fs_get_online_features('fv', (SELECT keys FROM bench.keysets WHERE c = :c));

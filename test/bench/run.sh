@@ -45,7 +45,7 @@ start_cluster bench "$PORT"
 
 mean() { tr ' ' '\n' | grep . | awk '{ s += $1 } END { printf "%.1f\n", s / NR }'; }
 
-sql -f "$bench/setup.sql" >/dev/null
+sql -v nkeys="$N_KEYS" -f "$bench/setup.sql" >/dev/null
 
 ncores=$(nproc)
 pgver=$(sql -c "SHOW server_version")

@@ -143,3 +143,13 @@ CREATE INDEX ON bl4.events (user_id, ts);
 -- and fv4b once benchmark 5 has filled them), one key per call, against
 -- the hand-written join of the baseline's three tables on the key.
 SELECT pushsource.fs_create_feature_service('svc3', ARRAY['fv', 'fv4a', 'fv4b']);
+
+-- Benchmark 6 input: 1,000 lists of 100 keys, each as a client would send
+-- it: JSON objects for fs_get_online_features, a text array for the
+-- baseline's = ANY.  Both sides read their list by primary key, so the
+-- lists cost the same on both and neither builds JSON in SQL per call.
+CREATE TABLE bench.keysets (c int PRIMARY KEY, keys jsonb NOT NULL, arr text[] NOT NULL);
+INSERT INTO bench.keysets
+SELECT c, (SELECT jsonb_agg(jsonb_build_object('user_id', 'u' || ((c + i * 997) % :nkeys)) ORDER BY i) FROM generate_series(1, 100) i),
+       ARRAY(SELECT 'u' || ((c + i * 997) % :nkeys) FROM generate_series(1, 100) i ORDER BY i)
+  FROM generate_series(0, 999) c;
