@@ -651,6 +651,7 @@ SELECT * FROM pit_rnd_check(true);
 -- with a memory budget so small that the spine is split into partitions
 -- and the feature rows spill to temp files (on one process: this store is
 -- too small for parallel workers; by-reference keys would keep them out)
+SET pushsource.pit_memory = 0;  -- refused: -1 is the default, else a size
 SET pushsource.pit_memory = '64kB';
 SET client_min_messages = debug1;
 SELECT * FROM pit_rnd_check(false);

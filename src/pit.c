@@ -76,10 +76,12 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 		(double) plan->nrows * sizeof(Cand *);
 	while (nparts < 4096 && need / nparts > budget)
 		nparts *= 2;
-	if (nparts > 1 && max_parallel_workers_per_gather > 0)
+	if (nparts > 1 && max_parallel_workers_per_gather > 0 && !pv->has_byref &&
+		!OidIsValid(plan->mock_relid))
 	{
 		/*
-		 * The leader and each worker may join a partition at the same time;
+		 * The leader and each worker may join a partition at the same time
+		 * (when the scan can run in parallel: keys and features by value);
 		 * one more share is left for what every process holds besides
 		 * (tuplestores, file buffers, its own few megabytes).
 		 */

@@ -1526,34 +1526,55 @@ share_partitions(PitView *pv, PitShared *sh, char *parts)
 	pv->procno = -1;
 }
 
-/* A worker's result files, appended to the leader's result buckets. */
+/* The workers' result files, sorted into the leader's result buckets. */
 static void
 collect_results(PitPlan *plan, PitView *pv, PitShared *sh, int nworkers)
 {
-	char	   *buf = palloc(BLCKSZ);
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pit results",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
 
 	for (int w = 0; w < nworkers; w++)
-		for (int b = 0; b < plan->nbuckets; b++)
-		{
-			char		name[MAXPGPATH];
-			BufFile    *f;
-			size_t		got;
+	{
+		char		name[MAXPGPATH];
+		BufFile    *f;
+		MinimalTuple mt;
+		uint32		h;
+		int64		n = 0;
 
-			snprintf(name, sizeof(name), "r.%d.%d", w + 1, b);
-			f = BufFileOpenFileSet(&sh->fileset.fs, name, O_RDONLY, true);
-			if (f == NULL)
-				continue;
+		snprintf(name, sizeof(name), "r.%d.0", w + 1);
+		f = BufFileOpenFileSet(&sh->fileset.fs, name, O_RDONLY, true);
+		if (f == NULL)
+			continue;
+		while ((mt = pit_read_record(f, &h)) != NULL)
+		{
+			HeapTupleData htup;
+			bool		isnull;
+			int64		pos;
+			int			b;
+
+			htup.t_len = mt->t_len + MINIMAL_TUPLE_OFFSET;
+			htup.t_data = (HeapTupleHeader) ((char *) mt - MINIMAL_TUPLE_OFFSET);
+			pos = DatumGetInt64(heap_getattr(&htup, 1, pv->result_desc, &isnull));
+			b = (int) (pos / plan->bucket_rows);
 			if (pv->buckets[b] == NULL)
 				pv->buckets[b] = pit_spill_file(pv, 'r', b);
-			while ((got = BufFileRead(f, buf, BLCKSZ)) > 0)
-				BufFileWrite(pv->buckets[b], buf, got);
-			BufFileClose(f);
-			CHECK_FOR_INTERRUPTS();
+			pit_write_record(pv->filecxt, &pv->buckets[b], h, mt);
+			pfree(mt);
+			if ((++n & 4095) == 0)
+				CHECK_FOR_INTERRUPTS();
 		}
-	pfree(buf);
+		BufFileClose(f);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
 }
 
-static void
+/*
+ * False when the parallel context got no dynamic shared memory segment
+ * (the server ran out of them): the caller scans on its own.
+ */
+static bool
 scan_parallel(PitPlan *plan, PitView *pv, Relation rel, PitScanSpec *spec, Size spec_size, int nworkers)
 {
 	PitIndex   *ix = pv->ix;
@@ -1603,6 +1624,13 @@ scan_parallel(PitPlan *plan, PitView *pv, Relation rel, PitScanSpec *spec, Size 
 		shm_toc_estimate_chunk(&pcxt->estimator, PARTS_SIZE(pv->nparts));
 	shm_toc_estimate_keys(&pcxt->estimator, 5);
 	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		/* no segment: no workers, and a file set would outlive the call */
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return false;
+	}
 
 	/* the header: what a worker needs to hash, compare and decode */
 	{
@@ -1740,6 +1768,7 @@ scan_parallel(PitPlan *plan, PitView *pv, Relation rel, PitScanSpec *spec, Size 
 	}
 	DestroyParallelContext(pcxt);
 	ExitParallelMode();
+	return true;
 }
 
 /* A parallel worker: its share of the scan, or of the partitions. */
@@ -1829,11 +1858,16 @@ pit_parallel_main(dsm_segment *seg, shm_toc *toc)
 							   sh->cols[nk + 2 + f].typmod, 0);
 		pv->rvals = palloc(sizeof(Datum) * (pv->nfeat + 1));
 		pv->rnulls = palloc(sizeof(bool) * (pv->nfeat + 1));
-		pv->buckets = palloc0(sizeof(BufFile *) * Max(plan->nbuckets, 1));
+		/*
+		 * One result file, whatever the bucket (a file per bucket would hold
+		 * a buffer and a descriptor per bucket): the leader sorts them out.
+		 */
+		pv->buckets = palloc(sizeof(BufFile *) * Max(plan->nbuckets, 1));
+		pv->buckets[0] = pit_spill_file(pv, 'r', 0);
+		for (int b = 1; b < plan->nbuckets; b++)
+			pv->buckets[b] = pv->buckets[0];
 		join_shared_partitions(plan, pv, sh, parts);
-		for (int b = 0; b < plan->nbuckets; b++)
-			if (pv->buckets[b] != NULL)
-				BufFileClose(pv->buckets[b]);
+		BufFileClose(pv->buckets[0]);
 		return;
 	}
 
@@ -1985,9 +2019,7 @@ scan_features_direct(PitPlan *plan, PitView *pv, TimestampTz max_t, bool bounded
 								format_type_be(c->type->typid)),
 						 errdetail("The table read was changed while the join ran.")));
 		}
-		if (nworkers > 0)
-			scan_parallel(plan, pv, rel, spec, spec_size, nworkers);
-		else
+		if (nworkers == 0 || !scan_parallel(plan, pv, rel, spec, spec_size, nworkers))
 		{
 			scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
 			scan_loop(pv, rel, scan, spec);

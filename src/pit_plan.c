@@ -33,6 +33,17 @@ static int	feature_names = NAMES_DOUBLE_UNDERSCORE;
 /* pushsource.pit_memory in kB; -1: see pit_memory_budget */
 static int	pit_memory = -1;
 
+static bool
+check_pit_memory(int *newval, void **extra, GucSource source)
+{
+	if (*newval == 0)
+	{
+		GUC_check_errdetail("Use -1 for the default, or a size of at least 1kB.");
+		return false;
+	}
+	return true;
+}
+
 /*
  * The memory a point-in-time join plans for: pushsource.pit_memory, or
  * when it is -1 (the default) the larger of maintenance_work_mem and the
@@ -60,7 +71,7 @@ ps_pit_plan_init(void)
 							"Memory a point-in-time join plans for; beyond it the spine is split into partitions that spill to temp files.",
 							"-1 (the default): the larger of maintenance_work_mem and work_mem * hash_mem_multiplier.",
 							&pit_memory, -1, -1, MAX_KILOBYTES, PGC_USERSET, GUC_UNIT_KB,
-							NULL, NULL, NULL);
+							check_pit_memory, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------------
