@@ -283,11 +283,14 @@ check "fanout4: the online values are the newest pushed rows (200 keys whose new
 # ---------------------------------------------------------------------------
 say "== 7. fs_get_online_features of a feature service over 3 views, 1 key vs the 3 tables joined (pgbench -c 4 -j 2 -T $SECS, $N_KEYS keys)"
 # benchmark 5's two sides pushed different random keys: the baseline's
-# tables get the same rows as the views' online stores
+# tables get the same rows as the views' online stores, and both sides'
+# tables are vacuumed (the stores hold benchmark 5's dead row versions,
+# the baseline's refilled tables none)
 sql -c "TRUNCATE bl4.online_a, bl4.online_b" \
     -c "INSERT INTO bl4.online_a SELECT user_id, ts, clicks, _fs_ingest_id FROM pushsource_store.fv4a_online" \
     -c "INSERT INTO bl4.online_b SELECT user_id, ts, score, _fs_ingest_id FROM pushsource_store.fv4b_online" \
-    -c "VACUUM ANALYZE bl4.online_a, bl4.online_b" >/dev/null
+    -c "VACUUM ANALYZE bl4.online_a, bl4.online_b, bl.online" \
+    -c "VACUUM ANALYZE pushsource_store.fv4a_online, pushsource_store.fv4b_online, pushsource_store.fv_online" >/dev/null
 check "svc: the service's features are the baseline join's (1,000 keys, some of them in fv4a/fv4b)" \
   "SELECT bool_and(pushsource.fs_get_online_features('svc3', jsonb_build_object('user_id', o.user_id))
                    = jsonb_build_object('fv.clicks', o.clicks, 'fv.score', o.score,
