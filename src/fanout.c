@@ -677,34 +677,19 @@ register_batch(Tuplestorestate *rows, TupleDesc desc, int64 nrows)
  */
 /*
  * How many entities a batch (PS_BATCH_ENR) writes online to attribute view
- * v: the rows its newest-wins upsert considers, one per key, of which
- * those it did not write were older than the stored row
- * (pushsource.stat_feature_views.late_ignored).  Counted only for the
- * counters, and without a query for a one-row batch.
+ * v: the rows its newest-wins upsert considers, one per key (store.c's
+ * online_keys_plan), of which those it did not write were older than the
+ * stored row (pushsource.stat_feature_views.late_ignored).  Counted only
+ * for the counters, and without a query for a one-row batch.
  */
 static int64
-batch_keys(PsView *v, int64 nrows)
+batch_keys(PsView *v, int64 nrows, Datum *args)
 {
-	PsSource   *src = v->source;
-	StringInfoData sql;
-	Datum		arg = TimestampTzGetDatum(v->start_time);
-	Oid			argtype = TIMESTAMPTZOID;
 	bool		isnull;
 
 	if (nrows <= 1)
 		return nrows;
-	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT pg_catalog.count(*) FROM (SELECT DISTINCT ");
-	for (int k = 0; k < v->nkeys; k++)
-		appendStringInfo(&sql, "%s%s", k > 0 ? ", " : "", quote_identifier(src->cols[v->key_cols[k]].name));
-	if (v->nkeys == 0)
-		appendStringInfoString(&sql, "1");
-	appendStringInfo(&sql, " FROM %s", PS_BATCH_ENR);
-	if (v->has_start_time)
-		appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1",
-						 quote_identifier(src->cols[src->ts_col].name));
-	appendStringInfoString(&sql, ") d");
-	if (SPI_execute_with_args(sql.data, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT ||
+	if (SPI_execute_plan(v->online_keys_plan, args, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "pushsource: could not count the keys of a batch of feature view \"%s\"", v->name);
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -751,7 +736,7 @@ fanout_view(PsView *v, Tuplestorestate *rows, TupleDesc desc, int64 nrows,
 			elog(ERROR, "pushsource: online write of feature view \"%s\" failed", v->name);
 		*n_online = SPI_processed;
 		if (n_late != NULL && ps_stats_enabled())
-			*n_late = batch_keys(v, nrows) - *n_online;
+			*n_late = batch_keys(v, nrows, args) - *n_online;
 	}
 	SetUserIdAndSecContext(save_userid, save_sec);
 }

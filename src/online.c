@@ -180,7 +180,7 @@ typedef struct PsOpenScan
 	TupleTableSlot *slot;
 	AttrNumber	ts_att;
 	AttrNumber *feat_att;		/* per feature; 0: no such column */
-	ScanKeyData sk[INDEX_MAX_KEYS];
+	ScanKeyData *sk;			/* per key; the argument set per read */
 } PsOpenScan;
 
 static List *batch_scans = NIL;
@@ -211,6 +211,7 @@ open_scan(PsView *v, MemoryContext cxt)
 		s->ts_att == InvalidAttrNumber)
 		goto sql;
 	d = direct_read_for(v, s->index);
+	s->sk = palloc(sizeof(ScanKeyData) * v->nkeys);
 	for (int k = 0; k < v->nkeys; k++)
 	{
 		PsColumn   *c = &src->cols[v->key_cols[k]];

@@ -22,10 +22,10 @@
  *	   maximum per key, in T order, then gives every record its as-of match;
  *	4. the spine is emitted in its order with its features.
  *
- * The index is sized against the hash memory limit (work_mem *
- * hash_mem_multiplier, as a hash join's); a bigger spine is split into
- * partitions by key hash and the feature rows of all but the first spill to
- * temp files, so memory stays bounded and the cost grows linearly.  Keys are
+ * The index is sized against the join's memory budget (pit_memory_budget:
+ * pushsource.pit_memory); a bigger spine is split into partitions by key
+ * hash and the feature rows of all but the first spill to temp files, so
+ * memory stays bounded and the cost grows linearly.  Keys are
  * compared as typed tuples (hash functions and btree comparators of their
  * types), never as strings.
  */
@@ -36,7 +36,7 @@
 #include "commands/extension.h"
 
 /*
- * One view: size the spine's index against the hash memory limit, index
+ * One view: size the spine's index against the memory budget, index
  * it whole or partition 0 of it, scan the feature rows, then finish the
  * other partitions from their temp files.
  */
@@ -101,11 +101,10 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 		double		per_slot = need / nparts;
 
 		pv->p0_slots = (int) Min(Max((double) pit_memory_budget() / 3 / per_slot, 1), nparts / 2);
-	}
-	if (nparts > 1)
 		ereport(DEBUG1,
 				(errmsg_internal("pushsource: the spine's " INT64_FORMAT " records for feature view %s in %d partitions (the first takes %d of %d hash slots)",
 								 pv->spine_n, pv->view->name, nparts - pv->p0_slots + 1, pv->p0_slots, nparts)));
+	}
 
 	if (nparts == 1)
 	{

@@ -152,7 +152,8 @@ typedef struct PitView
 	bool	   *key_image;		/* per join key: equal values have equal images */
 	/*
 	 * the spine's records (keys, T, position): in memory while they fit in
-	 * the hash memory limit, else in a temp file; then their partitions
+	 * a quarter of the memory budget, else in a temp file; then their
+	 * partitions
 	 */
 	char	   *spine_mem;
 	Size		spine_cap;
@@ -246,6 +247,7 @@ extern void pit_lt_operator(Oid type, Oid *lt);
 extern PitPlan *pit_plan_join(const char *spine, ArrayType *features, const char *timestamp_key, bool full_names, bool from_source, ParamListInfo spine_params, Oid mock_relid);
 extern void pit_check_mock(PsView *v, Oid mock);
 extern void pit_check_feature_desc(PsView *v, TupleDesc desc);
+extern Size pit_memory_budget(void);
 
 /*
  * The partition of a key hash: its low bits pick one of nparts slots, and
@@ -264,7 +266,6 @@ pit_part_of(const PitView *pv, uint32 h)
 extern void pit_phase(instr_time *since, const char *what, int64 n);
 extern void pit_write_record(MemoryContext filecxt, BufFile **file, uint32 hash, MinimalTuple tup);
 extern BufFile *pit_spill_file(PitView *pv, char kind, int n);
-extern Size pit_memory_budget(void);
 extern MinimalTuple pit_read_record(BufFile *file, uint32 *hash);
 extern void pit_rewind_run(BufFile *file);
 extern void pit_decode_values(char *rec, int n, int16 *len, bool *byval, Datum *vals, bool *nulls, int natts);

@@ -8,7 +8,7 @@
 
 /*
  * Phase timings at DEBUG2 (SET client_min_messages = debug2): where the
- * time of one call goes, for tuning work_mem and for profiling.
+ * time of one call goes, for tuning pushsource.pit_memory and for profiling.
  */
 void
 pit_phase(instr_time *since, const char *what, int64 n)
@@ -38,11 +38,12 @@ pit_phase(instr_time *since, const char *what, int64 n)
  * record the newest row with ts <= T, which is the as-of match: the spine
  * is sorted, the feature rows are not (they are the big side).
  *
- * When the index would not fit in the hash memory limit (work_mem *
- * hash_mem_multiplier, as for a hash join), the spine's records are split
- * into partitions by key hash.  Partition 0 is indexed during the scan; the
- * feature rows of the others go to temp files and stream past their
- * partition's index afterwards, as a hybrid hash join spills.
+ * When the index would not fit in the join's memory budget
+ * (pushsource.pit_memory), the spine's records are split into partitions
+ * by key hash.  Partition 0 is indexed during the scan; the feature rows of
+ * the others go to temp files and stream past their partition's index
+ * afterwards, as a hybrid hash join spills (in parallel: see "The parallel
+ * scan" below).
  * --------------------------------------------------------------------- */
 
 /*
@@ -790,7 +791,7 @@ pit_build_index(PitView *pv, char *buf, int64 n)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many distinct join keys in the spine for feature view \"%s\"", v->name),
-				 errhint("Lower work_mem, so that the spine is split into more partitions.")));
+				 errhint("Lower pushsource.pit_memory, so that the spine is split into more partitions.")));
 
 	/* the directory: every group under its hash, by open addressing */
 	while (dirsize < (Size) ng * 2)
@@ -1085,15 +1086,10 @@ pit_finish_index(PitPlan *plan, PitView *pv, PitIndex *ix)
 }
 
 /*
- * One partition of a partitioned spine: index its n records (read from
- * spine, NULL when it has none), probe the feature rows spilled for it
- * (nfeat files, any of them NULL), write the results.  Its memory is freed
- * after; the files are closed.
- */
-/*
- * Spilled records read a chunk at a time into one buffer (records are
- * MAXALIGNed, so they stay aligned in it): no call per record, and no more
- * memory than a chunk, however many rows a partition got.
+ * Spilled records read a chunk at a time into one buffer: no call per
+ * record, and no more memory than a chunk (or one record), however many
+ * rows a partition got.  Self-describing records are MAXALIGNed, so they
+ * stay aligned in it; fixed-width ones are read with memcpy.
  */
 typedef struct SpillReader
 {
@@ -1142,6 +1138,12 @@ spill_next(SpillReader *r)
 	}
 }
 
+/*
+ * One partition of a partitioned spine: index its n records (read from
+ * spine, NULL when it has none), probe the feature rows spilled for it
+ * (nfeat files, any of them NULL), write the results.  Its memory is freed
+ * after; the files are closed.
+ */
 void
 pit_join_partition(PitPlan *plan, PitView *pv, BufFile *spine, int64 n, int64 bytes,
 				   BufFile **feat, int nfeat)
@@ -1351,8 +1353,8 @@ scan_loop(PitView *pv, Relation rel, TableScanDesc scan, PitScanSpec *spec)
  * and the workers take the partitions one at a time (an atomic counter),
  * each indexing the partition's spine records (copied into the set by the
  * leader), probing every process's spilled rows for it and writing its
- * results.  A worker's results go to files of the set, which the leader
- * appends to its own result buckets at the end.
+ * results.  A worker's results go to one file of the set, whose records
+ * the leader sorts into its own result buckets at the end.
  * --------------------------------------------------------------------- */
 
 #define PIT_KEY_SHARED	UINT64CONST(0x7053504954000001)

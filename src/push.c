@@ -200,6 +200,7 @@ validate_records(PsSource *src, RecordList *list, bool stop_at_error,
 	Datum	   *values = palloc(sizeof(Datum) * src->ncols);
 	bool	   *nulls = palloc(sizeof(bool) * src->ncols);
 	int64		accepted = 0;
+	int64		rejected_before = rejects->count;
 
 	*good = tuplestore_begin_heap(false, false, work_mem);
 	for (int i = 0; i < list->n; i++)
@@ -233,8 +234,7 @@ validate_records(PsSource *src, RecordList *list, bool stop_at_error,
 		}
 		else
 		{
-			ps_stat_rejected(src->name, 1);
-			rejects->count++;
+			rejects->count++;		/* counted below, once per call */
 			if (rejects->save || list_length(rejects->kept) < PS_MAX_RECORD_ERRORS)
 			{
 				MemoryContext old = MemoryContextSwitchTo(rejects->cxt);
@@ -259,6 +259,7 @@ validate_records(PsSource *src, RecordList *list, bool stop_at_error,
 		MemoryContextReset(rowcxt);
 	}
 	MemoryContextDelete(rowcxt);
+	ps_stat_rejected(src->name, rejects->count - rejected_before);
 	return accepted;
 }
 

@@ -152,6 +152,7 @@ typedef struct PsView
 								 * the key set of a source-level fs_delete_keys */
 	SPIPlanPtr	offline_plan;
 	SPIPlanPtr	online_plan;
+	SPIPlanPtr	online_keys_plan;	/* store.c: the keys a batch's online upsert considers */
 	SPIPlanPtr	read_plan;
 	struct PsDirectRead *direct_read;	/* online.c: the online row read by its index */
 	char	  **served_full_names;	/* online.c: "view.feature", per served feature */

@@ -160,19 +160,43 @@ make_key(PsStatKey *key, char kind, const char *name)
 }
 
 /*
- * A full table first sheds the entries of databases that are gone.
- * Called with the lock held exclusively.
+ * A full table first sheds the entries of databases that are gone.  A
+ * full table runs this for every count it cannot keep, so each database
+ * is looked up once per sweep, not once per entry.  Called with the lock
+ * held exclusively.
  */
 static void
 forget_dropped_databases(void)
 {
 	HASH_SEQ_STATUS seq;
 	PsStatEntry *e;
+	Oid			seen[32];
+	bool		gone[32];
+	int			nseen = 0;
 
 	hash_seq_init(&seq, stat_hash);
 	while ((e = hash_seq_search(&seq)) != NULL)
-		if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(e->key.dbid)))
+	{
+		Oid			db = e->key.dbid;
+		bool		is_gone;
+		int			j = 0;
+
+		while (j < nseen && seen[j] != db)
+			j++;
+		if (j < nseen)
+			is_gone = gone[j];
+		else
+		{
+			is_gone = !SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(db));
+			if (nseen < (int) lengthof(seen))
+			{
+				seen[nseen] = db;
+				gone[nseen++] = is_gone;
+			}
+		}
+		if (is_gone)
 			hash_search(stat_hash, &e->key, HASH_REMOVE, NULL);
+	}
 }
 
 /* Adds c to the shared entry of key, making it if there is room (stat_max). */

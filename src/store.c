@@ -142,6 +142,24 @@ ps_store_prepare_view(PsView *v)
 						 " WHERE (t.%s, t." PS_INGEST_COL ") OPERATOR(pg_catalog.<)"
 						 " (excluded.%s, excluded." PS_INGEST_COL ")", ts, ts);
 		v->online_plan = ps_prepare_fanout(sql.data, v);
+
+		/*
+		 * How many keys that upsert considers (one row per key, from
+		 * feature_start_time on): the rows it did not write were older
+		 * than the stored ones (stat_feature_views.late_ignored).
+		 */
+		resetStringInfo(&sql);
+		appendStringInfoString(&sql, "SELECT pg_catalog.count(*) FROM (SELECT DISTINCT ");
+		for (int i = 0; i < v->nkeys; i++)
+			appendStringInfo(&sql, "%s%s", i ? ", " : "",
+							 quote_identifier(src->cols[v->key_cols[i]].name));
+		if (v->nkeys == 0)
+			appendStringInfoString(&sql, "1");
+		appendStringInfoString(&sql, " FROM " PS_BATCH_ENR);
+		if (v->has_start_time)
+			appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.>=) $1", ts);
+		appendStringInfoString(&sql, ") d");
+		v->online_keys_plan = ps_prepare_fanout(sql.data, v);
 	}
 }
 
