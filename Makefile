@@ -14,7 +14,8 @@ DATA        = sql/pushsource--0.1.sql sql/pushsource--0.2.sql sql/pushsource--0.
               sql/pushsource--0.3.sql sql/pushsource--0.2--0.3.sql \
               sql/pushsource--0.4.sql sql/pushsource--0.3--0.4.sql \
               sql/pushsource--0.5.sql sql/pushsource--0.4--0.5.sql \
-              sql/pushsource--0.6.sql sql/pushsource--0.5--0.6.sql
+              sql/pushsource--0.6.sql sql/pushsource--0.5--0.6.sql \
+              sql/pushsource--0.7.sql sql/pushsource--0.6--0.7.sql
 HEADERS     =
 
 # `make installcheck` runs against the server of PGHOST/PGPORT (as

@@ -81,6 +81,8 @@ typedef struct PsBuffer
 	bool		publish_only;	/* rows the table keeps none of, written for
 								 * logical decoding and deleted (see
 								 * publish_rows) */
+	bool		event_queued;	/* replicated: a row of this buffer has
+								 * queued the deferred fan-out event */
 	Datum	   *rvalues;		/* scratch for heap_deform_tuple */
 	bool	   *rnulls;
 	int			rnatts;			/* their length */
@@ -90,6 +92,14 @@ typedef struct PsBuffer
 } PsBuffer;
 
 static PsBuffer *buffers = NULL;
+
+/*
+ * Set by the row trigger of a replicated source for the row it has just
+ * buffered: does that row queue the deferred fan-out event?  Read (and
+ * cleared) by _replicated_event(), the WHEN clause of that event's
+ * trigger, which runs next, right after the row is inserted.
+ */
+static bool replicated_event_due = false;
 
 /* The fs_push in progress, if any: its mode and where its counts go. */
 static Oid	push_relid = InvalidOid;
@@ -397,6 +407,7 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(td->tg_trigtuple);
 
 	tuple = td->tg_trigtuple;
+	replicated_event_due = false;
 	if (rel->rd_rel->relispartition)
 	{
 		/* a time-partitioned source: the row was routed to a partition */
@@ -480,10 +491,39 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 	buf->bytes += tuple->t_len;
 	buf->newest = Max(buf->newest, DatumGetTimestampTz(buf->values[src->ts_col]));
 
-	/* a replicated row is kept until the flush at commit (see there) */
-	if (!replicated && (buf->mode == PS_MODE_ONLINE || !src->log_offline))
+	if (replicated)
+	{
+		/*
+		 * The buffer's first row queues the deferred event that fans the
+		 * buffer out at commit (_push_replicated); the others queue none
+		 * (the trigger's WHEN clause): one event per buffer, however many
+		 * rows the apply transaction or the initial copy holds.  A source
+		 * without a log keeps only that first row until the event deletes
+		 * it; it needs no other.
+		 */
+		bool		first = !buf->event_queued;
+
+		buf->event_queued = true;
+		replicated_event_due = first;
+		return first || src->log_offline ? PointerGetDatum(tuple) : PointerGetDatum(NULL);
+	}
+	if (buf->mode == PS_MODE_ONLINE || !src->log_offline)
 		return PointerGetDatum(NULL);
 	return PointerGetDatum(tuple);
+}
+
+/*
+ * _replicated_event(): the WHEN clause of a replicated source's deferred
+ * fan-out trigger: true for the row that queues the event (see above).
+ */
+PG_FUNCTION_INFO_V1(fs_replicated_event);
+Datum
+fs_replicated_event(PG_FUNCTION_ARGS)
+{
+	bool		due = replicated_event_due;
+
+	replicated_event_due = false;
+	PG_RETURN_BOOL(due);
 }
 
 /* ---------------------------------------------------------------------
@@ -917,14 +957,17 @@ flush_applied(Oid relid)
 
 /*
  * The fan-out of a replicated source, on a serving node: a deferred
- * constraint trigger, AFTER INSERT FOR EACH ROW, enabled always.  Logical
- * replication's apply worker fires row triggers only, one change at a
- * time; the row trigger buffers each row, and at commit the first of
+ * constraint trigger, AFTER INSERT FOR EACH ROW, enabled always, queued
+ * by the first row of each buffer only (WHEN _replicated_event()).
+ * Logical replication's apply worker fires row triggers only, one change
+ * at a time; the row trigger buffers each row, and at commit the first of
  * these deferred events fans out every buffered row of the table in one
  * batch (as a statement's would be), in the apply worker's transaction:
- * what is applied is fanned out exactly once.  The others find nothing
- * left to flush.  A source without a log deletes each row here: kept
- * until now only so that this event exists.
+ * what is applied is fanned out exactly once.  Any other finds nothing
+ * left to flush.  A source without a log deletes the event's row here:
+ * kept until now only so that this event exists.  (A trigger made by
+ * version 0.6, without the WHEN clause, queues an event per row: the same
+ * result, at the cost of a longer queue.)
  */
 PG_FUNCTION_INFO_V1(fs_push_replicated_trigger);
 Datum

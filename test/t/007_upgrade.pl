@@ -44,7 +44,7 @@ $fresh_node->init;
 $fresh_node->start;
 my $latest = $node->safe_psql('postgres',
 	q{SELECT default_version FROM pg_available_extensions WHERE name = 'pushsource'});
-is($latest, '0.6', 'the default version is 0.6');
+is($latest, '0.7', 'the default version is 0.7');
 
 ########################################################################
 # 1. fresh latest == 0.1 updated
@@ -56,7 +56,7 @@ is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extna
 	'0.1', 'version 0.1 installs from its own script');
 $node->safe_psql('updated', 'ALTER EXTENSION pushsource UPDATE');
 is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
-	'0.6', 'ALTER EXTENSION pushsource UPDATE goes to the latest, 0.6');
+	'0.7', 'ALTER EXTENSION pushsource UPDATE goes to the latest, 0.7');
 # pg_dump leaves extension members out: each member object is described
 # here, one line each, with its definition, privileges and comment
 my $members = q{
@@ -133,6 +133,31 @@ like($fresh, qr/^configuration tables pg_dump keeps: .*pushsource\.jobs/m, '... 
 like($fresh, qr/^role pushsource_admin /m, '... and the roles');
 is($updated, $fresh, 'the updated 0.1 and a fresh install have the same member objects, definitions, privileges and comments');
 
+
+# 0.6 -> 0.7 with a replicated source in place: its deferred fan-out
+# trigger is made again with the WHEN clause that queues one event per
+# buffer of applied rows (0.6's queued one per row), and a trigger made
+# afterwards is the same
+my $trg = q{SELECT string_agg(pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text, E'\n' ORDER BY c.relname)
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname = 'zz_pushsource_replicated'};
+$node->safe_psql('postgres', 'CREATE DATABASE v06');
+$node->safe_psql('v06', q{
+CREATE EXTENSION pushsource VERSION '0.6';
+SELECT pushsource.fs_create_push_source('rep', 'user_id String, ts Timestamp, n Int64', 'ts', replicated => true);
+});
+like($node->safe_psql('v06', $trg), qr/FOR EACH ROW EXECUTE FUNCTION pushsource_internal\._push_replicated\(\) A$/,
+	'on 0.6: the replicated source\'s deferred trigger has no WHEN clause');
+$node->safe_psql('v06', 'ALTER EXTENSION pushsource UPDATE');
+$node->safe_psql('v06', q{
+SELECT pushsource.fs_create_push_source('rep2', 'user_id String, ts Timestamp, n Int64', 'ts', replicated => true);
+});
+is($node->safe_psql('v06', $trg),
+	"CREATE CONSTRAINT TRIGGER zz_pushsource_replicated AFTER INSERT ON pushsource_source.rep DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (pushsource_internal._replicated_event()) EXECUTE FUNCTION pushsource_internal._push_replicated() A\n"
+	. "CREATE CONSTRAINT TRIGGER zz_pushsource_replicated AFTER INSERT ON pushsource_source.rep2 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (pushsource_internal._replicated_event()) EXECUTE FUNCTION pushsource_internal._push_replicated() A",
+	'updated to 0.7: the existing source\'s trigger queues one event per buffer (WHEN), as a new source\'s does');
+is($node->safe_psql('v06', q{SELECT string_agg(name || ':' || (pushsource.fs_validate(name) ->> 'valid'), ' ' ORDER BY name) FROM pushsource.push_sources}),
+	'rep:true rep2:true', '... and both sources are valid');
+$node->safe_psql('postgres', 'DROP DATABASE v06');
 ########################################################################
 # 2. data in place
 ########################################################################
@@ -243,7 +268,7 @@ is($node->safe_psql('postgres', q{SELECT source_table FROM pushsource.push_sourc
 	'pushsource.tx', 'on 0.1: the source table is in schema pushsource');
 $node->safe_psql('postgres', 'ALTER EXTENSION pushsource UPDATE');
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
-	'0.6', 'the database with data is on 0.6');
+	'0.7', 'the database with data is on 0.7');
 for my $what (sort keys %checks)
 {
 	is($node->safe_psql('postgres', $checks{$what}), $before{$what}, "after the update: $what unchanged");

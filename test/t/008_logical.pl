@@ -8,6 +8,8 @@
 #    stores the ingest node has (it is the single-node run on the same
 #    input): online values, offline rows, aggregates, a point-in-time join.
 #    A source without a log (log_offline => false) publishes its rows too.
+#    A serving node queues one deferred fan-out event per applied
+#    transaction and table, not one per row.
 # 2. A serving node refuses local pushes; a push to one store of a
 #    published source is refused on the ingest node.
 # 3. fs_delete_keys on the ingest node reaches the serving nodes.
@@ -34,7 +36,7 @@ for my $name ('serve_all', 'serve_some')
 	my $n = PostgreSQL::Test::Cluster->new($name);
 	$n->init;
 	$n->append_conf('postgresql.conf', "timezone = 'UTC'\n");
-	$n->append_conf('postgresql.conf', "shared_preload_libraries = 'pushsource'\n") if $name eq 'serve_all';
+	$n->append_conf('postgresql.conf', "shared_preload_libraries = 'pushsource'\ntrack_functions = 'all'\n") if $name eq 'serve_all';
 	$n->start;
 	push @serving, $n;
 }
@@ -364,6 +366,44 @@ $ingest->safe_psql('postgres', 'DROP DATABASE many');
 $ingest->safe_psql('postgres', q{SELECT pushsource.fs_push('after_full', '{"k": "b", "ts": "2024-01-01T00:00:00Z"}')});
 is($ingest->safe_psql('postgres', q{SELECT records FROM pushsource.stat_sources WHERE source = 'after_full'}), '1',
 	'... and is once a dropped database\'s counters made room');
+
+# Found in review: a serving node queued one deferred fan-out event per
+# applied row (the after-trigger queue grew with every row of the apply
+# transaction, and of the initial copy); now one per transaction and
+# table.  Counted with track_functions = all on serve_all: a clean restart
+# writes the workers' counters out.  Three transactions: an INSERT of 3000
+# rows and an fs_push of 2 into clicks, an INSERT of 500 into nolog.  The
+# WHEN clause runs for every row inserted: clicks' 3002, and the one row of
+# nolog's 500 that its event deletes (the others are never inserted).
+$serve_all->restart;
+$serve_all->safe_psql('postgres', 'SELECT pg_stat_reset()');
+$ingest->safe_psql('postgres', q{
+INSERT INTO pushsource_source.clicks (user_id, ts, clicks, amount)
+SELECT 'e' || (i % 10), timestamptz '2024-01-04 00:00+00' + i * interval '1 second', 1, 1
+  FROM generate_series(1, 3000) i});
+$ingest->safe_psql('postgres', q{
+SELECT pushsource.fs_push('clicks', '[{"user_id": "e1", "ts": "2024-01-05T00:00:00Z", "clicks": 2, "amount": 1},
+                                      {"user_id": "e2", "ts": "2024-01-05T00:00:00Z", "clicks": 3, "amount": 1}]')});
+$ingest->safe_psql('postgres', q{
+INSERT INTO pushsource_source.nolog
+SELECT 'e' || (i % 10), timestamptz '2024-01-05 00:00+00' + i * interval '1 minute', 'x' || i FROM generate_series(1, 500) i});
+catch_up();
+$serve_all->restart;
+is($serve_all->safe_psql('postgres', q{
+SELECT string_agg(funcname || '=' || calls, ' ' ORDER BY funcname) FROM pg_stat_user_functions
+ WHERE schemaname = 'pushsource_internal' AND funcname IN ('_push_replicated', '_replicated_event')}),
+	'_push_replicated=3 _replicated_event=3003',
+	'serve_all: one deferred fan-out event per applied transaction and table, not one per row');
+# e1's newest: the fs_push at 2024-01-05 (2 clicks); nolog's newest of e0
+# is row 500 (500 % 10 = 0), at 00:00 + 500 minutes
+is($serve_all->safe_psql('postgres', q{
+SET pushsource.request_time = '2024-01-05 12:00+00';
+SELECT (SELECT count(*) FROM pushsource_store.clicks_last_offline WHERE user_id LIKE 'e%'),
+       pushsource.fs_get_online_features('clicks_last', '{"user_id": "e1"}') ->> 'clicks_last.clicks',
+       (SELECT count(*) FROM pushsource_store.nolog_last_offline WHERE user_id LIKE 'e%'),
+       pushsource.fs_get_online_features('nolog_last', '{"user_id": "e0"}') ->> 'nolog_last.note',
+       (SELECT count(*) FROM pushsource_source.nolog)}),
+	'3002|2|500|x500|0', '... and every row of the three is fanned out; nolog keeps none');
 
 $_->stop for @serving;
 $ingest->stop;
