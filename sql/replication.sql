@@ -133,6 +133,31 @@ INSERT INTO pushsource_source.rep_wide VALUES ('h', 'eu', '2024-01-01 00:10+00',
 COMMIT;
 SELECT fs_get_online_features('rep_by_user', '[{"user_id": "g"}, {"user_id": "h"}]');
 SELECT source, record, field, sqlstate FROM pushsource.rejected_records WHERE source = 'rep_wide';
+-- Found in review: each refused row was saved by an INSERT of its own,
+-- with a WARNING each.  Once a row of the transaction has queued the
+-- fan-out, the refused ones wait for it: saved in one statement, in their
+-- order, with one WARNING for all (at COMMIT)
+BEGIN;
+SET LOCAL session_replication_role = replica;
+INSERT INTO pushsource_source.rep_wide VALUES ('i', 'us', '2024-01-01 00:10+00', 3);
+INSERT INTO pushsource_source.rep_wide VALUES ('j', NULL, '2024-01-01 00:11+00', 4);
+INSERT INTO pushsource_source.rep_wide VALUES ('k', 'us', '2024-01-01 00:12+00', 5);
+INSERT INTO pushsource_source.rep_wide VALUES ('l', NULL, '2024-01-01 00:13+00', 6);
+INSERT INTO pushsource_source.rep_wide VALUES ('m', NULL, '2024-01-01 00:14+00', 7);
+SELECT count(*) AS saved_before_commit FROM pushsource.rejected_records WHERE source = 'rep_wide';
+COMMIT;
+SELECT record ->> 'user_id' AS user_id, record_index, field, sqlstate
+  FROM pushsource.rejected_records WHERE source = 'rep_wide' ORDER BY id;
+SELECT fs_get_online_features('rep_by_user', '[{"user_id": "i"}, {"user_id": "j"}, {"user_id": "k"}]');
+-- saved 1000 at a time: 1001 refused rows give two statements and WARNINGs
+BEGIN;
+SET LOCAL session_replication_role = replica;
+INSERT INTO pushsource_source.rep_wide VALUES ('n', 'us', '2024-01-01 00:15+00', 8);
+INSERT INTO pushsource_source.rep_wide
+SELECT 'o' || i, NULL, '2024-01-01 00:16+00', i FROM generate_series(1, 1001) i;
+COMMIT;
+SELECT count(*), min(record_index), max(record_index), count(DISTINCT record ->> 'user_id')
+  FROM pushsource.rejected_records WHERE source = 'rep_wide' AND record ->> 'user_id' LIKE 'o%';
 
 -- refused settings
 SELECT rep_try($$SELECT fs_create_push_source('rep_part', 'user_id String, ts Timestamp', 'ts',

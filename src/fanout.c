@@ -83,6 +83,9 @@ typedef struct PsBuffer
 								 * publish_rows) */
 	bool		event_queued;	/* replicated: a row of this buffer has
 								 * queued the deferred fan-out event */
+	List	   *rejects;		/* replicated: rows refused here, not yet
+								 * saved (RejectedRecord, in cxt) */
+	int64		nrejected;		/* replicated: rows refused here, in all */
 	Datum	   *rvalues;		/* scratch for heap_deform_tuple */
 	bool	   *rnulls;
 	int			rnatts;			/* their length */
@@ -378,6 +381,58 @@ ps_backfill_batch_id(void)
 	return PG_INT64_MIN / 2 + next_batch_id();
 }
 
+/*
+ * The rows of a replicated source this serving node refused (one of its
+ * views needs what the ingest node's do not check) are saved to
+ * pushsource.rejected_records in one statement per flush (or per
+ * PS_REJECTS_PER_SAVE rows), with one WARNING for them all.
+ */
+#define PS_REJECTS_PER_SAVE 1000
+
+static void
+free_rejects(List *rejects)
+{
+	ListCell   *lc;
+
+	foreach(lc, rejects)
+	{
+		RejectedRecord *r = lfirst(lc);
+
+		pfree(r->record);
+		if (r->err.field)
+			pfree(r->err.field);
+		pfree(r->err.message);
+	}
+	list_free_deep(rejects);
+}
+
+static void
+save_replicated_rejects(PsSource *src, PsBuffer *buf)
+{
+	RejectedRecord *first;
+	int			n = list_length(buf->rejects);
+
+	if (n == 0)
+		return;
+	first = linitial(buf->rejects);
+	ps_save_rejects(src, buf->rejects);
+	if (n == 1)
+		ereport(WARNING,
+				(errcode(first->err.sqlstate),
+				 errmsg("pushsource: a replicated row of push source \"%s\" is skipped here: %s",
+						src->name, first->err.message),
+				 errhint("It is kept in pushsource.rejected_records.")));
+	else
+		ereport(WARNING,
+				(errcode(first->err.sqlstate),
+				 errmsg("pushsource: %d replicated rows of push source \"%s\" are skipped here",
+						n, src->name),
+				 errdetail("The first: %s", first->err.message),
+				 errhint("They are kept in pushsource.rejected_records.")));
+	free_rejects(buf->rejects);
+	buf->rejects = NIL;
+}
+
 PG_FUNCTION_INFO_V1(fs_push_row_trigger);
 Datum
 fs_push_row_trigger(PG_FUNCTION_ARGS)
@@ -455,7 +510,7 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 		buf->values[i] = buf->rvalues[attnum - 1];
 		buf->nulls[i] = buf->rnulls[attnum - 1];
 	}
-	if (!ps_check_row(src, buf->values, buf->nulls, (int) buf->nrows, &err))
+	if (!ps_check_row(src, buf->values, buf->nulls, (int) (buf->nrows + buf->nrejected), &err))
 	{
 		ps_stat_rejected(src->name, 1);
 		if (replicated)
@@ -469,14 +524,27 @@ fs_push_row_trigger(PG_FUNCTION_ARGS)
 			 */
 			Datum		row = heap_copy_tuple_as_datum(tuple, RelationGetDescr(rel));
 			char	   *json = text_to_cstring(DatumGetTextPP(DirectFunctionCall1(row_to_json, row)));
+			MemoryContext old = MemoryContextSwitchTo(buf->cxt);
+			RejectedRecord *r = palloc(sizeof(RejectedRecord));
 
-			ps_save_rejected_row(src, (int) buf->nrows,
-								 DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json))), &err);
-			ereport(WARNING,
-					(errcode(err.sqlstate),
-					 errmsg("pushsource: a replicated row of push source \"%s\" is skipped here: %s",
-							src->name, err.message),
-					 errhint("It is kept in pushsource.rejected_records.")));
+			/* saved with the buffer's other refused rows, at the flush */
+			r->index = (int) (buf->nrows + buf->nrejected++);
+			r->record = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+			r->err.sqlstate = err.sqlstate;
+			r->err.field = err.field ? pstrdup(err.field) : NULL;
+			r->err.message = pstrdup(err.message);
+			r->err.problem = NULL;
+			r->source = src->name;
+			buf->rejects = lappend(buf->rejects, r);
+			MemoryContextSwitchTo(old);
+
+			/*
+			 * Kept for the flush the buffer's deferred event makes; saved
+			 * now if no row has queued that event yet (the transaction
+			 * may have no row this node takes), or enough are waiting.
+			 */
+			if (!buf->event_queued || list_length(buf->rejects) >= PS_REJECTS_PER_SAVE)
+				save_replicated_rejects(src, buf);
 			return PointerGetDatum(NULL);
 		}
 		ps_raise_record_error(&err);
@@ -948,6 +1016,7 @@ flush_applied(Oid relid)
 		if (OidIsValid(relid) && buf->relid != relid)
 			continue;
 		unlink_buffer(buf);
+		save_replicated_rejects(ps_lookup_source_by_relid(buf->relid), buf);
 		flush_buffer(ps_lookup_source_by_relid(buf->relid), buf);
 		tuplestore_end(buf->rows);
 		MemoryContextDelete(buf->cxt);

@@ -1053,41 +1053,63 @@ void
 ps_save_rejects(PsSource *src, List *rejected)
 {
 	int			spi_nest;
+	int			n = list_length(rejected);
+	int			i = 0;
 	ListCell   *lc;
-	Oid			argtypes[7] = {TEXTOID, INT4OID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, NAMEOID};
+	Oid			argtypes[7] = {TEXTOID, INT4ARRAYOID, JSONBARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, NAMEOID};
+	Datum		args[7];
+	Datum	   *idx;
+	Datum	   *rec;
+	Datum	   *field;
+	Datum	   *state;
+	Datum	   *msg;
+	bool	   *field_null;
+	int			dims[1];
+	int			lbs[1] = {1};
 	Oid			save_userid;
 	int			save_sec;
-	Datum		pusher;
 
 	if (rejected == NIL)
 		return;
 	GetUserIdAndSecContext(&save_userid, &save_sec);
-	pusher = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(save_userid, false)));
-	spi_nest = ps_spi_connect();
-	SetUserIdAndSecContext(ps_extension_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	idx = palloc(sizeof(Datum) * n);
+	rec = palloc(sizeof(Datum) * n);
+	field = palloc(sizeof(Datum) * n);
+	state = palloc(sizeof(Datum) * n);
+	msg = palloc(sizeof(Datum) * n);
+	field_null = palloc(sizeof(bool) * n);
 	foreach(lc, rejected)
 	{
 		RejectedRecord *r = lfirst(lc);
-		Datum		args[7];
-		char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
-		args[0] = CStringGetTextDatum(src->name);
-		args[1] = Int32GetDatum(r->index);
-		args[2] = JsonbPGetDatum(r->record);
-		if (r->err.field)
-			args[3] = CStringGetTextDatum(r->err.field);
-		else
-			nulls[3] = 'n';
-		args[4] = CStringGetTextDatum(unpack_sql_state(r->err.sqlstate));
-		args[5] = CStringGetTextDatum(r->err.message);
-		args[6] = pusher;
-		if (SPI_execute_with_args("INSERT INTO pushsource.rejected_records"
-								  " (source, record_index, record, field, sqlstate, error, rejected_by)"
-								  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-								  7, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not save a rejected record");
+		idx[i] = Int32GetDatum(r->index);
+		rec[i] = JsonbPGetDatum(r->record);
+		field_null[i] = r->err.field == NULL;
+		field[i] = field_null[i] ? (Datum) 0 : CStringGetTextDatum(r->err.field);
+		state[i] = CStringGetTextDatum(unpack_sql_state(r->err.sqlstate));
+		msg[i] = CStringGetTextDatum(r->err.message);
+		i++;
 	}
+	dims[0] = n;
+	args[0] = CStringGetTextDatum(src->name);
+	args[1] = PointerGetDatum(construct_array(idx, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(rec, n, JSONBOID, -1, false, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_md_array(field, field_null, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	args[4] = PointerGetDatum(construct_array(state, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[5] = PointerGetDatum(construct_array(msg, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[6] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(save_userid, false)));
+	spi_nest = ps_spi_connect();
+	SetUserIdAndSecContext(ps_extension_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	/* one statement for all of them (unnest keeps their order) */
+	if (SPI_execute_with_args("INSERT INTO pushsource.rejected_records"
+							  " (source, record_index, record, field, sqlstate, error, rejected_by)"
+							  " SELECT $1, u.i, u.r, u.f, u.s, u.e, $7"
+							  " FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4),"
+							  " pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(i, r, f, s, e)",
+							  7, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not save the rejected records");
 	SetUserIdAndSecContext(save_userid, save_sec);
 	ps_spi_finish(spi_nest);
 }
