@@ -43,11 +43,8 @@
 static void
 join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 {
-	int			nk = pv->view->nkeys;
 	double		need;
-	double		budget = (double) pit_memory_budget();
-	int			nparts = 1;
-	double		byref_guess = 0;
+	int			nparts;
 	char	   *buf;
 	instr_time	t0;
 
@@ -61,35 +58,11 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 		return;
 	}
 
-	/*
-	 * The records, their entries, groups (at most one per record), directory
-	 * (half full at most), times and candidates, copies of by-reference
-	 * feature values (a guess), and the result array.
-	 */
-	for (int f = 0; f < pv->nfeat; f++)
-		if (!pv->codec_byval[nk + 2 + f])
-			byref_guess += 16.0;
-	need = (double) pv->spine_bytes +
-		(double) pv->spine_n * (sizeof(SpineEnt) + sizeof(Datum) * nk + sizeof(SpineGroup) +
-								2 * sizeof(DirEnt) + sizeof(TimestampTz) + pv->stride +
-								byref_guess) +
-		(double) plan->nrows * sizeof(Cand *);
-	while (nparts < 4096 && need / nparts > budget)
-		nparts *= 2;
-	if (nparts > 1 && max_parallel_workers_per_gather > 0 && !pv->has_byref &&
-		!OidIsValid(plan->mock_relid))
-	{
-		/*
-		 * The leader and each worker may join a partition at the same time
-		 * (when the scan can run in parallel: keys and features by value);
-		 * one more share is left for what every process holds besides
-		 * (tuplestores, file buffers, its own few megabytes).
-		 */
-		budget /= 2 + max_parallel_workers_per_gather;
-		while (nparts < 4096 && need / nparts > budget)
-			nparts *= 2;
-	}
+	nparts = pit_plan_parts(pv, (double) pv->spine_n, (double) pv->spine_bytes,
+							(double) plan->nrows, &need);
 	pv->nparts = nparts;
+	/* the partitions' files are written at once: an eighth of the budget */
+	pv->part_buf = pit_file_buffer(pit_memory_budget() / 8.0, nparts);
 	if (nparts > 1)
 	{
 		/*
@@ -113,7 +86,7 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 		if (pv->spine_file != NULL)
 		{
 			buf = pit_read_partition(pv->spine_file, pv->spine_bytes);
-			BufFileClose(pv->spine_file);
+			pit_file_close(pv->spine_file);
 			pv->spine_file = NULL;
 			pit_phase(&t0, "spine records read back", pv->spine_n);
 		}
@@ -131,10 +104,10 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	}
 
 	/* split the spine's records into partitions */
-	pv->spine_parts = palloc0(sizeof(BufFile *) * nparts);
+	pv->spine_parts = palloc0(sizeof(PitFile *) * nparts);
 	pv->spine_part_n = palloc0(sizeof(int64) * nparts);
 	pv->spine_part_bytes = palloc0(sizeof(int64) * nparts);
-	pv->feat_parts = palloc0(sizeof(BufFile *) * nparts);
+	pv->feat_parts = palloc0(sizeof(PitFile *) * nparts);
 	if (pv->spine_file != NULL)
 		pit_rewind_run(pv->spine_file);
 	for (int64 off = 0;;)
@@ -156,11 +129,11 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 			rec.len = ((uint32 *) buf)[1];
 		}
 		p = pit_part_of(pv, ((uint32 *) buf)[0]);
-		pit_write_encoded(pv->filecxt, &pv->spine_parts[p], &rec, ((uint32 *) buf)[0],
-					  &pv->spine_part_n[p], &pv->spine_part_bytes[p]);
+		pit_write_encoded(pv->filecxt, &pv->spine_parts[p], pv->part_buf, &rec, ((uint32 *) buf)[0],
+						  &pv->spine_part_n[p], &pv->spine_part_bytes[p]);
 	}
 	if (pv->spine_file != NULL)
-		BufFileClose(pv->spine_file);
+		pit_file_close(pv->spine_file);
 	pv->spine_file = NULL;
 	if (pv->spine_mem != NULL)
 		pfree(pv->spine_mem);
@@ -177,7 +150,7 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 		if (pv->spine_parts[0] != NULL)
 		{
 			buf = pit_read_partition(pv->spine_parts[0], pv->spine_part_bytes[0]);
-			BufFileClose(pv->spine_parts[0]);
+			pit_file_close(pv->spine_parts[0]);
 			pv->spine_parts[0] = NULL;
 		}
 		pv->ix = pit_build_index(pv, buf, pv->spine_part_n[0]);
@@ -246,6 +219,7 @@ append_features(PitPlan *plan, TupleTableSlot *spine_slot, Datum *values, bool *
 				StringInfo buf, Tuplestorestate *out)
 {
 	MinimalTuple st;
+	uint32		len;
 	int			hoff;
 	int			natts = plan->out_desc->natts;
 	Size		off;
@@ -257,15 +231,27 @@ append_features(PitPlan *plan, TupleTableSlot *spine_slot, Datum *values, bool *
 	for (int i = plan->nspine; i < natts; i++)
 		if (nulls[i])
 			return false;
-	st = ExecFetchSlotMinimalTuple(spine_slot, &should_free);
-	Assert(!should_free);
-	if ((st->t_infomask & HEAP_HASNULL) || HeapTupleHeaderGetNatts(st) != plan->nspine)
+	if (TTS_IS_MINIMALTUPLE(spine_slot))
+	{
+		st = ExecFetchSlotMinimalTuple(spine_slot, &should_free);
+		Assert(!should_free);
+		len = st->t_len;
+	}
+	else
+	{
+		/* a table's row (pit_spine_direct): its header as a minimal one's */
+		HeapTuple	ht = ExecFetchSlotHeapTuple(spine_slot, false, NULL);
+
+		st = (MinimalTuple) ((char *) ht->t_data + MINIMAL_TUPLE_OFFSET);
+		len = ht->t_len - MINIMAL_TUPLE_OFFSET;
+	}
+	if ((st->t_infomask & (HEAP_HASNULL | HEAP_HASEXTERNAL)) || HeapTupleHeaderGetNatts(st) != plan->nspine)
 		return false;
 	hoff = st->t_hoff - MINIMAL_TUPLE_OFFSET;
-	off = st->t_len - hoff;		/* the end of the spine's data */
+	off = len - hoff;			/* the end of the spine's data */
 	resetStringInfo(buf);
-	enlargeStringInfo(buf, st->t_len + MAXIMUM_ALIGNOF + sizeof(Datum) * (natts - plan->nspine));
-	memcpy(buf->data, st, st->t_len);
+	enlargeStringInfo(buf, len + MAXIMUM_ALIGNOF + sizeof(Datum) * (natts - plan->nspine));
+	memcpy(buf->data, st, len);
 	for (int i = plan->nspine; i < natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(plan->out_desc, i);
@@ -284,6 +270,44 @@ append_features(PitPlan *plan, TupleTableSlot *spine_slot, Datum *values, bool *
 }
 
 static Datum historical_features(FunctionCallInfo fcinfo, PitPlan *plan);
+
+/*
+ * A spine named as a plain table, read as it is, is read by two heap scans
+ * under one snapshot instead of a query whose rows are kept for the output:
+ * the first gives the join its records, the second the output its rows, in
+ * the same order (no synchronized scan).  Only where the query would
+ * return exactly the table's rows: no child tables, no row security, the
+ * role's SELECT on the whole table, the same columns as planned.  Else
+ * NULL: the spine is read by its query.
+ */
+static Relation
+pit_spine_direct(PitPlan *plan)
+{
+	Relation	rel;
+	TupleDesc	desc;
+	bool		ok;
+
+	if (!OidIsValid(plan->spine_relid))
+		return NULL;
+	rel = table_open(plan->spine_relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	ok = rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relhassubclass &&
+		desc->natts == plan->nspine &&
+		check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_NONE &&
+		pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+	for (int i = 0; ok && i < desc->natts; i++)
+		ok = !TupleDescAttr(desc, i)->attisdropped &&
+			TupleDescAttr(desc, i)->atttypid == TupleDescAttr(plan->spine_desc, i)->atttypid;
+	if (!ok)
+	{
+		table_close(rel, AccessShareLock);
+		return NULL;
+	}
+	ereport(DEBUG1,
+			(errmsg_internal("pushsource: the spine table \"%s\" is read by heap scans",
+							 RelationGetRelationName(rel))));
+	return rel;
+}
 
 PG_FUNCTION_INFO_V1(fs_get_historical_features);
 Datum
@@ -354,6 +378,9 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 	int64		per_row;
 	instr_time	t0;
 	StringInfoData outbuf;
+	Relation	spine_rel;
+	Snapshot	spine_snap = NULL;
+	TableScanDesc spine_scan = NULL;
 
 	INSTR_TIME_SET_CURRENT(t0);
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL)
@@ -382,20 +409,43 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 	sr.max_t = DT_NOBEGIN;
 	sr.vals = palloc(sizeof(Datum) * (maxkeys + 2));
 	sr.nulls = palloc(sizeof(bool) * (maxkeys + 2));
-	ps_spi_connect_caller();	/* the spine is the caller's SQL */
-	sp = pit_prepare_spine_statement(plan->spine_sql, plan->spine_sql, plan->spine_params);
-	memset(&opts, 0, sizeof(opts));
-	opts.read_only = false;		/* the spine query is the user's own */
-	opts.params = plan->spine_params;
-	opts.dest = (DestReceiver *) &sr;
-	/* with our own receiver (DestNone) SPI reports SPI_OK_UTILITY */
-	ret = SPI_execute_plan_extended(sp, &opts);
-	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("the spine must be a query that returns rows")));
-	SPI_finish();
-	MemoryContextSwitchTo(outer);
+	foreach(lc, plan->views)
+		((PitView *) lfirst(lc))->is_mock = OidIsValid(plan->mock_relid);
+	if ((spine_rel = pit_spine_direct(plan)) != NULL)
+	{
+		TableScanDesc scan;
+		TupleTableSlot *slot;
+
+
+		/* as SPI would run the spine's query: a new snapshot */
+		tuplestore_end(spine);
+		spine = sr.spine = NULL;
+		CommandCounterIncrement();
+		spine_snap = RegisterSnapshot(GetTransactionSnapshot());
+		scan = table_beginscan_strat(spine_rel, spine_snap, 0, NULL, true, false);
+		slot = table_slot_create(spine_rel, NULL);
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+			pit_spine_receive(slot, (DestReceiver *) &sr);
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+	}
+	else
+	{
+		ps_spi_connect_caller();	/* the spine is the caller's SQL */
+		sp = pit_prepare_spine_statement(plan->spine_sql, plan->spine_sql, plan->spine_params);
+		memset(&opts, 0, sizeof(opts));
+		opts.read_only = false; /* the spine query is the user's own */
+		opts.params = plan->spine_params;
+		opts.dest = (DestReceiver *) &sr;
+		/* with our own receiver (DestNone) SPI reports SPI_OK_UTILITY */
+		ret = SPI_execute_plan_extended(sp, &opts);
+		if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("the spine must be a query that returns rows")));
+		SPI_finish();
+		MemoryContextSwitchTo(outer);
+	}
 	plan->nrows = sr.pos;
 	pit_phase(&t0, "spine read", plan->nrows);
 
@@ -409,7 +459,8 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 	{
 		PitView    *pv = lfirst(lc);
 
-		pv->buckets = palloc0(sizeof(BufFile *) * Max(plan->nbuckets, 1));
+		pv->buckets = palloc0(sizeof(PitFile *) * Max(plan->nbuckets, 1));
+		pv->bucket_buf = pit_file_buffer((double) work_mem * 1024, plan->nbuckets);
 		pv->loaded = palloc(sizeof(MinimalTuple) * plan->bucket_rows);
 	}
 
@@ -427,7 +478,14 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 			plan->append_ok = false;
 	values = palloc(sizeof(Datum) * plan->out_desc->natts);
 	nulls = palloc(sizeof(bool) * plan->out_desc->natts);
-	spine_slot = MakeSingleTupleTableSlot(plan->spine_desc, &TTSOpsMinimalTuple);
+	if (spine_rel != NULL)
+	{
+		/* the same rows again, in the same order */
+		spine_scan = table_beginscan_strat(spine_rel, spine_snap, 0, NULL, true, false);
+		spine_slot = table_slot_create(spine_rel, NULL);
+	}
+	else
+		spine_slot = MakeSingleTupleTableSlot(plan->spine_desc, &TTSOpsMinimalTuple);
 	bucketcxt = AllocSetContextCreate(CurrentMemoryContext, "pit bucket", ALLOCSET_DEFAULT_SIZES);
 	for (int b = 0; b < plan->nbuckets; b++)
 	{
@@ -458,7 +516,7 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 				pos = DatumGetInt64(heap_getattr(&htup, 1, pv->result_desc, &isnull));
 				pv->loaded[pos - base] = mt;
 			}
-			BufFileClose(pv->buckets[b]);
+			pit_file_close(pv->buckets[b]);
 			pv->buckets[b] = NULL;
 		}
 		MemoryContextSwitchTo(old);
@@ -467,7 +525,8 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 		{
 			int			o = plan->nspine;
 
-			if (!tuplestore_gettupleslot(spine, true, false, spine_slot))
+			if (spine_scan != NULL ? !table_scan_getnextslot(spine_scan, ForwardScanDirection, spine_slot) :
+				!tuplestore_gettupleslot(spine, true, false, spine_slot))
 				elog(ERROR, "pushsource: spine ended early");
 			foreach(lc, plan->views)
 			{
@@ -520,7 +579,17 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 		MemoryContextReset(bucketcxt);
 	}
 	MemoryContextDelete(bucketcxt);
-	tuplestore_end(spine);
+	if (spine_scan != NULL)
+	{
+		if (table_scan_getnextslot(spine_scan, ForwardScanDirection, spine_slot))
+			elog(ERROR, "pushsource: the spine table's second scan returned more rows than its first");
+		table_endscan(spine_scan);
+		ExecDropSingleTupleTableSlot(spine_slot);
+		UnregisterSnapshot(spine_snap);
+		table_close(spine_rel, NoLock);
+	}
+	else
+		tuplestore_end(spine);
 	pit_phase(&t0, "output written", plan->nrows);
 	foreach(lc, plan->views)
 	{

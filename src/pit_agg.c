@@ -170,7 +170,7 @@ pit_join_agg_view(PitPlan *plan, PitView *pv)
 			nrecs++;
 		}
 		if (pv->spine_file != NULL)
-			BufFileClose(pv->spine_file);
+			pit_file_close(pv->spine_file);
 		pv->spine_file = NULL;
 	}
 	tuplesort_performsort(ss);
@@ -302,7 +302,7 @@ pit_join_agg_view(PitPlan *plan, PitView *pv)
 			memcpy(pv->rvals + 1, out + i * pv->nfeat, sizeof(Datum) * pv->nfeat);
 			memcpy(pv->rnulls + 1, outnull + i * pv->nfeat, sizeof(bool) * pv->nfeat);
 			mt = heap_form_minimal_tuple(pv->result_desc, pv->rvals, pv->rnulls);
-			pit_write_record(pv->filecxt, &pv->buckets[pos[i] / plan->bucket_rows], 0, mt);
+			pit_write_record(pv, &pv->buckets[pos[i] / plan->bucket_rows], 0, mt);
 			pfree(mt);
 		}
 		MemoryContextSwitchTo(outer);

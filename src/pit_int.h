@@ -32,6 +32,7 @@
 #include "access/table.h"
 #include "common/hashfn.h"
 #include "storage/buffile.h"
+#include "storage/fileset.h"
 #include "storage/bufmgr.h"
 #include "utils/plancache.h"
 #include "tcop/dest.h"
@@ -56,6 +57,8 @@
 
 
 /* A spine record in memory: keys, time T, position in the spine. */
+typedef struct PitFile PitFile;	/* pit_file.c */
+
 typedef struct SpineEnt
 {
 	uint32		hash;
@@ -157,14 +160,17 @@ typedef struct PitView
 	 */
 	char	   *spine_mem;
 	Size		spine_cap;
-	BufFile    *spine_file;
+	PitFile    *spine_file;
 	int64		spine_n;
 	int64		spine_bytes;
 	int			nparts;
-	BufFile   **spine_parts;
+	PitFile   **spine_parts;
 	int64	   *spine_part_n;
 	int64	   *spine_part_bytes;
-	BufFile   **feat_parts;		/* spilled feature rows, partitions 1.. */
+	bool		is_mock;		/* fs_run's mock source: never a parallel scan */
+	PitFile   **feat_parts;		/* spilled feature rows, partitions 1.. */
+	Size		part_buf;		/* write buffer of a partition's file */
+	Size		bucket_buf;		/* write buffer of a result bucket's file */
 	bool		parts_done;		/* partitions 1.. were joined by the parallel scan */
 	int			p0_slots;		/* partition 0 is hash slots 0..p0_slots-1 */
 	int			spill_fixed;	/* length of a spilled feature row, when fixed */
@@ -189,7 +195,7 @@ typedef struct PitView
 	Size		stride;			/* of a candidate */
 	StringInfoData enc;			/* encoding buffer */
 	StringInfoData rbuf;		/* reading buffer */
-	MemoryContext filecxt;		/* holds the BufFile structs (not SPI's memory) */
+	MemoryContext filecxt;		/* holds the PitFile structs (not SPI's memory) */
 	uint64	   *seen;			/* bitset of spine key hashes */
 	bool		ord_is_tid;		/* from_source: physical order breaks ties */
 	/* results: by position in memory (one partition), or in buckets */
@@ -197,7 +203,7 @@ typedef struct PitView
 	TupleDesc	result_desc;
 	Datum	   *rvals;
 	bool	   *rnulls;
-	BufFile   **buckets;
+	PitFile   **buckets;
 	MinimalTuple *loaded;		/* the current bucket, indexed by pos - base */
 } PitView;
 
@@ -218,6 +224,10 @@ typedef struct PitPlan
 	int			nbuckets;
 	bool		append_ok;		/* every feature is of a fixed-width by-value type */
 	ParamListInfo spine_params; /* of an internal spine query (fs_run), or NULL */
+	Oid			spine_relid;	/* a spine named as a table whose rows are
+								 * the read spine's as they are (no cast, T a
+								 * timestamptz): read by a heap scan (see
+								 * pit_spine_direct), else InvalidOid */
 } PitPlan;
 
 /* What every receiver of a view's feature rows begins with */
@@ -240,6 +250,17 @@ typedef struct SpineReceiver
 } SpineReceiver;
 
 #define SEEN_BITS (1 << 20)
+
+/* pit_file.c: temp files read and written in large chunks */
+#define PIT_FILE_MIN_BUF ((Size) BLCKSZ)
+#define PIT_FILE_MAX_BUF ((Size) 256 * 1024)
+extern Size pit_file_buffer(double share, int nfiles);
+extern PitFile *pit_file_create(FileSet *fs, const char *name, Size buf);
+extern PitFile *pit_file_open(FileSet *fs, const char *name, bool missing_ok);
+extern void pit_file_write(PitFile *f, const void *data, Size len);
+extern Size pit_file_read(PitFile *f, void *data, Size len);
+extern void pit_file_rewind(PitFile *f);
+extern void pit_file_close(PitFile *f);
 
 /* pit_plan.c */
 extern SPIPlanPtr pit_prepare_spine_statement(const char *sql, const char *spine, ParamListInfo params);
@@ -264,15 +285,16 @@ pit_part_of(const PitView *pv, uint32 h)
 
 /* pit_join.c */
 extern void pit_phase(instr_time *since, const char *what, int64 n);
-extern void pit_write_record(MemoryContext filecxt, BufFile **file, uint32 hash, MinimalTuple tup);
-extern BufFile *pit_spill_file(PitView *pv, char kind, int n);
-extern MinimalTuple pit_read_record(BufFile *file, uint32 *hash);
-extern void pit_rewind_run(BufFile *file);
+extern void pit_write_record(PitView *pv, PitFile **file, uint32 hash, MinimalTuple tup);
+extern int	pit_plan_parts(PitView *pv, double spine_n, double spine_bytes, double nrows, double *need);
+extern PitFile *pit_spill_file(PitView *pv, char kind, int n);
+extern MinimalTuple pit_read_record(PitFile *file, uint32 *hash);
+extern void pit_rewind_run(PitFile *file);
 extern void pit_decode_values(char *rec, int n, int16 *len, bool *byval, Datum *vals, bool *nulls, int natts);
-extern void pit_write_encoded(MemoryContext filecxt, BufFile **file, StringInfo enc, uint32 hash, int64 *n, int64 *bytes);
+extern void pit_write_encoded(MemoryContext filecxt, PitFile **file, Size buf, StringInfo enc, uint32 hash, int64 *n, int64 *bytes);
 extern char *pit_next_spine_record(PitView *pv, int64 *off);
-extern char *pit_read_partition(BufFile *file, int64 bytes);
-extern char *pit_read_encoded(BufFile *file, StringInfo buf);
+extern char *pit_read_partition(PitFile *file, int64 bytes);
+extern char *pit_read_encoded(PitFile *file, StringInfo buf);
 extern uint32 pit_hash_keys(PitView *pv, Datum *vals);
 extern void pit_begin_view_join(PitView *pv, bool from_source);
 extern void pit_spill_format(PitView *pv);
@@ -287,7 +309,7 @@ extern PitIndex *pit_build_index(PitView *pv, char *buf, int64 n);
 extern void pit_probe_batch(PitView *pv, PitIndex *ix);
 extern void pit_probe_row(PitView *pv, PitIndex *ix, uint32 h, Datum *vals, bool *nulls);
 extern void pit_finish_index(PitPlan *plan, PitView *pv, PitIndex *ix);
-extern void pit_join_partition(PitPlan *plan, PitView *pv, BufFile *spine, int64 n, int64 bytes, BufFile **feat, int nfeat);
+extern void pit_join_partition(PitPlan *plan, PitView *pv, PitFile *spine, int64 n, int64 bytes, PitFile **feat, int nfeat);
 extern int64 pit_tid_order(ItemPointer ip);
 extern void pit_run_feature_query(PitView *pv, const char *sql, TimestampTz p1, TimestampTz p2, TimestampTz p3, DestReceiver *dest);
 extern void pit_scan_features(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t);

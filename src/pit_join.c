@@ -48,21 +48,21 @@ pit_phase(instr_time *since, const char *what, int64 n)
 
 /*
  * Result buckets hold MinimalTuples of (position, features), each written
- * after a 32-bit word.  BufFile structs are allocated in filecxt: the
+ * after a 32-bit word.  PitFile structs are allocated in filecxt: the
  * receivers run inside SPI, whose executor memory is gone at SPI_finish.
  */
 void
-pit_write_record(MemoryContext filecxt, BufFile **file, uint32 hash, MinimalTuple tup)
+pit_write_record(PitView *pv, PitFile **file, uint32 hash, MinimalTuple tup)
 {
 	if (*file == NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(filecxt);
+		MemoryContext old = MemoryContextSwitchTo(pv->filecxt);
 
-		*file = BufFileCreateTemp(false);
+		*file = pit_file_create(NULL, NULL, pv->bucket_buf);
 		MemoryContextSwitchTo(old);
 	}
-	BufFileWrite(*file, &hash, sizeof(hash));
-	BufFileWrite(*file, tup, tup->t_len);
+	pit_file_write(*file, &hash, sizeof(hash));
+	pit_file_write(*file, tup, tup->t_len);
 }
 
 /*
@@ -73,48 +73,47 @@ pit_write_record(MemoryContext filecxt, BufFile **file, uint32 hash, MinimalTupl
  * the others can open them; otherwise, and for the leader's own results,
  * to a private temp file.
  */
-BufFile *
+PitFile *
 pit_spill_file(PitView *pv, char kind, int n)
 {
 	MemoryContext old = MemoryContextSwitchTo(pv->filecxt);
-	BufFile    *f;
+	PitFile    *f;
 
 	if (pv->fileset != NULL && !(kind == 'r' && pv->procno < 0))
 	{
 		char		name[MAXPGPATH];
 
 		snprintf(name, sizeof(name), "%c.%d.%d", kind, pv->procno + 1, n);
-		f = BufFileCreateFileSet(&pv->fileset->fs, name);
+		f = pit_file_create(&pv->fileset->fs, name, kind == 'f' ? pv->part_buf : pv->bucket_buf);
 	}
 	else
-		f = BufFileCreateTemp(false);
+		f = pit_file_create(NULL, NULL, kind == 'f' ? pv->part_buf : pv->bucket_buf);
 	MemoryContextSwitchTo(old);
 	return f;
 }
 
 /* Next record of a run being read, allocated in the current context. */
 MinimalTuple
-pit_read_record(BufFile *file, uint32 *hash)
+pit_read_record(PitFile *file, uint32 *hash)
 {
 	uint32		len;
 	MinimalTuple tup;
 
-	if (BufFileRead(file, hash, sizeof(uint32)) != sizeof(uint32))
+	if (pit_file_read(file, hash, sizeof(uint32)) != sizeof(uint32))
 		return NULL;
-	if (BufFileRead(file, &len, sizeof(len)) != sizeof(len))
+	if (pit_file_read(file, &len, sizeof(len)) != sizeof(len))
 		elog(ERROR, "pushsource: truncated point-in-time temp file");
 	tup = palloc(len);
 	tup->t_len = len;
-	if (BufFileRead(file, (char *) tup + sizeof(len), len - sizeof(len)) != len - sizeof(len))
+	if (pit_file_read(file, (char *) tup + sizeof(len), len - sizeof(len)) != len - sizeof(len))
 		elog(ERROR, "pushsource: truncated point-in-time temp file");
 	return tup;
 }
 
 void
-pit_rewind_run(BufFile *file)
+pit_rewind_run(PitFile *file)
 {
-	if (BufFileSeek(file, 0, 0, SEEK_SET) != 0)
-		elog(ERROR, "pushsource: could not rewind a point-in-time temp file");
+	pit_file_rewind(file);
 }
 
 /* Zero bytes up to the next MAXALIGN boundary (or n bytes). */
@@ -207,22 +206,67 @@ pit_decode_values(char *rec, int n, int16 *len, bool *byval, Datum *vals, bool *
 }
 
 void
-pit_write_encoded(MemoryContext filecxt, BufFile **file, StringInfo enc, uint32 hash,
-			  int64 *n, int64 *bytes)
+pit_write_encoded(MemoryContext filecxt, PitFile **file, Size buf, StringInfo enc, uint32 hash,
+				  int64 *n, int64 *bytes)
 {
 	if (*file == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(filecxt);
 
-		*file = BufFileCreateTemp(false);
+		*file = pit_file_create(NULL, NULL, buf);
 		MemoryContextSwitchTo(old);
 	}
 	((uint32 *) enc->data)[0] = hash;
-	BufFileWrite(*file, enc->data, enc->len);
+	pit_file_write(*file, enc->data, enc->len);
 	if (n)
 		(*n)++;
 	if (bytes)
 		*bytes += enc->len;
+}
+
+/*
+ * How many partitions (a power of 2, at most 4096) the index of spine_n
+ * records of spine_bytes needs within the memory budget, of nrows spine
+ * rows in all; *need (if not NULL): the memory of the whole index.
+ */
+int
+pit_plan_parts(PitView *pv, double spine_n, double spine_bytes, double nrows, double *need)
+{
+	int			nk = pv->view->nkeys;
+	double		budget = (double) pit_memory_budget();
+	double		byref_guess = 0;
+	double		total;
+	int			nparts = 1;
+
+	/*
+	 * The records, their entries, groups (at most one per record), directory
+	 * (half full at most), times and candidates, copies of by-reference
+	 * feature values (a guess), and the result array.
+	 */
+	for (int f = 0; f < pv->nfeat; f++)
+		if (!pv->codec_byval[nk + 2 + f])
+			byref_guess += 16.0;
+	total = spine_bytes +
+		spine_n * (sizeof(SpineEnt) + sizeof(Datum) * nk + sizeof(SpineGroup) +
+				   2 * sizeof(DirEnt) + sizeof(TimestampTz) + pv->stride + byref_guess) +
+		nrows * sizeof(Cand *);
+	while (nparts < 4096 && total / nparts > budget)
+		nparts *= 2;
+	if (nparts > 1 && max_parallel_workers_per_gather > 0 && !pv->has_byref && !pv->is_mock)
+	{
+		/*
+		 * The leader and each worker may join a partition at the same time
+		 * (when the scan can run in parallel: keys and features by value);
+		 * one more share is left for what every process holds besides
+		 * (tuplestores, file buffers, its own few megabytes).
+		 */
+		budget /= 2 + max_parallel_workers_per_gather;
+		while (nparts < 4096 && total / nparts > budget)
+			nparts *= 2;
+	}
+	if (need != NULL)
+		*need = total;
+	return nparts;
 }
 
 /*
@@ -242,18 +286,18 @@ write_spine_record(PitView *pv, uint32 hash)
 		/* too many: the ones so far go to a temp file first */
 		MemoryContext old = MemoryContextSwitchTo(pv->filecxt);
 
-		pv->spine_file = BufFileCreateTemp(false);
+		pv->spine_file = pit_file_create(NULL, NULL, PIT_FILE_MAX_BUF);
 		MemoryContextSwitchTo(old);
 		if (pv->spine_mem != NULL)
 		{
-			BufFileWrite(pv->spine_file, pv->spine_mem, pv->spine_bytes);
+			pit_file_write(pv->spine_file, pv->spine_mem, pv->spine_bytes);
 			pfree(pv->spine_mem);
 			pv->spine_mem = NULL;
 		}
 	}
 	if (pv->spine_file != NULL)
 	{
-		pit_write_encoded(pv->filecxt, &pv->spine_file, enc, hash, &pv->spine_n, &pv->spine_bytes);
+		pit_write_encoded(pv->filecxt, &pv->spine_file, PIT_FILE_MAX_BUF, enc, hash, &pv->spine_n, &pv->spine_bytes);
 		return;
 	}
 	if ((Size) pv->spine_bytes + enc->len > pv->spine_cap)
@@ -287,7 +331,7 @@ pit_next_spine_record(PitView *pv, int64 *off)
 
 /* A whole file of records in one buffer. */
 char *
-pit_read_partition(BufFile *file, int64 bytes)
+pit_read_partition(PitFile *file, int64 bytes)
 {
 	char	   *buf = palloc_extended(Max(bytes, 1), MCXT_ALLOC_HUGE);
 	int64		done = 0;
@@ -295,7 +339,7 @@ pit_read_partition(BufFile *file, int64 bytes)
 	pit_rewind_run(file);
 	while (done < bytes)
 	{
-		size_t		got = BufFileRead(file, buf + done, Min(bytes - done, (int64) 1 << 30));
+		size_t		got = pit_file_read(file, buf + done, Min(bytes - done, (int64) 1 << 30));
 
 		if (got == 0)
 			elog(ERROR, "pushsource: truncated point-in-time temp file");
@@ -306,10 +350,10 @@ pit_read_partition(BufFile *file, int64 bytes)
 
 /* The next record of a file being streamed (into buf, reused), or NULL. */
 char *
-pit_read_encoded(BufFile *file, StringInfo buf)
+pit_read_encoded(PitFile *file, StringInfo buf)
 {
 	uint32		head[2];
-	size_t		got = BufFileRead(file, head, sizeof(head));
+	size_t		got = pit_file_read(file, head, sizeof(head));
 
 	if (got == 0)
 		return NULL;
@@ -318,7 +362,7 @@ pit_read_encoded(BufFile *file, StringInfo buf)
 	resetStringInfo(buf);
 	enlargeStringInfo(buf, head[1]);
 	memcpy(buf->data, head, sizeof(head));
-	if (BufFileRead(file, buf->data + sizeof(head), head[1] - sizeof(head)) != head[1] - sizeof(head))
+	if (pit_file_read(file, buf->data + sizeof(head), head[1] - sizeof(head)) != head[1] - sizeof(head))
 		elog(ERROR, "pushsource: truncated point-in-time temp file");
 	buf->len = head[1];
 	return buf->data;
@@ -560,7 +604,9 @@ pit_spine_receive(TupleTableSlot *slot, DestReceiver *self)
 	slot_getallattrs(slot);
 	sv = slot->tts_values;
 	sn = slot->tts_isnull;
-	if (slot->tts_tupleDescriptor->natts == plan->nspine &&
+	if (r->spine == NULL)
+		;						/* read again for the output (pit_spine_direct) */
+	else if (slot->tts_tupleDescriptor->natts == plan->nspine &&
 		(TTS_IS_BUFFERTUPLE(slot) || TTS_IS_HEAPTUPLE(slot)) &&
 		HeapTupleHeaderGetNatts(ExecFetchSlotHeapTuple(slot, false, NULL)->t_data) == plan->nspine)
 	{
@@ -1028,11 +1074,11 @@ feature_row(PitView *pv, Datum *vals, bool *nulls)
 				rec[4 + i / 8] |= 1 << (i % 8);
 			memcpy(rec + 4 + nb + i * sizeof(Datum), nulls[i] ? &(Datum){0} : &vals[i], sizeof(Datum));
 		}
-		BufFileWrite(pv->feat_parts[p], rec, pv->spill_fixed);
+		pit_file_write(pv->feat_parts[p], rec, pv->spill_fixed);
 		return;
 	}
 	encode_values(&pv->enc, pv->ncodec, pv->codec_len, pv->codec_byval, vals, nulls);
-	pit_write_encoded(pv->filecxt, &pv->feat_parts[p], &pv->enc, h, NULL, NULL);
+	pit_write_encoded(pv->filecxt, &pv->feat_parts[p], pv->part_buf, &pv->enc, h, NULL, NULL);
 }
 
 /*
@@ -1076,7 +1122,7 @@ pit_finish_index(PitPlan *plan, PitView *pv, PitIndex *ix)
 
 				if (pv->buckets[b] == NULL)
 					pv->buckets[b] = pit_spill_file(pv, 'r', b);
-				pit_write_record(pv->filecxt, &pv->buckets[b], 0, mt);
+				pit_write_record(pv, &pv->buckets[b], 0, mt);
 				pfree(mt);
 			}
 		}
@@ -1094,7 +1140,7 @@ pit_finish_index(PitPlan *plan, PitView *pv, PitIndex *ix)
 typedef struct SpillReader
 {
 	int			fixed;			/* the records' length, or 0: in their header */
-	BufFile    *file;
+	PitFile    *file;
 	char	   *buf;
 	Size		cap;
 	Size		len;
@@ -1127,7 +1173,7 @@ spill_next(SpillReader *r)
 			r->cap = MAXALIGN(((uint32 *) r->buf)[1]);
 			r->buf = repalloc(r->buf, r->cap);
 		}
-		got = BufFileRead(r->file, r->buf + r->len, r->cap - r->len);
+		got = pit_file_read(r->file, r->buf + r->len, r->cap - r->len);
 		if (got == 0)
 		{
 			if (avail > 0)
@@ -1145,8 +1191,8 @@ spill_next(SpillReader *r)
  * after; the files are closed.
  */
 void
-pit_join_partition(PitPlan *plan, PitView *pv, BufFile *spine, int64 n, int64 bytes,
-				   BufFile **feat, int nfeat)
+pit_join_partition(PitPlan *plan, PitView *pv, PitFile *spine, int64 n, int64 bytes,
+				   PitFile **feat, int nfeat)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "pit partition",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -1160,7 +1206,7 @@ pit_join_partition(PitPlan *plan, PitView *pv, BufFile *spine, int64 n, int64 by
 	if (spine != NULL)
 	{
 		buf = pit_read_partition(spine, bytes);
-		BufFileClose(spine);
+		pit_file_close(spine);
 	}
 	ix = pit_build_index(pv, buf, n);
 	for (int i = 0; i < nfeat; i++)
@@ -1195,7 +1241,7 @@ pit_join_partition(PitPlan *plan, PitView *pv, BufFile *spine, int64 n, int64 by
 			pit_probe_row(pv, ix, h, vals, nulls);
 		}
 		pfree(r.buf);
-		BufFileClose(feat[i]);
+		pit_file_close(feat[i]);
 		feat[i] = NULL;
 	}
 	pit_probe_batch(pv, ix);
@@ -1458,25 +1504,25 @@ parallel_workers_for(PitView *pv, Relation rel)
 static void
 join_shared_partitions(PitPlan *plan, PitView *pv, PitShared *sh, char *parts)
 {
-	BufFile   **feat = palloc(sizeof(BufFile *) * sh->nprocs_scan);
+	PitFile   **feat = palloc(sizeof(PitFile *) * sh->nprocs_scan);
 
 	for (;;)
 	{
 		uint32		p = pg_atomic_fetch_add_u32(&sh->next_part, 1);
 		char		name[MAXPGPATH];
-		BufFile    *spine = NULL;
+		PitFile    *spine = NULL;
 
 		if (p >= (uint32) sh->nparts)
 			break;
 		if (PARTS_N(parts)[p] > 0)
 		{
 			snprintf(name, sizeof(name), "s.0.%u", p);
-			spine = BufFileOpenFileSet(&sh->fileset.fs, name, O_RDONLY, false);
+			spine = pit_file_open(&sh->fileset.fs, name, false);
 		}
 		for (int proc = 0; proc < sh->nprocs_scan; proc++)
 		{
 			snprintf(name, sizeof(name), "f.%d.%u", proc, p);
-			feat[proc] = BufFileOpenFileSet(&sh->fileset.fs, name, O_RDONLY, true);
+			feat[proc] = pit_file_open(&sh->fileset.fs, name, true);
 		}
 		pit_join_partition(plan, pv, spine, PARTS_N(parts)[p], PARTS_BYTES(parts, sh->nparts)[p],
 						   feat, sh->nprocs_scan);
@@ -1491,7 +1537,7 @@ close_spill_files(PitView *pv)
 	for (int p = 0; pv->feat_parts != NULL && p < pv->nparts; p++)
 		if (pv->feat_parts[p] != NULL)
 		{
-			BufFileClose(pv->feat_parts[p]);
+			pit_file_close(pv->feat_parts[p]);
 			pv->feat_parts[p] = NULL;
 		}
 }
@@ -1508,7 +1554,7 @@ share_partitions(PitView *pv, PitShared *sh, char *parts)
 	for (int p = 1; p < pv->nparts; p++)
 	{
 		char		name[MAXPGPATH];
-		BufFile    *dst;
+		PitFile    *dst;
 		char	   *buf;
 
 		PARTS_N(parts)[p] = pv->spine_part_n[p];
@@ -1516,12 +1562,12 @@ share_partitions(PitView *pv, PitShared *sh, char *parts)
 		if (pv->spine_parts[p] == NULL)
 			continue;
 		snprintf(name, sizeof(name), "s.0.%d", p);
-		dst = BufFileCreateFileSet(&sh->fileset.fs, name);
+		dst = pit_file_create(&sh->fileset.fs, name, PIT_FILE_MAX_BUF);
 		buf = pit_read_partition(pv->spine_parts[p], pv->spine_part_bytes[p]);
-		BufFileWrite(dst, buf, pv->spine_part_bytes[p]);
-		BufFileClose(dst);
+		pit_file_write(dst, buf, pv->spine_part_bytes[p]);
+		pit_file_close(dst);
 		pfree(buf);
-		BufFileClose(pv->spine_parts[p]);
+		pit_file_close(pv->spine_parts[p]);
 		pv->spine_parts[p] = NULL;
 	}
 	pv->fileset = &sh->fileset;
@@ -1539,13 +1585,13 @@ collect_results(PitPlan *plan, PitView *pv, PitShared *sh, int nworkers)
 	for (int w = 0; w < nworkers; w++)
 	{
 		char		name[MAXPGPATH];
-		BufFile    *f;
+		PitFile    *f;
 		MinimalTuple mt;
 		uint32		h;
 		int64		n = 0;
 
 		snprintf(name, sizeof(name), "r.%d.0", w + 1);
-		f = BufFileOpenFileSet(&sh->fileset.fs, name, O_RDONLY, true);
+		f = pit_file_open(&sh->fileset.fs, name, true);
 		if (f == NULL)
 			continue;
 		while ((mt = pit_read_record(f, &h)) != NULL)
@@ -1561,12 +1607,12 @@ collect_results(PitPlan *plan, PitView *pv, PitShared *sh, int nworkers)
 			b = (int) (pos / plan->bucket_rows);
 			if (pv->buckets[b] == NULL)
 				pv->buckets[b] = pit_spill_file(pv, 'r', b);
-			pit_write_record(pv->filecxt, &pv->buckets[b], h, mt);
+			pit_write_record(pv, &pv->buckets[b], h, mt);
 			pfree(mt);
 			if ((++n & 4095) == 0)
 				CHECK_FOR_INTERRUPTS();
 		}
-		BufFileClose(f);
+		pit_file_close(f);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
@@ -1838,7 +1884,8 @@ pit_parallel_main(dsm_segment *seg, shm_toc *toc)
 		pv->fileset = &sh->fileset;
 		pv->procno = ParallelWorkerNumber;
 		pv->seen = PARTS_SEEN(parts);
-		pv->feat_parts = palloc0(sizeof(BufFile *) * pv->nparts);
+		pv->feat_parts = palloc0(sizeof(PitFile *) * pv->nparts);
+		pv->part_buf = pit_file_buffer(pit_memory_budget() / 8.0, pv->nparts);
 	}
 
 	if (sh->phase == 2)
@@ -1864,12 +1911,13 @@ pit_parallel_main(dsm_segment *seg, shm_toc *toc)
 		 * One result file, whatever the bucket (a file per bucket would hold
 		 * a buffer and a descriptor per bucket): the leader sorts them out.
 		 */
-		pv->buckets = palloc(sizeof(BufFile *) * Max(plan->nbuckets, 1));
+		pv->buckets = palloc(sizeof(PitFile *) * Max(plan->nbuckets, 1));
+		pv->bucket_buf = PIT_FILE_MAX_BUF;
 		pv->buckets[0] = pit_spill_file(pv, 'r', 0);
 		for (int b = 1; b < plan->nbuckets; b++)
 			pv->buckets[b] = pv->buckets[0];
 		join_shared_partitions(plan, pv, sh, parts);
-		BufFileClose(pv->buckets[0]);
+		pit_file_close(pv->buckets[0]);
 		return;
 	}
 

@@ -98,14 +98,18 @@ looks_like_query(const char *s)
 		starts_with_keyword(s, "values") || starts_with_keyword(s, "table");
 }
 
-/* The spine as a FROM item: a query in parentheses or a quoted relation. */
+/*
+ * The spine as a FROM item: a query in parentheses or a quoted relation
+ * (*relid: the relation, or InvalidOid for a query).
+ */
 static char *
-spine_from_item(const char *spine)
+spine_from_item(const char *spine, Oid *relid_out)
 {
 	List	   *names;
 	RangeVar   *rv;
 	Oid			relid;
 
+	*relid_out = InvalidOid;
 	if (looks_like_query(spine))
 		return psprintf("(%s)", spine);
 	names = stringToQualifiedNameList(spine);
@@ -116,6 +120,7 @@ spine_from_item(const char *spine)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("spine \"%s\" is neither a table or view nor a SELECT query", spine),
 				 errhint("Pass a table or view name, or a query such as 'SELECT user_id, ts FROM labels'.")));
+	*relid_out = relid;
 	return ps_qualified_relname(relid);
 }
 
@@ -413,7 +418,8 @@ pit_plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 		  bool full_names, bool from_source, ParamListInfo spine_params, Oid mock_relid)
 {
 	PitPlan    *plan = palloc0(sizeof(PitPlan));
-	char	   *from = spine_from_item(spine);
+	Oid			spine_rel;
+	char	   *from = spine_from_item(spine, &spine_rel);
 	StringInfoData sql;
 	StringInfoData cols;
 	StringInfoData qcols;
@@ -568,6 +574,9 @@ pit_plan_join(const char *spine, ArrayType *features, const char *timestamp_key,
 	}
 	appendStringInfo(&sql, " FROM %s s", from);
 	plan->spine_sql = sql.data;
+	/* every column read is the table's own: a heap scan may read it */
+	if (OidIsValid(spine_rel) && extra == plan->nspine && spine_params == NULL)
+		plan->spine_relid = spine_rel;
 
 	/* output columns: the spine's, then the features */
 	nout = plan->nspine;
