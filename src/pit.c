@@ -33,6 +33,8 @@
 #include "nodes/makefuncs.h"
 #include "catalog/dependency.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_inherits.h"
 #include "commands/extension.h"
 
 /*
@@ -138,6 +140,10 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	if (pv->spine_mem != NULL)
 		pfree(pv->spine_mem);
 	pv->spine_mem = NULL;
+	/* the feature rows' partition files take their buffers' place */
+	for (int p = 1; p < nparts; p++)
+		if (pv->spine_parts[p] != NULL)
+			pit_file_park(pv->spine_parts[p]);
 	pit_phase(&t0, "spine records partitioned", nparts);
 
 	/* partition 0: indexed while the scan spills the others' rows */
@@ -275,10 +281,11 @@ static Datum historical_features(FunctionCallInfo fcinfo, PitPlan *plan);
  * A spine named as a plain table, read as it is, is read by two heap scans
  * under one snapshot instead of a query whose rows are kept for the output:
  * the first gives the join its records, the second the output its rows, in
- * the same order (no synchronized scan).  Only where the query would
- * return exactly the table's rows: no child tables, no row security, the
- * role's SELECT on the whole table, the same columns as planned.  Else
- * NULL: the spine is read by its query.
+ * the same order (no synchronized scan; a heap table's scan returns its
+ * rows in block order, another access method's need not).  Only where the
+ * query would return exactly the table's rows: no child tables, no row
+ * security, the role's SELECT on the whole table, the same columns as
+ * planned.  Else NULL: the spine is read by its query.
  */
 static Relation
 pit_spine_direct(PitPlan *plan)
@@ -292,7 +299,7 @@ pit_spine_direct(PitPlan *plan)
 	rel = table_open(plan->spine_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 	ok = rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relhassubclass &&
-		desc->natts == plan->nspine &&
+		rel->rd_rel->relam == HEAP_TABLE_AM_OID && desc->natts == plan->nspine &&
 		check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_NONE &&
 		pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) == ACLCHECK_OK;
 	for (int i = 0; ok && i < desc->natts; i++)
@@ -396,7 +403,6 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 		pit_begin_view_join(lfirst(lc), plan->from_source);
 		maxkeys = Max(maxkeys, ((PitView *) lfirst(lc))->view->nkeys);
 	}
-	spine = tuplestore_begin_heap(false, false, work_mem);
 	memset(&sr, 0, sizeof(sr));
 	sr.pub.receiveSlot = pit_spine_receive;
 	sr.pub.rStartup = pit_receiver_noop_startup;
@@ -404,7 +410,6 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 	sr.pub.rDestroy = pit_receiver_noop;
 	sr.pub.mydest = DestNone;
 	sr.plan = plan;
-	sr.spine = spine;
 	sr.min_t = DT_NOEND;
 	sr.max_t = DT_NOBEGIN;
 	sr.vals = palloc(sizeof(Datum) * (maxkeys + 2));
@@ -413,15 +418,24 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 		((PitView *) lfirst(lc))->is_mock = OidIsValid(plan->mock_relid);
 	if ((spine_rel = pit_spine_direct(plan)) != NULL)
 	{
+		/* as SPI would run the spine's query: a new snapshot */
+		CommandCounterIncrement();
+		spine_snap = RegisterSnapshot(GetTransactionSnapshot());
+		if (find_inheritance_children(RelationGetRelid(spine_rel), NoLock) != NIL)
+		{
+			/* a child table attached since the table was opened */
+			UnregisterSnapshot(spine_snap);
+			spine_snap = NULL;
+			table_close(spine_rel, AccessShareLock);
+			spine_rel = NULL;
+		}
+	}
+	if (spine_rel != NULL)
+	{
 		TableScanDesc scan;
 		TupleTableSlot *slot;
 
-
-		/* as SPI would run the spine's query: a new snapshot */
-		tuplestore_end(spine);
-		spine = sr.spine = NULL;
-		CommandCounterIncrement();
-		spine_snap = RegisterSnapshot(GetTransactionSnapshot());
+		spine = NULL;			/* read again for the output */
 		scan = table_beginscan_strat(spine_rel, spine_snap, 0, NULL, true, false);
 		slot = table_slot_create(spine_rel, NULL);
 		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
@@ -431,6 +445,7 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 	}
 	else
 	{
+		spine = sr.spine = tuplestore_begin_heap(false, false, work_mem);
 		ps_spi_connect_caller();	/* the spine is the caller's SQL */
 		sp = pit_prepare_spine_statement(plan->spine_sql, plan->spine_sql, plan->spine_params);
 		memset(&opts, 0, sizeof(opts));
@@ -460,7 +475,9 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 		PitView    *pv = lfirst(lc);
 
 		pv->buckets = palloc0(sizeof(PitFile *) * Max(plan->nbuckets, 1));
-		pv->bucket_buf = pit_file_buffer((double) work_mem * 1024, plan->nbuckets);
+		/* the views' result files are all open until the output: work_mem */
+		pv->bucket_buf = pit_file_buffer((double) work_mem * 1024 / list_length(plan->views),
+										 plan->nbuckets);
 		pv->loaded = palloc(sizeof(MinimalTuple) * plan->bucket_rows);
 	}
 

@@ -226,6 +226,20 @@ pit_file_rewind(PitFile *f)
 	f->len = f->pos = 0;
 }
 
+/*
+ * What was written so far out to the file, and its buffer freed until the
+ * next write: for a file written in one phase and read in a later one.
+ */
+void
+pit_file_park(PitFile *f)
+{
+	Assert(f->writing);
+	file_flush(f);
+	if (f->buf != NULL)
+		pfree(f->buf);
+	f->buf = NULL;
+}
+
 /* Close: a shared file's bytes are all written first; a private one is deleted. */
 void
 pit_file_close(PitFile *f)

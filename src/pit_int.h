@@ -31,7 +31,6 @@
 #include "utils/typcache.h"
 #include "access/table.h"
 #include "common/hashfn.h"
-#include "storage/buffile.h"
 #include "storage/fileset.h"
 #include "storage/bufmgr.h"
 #include "utils/plancache.h"
@@ -260,6 +259,7 @@ extern PitFile *pit_file_open(FileSet *fs, const char *name, bool missing_ok);
 extern void pit_file_write(PitFile *f, const void *data, Size len);
 extern Size pit_file_read(PitFile *f, void *data, Size len);
 extern void pit_file_rewind(PitFile *f);
+extern void pit_file_park(PitFile *f);
 extern void pit_file_close(PitFile *f);
 
 /* pit_plan.c */

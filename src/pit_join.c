@@ -605,7 +605,7 @@ pit_spine_receive(TupleTableSlot *slot, DestReceiver *self)
 	sv = slot->tts_values;
 	sn = slot->tts_isnull;
 	if (r->spine == NULL)
-		;						/* read again for the output (pit_spine_direct) */
+		;						/* a table's rows, read again for the output */
 	else if (slot->tts_tupleDescriptor->natts == plan->nspine &&
 		(TTS_IS_BUFFERTUPLE(slot) || TTS_IS_HEAPTUPLE(slot)) &&
 		HeapTupleHeaderGetNatts(ExecFetchSlotHeapTuple(slot, false, NULL)->t_data) == plan->nspine)
