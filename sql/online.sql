@@ -190,6 +190,29 @@ SELECT fs_push('onl_wide', (SELECT jsonb_build_object('user_id', 'w', 'ts', '299
 SELECT count(*) AS features, count(*) FILTER (WHERE value = to_jsonb(substr(key, 14)::int * 10)) AS correct
   FROM jsonb_each(fs_get_online_features('onl_wide_fv', '{"user_id": "w"}'));
 SELECT count(*) AS metadata FROM jsonb_each(fs_get_online_features('onl_wide_fv', '{"user_id": "w"}', false, true) -> 'metadata');
+-- each feature's JSON is to_jsonb of its stored value, whatever the type
+-- (the common types are converted without to_jsonb): edge values of each,
+-- compared as values and as text, and nulls left out of neither
+SELECT fs_create_push_source('onl_kinds',
+    'user_id String, ts Timestamp, i2 int2, i4 Int32, i8 Int64, f4 Float32, f8 Float64, n numeric, n2 numeric(10,2),
+     b Bool, s String, v varchar(5), c char(3), u uuid, a Array(Int64), t timestamptz', 'ts');
+SELECT fs_create_feature_view('onl_kinds_fv', 'onl_kinds', ARRAY['onl_user']);
+INSERT INTO pushsource_source.onl_kinds VALUES
+  ('k1', '2999-01-01', 1, 2, 3, 1.5, 0.1, 12.340, 1.5, true, 'x', 'ab', 'a', '00000000-0000-0000-0000-000000000001', '{1,2}', '2024-01-01 12:00+00'),
+  ('k2', '2999-01-01', -32768, -2147483648, -9223372036854775808, 'NaN', 'NaN', 'NaN', -0.01, false, '', '', '', NULL, '{}', '-infinity'),
+  ('k3', '2999-01-01', 32767, 2147483647, 9223372036854775807, 'Infinity', '-Infinity', 'Infinity', 99999999.99, NULL, E'q"\\ \u00e9\n', 'é', 'é', NULL, '{NULL}', NULL),
+  ('k4', '2999-01-01', 0, 0, 0, '-0', '-0', '-Infinity', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  ('k5', '2999-01-01', NULL, NULL, NULL, 3.4028235e38, 1.7976931348623157e308, 1e-100, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  ('k6', '2999-01-01', NULL, NULL, NULL, 1e-45, 5e-324, 123456789012345678901234567890.123456789, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+SELECT count(*) AS features,
+       count(*) FILTER (WHERE r.value = coalesce(to_jsonb(c.value), 'null')) AS same_value,
+       count(*) FILTER (WHERE r.value::text = coalesce(to_jsonb(c.value), 'null')::text) AS same_text,
+       count(*) FILTER (WHERE r.value = 'null') AS nulls
+  FROM pushsource_store.onl_kinds_fv_online o
+  CROSS JOIN LATERAL jsonb_each(fs_get_online_features('onl_kinds_fv', jsonb_build_object('user_id', o.user_id))) r
+  JOIN LATERAL jsonb_each(to_jsonb(o) - 'user_id' - 'ts' - '_fs_ingest_id') c ON r.key = 'onl_kinds_fv.' || c.key;
+SELECT jsonb_pretty(fs_get_online_features('onl_kinds_fv', '[{"user_id": "k2"}, {"user_id": "k3"}]'));
+SELECT fs_drop('onl_kinds', cascade => true);
 -- a view dropped and re-created under the same name with other features
 -- is served with its new definition in the same session
 SELECT fs_create_push_source('onl_re', 'user_id String, ts Timestamp, x Int64', 'ts');
@@ -296,6 +319,17 @@ SELECT count(*) AS keys,
        count(*) FILTER (WHERE b.j -> (k.g - 1)::int =
                               fs_get_online_features('onl_dead_fv', jsonb_build_object('user_id', 'd' || k.d))) AS same_one_by_one
   FROM onl_dead_keys k, onl_dead_batch b;
+-- the list's reply is assembled from the keys' serialized objects: it must
+-- be what jsonb makes of its own text, size for size (an end offset every
+-- 32 elements, the elements' alignment) and value for value
+WITH r AS MATERIALIZED (
+  SELECT fs_get_online_features('onl_dead_fv',
+           (SELECT jsonb_agg(jsonb_build_object('user_id', 'd' || d) ORDER BY g) FROM onl_dead_keys),
+           include_join_keys => true, include_metadata => true) AS j)
+SELECT jsonb_array_length(j) AS n, pg_column_size(j) = pg_column_size(j::text::jsonb) AS same_size,
+       j = j::text::jsonb AS same_value, j -> 300 ->> 'user_id' AS last_key,
+       (SELECT count(*) FROM jsonb_array_elements(j) e WHERE e ? 'metadata') AS with_metadata
+  FROM r;
 SELECT fs_drop('onl_dead', cascade => true);
 
 -- clean up
