@@ -203,7 +203,10 @@ INSERT INTO pushsource_source.onl_kinds VALUES
   ('k3', '2999-01-01', 32767, 2147483647, 9223372036854775807, 'Infinity', '-Infinity', 'Infinity', 99999999.99, NULL, E'q"\\ \u00e9\n', 'é', 'é', NULL, '{NULL}', NULL),
   ('k4', '2999-01-01', 0, 0, 0, '-0', '-0', '-Infinity', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
   ('k5', '2999-01-01', NULL, NULL, NULL, 3.4028235e38, 1.7976931348623157e308, 1e-100, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-  ('k6', '2999-01-01', NULL, NULL, NULL, 1e-45, 5e-324, 123456789012345678901234567890.123456789, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+  ('k6', '2999-01-01', NULL, NULL, NULL, 1e-45, 5e-324, 123456789012345678901234567890.123456789, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  -- a long text, compressed in the store: read detoasted
+  ('k7', '2999-01-01', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, repeat('xy', 50000), NULL, NULL, NULL, NULL, NULL);
+SELECT pg_column_size(s) < octet_length(s) AS compressed FROM pushsource_store.onl_kinds_fv_online WHERE user_id = 'k7';
 SELECT count(*) AS features,
        count(*) FILTER (WHERE r.value = coalesce(to_jsonb(c.value), 'null')) AS same_value,
        count(*) FILTER (WHERE r.value::text = coalesce(to_jsonb(c.value), 'null')::text) AS same_text,

@@ -205,12 +205,26 @@ feature_json(PsDirectRead *d, int i, Oid type, Datum val, JsonbValue *out)
 			return;
 		case JSON_TEXT:
 			{
-				/* a copy: val points into a buffer the read unpins */
 				text	   *t = DatumGetTextPP(val);
+				Size		len = VARSIZE_ANY_EXHDR(t);
 
+				if (len > JENTRY_OFFLENMASK)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("string too long to represent as jsonb string"),
+							 errdetail("Due to an implementation restriction, jsonb strings cannot exceed %d bytes.",
+									   JENTRY_OFFLENMASK)));
 				out->type = jbvString;
-				out->val.string.len = VARSIZE_ANY_EXHDR(t);
-				out->val.string.val = pnstrdup(VARDATA_ANY(t), out->val.string.len);
+				out->val.string.len = (int) len;
+				if ((Pointer) t != DatumGetPointer(val))
+					out->val.string.val = VARDATA_ANY(t);	/* detoasted: a copy */
+				else
+				{
+					/* a copy: val points into a buffer the read unpins */
+					out->val.string.val = palloc(len + 1);
+					memcpy(out->val.string.val, VARDATA_ANY(t), len);
+					out->val.string.val[len] = '\0';
+				}
 				return;
 			}
 		default:
@@ -941,6 +955,11 @@ jsonb_array_of(Jsonb **elems, int n)
 							JENTRY_OFFLENMASK)));
 	}
 	size = VARHDRSZ + sizeof(uint32) + sizeof(JEntry) * n + datalen;
+	if (size - VARHDRSZ > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb array elements exceeds the maximum of %d bytes",
+						JENTRY_OFFLENMASK)));
 	out = palloc0(size);		/* the padding zeroed */
 	SET_VARSIZE(out, size);
 	out->root.header = (uint32) n | JB_FARRAY;
