@@ -211,10 +211,6 @@ check "single: after concurrent pushes the online store holds the newest offline
 # ---------------------------------------------------------------------------
 say "== 4. fs_get_online_features, 1 key vs primary-key SELECT (pgbench -c 4 -j 2 -T $SECS, $N_KEYS keys)"
 seed
-# both online tables vacuumed after benchmark 3's updates, as autovacuum
-# would leave them (that side had more pushes, so more dead rows to step
-# over); benchmark 7 does the same for its tables
-sql -c "VACUUM ANALYZE pushsource_store.fv_online, bl.online" >/dev/null
 check_same_online read "$N_KEYS"
 check "read: fs_get_online_features returns the baseline row's features (1,000 keys)" \
   "SELECT bool_and(pushsource.fs_get_online_features('fv', jsonb_build_object('user_id', user_id))
