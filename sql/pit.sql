@@ -663,6 +663,12 @@ RESET pushsource.pit_memory;
 -- default the larger of maintenance_work_mem and the hash memory limit)
 SET work_mem = '64kB';
 SELECT * FROM pit_rnd_check(false);
+-- both small: the spine in partitions and each of the four views' results
+-- in two temp-file buckets, parked (buffers freed) while the next view is
+-- joined, then read back for the output
+SET pushsource.pit_memory = '64kB';
+SELECT * FROM pit_rnd_check(false);
+RESET pushsource.pit_memory;
 RESET work_mem;
 -- a timestamp-without-time-zone spine (UTC) in another time zone
 SET timezone = 'Asia/Kathmandu';

@@ -35,6 +35,7 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_inherits.h"
+#include "utils/inval.h"
 #include "commands/extension.h"
 
 /*
@@ -421,6 +422,8 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 		/* as SPI would run the spine's query: a new snapshot */
 		CommandCounterIncrement();
 		spine_snap = RegisterSnapshot(GetTransactionSnapshot());
+		/* the lock is held already: catch up with catalog changes first */
+		AcceptInvalidationMessages();
 		if (find_inheritance_children(RelationGetRelid(spine_rel), NoLock) != NIL)
 		{
 			/* a child table attached since the table was opened */
@@ -475,16 +478,23 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 		PitView    *pv = lfirst(lc);
 
 		pv->buckets = palloc0(sizeof(PitFile *) * Max(plan->nbuckets, 1));
-		/* the views' result files are all open until the output: work_mem */
-		pv->bucket_buf = pit_file_buffer((double) work_mem * 1024 / list_length(plan->views),
-										 plan->nbuckets);
+		/* one view's result files written at a time (see below): work_mem */
+		pv->bucket_buf = pit_file_buffer((double) work_mem * 1024, plan->nbuckets);
 		pv->loaded = palloc(sizeof(MinimalTuple) * plan->bucket_rows);
 	}
 
 	/* 2. per view: index the spine's records, stream the feature rows */
 	if (sr.max_t >= sr.min_t)
 		foreach(lc, plan->views)
-			join_view(plan, lfirst(lc), sr.min_t, sr.max_t);
+		{
+			PitView    *pv = lfirst(lc);
+
+			join_view(plan, pv, sr.min_t, sr.max_t);
+			/* its result files' buffers freed while the next view is joined */
+			for (int b = 0; pv->res == NULL && b < plan->nbuckets; b++)
+				if (pv->buckets[b] != NULL)
+					pit_file_park(pv->buckets[b]);
+		}
 	pit_phase(&t0, "views joined", list_length(plan->views));
 
 	/* 3. emit in spine order, one bucket of positions at a time */

@@ -233,7 +233,8 @@ pit_file_rewind(PitFile *f)
 void
 pit_file_park(PitFile *f)
 {
-	Assert(f->writing);
+	if (!f->writing)
+		return;					/* being read: its buffer is the reads' */
 	file_flush(f);
 	if (f->buf != NULL)
 		pfree(f->buf);
