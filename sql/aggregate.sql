@@ -712,3 +712,28 @@ SELECT count(*) FROM agg_prune WHERE pid = 6;
 SET pushsource.request_time = '2024-05-01 11:00:00+00';
 SELECT fs_get_online_features('agg_dmg_fv', '{"pid": 6}');
 RESET pushsource.request_time;
+
+-- an aggregate's float is rendered as to_jsonb renders it, as an
+-- attribute view of the same source renders it: at the server's default
+-- extra_float_digits (1; pg_regress sets 0) the shortest exact digits.  It
+-- used to be cut to 15 digits whatever the setting (1.23456789012346, and
+-- 0.3 for the sum)
+SELECT fs_create_push_source('agg_prec', 'user_id String, ts Timestamp, f Float64', 'ts');
+SELECT fs_create_feature_view('agg_prec_attr', 'agg_prec', ARRAY['agg_user']);
+SELECT fs_create_feature_view('agg_prec_fv', 'agg_prec', ARRAY['agg_user'],
+    aggregations => ARRAY[fs_agg('f', 'max', '1 day'), fs_agg('f', 'sum', '1 day')]);
+SELECT fs_create_feature_view('agg_prec_tiled', 'agg_prec', ARRAY['agg_user'],
+    aggregations => ARRAY[fs_agg('f', 'sum', '1 day')], aggregation_interval => '1 hour');
+SELECT fs_push('agg_prec', '[{"user_id": "p", "ts": "2024-05-01T10:00:00Z", "f": 1.2345678901234567},
+                             {"user_id": "q", "ts": "2024-05-01T10:00:00Z", "f": 0.1},
+                             {"user_id": "q", "ts": "2024-05-01T10:10:00Z", "f": 0.2}]') -> 'records';
+SET pushsource.request_time = '2024-05-01 11:00:00+00';
+SET extra_float_digits = 1;
+SELECT k, fs_get_online_features('agg_prec_attr', jsonb_build_object('user_id', k)) AS attr,
+       fs_get_online_features('agg_prec_fv', jsonb_build_object('user_id', k)) AS agg,
+       fs_get_online_features('agg_prec_tiled', jsonb_build_object('user_id', k)) AS tiled,
+       to_jsonb(0.1::float8 + 0.2::float8) AS sql_sum
+  FROM unnest(ARRAY['p', 'q']) k;
+RESET extra_float_digits;
+RESET pushsource.request_time;
+SELECT fs_drop('agg_prec', cascade => true);

@@ -47,6 +47,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
+#include "common/jsonapi.h"
 
 
 
@@ -1008,45 +1009,103 @@ ps_agg_sweep(PsView *v, int nsel, const int *sel, const PsAggEvents *ev,
  * Values as JSON, as to_jsonb renders them
  * --------------------------------------------------------------------- */
 
-static void
-scalar_json(JsonbValue *jv, Datum value, Oid typid)
+/*
+ * value (not null) of type typid as to_jsonb renders it, in the caller's
+ * memory, without to_jsonb's per-call type lookups and the jsonb it builds
+ * only to be unpacked: integers as numbers; floats and numerics through
+ * their output and numeric_in, as to_jsonb does (shortest exact digits;
+ * NaN and Infinity, which are no JSON numbers, as strings); booleans;
+ * text and varchar as strings of their content (copied: value may point
+ * into a buffer page); timestamptz in ISO 8601.  False for other types:
+ * the caller renders them (to_jsonb).  view and feature name the value in
+ * errors, or are NULL.
+ */
+bool
+ps_json_scalar(Datum value, Oid typid, const char *view, const char *feature, JsonbValue *jv)
 {
 	switch (typid)
 	{
+		case INT2OID:
+		case INT4OID:
 		case INT8OID:
 			jv->type = jbvNumeric;
-			jv->val.numeric = int64_to_numeric(DatumGetInt64(value));
-			return;
+			jv->val.numeric = int64_to_numeric(typid == INT8OID ? DatumGetInt64(value) :
+											   typid == INT4OID ? (int64) DatumGetInt32(value) :
+											   (int64) DatumGetInt16(value));
+			return true;
+		case FLOAT4OID:
 		case FLOAT8OID:
+		case NUMERICOID:
 			{
-				float8		f = DatumGetFloat8(value);
+				char	   *str = DatumGetCString(DirectFunctionCall1(typid == FLOAT4OID ? float4out :
+																	  typid == FLOAT8OID ? float8out :
+																	  numeric_out, value));
+				int			len = strlen(str);
 
-				if (isnan(f) || isinf(f))
+				if (IsValidJsonNumber(str, len))
+				{
+					jv->type = jbvNumeric;
+					jv->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(str),
+																		  ObjectIdGetDatum(InvalidOid),
+																		  Int32GetDatum(-1)));
+				}
+				else
 				{
 					jv->type = jbvString;
-					jv->val.string.val = DatumGetCString(DirectFunctionCall1(float8out, value));
-					jv->val.string.len = strlen(jv->val.string.val);
-					return;
+					jv->val.string.val = str;
+					jv->val.string.len = len;
 				}
-				jv->type = jbvNumeric;
-				jv->val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric, value));
-				return;
+				return true;
 			}
 		case BOOLOID:
 			jv->type = jbvBool;
 			jv->val.boolean = DatumGetBool(value);
-			return;
+			return true;
+		case TEXTOID:
+		case VARCHAROID:
+			{
+				text	   *t = DatumGetTextPP(value);
+				Size		len = VARSIZE_ANY_EXHDR(t);
+
+				if (len > JENTRY_OFFLENMASK)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 view != NULL ?
+							 errmsg("the text of feature \"%s.%s\" is too long for a JSON string (%zu bytes)",
+									view, feature, len) :
+							 errmsg("a text is too long for a JSON string (%zu bytes)", len),
+							 errdetail("JSON strings cannot exceed %d bytes.", JENTRY_OFFLENMASK)));
+				jv->type = jbvString;
+				jv->val.string.len = (int) len;
+				if ((Pointer) t != DatumGetPointer(value))
+					jv->val.string.val = VARDATA_ANY(t);	/* detoasted: a copy */
+				else
+				{
+					jv->val.string.val = palloc(len + 1);
+					memcpy(jv->val.string.val, VARDATA_ANY(t), len);
+					jv->val.string.val[len] = '\0';
+				}
+				return true;
+			}
 		case TIMESTAMPTZOID:
 			jv->type = jbvString;
 			jv->val.string.val = JsonEncodeDateTime(NULL, value, TIMESTAMPTZOID, NULL);
 			jv->val.string.len = strlen(jv->val.string.val);
-			return;
+			return true;
 		default:
-			jv->type = jbvString;
-			jv->val.string.val = TextDatumGetCString(value);
-			jv->val.string.len = strlen(jv->val.string.val);
-			return;
+			return false;
 	}
+}
+
+/* an aggregate's value: its types are ps_agg_value_type's, else text */
+static void
+scalar_json(JsonbValue *jv, Datum value, Oid typid)
+{
+	if (ps_json_scalar(value, typid, NULL, NULL, jv))
+		return;
+	jv->type = jbvString;
+	jv->val.string.val = TextDatumGetCString(value);
+	jv->val.string.len = strlen(jv->val.string.val);
 }
 
 /* Push one feature value (a scalar or a one-dimensional array) as a value. */

@@ -34,8 +34,6 @@
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
-#include "common/jsonapi.h"
 #include "utils/timestamp.h"
 
 /*
@@ -125,121 +123,29 @@ read_plan(PsView *v)
 typedef struct PsDirectRead
 {
 	FmgrInfo   *to_json;		/* per feature: to_jsonb of its column's type */
-	char	   *json_kind;		/* per feature: a JSON_* below */
-	FmgrInfo   *out;			/* per feature of JSON_NUMBER: its output function */
 	RegProcedure *eq;			/* per key: the btree equality of its type */
 } PsDirectRead;
 
 /*
- * What to_jsonb makes of the common types, made without its per-call type
- * lookups and the jsonb it builds only to be unpacked (a fifth of a
- * 100-key read's time): integers as numbers, floats and numerics through
- * their output and numeric_in as to_jsonb does (a value that is no JSON
- * number, NaN or Infinity, as a string), booleans, text and varchar as
- * strings of their content.  Other types go through to_jsonb.
+ * Feature i's JSON value of val (not null), in the caller's memory: as
+ * to_jsonb renders it, for the common types without calling it.
  */
-#define JSON_OTHER		'o'
-#define JSON_INT		'i'
-#define JSON_NUMBER		'n'
-#define JSON_BOOL		'b'
-#define JSON_TEXT		't'
-
-static char
-json_kind_of(Oid type)
-{
-	switch (type)
-	{
-		case INT2OID:
-		case INT4OID:
-		case INT8OID:
-			return JSON_INT;
-		case FLOAT4OID:
-		case FLOAT8OID:
-		case NUMERICOID:
-			return JSON_NUMBER;
-		case BOOLOID:
-			return JSON_BOOL;
-		case TEXTOID:
-		case VARCHAROID:
-			return JSON_TEXT;
-		default:
-			return JSON_OTHER;
-	}
-}
-
-/* feature i's JSON value of val (not null), in the caller's memory */
 static void
-feature_json(PsDirectRead *d, int i, Oid type, Datum val, JsonbValue *out)
+feature_json(PsView *v, PsDirectRead *d, int i, Datum val, JsonbValue *out)
 {
-	switch (d->json_kind[i])
+	PsColumn   *c = &v->source->cols[v->feature_cols[i]];
+	Jsonb	   *j;
+
+	if (ps_json_scalar(val, c->type->typid, v->name, c->name, out))
+		return;
+	j = DatumGetJsonbP(FunctionCall1(&d->to_json[i], val));
+	if (JB_ROOT_IS_SCALAR(j))
+		JsonbExtractScalar(&j->root, out);
+	else
 	{
-		case JSON_INT:
-			out->type = jbvNumeric;
-			out->val.numeric = int64_to_numeric(type == INT8OID ? DatumGetInt64(val) :
-												type == INT4OID ? (int64) DatumGetInt32(val) :
-												(int64) DatumGetInt16(val));
-			return;
-		case JSON_NUMBER:
-			{
-				char	   *str = OutputFunctionCall(&d->out[i], val);
-				int			len = strlen(str);
-
-				if (IsValidJsonNumber(str, len))
-				{
-					out->type = jbvNumeric;
-					out->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(str),
-																		   ObjectIdGetDatum(InvalidOid),
-																		   Int32GetDatum(-1)));
-				}
-				else
-				{
-					out->type = jbvString;
-					out->val.string.val = str;
-					out->val.string.len = len;
-				}
-				return;
-			}
-		case JSON_BOOL:
-			out->type = jbvBool;
-			out->val.boolean = DatumGetBool(val);
-			return;
-		case JSON_TEXT:
-			{
-				text	   *t = DatumGetTextPP(val);
-				Size		len = VARSIZE_ANY_EXHDR(t);
-
-				if (len > JENTRY_OFFLENMASK)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-							 errmsg("string too long to represent as jsonb string"),
-							 errdetail("Due to an implementation restriction, jsonb strings cannot exceed %d bytes.",
-									   JENTRY_OFFLENMASK)));
-				out->type = jbvString;
-				out->val.string.len = (int) len;
-				if ((Pointer) t != DatumGetPointer(val))
-					out->val.string.val = VARDATA_ANY(t);	/* detoasted: a copy */
-				else
-				{
-					/* a copy: val points into a buffer the read unpins */
-					out->val.string.val = palloc(len + 1);
-					memcpy(out->val.string.val, VARDATA_ANY(t), len);
-					out->val.string.val[len] = '\0';
-				}
-				return;
-			}
-		default:
-			{
-				Jsonb	   *j = DatumGetJsonbP(FunctionCall1(&d->to_json[i], val));
-
-				if (JB_ROOT_IS_SCALAR(j))
-					JsonbExtractScalar(&j->root, out);
-				else
-				{
-					out->type = jbvBinary;
-					out->val.binary.data = &j->root;
-					out->val.binary.len = VARSIZE(j) - VARHDRSZ;
-				}
-			}
+		out->type = jbvBinary;
+		out->val.binary.data = &j->root;
+		out->val.binary.len = VARSIZE(j) - VARHDRSZ;
 	}
 }
 
@@ -255,22 +161,11 @@ direct_read_for(PsView *v, Relation index)
 	old = MemoryContextSwitchTo(ps_catalog_cxt());
 	d = palloc0(sizeof(PsDirectRead));
 	d->to_json = palloc0(sizeof(FmgrInfo) * Max(v->nfeatures, 1));
-	d->json_kind = palloc0(Max(v->nfeatures, 1));
-	d->out = palloc0(sizeof(FmgrInfo) * Max(v->nfeatures, 1));
 	d->eq = palloc0(sizeof(RegProcedure) * Max(v->nkeys, 1));
 	for (int i = 0; i < v->nfeatures; i++)
 	{
 		Oid			type = src->cols[v->feature_cols[i]].type->typid;
 
-		d->json_kind[i] = json_kind_of(type);
-		if (d->json_kind[i] == JSON_NUMBER)
-		{
-			Oid			outfunc;
-			bool		varlena;
-
-			getTypeOutputInfo(type, &outfunc, &varlena);
-			fmgr_info_cxt(outfunc, &d->out[i], CurrentMemoryContext);
-		}
 		fmgr_info_cxt(F_TO_JSONB, &d->to_json[i], CurrentMemoryContext);
 		/* to_jsonb(anyelement) reads its argument's type from its call */
 		d->to_json[i].fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
@@ -463,7 +358,7 @@ read_online_direct(PsView *v, Datum *keys, bool *found, TimestampTz *ts, JsonbVa
 			if (att <= 0 || isnull)
 				values[i].type = jbvNull;
 			else
-				feature_json(d, i, v->source->cols[v->feature_cols[i]].type->typid, val, &values[i]);
+				feature_json(v, d, i, val, &values[i]);
 		}
 	}
 	ExecClearTuple(s->slot);
@@ -948,11 +843,6 @@ jsonb_array_of(Jsonb **elems, int n)
 	{
 		Assert(!JB_ROOT_IS_SCALAR(elems[i]));
 		datalen = INTALIGN(datalen) + VARSIZE(elems[i]) - VARHDRSZ;
-		if (datalen > JENTRY_OFFLENMASK)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("total size of jsonb array elements exceeds the maximum of %d bytes",
-							JENTRY_OFFLENMASK)));
 	}
 	size = VARHDRSZ + sizeof(uint32) + sizeof(JEntry) * n + datalen;
 	if (size - VARHDRSZ > JENTRY_OFFLENMASK)

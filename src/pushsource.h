@@ -475,6 +475,8 @@ ps_floor_to(TimestampTz ts, int64 step)
 extern void ps_agg_read(PsView *v, Datum *keys, TimestampTz request,
 						Datum *values, bool *nulls, int64 *counts, TimestampTz *window_end);
 extern void ps_push_json_value(JsonbParseState **st, Datum value, Oid typid, bool isnull);
+extern bool ps_json_scalar(Datum value, Oid typid, const char *view, const char *feature,
+						   JsonbValue *jv);
 
 /* One key's events for the historical sweep, sorted by (ts, ord). */
 typedef struct PsAggEvents
