@@ -667,10 +667,12 @@ SELECT fs_create_feature_view('par_mock_amount', 'par_mocked', ARRAY['par_user']
 CREATE TEMP TABLE par_mock_tmp AS SELECT * FROM public.par_mock_rows;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
+SET pushsource.pit_workers = 2;
 SELECT * FROM pushsource_internal._run_features('SELECT 1::bigint AS user_id, timestamptz ''2026-12-05 02:00+00'' AS ts',
     ARRAY['par_mock_amount'], NULL, NULL, NULL, 'par_mock_tmp') AS t(user_id bigint, ts timestamptz, par_mock_amount__amount bigint);
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
+RESET pushsource.pit_workers;
 -- a tiled view's 'partial' and 'full' need finite bounds (before: no rows, silently)
 SELECT par_try($$SELECT * FROM fs_run('par_mock_tiled', '-infinity', 'infinity')
                  AS t(user_id bigint, ts timestamptz, total bigint, last_amount bigint, n bigint)$$);

@@ -694,6 +694,9 @@ RETURNS TABLE (result_rows bigint, mismatches bigint) LANGUAGE sql AS $$
 $$;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
+-- by default the join leaves one CPU to its leader (009_pit_workers.pl);
+-- pushsource.pit_workers sets the number for these tests, whatever the CPUs
+SET pushsource.pit_workers = 2;
 SET client_min_messages = debug1;
 SELECT * FROM pit_kx_check(false);
 SELECT * FROM pit_kx_check(true);
@@ -716,6 +719,17 @@ RESET client_min_messages;
 -- and a 1kB budget: so many partitions that most are empty or hold one key
 SET pushsource.pit_memory = '1kB';
 SELECT * FROM pit_kx_check(false);
+RESET pushsource.pit_memory;
+-- one worker: pushsource.pit_workers = 1; five: never more than
+-- max_parallel_workers_per_gather
+SET pushsource.pit_memory = '64kB';
+SET client_min_messages = debug1;
+SET pushsource.pit_workers = 1;
+SELECT * FROM pit_kx_check(false);
+SET pushsource.pit_workers = 5;
+SELECT * FROM pit_kx_check(false);
+RESET client_min_messages;
+SET pushsource.pit_workers = 2;
 RESET pushsource.pit_memory;
 -- and without workers
 SET max_parallel_workers_per_gather = 0;
@@ -747,6 +761,7 @@ SELECT * FROM pit_kx_check(true, 'public.pit_rnd_kspine_t');
 RESET pushsource.pit_memory;
 RESET max_parallel_workers_per_gather;
 RESET min_parallel_table_scan_size;
+RESET pushsource.pit_workers;
 DROP TABLE public.pit_rnd_spine_t, public.pit_rnd_kspine_t;
 -- ... but only where that query would return the table's rows as they
 -- are: a child table's rows, row security and column privileges stay the

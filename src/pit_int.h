@@ -269,6 +269,7 @@ extern PitPlan *pit_plan_join(const char *spine, ArrayType *features, const char
 extern void pit_check_mock(PsView *v, Oid mock);
 extern void pit_check_feature_desc(PsView *v, TupleDesc desc);
 extern Size pit_memory_budget(void);
+extern int	pit_max_workers(void);
 
 /*
  * The partition of a key hash: its low bits pick one of nparts slots, and

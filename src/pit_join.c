@@ -252,7 +252,7 @@ pit_plan_parts(PitView *pv, double spine_n, double spine_bytes, double nrows, do
 		nrows * sizeof(Cand *);
 	while (nparts < 4096 && total / nparts > budget)
 		nparts *= 2;
-	if (nparts > 1 && max_parallel_workers_per_gather > 0 && !pv->has_byref && !pv->is_mock)
+	if (nparts > 1 && pit_max_workers() > 0 && !pv->has_byref && !pv->is_mock)
 	{
 		/*
 		 * The leader and each worker may join a partition at the same time
@@ -260,7 +260,7 @@ pit_plan_parts(PitView *pv, double spine_n, double spine_bytes, double nrows, do
 		 * one more share is left for what every process holds besides
 		 * (tuplestores, file buffers, its own few megabytes).
 		 */
-		budget /= 2 + max_parallel_workers_per_gather;
+		budget /= 2 + pit_max_workers();
 		while (nparts < 4096 && total / nparts > budget)
 			nparts *= 2;
 	}
@@ -1388,7 +1388,7 @@ scan_loop(PitView *pv, Relation rel, TableScanDesc scan, PitScanSpec *spec)
  * When the spine's keys and features are passed by value, parallel
  * workers scan parts of the table with the leader (a parallel heap scan,
  * sized as the planner sizes a parallel sequential scan:
- * max_parallel_workers_per_gather, min_parallel_table_scan_size).  The
+ * min_parallel_table_scan_size, and pit_max_workers()).  The
  * index (of partition 0 when the spine is partitioned) is copied into the
  * dynamic shared memory segment; every worker fills candidates of its own
  * there, and the leader takes the newest of each record's candidates.
@@ -1477,8 +1477,9 @@ parallel_workers_for(PitView *pv, Relation rel)
 	BlockNumber pages;
 	double		threshold;
 	int			n = 0;
+	int			max_workers = pit_max_workers();
 
-	if (IsInParallelMode() || max_parallel_workers_per_gather <= 0 ||
+	if (IsInParallelMode() || max_workers <= 0 ||
 		RelationUsesLocalBuffers(rel))
 		return 0;				/* workers cannot read a temporary table (a mock) */
 	for (int i = 0; i < pv->ncodec; i++)
@@ -1489,12 +1490,12 @@ parallel_workers_for(PitView *pv, Relation rel)
 	if (pages < (BlockNumber) min_parallel_table_scan_size)
 		return 0;
 	n = 1;
-	while ((double) pages >= threshold * 3 && n < max_parallel_workers_per_gather)
+	while ((double) pages >= threshold * 3 && n < max_workers)
 	{
 		n++;
 		threshold *= 3;
 	}
-	return Min(n, max_parallel_workers_per_gather);
+	return Min(n, max_workers);
 }
 
 /*

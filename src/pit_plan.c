@@ -10,6 +10,9 @@
 
 #include "utils/guc.h"
 #include "storage/lmgr.h"
+#include "postmaster/bgworker_internals.h"
+
+#include <unistd.h>
 
 /*
  * pushsource.historical_feature_names: how full feature names are spelled
@@ -32,6 +35,9 @@ static int	feature_names = NAMES_DOUBLE_UNDERSCORE;
 
 /* pushsource.pit_memory in kB; -1: see pit_memory_budget */
 static int	pit_memory = -1;
+
+/* pushsource.pit_workers; -1: see pit_max_workers */
+static int	pit_workers = -1;
 
 static bool
 check_pit_memory(int *newval, void **extra, GucSource source)
@@ -59,6 +65,34 @@ pit_memory_budget(void)
 	return Max(get_hash_memory_limit(), (Size) maintenance_work_mem * 1024);
 }
 
+/*
+ * The parallel workers a point-in-time join may use:
+ * max_parallel_workers_per_gather, and by default (pushsource.pit_workers
+ * -1) at most one less than the CPUs online.  Unlike a Gather's leader,
+ * the join's leader does a full share of the scan and of the partitions,
+ * so with as many workers as CPUs the processes only take turns: on two
+ * CPUs, a 1M-row spine over 5M feature rows took 1.72 s with two workers
+ * and 1.53 s with one.  A setting >= 0 takes the place of the CPU count's
+ * limit (never above max_parallel_workers_per_gather).
+ */
+int
+pit_max_workers(void)
+{
+	int			n = max_parallel_workers_per_gather;
+
+	if (pit_workers >= 0)
+		return Min(n, pit_workers);
+#ifdef _SC_NPROCESSORS_ONLN
+	{
+		long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		if (cpus > 0)
+			n = Min(n, (int) Min(cpus - 1, (long) MAX_PARALLEL_WORKER_LIMIT));
+	}
+#endif
+	return Max(n, 0);
+}
+
 void
 ps_pit_plan_init(void)
 {
@@ -72,6 +106,11 @@ ps_pit_plan_init(void)
 							"-1 (the default): the larger of maintenance_work_mem and work_mem * hash_mem_multiplier.",
 							&pit_memory, -1, -1, MAX_KILOBYTES, PGC_USERSET, GUC_UNIT_KB,
 							check_pit_memory, NULL, NULL);
+	DefineCustomIntVariable("pushsource.pit_workers",
+							"Parallel workers a point-in-time join may use, within max_parallel_workers_per_gather.",
+							"-1 (the default): one less than the CPUs online, as the join's leader does a worker's share.",
+							&pit_workers, -1, -1, MAX_PARALLEL_WORKER_LIMIT, PGC_USERSET, 0,
+							NULL, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------------
