@@ -6,7 +6,7 @@ EXTENSION   = pushsource
 MODULE_big  = pushsource
 OBJS        = src/init.o src/names.o src/catalog.o src/typespec.o src/validate.o \
               src/fanout.o src/push.o src/online.o src/pit.o src/pit_plan.o src/pit_join.o \
-              src/pit_agg.o src/pit_file.o src/partial.o src/sketch.o \
+              src/pit_agg.o src/pit_file.o src/pit_scan.o src/partial.o src/sketch.o \
               src/partial_io.o src/partial_sql.o src/aggdecl.o \
               src/aggregation.o src/store.o src/partition.o src/backfill.o src/operations.o src/security.o \
               src/apikey.o src/endpoints.o src/stats.o
@@ -15,7 +15,8 @@ DATA        = sql/pushsource--0.1.sql sql/pushsource--0.2.sql sql/pushsource--0.
               sql/pushsource--0.4.sql sql/pushsource--0.3--0.4.sql \
               sql/pushsource--0.5.sql sql/pushsource--0.4--0.5.sql \
               sql/pushsource--0.6.sql sql/pushsource--0.5--0.6.sql \
-              sql/pushsource--0.7.sql sql/pushsource--0.6--0.7.sql
+              sql/pushsource--0.7.sql sql/pushsource--0.6--0.7.sql \
+              sql/pushsource--0.8.sql sql/pushsource--0.7--0.8.sql
 HEADERS     =
 
 # `make installcheck` runs against the server of PGHOST/PGPORT (as

@@ -882,3 +882,211 @@ SELECT * FROM fs_get_historical_features(
                             (6, 2775,       timestamptz '2024-01-01 09:00+00')) s(n, ck, ts)$$,
     ARRAY['pit_coll_fv'])
     AS t(n int, ck bigint, ts timestamptz, v bigint);
+
+------------------------------------------------------------------------
+-- fs_get_historical_features alone in FROM is planned as a custom scan
+-- that streams the join's rows (pit_scan.c), instead of a function scan
+-- that puts them into a tuplestore first.  WITH ORDINALITY, a LATERAL
+-- argument, a whole-row reference, SECURITY DEFINER or SET on the function
+-- and pushsource.enable_pit_scan = off keep the function scan.  Both give
+-- the same rows.
+------------------------------------------------------------------------
+CREATE TABLE public.pit_cs_spine AS SELECT pos, k, k2, ts FROM public.pit_rnd_spine ORDER BY pos;
+ANALYZE public.pit_cs_spine;
+-- every spine row against the brute-force reference, by pos
+CREATE FUNCTION public.pit_cs_check(spine text DEFAULT 'public.pit_cs_spine', from_source boolean DEFAULT false)
+RETURNS TABLE (result_rows bigint, mismatches bigint) LANGUAGE sql AS $$
+    SELECT count(g.pos),
+           count(*) FILTER (WHERE e.n IS NULL OR g.pos IS NULL
+                               OR (g.k, g.k2, g.ts, g.x, g.y, g.ttl_x, g.k_y, g.k_x, g.start_x)
+                                  IS DISTINCT FROM (e.k, e.k2, e.ts, e.x, e.y, e.ttl_x, e.k_y, e.k_x, e.start_x))
+      FROM (SELECT row_number() OVER (ORDER BY pos) AS n, pos FROM public.pit_rnd_spine) sp
+      JOIN public.pit_rnd_expected e ON e.n = sp.n
+      FULL JOIN pushsource.fs_get_historical_features(spine,
+                    ARRAY['pit_rnd_fv', 'pit_rnd_ttl_fv', 'pit_rnd_k_fv', 'pit_rnd_start_fv'],
+                    from_source => from_source)
+                AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text, ttl_x bigint,
+                     k_y text, k_x bigint, start_x bigint)
+        ON g.pos = sp.pos
+$$;
+-- the plan of a query (its first line's node and rows, or every node)
+CREATE FUNCTION public.pit_cs_plan(q text, whole boolean DEFAULT false) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN ' || q LOOP
+        IF whole THEN
+            RETURN NEXT regexp_replace(line, '  \(cost=.*$', '');
+        ELSIF line !~ '^ *->' AND line ~ 'cost=' THEN
+            RETURN NEXT regexp_replace(line, '\(cost=[0-9.]+ rows=([0-9]+) .*$', 'rows=\1');
+        END IF;
+    END LOOP;
+END
+$$;
+-- the scan, with the spine table's row estimate (reltuples: 2000)
+SELECT pit_cs_plan($$SELECT * FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                     AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$);
+-- a spine query: the planner's default estimate
+SELECT pit_cs_plan($$SELECT * FROM fs_get_historical_features('SELECT pos, k, k2, ts FROM public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                     AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$);
+-- the spine as a table (two heap scans), as a query (kept in a tuplestore),
+-- in partitions, in parallel, and from the source: no mismatch
+SELECT * FROM pit_cs_check();
+SELECT * FROM pit_cs_check('SELECT pos, k, k2, ts FROM public.pit_rnd_spine');
+SELECT * FROM pit_cs_check(from_source => true);
+SET pushsource.pit_memory = '64kB';
+SELECT * FROM pit_cs_check();
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET pushsource.pit_workers = 2;
+SELECT * FROM pit_cs_check();
+RESET pushsource.pit_workers;
+RESET max_parallel_workers_per_gather;
+RESET min_parallel_table_scan_size;
+RESET pushsource.pit_memory;
+-- a condition on the scan's columns is evaluated on its rows
+SELECT (SELECT count(*) FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_k_fv'])
+          AS g(pos float8, k bigint, k2 text, ts timestamptz, y text, x bigint) WHERE g.x > 500 AND g.y IS NOT NULL)
+     = (SELECT count(*) FROM public.pit_rnd_expected WHERE k_x > 500 AND k_y IS NOT NULL) AS same_filtered_count;
+-- off: the function scan, the same rows
+SET pushsource.enable_pit_scan = off;
+SELECT pit_cs_plan($$SELECT * FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                     AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$);
+SELECT * FROM pit_cs_check();
+RESET pushsource.enable_pit_scan;
+-- WITH ORDINALITY, a whole-row reference, a LATERAL argument: function scans
+SELECT pit_cs_plan($$SELECT * FROM ROWS FROM (fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                     AS (pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)) WITH ORDINALITY AS g$$);
+SELECT pit_cs_plan($$SELECT g::text FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                     AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$, true);
+SELECT pit_cs_plan($$SELECT count(*) FROM (VALUES ('public.pit_cs_spine'), ('pit_cs_spine')) s(name),
+                     LATERAL fs_get_historical_features(s.name, ARRAY['pit_rnd_fv'])
+                     AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$, true);
+SELECT count(*) FROM (VALUES ('public.pit_cs_spine'), ('pit_cs_spine')) s(name),
+       LATERAL fs_get_historical_features(s.name, ARRAY['pit_rnd_fv'])
+       AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text);
+-- (one row of VALUES is folded into a constant: no LATERAL reference left)
+SELECT pit_cs_plan($$SELECT count(*) FROM (VALUES ('public.pit_cs_spine')) s(name),
+                     LATERAL fs_get_historical_features(s.name, ARRAY['pit_rnd_fv'])
+                     AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$, true);
+-- the inner side of a nested loop without a Material: rescanned, the join
+-- runs again (3 x 2000 rows)
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SET enable_material = off;
+SELECT pit_cs_plan($$SELECT count(*) FROM (VALUES (1), (2), (3)) v(i),
+                     fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                     AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$, true);
+SELECT count(*), count(DISTINCT (v.i, g.pos)), count(g.x) = 3 * (SELECT count(x) FROM public.pit_rnd_expected) AS same_x
+  FROM (VALUES (1), (2), (3)) v(i),
+       fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+       AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text);
+-- ... where the executor may rescan it with the same arguments, the rows
+-- are kept as they stream and replayed: the join runs once (one DEBUG1
+-- line of its spine read)
+SET client_min_messages = debug1;
+SELECT count(*) FROM (VALUES (1), (2), (3)) v(i),
+       fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+       AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text);
+RESET client_min_messages;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+RESET enable_material;
+-- a rescan with other arguments (a parameter of the outer row) joins again
+CREATE TABLE public.pit_cs_half AS SELECT * FROM public.pit_cs_spine WHERE pos <= 1000;
+SELECT s.name, (SELECT count(*) FROM fs_get_historical_features(s.name, ARRAY['pit_rnd_fv'])
+                  AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)) AS result_rows
+  FROM (VALUES ('public.pit_cs_spine'), ('public.pit_cs_half')) s(name);
+DROP TABLE public.pit_cs_half;
+-- EXPLAIN VERBOSE shows the call, as for a function scan
+SELECT pit_cs_plan($$VERBOSE SELECT pos FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                     AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$, true);
+-- a statement that writes reads the spine once, by its query: its own
+-- writes must not reach a second scan of the spine while the rows stream
+-- (before: an INSERT into the spine table from its own join failed with
+-- XX000, the second scan returned more rows than the first)
+CREATE TABLE public.pit_cs_w AS SELECT * FROM public.pit_cs_spine;
+SET client_min_messages = debug1;
+INSERT INTO public.pit_cs_w
+SELECT pos + 10000, k, k2, ts FROM fs_get_historical_features('public.pit_cs_w', ARRAY['pit_rnd_fv'])
+    AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text);
+RESET client_min_messages;
+SELECT count(*) FROM public.pit_cs_w;
+-- and a DELETE in WITH that runs while the rows stream (at the first row's
+-- condition): every row of the spine as it was, the copies with the same
+-- features as the originals (before: XX000, the spine ended early)
+BEGIN;
+WITH d AS (DELETE FROM public.pit_cs_w WHERE pos > 10000 RETURNING pos)
+SELECT count(*), sum(g.x) = 2 * (SELECT sum(x) FROM public.pit_rnd_expected) AS same_features
+  FROM fs_get_historical_features('public.pit_cs_w', ARRAY['pit_rnd_fv'])
+       AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)
+ WHERE g.pos <= (SELECT max(pos) FROM d);
+ROLLBACK;
+DROP TABLE public.pit_cs_w;
+-- a function made SECURITY DEFINER or given settings stays a function call
+ALTER FUNCTION pushsource.fs_get_historical_features(text, text[], text, boolean, boolean) SET work_mem = '4MB';
+SELECT pit_cs_plan($$SELECT * FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                     AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$);
+ALTER FUNCTION pushsource.fs_get_historical_features(text, text[], text, boolean, boolean) RESET ALL;
+ALTER FUNCTION pushsource.fs_get_historical_features(text, text[], text, boolean, boolean) SECURITY DEFINER;
+SELECT pit_cs_plan($$SELECT * FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                     AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$);
+ALTER FUNCTION pushsource.fs_get_historical_features(text, text[], text, boolean, boolean) SECURITY INVOKER;
+SELECT pit_cs_plan($$SELECT * FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                     AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$);
+-- a scan stopped early (LIMIT, a cursor closed after two rows) leaves
+-- nothing behind: the next statements run as before
+SELECT pos, k FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+    AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text) LIMIT 2;
+BEGIN;
+DECLARE pit_cs_cur SCROLL CURSOR FOR
+    SELECT pos FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+    AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text);
+FETCH 3 FROM pit_cs_cur;
+FETCH BACKWARD 1 FROM pit_cs_cur;
+CLOSE pit_cs_cur;
+COMMIT;
+SELECT * FROM pit_cs_check();
+-- arguments as parameters: a prepared statement
+PREPARE pit_cs_prep(text, text[]) AS
+    SELECT count(*), count(x) FROM fs_get_historical_features($1, $2)
+    AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text);
+SELECT pit_cs_plan($$EXECUTE pit_cs_prep('public.pit_cs_spine', ARRAY['pit_rnd_fv'])$$, true);
+EXECUTE pit_cs_prep('public.pit_cs_spine', ARRAY['pit_rnd_fv']);
+SELECT count(*), count(x) FROM public.pit_rnd_expected;
+-- the scan checks EXECUTE on the function, as calling it does: a role
+-- without it is refused, also by EXPLAIN and by a plan prepared while it
+-- had the right
+CREATE ROLE pit_cs_role NOLOGIN;
+GRANT USAGE ON SCHEMA pushsource TO pit_cs_role;
+GRANT SELECT ON public.pit_cs_spine TO pit_cs_role;
+SET ROLE pit_cs_role;
+SELECT pit_try($$SELECT count(*) FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                 AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$);
+SELECT pit_try($$EXPLAIN SELECT count(*) FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                 AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$);
+RESET ROLE;
+GRANT pushsource_reader TO pit_cs_role;
+SET ROLE pit_cs_role;
+PREPARE pit_cs_role_prep AS SELECT count(*) FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+    AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text);
+EXECUTE pit_cs_role_prep;
+RESET ROLE;
+REVOKE pushsource_reader FROM pit_cs_role;
+SET ROLE pit_cs_role;
+SELECT pit_try('EXECUTE pit_cs_role_prep');
+RESET ROLE;
+DEALLOCATE pit_cs_role_prep;
+DEALLOCATE pit_cs_prep;
+REVOKE ALL ON public.pit_cs_spine FROM pit_cs_role;
+REVOKE USAGE ON SCHEMA pushsource FROM pit_cs_role;
+DROP ROLE pit_cs_role;
+-- errors of the join come from the scan as from the function
+SELECT pit_try($$SELECT * FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_no_such_fv'])
+                 AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint)$$);
+SELECT pit_try($$SELECT * FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_fv'])
+                 AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint)$$);
+SELECT pit_try($$SELECT * FROM fs_get_historical_features(NULL, ARRAY['pit_rnd_fv'])
+                 AS g(pos float8, k bigint, k2 text, ts timestamptz, x bigint, y text)$$);
+DROP FUNCTION public.pit_cs_check(text, boolean), public.pit_cs_plan(text, boolean);
+DROP TABLE public.pit_cs_spine;

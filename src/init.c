@@ -21,6 +21,7 @@ _PG_init(void)
 	ps_fanout_init();
 	ps_online_init();
 	ps_pit_plan_init();
+	ps_pit_scan_init();
 	ps_operations_init();
 	ps_apikey_init();
 	ps_stats_init();

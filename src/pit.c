@@ -183,10 +183,10 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 	pit_phase(&t0, "partitions probed", nparts);
 }
 
-static void
-check_expected_desc(ReturnSetInfo *rsinfo, PitPlan *plan)
+/* The caller's column definition list must have the join's column types. */
+void
+pit_check_expected_desc(TupleDesc exp, PitPlan *plan)
 {
-	TupleDesc	exp = rsinfo->expectedDesc;
 	bool		ok = exp != NULL && exp->natts == plan->out_desc->natts;
 
 	for (int i = 0; ok && i < exp->natts; i++)
@@ -200,18 +200,37 @@ check_expected_desc(ReturnSetInfo *rsinfo, PitPlan *plan)
 						 plan->columns)));
 }
 
-static PitPlan *
-plan_from_args(FunctionCallInfo fcinfo, int first)
+/*
+ * The join of fs_get_historical_features(spine, features, timestamp_key,
+ * full_feature_names, from_source), from its five arguments (the SRF's, or
+ * the custom scan's evaluated ones).
+ */
+PitPlan *
+pit_plan_from_args(Datum *args, bool *argnull)
 {
-	if (PG_ARGISNULL(first) || PG_ARGISNULL(first + 1))
+	if (argnull[0] || argnull[1])
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("spine and features must not be null")));
-	return pit_plan_join(text_to_cstring(PG_GETARG_TEXT_PP(first)),
-					 PG_GETARG_ARRAYTYPE_P(first + 1),
-					 PG_ARGISNULL(first + 2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(first + 2)),
-					 PG_ARGISNULL(first + 3) ? true : PG_GETARG_BOOL(first + 3),
-					 PG_ARGISNULL(first + 4) ? false : PG_GETARG_BOOL(first + 4), NULL, InvalidOid);
+	return pit_plan_join(TextDatumGetCString(args[0]),
+						 DatumGetArrayTypeP(args[1]),
+						 argnull[2] ? NULL : TextDatumGetCString(args[2]),
+						 argnull[3] ? true : DatumGetBool(args[3]),
+						 argnull[4] ? false : DatumGetBool(args[4]), NULL, InvalidOid);
+}
+
+static PitPlan *
+plan_from_args(FunctionCallInfo fcinfo, int first)
+{
+	Datum		args[5];
+	bool		argnull[5];
+
+	for (int i = 0; i < 5; i++)
+	{
+		argnull[i] = PG_ARGISNULL(first + i);
+		args[i] = argnull[i] ? (Datum) 0 : PG_GETARG_DATUM(first + i);
+	}
+	return pit_plan_from_args(args, argnull);
 }
 
 /*
@@ -219,25 +238,24 @@ plan_from_args(FunctionCallInfo fcinfo, int first)
  * with the feature values appended: the same bytes heap_form_minimal_tuple
  * would make of the deformed values, without deforming and forming each
  * row.  Only for a stored tuple without NULLs and features of fixed-width
- * by-value types; false: form the row from its values instead.
+ * by-value types; NULL: form the row from its values instead.
  */
-static bool
+static MinimalTuple
 append_features(PitPlan *plan, TupleTableSlot *spine_slot, Datum *values, bool *nulls,
-				StringInfo buf, Tuplestorestate *out)
+				StringInfo buf)
 {
 	MinimalTuple st;
 	uint32		len;
 	int			hoff;
 	int			natts = plan->out_desc->natts;
 	Size		off;
-	HeapTupleData htup;
 	bool		should_free;
 
 	if (!plan->append_ok)
-		return false;
+		return NULL;
 	for (int i = plan->nspine; i < natts; i++)
 		if (nulls[i])
-			return false;
+			return NULL;
 	if (TTS_IS_MINIMALTUPLE(spine_slot))
 	{
 		st = ExecFetchSlotMinimalTuple(spine_slot, &should_free);
@@ -253,7 +271,7 @@ append_features(PitPlan *plan, TupleTableSlot *spine_slot, Datum *values, bool *
 		len = ht->t_len - MINIMAL_TUPLE_OFFSET;
 	}
 	if ((st->t_infomask & (HEAP_HASNULL | HEAP_HASEXTERNAL)) || HeapTupleHeaderGetNatts(st) != plan->nspine)
-		return false;
+		return NULL;
 	hoff = st->t_hoff - MINIMAL_TUPLE_OFFSET;
 	off = len - hoff;			/* the end of the spine's data */
 	resetStringInfo(buf);
@@ -270,10 +288,7 @@ append_features(PitPlan *plan, TupleTableSlot *spine_slot, Datum *values, bool *
 	}
 	((MinimalTuple) buf->data)->t_len = hoff + off;
 	HeapTupleHeaderSetNatts((MinimalTuple) buf->data, natts);
-	htup.t_len = hoff + off + MINIMAL_TUPLE_OFFSET;
-	htup.t_data = (HeapTupleHeader) (buf->data - MINIMAL_TUPLE_OFFSET);
-	tuplestore_puttuple(out, &htup);
-	return true;
+	return (MinimalTuple) buf->data;
 }
 
 static Datum historical_features(FunctionCallInfo fcinfo, PitPlan *plan);
@@ -367,36 +382,30 @@ fs_check_mock(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-static Datum
-historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
+/*
+ * Phases 1 and 2 of the join: the spine read, every view joined.  The rows
+ * then come from pit_output_next, in spine order, and pit_output_end
+ * releases what the output holds (the spine's scan and snapshot, its
+ * tuplestore, the indexes).  The set-returning functions put the rows into
+ * their tuplestore; the custom scan (pit_scan.c) returns them as they
+ * come.
+ */
+PitOutput *
+pit_output_begin(PitPlan *plan)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Tuplestorestate *spine;
-	TupleTableSlot *spine_slot;
+	PitOutput  *o = palloc0(sizeof(PitOutput));
 	SPIPlanPtr	sp;
 	SPIExecuteOptions opts;
 	SpineReceiver sr;
 	int			ret;
 	int			maxkeys = 0;
 	ListCell   *lc;
-	Datum	   *values;
-	bool	   *nulls;
 	MemoryContext outer = CurrentMemoryContext;
-	MemoryContext bucketcxt;
 	int64		per_row;
 	instr_time	t0;
-	StringInfoData outbuf;
-	Relation	spine_rel;
-	Snapshot	spine_snap = NULL;
-	TableScanDesc spine_scan = NULL;
 
 	INSTR_TIME_SET_CURRENT(t0);
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("fs_get_historical_features must be called in FROM: SELECT * FROM fs_get_historical_features(...) AS t(...)")));
-	check_expected_desc(rsinfo, plan);
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	o->plan = plan;
 
 	/* 1. read the spine once, writing each view's (keys, T, position) */
 	foreach(lc, plan->views)
@@ -417,30 +426,30 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 	sr.nulls = palloc(sizeof(bool) * (maxkeys + 2));
 	foreach(lc, plan->views)
 		((PitView *) lfirst(lc))->is_mock = OidIsValid(plan->mock_relid);
-	if ((spine_rel = pit_spine_direct(plan)) != NULL)
+	if ((o->spine_rel = pit_spine_direct(plan)) != NULL)
 	{
 		/* as SPI would run the spine's query: a new snapshot */
 		CommandCounterIncrement();
-		spine_snap = RegisterSnapshot(GetTransactionSnapshot());
+		o->spine_snap = RegisterSnapshot(GetTransactionSnapshot());
 		/* the lock is held already: catch up with catalog changes first */
 		AcceptInvalidationMessages();
-		if (find_inheritance_children(RelationGetRelid(spine_rel), NoLock) != NIL)
+		if (find_inheritance_children(RelationGetRelid(o->spine_rel), NoLock) != NIL)
 		{
 			/* a child table attached since the table was opened */
-			UnregisterSnapshot(spine_snap);
-			spine_snap = NULL;
-			table_close(spine_rel, AccessShareLock);
-			spine_rel = NULL;
+			UnregisterSnapshot(o->spine_snap);
+			o->spine_snap = NULL;
+			table_close(o->spine_rel, AccessShareLock);
+			o->spine_rel = NULL;
 		}
 	}
-	if (spine_rel != NULL)
+	if (o->spine_rel != NULL)
 	{
 		TableScanDesc scan;
 		TupleTableSlot *slot;
 
-		spine = NULL;			/* read again for the output */
-		scan = table_beginscan_strat(spine_rel, spine_snap, 0, NULL, true, false);
-		slot = table_slot_create(spine_rel, NULL);
+		/* the rows are read again for the output */
+		scan = table_beginscan_strat(o->spine_rel, o->spine_snap, 0, NULL, true, false);
+		slot = table_slot_create(o->spine_rel, NULL);
 		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 			pit_spine_receive(slot, (DestReceiver *) &sr);
 		table_endscan(scan);
@@ -448,7 +457,7 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 	}
 	else
 	{
-		spine = sr.spine = tuplestore_begin_heap(false, false, work_mem);
+		o->spine = sr.spine = tuplestore_begin_heap(false, false, work_mem);
 		ps_spi_connect_caller();	/* the spine is the caller's SQL */
 		sp = pit_prepare_spine_statement(plan->spine_sql, plan->spine_sql, plan->spine_params);
 		memset(&opts, 0, sizeof(opts));
@@ -497,134 +506,246 @@ historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
 		}
 	pit_phase(&t0, "views joined", list_length(plan->views));
 
-	/* 3. emit in spine order, one bucket of positions at a time */
-	initStringInfo(&outbuf);
+	/* 3. the output, in spine order, one bucket of positions at a time */
+	initStringInfo(&o->outbuf);
 	plan->append_ok = true;
 	for (int i = plan->nspine; i < plan->out_desc->natts; i++)
 		if (TupleDescAttr(plan->out_desc, i)->attlen <= 0 || !TupleDescAttr(plan->out_desc, i)->attbyval)
 			plan->append_ok = false;
-	values = palloc(sizeof(Datum) * plan->out_desc->natts);
-	nulls = palloc(sizeof(bool) * plan->out_desc->natts);
-	if (spine_rel != NULL)
+	o->values = palloc(sizeof(Datum) * plan->out_desc->natts);
+	o->nulls = palloc(sizeof(bool) * plan->out_desc->natts);
+	if (o->spine_rel != NULL)
 	{
 		/* the same rows again, in the same order */
-		spine_scan = table_beginscan_strat(spine_rel, spine_snap, 0, NULL, true, false);
-		spine_slot = table_slot_create(spine_rel, NULL);
+		o->spine_scan = table_beginscan_strat(o->spine_rel, o->spine_snap, 0, NULL, true, false);
+		o->spine_slot = table_slot_create(o->spine_rel, NULL);
 	}
 	else
-		spine_slot = MakeSingleTupleTableSlot(plan->spine_desc, &TTSOpsMinimalTuple);
-	bucketcxt = AllocSetContextCreate(CurrentMemoryContext, "pit bucket", ALLOCSET_DEFAULT_SIZES);
-	for (int b = 0; b < plan->nbuckets; b++)
-	{
-		int64		base = (int64) b * plan->bucket_rows;
-		int64		end = Min(base + plan->bucket_rows, plan->nrows);
-		MemoryContext old = MemoryContextSwitchTo(bucketcxt);
+		o->spine_slot = MakeSingleTupleTableSlot(plan->spine_desc, &TTSOpsMinimalTuple);
+	o->bucketcxt = AllocSetContextCreate(CurrentMemoryContext, "pit bucket", ALLOCSET_DEFAULT_SIZES);
+	o->rowcxt = AllocSetContextCreate(CurrentMemoryContext, "pit output row", ALLOCSET_SMALL_SIZES);
+	o->bucket = -1;
+	INSTR_TIME_SET_CURRENT(o->started);
+	return o;
+}
 
-		foreach(lc, plan->views)
-		{
-			PitView    *pv = lfirst(lc);
-			MinimalTuple mt;
-			uint32		h;
+/* The next bucket's results of every view whose results are in files. */
+static void
+load_bucket(PitOutput *o)
+{
+	PitPlan    *plan = o->plan;
+	int			b = o->bucket;
+	int64		base = (int64) b * plan->bucket_rows;
+	MemoryContext old;
+	ListCell   *lc;
 
-			if (pv->res != NULL)
-				continue;		/* results in memory */
-			memset(pv->loaded, 0, sizeof(MinimalTuple) * plan->bucket_rows);
-			if (pv->buckets[b] == NULL)
-				continue;
-			pit_rewind_run(pv->buckets[b]);
-			while ((mt = pit_read_record(pv->buckets[b], &h)) != NULL)
-			{
-				bool		isnull;
-				HeapTupleData htup;
-				int64		pos;
-
-				htup.t_len = mt->t_len + MINIMAL_TUPLE_OFFSET;
-				htup.t_data = (HeapTupleHeader) ((char *) mt - MINIMAL_TUPLE_OFFSET);
-				pos = DatumGetInt64(heap_getattr(&htup, 1, pv->result_desc, &isnull));
-				pv->loaded[pos - base] = mt;
-			}
-			pit_file_close(pv->buckets[b]);
-			pv->buckets[b] = NULL;
-		}
-		MemoryContextSwitchTo(old);
-
-		for (int64 pos = base; pos < end; pos++)
-		{
-			int			o = plan->nspine;
-
-			if (spine_scan != NULL ? !table_scan_getnextslot(spine_scan, ForwardScanDirection, spine_slot) :
-				!tuplestore_gettupleslot(spine, true, false, spine_slot))
-				elog(ERROR, "pushsource: spine ended early");
-			foreach(lc, plan->views)
-			{
-				PitView    *pv = lfirst(lc);
-				MinimalTuple mt;
-
-				if (pv->res != NULL)
-				{
-					Cand	   *c = pv->res[pos];
-
-					/* the candidates are in key order, not spine order */
-					if (pos + OUTPUT_PREFETCH < end && pv->res[pos + OUTPUT_PREFETCH] != NULL)
-						__builtin_prefetch(pv->res[pos + OUTPUT_PREFETCH]);
-
-					if (c == NULL)
-						memset(nulls + o, true, sizeof(bool) * pv->nfeat);
-					else
-					{
-						memcpy(values + o, CAND_VALS(c), sizeof(Datum) * pv->nfeat);
-						memcpy(nulls + o, CAND_NULLS(c, pv->nfeat), sizeof(bool) * pv->nfeat);
-					}
-					o += pv->nfeat;
-					continue;
-				}
-				mt = pv->loaded[pos - base];
-				if (mt == NULL)
-				{
-					for (int f = 0; f < pv->nfeat; f++)
-						nulls[o + f] = true;
-				}
-				else
-				{
-					HeapTupleData htup;
-
-					htup.t_len = mt->t_len + MINIMAL_TUPLE_OFFSET;
-					htup.t_data = (HeapTupleHeader) ((char *) mt - MINIMAL_TUPLE_OFFSET);
-					for (int f = 0; f < pv->nfeat; f++)
-						values[o + f] = heap_getattr(&htup, f + 2, pv->result_desc, &nulls[o + f]);
-				}
-				o += pv->nfeat;
-			}
-			if (!append_features(plan, spine_slot, values, nulls, &outbuf, rsinfo->setResult))
-			{
-				slot_getallattrs(spine_slot);
-				memcpy(values, spine_slot->tts_values, sizeof(Datum) * plan->nspine);
-				memcpy(nulls, spine_slot->tts_isnull, sizeof(bool) * plan->nspine);
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-			}
-		}
-		MemoryContextReset(bucketcxt);
-	}
-	MemoryContextDelete(bucketcxt);
-	if (spine_scan != NULL)
-	{
-		if (table_scan_getnextslot(spine_scan, ForwardScanDirection, spine_slot))
-			elog(ERROR, "pushsource: the spine table's second scan returned more rows than its first");
-		table_endscan(spine_scan);
-		ExecDropSingleTupleTableSlot(spine_slot);
-		UnregisterSnapshot(spine_snap);
-		table_close(spine_rel, NoLock);
-	}
-	else
-		tuplestore_end(spine);
-	pit_phase(&t0, "output written", plan->nrows);
+	MemoryContextReset(o->bucketcxt);
+	old = MemoryContextSwitchTo(o->bucketcxt);
 	foreach(lc, plan->views)
 	{
 		PitView    *pv = lfirst(lc);
+		MinimalTuple mt;
+		uint32		h;
 
+		if (pv->res != NULL)
+			continue;			/* results in memory */
+		memset(pv->loaded, 0, sizeof(MinimalTuple) * plan->bucket_rows);
+		if (pv->buckets[b] == NULL)
+			continue;
+		pit_rewind_run(pv->buckets[b]);
+		while ((mt = pit_read_record(pv->buckets[b], &h)) != NULL)
+			pv->loaded[pit_result_pos(pv, mt) - base] = mt;
+		pit_file_close(pv->buckets[b]);
+		pv->buckets[b] = NULL;
+	}
+	MemoryContextSwitchTo(old);
+	o->pos = base;
+	o->end = Min(base + plan->bucket_rows, plan->nrows);
+}
+
+/*
+ * The next output row: the spine row in o->spine_slot, the features in
+ * values and nulls from the join's first feature column on; false after the
+ * last row.
+ */
+static bool
+output_advance(PitOutput *o, Datum *values, bool *nulls)
+{
+	PitPlan    *plan = o->plan;
+	TupleTableSlot *spine_slot = o->spine_slot;
+	int64		pos;
+	int			c = plan->nspine;
+	ListCell   *lc;
+
+	while (o->pos >= o->end)
+	{
+		if (o->done || o->bucket + 1 >= plan->nbuckets)
+		{
+			if (!o->done)
+			{
+				o->done = true;
+				if (o->spine_scan != NULL &&
+					table_scan_getnextslot(o->spine_scan, ForwardScanDirection, spine_slot))
+					elog(ERROR, "pushsource: the spine table's second scan returned more rows than its first");
+				pit_phase(&o->started, "output written", plan->nrows);
+			}
+			return false;
+		}
+		o->bucket++;
+		load_bucket(o);
+	}
+	pos = o->pos++;
+	CHECK_FOR_INTERRUPTS();
+
+	if (o->spine_scan != NULL ? !table_scan_getnextslot(o->spine_scan, ForwardScanDirection, spine_slot) :
+		!tuplestore_gettupleslot(o->spine, true, false, spine_slot))
+		elog(ERROR, "pushsource: spine ended early");
+	foreach(lc, plan->views)
+	{
+		PitView    *pv = lfirst(lc);
+		MinimalTuple mt;
+
+		if (pv->res != NULL)
+		{
+			Cand	   *cand = pv->res[pos];
+
+			/* the candidates are in key order, not spine order */
+			if (pos + OUTPUT_PREFETCH < o->end && pv->res[pos + OUTPUT_PREFETCH] != NULL)
+				__builtin_prefetch(pv->res[pos + OUTPUT_PREFETCH]);
+
+			if (cand == NULL)
+				memset(nulls + c, true, sizeof(bool) * pv->nfeat);
+			else
+			{
+				memcpy(values + c, CAND_VALS(cand), sizeof(Datum) * pv->nfeat);
+				memcpy(nulls + c, CAND_NULLS(cand, pv->nfeat), sizeof(bool) * pv->nfeat);
+			}
+			c += pv->nfeat;
+			continue;
+		}
+		mt = pv->loaded[pos - (int64) o->bucket * plan->bucket_rows];
+		if (mt == NULL)
+		{
+			for (int f = 0; f < pv->nfeat; f++)
+				nulls[c + f] = true;
+		}
+		else
+		{
+			HeapTupleData htup;
+
+			htup.t_len = mt->t_len + MINIMAL_TUPLE_OFFSET;
+			htup.t_data = (HeapTupleHeader) ((char *) mt - MINIMAL_TUPLE_OFFSET);
+			for (int f = 0; f < pv->nfeat; f++)
+				values[c + f] = heap_getattr(&htup, f + 2, pv->result_desc, &nulls[c + f]);
+		}
+		c += pv->nfeat;
+	}
+	return true;
+}
+
+/*
+ * The next output row as a minimal tuple, valid until the next call; NULL
+ * after the last.
+ */
+MinimalTuple
+pit_output_next(PitOutput *o)
+{
+	PitPlan    *plan = o->plan;
+	MinimalTuple mt;
+	MemoryContext old;
+
+	if (!output_advance(o, o->values, o->nulls))
+		return NULL;
+	mt = append_features(plan, o->spine_slot, o->values, o->nulls, &o->outbuf);
+	if (mt != NULL)
+		return mt;
+	slot_getallattrs(o->spine_slot);
+	memcpy(o->values, o->spine_slot->tts_values, sizeof(Datum) * plan->nspine);
+	memcpy(o->nulls, o->spine_slot->tts_isnull, sizeof(bool) * plan->nspine);
+	MemoryContextReset(o->rowcxt);
+	old = MemoryContextSwitchTo(o->rowcxt);
+	mt = heap_form_minimal_tuple(plan->out_desc, o->values, o->nulls);
+	MemoryContextSwitchTo(old);
+	return mt;
+}
+
+/*
+ * The next output row as values (as many as the join has columns), valid
+ * until the next call; false after the last.
+ */
+bool
+pit_output_next_values(PitOutput *o, Datum *values, bool *nulls)
+{
+	if (!output_advance(o, values, nulls))
+		return false;
+	slot_getallattrs(o->spine_slot);
+	memcpy(values, o->spine_slot->tts_values, sizeof(Datum) * o->plan->nspine);
+	memcpy(nulls, o->spine_slot->tts_isnull, sizeof(bool) * o->plan->nspine);
+	return true;
+}
+
+/* What the output holds, released (also when not every row was read). */
+void
+pit_output_end(PitOutput *o)
+{
+	ListCell   *lc;
+
+	if (o->spine_scan != NULL)
+		table_endscan(o->spine_scan);
+	o->spine_scan = NULL;
+	if (o->spine_slot != NULL)
+		ExecDropSingleTupleTableSlot(o->spine_slot);
+	o->spine_slot = NULL;
+	if (o->spine_snap != NULL)
+		UnregisterSnapshot(o->spine_snap);
+	o->spine_snap = NULL;
+	if (o->spine_rel != NULL)
+		table_close(o->spine_rel, NoLock);
+	o->spine_rel = NULL;
+	if (o->spine != NULL)
+		tuplestore_end(o->spine);
+	o->spine = NULL;
+	foreach(lc, o->plan->views)
+	{
+		PitView    *pv = lfirst(lc);
+
+		for (int b = 0; pv->buckets != NULL && b < o->plan->nbuckets; b++)
+			if (pv->buckets[b] != NULL)
+			{
+				pit_file_close(pv->buckets[b]);
+				pv->buckets[b] = NULL;
+			}
 		if (pv->ix != NULL)
 			MemoryContextDelete(pv->ix->cxt);
+		pv->ix = NULL;
 	}
+	MemoryContextDelete(o->bucketcxt);
+	MemoryContextDelete(o->rowcxt);
+}
+
+static Datum
+historical_features(FunctionCallInfo fcinfo, PitPlan *plan)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PitOutput  *o;
+	MinimalTuple mt;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || rsinfo->expectedDesc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fs_get_historical_features must be called in FROM: SELECT * FROM fs_get_historical_features(...) AS t(...)")));
+	pit_check_expected_desc(rsinfo->expectedDesc, plan);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	o = pit_output_begin(plan);
+	while ((mt = pit_output_next(o)) != NULL)
+	{
+		HeapTupleData htup;
+
+		htup.t_len = mt->t_len + MINIMAL_TUPLE_OFFSET;
+		htup.t_data = (HeapTupleHeader) ((char *) mt - MINIMAL_TUPLE_OFFSET);
+		tuplestore_puttuple(rsinfo->setResult, &htup);
+	}
+	pit_output_end(o);
 	return (Datum) 0;
 }
 

@@ -229,6 +229,27 @@ typedef struct PitPlan
 								 * pit_spine_direct), else InvalidOid */
 } PitPlan;
 
+/* The output of a join (pit.c): phase 3, row by row */
+typedef struct PitOutput
+{
+	PitPlan    *plan;
+	Tuplestorestate *spine;		/* the spine's rows, when read by its query */
+	Relation	spine_rel;		/* else the table, read again (pit_spine_direct) */
+	Snapshot	spine_snap;
+	TableScanDesc spine_scan;
+	TupleTableSlot *spine_slot;
+	MemoryContext bucketcxt;	/* the current bucket's results */
+	MemoryContext rowcxt;		/* a row formed from its values */
+	Datum	   *values;
+	bool	   *nulls;
+	StringInfoData outbuf;		/* a row with the features appended */
+	int			bucket;			/* the current bucket, -1 before the first */
+	int64		pos;			/* the next spine position */
+	int64		end;			/* the current bucket's end */
+	bool		done;
+	instr_time	started;
+} PitOutput;
+
 /* What every receiver of a view's feature rows begins with */
 typedef struct PitViewReceiver
 {
@@ -290,6 +311,7 @@ extern void pit_write_record(PitView *pv, PitFile **file, uint32 hash, MinimalTu
 extern int	pit_plan_parts(PitView *pv, double spine_n, double spine_bytes, double nrows, double *need);
 extern PitFile *pit_spill_file(PitView *pv, char kind, int n);
 extern MinimalTuple pit_read_record(PitFile *file, uint32 *hash);
+extern int64 pit_result_pos(PitView *pv, MinimalTuple mt);
 extern void pit_rewind_run(PitFile *file);
 extern void pit_decode_values(char *rec, int n, int16 *len, bool *byval, Datum *vals, bool *nulls, int natts);
 extern void pit_write_encoded(MemoryContext filecxt, PitFile **file, Size buf, StringInfo enc, uint32 hash, int64 *n, int64 *bytes);
@@ -314,6 +336,14 @@ extern void pit_join_partition(PitPlan *plan, PitView *pv, PitFile *spine, int64
 extern int64 pit_tid_order(ItemPointer ip);
 extern void pit_run_feature_query(PitView *pv, const char *sql, TimestampTz p1, TimestampTz p2, TimestampTz p3, DestReceiver *dest);
 extern void pit_scan_features(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t);
+
+/* pit.c */
+extern PitPlan *pit_plan_from_args(Datum *args, bool *argnull);
+extern void pit_check_expected_desc(TupleDesc exp, PitPlan *plan);
+extern PitOutput *pit_output_begin(PitPlan *plan);
+extern MinimalTuple pit_output_next(PitOutput *o);
+extern bool pit_output_next_values(PitOutput *o, Datum *values, bool *nulls);
+extern void pit_output_end(PitOutput *o);
 
 /* pit_agg.c */
 extern void pit_join_agg_view(PitPlan *plan, PitView *pv);

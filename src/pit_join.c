@@ -110,6 +110,18 @@ pit_read_record(PitFile *file, uint32 *hash)
 	return tup;
 }
 
+/* The spine position of a result record: its first column. */
+int64
+pit_result_pos(PitView *pv, MinimalTuple mt)
+{
+	HeapTupleData htup;
+	bool		isnull;
+
+	htup.t_len = mt->t_len + MINIMAL_TUPLE_OFFSET;
+	htup.t_data = (HeapTupleHeader) ((char *) mt - MINIMAL_TUPLE_OFFSET);
+	return DatumGetInt64(heap_getattr(&htup, 1, pv->result_desc, &isnull));
+}
+
 void
 pit_rewind_run(PitFile *file)
 {
@@ -1597,15 +1609,8 @@ collect_results(PitPlan *plan, PitView *pv, PitShared *sh, int nworkers)
 			continue;
 		while ((mt = pit_read_record(f, &h)) != NULL)
 		{
-			HeapTupleData htup;
-			bool		isnull;
-			int64		pos;
-			int			b;
+			int			b = (int) (pit_result_pos(pv, mt) / plan->bucket_rows);
 
-			htup.t_len = mt->t_len + MINIMAL_TUPLE_OFFSET;
-			htup.t_data = (HeapTupleHeader) ((char *) mt - MINIMAL_TUPLE_OFFSET);
-			pos = DatumGetInt64(heap_getattr(&htup, 1, pv->result_desc, &isnull));
-			b = (int) (pos / plan->bucket_rows);
 			if (pv->buckets[b] == NULL)
 				pv->buckets[b] = pit_spill_file(pv, 'r', b);
 			pit_write_record(pv, &pv->buckets[b], h, mt);

@@ -525,6 +525,7 @@ extern void ps_online_init(void);
 extern void ps_online_batch_begin(MemoryContext cxt);
 extern void ps_online_batch_end(bool close);
 extern void ps_pit_plan_init(void);
+extern void ps_pit_scan_init(void);
 extern void ps_operations_init(void);
 extern void ps_view_key_from_json(PsView *v, JsonbValue *keyobj, int index,
 								  Datum *values, bool *nulls);

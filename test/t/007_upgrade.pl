@@ -44,7 +44,7 @@ $fresh_node->init;
 $fresh_node->start;
 my $latest = $node->safe_psql('postgres',
 	q{SELECT default_version FROM pg_available_extensions WHERE name = 'pushsource'});
-is($latest, '0.7', 'the default version is 0.7');
+is($latest, '0.8', 'the default version is 0.8');
 
 ########################################################################
 # 1. fresh latest == 0.1 updated
@@ -56,7 +56,7 @@ is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extna
 	'0.1', 'version 0.1 installs from its own script');
 $node->safe_psql('updated', 'ALTER EXTENSION pushsource UPDATE');
 is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
-	'0.7', 'ALTER EXTENSION pushsource UPDATE goes to the latest, 0.7');
+	'0.8', 'ALTER EXTENSION pushsource UPDATE goes to the latest, 0.8');
 # pg_dump leaves extension members out: each member object is described
 # here, one line each, with its definition, privileges and comment
 my $members = q{
@@ -158,6 +158,34 @@ is($node->safe_psql('v06', $trg),
 is($node->safe_psql('v06', q{SELECT string_agg(name || ':' || (pushsource.fs_validate(name) ->> 'valid'), ' ' ORDER BY name) FROM pushsource.push_sources}),
 	'rep:true rep2:true', '... and both sources are valid');
 $node->safe_psql('postgres', 'DROP DATABASE v06');
+
+# 0.7 -> 0.8 with a view, pushed rows and a spine in place:
+# fs_get_historical_features gets its planner support function, so that a
+# fresh session plans the join as the streaming custom scan; the join's
+# rows are the same
+my $pit_q = q{SELECT count(*), count(v), sum(v * n)
+  FROM pushsource.fs_get_historical_features('public.sp', ARRAY['fv'])
+       AS t(n bigint, user_id bigint, ts timestamptz, v double precision)};
+$node->safe_psql('postgres', 'CREATE DATABASE v07');
+$node->safe_psql('v07', q{
+CREATE EXTENSION pushsource VERSION '0.7';
+SELECT pushsource.fs_create_entity('u', ARRAY['user_id']);
+SELECT pushsource.fs_create_push_source('src', 'user_id Int64, ts Timestamp, score Float64', 'ts');
+SELECT pushsource.fs_create_feature_view('fv', 'src', ARRAY['u'], ttl => interval '1 day');
+INSERT INTO pushsource_source.src SELECT g % 50, timestamptz '2024-01-01 00:00+00' + g * interval '7 minutes', g FROM generate_series(1, 3000) g;
+CREATE TABLE public.sp AS SELECT g::int8 AS n, (g % 60)::int8 AS user_id, timestamptz '2024-01-01 00:00+00' + g * interval '13 minutes' AS ts
+  FROM generate_series(1, 1500) g;
+ANALYZE public.sp;
+});
+my $pit_before = $node->safe_psql('v07', $pit_q);
+like($node->safe_psql('v07', "EXPLAIN $pit_q"), qr/Function Scan on fs_get_historical_features/,
+	'on 0.7: the join is a function scan');
+$node->safe_psql('v07', 'ALTER EXTENSION pushsource UPDATE');
+like($node->safe_psql('v07', "EXPLAIN $pit_q"), qr/Custom Scan \(PointInTimeJoin\)  \(cost=[0-9.]+ rows=1500 /,
+	'updated to 0.8: a fresh session plans the join as the custom scan, with the spine\'s 1500 rows as its estimate');
+is($node->safe_psql('v07', $pit_q), $pit_before, '... and its rows are the same as on 0.7');
+like($pit_before, qr/^1500\|[1-9]/, '... which are every spine row, many with a value');
+$node->safe_psql('postgres', 'DROP DATABASE v07');
 ########################################################################
 # 2. data in place
 ########################################################################
@@ -268,7 +296,7 @@ is($node->safe_psql('postgres', q{SELECT source_table FROM pushsource.push_sourc
 	'pushsource.tx', 'on 0.1: the source table is in schema pushsource');
 $node->safe_psql('postgres', 'ALTER EXTENSION pushsource UPDATE');
 is($node->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'pushsource'}),
-	'0.7', 'the database with data is on 0.7');
+	'0.8', 'the database with data is on 0.8');
 for my $what (sort keys %checks)
 {
 	is($node->safe_psql('postgres', $checks{$what}), $before{$what}, "after the update: $what unchanged");
