@@ -746,6 +746,8 @@ RESET min_parallel_table_scan_size;
 -- reference's order, in memory, in partitions, and in parallel
 CREATE TABLE public.pit_rnd_spine_t AS SELECT k, k2, ts FROM public.pit_rnd_spine ORDER BY pos;
 CREATE TABLE public.pit_rnd_kspine_t AS SELECT k, ts FROM public.pit_rnd_spine ORDER BY pos;
+-- (with statistics: in partitions, its records go to them as they are read)
+ANALYZE public.pit_rnd_kspine_t;
 SET client_min_messages = debug1;
 SELECT * FROM pit_rnd_check(false, spine => 'public.pit_rnd_spine_t');
 RESET client_min_messages;
@@ -935,7 +937,11 @@ SELECT * FROM pit_cs_check();
 SELECT * FROM pit_cs_check('SELECT pos, k, k2, ts FROM public.pit_rnd_spine');
 SELECT * FROM pit_cs_check(from_source => true);
 SET pushsource.pit_memory = '64kB';
+-- (the table's size says its records need partitions: they go to them as
+-- they are read)
+SET client_min_messages = debug1;
 SELECT * FROM pit_cs_check();
+RESET client_min_messages;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SET pushsource.pit_workers = 2;
@@ -943,6 +949,19 @@ SELECT * FROM pit_cs_check();
 RESET pushsource.pit_workers;
 RESET max_parallel_workers_per_gather;
 RESET min_parallel_table_scan_size;
+-- a table whose statistics promise fewer rows than it holds (its rows per
+-- page measured when they were wide): its records go to the partitions of
+-- the estimate as read, then are split further
+CREATE TABLE public.pit_cs_grow (pos float8, k bigint, k2 text, ts timestamptz) WITH (autovacuum_enabled = off);
+INSERT INTO public.pit_cs_grow SELECT pos, k, repeat('w', 1500), ts FROM public.pit_cs_spine ORDER BY pos LIMIT 100;
+ANALYZE public.pit_cs_grow;
+DELETE FROM public.pit_cs_grow;
+INSERT INTO public.pit_cs_grow SELECT * FROM public.pit_cs_spine ORDER BY pos;
+SET pushsource.pit_memory = '1kB';
+SET client_min_messages = debug1;
+SELECT * FROM pit_cs_check('public.pit_cs_grow');
+RESET client_min_messages;
+DROP TABLE public.pit_cs_grow;
 RESET pushsource.pit_memory;
 -- a condition on the scan's columns is evaluated on its rows
 SELECT (SELECT count(*) FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_k_fv'])

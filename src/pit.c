@@ -63,6 +63,8 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 
 	nparts = pit_plan_parts(pv, (double) pv->spine_n, (double) pv->spine_bytes,
 							(double) plan->nrows, &need);
+	if (pv->pre_parts > 0 && nparts <= pv->pre_parts)
+		nparts = pv->pre_parts; /* the hash slots as the records were written */
 	pv->nparts = nparts;
 	/* the partitions' files are written at once: an eighth of the budget */
 	pv->part_buf = pit_file_buffer(pit_memory_budget() / 8.0, nparts);
@@ -106,41 +108,67 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 		return;
 	}
 
-	/* split the spine's records into partitions */
-	pv->spine_parts = palloc0(sizeof(PitFile *) * nparts);
-	pv->spine_part_n = palloc0(sizeof(int64) * nparts);
-	pv->spine_part_bytes = palloc0(sizeof(int64) * nparts);
-	pv->feat_parts = palloc0(sizeof(PitFile *) * nparts);
-	if (pv->spine_file != NULL)
-		pit_rewind_run(pv->spine_file);
-	for (int64 off = 0;;)
+	/* split the spine's records into partitions, unless they are already */
+	if (pv->pre_parts != nparts)
 	{
-		StringInfoData rec;
-		int			p;
+		PitFile   **src = NULL;
+		int			nsrc = 0;
 
-		if (pv->spine_file != NULL)
+		if (pv->pre_parts > 0)
 		{
-			if ((buf = pit_read_encoded(pv->spine_file, &pv->rbuf)) == NULL)
-				break;
-			rec = pv->rbuf;
+			/* more records than the table's size promised: split further */
+			ereport(DEBUG1,
+					(errmsg_internal("pushsource: the spine's " INT64_FORMAT " records for feature view %s need more partitions than the %d of the table's size",
+									 pv->spine_n, pv->view->name, pv->pre_parts)));
+			src = pv->spine_parts;
+			nsrc = pv->pre_parts;
+			pv->pre_parts = 0;
 		}
-		else
+		else if (pv->spine_file != NULL)
 		{
-			if ((buf = pit_next_spine_record(pv, &off)) == NULL)
-				break;
-			rec.data = buf;
-			rec.len = ((uint32 *) buf)[1];
+			src = &pv->spine_file;
+			nsrc = 1;
 		}
-		p = pit_part_of(pv, ((uint32 *) buf)[0]);
-		pit_write_encoded(pv->filecxt, &pv->spine_parts[p], pv->part_buf, &rec, ((uint32 *) buf)[0],
-						  &pv->spine_part_n[p], &pv->spine_part_bytes[p]);
+		pv->spine_parts = palloc0(sizeof(PitFile *) * nparts);
+		pv->spine_part_n = palloc0(sizeof(int64) * nparts);
+		pv->spine_part_bytes = palloc0(sizeof(int64) * nparts);
+		for (int i = 0; i < Max(nsrc, 1); i++)
+		{
+			if (src != NULL && src[i] == NULL)
+				continue;
+			if (src != NULL)
+				pit_rewind_run(src[i]);
+			for (int64 off = 0;;)
+			{
+				StringInfoData rec;
+				int			p;
+
+				if (src != NULL)
+				{
+					if ((buf = pit_read_encoded(src[i], &pv->rbuf)) == NULL)
+						break;
+					rec = pv->rbuf;
+				}
+				else
+				{
+					if ((buf = pit_next_spine_record(pv, &off)) == NULL)
+						break;
+					rec.data = buf;
+					rec.len = ((uint32 *) buf)[1];
+				}
+				p = pit_part_of(pv, ((uint32 *) buf)[0]);
+				pit_write_encoded(pv->filecxt, &pv->spine_parts[p], pv->part_buf, &rec, ((uint32 *) buf)[0],
+								  &pv->spine_part_n[p], &pv->spine_part_bytes[p]);
+			}
+			if (src != NULL)
+				pit_file_close(src[i]);
+		}
+		pv->spine_file = NULL;
+		if (pv->spine_mem != NULL)
+			pfree(pv->spine_mem);
+		pv->spine_mem = NULL;
 	}
-	if (pv->spine_file != NULL)
-		pit_file_close(pv->spine_file);
-	pv->spine_file = NULL;
-	if (pv->spine_mem != NULL)
-		pfree(pv->spine_mem);
-	pv->spine_mem = NULL;
+	pv->feat_parts = palloc0(sizeof(PitFile *) * nparts);
 	/* the feature rows' partition files take their buffers' place */
 	for (int p = 1; p < nparts; p++)
 		if (pv->spine_parts[p] != NULL)
@@ -153,14 +181,35 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 												  ALLOCSET_DEFAULT_SIZES);
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 
-		buf = NULL;
-		if (pv->spine_parts[0] != NULL)
+		int64		n0 = 0;
+		int64		bytes0 = 0;
+		int64		off0;
+
+		/*
+		 * its records: in the file of partition 0, or (written by hash slot
+		 * as read) in the files of its slots
+		 */
+		for (int slot = 0; slot < Max(pv->p0_slots, 1); slot++)
 		{
-			buf = pit_read_partition(pv->spine_parts[0], pv->spine_part_bytes[0]);
-			pit_file_close(pv->spine_parts[0]);
-			pv->spine_parts[0] = NULL;
+			n0 += pv->spine_part_n[slot];
+			bytes0 += pv->spine_part_bytes[slot];
 		}
-		pv->ix = pit_build_index(pv, buf, pv->spine_part_n[0]);
+		buf = n0 == 0 ? NULL : palloc_extended(bytes0, MCXT_ALLOC_HUGE);
+		off0 = 0;
+		for (int slot = 0; slot < Max(pv->p0_slots, 1); slot++)
+		{
+			if (pv->spine_parts[slot] != NULL)
+			{
+				pit_read_whole(pv->spine_parts[slot], buf + off0, pv->spine_part_bytes[slot]);
+				off0 += pv->spine_part_bytes[slot];
+				pit_file_close(pv->spine_parts[slot]);
+				pv->spine_parts[slot] = NULL;
+			}
+			pv->spine_part_n[slot] = pv->spine_part_bytes[slot] = 0;
+		}
+		pv->spine_part_n[0] = n0;
+		pv->spine_part_bytes[0] = bytes0;
+		pv->ix = pit_build_index(pv, buf, n0);
 		if (buf != NULL && !pv->has_byref)
 			pfree(buf);			/* by-value keys are copied into the index */
 		MemoryContextSwitchTo(old);
@@ -448,6 +497,7 @@ pit_output_begin(PitPlan *plan)
 		TupleTableSlot *slot;
 
 		/* the rows are read again for the output */
+		pit_prepartition(plan, o->spine_rel);
 		scan = table_beginscan_strat(o->spine_rel, o->spine_snap, 0, NULL, true, false);
 		slot = table_slot_create(o->spine_rel, NULL);
 		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))

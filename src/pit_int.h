@@ -163,6 +163,7 @@ typedef struct PitView
 	int64		spine_n;
 	int64		spine_bytes;
 	int			nparts;
+	int			pre_parts;		/* records written by hash slot as read (pit_prepartition) */
 	PitFile   **spine_parts;
 	int64	   *spine_part_n;
 	int64	   *spine_part_bytes;
@@ -317,6 +318,8 @@ extern void pit_decode_values(char *rec, int n, int16 *len, bool *byval, Datum *
 extern void pit_write_encoded(MemoryContext filecxt, PitFile **file, Size buf, StringInfo enc, uint32 hash, int64 *n, int64 *bytes);
 extern char *pit_next_spine_record(PitView *pv, int64 *off);
 extern char *pit_read_partition(PitFile *file, int64 bytes);
+extern void pit_read_whole(PitFile *file, char *buf, int64 bytes);
+extern void pit_prepartition(PitPlan *plan, Relation rel);
 extern char *pit_read_encoded(PitFile *file, StringInfo buf);
 extern uint32 pit_hash_keys(PitView *pv, Datum *vals);
 extern void pit_begin_view_join(PitView *pv, bool from_source);

@@ -286,6 +286,55 @@ pit_plan_parts(PitView *pv, double spine_n, double spine_bytes, double nrows, do
 }
 
 /*
+ * A spine table read by heap scans (pit_spine_direct), whose rows' records
+ * would not fit in a quarter of the budget by its size (pg_class's rows per
+ * page times its pages now): each attribute view with keys passed by value
+ * writes its records straight into the files of the hash slots its
+ * estimated records need (write_spine_record), instead of into one file
+ * that join_view reads back and splits.  join_view takes the slots as they
+ * are when the records turn out to need no more partitions, else splits
+ * them further.
+ */
+void
+pit_prepartition(PitPlan *plan, Relation rel)
+{
+	BlockNumber pages = RelationGetNumberOfBlocks(rel);
+	double		rows;
+	ListCell   *lc;
+
+	if (rel->rd_rel->relpages <= 0 || rel->rd_rel->reltuples < 0 || pages == 0)
+		return;
+	rows = (double) rel->rd_rel->reltuples / rel->rd_rel->relpages * pages;
+	foreach(lc, plan->views)
+	{
+		PitView    *pv = lfirst(lc);
+		bool		byval = !pv->is_agg;
+		double		bytes;
+		int			nparts;
+
+		for (int i = 0; byval && i < pv->nscodec; i++)
+			byval = pv->scodec_byval[i];
+		if (!byval)
+			continue;
+		/* [hash][length][null bits], then one aligned Datum per column */
+		bytes = rows * (MAXALIGN(8 + (pv->nscodec + 7) / 8) + sizeof(Datum) * pv->nscodec);
+		if (bytes <= (double) pit_memory_budget() / 4)
+			continue;
+		nparts = pit_plan_parts(pv, rows, bytes, rows, NULL);
+		if (nparts < 2)
+			continue;
+		ereport(DEBUG1,
+				(errmsg_internal("pushsource: the spine's records for feature view %s go to %d partitions as they are read (%.0f rows by the table's size)",
+								 pv->view->name, nparts, rows)));
+		pv->pre_parts = nparts;
+		pv->spine_parts = palloc0(sizeof(PitFile *) * nparts);
+		pv->spine_part_n = palloc0(sizeof(int64) * nparts);
+		pv->spine_part_bytes = palloc0(sizeof(int64) * nparts);
+		pv->part_buf = pit_file_buffer(pit_memory_budget() / 8.0, nparts);
+	}
+}
+
+/*
  * One spine record of a view: into memory while the records fit in a
  * quarter of the join's memory budget (their index needs several times
  * more, so a spine whose records do not fit is partitioned from the file,
@@ -295,6 +344,18 @@ static void
 write_spine_record(PitView *pv, uint32 hash)
 {
 	StringInfo	enc = &pv->enc;
+
+	if (pv->pre_parts > 0)
+	{
+		/* straight into the file of its hash slot (pit_prepartition) */
+		int			slot = (int) (hash & (uint32) (pv->pre_parts - 1));
+
+		pit_write_encoded(pv->filecxt, &pv->spine_parts[slot], pv->part_buf, enc, hash,
+						  &pv->spine_part_n[slot], &pv->spine_part_bytes[slot]);
+		pv->spine_n++;
+		pv->spine_bytes += enc->len;
+		return;
+	}
 
 	if (pv->spine_file == NULL &&
 		(Size) pv->spine_bytes + enc->len > pit_memory_budget() / 4)
@@ -350,6 +411,15 @@ char *
 pit_read_partition(PitFile *file, int64 bytes)
 {
 	char	   *buf = palloc_extended(Max(bytes, 1), MCXT_ALLOC_HUGE);
+
+	pit_read_whole(file, buf, bytes);
+	return buf;
+}
+
+/* All bytes of a file, from its start, into buf. */
+void
+pit_read_whole(PitFile *file, char *buf, int64 bytes)
+{
 	int64		done = 0;
 
 	pit_rewind_run(file);
@@ -361,7 +431,6 @@ pit_read_partition(PitFile *file, int64 bytes)
 			elog(ERROR, "pushsource: truncated point-in-time temp file");
 		done += got;
 	}
-	return buf;
 }
 
 /* The next record of a file being streamed (into buf, reused), or NULL. */
