@@ -962,6 +962,30 @@ SET client_min_messages = debug1;
 SELECT * FROM pit_cs_check('public.pit_cs_grow');
 RESET client_min_messages;
 DROP TABLE public.pit_cs_grow;
+-- ... and one that promises more: 20000 rows by its size, 2000 after a
+-- DELETE: partitions as read, then all in memory, one partition (before:
+-- kept the four partitions, most feature rows spilled)
+CREATE TABLE public.pit_cs_shrink (pos float8, k bigint, k2 text, ts timestamptz) WITH (autovacuum_enabled = off);
+INSERT INTO public.pit_cs_shrink SELECT pos + 10000 * i, k, k2, ts FROM public.pit_cs_spine, generate_series(0, 9) i ORDER BY i, pos;
+ANALYZE public.pit_cs_shrink;
+DELETE FROM public.pit_cs_shrink WHERE pos > 10000;
+SET pushsource.pit_memory = '1MB';
+SET client_min_messages = debug1;
+SELECT * FROM pit_cs_check('public.pit_cs_shrink');
+RESET client_min_messages;
+DROP TABLE public.pit_cs_shrink;
+-- the files of every view written at once keep their buffers within an
+-- eighth of the budget (or 1 MB): at 1kB, two views of 512 partitions each
+-- are split after the read instead (before: 8 MB of buffers)
+SET pushsource.pit_memory = '1kB';
+SET pushsource.pit_workers = 2;  -- the budget's shares do not depend on the CPUs
+SET client_min_messages = debug1;
+SELECT count(*), count(g.y), count(g.x2)
+  FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_k_fv', 'pit_rnd_kx_fv'])
+       AS g(pos float8, k bigint, k2 text, ts timestamptz, y text, x bigint, x2 bigint);
+RESET client_min_messages;
+SELECT count(*), count(k_y), count(k_x) FROM public.pit_rnd_expected;
+RESET pushsource.pit_workers;
 RESET pushsource.pit_memory;
 -- a condition on the scan's columns is evaluated on its rows
 SELECT (SELECT count(*) FROM fs_get_historical_features('public.pit_cs_spine', ARRAY['pit_rnd_k_fv'])

@@ -63,7 +63,23 @@ join_view(PitPlan *plan, PitView *pv, TimestampTz min_t, TimestampTz max_t)
 
 	nparts = pit_plan_parts(pv, (double) pv->spine_n, (double) pv->spine_bytes,
 							(double) plan->nrows, &need);
-	if (pv->pre_parts > 0 && nparts <= pv->pre_parts)
+	if (pv->pre_parts > 0 && nparts == 1)
+	{
+		/* fewer records than the table's size promised: all in memory */
+		int64		off = 0;
+
+		pv->spine_mem = palloc_extended(Max(pv->spine_bytes, 1), MCXT_ALLOC_HUGE);
+		for (int slot = 0; slot < pv->pre_parts; slot++)
+			if (pv->spine_parts[slot] != NULL)
+			{
+				pit_read_whole(pv->spine_parts[slot], pv->spine_mem + off, pv->spine_part_bytes[slot]);
+				off += pv->spine_part_bytes[slot];
+				pit_file_close(pv->spine_parts[slot]);
+				pv->spine_parts[slot] = NULL;
+			}
+		pv->pre_parts = 0;
+	}
+	else if (pv->pre_parts > 0 && nparts <= pv->pre_parts)
 		nparts = pv->pre_parts; /* the hash slots as the records were written */
 	pv->nparts = nparts;
 	/* the partitions' files are written at once: an eighth of the budget */
@@ -504,6 +520,7 @@ pit_output_begin(PitPlan *plan)
 			pit_spine_receive(slot, (DestReceiver *) &sr);
 		table_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);
+		pit_prepartition_done(plan);
 	}
 	else
 	{

@@ -320,6 +320,7 @@ extern char *pit_next_spine_record(PitView *pv, int64 *off);
 extern char *pit_read_partition(PitFile *file, int64 bytes);
 extern void pit_read_whole(PitFile *file, char *buf, int64 bytes);
 extern void pit_prepartition(PitPlan *plan, Relation rel);
+extern void pit_prepartition_done(PitPlan *plan);
 extern char *pit_read_encoded(PitFile *file, StringInfo buf);
 extern uint32 pit_hash_keys(PitView *pv, Datum *vals);
 extern void pit_begin_view_join(PitView *pv, bool from_source);

@@ -300,6 +300,9 @@ pit_prepartition(PitPlan *plan, Relation rel)
 {
 	BlockNumber pages = RelationGetNumberOfBlocks(rel);
 	double		rows;
+	double		buffers = Max((double) pit_memory_budget() / 8, 1024.0 * 1024);
+	double		files = 0;
+	int			nviews = 0;
 	ListCell   *lc;
 
 	if (rel->rd_rel->relpages <= 0 || rel->rd_rel->reltuples < 0 || pages == 0)
@@ -321,8 +324,15 @@ pit_prepartition(PitPlan *plan, Relation rel)
 		if (bytes <= (double) pit_memory_budget() / 4)
 			continue;
 		nparts = pit_plan_parts(pv, rows, bytes, rows, NULL);
-		if (nparts < 2)
+		/*
+		 * Every view's files are written at once: their buffers (at least
+		 * PIT_FILE_MIN_BUF each) stay within an eighth of the budget, or
+		 * 1 MB with a tiny budget; a view beyond that is split as before.
+		 */
+		if (nparts < 2 || (files + nparts) * PIT_FILE_MIN_BUF > buffers)
 			continue;
+		files += nparts;
+		nviews++;
 		ereport(DEBUG1,
 				(errmsg_internal("pushsource: the spine's records for feature view %s go to %d partitions as they are read (%.0f rows by the table's size)",
 								 pv->view->name, nparts, rows)));
@@ -330,7 +340,32 @@ pit_prepartition(PitPlan *plan, Relation rel)
 		pv->spine_parts = palloc0(sizeof(PitFile *) * nparts);
 		pv->spine_part_n = palloc0(sizeof(int64) * nparts);
 		pv->spine_part_bytes = palloc0(sizeof(int64) * nparts);
-		pv->part_buf = pit_file_buffer(pit_memory_budget() / 8.0, nparts);
+	}
+	foreach(lc, plan->views)
+	{
+		PitView    *pv = lfirst(lc);
+
+		if (pv->pre_parts > 0)
+			pv->part_buf = pit_file_buffer(buffers / nviews, pv->pre_parts);
+	}
+}
+
+/*
+ * After the spine read: the buffers of the files written by hash slot are
+ * freed until each view's join reads the files (pit_prepartition).
+ */
+void
+pit_prepartition_done(PitPlan *plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, plan->views)
+	{
+		PitView    *pv = lfirst(lc);
+
+		for (int slot = 0; slot < pv->pre_parts; slot++)
+			if (pv->spine_parts[slot] != NULL)
+				pit_file_park(pv->spine_parts[slot]);
 	}
 }
 
