@@ -831,7 +831,7 @@ ps_serve_targets(const char *name)
  * bytes are copied, not unpacked into values and serialized again.
  */
 static Jsonb *
-jsonb_array_of(Jsonb **elems, int n)
+jsonb_array_of(Jsonb **elems, int n, const char *name)
 {
 	Size		datalen = 0;
 	Size		size;
@@ -848,8 +848,10 @@ jsonb_array_of(Jsonb **elems, int n)
 	if (size - VARHDRSZ > JENTRY_OFFLENMASK)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("total size of jsonb array elements exceeds the maximum of %d bytes",
-						JENTRY_OFFLENMASK)));
+				 errmsg("the features of \"%s\" for %d keys are too large for one jsonb reply (%zu bytes)",
+						name, n, size - VARHDRSZ),
+				 errdetail("A jsonb value cannot exceed %d bytes.", JENTRY_OFFLENMASK),
+				 errhint("Read the keys in several calls.")));
 	out = palloc0(size);		/* the padding zeroed */
 	SET_VARSIZE(out, size);
 	out->root.header = (uint32) n | JB_FARRAY;
@@ -942,7 +944,7 @@ fs_get_online_features(PG_FUNCTION_ARGS)
 		PG_END_TRY();
 		ps_online_batch_end(true);
 		MemoryContextDelete(keycxt);
-		PG_RETURN_JSONB_P(jsonb_array_of(replies, n));
+		PG_RETURN_JSONB_P(jsonb_array_of(replies, n, name));
 	}
 }
 

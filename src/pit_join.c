@@ -276,7 +276,7 @@ pit_plan_parts(PitView *pv, double spine_n, double spine_bytes, double nrows, do
 		 * process instead of a quarter, one worker and the leader peaked
 		 * at 70 MB against a 64 MB budget at 4M x 20M.
 		 */
-		budget /= 2 + Max(max_parallel_workers_per_gather, pit_max_workers());
+		budget /= 2 + max_parallel_workers_per_gather;
 		while (nparts < 4096 && total / nparts > budget)
 			nparts *= 2;
 	}
